@@ -1,0 +1,315 @@
+//! The incremental decoder: greeting, then frames and commands.
+
+use bytes::{Buf, BytesMut};
+
+use crate::command::Command;
+use crate::error::DecodeError;
+use crate::frame::{Frame, FrameHeader};
+use crate::greeting::Greeting;
+use crate::wire;
+
+/// Default cap on a command frame during the handshake (READY and ERROR).
+pub const DEFAULT_HANDSHAKE_COMMAND_LIMIT: u64 = 64 * 1024;
+
+/// Size limits, each checked from a frame's header before any of its body is buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest data frame body (`None`: unlimited).
+    pub max_frame_size: Option<u64>,
+    /// Largest whole message, summed over its frames (`None`: unlimited).
+    pub max_message_size: Option<u64>,
+    /// Most frames in one message (`None`: unlimited).
+    pub max_message_frames: Option<u64>,
+    /// Largest command frame (`None`: unlimited).
+    pub max_command_size: Option<u64>,
+}
+
+impl Limits {
+    /// No limits on data; commands capped at [`DEFAULT_HANDSHAKE_COMMAND_LIMIT`].
+    pub const fn handshake_default() -> Limits {
+        Limits {
+            max_frame_size: None,
+            max_message_size: None,
+            max_message_frames: None,
+            max_command_size: Some(DEFAULT_HANDSHAKE_COMMAND_LIMIT),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::handshake_default()
+    }
+}
+
+/// One decoded item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// The peer's greeting (always the first item).
+    Greeting(Greeting),
+    /// A command frame.
+    Command(Command),
+    /// A data frame.
+    Frame(Frame),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Greeting,
+    Frames,
+}
+
+/// Incremental ZMTP decoder.
+///
+/// Invariant: `decode` removes only whole items from `src`; `Ok(None)` means `src` holds a
+/// strict prefix of the next item and nothing was consumed. Decoding is therefore the same
+/// whatever way the byte stream is split. No length from the peer is ever used to reserve
+/// memory here: bodies are sliced out of `src` once they have arrived.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    phase: Phase,
+    limits: Limits,
+    /// Bytes of the data frames of the message in progress.
+    msg_bytes: u64,
+    /// Data frames of the message in progress.
+    msg_frames: u64,
+}
+
+impl Decoder {
+    /// A decoder that expects the peer's greeting first.
+    pub fn new(limits: Limits) -> Decoder {
+        Decoder {
+            phase: Phase::Greeting,
+            limits,
+            msg_bytes: 0,
+            msg_frames: 0,
+        }
+    }
+
+    /// A decoder that expects frames only (the greeting was handled elsewhere).
+    pub fn frames_only(limits: Limits) -> Decoder {
+        Decoder {
+            phase: Phase::Frames,
+            ..Decoder::new(limits)
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Replaces the limits (the handshake hands over to traffic limits this way).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Whether a multipart message is partly decoded (its last frame had MORE).
+    pub fn in_message(&self) -> bool {
+        self.msg_frames != 0
+    }
+
+    /// How many more bytes the next item needs before `decode` can return it, when that is
+    /// known (the header has arrived and passed the limits); 0 otherwise. A reader may use
+    /// this to read a large body in one step, but should still cap what it reserves.
+    pub fn bytes_needed(&self, src: &[u8]) -> u64 {
+        match self.phase {
+            Phase::Greeting => wire::GREETING_LEN.saturating_sub(src.len()) as u64,
+            Phase::Frames => match FrameHeader::parse(src) {
+                Some(h) if self.check_header(&h).is_ok() => (h.header_len() as u64)
+                    .saturating_add(h.size())
+                    .saturating_sub(src.len() as u64),
+                _ => 0,
+            },
+        }
+    }
+
+    fn check_header(&self, h: &FrameHeader) -> Result<(), DecodeError> {
+        let size = h.size();
+        if h.is_command() {
+            let limit = match (self.limits.max_command_size, self.limits.max_frame_size) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(limit) = limit {
+                if size > limit {
+                    return Err(DecodeError::CommandTooLarge { size, limit });
+                }
+            }
+            return Ok(());
+        }
+        if let Some(limit) = self.limits.max_frame_size {
+            if size > limit {
+                return Err(DecodeError::FrameTooLarge { size, limit });
+            }
+        }
+        if let Some(limit) = self.limits.max_message_size {
+            let total = self.msg_bytes.saturating_add(size);
+            if total > limit {
+                return Err(DecodeError::MessageTooLarge { size: total, limit });
+            }
+        }
+        if let Some(limit) = self.limits.max_message_frames {
+            if self.msg_frames >= limit {
+                return Err(DecodeError::TooManyFrames { limit });
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes the next item from the front of `src`.
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Item>, DecodeError> {
+        if self.phase == Phase::Greeting {
+            let avail = src.len().min(wire::GREETING_LEN);
+            return match Greeting::decode_prefix(&src[..avail])? {
+                None => Ok(None),
+                Some(g) => {
+                    src.advance(wire::GREETING_LEN);
+                    self.phase = Phase::Frames;
+                    Ok(Some(Item::Greeting(g)))
+                }
+            };
+        }
+        let Some(h) = FrameHeader::parse(src) else {
+            return Ok(None);
+        };
+        self.check_header(&h)?;
+        let hlen = h.header_len();
+        // Compare in u64: a declared size beyond usize never reaches a conversion.
+        if ((src.len() - hlen) as u64) < h.size() {
+            return Ok(None);
+        }
+        let size = h.size() as usize; // <= src.len() by the check above
+        src.advance(hlen);
+        let body = src.split_to(size).freeze();
+        if h.is_command() {
+            // 37/ZMTP: the MORE bit "SHALL be zero on command frames"; libzmq tolerates it,
+            // and so do we: a command is never part of a message.
+            return match Command::parse(body.clone()) {
+                Ok(cmd) => Ok(Some(Item::Command(cmd))),
+                Err(error) => Err(DecodeError::BadCommand {
+                    name: command_name_lossy(&body),
+                    error,
+                }),
+            };
+        }
+        let more = h.more();
+        if more {
+            self.msg_bytes += h.size(); // cannot overflow: checked against the limit or
+                                        // bounded by bytes that actually arrived
+            self.msg_frames += 1;
+        } else {
+            self.msg_bytes = 0;
+            self.msg_frames = 0;
+        }
+        Ok(Some(Item::Frame(Frame { more, body })))
+    }
+}
+
+fn command_name_lossy(body: &[u8]) -> String {
+    let n = body.first().map_or(0, |&n| usize::from(n));
+    let name = body.get(1..1 + n).unwrap_or(b"?");
+    String::from_utf8_lossy(name).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::encode_frame;
+
+    #[test]
+    fn oversize_frames_fail_from_the_header_alone() {
+        let limits = Limits {
+            max_frame_size: Some(1000),
+            ..Limits::default()
+        };
+        for size in [u64::MAX, (1 << 63) - 1, 1001] {
+            let mut d = Decoder::frames_only(limits);
+            let mut src = BytesMut::new();
+            FrameHeader::data(size, false).encode(&mut src);
+            assert_eq!(
+                d.decode(&mut src),
+                Err(DecodeError::FrameTooLarge { size, limit: 1000 })
+            );
+        }
+        let mut d = Decoder::frames_only(limits);
+        let mut src = BytesMut::new();
+        encode_frame(&mut src, &[7u8; 1000], false);
+        assert!(matches!(d.decode(&mut src), Ok(Some(Item::Frame(_)))));
+    }
+
+    #[test]
+    fn message_limit_counts_every_frame() {
+        let limits = Limits {
+            max_message_size: Some(10),
+            ..Limits::default()
+        };
+        let mut d = Decoder::frames_only(limits);
+        let mut src = BytesMut::new();
+        encode_frame(&mut src, b"123456", true);
+        encode_frame(&mut src, b"12345", false);
+        assert!(d.decode(&mut src).unwrap().is_some());
+        assert!(d.in_message());
+        assert_eq!(
+            d.decode(&mut src),
+            Err(DecodeError::MessageTooLarge {
+                size: 11,
+                limit: 10
+            })
+        );
+    }
+
+    #[test]
+    fn frame_count_cap() {
+        let limits = Limits {
+            max_message_frames: Some(2),
+            ..Limits::default()
+        };
+        let mut d = Decoder::frames_only(limits);
+        let mut src = BytesMut::new();
+        for _ in 0..3 {
+            encode_frame(&mut src, b"x", true);
+        }
+        d.decode(&mut src).unwrap();
+        d.decode(&mut src).unwrap();
+        assert_eq!(
+            d.decode(&mut src),
+            Err(DecodeError::TooManyFrames { limit: 2 })
+        );
+    }
+
+    #[test]
+    fn unlimited_huge_declaration_needs_more_and_consumes_nothing() {
+        let mut d = Decoder::frames_only(Limits {
+            max_command_size: None,
+            ..Limits::default()
+        });
+        let mut src = BytesMut::new();
+        FrameHeader::data(1 << 40, false).encode(&mut src);
+        src.extend_from_slice(&[0u8; 10]);
+        let before = src.clone();
+        assert_eq!(d.decode(&mut src), Ok(None));
+        assert_eq!(src, before);
+        assert_eq!(d.bytes_needed(&src), (1 << 40) - 10);
+    }
+
+    #[test]
+    fn bad_command_is_recoverable() {
+        let mut d = Decoder::frames_only(Limits::default());
+        let mut src = BytesMut::from(&b"\x04\x01\x00\x00\x01x"[..]);
+        let err = d.decode(&mut src).unwrap_err();
+        assert!(!err.is_fatal());
+        assert!(matches!(d.decode(&mut src), Ok(Some(Item::Frame(_)))));
+    }
+
+    #[test]
+    fn command_with_more_bit_is_not_part_of_a_message() {
+        let mut d = Decoder::frames_only(Limits::default());
+        let mut src = BytesMut::from(&b"\x05\x05\x04PING"[..]);
+        assert!(matches!(
+            d.decode(&mut src),
+            Ok(Some(Item::Command(Command::Ping(_))))
+        ));
+        assert!(!d.in_message());
+    }
+}

@@ -1,0 +1,153 @@
+//! Frame headers (37/ZMTP "Framing"): a flags byte, then a 1-byte size or, with the LONG
+//! flag, an 8-byte big-endian size.
+
+use bytes::{BufMut, Bytes};
+
+use crate::wire;
+
+/// A data frame: one part of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// More frames of the same message follow.
+    pub more: bool,
+    /// The frame's body; a slice of the read buffer when decoded.
+    pub body: Bytes,
+}
+
+/// A decoded or to-be-encoded frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    flags: u8,
+    size: u64,
+}
+
+impl FrameHeader {
+    /// A data frame header. LONG is chosen from the size.
+    pub fn data(size: u64, more: bool) -> FrameHeader {
+        let mut flags = if more { wire::FLAG_MORE } else { 0 };
+        if size > wire::SHORT_MAX as u64 {
+            flags |= wire::FLAG_LONG;
+        }
+        FrameHeader { flags, size }
+    }
+
+    /// A command frame header.
+    pub fn command(size: u64) -> FrameHeader {
+        let mut flags = wire::FLAG_COMMAND;
+        if size > wire::SHORT_MAX as u64 {
+            flags |= wire::FLAG_LONG;
+        }
+        FrameHeader { flags, size }
+    }
+
+    /// Parses a header from the start of `src`. `None`: not all of it has arrived.
+    /// Reserved flag bits are ignored (libzmq ignores them too).
+    pub fn parse(src: &[u8]) -> Option<FrameHeader> {
+        let flags = *src.first()?;
+        if flags & wire::FLAG_LONG != 0 {
+            let b: [u8; 8] = src.get(1..9)?.try_into().ok()?;
+            Some(FrameHeader {
+                flags,
+                size: u64::from_be_bytes(b),
+            })
+        } else {
+            let size = u64::from(*src.get(1)?);
+            Some(FrameHeader { flags, size })
+        }
+    }
+
+    /// The body size the header declares.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The MORE flag.
+    pub fn more(&self) -> bool {
+        self.flags & wire::FLAG_MORE != 0
+    }
+
+    /// The COMMAND flag.
+    pub fn is_command(&self) -> bool {
+        self.flags & wire::FLAG_COMMAND != 0
+    }
+
+    /// Bytes the header takes on the wire (2 or 9).
+    pub fn header_len(&self) -> usize {
+        if self.flags & wire::FLAG_LONG != 0 {
+            9
+        } else {
+            2
+        }
+    }
+
+    /// The header's bytes, for a vectored write beside an uncopied body.
+    pub fn to_bytes(&self) -> HeaderBytes {
+        let mut buf = [0u8; wire::MAX_HEADER_LEN];
+        buf[0] = self.flags;
+        let len = if self.flags & wire::FLAG_LONG != 0 {
+            buf[1..9].copy_from_slice(&self.size.to_be_bytes());
+            9
+        } else {
+            buf[1] = self.size as u8; // short frames have size <= 255 by construction
+            2
+        };
+        HeaderBytes {
+            buf,
+            len: len as u8,
+        }
+    }
+
+    /// Appends the header.
+    pub fn encode(&self, out: &mut impl BufMut) {
+        out.put_slice(self.to_bytes().as_slice());
+    }
+}
+
+/// Up to nine header bytes, held inline.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderBytes {
+    buf: [u8; wire::MAX_HEADER_LEN],
+    len: u8,
+}
+
+impl HeaderBytes {
+    /// The header's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+/// Appends one data frame, header and body, to `out`. For bodies that should not be
+/// copied, write [`FrameHeader::to_bytes`] and the body with a vectored write instead.
+pub fn encode_frame(out: &mut impl BufMut, body: &[u8], more: bool) {
+    FrameHeader::data(body.len() as u64, more).encode(out);
+    out.put_slice(body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_long_boundary() {
+        assert_eq!(
+            FrameHeader::data(255, false).to_bytes().as_slice(),
+            &[0, 255]
+        );
+        assert_eq!(
+            FrameHeader::data(256, true).to_bytes().as_slice(),
+            &[3, 0, 0, 0, 0, 0, 0, 1, 0]
+        );
+        assert_eq!(FrameHeader::command(5).to_bytes().as_slice(), &[4, 5]);
+    }
+
+    #[test]
+    fn partial_headers_need_more() {
+        assert_eq!(FrameHeader::parse(&[]), None);
+        assert_eq!(FrameHeader::parse(&[0]), None);
+        assert_eq!(FrameHeader::parse(&[2, 0, 0, 0, 0, 0, 0, 0]), None);
+        let h = FrameHeader::parse(&[2, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).unwrap();
+        assert_eq!(h.size(), u64::MAX);
+        assert_eq!(h.header_len(), 9);
+    }
+}

@@ -1,0 +1,166 @@
+//! Entry points shared by the cargo-fuzz targets in `fuzz/` and by the corpus replay under
+//! `cargo test`. Each takes arbitrary bytes, must never panic on them, and checks the codec's
+//! invariants with assertions (an assertion failure is a bug the fuzzer found).
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{
+    encode_frame, Command, Decoder, Greeting, Handshake, HandshakeConfig, Item, Limits, SocketType,
+};
+
+fn small_limits() -> Limits {
+    Limits {
+        max_frame_size: Some(4096),
+        max_message_size: Some(16 * 1024),
+        max_message_frames: Some(64),
+        max_command_size: Some(1024),
+    }
+}
+
+/// Decodes everything `decoder` can from the chunks, stopping at the first fatal error.
+/// Returns the items and errors, and the bytes left undecoded (`None` after a fatal error,
+/// where how much had arrived depends on the split).
+type Drained = (Vec<Result<Item, crate::DecodeError>>, Option<usize>);
+
+fn drain(mut decoder: Decoder, chunks: &[&[u8]]) -> Drained {
+    let mut out = Vec::new();
+    let mut src = BytesMut::new();
+    for chunk in chunks {
+        src.extend_from_slice(chunk);
+        loop {
+            match decoder.decode(&mut src) {
+                Ok(Some(item)) => out.push(Ok(item)),
+                Ok(None) => break,
+                Err(e) if e.is_fatal() => {
+                    out.push(Err(e));
+                    return (out, None);
+                }
+                Err(e) => out.push(Err(e)),
+            }
+        }
+    }
+    (out, Some(src.len()))
+}
+
+/// `frame_stream`: a byte stream from a peer (greeting first) decodes to the same items and
+/// errors whole, byte by byte, and split where the input's first byte says.
+pub fn frame_stream(data: &[u8]) {
+    let whole = drain(Decoder::new(small_limits()), &[data]);
+    let bytewise: Vec<&[u8]> = data.chunks(1).collect();
+    assert_eq!(whole, drain(Decoder::new(small_limits()), &bytewise));
+    let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
+    let stepped: Vec<&[u8]> = data.chunks(step).collect();
+    assert_eq!(whole, drain(Decoder::new(small_limits()), &stepped));
+    // The same stream as post-greeting traffic.
+    let a = drain(Decoder::frames_only(small_limits()), &[data]);
+    assert_eq!(a, drain(Decoder::frames_only(small_limits()), &stepped));
+}
+
+/// `greeting`: every prefix of a greeting gives either "need more" or the final verdict.
+pub fn greeting(data: &[u8]) {
+    let full = Greeting::decode_prefix(data);
+    for n in 0..data.len().min(crate::wire::GREETING_LEN) {
+        match Greeting::decode_prefix(&data[..n]) {
+            Ok(None) => {}
+            Err(e) => assert_eq!(Err(e), full.clone()),
+            Ok(Some(_)) => unreachable!("a greeting decoded from {n} < 64 bytes"),
+        }
+    }
+    if let Ok(Some(g)) = full {
+        let again = Greeting::decode_prefix(&g.to_bytes());
+        assert_eq!(again, Ok(Some(g)));
+    }
+}
+
+/// `command`: any command body parses or fails cleanly; what parses re-encodes to a body
+/// that parses to the same command.
+pub fn command(data: &[u8]) {
+    let Ok(cmd) = Command::parse(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let mut out = BytesMut::new();
+    cmd.encode(&mut out);
+    let mut dec = Decoder::frames_only(Limits {
+        max_command_size: None,
+        ..Limits::default()
+    });
+    match dec.decode(&mut out) {
+        Ok(Some(Item::Command(again))) => assert_eq!(again, cmd),
+        other => panic!("re-encoded command did not decode: {other:?}"),
+    }
+    assert!(out.is_empty());
+}
+
+/// `roundtrip`: the input read as a list of frames (length byte, then that many bytes)
+/// encodes and decodes to the same frames in any split.
+pub fn roundtrip(data: &[u8]) {
+    let mut frames = Vec::new();
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        // Scale lengths so that long frames (> 255) occur too.
+        let len = usize::from(len) * 3;
+        let n = len.min(tail.len());
+        frames.push(&tail[..n]);
+        rest = &tail[n..];
+    }
+    let mut wire = BytesMut::new();
+    for (i, f) in frames.iter().enumerate() {
+        encode_frame(&mut wire, f, i + 1 < frames.len());
+    }
+    let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
+    let chunks: Vec<&[u8]> = wire.chunks(step).collect();
+    let (items, left) = drain(Decoder::frames_only(Limits::default()), &chunks);
+    assert_eq!(left, Some(0));
+    assert_eq!(items.len(), frames.len());
+    for (i, (item, want)) in items.into_iter().zip(&frames).enumerate() {
+        match item {
+            Ok(Item::Frame(f)) => {
+                assert_eq!(&f.body[..], *want);
+                assert_eq!(f.more, i + 1 < frames.len());
+            }
+            other => panic!("frame {i}: {other:?}"),
+        }
+    }
+}
+
+/// `handshake`: the input's first byte picks our socket type and a chunk size, the rest is
+/// what the peer sends. The machine must end complete, failed, or waiting, never panic, never
+/// consume past READY, and only ever transmit greeting, READY and ERROR.
+pub fn handshake(data: &[u8]) {
+    let Some((&sel, peer)) = data.split_first() else {
+        return;
+    };
+    let ty = SocketType::ALL[usize::from(sel) % SocketType::ALL.len()];
+    let step = usize::from(sel >> 4) + 1;
+    let t0 = Instant::now();
+    let mut cfg = HandshakeConfig::new(ty);
+    cfg.timeout = Some(Duration::from_secs(1));
+    let mut hs = Handshake::new(cfg, t0);
+    let mut out = BytesMut::new();
+    hs.poll_transmit(&mut out);
+    assert_eq!(out.len(), crate::wire::GREETING_LEN);
+    let mut src = BytesMut::new();
+    for chunk in peer.chunks(step) {
+        src.extend_from_slice(chunk);
+        let r = hs.handle_input(&mut src);
+        hs.poll_transmit(&mut out);
+        if r.is_err() {
+            assert!(hs.is_failed());
+            break;
+        }
+        if hs.is_complete() {
+            assert!(matches!(hs.poll_event(), Some(crate::Event::Completed(_))));
+            break;
+        }
+    }
+    if !hs.is_complete() && !hs.is_failed() {
+        assert!(hs.handle_timeout(t0 + Duration::from_secs(1)).is_err());
+    }
+    // Everything we sent must itself decode as a greeting and commands.
+    let (items, _) = drain(Decoder::new(Limits::default()), &[&out]);
+    assert!(items
+        .iter()
+        .all(|i| matches!(i, Ok(Item::Greeting(_) | Item::Command(_)))));
+}

@@ -1,0 +1,52 @@
+//! A sans-IO codec for ZMTP 3.1, the ZeroMQ wire protocol (RFC 37/ZMTP, with 23/ZMTP's
+//! NULL mechanism), byte-compatible with libzmq 4.3.
+//!
+//! What it does: encode our 64-byte greeting and decode a peer's from any split of its bytes;
+//! decode frames as zero-copy slices of the read buffer; encode frame headers for vectored
+//! writes; parse and encode commands (READY and its metadata, ERROR, PING, PONG, SUBSCRIBE,
+//! CANCEL, unknown names passed through) and ZMTP 3.0-style subscription frames; run the NULL
+//! handshake ([`Handshake`]) and heartbeats ([`Heartbeat`]) as state machines.
+//!
+//! What it deliberately does not do: no IO, no sockets, no threads, and no clock reads.
+//! Callers pass bytes in, take bytes out, and pass `Instant`s in; deadlines come back out.
+//!
+//! Safety against peers: no function here panics on any input, and no length read from the
+//! wire is ever used to reserve memory. Sizes are checked against [`Limits`] from the frame
+//! header, before the body is buffered.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use zmtp_codec::{encode_frame, Decoder, Item, Limits};
+//!
+//! let mut wire = BytesMut::new();
+//! encode_frame(&mut wire, b"hello", true);
+//! encode_frame(&mut wire, b"world", false);
+//! let mut dec = Decoder::frames_only(Limits::default());
+//! let mut parts = Vec::new();
+//! while let Some(Item::Frame(f)) = dec.decode(&mut wire).unwrap() {
+//!     parts.push(f.body);
+//! }
+//! assert_eq!(parts, ["hello", "world"]);
+//! ```
+
+mod command;
+mod decoder;
+mod error;
+mod frame;
+pub mod fuzzing;
+mod greeting;
+mod handshake;
+mod heartbeat;
+mod socket_type;
+pub mod wire;
+
+pub use command::{Command, Metadata, Ping, Subscription, MAX_PROPERTIES};
+pub use decoder::{Decoder, Item, Limits, DEFAULT_HANDSHAKE_COMMAND_LIMIT};
+pub use error::{CommandError, DecodeError, HandshakeError, MetadataError};
+pub use frame::{encode_frame, Frame, FrameHeader, HeaderBytes};
+pub use greeting::{Greeting, Mechanism, Version};
+pub use handshake::{Event, Handshake, HandshakeConfig, PeerInfo};
+pub use heartbeat::{
+    deciseconds_to_ttl, ttl_to_deciseconds, Heartbeat, HeartbeatConfig, HeartbeatError,
+};
+pub use socket_type::SocketType;

@@ -238,7 +238,10 @@ impl Command {
                     })
                 }
             }
-            wire::CMD_PONG => Command::Pong { context: data },
+            // Contexts are at most 16 bytes (37/ZMTP); a longer one is cut like PING's.
+            wire::CMD_PONG => Command::Pong {
+                context: data.slice(..data.len().min(wire::MAX_PING_CONTEXT)),
+            },
             wire::CMD_SUBSCRIBE => Command::Subscribe(data),
             wire::CMD_CANCEL => Command::Cancel(data),
             _ => Command::Unknown {

@@ -123,7 +123,7 @@ fn longest_abstract_name_reaches_a_libzmq_bind() {
     let ctx = zmq::Context::new();
     let pull = pull_socket(&ctx);
     let mut name = unique_name();
-    name.extend(std::iter::repeat('n').take(MAX_ABSTRACT_NAME_LEN - name.len()));
+    name.extend(std::iter::repeat_n('n', MAX_ABSTRACT_NAME_LEN - name.len()));
     let input = format!("ipc://@{name}");
     pull.bind(&input).unwrap();
 
@@ -230,8 +230,10 @@ fn our_errno_matches_libzmq_for_the_same_strings() {
     let mut connect_ok = vec![format!("ipc://{missing_dir}/x"), "ipc://*".to_owned()];
     if cfg!(any(target_os = "linux", target_os = "android")) {
         let mut longest_name = unique_name();
-        longest_name
-            .extend(std::iter::repeat('n').take(MAX_ABSTRACT_NAME_LEN - longest_name.len()));
+        longest_name.extend(std::iter::repeat_n(
+            'n',
+            MAX_ABSTRACT_NAME_LEN - longest_name.len(),
+        ));
         bind_and_connect.push(format!("ipc://@{longest_name}n"));
         bind_and_connect.push(format!("ipc://@{longest_name}"));
         connect_ok.push(format!("ipc://@{}", unique_name()));

@@ -1,0 +1,787 @@
+//! Pipes and connections: the state both the I/O thread and the calling thread work on,
+//! always under the engine's lock.
+//!
+//! A *pipe* is what the layer above routes to: a queue of outgoing messages, a queue of
+//! received ones, and the peer's identity. A *connection* is a Unix stream in handshake or in
+//! traffic. An accepted connection gets its pipe when its handshake completes, and the pipe
+//! dies with it. A connector's pipe (IMMEDIATE off) exists from `connect` on and survives
+//! reconnects, so messages sent before the peer is up wait in it, as in libzmq.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use mio::net::UnixStream;
+use zmtp_codec::{
+    Command, DecodeError, Decoder, FrameHeader, Handshake, Heartbeat, Item, Limits, PeerInfo,
+    SocketType, Subscription, Version,
+};
+
+use crate::slab::{Key, Slab};
+use crate::{sys, Message, PeerCred};
+
+/// Identifies a pipe; stale ids (of closed pipes) never reach a newer pipe.
+pub type PipeId = Key;
+
+/// Bodies up to this size are copied into the batch buffer; larger ones are written from
+/// their own buffer with a vectored write.
+const COPY_MAX: usize = 2048;
+/// A flush encodes messages until this many bytes are pending, then writes.
+const BATCH: usize = 64 * 1024;
+/// Most buffers in one vectored write.
+const MAX_IOV: usize = 64;
+/// One read's worth: the read buffer always has at least this much spare room.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the engine tells the layer above. Delivered to [`Handler::on_notice`] under the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A pipe can be routed to (a connector's pipe from `connect`, an accepted one after
+    /// its handshake).
+    Attached(PipeId),
+    /// A handshake completed on the pipe; [`Core::peer`] tells who is there. Follows
+    /// `Attached` for new pipes, and comes again after each reconnect.
+    Connected(PipeId),
+    /// The pipe's connection closed; the pipe stays (a connector's, IMMEDIATE off).
+    Disconnected(PipeId),
+    /// The pipe is gone; its queued messages are dropped.
+    Detached(PipeId),
+    /// The peer subscribed or cancelled (SUBSCRIBE/CANCEL, or a ZMTP 3.0 `0x01`/`0x00`
+    /// message to a PUB or XPUB).
+    Subscription(PipeId, Subscription),
+}
+
+/// The layer above: routing state that reacts to pipes coming and going and to
+/// subscriptions, called on whichever thread holds the lock.
+pub trait Handler: Send + 'static {
+    /// Handles one notice.
+    fn on_notice(&mut self, notice: Notice, core: &mut Core);
+}
+
+/// Outgoing bytes of one connection: encoded chunks waiting for a vectored write.
+#[derive(Debug, Default)]
+struct OutBuf {
+    /// Frozen chunks (batches and large bodies), in order, before `cur`.
+    chunks: VecDeque<Bytes>,
+    /// The batch being filled with headers and small bodies.
+    cur: BytesMut,
+    len: usize,
+}
+
+impl OutBuf {
+    fn push_message(&mut self, msg: &Message) {
+        let n = msg.len().max(1);
+        let frames = msg.frames();
+        for i in 0..n {
+            let body = frames.get(i).map_or(&[][..], |b| &b[..]);
+            let hdr = FrameHeader::data(body.len() as u64, i + 1 < n);
+            self.cur.extend_from_slice(hdr.to_bytes().as_slice());
+            self.len += hdr.header_len() + body.len();
+            if body.len() <= COPY_MAX {
+                self.cur.extend_from_slice(body);
+            } else {
+                if !self.cur.is_empty() {
+                    self.chunks.push_back(self.cur.split().freeze());
+                }
+                // `frames[i]` exists: body is non-empty, so it came from a frame.
+                self.chunks.push_back(frames[i].clone());
+            }
+        }
+    }
+
+    fn push_encoded(&mut self, f: impl FnOnce(&mut BytesMut)) {
+        let before = self.cur.len();
+        f(&mut self.cur);
+        self.len += self.cur.len() - before;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// One vectored write. `Ok(true)`: everything went out.
+    fn write_to(&mut self, stream: &UnixStream) -> io::Result<bool> {
+        let mut iov: smallvec::SmallVec<[IoSlice<'_>; MAX_IOV]> = smallvec::SmallVec::new();
+        for c in self.chunks.iter().take(MAX_IOV - 1) {
+            iov.push(IoSlice::new(c));
+        }
+        // `cur` follows the chunks, so it goes in only when every chunk did.
+        if !self.cur.is_empty() && self.chunks.len() < MAX_IOV {
+            iov.push(IoSlice::new(&self.cur));
+        }
+        let mut n = sys::send_vectored(stream, &iov)?;
+        drop(iov);
+        self.len -= n;
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(c) if c.len() <= n => {
+                    n -= c.len();
+                    self.chunks.pop_front();
+                }
+                Some(c) => {
+                    c.advance(n);
+                    n = 0;
+                }
+                None => {
+                    self.cur.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        if self.cur.is_empty() {
+            // Reuse the allocation when no frozen chunk shares it.
+            self.cur.clear();
+        }
+        Ok(self.len == 0)
+    }
+}
+
+/// Where a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Accepted(Key),
+    Connected(Key),
+}
+
+// The active phase is the hot path and stays inline; the handshake is the boxed one.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Phase {
+    Handshake(Box<Handshake>),
+    Active {
+        decoder: Decoder,
+        heartbeat: Heartbeat,
+    },
+}
+
+/// Why a connection ended, for events and for the connector's decision to reconnect.
+#[derive(Debug, Clone)]
+pub(crate) enum CloseReason {
+    Eof,
+    Io(i32),
+    /// A protocol failure: the connector gives up on this endpoint (no reconnect loop).
+    Protocol(String),
+    /// The handshake failed on the peer's input (also a protocol failure).
+    Handshake(String),
+    /// The handshake did not finish in time; the connector tries again.
+    HandshakeTimeout(String),
+    Heartbeat(String),
+    Local,
+}
+
+impl CloseReason {
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            CloseReason::Eof => "peer closed the connection".into(),
+            CloseReason::Io(e) => io::Error::from_raw_os_error(*e).to_string(),
+            CloseReason::Protocol(s)
+            | CloseReason::Handshake(s)
+            | CloseReason::HandshakeTimeout(s)
+            | CloseReason::Heartbeat(s) => s.clone(),
+            CloseReason::Local => "closed locally".into(),
+        }
+    }
+
+    pub(crate) fn ends_endpoint(&self) -> bool {
+        matches!(self, CloseReason::Protocol(_) | CloseReason::Handshake(_))
+    }
+}
+
+pub(crate) struct Conn {
+    pub(crate) stream: UnixStream,
+    pub(crate) origin: Origin,
+    pub(crate) endpoint: String,
+    pub(crate) creds: Option<PeerCred>,
+    pub(crate) phase: Phase,
+    pub(crate) pipe: Option<PipeId>,
+    rbuf: BytesMut,
+    out: OutBuf,
+    partial: Message,
+    /// WRITABLE interest is registered (a write hit WouldBlock).
+    pub(crate) want_write: bool,
+    /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
+    read_paused: bool,
+    pub(crate) peer_version: Version,
+    /// The deadline last pushed to the timer heap.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) closing: Option<CloseReason>,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        stream: UnixStream,
+        origin: Origin,
+        endpoint: String,
+        creds: Option<PeerCred>,
+        handshake: Handshake,
+    ) -> Conn {
+        Conn {
+            stream,
+            origin,
+            endpoint,
+            creds,
+            phase: Phase::Handshake(Box::new(handshake)),
+            pipe: None,
+            rbuf: BytesMut::new(),
+            out: OutBuf::default(),
+            partial: Message::new(),
+            want_write: false,
+            read_paused: false,
+            peer_version: Version::V3_1,
+            deadline: None,
+            closing: None,
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Handshake(h) => h.poll_timeout(),
+            Phase::Active { heartbeat, .. } => heartbeat.poll_timeout(),
+        }
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        matches!(self.phase, Phase::Active { .. })
+    }
+
+    pub(crate) fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+}
+
+/// A pipe: the unit the layer above routes to.
+#[derive(Debug)]
+pub struct Pipe {
+    pub(crate) conn: Option<Key>,
+    out: VecDeque<Message>,
+    inbound: VecDeque<Message>,
+    peer: Option<PeerInfo>,
+    creds: Option<PeerCred>,
+    endpoint: String,
+    pub(crate) origin: Origin,
+}
+
+/// All pipes and connections of one socket, and the notices for the layer above.
+pub struct Core {
+    pub(crate) pipes: Slab<Pipe>,
+    pub(crate) conns: Slab<Conn>,
+    notices: VecDeque<Notice>,
+    pub(crate) socket_type: SocketType,
+    pub(crate) sndhwm: usize,
+    pub(crate) rcvhwm: usize,
+    pub(crate) max_msg_size: Option<u64>,
+    /// Connections with output to write soon (the I/O thread flushes them).
+    pub(crate) dirty: Vec<Key>,
+    /// Something a waiting caller may want happened (message, room, pipe change).
+    pub(crate) wake_waiters: bool,
+    /// Connections that must be closed by the engine (which owns the cleanup).
+    pub(crate) doomed: Vec<Key>,
+    /// Connections whose timers changed (a PING armed the peer's TTL).
+    pub(crate) retime: Vec<Key>,
+    discard_data: bool,
+}
+
+impl Core {
+    pub(crate) fn new(socket_type: SocketType) -> Core {
+        Core {
+            pipes: Slab::default(),
+            conns: Slab::default(),
+            notices: VecDeque::new(),
+            socket_type,
+            sndhwm: 1000,
+            rcvhwm: 1000,
+            max_msg_size: None,
+            dirty: Vec::new(),
+            wake_waiters: false,
+            doomed: Vec::new(),
+            retime: Vec::new(),
+            discard_data: false,
+        }
+    }
+
+    /// Drop received data messages instead of queueing them (PUB, which has no receive).
+    /// Subscriptions still arrive as notices.
+    pub fn set_discard_data(&mut self, on: bool) {
+        self.discard_data = on;
+    }
+
+    pub(crate) fn take_notice(&mut self) -> Option<Notice> {
+        self.notices.pop_front()
+    }
+
+    pub(crate) fn notify(&mut self, n: Notice) {
+        self.notices.push_back(n);
+        self.wake_waiters = true;
+    }
+
+    pub(crate) fn new_pipe(&mut self, origin: Origin, endpoint: String) -> PipeId {
+        self.pipes.insert(Pipe {
+            conn: None,
+            out: VecDeque::new(),
+            inbound: VecDeque::new(),
+            peer: None,
+            creds: None,
+            endpoint,
+            origin,
+        })
+    }
+
+    pub(crate) fn remove_pipe(&mut self, id: PipeId) {
+        if self.pipes.remove(id).is_some() {
+            self.notify(Notice::Detached(id));
+        }
+    }
+
+    /// Ids of all pipes.
+    pub fn pipe_ids(&self) -> Vec<PipeId> {
+        self.pipes.keys()
+    }
+
+    /// Whether the pipe exists.
+    pub fn has_pipe(&self, id: PipeId) -> bool {
+        self.pipes.get(id).is_some()
+    }
+
+    /// What the peer said in its handshake, once connected.
+    pub fn peer(&self, id: PipeId) -> Option<&PeerInfo> {
+        self.pipes.get(id)?.peer.as_ref()
+    }
+
+    /// The peer's credentials (SO_PEERCRED), once connected.
+    pub fn creds(&self, id: PipeId) -> Option<PeerCred> {
+        self.pipes.get(id)?.creds
+    }
+
+    /// The endpoint the pipe belongs to (bound or connected).
+    pub fn endpoint(&self, id: PipeId) -> Option<&str> {
+        self.pipes.get(id).map(|p| p.endpoint.as_str())
+    }
+
+    /// Whether the pipe has a live, handshaken connection.
+    pub fn is_connected(&self, id: PipeId) -> bool {
+        self.pipes
+            .get(id)
+            .and_then(|p| p.conn)
+            .and_then(|c| self.conns.get(c))
+            .is_some_and(Conn::is_active)
+    }
+
+    /// Whether the pipe has messages not yet handed to its connection.
+    pub fn has_pending_output(&self, id: PipeId) -> bool {
+        self.pipes.get(id).is_some_and(|p| !p.out.is_empty())
+    }
+
+    /// Whether a message can be queued on the pipe without passing SNDHWM.
+    pub fn can_send(&self, id: PipeId) -> bool {
+        self.pipes
+            .get(id)
+            .is_some_and(|p| self.sndhwm == 0 || p.out.len() < self.sndhwm)
+    }
+
+    /// Queues a message on a pipe. `Err(msg)`: the pipe is full (SNDHWM) or gone.
+    pub fn send(&mut self, id: PipeId, msg: Message) -> Result<(), Message> {
+        if !self.can_send(id) {
+            return Err(msg);
+        }
+        let Some(pipe) = self.pipes.get_mut(id) else {
+            return Err(msg);
+        };
+        pipe.out.push_back(msg);
+        if let Some(c) = pipe.conn {
+            self.schedule_flush(c);
+        }
+        Ok(())
+    }
+
+    /// Sends a subscription change to the pipe's peer, ahead of the HWM, in the form its
+    /// ZMTP version expects. Dropped when the pipe has no connection: the layer above sends
+    /// its subscriptions again on [`Notice::Connected`].
+    pub fn send_subscription(&mut self, id: PipeId, sub: &Subscription) {
+        let Some(c) = self.pipes.get(id).and_then(|p| p.conn) else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(c) else {
+            return;
+        };
+        if !conn.is_active() {
+            return;
+        }
+        let v = conn.peer_version;
+        conn.out.push_encoded(|b| sub.encode(v, b));
+        self.schedule_flush(c);
+    }
+
+    fn schedule_flush(&mut self, c: Key) {
+        let Some(conn) = self.conns.get(c) else {
+            return;
+        };
+        if !conn.is_active() || conn.want_write {
+            return; // flushed after the handshake / on WRITABLE
+        }
+        if !self.dirty.contains(&c) {
+            self.dirty.push(c);
+        }
+    }
+
+    /// Whether a received message waits on the pipe (reading from the socket if the queue
+    /// is empty and the connection is idle).
+    pub fn has_message(&mut self, id: PipeId) -> bool {
+        let Some(p) = self.pipes.get(id) else {
+            return false;
+        };
+        if !p.inbound.is_empty() {
+            return true;
+        }
+        if let Some(c) = p.conn {
+            self.read_conn(c);
+        }
+        self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
+    }
+
+    /// Takes the next received message of a pipe, reading from its socket when the queue is
+    /// empty (the caller-thread fast path).
+    pub fn recv(&mut self, id: PipeId) -> Option<Message> {
+        let p = self.pipes.get_mut(id)?;
+        if let Some(m) = p.inbound.pop_front() {
+            let resume = p.conn.filter(|_| p.inbound.len() + 1 == self.rcvhwm);
+            if let Some(c) = resume {
+                // Just went below RCVHWM: take what waits in the kernel.
+                if self.conns.get(c).is_some_and(|c| c.read_paused) {
+                    self.read_conn(c);
+                }
+            }
+            return Some(m);
+        }
+        let c = p.conn?;
+        self.read_conn(c);
+        self.pipes.get_mut(id)?.inbound.pop_front()
+    }
+
+    /// Writes everything scheduled, in the calling thread.
+    pub fn flush_all(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for c in dirty {
+            self.flush_conn(c);
+        }
+    }
+
+    /// Writes a connection's pending output until done or WouldBlock. Returns whether
+    /// WRITABLE interest is needed.
+    pub(crate) fn flush_conn(&mut self, c: Key) -> bool {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return false;
+        };
+        if conn.closing.is_some() {
+            return false;
+        }
+        let active = conn.is_active();
+        let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
+        let mut pipe = if active { pipe } else { None };
+        let mut relieved = false;
+        loop {
+            if let Some(p) = pipe.as_deref_mut() {
+                while conn.out.len < BATCH {
+                    let Some(m) = p.out.pop_front() else { break };
+                    conn.out.push_message(&m);
+                    relieved = true;
+                }
+            }
+            if conn.out.is_empty() {
+                break;
+            }
+            match conn.out.write_to(&conn.stream) {
+                Ok(true) => {}
+                Ok(false) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if relieved {
+                        self.wake_waiters = true;
+                    }
+                    return true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                    self.doomed.push(c);
+                    return false;
+                }
+            }
+        }
+        if relieved {
+            self.wake_waiters = true;
+        }
+        false
+    }
+
+    /// Appends handshake or heartbeat output of a connection.
+    pub(crate) fn poll_transmit(&mut self, c: Key) {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return;
+        };
+        let Conn { phase, out, .. } = conn;
+        match phase {
+            Phase::Handshake(h) => out.push_encoded(|b| h.poll_transmit(b)),
+            Phase::Active { heartbeat, .. } => {
+                if heartbeat.wants_transmit() {
+                    out.push_encoded(|b| heartbeat.poll_transmit(b));
+                }
+            }
+        }
+    }
+
+    /// Reads and decodes what the connection has, up to RCVHWM queued messages.
+    pub(crate) fn read_conn(&mut self, c: Key) {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return;
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        loop {
+            // Decode what is buffered first: it may fill the queue before any read.
+            if let Err(reason) = self.decode_buffered(c, now) {
+                self.doom(c, reason);
+                return;
+            }
+            let Some(conn) = self.conns.get_mut(c) else {
+                return;
+            };
+            if !conn.is_active() {
+                return; // the I/O thread drives handshakes
+            }
+            let full = conn
+                .pipe
+                .and_then(|p| self.pipes.get(p))
+                .is_some_and(|p| self.rcvhwm != 0 && p.inbound.len() >= self.rcvhwm);
+            if full {
+                conn.read_paused = true;
+                return;
+            }
+            conn.read_paused = false;
+            match read_some(conn) {
+                Ok(0) => {
+                    self.doom(c, CloseReason::Eof);
+                    return;
+                }
+                Ok(_) => {
+                    if let Phase::Active { heartbeat, .. } = &mut conn.phase {
+                        heartbeat.on_traffic();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.doom(c, CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn doom(&mut self, c: Key, reason: CloseReason) {
+        if let Some(conn) = self.conns.get_mut(c) {
+            if conn.closing.is_none() {
+                conn.closing = Some(reason);
+                self.doomed.push(c);
+                self.wake_waiters = true;
+            }
+        }
+    }
+
+    /// Reads during the handshake (no HWM, no fast path). Returns Err on EOF or error.
+    pub(crate) fn read_handshake(&mut self, c: Key) -> Result<(), CloseReason> {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return Ok(());
+        };
+        loop {
+            match read_some(conn) {
+                Ok(0) => return Err(CloseReason::Eof),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+            }
+            // Stop reading once READY came in: the rest is traffic, read under HWM.
+            if let Phase::Handshake(h) = &mut conn.phase {
+                h.handle_input(&mut conn.rbuf)
+                    .map_err(|e| CloseReason::Handshake(e.to_string()))?;
+                if h.is_complete() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Feeds buffered bytes to the handshake; returns the peer once it completed.
+    pub(crate) fn advance_handshake(&mut self, c: Key) -> Result<Option<PeerInfo>, CloseReason> {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return Ok(None);
+        };
+        let Phase::Handshake(h) = &mut conn.phase else {
+            return Ok(None);
+        };
+        h.handle_input(&mut conn.rbuf)
+            .map_err(|e| CloseReason::Handshake(e.to_string()))?;
+        match h.poll_event() {
+            Some(zmtp_codec::Event::Completed(peer)) => Ok(Some(peer)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn activate(&mut self, c: Key, peer: &PeerInfo, heartbeat: Heartbeat) {
+        let limits = Limits {
+            max_frame_size: self.max_msg_size,
+            max_message_size: self.max_msg_size,
+            max_message_frames: None,
+            max_command_size: None,
+        };
+        let Some(conn) = self.conns.get_mut(c) else {
+            return;
+        };
+        let placeholder = Phase::Active {
+            decoder: Decoder::frames_only(limits),
+            heartbeat: heartbeat.clone(),
+        };
+        if let Phase::Handshake(h) = std::mem::replace(&mut conn.phase, placeholder) {
+            let mut decoder = h.into_decoder();
+            decoder.set_limits(limits);
+            conn.phase = Phase::Active { decoder, heartbeat };
+        }
+        conn.peer_version = peer.version;
+    }
+
+    pub(crate) fn attach_conn_to_pipe(&mut self, c: Key, p: PipeId, peer: PeerInfo) {
+        let creds = self.conns.get(c).and_then(|c| c.creds);
+        if let Some(pipe) = self.pipes.get_mut(p) {
+            pipe.conn = Some(c);
+            pipe.peer = Some(peer);
+            pipe.creds = creds;
+        }
+        if let Some(conn) = self.conns.get_mut(c) {
+            conn.pipe = Some(p);
+        }
+    }
+
+    /// Detaches a closing connection from its pipe; the partial inbound message and any
+    /// half-written output die with the connection.
+    pub(crate) fn unlink_conn(&mut self, c: Key) -> Option<PipeId> {
+        let conn = self.conns.get_mut(c)?;
+        let p = conn.pipe.take()?;
+        if let Some(pipe) = self.pipes.get_mut(p) {
+            if pipe.conn == Some(c) {
+                pipe.conn = None;
+            }
+        }
+        Some(p)
+    }
+
+    /// Decodes buffered traffic of an active connection into its pipe's queue.
+    fn decode_buffered(&mut self, c: Key, now: Instant) -> Result<(), CloseReason> {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return Ok(());
+        };
+        let Some(p) = conn.pipe else {
+            return Ok(());
+        };
+        let Phase::Active { decoder, heartbeat } = &mut conn.phase else {
+            return Ok(());
+        };
+        let Some(pipe) = self.pipes.get_mut(p) else {
+            return Ok(());
+        };
+        let pub_side = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
+        let mut pong = false;
+        let mut got = false;
+        loop {
+            if self.rcvhwm != 0 && pipe.inbound.len() >= self.rcvhwm {
+                break;
+            }
+            let item = match decoder.decode(&mut conn.rbuf) {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                // Post-handshake, a malformed command is ignored (ipc-semantics.md §5).
+                Err(e) if !e.is_fatal() => continue,
+                Err(e) => return Err(protocol_error(&e)),
+            };
+            match item {
+                Item::Frame(f) => {
+                    let more = f.more;
+                    conn.partial.push(f.body);
+                    if more {
+                        continue;
+                    }
+                    let msg = std::mem::take(&mut conn.partial);
+                    if pub_side && msg.len() == 1 {
+                        if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
+                            self.notices.push_back(Notice::Subscription(p, sub));
+                            continue;
+                        }
+                    }
+                    if !self.discard_data {
+                        pipe.inbound.push_back(msg);
+                        got = true;
+                    }
+                }
+                Item::Command(cmd) => match cmd {
+                    Command::Ping(ping) => {
+                        heartbeat.on_ping(&ping, now);
+                        pong = true;
+                    }
+                    Command::Pong { .. } | Command::Unknown { .. } => {}
+                    Command::Subscribe(_) | Command::Cancel(_) => {
+                        if pub_side {
+                            if let Some(sub) = Subscription::from_command(&cmd) {
+                                self.notices.push_back(Notice::Subscription(p, sub));
+                            }
+                        }
+                    }
+                    Command::Error { reason } => {
+                        return Err(CloseReason::Protocol(format!(
+                            "peer sent ERROR: {}",
+                            String::from_utf8_lossy(&reason)
+                        )));
+                    }
+                    Command::Ready(_) => {
+                        return Err(CloseReason::Protocol(
+                            "peer sent READY after the handshake".into(),
+                        ));
+                    }
+                },
+                Item::Greeting(_) => {
+                    return Err(CloseReason::Protocol("unexpected greeting".into()));
+                }
+            }
+        }
+        if pong {
+            self.retime.push(c);
+            let Conn { phase, out, .. } = conn;
+            if let Phase::Active { heartbeat, .. } = phase {
+                out.push_encoded(|b| heartbeat.poll_transmit(b));
+            }
+            self.schedule_flush(c);
+        }
+        if got || !self.notices.is_empty() {
+            self.wake_waiters = true;
+        }
+        Ok(())
+    }
+}
+
+fn protocol_error(e: &DecodeError) -> CloseReason {
+    CloseReason::Protocol(e.to_string())
+}
+
+/// One read into the connection's buffer. The buffer grows with what arrives, at most
+/// doubling per read, so a peer's declared length never sizes an allocation by itself.
+fn read_some(conn: &mut Conn) -> io::Result<usize> {
+    if conn.rbuf.capacity() - conn.rbuf.len() < READ_CHUNK / 4 {
+        let needed = match &conn.phase {
+            Phase::Active { decoder, .. } => decoder.bytes_needed(&conn.rbuf),
+            Phase::Handshake(_) => 0,
+        };
+        let cap = (conn.rbuf.len() as u64).max(READ_CHUNK as u64);
+        let want = needed.clamp(READ_CHUNK as u64, cap) as usize; // <= max(len, 64 KiB)
+        conn.rbuf.reserve(want);
+    }
+    sys::read_into(&conn.stream, &mut conn.rbuf)
+}

@@ -1,0 +1,1011 @@
+//! The engine: one I/O thread per socket running a mio loop, and the lock that the calling
+//! thread shares with it.
+//!
+//! Threading: all state lives in [`State`] behind one mutex. The I/O thread owns the mio
+//! `Poll`; it accepts, connects, drives handshakes and heartbeats, writes what callers
+//! queued, and reads when the caller is not reading itself. The calling thread, holding the
+//! lock, reads straight from a connection when its pipe's queue is empty and writes
+//! straight to it before it blocks, so a message crosses no thread when the caller is busy
+//! with the socket. See ARCHITECTURE.md for the reasoning.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ipc_endpoint::Endpoint;
+use mio::net::{UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
+
+use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, Phase, PipeId};
+use crate::slab::{Key, Slab};
+use crate::{sys, Backoff, BoundSocket, Config, PeerCred, TransportError, TransportEvent};
+
+const WAKER: Token = Token(usize::MAX);
+/// Delay before accepting again after EMFILE, ENFILE, ENOBUFS or ENOMEM.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// Most monitor events kept while nobody reads them.
+const MAX_EVENTS: usize = 10_000;
+
+fn conn_token(k: Key) -> Token {
+    Token(k.index() * 2)
+}
+
+fn listener_token(k: Key) -> Token {
+    Token(k.index() * 2 + 1)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKey {
+    Conn(Key),
+    Connector(Key),
+    Listener(Key),
+}
+
+struct Listener {
+    bound: BoundSocket,
+    sock: UnixListener,
+    /// The resolved endpoint (what LAST_ENDPOINT reports).
+    endpoint: String,
+    retry_at: Option<Instant>,
+}
+
+struct Connector {
+    endpoint: Endpoint,
+    text: String,
+    backoff: Backoff,
+    conn: Option<Key>,
+    pipe: Option<PipeId>,
+    retry_at: Option<Instant>,
+    /// A protocol failure or RECONNECT_IVL off: no more attempts.
+    ended: bool,
+}
+
+/// Everything one socket's transport holds; reached through [`Guard`].
+pub struct State<H> {
+    core: Core,
+    handler: H,
+    config: Config,
+    listeners: Slab<Listener>,
+    connectors: Slab<Connector>,
+    timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    events: VecDeque<TransportEvent>,
+    monitor: bool,
+    registry: Registry,
+    /// The I/O thread has been woken and not yet run.
+    wake_pending: bool,
+    waiters: usize,
+    closing: Option<Option<Instant>>,
+    shutdown: bool,
+    seed: u64,
+    reregister: Vec<Key>,
+}
+
+struct Shared<H> {
+    state: Mutex<State<H>>,
+    cond: Condvar,
+    waker: Waker,
+}
+
+/// The transport of one socket: an I/O thread and the state it shares with the caller.
+pub struct Engine<H: Handler> {
+    shared: Arc<Shared<H>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<H: Handler> Engine<H> {
+    /// Starts the I/O thread.
+    pub fn new(config: Config, handler: H) -> io::Result<Engine<H>> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let registry = poll.registry().try_clone()?;
+        let mut core = Core::new(config.socket_type);
+        core.sndhwm = config.sndhwm;
+        core.rcvhwm = config.rcvhwm;
+        core.max_msg_size = config.max_msg_size;
+        let seed = Instant::now().elapsed().as_nanos() as u64 // low bits only
+            ^ u64::from(std::process::id()).rotate_left(32)
+            ^ (&waker as *const Waker as u64);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                core,
+                handler,
+                config,
+                listeners: Slab::default(),
+                connectors: Slab::default(),
+                timers: BinaryHeap::new(),
+                events: VecDeque::new(),
+                monitor: false,
+                registry,
+                wake_pending: false,
+                waiters: 0,
+                closing: None,
+                shutdown: false,
+                seed,
+                reregister: Vec::new(),
+            }),
+            cond: Condvar::new(),
+            waker,
+        });
+        let s2 = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("zsock-io".into())
+            .spawn(move || run(s2, poll))?;
+        Ok(Engine {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Locks the state for the calling thread.
+    pub fn lock(&self) -> Guard<'_, H> {
+        Guard {
+            st: Some(lock(&self.shared.state)),
+            shared: &self.shared,
+        }
+    }
+
+    /// Binds; returns the resolved endpoint.
+    pub fn bind(&self, endpoint: &str) -> Result<String, TransportError> {
+        self.lock().bind(endpoint)
+    }
+
+    /// Connects (at once when possible, else with retries in the background).
+    pub fn connect(&self, endpoint: &str) -> Result<(), TransportError> {
+        self.lock().connect(endpoint)
+    }
+
+    /// Stops a listener, removes its socket file and closes its connections.
+    pub fn unbind(&self, endpoint: &str) -> Result<(), TransportError> {
+        self.lock().unbind(endpoint)
+    }
+
+    /// Stops a connector and closes its connection and pipe.
+    pub fn disconnect(&self, endpoint: &str) -> Result<(), TransportError> {
+        self.lock().disconnect(endpoint)
+    }
+
+    /// Closes the socket: listeners stop at once (their files are removed); queued output
+    /// keeps flowing for at most `linger` (`None`: until done) on the I/O thread, which then
+    /// exits. Returns the thread's handle so that a context can wait for it.
+    pub fn close(mut self, linger: Option<Duration>) -> Option<JoinHandle<()>> {
+        self.begin_close(linger);
+        self.thread.take()
+    }
+
+    fn begin_close(&mut self, linger: Option<Duration>) {
+        let mut g = self.lock();
+        let st = g.st();
+        let now = Instant::now();
+        let deadline = linger.map(|l| now.checked_add(l).unwrap_or(now));
+        for k in st.listeners.keys() {
+            st.close_listener(k);
+        }
+        for k in st.connectors.keys() {
+            // Connectors with nothing to send go now; the others linger.
+            let pipe = st.connectors.get(k).and_then(|c| c.pipe);
+            if pipe.is_none_or(|p| !st.core.has_pending_output(p)) {
+                st.close_connector(k);
+            }
+        }
+        st.closing = Some(deadline);
+        st.wake_pending = true;
+        drop(g);
+        let _ = self.shared.waker.wake();
+    }
+}
+
+impl<H: Handler> Drop for Engine<H> {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.begin_close(Some(Duration::ZERO));
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock would be a bug in this crate; the state is still
+    // structurally sound (every update is a whole-field write), so carry on.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The calling thread's hold on the state. Dropping it settles what the caller changed:
+/// notices go to the handler, closed connections are cleaned up, the I/O thread is woken
+/// when output waits.
+pub struct Guard<'a, H: Handler> {
+    /// Always `Some` except inside `wait`, which hands the guard to the condvar.
+    st: Option<MutexGuard<'a, State<H>>>,
+    shared: &'a Shared<H>,
+}
+
+impl<'a, H: Handler> Guard<'a, H> {
+    fn st(&mut self) -> &mut State<H> {
+        // `st` is None only inside `wait`, between moving the guard out and back in.
+        self.st.as_deref_mut().expect("guard present")
+    }
+
+    /// The pipes.
+    pub fn core(&mut self) -> &mut Core {
+        &mut self.st().core
+    }
+
+    /// The handler.
+    pub fn handler(&mut self) -> &mut H {
+        &mut self.st().handler
+    }
+
+    /// Both at once.
+    pub fn parts(&mut self) -> (&mut H, &mut Core) {
+        let st = self.st();
+        (&mut st.handler, &mut st.core)
+    }
+
+    /// The settings for new connections. Call [`Guard::apply_limits`] after changing HWMs
+    /// or MAXMSGSIZE so that existing pipes follow.
+    pub fn config(&mut self) -> &mut Config {
+        &mut self.st().config
+    }
+
+    /// Applies [`Guard::config`]'s HWM and size limits to the pipes.
+    pub fn apply_limits(&mut self) {
+        let st = self.st();
+        st.core.sndhwm = st.config.sndhwm;
+        st.core.rcvhwm = st.config.rcvhwm;
+        st.core.max_msg_size = st.config.max_msg_size;
+    }
+
+    /// Delivers pending notices and cleans up closed connections now.
+    pub fn settle(&mut self) {
+        self.st().settle(Instant::now());
+    }
+
+    /// Writes queued output, then sleeps until the I/O thread reports progress or
+    /// `deadline` passes. Returns `false` on timeout.
+    pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
+        let st = self.st();
+        st.core.flush_all();
+        st.settle(Instant::now());
+        if std::mem::take(&mut st.core.wake_waiters) {
+            return true;
+        }
+        st.waiters += 1;
+        let g = self.st.take().expect("guard present");
+        let (g, timed_out) = match deadline {
+            None => (
+                self.shared.cond.wait(g).unwrap_or_else(|e| e.into_inner()),
+                false,
+            ),
+            Some(d) => {
+                let dur = d.saturating_duration_since(Instant::now());
+                let (g, r) = self
+                    .shared
+                    .cond
+                    .wait_timeout(g, dur)
+                    .unwrap_or_else(|e| e.into_inner());
+                (g, r.timed_out())
+            }
+        };
+        self.st = Some(g);
+        let st = self.st();
+        st.waiters -= 1;
+        st.core.wake_waiters = false;
+        st.settle(Instant::now());
+        !timed_out
+    }
+
+    /// Turns monitor events on or off.
+    pub fn set_monitor(&mut self, on: bool) {
+        let st = self.st();
+        st.monitor = on;
+        if !on {
+            st.events.clear();
+        }
+    }
+
+    /// The next monitor event.
+    pub fn take_event(&mut self) -> Option<TransportEvent> {
+        self.st().events.pop_front()
+    }
+
+    /// The resolved endpoints of all listeners, oldest first.
+    pub fn bound_endpoints(&mut self) -> Vec<String> {
+        self.st()
+            .listeners
+            .iter()
+            .map(|(_, l)| l.endpoint.clone())
+            .collect()
+    }
+
+    fn bind(&mut self, endpoint: &str) -> Result<String, TransportError> {
+        let st = self.st();
+        let r = st.bind(endpoint);
+        if let Err(e) = &r {
+            let errno = e.errno();
+            st.event(TransportEvent::BindFailed {
+                endpoint: endpoint.to_string(),
+                errno,
+            });
+        }
+        r
+    }
+
+    fn connect(&mut self, endpoint: &str) -> Result<(), TransportError> {
+        self.st().connect(endpoint, Instant::now())
+    }
+
+    fn unbind(&mut self, endpoint: &str) -> Result<(), TransportError> {
+        let st = self.st();
+        let k = st
+            .listeners
+            .iter()
+            .find(|(_, l)| l.endpoint == endpoint)
+            .map(|(k, _)| k)
+            .ok_or_else(|| TransportError::UnknownEndpoint {
+                endpoint: endpoint.to_string(),
+            })?;
+        st.close_listener(k);
+        Ok(())
+    }
+
+    fn disconnect(&mut self, endpoint: &str) -> Result<(), TransportError> {
+        let st = self.st();
+        let k = st
+            .connectors
+            .iter()
+            .find(|(_, c)| c.text == endpoint)
+            .map(|(k, _)| k)
+            .ok_or_else(|| TransportError::UnknownEndpoint {
+                endpoint: endpoint.to_string(),
+            })?;
+        st.close_connector(k);
+        Ok(())
+    }
+}
+
+impl<H: Handler> Drop for Guard<'_, H> {
+    fn drop(&mut self) {
+        let Some(st) = self.st.as_deref_mut() else {
+            return;
+        };
+        st.settle(Instant::now());
+        if !st.core.dirty.is_empty() && !st.wake_pending {
+            st.wake_pending = true;
+            let _ = self.shared.waker.wake();
+        }
+    }
+}
+
+fn is_retryable_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+impl<H: Handler> State<H> {
+    fn event(&mut self, e: TransportEvent) {
+        if self.monitor {
+            if self.events.len() == MAX_EVENTS {
+                self.events.pop_front();
+            }
+            self.events.push_back(e);
+            self.core.wake_waiters = true;
+        }
+    }
+
+    fn next_seed(&mut self) -> u64 {
+        self.seed = self
+            .seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.seed
+    }
+
+    fn bind(&mut self, endpoint: &str) -> Result<String, TransportError> {
+        if self.closing.is_some() {
+            return Err(TransportError::Terminated);
+        }
+        let ep = Endpoint::parse_bind(endpoint)?;
+        let mut bound = BoundSocket::bind(&ep, &self.config.bind)?;
+        let resolved = bound.endpoint().to_string();
+        let std_listener = bound.take_listener().ok_or_else(|| TransportError::Io {
+            op: "listen",
+            endpoint: endpoint.to_string(),
+            source: io::Error::other("listener already taken"),
+        })?;
+        let k = self.listeners.insert(Listener {
+            bound,
+            sock: UnixListener::from_std(std_listener),
+            endpoint: resolved.clone(),
+            retry_at: None,
+        });
+        let l = self.listeners.get_mut(k).expect("just inserted");
+        if let Err(source) =
+            self.registry
+                .register(&mut l.sock, listener_token(k), Interest::READABLE)
+        {
+            self.listeners.remove(k);
+            return Err(TransportError::Io {
+                op: "register",
+                endpoint: endpoint.to_string(),
+                source,
+            });
+        }
+        self.event(TransportEvent::Listening {
+            endpoint: resolved.clone(),
+        });
+        // Connections may already wait in the backlog.
+        self.accept(k, Instant::now());
+        Ok(resolved)
+    }
+
+    fn connect(&mut self, endpoint: &str, now: Instant) -> Result<(), TransportError> {
+        if self.closing.is_some() {
+            return Err(TransportError::Terminated);
+        }
+        let ep = Endpoint::parse_connect(endpoint)?;
+        let seed = self.next_seed();
+        let backoff = Backoff::new(
+            self.config.reconnect_ivl,
+            self.config.reconnect_ivl_max,
+            seed,
+        );
+        let k = self.connectors.insert(Connector {
+            endpoint: ep,
+            text: endpoint.to_string(),
+            backoff,
+            conn: None,
+            pipe: None,
+            retry_at: None,
+            ended: false,
+        });
+        if !self.config.immediate {
+            let p = self
+                .core
+                .new_pipe(Origin::Connected(k), endpoint.to_string());
+            if let Some(c) = self.connectors.get_mut(k) {
+                c.pipe = Some(p);
+            }
+            self.core.notify(Notice::Attached(p));
+        }
+        self.attempt_connect(k, now);
+        Ok(())
+    }
+
+    fn attempt_connect(&mut self, k: Key, now: Instant) {
+        let Some(c) = self.connectors.get_mut(k) else {
+            return;
+        };
+        c.retry_at = None;
+        let Some(addr) = c.endpoint.sock_addr() else {
+            return; // connect endpoints are never Wildcard or Unnamed
+        };
+        let text = c.text.clone();
+        match sys::connect(&addr) {
+            Ok(fd) => {
+                let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd));
+                let creds = PeerCred::of(&stream).ok();
+                self.event(TransportEvent::Connected {
+                    endpoint: text.clone(),
+                    peer: creds,
+                });
+                self.add_conn(stream, Origin::Connected(k), text, creds, now);
+            }
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(0);
+                self.schedule_reconnect(k, errno, now);
+            }
+        }
+    }
+
+    fn schedule_reconnect(&mut self, k: Key, errno: i32, now: Instant) {
+        let Some(c) = self.connectors.get_mut(k) else {
+            return;
+        };
+        match c.backoff.next_delay() {
+            Some(delay) => {
+                let at = now.checked_add(delay).unwrap_or(now);
+                c.retry_at = Some(at);
+                let endpoint = c.text.clone();
+                self.timers.push(Reverse((at, TimerKey::Connector(k))));
+                self.event(TransportEvent::ConnectRetried {
+                    endpoint,
+                    errno,
+                    delay,
+                });
+            }
+            None => c.ended = true,
+        }
+    }
+
+    fn add_conn(
+        &mut self,
+        stream: UnixStream,
+        origin: Origin,
+        endpoint: String,
+        creds: Option<PeerCred>,
+        now: Instant,
+    ) {
+        let mut hc = HandshakeConfig::new(self.config.socket_type);
+        hc.identity = self.config.routing_id.clone();
+        hc.timeout = self.config.handshake_ivl;
+        let hs = Handshake::new(hc, now);
+        let k = self
+            .core
+            .conns
+            .insert(Conn::new(stream, origin, endpoint, creds, hs));
+        let conn = self.core.conns.get_mut(k).expect("just inserted");
+        if self
+            .registry
+            .register(&mut conn.stream, conn_token(k), Interest::READABLE)
+            .is_err()
+        {
+            self.core.doom(k, CloseReason::Local);
+            return;
+        }
+        if let Origin::Connected(ck) = origin {
+            if let Some(c) = self.connectors.get_mut(ck) {
+                c.conn = Some(k);
+            }
+        }
+        self.core.poll_transmit(k);
+        self.flush(k);
+        self.update_deadline(k);
+    }
+
+    /// Writes a connection's output; registers WRITABLE interest when the kernel is full.
+    fn flush(&mut self, k: Key) {
+        if self.core.flush_conn(k) {
+            if let Some(c) = self.core.conns.get_mut(k) {
+                if !c.want_write {
+                    c.want_write = true;
+                    self.reregister.push(k);
+                }
+            }
+        }
+    }
+
+    fn update_deadline(&mut self, k: Key) {
+        let Some(c) = self.core.conns.get_mut(k) else {
+            return;
+        };
+        let d = c.next_deadline();
+        if d != c.deadline {
+            c.deadline = d;
+            if let Some(d) = d {
+                self.timers.push(Reverse((d, TimerKey::Conn(k))));
+            }
+        }
+    }
+
+    fn accept(&mut self, lk: Key, now: Instant) {
+        loop {
+            let Some(l) = self.listeners.get_mut(lk) else {
+                return;
+            };
+            if l.retry_at.is_some() {
+                return;
+            }
+            match l.sock.accept() {
+                Ok((stream, _)) => {
+                    let endpoint = l.endpoint.clone();
+                    let creds = PeerCred::of(&stream).ok();
+                    if !self.config.filter.is_open()
+                        && !self.config.filter.allows(&stream).unwrap_or(false)
+                    {
+                        // Rejected before any byte of ours is written.
+                        drop(stream);
+                        self.event(TransportEvent::AccessRejected {
+                            endpoint,
+                            peer: creds,
+                        });
+                        continue;
+                    }
+                    self.event(TransportEvent::Accepted {
+                        endpoint: endpoint.clone(),
+                        peer: creds,
+                    });
+                    self.add_conn(stream, Origin::Accepted(lk), endpoint, creds, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                Err(e) => {
+                    // Out of descriptors or memory: back off instead of spinning or aborting.
+                    let retry = if is_retryable_accept_error(&e) {
+                        ACCEPT_RETRY
+                    } else {
+                        ACCEPT_RETRY * 10
+                    };
+                    let at = now.checked_add(retry).unwrap_or(now);
+                    l.retry_at = Some(at);
+                    let endpoint = l.endpoint.clone();
+                    self.timers.push(Reverse((at, TimerKey::Listener(lk))));
+                    self.event(TransportEvent::AcceptFailed {
+                        endpoint,
+                        errno: e.raw_os_error().unwrap_or(0),
+                        retry_in: retry,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn close_listener(&mut self, lk: Key) {
+        let Some(mut l) = self.listeners.remove(lk) else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut l.sock);
+        l.bound.remove_files();
+        let endpoint = l.endpoint.clone();
+        drop(l);
+        // Unbinding closes every connection accepted through the listener.
+        let accepted: Vec<Key> = self
+            .core
+            .conns
+            .iter()
+            .filter(|(_, c)| c.origin == Origin::Accepted(lk))
+            .map(|(k, _)| k)
+            .collect();
+        for c in accepted {
+            self.core.doom(c, CloseReason::Local);
+        }
+        self.event(TransportEvent::Closed { endpoint });
+    }
+
+    fn close_connector(&mut self, ck: Key) {
+        let Some(c) = self.connectors.remove(ck) else {
+            return;
+        };
+        if let Some(conn) = c.conn {
+            self.core.doom(conn, CloseReason::Local);
+            self.core.unlink_conn(conn);
+        }
+        if let Some(p) = c.pipe {
+            self.core.remove_pipe(p);
+        }
+        self.event(TransportEvent::Closed { endpoint: c.text });
+    }
+
+    /// Handles readiness of a connection.
+    fn conn_ready(&mut self, k: Key, readable: bool, writable: bool, now: Instant) {
+        let Some(conn) = self.core.conns.get(k) else {
+            return;
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        if matches!(conn.phase, Phase::Handshake(_)) {
+            if readable {
+                self.drive_handshake(k, now);
+            }
+        } else if readable {
+            self.core.read_conn(k);
+        }
+        if writable {
+            if let Some(c) = self.core.conns.get_mut(k) {
+                if c.want_write {
+                    c.want_write = false;
+                    self.reregister.push(k);
+                }
+            }
+            self.flush(k);
+        }
+    }
+
+    fn drive_handshake(&mut self, k: Key, now: Instant) {
+        let r = self
+            .core
+            .read_handshake(k)
+            .and_then(|()| self.core.advance_handshake(k));
+        match r {
+            Ok(Some(peer)) => self.handshake_done(k, peer, now),
+            Ok(None) => {
+                self.core.poll_transmit(k);
+                self.flush(k);
+            }
+            Err(reason) => {
+                // Send what the handshake queued (our READY, an ERROR), best effort.
+                self.core.poll_transmit(k);
+                let _ = self.core.flush_conn(k);
+                self.core.doom(k, reason);
+            }
+        }
+        self.update_deadline(k);
+    }
+
+    fn handshake_done(&mut self, k: Key, peer: PeerInfo, now: Instant) {
+        // Our READY may still be queued in the handshake (when the peer's greeting and
+        // READY came in one read): it must go out before any message.
+        self.core.poll_transmit(k);
+        let hb = Heartbeat::new(self.config.heartbeat, now);
+        self.core.activate(k, &peer, hb);
+        let Some(conn) = self.core.conns.get(k) else {
+            return;
+        };
+        let origin = conn.origin;
+        let endpoint = conn.endpoint.clone();
+        let creds = conn.creds;
+        let (pipe, new) = match origin {
+            Origin::Connected(ck) => {
+                let existing = self.connectors.get(ck).and_then(|c| c.pipe);
+                if let Some(c) = self.connectors.get_mut(ck) {
+                    c.backoff.reset();
+                }
+                match existing {
+                    Some(p) => (p, false),
+                    None => {
+                        let p = self.core.new_pipe(origin, endpoint.clone());
+                        if let Some(c) = self.connectors.get_mut(ck) {
+                            c.pipe = Some(p);
+                        }
+                        (p, true)
+                    }
+                }
+            }
+            Origin::Accepted(_) => (self.core.new_pipe(origin, endpoint.clone()), true),
+        };
+        self.core.attach_conn_to_pipe(k, pipe, peer);
+        if new {
+            self.core.notify(Notice::Attached(pipe));
+        }
+        self.core.notify(Notice::Connected(pipe));
+        self.event(TransportEvent::HandshakeSucceeded {
+            endpoint,
+            peer: creds,
+        });
+        // Traffic that came with READY, then queued messages.
+        self.core.read_conn(k);
+        self.flush(k);
+    }
+
+    fn conn_timer(&mut self, k: Key, now: Instant) {
+        let Some(conn) = self.core.conns.get_mut(k) else {
+            return;
+        };
+        if conn.deadline.is_none_or(|d| d > now) || conn.closing.is_some() {
+            return; // stale heap entry
+        }
+        conn.deadline = None;
+        let r = match &mut conn.phase {
+            Phase::Handshake(h) => h
+                .handle_timeout(now)
+                .map_err(|e| CloseReason::HandshakeTimeout(e.to_string())),
+            Phase::Active { heartbeat, .. } => heartbeat
+                .handle_timeout(now)
+                .map_err(|e| CloseReason::Heartbeat(e.to_string())),
+        };
+        match r {
+            Ok(()) => {
+                self.core.poll_transmit(k);
+                self.flush(k);
+                self.update_deadline(k);
+            }
+            Err(reason) => self.core.doom(k, reason),
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(Reverse((at, key))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match key {
+                TimerKey::Conn(k) => self.conn_timer(k, now),
+                TimerKey::Connector(k) => {
+                    let due = self
+                        .connectors
+                        .get(k)
+                        .is_some_and(|c| c.retry_at == Some(at) && c.conn.is_none());
+                    if due {
+                        self.attempt_connect(k, now);
+                    }
+                }
+                TimerKey::Listener(k) => {
+                    if let Some(l) = self.listeners.get_mut(k) {
+                        if l.retry_at == Some(at) {
+                            l.retry_at = None;
+                            self.accept(k, now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_timeout(&mut self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Closes a doomed connection: events, pipe, and the connector's next move.
+    fn reap(&mut self, k: Key, now: Instant) {
+        let Some(mut conn) = self.core.conns.remove(k) else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut conn.stream);
+        let reason = conn.closing.clone().unwrap_or(CloseReason::Local);
+        let was_active = conn.is_active();
+        let text = reason.describe();
+        let ev = if was_active {
+            TransportEvent::Disconnected {
+                endpoint: conn.endpoint.clone(),
+                peer: conn.creds,
+                reason: text,
+            }
+        } else {
+            TransportEvent::HandshakeFailed {
+                endpoint: conn.endpoint.clone(),
+                peer: conn.creds,
+                reason: text,
+            }
+        };
+        self.event(ev);
+        let pipe = conn.pipe;
+        if let Some(p) = pipe {
+            if let Some(pp) = self.core.pipes.get_mut(p) {
+                if pp.conn == Some(k) {
+                    pp.conn = None;
+                }
+            }
+        }
+        drop(conn);
+        match pipe.and_then(|p| self.core.pipes.get(p).map(|pp| (p, pp.origin))) {
+            Some((p, Origin::Accepted(_))) => self.core.remove_pipe(p),
+            Some((p, Origin::Connected(_))) if self.config.immediate => self.core.remove_pipe(p),
+            Some((p, Origin::Connected(_))) => self.core.notify(Notice::Disconnected(p)),
+            None => {}
+        }
+        // The connector tries again unless the failure was a protocol error.
+        let ck = self
+            .connectors
+            .iter()
+            .find(|(_, c)| c.conn == Some(k))
+            .map(|(ck, _)| ck);
+        if let Some(ck) = ck {
+            let immediate = self.config.immediate;
+            if let Some(c) = self.connectors.get_mut(ck) {
+                c.conn = None;
+                if immediate {
+                    c.pipe = None;
+                }
+            }
+            if reason.ends_endpoint() || matches!(reason, CloseReason::Local) {
+                if let Some(c) = self.connectors.get_mut(ck) {
+                    c.ended = true;
+                    let p = c.pipe.take();
+                    if let Some(p) = p {
+                        self.core.remove_pipe(p);
+                    }
+                }
+            } else {
+                let errno = match reason {
+                    CloseReason::Io(e) => e,
+                    _ => 0,
+                };
+                self.schedule_reconnect(ck, errno, now);
+            }
+        }
+    }
+
+    /// Brings the state to rest after any change: closes doomed connections, delivers
+    /// notices, updates registrations.
+    fn settle(&mut self, now: Instant) {
+        loop {
+            while let Some(k) = self.core.doomed.pop() {
+                self.reap(k, now);
+            }
+            let Some(n) = self.core.take_notice() else {
+                break;
+            };
+            let State { handler, core, .. } = self;
+            handler.on_notice(n, core);
+        }
+        for k in std::mem::take(&mut self.core.retime) {
+            self.update_deadline(k);
+        }
+        for k in std::mem::take(&mut self.reregister) {
+            if let Some(c) = self.core.conns.get_mut(k) {
+                let interest = if c.want_write {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                let _ = self
+                    .registry
+                    .reregister(&mut c.stream, conn_token(k), interest);
+            }
+        }
+    }
+
+    /// While closing: whether every queued message is written (or the linger ran out).
+    fn close_done(&mut self, now: Instant) -> bool {
+        let Some(deadline) = self.closing else {
+            return false;
+        };
+        if deadline.is_some_and(|d| now >= d) {
+            return true;
+        }
+        let pending = self
+            .core
+            .pipes
+            .iter()
+            .any(|(p, _)| self.core.has_pending_output(p));
+        let writing = self.core.conns.iter().any(|(_, c)| c.has_output());
+        !pending && !writing
+    }
+
+    fn handle(&mut self, token: Token, readable: bool, writable: bool, now: Instant) {
+        if token == WAKER {
+            return;
+        }
+        let idx = token.0 / 2;
+        if token.0 % 2 == 1 {
+            if let Some(k) = self.listeners.key_at(idx) {
+                self.accept(k, now);
+            }
+        } else if let Some(k) = self.core.conns.key_at(idx) {
+            self.conn_ready(k, readable, writable, now);
+        }
+    }
+}
+
+/// The I/O thread.
+fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
+    let mut events = Events::with_capacity(256);
+    loop {
+        let timeout = {
+            let mut st = lock(&shared.state);
+            let now = Instant::now();
+            if st.shutdown || st.close_done(now) {
+                st.shutdown = true;
+                shared.cond.notify_all();
+                return;
+            }
+            let mut t = st
+                .next_timeout()
+                .map(|at| at.saturating_duration_since(now));
+            if let Some(Some(d)) = st.closing {
+                let left = d.saturating_duration_since(now);
+                t = Some(t.map_or(left, |t| t.min(left)));
+            }
+            t
+        };
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                // The poll fd itself failed: nothing more can progress.
+                let mut st = lock(&shared.state);
+                st.shutdown = true;
+                shared.cond.notify_all();
+                return;
+            }
+        }
+        let mut st = lock(&shared.state);
+        let now = Instant::now();
+        st.wake_pending = false;
+        for ev in events.iter() {
+            st.handle(
+                ev.token(),
+                ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                ev.is_writable() || ev.is_write_closed(),
+                now,
+            );
+        }
+        let dirty = std::mem::take(&mut st.core.dirty);
+        for k in dirty {
+            st.flush(k);
+        }
+        st.fire_timers(now);
+        st.settle(now);
+        if std::mem::take(&mut st.core.wake_waiters) && st.waiters > 0 {
+            shared.cond.notify_all();
+        }
+    }
+}

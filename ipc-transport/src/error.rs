@@ -1,0 +1,78 @@
+//! The transport's error type.
+
+use std::io;
+
+use ipc_endpoint::EndpointError;
+
+/// Why a bind, connect, unbind or disconnect failed. [`TransportError::errno`] gives the errno
+/// a libzmq user knows; `Display` says what happened in words.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The endpoint string is not valid.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The address is taken. For a path: something that is not a socket is there, or (with
+    /// exclusive bind) a live socket answered. For an abstract name: it is bound. EADDRINUSE.
+    #[error("{endpoint} is in use: {reason}")]
+    AddrInUse {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What holds it, in words (e.g. "a regular file", "a live socket of pid 42, uid 1000").
+        reason: String,
+    },
+    /// A directory on the path does not exist. ENOENT.
+    #[error("cannot bind {endpoint}: directory {dir} does not exist")]
+    NoDirectory {
+        /// The endpoint as given.
+        endpoint: String,
+        /// The missing directory.
+        dir: String,
+    },
+    /// No permission to create the socket file (or to reach the path). EACCES.
+    #[error("cannot bind {endpoint}: permission denied")]
+    PermissionDenied {
+        /// The endpoint as given.
+        endpoint: String,
+    },
+    /// unbind/disconnect of an endpoint this socket does not have. ENOENT.
+    #[error("{endpoint} is not bound or connected on this socket")]
+    UnknownEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+    },
+    /// The engine is shut down. ETERM.
+    #[error("the socket is closed")]
+    Terminated,
+    /// Any other system error, with the operation that failed.
+    #[error("{op} {endpoint}: {source}")]
+    Io {
+        /// What was being done ("bind", "listen", "connect", "mkdtemp", ...).
+        op: &'static str,
+        /// The endpoint as given.
+        endpoint: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl TransportError {
+    /// The errno a libzmq user would see for this failure.
+    pub fn errno(&self) -> i32 {
+        match self {
+            TransportError::Endpoint(e) => e.errno(),
+            TransportError::AddrInUse { .. } => libc::EADDRINUSE,
+            TransportError::NoDirectory { .. } | TransportError::UnknownEndpoint { .. } => {
+                libc::ENOENT
+            }
+            TransportError::PermissionDenied { .. } => libc::EACCES,
+            // ETERM is ZeroMQ's own errno (156384765), not a system one.
+            TransportError::Terminated => ETERM,
+            TransportError::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
+        }
+    }
+}
+
+/// ZeroMQ's ETERM ("context was terminated"): ZMQ_HAUSNUMERO (156384712) + 53.
+pub const ETERM: i32 = 156_384_765;

@@ -1,0 +1,105 @@
+//! [`Message`]: one or more frames, each a reference-counted [`Bytes`].
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+/// A whole ZeroMQ message: one or more frames. Frames are `Bytes`, so building a message
+/// from a `Vec<u8>` or `Bytes` moves the buffer without copying it, and received frames are
+/// slices of the connection's read buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Message {
+    frames: SmallVec<[Bytes; 2]>,
+}
+
+impl Message {
+    /// A message with no frames yet (sending one gives a single empty frame).
+    pub fn new() -> Message {
+        Message::default()
+    }
+
+    /// Appends a frame.
+    pub fn push(&mut self, frame: impl Into<Bytes>) {
+        self.frames.push(frame.into());
+    }
+
+    /// Inserts a frame at the front (ROUTER routing ids, REQ delimiters).
+    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
+        self.frames.insert(0, frame.into());
+    }
+
+    /// Removes and returns the first frame.
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        if self.frames.is_empty() {
+            None
+        } else {
+            Some(self.frames.remove(0))
+        }
+    }
+
+    /// The frames.
+    pub fn frames(&self) -> &[Bytes] {
+        &self.frames
+    }
+
+    /// The frames, mutably.
+    pub fn frames_mut(&mut self) -> &mut SmallVec<[Bytes; 2]> {
+        &mut self.frames
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether there are no frames.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Sum of the frames' lengths.
+    pub fn byte_len(&self) -> usize {
+        self.frames.iter().map(Bytes::len).sum()
+    }
+
+    /// The frames, by value.
+    pub fn into_frames(self) -> SmallVec<[Bytes; 2]> {
+        self.frames
+    }
+
+    /// An iterator over the frames.
+    pub fn iter(&self) -> std::slice::Iter<'_, Bytes> {
+        self.frames.iter()
+    }
+}
+
+impl<T: Into<Bytes>> From<T> for Message {
+    fn from(frame: T) -> Message {
+        let mut m = Message::new();
+        m.push(frame);
+        m
+    }
+}
+
+impl<T: Into<Bytes>> FromIterator<T> for Message {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Message {
+        Message {
+            frames: iter.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl IntoIterator for Message {
+    type Item = Bytes;
+    type IntoIter = smallvec::IntoIter<[Bytes; 2]>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Message {
+    type Item = &'a Bytes;
+    type IntoIter = std::slice::Iter<'a, Bytes>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames.iter()
+    }
+}

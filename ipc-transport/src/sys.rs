@@ -1,0 +1,62 @@
+//! The few system calls std and mio do not offer in the form needed: connect to a raw
+//! `sockaddr_un` (abstract names included), read into a buffer's spare capacity, and
+//! vectored writes with MSG_NOSIGNAL.
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use bytes::BytesMut;
+use ipc_endpoint::SockAddr;
+
+/// A non-blocking, close-on-exec AF_UNIX stream socket, connected (or failed) to `addr`.
+/// Unix-domain connects complete at once: EAGAIN means the listener's backlog is full.
+pub(crate) fn connect(addr: &SockAddr) -> io::Result<OwnedFd> {
+    // SAFETY: plain system call with constant arguments.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `addr` points to a valid sockaddr_un of `socklen` bytes.
+    let rc = unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.socklen()) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// Reads once into the spare capacity of `buf` (which must have some). `Ok(0)`: end of file.
+pub(crate) fn read_into(fd: &impl AsRawFd, buf: &mut BytesMut) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by `buf`.
+    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize; // n >= 0 checked above
+                        // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// `sendmsg` of `bufs` with MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE.
+pub(crate) fn send_vectored(fd: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec on Unix.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len() as _;
+    // SAFETY: msg points to `bufs`, which outlives the call.
+    let n = unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize) // n >= 0 checked above
+}

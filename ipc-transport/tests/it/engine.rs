@@ -1,0 +1,269 @@
+//! The engine end to end over real Unix sockets.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ipc_transport::{Message, Notice, TransportEvent};
+use zmtp_codec::{Greeting, SocketType};
+
+use crate::support::*;
+
+fn ep(dir: &tempfile::TempDir, name: &str) -> String {
+    format!("ipc://{}", dir.path().join(name).display())
+}
+
+#[test]
+fn push_pull_multipart_messages_arrive_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let push = engine(SocketType::Push, |_| {});
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = push.bind(&ep(&dir, "s")).unwrap();
+    pull.connect(&addr).unwrap();
+    let tx = connected_pipe(&push);
+    let rx = connected_pipe(&pull);
+    let big = Bytes::from(vec![7u8; 300_000]);
+    for i in 0..2000u32 {
+        let m: Message = [
+            Bytes::from(i.to_be_bytes().to_vec()),
+            Bytes::new(),
+            if i % 500 == 0 {
+                big.clone()
+            } else {
+                Bytes::from_static(b"x")
+            },
+        ]
+        .into_iter()
+        .collect();
+        send(&push, tx, m);
+    }
+    for i in 0..2000u32 {
+        let m = recv(&pull, rx);
+        assert_eq!(m.len(), 3);
+        assert_eq!(&m.frames()[0][..], &i.to_be_bytes());
+        assert!(m.frames()[1].is_empty());
+        let want = if i % 500 == 0 { 300_000 } else { 1 };
+        assert_eq!(m.frames()[2].len(), want);
+    }
+}
+
+#[test]
+fn connect_before_bind_queues_and_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = ep(&dir, "late");
+    let push = engine(SocketType::Push, |c| {
+        c.reconnect_ivl = Some(Duration::from_millis(10))
+    });
+    push.connect(&addr).unwrap();
+    // The connector's pipe exists before the peer does (IMMEDIATE off).
+    let tx = wait_for(&push, "attached pipe", |g| {
+        g.handler().pipes.first().copied()
+    });
+    send(&push, tx, "early");
+    event(
+        &push,
+        "a retry with ENOENT",
+        |e| matches!(e, TransportEvent::ConnectRetried { errno, .. } if *errno == libc::ENOENT),
+    );
+    let pull = engine(SocketType::Pull, |_| {});
+    pull.bind(&addr).unwrap();
+    let rx = connected_pipe(&pull);
+    assert_eq!(recv(&pull, rx), Message::from("early"));
+}
+
+#[test]
+fn a_restarted_binder_is_reached_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = ep(&dir, "restart");
+    let push = engine(SocketType::Push, |c| {
+        c.reconnect_ivl = Some(Duration::from_millis(10))
+    });
+    let pull = engine(SocketType::Pull, |_| {});
+    pull.bind(&addr).unwrap();
+    push.connect(&addr).unwrap();
+    let tx = connected_pipe(&push);
+    send(&push, tx, "one");
+    let rx = connected_pipe(&pull);
+    assert_eq!(recv(&pull, rx), Message::from("one"));
+    drop(pull);
+    wait_for(&push, "disconnect", |g| {
+        let n = &g.handler().notices;
+        n.contains(&Notice::Disconnected(tx)).then_some(())
+    });
+    let pull = engine(SocketType::Pull, |_| {});
+    pull.bind(&addr).unwrap();
+    let rx = connected_pipe(&pull);
+    send(&push, tx, "two");
+    assert_eq!(recv(&pull, rx), Message::from("two"));
+}
+
+#[test]
+fn incompatible_peer_fails_the_handshake_and_is_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = ep(&dir, "mismatch");
+    let publ = engine(SocketType::Pub, |_| {});
+    publ.bind(&addr).unwrap();
+    let push = engine(SocketType::Push, |c| {
+        c.reconnect_ivl = Some(Duration::from_millis(5))
+    });
+    push.connect(&addr).unwrap();
+    let ev = event(&push, "handshake failure", |e| {
+        matches!(e, TransportEvent::HandshakeFailed { .. })
+    });
+    let TransportEvent::HandshakeFailed { reason, .. } = ev else {
+        unreachable!()
+    };
+    assert!(reason.contains("PUB"), "{reason}");
+    // No reconnect loop: no retry event follows, and the pipe is gone.
+    wait_for(&push, "pipe removal", |g| {
+        g.handler().pipes.is_empty().then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(100)); // several reconnect intervals
+    let mut g = push.lock();
+    while let Some(e) = g.take_event() {
+        assert!(
+            !matches!(
+                e,
+                TransportEvent::ConnectRetried { .. } | TransportEvent::Connected { .. }
+            ),
+            "{e:?}"
+        );
+    }
+}
+
+fn raw_connect(addr: &str) -> UnixStream {
+    let path = addr.strip_prefix("ipc://").unwrap();
+    let s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(LONG)).unwrap();
+    s
+}
+
+fn read_until_closed(s: &mut UnixStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return all,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return all,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn garbage_closes_only_that_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull.bind(&ep(&dir, "g")).unwrap();
+    let push = engine(SocketType::Push, |_| {});
+    push.connect(&addr).unwrap();
+    let tx = connected_pipe(&push);
+    let mut bad = raw_connect(&addr);
+    bad.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let got = read_until_closed(&mut bad);
+    assert_eq!(
+        got,
+        Greeting::ours().to_bytes(),
+        "only our greeting, then close"
+    );
+    event(&pull, "handshake failure", |e| {
+        matches!(e, TransportEvent::HandshakeFailed { .. })
+    });
+    send(&push, tx, "still fine");
+    let rx = connected_pipe(&pull);
+    assert_eq!(recv(&pull, rx), Message::from("still fine"));
+}
+
+#[test]
+fn silent_peer_is_closed_after_the_handshake_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |c| {
+        c.handshake_ivl = Some(Duration::from_millis(100))
+    });
+    let addr = pull.bind(&ep(&dir, "h")).unwrap();
+    let mut raw = raw_connect(&addr);
+    read_until_closed(&mut raw);
+    let ev = event(&pull, "handshake timeout", |e| {
+        matches!(e, TransportEvent::HandshakeFailed { .. })
+    });
+    assert!(format!("{ev:?}").contains("in time"), "{ev:?}");
+}
+
+#[test]
+fn oversize_frame_closes_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |c| c.max_msg_size = Some(1000));
+    let addr = pull.bind(&ep(&dir, "big")).unwrap();
+    let push = engine(SocketType::Push, |_| {});
+    push.connect(&addr).unwrap();
+    let tx = connected_pipe(&push);
+    send(&push, tx, vec![0u8; 1000]);
+    let rx = connected_pipe(&pull);
+    assert_eq!(recv(&pull, rx).byte_len(), 1000);
+    send(&push, tx, vec![0u8; 1001]);
+    let ev = event(&pull, "disconnect", |e| {
+        matches!(e, TransportEvent::Disconnected { .. })
+    });
+    assert!(
+        format!("{ev:?}").contains("exceeds the limit of 1000"),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn a_half_sent_multipart_message_never_surfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull.bind(&ep(&dir, "half")).unwrap();
+    let mut raw = raw_connect(&addr);
+    let mut hs = Greeting::ours().to_bytes().to_vec();
+    hs.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    raw.write_all(&hs).unwrap();
+    let mut their = [0u8; 64];
+    raw.read_exact(&mut their).unwrap();
+    // 3 of 5 frames, then gone.
+    raw.write_all(b"\x01\x01a\x01\x01b\x01\x01c").unwrap();
+    drop(raw);
+    event(&pull, "disconnect", |e| {
+        matches!(e, TransportEvent::Disconnected { .. })
+    });
+    let mut g = pull.lock();
+    let pipes = g.handler().pipes.clone();
+    assert!(
+        pipes.is_empty(),
+        "the accepted pipe died with its connection"
+    );
+    let n = &g.handler().notices;
+    assert!(n.iter().any(|n| matches!(n, Notice::Detached(_))));
+}
+
+#[test]
+fn wildcard_bind_resolves_and_unbind_removes_the_directory() {
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull.bind("ipc://*").unwrap();
+    let path = std::path::PathBuf::from(addr.strip_prefix("ipc://").unwrap());
+    assert!(path.ends_with("socket"), "{addr}");
+    assert!(path.exists());
+    assert_eq!(
+        pull.unbind("ipc://*").unwrap_err().errno(),
+        libc::ENOENT,
+        "unbind of the wildcard itself is ENOENT, as in libzmq"
+    );
+    pull.unbind(&addr).unwrap();
+    assert!(!path.exists());
+    assert!(!path.parent().unwrap().exists());
+}
+
+#[test]
+fn drop_removes_socket_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull.bind(&ep(&dir, "d")).unwrap();
+    let path = dir.path().join("d");
+    assert!(path.exists());
+    drop(pull);
+    assert!(!path.exists());
+    let _ = addr;
+}

@@ -1,0 +1,9 @@
+//! Integration tests of ipc-transport: real Unix sockets in temporary directories, real libzmq
+//! peers for interop, and child processes (this binary re-run) where a test needs another
+//! process or another uid.
+mod bind;
+mod creds;
+mod engine;
+mod heartbeat;
+mod libzmq;
+mod support;

@@ -1,0 +1,106 @@
+//! Helpers for the transport's integration tests: a recording handler and waits that
+//! block on the engine's own wake-ups instead of sleeping.
+
+use std::time::{Duration, Instant};
+
+use ipc_transport::{
+    Config, Core, Engine, Guard, Handler, Message, Notice, PipeId, TransportEvent,
+};
+use zmtp_codec::SocketType;
+
+/// Records notices and keeps the list of live pipes.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    pub(crate) notices: Vec<Notice>,
+    pub(crate) pipes: Vec<PipeId>,
+}
+
+impl Handler for Recorder {
+    fn on_notice(&mut self, n: Notice, _core: &mut Core) {
+        match &n {
+            Notice::Attached(p) => self.pipes.push(*p),
+            Notice::Detached(p) => self.pipes.retain(|q| q != p),
+            _ => {}
+        }
+        self.notices.push(n);
+    }
+}
+
+pub(crate) const LONG: Duration = Duration::from_secs(10);
+
+pub(crate) fn engine(t: SocketType, f: impl FnOnce(&mut Config)) -> Engine<Recorder> {
+    let mut c = Config::new(t);
+    f(&mut c);
+    let e = Engine::new(c, Recorder::default()).unwrap();
+    e.lock().set_monitor(true);
+    e
+}
+
+/// Waits (on the engine's condition variable) until `f` returns `Some`, or panics after
+/// `LONG`: a failing test fails instead of hanging.
+pub(crate) fn wait_for<T>(
+    e: &Engine<Recorder>,
+    what: &str,
+    mut f: impl FnMut(&mut Guard<'_, Recorder>) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + LONG;
+    let mut g = e.lock();
+    loop {
+        if let Some(v) = f(&mut g) {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            let mut seen = Vec::new();
+            while let Some(ev) = g.take_event() {
+                seen.push(ev);
+            }
+            let seen = &seen[seen.len().saturating_sub(12)..];
+            let notices = &g.handler().notices;
+            let notices = &notices[notices.len().saturating_sub(12)..];
+            panic!("timed out waiting for {what}; last notices {notices:?}; last events {seen:?}");
+        }
+        // Short waits: some conditions (a peer's socket) change without waking us.
+        g.wait(Some(
+            (Instant::now() + Duration::from_millis(20)).min(deadline),
+        ));
+    }
+}
+
+/// The first pipe that completed its handshake.
+pub(crate) fn connected_pipe(e: &Engine<Recorder>) -> PipeId {
+    wait_for(e, "a connected pipe", |g| {
+        let (h, core) = g.parts();
+        h.pipes.iter().copied().find(|p| core.is_connected(*p))
+    })
+}
+
+pub(crate) fn send(e: &Engine<Recorder>, p: PipeId, m: impl Into<Message>) {
+    let mut m = Some(m.into());
+    wait_for(e, "room to send", |g| match g.core().send(p, m.take()?) {
+        Ok(()) => Some(()),
+        Err(back) => {
+            m = Some(back);
+            None
+        }
+    });
+}
+
+pub(crate) fn recv(e: &Engine<Recorder>, p: PipeId) -> Message {
+    wait_for(e, "a message", |g| g.core().recv(p))
+}
+
+/// Waits for a monitor event matching `f`, returning it.
+pub(crate) fn event(
+    e: &Engine<Recorder>,
+    what: &str,
+    mut f: impl FnMut(&TransportEvent) -> bool,
+) -> TransportEvent {
+    wait_for(e, what, |g| {
+        while let Some(ev) = g.take_event() {
+            if f(&ev) {
+                return Some(ev);
+            }
+        }
+        None
+    })
+}

@@ -332,6 +332,15 @@ impl Core {
         }
     }
 
+    /// Closes a pipe and its connection (PAIR refusing a second peer, ROUTER refusing a
+    /// duplicate routing id). A connector whose pipe is terminated stops.
+    pub fn terminate(&mut self, id: PipeId) {
+        if let Some(c) = self.pipes.get(id).and_then(|p| p.conn) {
+            self.doom(c, CloseReason::Local);
+        }
+        self.remove_pipe(id);
+    }
+
     /// Ids of all pipes.
     pub fn pipe_ids(&self) -> Vec<PipeId> {
         self.pipes.keys()
@@ -355,6 +364,14 @@ impl Core {
     /// The endpoint the pipe belongs to (bound or connected).
     pub fn endpoint(&self, id: PipeId) -> Option<&str> {
         self.pipes.get(id).map(|p| p.endpoint.as_str())
+    }
+
+    /// Whether the pipe belongs to a `connect` (rather than to a connection accepted by a
+    /// listener).
+    pub fn is_outgoing(&self, id: PipeId) -> bool {
+        self.pipes
+            .get(id)
+            .is_some_and(|p| matches!(p.origin, Origin::Connected(_)))
     }
 
     /// Whether the pipe has a live, handshaken connection.

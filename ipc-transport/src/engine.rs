@@ -11,6 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -82,12 +83,25 @@ pub struct State<H> {
     shutdown: bool,
     seed: u64,
     reregister: Vec<Key>,
+    fd_armed: bool,
 }
 
 struct Shared<H> {
     state: Mutex<State<H>>,
     cond: Condvar,
     waker: Waker,
+    /// An eventfd made readable whenever waiters would be woken, once armed: the socket's
+    /// pollable descriptor (libzmq's ZMQ_FD).
+    notify_fd: OwnedFd,
+}
+
+impl<H> Shared<H> {
+    fn signal_fd(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to an eventfd we own. EAGAIN (counter
+        // full) is fine: the descriptor is readable either way.
+        unsafe { libc::write(self.notify_fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
 }
 
 /// The transport of one socket: an I/O thread and the state it shares with the caller.
@@ -126,9 +140,11 @@ impl<H: Handler> Engine<H> {
                 shutdown: false,
                 seed,
                 reregister: Vec::new(),
+                fd_armed: false,
             }),
             cond: Condvar::new(),
             waker,
+            notify_fd: new_eventfd()?,
         });
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
@@ -138,6 +154,37 @@ impl<H: Handler> Engine<H> {
             shared,
             thread: Some(thread),
         })
+    }
+
+    /// The socket's pollable descriptor: readable when something may have changed (a
+    /// message arrived, room to send appeared, a peer came or went). Like libzmq's ZMQ_FD
+    /// it is a hint: after it fires, check readiness until there is none, then drain it
+    /// with [`Engine::drain_notify_fd`] and wait on it again.
+    pub fn notify_fd(&self) -> BorrowedFd<'_> {
+        lock(&self.shared.state).fd_armed = true;
+        self.shared.notify_fd.as_fd()
+    }
+
+    /// Empties the pollable descriptor's counter.
+    pub fn drain_notify_fd(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from an eventfd we own; EAGAIN
+        // when it is already empty.
+        unsafe {
+            libc::read(
+                self.shared.notify_fd.as_raw_fd(),
+                (&mut v as *mut u64).cast(),
+                8,
+            )
+        };
+    }
+
+    /// A handle that reads monitor events from any thread.
+    pub fn monitor(&self) -> Monitor<H> {
+        lock(&self.shared.state).monitor = true;
+        Monitor {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Locks the state for the calling thread.
@@ -213,6 +260,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock would be a bug in this crate; the state is still
     // structurally sound (every update is a whole-field write), so carry on.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads a socket's monitor events; `Send` and `Sync`, usable while the socket is busy.
+pub struct Monitor<H: Handler> {
+    shared: Arc<Shared<H>>,
+}
+
+impl<H: Handler> Monitor<H> {
+    /// The next event, waiting until `deadline` (`None`: forever, or until the socket
+    /// closes, which gives `None`).
+    pub fn next_event(&self, deadline: Option<Instant>) -> Option<TransportEvent> {
+        let mut st = lock(&self.shared.state);
+        loop {
+            if let Some(e) = st.events.pop_front() {
+                return Some(e);
+            }
+            if st.shutdown || deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            st.waiters += 1;
+            st = match deadline {
+                None => self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let dur = d.saturating_duration_since(Instant::now());
+                    self.shared
+                        .cond
+                        .wait_timeout(st, dur)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+            st.waiters -= 1;
+        }
+    }
+}
+
+fn new_eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The calling thread's hold on the state. Dropping it settles what the caller changed:
@@ -967,6 +1058,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             if st.shutdown || st.close_done(now) {
                 st.shutdown = true;
                 shared.cond.notify_all();
+                shared.signal_fd();
                 return;
             }
             let mut t = st
@@ -998,14 +1090,26 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 now,
             );
         }
-        let dirty = std::mem::take(&mut st.core.dirty);
-        for k in dirty {
-            st.flush(k);
-        }
         st.fire_timers(now);
-        st.settle(now);
-        if std::mem::take(&mut st.core.wake_waiters) && st.waiters > 0 {
-            shared.cond.notify_all();
+        // Notices can queue output (a SUB's subscriptions on a new connection), and
+        // writes can close connections: settle and flush until both are done.
+        loop {
+            st.settle(now);
+            let dirty = std::mem::take(&mut st.core.dirty);
+            if dirty.is_empty() {
+                break;
+            }
+            for k in dirty {
+                st.flush(k);
+            }
+        }
+        if std::mem::take(&mut st.core.wake_waiters) {
+            if st.waiters > 0 {
+                shared.cond.notify_all();
+            }
+            if st.fd_armed {
+                shared.signal_fd();
+            }
         }
     }
 }

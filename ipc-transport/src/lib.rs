@@ -26,6 +26,6 @@ pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TransportEvent};
 pub use core::{Core, Handler, Notice, Pipe, PipeId};
 pub use creds::{AccessFilter, PeerCred};
-pub use engine::{Engine, Guard, State};
+pub use engine::{Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};
 pub use message::Message;

@@ -1,0 +1,150 @@
+//! The one error type users see.
+
+use std::fmt;
+
+use ipc_transport::TransportError;
+
+/// ZeroMQ's own errno values (ZMQ_HAUSNUMERO = 156384712 plus an offset), for errors that
+/// have no system errno.
+pub mod errno {
+    /// The operation is not valid in the socket's current state (e.g. REQ sending twice).
+    pub const EFSM: i32 = 156_384_763;
+    /// The context or socket was terminated.
+    pub const ETERM: i32 = 156_384_765;
+}
+
+/// What kind of failure: the errno a libzmq user knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// EAGAIN: would block (DONTWAIT, or SNDTIMEO/RCVTIMEO expired, or XPUB_NODROP full).
+    Again,
+    /// EFSM: the socket's pattern does not allow this now (REQ/REP alternation).
+    Fsm,
+    /// EHOSTUNREACH: ROUTER_MANDATORY and no peer has the routing id.
+    HostUnreachable,
+    /// EINVAL: bad argument (option value, endpoint).
+    Invalid,
+    /// ENAMETOOLONG: the endpoint's path does not fit sun_path.
+    NameTooLong,
+    /// EADDRINUSE: the address is taken.
+    AddrInUse,
+    /// ENOENT: no such directory, or unbind/disconnect of an unknown endpoint.
+    NotFound,
+    /// EACCES: permission denied.
+    PermissionDenied,
+    /// EPROTONOSUPPORT: not an ipc:// endpoint.
+    ProtocolNotSupported,
+    /// ENOTSUP: the socket type does not support the operation (e.g. recv on PUB).
+    NotSupported,
+    /// ETERM: the socket is closed.
+    Terminated,
+    /// Any other system error.
+    Other(i32),
+}
+
+impl ErrorKind {
+    /// The errno value.
+    pub fn errno(self) -> i32 {
+        match self {
+            ErrorKind::Again => libc::EAGAIN,
+            ErrorKind::Fsm => errno::EFSM,
+            ErrorKind::HostUnreachable => libc::EHOSTUNREACH,
+            ErrorKind::Invalid => libc::EINVAL,
+            ErrorKind::NameTooLong => libc::ENAMETOOLONG,
+            ErrorKind::AddrInUse => libc::EADDRINUSE,
+            ErrorKind::NotFound => libc::ENOENT,
+            ErrorKind::PermissionDenied => libc::EACCES,
+            ErrorKind::ProtocolNotSupported => libc::EPROTONOSUPPORT,
+            ErrorKind::NotSupported => libc::ENOTSUP,
+            ErrorKind::Terminated => errno::ETERM,
+            ErrorKind::Other(e) => e,
+        }
+    }
+
+    fn from_errno(e: i32) -> ErrorKind {
+        match e {
+            libc::EAGAIN => ErrorKind::Again,
+            libc::EHOSTUNREACH => ErrorKind::HostUnreachable,
+            libc::EINVAL => ErrorKind::Invalid,
+            libc::ENAMETOOLONG => ErrorKind::NameTooLong,
+            libc::EADDRINUSE => ErrorKind::AddrInUse,
+            libc::ENOENT => ErrorKind::NotFound,
+            libc::EACCES => ErrorKind::PermissionDenied,
+            libc::EPROTONOSUPPORT => ErrorKind::ProtocolNotSupported,
+            libc::ENOTSUP => ErrorKind::NotSupported,
+            errno::EFSM => ErrorKind::Fsm,
+            errno::ETERM => ErrorKind::Terminated,
+            other => ErrorKind::Other(other),
+        }
+    }
+}
+
+/// A failed socket call: a [`kind`](Error::kind) to match on and a message in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    /// An error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The errno a libzmq user would see.
+    pub fn errno(&self) -> i32 {
+        self.kind.errno()
+    }
+
+    pub(crate) fn again(what: &str) -> Error {
+        Error::new(ErrorKind::Again, what)
+    }
+
+    pub(crate) fn fsm(what: &str) -> Error {
+        Error::new(ErrorKind::Fsm, what)
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Invalid, what)
+    }
+
+    pub(crate) fn not_supported(what: &str) -> Error {
+        Error::new(ErrorKind::NotSupported, what)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Error {
+        Error::new(ErrorKind::from_errno(e.errno()), e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        let kind = e
+            .raw_os_error()
+            .map_or(ErrorKind::Other(libc::EIO), ErrorKind::from_errno);
+        Error::new(kind, e.to_string())
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,57 @@
+//! ZeroMQ sockets over `ipc://` (Unix domain sockets) in pure Rust, wire-compatible with
+//! libzmq 4.3: PAIR, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER, PUSH and PULL.
+//!
+//! What it does: the socket API a libzmq or pyzmq user knows — [`Context`], [`Socket`],
+//! `bind`/`connect`/`unbind`/`disconnect`, frame and multipart send/receive with
+//! [`Flags::DONTWAIT`] and [`Flags::SNDMORE`], options with libzmq's names and defaults
+//! ([`SocketOption`]), [`poll`], a pollable descriptor per socket ([`Socket::fd`]), a
+//! [`Monitor`], and one [`Error`] whose [`kind`](Error::kind) is the errno you know.
+//! Messages are [`Message`]s of `Bytes` frames: sending a `Vec<u8>` or `Bytes` never
+//! copies the body, and received frames are slices of the read buffer.
+//!
+//! What it deliberately does not do: transports other than `ipc://` (tcp and inproc are
+//! refused with a clear error), security mechanisms other than NULL, and the draft socket
+//! types. The wire protocol lives in `zmtp-codec`, endpoints in `ipc-endpoint`, sockets and
+//! threads in `ipc-transport`.
+//!
+//! Threading: a [`Socket`] is `Send`, not `Sync`; each has one I/O thread, and the calling
+//! thread reads and writes the Unix socket itself when it can (see ARCHITECTURE.md).
+//!
+//! ```
+//! use zsock::{Context, Flags, SocketOption, SocketType};
+//!
+//! let ctx = Context::new();
+//! let mut publisher = ctx.socket(SocketType::Pub)?;
+//! let endpoint = publisher.bind("ipc://*")?;
+//! let mut subscriber = ctx.socket(SocketType::Sub)?;
+//! subscriber.set(SocketOption::Subscribe("weather".into()))?;
+//! subscriber.set(SocketOption::RcvTimeo(50))?;
+//! subscriber.connect(&endpoint)?;
+//! // Publish until the subscription has reached the publisher.
+//! let got = loop {
+//!     publisher.send("sports 1-0", Flags::NONE)?;
+//!     publisher.send("weather sunny", Flags::NONE)?;
+//!     if let Ok(m) = subscriber.recv(Flags::NONE) {
+//!         break m;
+//!     }
+//! };
+//! assert_eq!(got, "weather sunny");
+//! # Ok::<(), zsock::Error>(())
+//! ```
+
+mod error;
+mod monitor;
+mod options;
+mod poll;
+mod routing;
+mod socket;
+mod subs;
+
+pub use bytes::Bytes;
+pub use error::{errno, Error, ErrorKind, Result};
+pub use ipc_transport::{Message, PeerCred};
+pub use monitor::{Event, Monitor};
+pub use options::{SocketOption, OPTION_NAMES};
+pub use poll::{poll, PollItem};
+pub use socket::{Context, Events, Flags, Socket};
+pub use zmtp_codec::SocketType;

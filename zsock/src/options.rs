@@ -1,0 +1,202 @@
+//! Socket options with libzmq's names, defaults, ranges and meanings.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+
+/// One socket option and its value, as `zmq_setsockopt` takes them. Integer values use
+/// libzmq's conventions (milliseconds; -1 for "infinite" or "off" where libzmq has it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SocketOption {
+    /// ZMQ_SNDHWM: messages queued per peer before send blocks or drops (0: no limit).
+    SndHwm(i32),
+    /// ZMQ_RCVHWM: messages queued per peer before reading from it pauses (0: no limit).
+    RcvHwm(i32),
+    /// ZMQ_LINGER: how long close keeps sending queued messages, in ms (-1: until done).
+    Linger(i32),
+    /// ZMQ_RCVTIMEO: how long a blocking receive waits, in ms (-1: forever).
+    RcvTimeo(i32),
+    /// ZMQ_SNDTIMEO: how long a blocking send waits, in ms (-1: forever).
+    SndTimeo(i32),
+    /// ZMQ_ROUTING_ID: the name this socket gives itself in READY (1 to 255 bytes).
+    RoutingId(Bytes),
+    /// ZMQ_CONNECT_ROUTING_ID: the routing id a ROUTER gives the peer of its next connect.
+    ConnectRoutingId(Bytes),
+    /// ZMQ_SUBSCRIBE: SUB receives messages starting with this prefix.
+    Subscribe(Bytes),
+    /// ZMQ_UNSUBSCRIBE: removes one SUBSCRIBE of the same prefix.
+    Unsubscribe(Bytes),
+    /// ZMQ_ROUTER_MANDATORY: unroutable messages fail with EHOSTUNREACH, full peers with
+    /// EAGAIN, instead of being dropped.
+    RouterMandatory(bool),
+    /// ZMQ_ROUTER_HANDOVER: a new peer with a taken routing id takes it over.
+    RouterHandover(bool),
+    /// ZMQ_REQ_RELAXED: REQ may send a new request before the reply came.
+    ReqRelaxed(bool),
+    /// ZMQ_REQ_CORRELATE: REQ tags requests and accepts only the matching reply.
+    ReqCorrelate(bool),
+    /// ZMQ_XPUB_VERBOSE: XPUB passes up every subscription, not only new topics.
+    XpubVerbose(bool),
+    /// ZMQ_XPUB_NODROP: XPUB/PUB send fails with EAGAIN instead of dropping at HWM.
+    XpubNodrop(bool),
+    /// ZMQ_CONFLATE: receive only the newest message available.
+    Conflate(bool),
+    /// ZMQ_IMMEDIATE: queue messages only to completed connections.
+    Immediate(bool),
+    /// ZMQ_RECONNECT_IVL in ms (-1 or 0: never reconnect).
+    ReconnectIvl(i32),
+    /// ZMQ_RECONNECT_IVL_MAX in ms (0: no exponential back-off).
+    ReconnectIvlMax(i32),
+    /// ZMQ_HANDSHAKE_IVL in ms (0: no limit).
+    HandshakeIvl(i32),
+    /// ZMQ_HEARTBEAT_IVL in ms (0: off).
+    HeartbeatIvl(i32),
+    /// ZMQ_HEARTBEAT_TTL in ms, sent in deciseconds (0 to 6553599).
+    HeartbeatTtl(i32),
+    /// ZMQ_HEARTBEAT_TIMEOUT in ms (-1 or 0: the heartbeat interval).
+    HeartbeatTimeout(i32),
+    /// ZMQ_MAXMSGSIZE in bytes, for every frame and the whole message (-1: unlimited).
+    MaxMsgSize(i64),
+    /// ZMQ_BACKLOG: listen(2)'s backlog.
+    Backlog(i32),
+    /// ZMQ_IPC_FILTER_UID: accept peers with this uid (repeatable; any list passing admits).
+    IpcFilterUid(u32),
+    /// ZMQ_IPC_FILTER_GID: accept peers with this primary or supplementary group.
+    IpcFilterGid(u32),
+    /// ZMQ_IPC_FILTER_PID: accept peers with this pid.
+    IpcFilterPid(i32),
+    /// zsock: the mode of socket files this socket binds (e.g. 0o600), applied before the
+    /// path becomes visible. `None`: the umask decides.
+    IpcFileMode(Option<u32>),
+    /// zsock: refuse to bind over a socket file that a live process answers on (the error
+    /// names its pid and uid) instead of taking it over.
+    IpcExclusiveBind(bool),
+}
+
+/// The option names [`SocketOption::parse`] takes (lower case, libzmq's without `ZMQ_`).
+pub const OPTION_NAMES: &[&str] = &[
+    "sndhwm",
+    "rcvhwm",
+    "linger",
+    "rcvtimeo",
+    "sndtimeo",
+    "routing_id",
+    "connect_routing_id",
+    "subscribe",
+    "unsubscribe",
+    "router_mandatory",
+    "router_handover",
+    "req_relaxed",
+    "req_correlate",
+    "xpub_verbose",
+    "xpub_nodrop",
+    "conflate",
+    "immediate",
+    "reconnect_ivl",
+    "reconnect_ivl_max",
+    "handshake_ivl",
+    "heartbeat_ivl",
+    "heartbeat_ttl",
+    "heartbeat_timeout",
+    "maxmsgsize",
+    "backlog",
+    "ipc_filter_uid",
+    "ipc_filter_gid",
+    "ipc_filter_pid",
+    "ipc_file_mode",
+    "ipc_exclusive_bind",
+];
+
+fn int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
+    v.trim()
+        .parse()
+        .map_err(|_| Error::invalid(format!("option {name}: `{v}` is not a valid number")))
+}
+
+fn boolean(name: &str, v: &str) -> Result<bool> {
+    match v.trim() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(Error::invalid(format!(
+            "option {name}: `{v}` is not a boolean (use 1/0, true/false)"
+        ))),
+    }
+}
+
+impl SocketOption {
+    /// Parses `name` and a textual `value` (numbers in decimal, file modes in octal,
+    /// booleans as 1/0/true/false, byte strings as given) — what zcat's flags take.
+    pub fn parse(name: &str, value: &str) -> Result<SocketOption> {
+        let n = name.trim().to_ascii_lowercase().replace('-', "_");
+        let n = n.strip_prefix("zmq_").unwrap_or(&n);
+        let bytes = || Bytes::copy_from_slice(value.as_bytes());
+        Ok(match n {
+            "sndhwm" => SocketOption::SndHwm(int(n, value)?),
+            "rcvhwm" => SocketOption::RcvHwm(int(n, value)?),
+            "linger" => SocketOption::Linger(int(n, value)?),
+            "rcvtimeo" => SocketOption::RcvTimeo(int(n, value)?),
+            "sndtimeo" => SocketOption::SndTimeo(int(n, value)?),
+            "routing_id" | "identity" => SocketOption::RoutingId(bytes()),
+            "connect_routing_id" => SocketOption::ConnectRoutingId(bytes()),
+            "subscribe" => SocketOption::Subscribe(bytes()),
+            "unsubscribe" => SocketOption::Unsubscribe(bytes()),
+            "router_mandatory" => SocketOption::RouterMandatory(boolean(n, value)?),
+            "router_handover" => SocketOption::RouterHandover(boolean(n, value)?),
+            "req_relaxed" => SocketOption::ReqRelaxed(boolean(n, value)?),
+            "req_correlate" => SocketOption::ReqCorrelate(boolean(n, value)?),
+            "xpub_verbose" => SocketOption::XpubVerbose(boolean(n, value)?),
+            "xpub_nodrop" => SocketOption::XpubNodrop(boolean(n, value)?),
+            "conflate" => SocketOption::Conflate(boolean(n, value)?),
+            "immediate" => SocketOption::Immediate(boolean(n, value)?),
+            "reconnect_ivl" => SocketOption::ReconnectIvl(int(n, value)?),
+            "reconnect_ivl_max" => SocketOption::ReconnectIvlMax(int(n, value)?),
+            "handshake_ivl" => SocketOption::HandshakeIvl(int(n, value)?),
+            "heartbeat_ivl" => SocketOption::HeartbeatIvl(int(n, value)?),
+            "heartbeat_ttl" => SocketOption::HeartbeatTtl(int(n, value)?),
+            "heartbeat_timeout" => SocketOption::HeartbeatTimeout(int(n, value)?),
+            "maxmsgsize" => SocketOption::MaxMsgSize(int(n, value)?),
+            "backlog" => SocketOption::Backlog(int(n, value)?),
+            "ipc_filter_uid" | "filter_uid" => SocketOption::IpcFilterUid(int(n, value)?),
+            "ipc_filter_gid" | "filter_gid" => SocketOption::IpcFilterGid(int(n, value)?),
+            "ipc_filter_pid" | "filter_pid" => SocketOption::IpcFilterPid(int(n, value)?),
+            "ipc_file_mode" | "mode" => {
+                let v = value.trim();
+                if v.is_empty() || v == "none" {
+                    SocketOption::IpcFileMode(None)
+                } else {
+                    let m = u32::from_str_radix(v.trim_start_matches("0o"), 8).map_err(|_| {
+                        Error::invalid(format!("option {n}: `{v}` is not an octal file mode"))
+                    })?;
+                    SocketOption::IpcFileMode(Some(m))
+                }
+            }
+            "ipc_exclusive_bind" | "exclusive_bind" => {
+                SocketOption::IpcExclusiveBind(boolean(n, value)?)
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown socket option `{name}` (known: {})",
+                    OPTION_NAMES.join(", ")
+                )))
+            }
+        })
+    }
+}
+
+/// libzmq's "-1 means infinite" milliseconds, checked.
+pub(crate) fn millis_or_infinite(name: &str, v: i32) -> Result<Option<Duration>> {
+    match v {
+        -1 => Ok(None),
+        v if v >= 0 => Ok(Some(Duration::from_millis(v as u64))), // v >= 0
+        _ => Err(Error::invalid(format!(
+            "{name} must be -1 or at least 0, not {v}"
+        ))),
+    }
+}
+
+pub(crate) fn non_negative(name: &str, v: i32) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::invalid(format!("{name} must be at least 0, not {v}")))
+}

@@ -1,0 +1,727 @@
+//! The socket types' routing rules (RFC 28/REQREP, 29/PUBSUB, 30/PIPELINE, 31/EXPAIR),
+//! run under the engine's lock with the transport's pipes.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use ipc_transport::{Core, Handler, Message, Notice, PipeId};
+use zmtp_codec::{SocketType, Subscription};
+
+use crate::subs::Subscriptions;
+
+/// Why a send could not happen now.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// Would block; the message comes back.
+    Again(Message),
+    /// Not allowed in this state.
+    Fsm,
+    /// ROUTER_MANDATORY and no such peer.
+    HostUnreachable,
+    /// The socket type cannot send.
+    NotSupported,
+}
+
+/// Why a receive could not happen now.
+#[derive(Debug)]
+pub(crate) enum RecvError {
+    Again,
+    Fsm,
+    NotSupported,
+}
+
+/// Settings the routing rules read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RoutingOptions {
+    pub(crate) req_relaxed: bool,
+    pub(crate) req_correlate: bool,
+    pub(crate) router_mandatory: bool,
+    pub(crate) router_handover: bool,
+    pub(crate) xpub_verbose: bool,
+    pub(crate) xpub_nodrop: bool,
+    pub(crate) conflate: bool,
+    /// CONNECT_ROUTING_ID waiting for the next connect.
+    pub(crate) connect_routing_id: Option<Bytes>,
+}
+
+/// Round-robin over pipes that can take a message (30/PIPELINE "load-balance").
+#[derive(Debug, Default)]
+struct LoadBalancer {
+    pipes: Vec<PipeId>,
+    next: usize,
+}
+
+impl LoadBalancer {
+    fn add(&mut self, p: PipeId) {
+        self.pipes.push(p);
+    }
+
+    fn remove(&mut self, p: PipeId) {
+        if let Some(i) = self.pipes.iter().position(|q| *q == p) {
+            self.pipes.remove(i);
+            if self.next > i {
+                self.next -= 1;
+            }
+        }
+    }
+
+    fn can_send(&self, core: &Core) -> bool {
+        self.pipes.iter().any(|p| core.can_send(*p))
+    }
+
+    /// Sends to the next pipe with room; returns it.
+    fn send(&mut self, core: &mut Core, msg: Message) -> Result<PipeId, Message> {
+        let n = self.pipes.len();
+        let mut msg = msg;
+        for i in 0..n {
+            let idx = (self.next + i) % n;
+            let p = self.pipes[idx];
+            match core.send(p, msg) {
+                Ok(()) => {
+                    self.next = (idx + 1) % n;
+                    return Ok(p);
+                }
+                Err(back) => msg = back,
+            }
+        }
+        Err(msg)
+    }
+}
+
+/// Takes messages from pipes in turn (30/PIPELINE "fair-queue").
+#[derive(Debug, Default)]
+struct FairQueue {
+    pipes: Vec<PipeId>,
+    next: usize,
+}
+
+impl FairQueue {
+    fn add(&mut self, p: PipeId) {
+        self.pipes.push(p);
+    }
+
+    fn remove(&mut self, p: PipeId) {
+        if let Some(i) = self.pipes.iter().position(|q| *q == p) {
+            self.pipes.remove(i);
+            if self.next > i {
+                self.next -= 1;
+            }
+        }
+    }
+
+    fn recv(&mut self, core: &mut Core) -> Option<(PipeId, Message)> {
+        let n = self.pipes.len();
+        for i in 0..n {
+            let idx = (self.next + i) % n;
+            let p = self.pipes[idx];
+            if let Some(m) = core.recv(p) {
+                self.next = (idx + 1) % n;
+                return Some((p, m));
+            }
+        }
+        None
+    }
+
+    fn has(&mut self, core: &mut Core) -> bool {
+        self.pipes.iter().any(|p| core.has_message(*p))
+    }
+}
+
+/// PAIR: one peer at a time; a second is refused (31/EXPAIR).
+#[derive(Debug, Default)]
+struct Pair {
+    pipe: Option<PipeId>,
+}
+
+/// PUSH, PULL, DEALER.
+#[derive(Debug, Default)]
+struct Dealer {
+    lb: LoadBalancer,
+    fq: FairQueue,
+}
+
+/// REQ: a DEALER with an envelope and strict alternation.
+#[derive(Debug, Default)]
+struct Req {
+    dealer: Dealer,
+    expect_reply: bool,
+    reply_pipe: Option<PipeId>,
+    request_id: u32,
+}
+
+/// REP: fair-queued requests, replies routed back with the request's envelope.
+#[derive(Debug, Default)]
+struct Rep {
+    fq: FairQueue,
+    replying: Option<(PipeId, Vec<Bytes>)>,
+}
+
+/// ROUTER: peers addressed by routing id.
+#[derive(Debug, Default)]
+struct Router {
+    fq: FairQueue,
+    by_id: HashMap<Bytes, PipeId>,
+    ids: HashMap<PipeId, Bytes>,
+    /// CONNECT_ROUTING_ID given to `connect` calls, by endpoint, applied when they connect.
+    connect_ids: HashMap<String, Bytes>,
+    next_id: u32,
+}
+
+/// PUB and XPUB.
+#[derive(Debug, Default)]
+struct Pub {
+    pipes: HashMap<PipeId, Subscriptions>,
+    order: Vec<PipeId>,
+    /// All subscriptions over all pipes (for XPUB's first/last filtering).
+    all: Subscriptions,
+    /// Subscription messages waiting for XPUB's recv.
+    pending: VecDeque<Message>,
+}
+
+/// SUB and XSUB.
+#[derive(Debug, Default)]
+struct Sub {
+    fq: FairQueue,
+    pipes: Vec<PipeId>,
+    subs: Subscriptions,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Pair(Pair),
+    Push(Dealer),
+    Pull(Dealer),
+    Dealer(Dealer),
+    Req(Req),
+    Rep(Rep),
+    Router(Router),
+    Pub(Pub),
+    XPub(Pub),
+    Sub(Sub),
+    XSub(Sub),
+}
+
+/// The routing state of one socket: the transport's handler.
+#[derive(Debug)]
+pub(crate) struct Routing {
+    kind: Kind,
+    pub(crate) opts: RoutingOptions,
+}
+
+impl Routing {
+    pub(crate) fn new(t: SocketType) -> Routing {
+        let kind = match t {
+            SocketType::Pair => Kind::Pair(Pair::default()),
+            SocketType::Push => Kind::Push(Dealer::default()),
+            SocketType::Pull => Kind::Pull(Dealer::default()),
+            SocketType::Dealer => Kind::Dealer(Dealer::default()),
+            SocketType::Req => Kind::Req(Req::default()),
+            SocketType::Rep => Kind::Rep(Rep::default()),
+            SocketType::Router => Kind::Router(Router {
+                // libzmq starts generated ids at a random value.
+                next_id: random_u32(),
+                ..Router::default()
+            }),
+            SocketType::Pub => Kind::Pub(Pub::default()),
+            SocketType::XPub => Kind::XPub(Pub::default()),
+            SocketType::Sub => Kind::Sub(Sub::default()),
+            SocketType::XSub => Kind::XSub(Sub::default()),
+        };
+        Routing {
+            kind,
+            opts: RoutingOptions::default(),
+        }
+    }
+
+    /// Sends a whole message.
+    pub(crate) fn send(&mut self, core: &mut Core, msg: Message) -> Result<(), SendError> {
+        let opts = &self.opts;
+        match &mut self.kind {
+            Kind::Pair(p) => match p.pipe {
+                Some(pipe) => core.send(pipe, msg).map_err(SendError::Again),
+                None => Err(SendError::Again(msg)),
+            },
+            Kind::Push(d) | Kind::Dealer(d) => {
+                d.lb.send(core, msg).map(|_| ()).map_err(SendError::Again)
+            }
+            Kind::Pull(_) | Kind::Sub(_) => Err(SendError::NotSupported),
+            Kind::Req(r) => {
+                if r.expect_reply && !opts.req_relaxed {
+                    return Err(SendError::Fsm);
+                }
+                let mut m = msg;
+                m.push_front(Bytes::new());
+                let id = r.request_id.wrapping_add(1);
+                if opts.req_correlate {
+                    m.push_front(Bytes::copy_from_slice(&id.to_be_bytes()));
+                }
+                match r.dealer.lb.send(core, m) {
+                    Ok(p) => {
+                        r.request_id = id;
+                        r.expect_reply = true;
+                        r.reply_pipe = Some(p);
+                        Ok(())
+                    }
+                    Err(mut back) => {
+                        back.pop_front();
+                        if opts.req_correlate {
+                            back.pop_front();
+                        }
+                        Err(SendError::Again(back))
+                    }
+                }
+            }
+            Kind::Rep(r) => {
+                let Some((pipe, envelope)) = r.replying.take() else {
+                    return Err(SendError::Fsm);
+                };
+                let mut m: Message = envelope.into_iter().collect();
+                for f in msg {
+                    m.push(f);
+                }
+                // The requester may be gone or full: the reply is dropped, as in libzmq.
+                let _ = core.send(pipe, m);
+                Ok(())
+            }
+            Kind::Router(r) => {
+                let mut m = msg;
+                let Some(id) = m.pop_front() else {
+                    return Ok(());
+                };
+                let Some(&pipe) = r.by_id.get(&id) else {
+                    return if opts.router_mandatory {
+                        Err(SendError::HostUnreachable)
+                    } else {
+                        Ok(()) // unroutable: dropped silently
+                    };
+                };
+                match core.send(pipe, m) {
+                    Ok(()) => Ok(()),
+                    Err(mut back) if opts.router_mandatory => {
+                        back.push_front(id);
+                        Err(SendError::Again(back))
+                    }
+                    Err(_) => Ok(()), // full: dropped (ROUTER drops at HWM)
+                }
+            }
+            Kind::Pub(p) | Kind::XPub(p) => {
+                let topic = msg.frames().first().map_or(&[][..], |f| &f[..]);
+                if opts.xpub_nodrop {
+                    let blocked = p
+                        .order
+                        .iter()
+                        .any(|pipe| p.pipes[pipe].matches(topic) && !core.can_send(*pipe));
+                    if blocked {
+                        return Err(SendError::Again(msg));
+                    }
+                }
+                let matching: smallvec::SmallVec<[PipeId; 8]> = p
+                    .order
+                    .iter()
+                    .copied()
+                    .filter(|pipe| p.pipes[pipe].matches(topic))
+                    .collect();
+                // PUB never blocks: a full subscriber misses the message.
+                if let Some((last, rest)) = matching.split_last() {
+                    for pipe in rest {
+                        let _ = core.send(*pipe, msg.clone());
+                    }
+                    let _ = core.send(*last, msg);
+                }
+                Ok(())
+            }
+            Kind::XSub(s) => {
+                let first = msg.frames().first().cloned().unwrap_or_default();
+                if msg.len() == 1 {
+                    if let Some(sub) = Subscription::from_data_frame(&first) {
+                        let send = if sub.subscribe {
+                            s.subs.add(sub.topic.clone());
+                            true
+                        } else {
+                            s.subs.remove(&sub.topic)
+                        };
+                        if send {
+                            for p in &s.pipes {
+                                core.send_subscription(*p, &sub);
+                            }
+                        }
+                        return Ok(());
+                    }
+                }
+                // Other messages go upstream to every publisher.
+                for p in &s.pipes {
+                    let _ = core.send(*p, msg.clone());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Receives a whole message.
+    pub(crate) fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
+        let opts = &self.opts;
+        match &mut self.kind {
+            Kind::Pair(p) => p
+                .pipe
+                .and_then(|pipe| core.recv(pipe))
+                .ok_or(RecvError::Again),
+            Kind::Pull(d) | Kind::Dealer(d) => {
+                d.fq.recv(core).map(|(_, m)| m).ok_or(RecvError::Again)
+            }
+            Kind::Push(_) | Kind::Pub(_) => Err(RecvError::NotSupported),
+            Kind::Req(r) => {
+                if !r.expect_reply {
+                    return Err(RecvError::Fsm);
+                }
+                loop {
+                    let Some((pipe, mut m)) = r.dealer.fq.recv(core) else {
+                        return Err(RecvError::Again);
+                    };
+                    // Replies from other peers, and malformed ones, are dropped.
+                    if Some(pipe) != r.reply_pipe {
+                        continue;
+                    }
+                    if opts.req_correlate {
+                        let id = m.pop_front();
+                        if id.as_deref() != Some(&r.request_id.to_be_bytes()[..]) {
+                            continue;
+                        }
+                    }
+                    if m.pop_front().is_none_or(|d| !d.is_empty()) {
+                        continue;
+                    }
+                    r.expect_reply = false;
+                    r.reply_pipe = None;
+                    return Ok(m);
+                }
+            }
+            Kind::Rep(r) => {
+                if r.replying.is_some() {
+                    return Err(RecvError::Fsm);
+                }
+                loop {
+                    let Some((pipe, m)) = r.fq.recv(core) else {
+                        return Err(RecvError::Again);
+                    };
+                    // The envelope runs up to and including the empty delimiter.
+                    let mut frames = m.into_frames().into_iter();
+                    let mut envelope = Vec::new();
+                    let mut found = false;
+                    for f in frames.by_ref() {
+                        let empty = f.is_empty();
+                        envelope.push(f);
+                        if empty {
+                            found = true;
+                            break;
+                        }
+                    }
+                    if !found {
+                        continue; // malformed request: dropped
+                    }
+                    r.replying = Some((pipe, envelope));
+                    return Ok(frames.collect());
+                }
+            }
+            Kind::Router(r) => {
+                let Some((pipe, mut m)) = r.fq.recv(core) else {
+                    return Err(RecvError::Again);
+                };
+                let id = r.ids.get(&pipe).cloned().unwrap_or_default();
+                m.push_front(id);
+                Ok(m)
+            }
+            Kind::XPub(p) => {
+                if let Some(m) = p.pending.pop_front() {
+                    return Ok(m);
+                }
+                // Non-subscription messages from subscribers pass up too.
+                for pipe in p.order.clone() {
+                    if let Some(m) = core.recv(pipe) {
+                        return Ok(m);
+                    }
+                }
+                Err(RecvError::Again)
+            }
+            Kind::Sub(s) | Kind::XSub(s) => loop {
+                let Some((_, m)) = s.fq.recv(core) else {
+                    return Err(RecvError::Again);
+                };
+                let topic = m.frames().first().map_or(&[][..], |f| &f[..]);
+                if s.subs.matches(topic) {
+                    return Ok(m);
+                }
+            },
+        }
+    }
+
+    /// EVENTS' POLLOUT.
+    pub(crate) fn can_send(&mut self, core: &mut Core) -> bool {
+        let opts = &self.opts;
+        match &mut self.kind {
+            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.can_send(pipe)),
+            Kind::Push(d) | Kind::Dealer(d) => d.lb.can_send(core),
+            Kind::Req(r) => (!r.expect_reply || opts.req_relaxed) && r.dealer.lb.can_send(core),
+            Kind::Rep(r) => r.replying.is_some(),
+            Kind::Router(_) | Kind::Pub(_) | Kind::XPub(_) | Kind::XSub(_) => true,
+            Kind::Pull(_) | Kind::Sub(_) => false,
+        }
+    }
+
+    /// EVENTS' POLLIN (may read from sockets to find out).
+    pub(crate) fn can_recv(&mut self, core: &mut Core) -> bool {
+        match &mut self.kind {
+            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.has_message(pipe)),
+            Kind::Pull(d) | Kind::Dealer(d) => d.fq.has(core),
+            Kind::Req(r) => r.expect_reply && r.dealer.fq.has(core),
+            Kind::Rep(r) => r.replying.is_none() && r.fq.has(core),
+            Kind::Router(r) => r.fq.has(core),
+            Kind::XPub(p) => {
+                !p.pending.is_empty() || p.order.iter().any(|pipe| core.has_message(*pipe))
+            }
+            Kind::Sub(s) | Kind::XSub(s) => {
+                // Drop non-matching messages until a match (or nothing) is at the front.
+                s.fq.has(core)
+            }
+            Kind::Push(_) | Kind::Pub(_) => false,
+        }
+    }
+
+    /// SUBSCRIBE / UNSUBSCRIBE on SUB (and XSUB via messages).
+    pub(crate) fn subscribe(&mut self, core: &mut Core, topic: Bytes, on: bool) -> bool {
+        let (Kind::Sub(s) | Kind::XSub(s)) = &mut self.kind else {
+            return false;
+        };
+        let changed = if on {
+            s.subs.add(topic.clone())
+        } else {
+            s.subs.remove(&topic)
+        };
+        if changed {
+            let sub = Subscription {
+                subscribe: on,
+                topic,
+            };
+            for p in &s.pipes {
+                core.send_subscription(*p, &sub);
+            }
+        }
+        true
+    }
+
+    /// Remembers CONNECT_ROUTING_ID for a ROUTER's connection to `endpoint`.
+    pub(crate) fn name_connection(&mut self, endpoint: &str, id: Bytes) {
+        if let Kind::Router(r) = &mut self.kind {
+            r.connect_ids.insert(endpoint.to_string(), id);
+        }
+    }
+
+    /// Forgets it again (disconnect).
+    pub(crate) fn forget_connection(&mut self, endpoint: &str) {
+        if let Kind::Router(r) = &mut self.kind {
+            r.connect_ids.remove(endpoint);
+        }
+    }
+
+    fn attached(&mut self, p: PipeId, core: &mut Core) {
+        match &mut self.kind {
+            Kind::Pair(pair) => {
+                if pair.pipe.is_none() {
+                    pair.pipe = Some(p);
+                } else {
+                    // 31/EXPAIR: one peer only; later ones are refused.
+                    core.terminate(p);
+                }
+            }
+            Kind::Push(d) | Kind::Pull(d) | Kind::Dealer(d) => {
+                d.lb.add(p);
+                d.fq.add(p);
+            }
+            Kind::Req(r) => {
+                r.dealer.lb.add(p);
+                r.dealer.fq.add(p);
+            }
+            Kind::Rep(r) => r.fq.add(p),
+            // ROUTER routes only to identified peers: see `connected`.
+            Kind::Router(_) => {}
+            Kind::Pub(pb) | Kind::XPub(pb) => {
+                pb.pipes.insert(p, Subscriptions::default());
+                pb.order.push(p);
+            }
+            Kind::Sub(s) | Kind::XSub(s) => {
+                s.fq.add(p);
+                s.pipes.push(p);
+            }
+        }
+    }
+
+    fn connected(&mut self, p: PipeId, core: &mut Core) {
+        let handover = self.opts.router_handover;
+        match &mut self.kind {
+            Kind::Sub(s) | Kind::XSub(s) => {
+                // 29/PUBSUB: subscriptions are sent again on every (re)connection.
+                for t in s.subs.topics() {
+                    let sub = Subscription {
+                        subscribe: true,
+                        topic: t.clone(),
+                    };
+                    core.send_subscription(p, &sub);
+                }
+            }
+            Kind::Router(r) => {
+                if let Some(old) = r.ids.remove(&p) {
+                    r.by_id.remove(&old);
+                    r.fq.remove(p);
+                }
+                let named = if core.is_outgoing(p) {
+                    core.endpoint(p).and_then(|e| r.connect_ids.get(e).cloned())
+                } else {
+                    None
+                };
+                let id = named.or_else(|| {
+                    core.peer(p)
+                        .and_then(|peer| peer.identity.clone())
+                        .filter(|id| !id.is_empty())
+                });
+                let id = match id {
+                    Some(id) => {
+                        if let Some(&other) = r.by_id.get(&id) {
+                            if handover {
+                                // The new peer takes the name; the old one gets a fresh id.
+                                let fresh = r.generate_id();
+                                r.by_id.insert(fresh.clone(), other);
+                                r.ids.insert(other, fresh);
+                            } else {
+                                // Duplicate routing id without handover: refused.
+                                core.terminate(p);
+                                return;
+                            }
+                        }
+                        id
+                    }
+                    None => r.generate_id(),
+                };
+                r.by_id.insert(id.clone(), p);
+                r.ids.insert(p, id);
+                r.fq.add(p);
+            }
+            _ => {}
+        }
+    }
+
+    fn detached(&mut self, p: PipeId) {
+        match &mut self.kind {
+            Kind::Pair(pair) => {
+                if pair.pipe == Some(p) {
+                    pair.pipe = None;
+                }
+            }
+            Kind::Push(d) | Kind::Pull(d) | Kind::Dealer(d) => {
+                d.lb.remove(p);
+                d.fq.remove(p);
+            }
+            Kind::Req(r) => {
+                r.dealer.lb.remove(p);
+                r.dealer.fq.remove(p);
+                if r.reply_pipe == Some(p) {
+                    r.reply_pipe = None;
+                }
+            }
+            Kind::Rep(r) => {
+                r.fq.remove(p);
+            }
+            Kind::Router(r) => {
+                if let Some(id) = r.ids.remove(&p) {
+                    r.by_id.remove(&id);
+                }
+                r.fq.remove(p);
+            }
+            Kind::Pub(pb) => {
+                if let Some(subs) = pb.pipes.remove(&p) {
+                    for (t, n) in subs.counts() {
+                        for _ in 0..n {
+                            pb.all.remove(t);
+                        }
+                    }
+                }
+                pb.order.retain(|q| *q != p);
+            }
+            Kind::XPub(pb) => {
+                // Topics nobody wants any more go up as unsubscriptions, as in libzmq.
+                if let Some(subs) = pb.pipes.remove(&p) {
+                    for (t, n) in subs.counts() {
+                        let mut gone = false;
+                        for _ in 0..n {
+                            gone |= pb.all.remove(t);
+                        }
+                        if gone {
+                            let mut frame = vec![0u8];
+                            frame.extend_from_slice(t);
+                            pb.pending.push_back(Message::from(frame));
+                        }
+                    }
+                }
+                pb.order.retain(|q| *q != p);
+            }
+            Kind::Sub(s) | Kind::XSub(s) => {
+                s.fq.remove(p);
+                s.pipes.retain(|q| *q != p);
+            }
+        }
+    }
+
+    fn subscription(&mut self, p: PipeId, sub: Subscription) {
+        let verbose = self.opts.xpub_verbose;
+        let xpub = matches!(self.kind, Kind::XPub(_));
+        let (Kind::Pub(pb) | Kind::XPub(pb)) = &mut self.kind else {
+            return;
+        };
+        let Some(subs) = pb.pipes.get_mut(&p) else {
+            return;
+        };
+        let changed = if sub.subscribe {
+            subs.add(sub.topic.clone());
+            pb.all.add(sub.topic.clone())
+        } else {
+            // CANCEL of a topic the pipe never subscribed to is ignored.
+            if !subs.remove(&sub.topic) {
+                return;
+            }
+            pb.all.remove(&sub.topic)
+        };
+        if xpub && (changed || (verbose && sub.subscribe)) {
+            let mut frame = Vec::with_capacity(sub.topic.len() + 1);
+            frame.push(u8::from(sub.subscribe));
+            frame.extend_from_slice(&sub.topic);
+            pb.pending.push_back(Message::from(frame));
+        }
+    }
+}
+
+impl Router {
+    fn generate_id(&mut self) -> Bytes {
+        // libzmq's generated routing ids: a zero byte, then a 32-bit counter.
+        self.next_id = self.next_id.wrapping_add(1);
+        let mut id = vec![0u8];
+        id.extend_from_slice(&self.next_id.to_be_bytes());
+        Bytes::from(id)
+    }
+}
+
+impl Handler for Routing {
+    fn on_notice(&mut self, n: Notice, core: &mut Core) {
+        match n {
+            Notice::Attached(p) => self.attached(p, core),
+            Notice::Connected(p) => self.connected(p, core),
+            Notice::Disconnected(_) => {}
+            Notice::Detached(p) => self.detached(p),
+            Notice::Subscription(p, sub) => self.subscription(p, sub),
+        }
+    }
+}
+
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish() as u32
+}

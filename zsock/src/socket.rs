@@ -1,0 +1,664 @@
+//! [`Context`] and [`Socket`].
+
+use std::collections::VecDeque;
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ipc_transport::{Config, Engine, Message};
+use zmtp_codec::SocketType;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::monitor::Monitor;
+use crate::options::{millis_or_infinite, non_negative, SocketOption};
+use crate::routing::{RecvError, Routing, SendError};
+
+/// Flags of a send or receive call (libzmq's ZMQ_DONTWAIT and ZMQ_SNDMORE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(u8);
+
+impl Flags {
+    /// No flags: block (up to SNDTIMEO/RCVTIMEO), last frame.
+    pub const NONE: Flags = Flags(0);
+    /// Fail with EAGAIN instead of blocking.
+    pub const DONTWAIT: Flags = Flags(1);
+    /// More frames of this message follow.
+    pub const SNDMORE: Flags = Flags(2);
+
+    /// Whether all of `other`'s flags are set.
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+/// Readiness bits (libzmq's ZMQ_POLLIN and ZMQ_POLLOUT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Events(u8);
+
+impl Events {
+    /// Nothing.
+    pub const NONE: Events = Events(0);
+    /// A message can be received without blocking.
+    pub const POLLIN: Events = Events(1);
+    /// A message can be sent without blocking.
+    pub const POLLOUT: Events = Events(2);
+
+    /// Whether all of `other`'s bits are set.
+    pub fn contains(self, other: Events) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no bit is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for Events {
+    type Output = Events;
+    fn bitor(self, rhs: Events) -> Events {
+        Events(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitAnd for Events {
+    type Output = Events;
+    fn bitand(self, rhs: Events) -> Events {
+        Events(self.0 & rhs.0)
+    }
+}
+
+#[derive(Default)]
+struct ContextShared {
+    /// I/O threads of closed sockets still lingering.
+    lingering: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A ZeroMQ context: creates sockets and, when dropped, waits for closed sockets to finish
+/// sending within their LINGER (as `zmq_ctx_term` does).
+///
+/// Each socket runs its own I/O thread; the context holds no thread of its own.
+#[derive(Clone, Default)]
+pub struct Context {
+    shared: Arc<ContextShared>,
+}
+
+impl Context {
+    /// A new context.
+    pub fn new() -> Context {
+        Context::default()
+    }
+
+    /// Creates a socket of type `t`.
+    pub fn socket(&self, t: SocketType) -> Result<Socket> {
+        Socket::new(self.shared.clone(), t)
+    }
+
+    /// Waits for every socket closed so far to finish lingering. Also done on drop of the
+    /// last `Context` clone.
+    pub fn term(&self) {
+        let handles = std::mem::take(
+            &mut *self
+                .shared
+                .lingering
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // Only the last handle waits: clones handed to threads do not block each other.
+        if Arc::strong_count(&self.shared) == 1 {
+            self.term();
+        }
+    }
+}
+
+/// `Socket::engine` is `None` only inside `drop`.
+const ENGINE: &str = "socket engine present until drop";
+
+/// Option values kept on the socket side (the rest live in the transport's config).
+#[derive(Debug, Clone)]
+struct Local {
+    linger: Option<Duration>,
+    rcvtimeo: Option<Duration>,
+    sndtimeo: Option<Duration>,
+    conflate: bool,
+}
+
+/// A ZeroMQ socket over `ipc://`.
+///
+/// Threading contract: a `Socket` is `Send` but not `Sync`. Move it between threads freely,
+/// use it from one at a time (as libzmq requires). Its I/O thread keeps accepting,
+/// reconnecting, handshaking and sending queued messages while the socket is idle.
+/// Dropping the socket closes it: listeners stop and their socket files are removed at
+/// once; queued messages are sent for up to LINGER in the background, and [`Context`]'s
+/// drop waits for that.
+///
+/// ```
+/// use zsock::{Context, Flags, SocketType};
+///
+/// let ctx = Context::new();
+/// let rep = ctx.socket(SocketType::Rep)?;
+/// let endpoint = rep.bind("ipc://*")?; // a private directory under $TMPDIR
+/// let mut req = ctx.socket(SocketType::Req)?;
+/// req.connect(&endpoint)?;
+/// req.send("ping", Flags::NONE)?;
+/// let mut rep = rep;
+/// assert_eq!(rep.recv(Flags::NONE)?, "ping");
+/// rep.send("pong", Flags::NONE)?;
+/// assert_eq!(req.recv(Flags::NONE)?, "pong");
+/// # Ok::<(), zsock::Error>(())
+/// ```
+pub struct Socket {
+    engine: Option<Engine<Routing>>,
+    ctx: Arc<ContextShared>,
+    socket_type: SocketType,
+    local: Local,
+    /// Frames of a message being sent with SNDMORE.
+    sending: Option<Message>,
+    /// Frames of a received message not yet handed out by `recv`.
+    receiving: VecDeque<Bytes>,
+    rcvmore: bool,
+    last_endpoint: std::cell::RefCell<String>,
+}
+
+impl Socket {
+    fn new(ctx: Arc<ContextShared>, t: SocketType) -> Result<Socket> {
+        let config = Config::new(t);
+        let mut routing = Routing::new(t);
+        routing.opts = Default::default();
+        let engine = Engine::new(config, routing)?;
+        if t == SocketType::Pub {
+            engine.lock().core().set_discard_data(true);
+        }
+        Ok(Socket {
+            engine: Some(engine),
+            ctx,
+            socket_type: t,
+            local: Local {
+                linger: None,
+                rcvtimeo: None,
+                sndtimeo: None,
+                conflate: false,
+            },
+            sending: None,
+            receiving: VecDeque::new(),
+            rcvmore: false,
+            last_endpoint: std::cell::RefCell::new(String::new()),
+        })
+    }
+
+    fn engine(&self) -> &Engine<Routing> {
+        self.engine.as_ref().expect(ENGINE)
+    }
+
+    /// The socket's type (ZMQ_TYPE).
+    pub fn socket_type(&self) -> SocketType {
+        self.socket_type
+    }
+
+    /// Binds to an `ipc://` endpoint and returns the resolved endpoint (for `ipc://*`, the
+    /// generated path). Many endpoints per socket are fine.
+    pub fn bind(&self, endpoint: &str) -> Result<String> {
+        let resolved = self.engine().bind(endpoint)?;
+        self.last_endpoint.replace(resolved.clone());
+        Ok(resolved)
+    }
+
+    /// Connects to an `ipc://` endpoint. Returns at once; the connection is made (and
+    /// remade) in the background, so connecting before the peer binds works.
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        {
+            let mut g = self.engine().lock();
+            let id = g.handler().opts.connect_routing_id.take();
+            if let Some(id) = id {
+                g.handler().name_connection(endpoint, id);
+            }
+        }
+        self.engine().connect(endpoint)?;
+        self.last_endpoint.replace(endpoint.to_string());
+        Ok(())
+    }
+
+    /// Stops listening on an endpoint (by the string `bind` returned, which is what
+    /// [`Socket::last_endpoint`] reports); closes the connections accepted through it.
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.engine().unbind(endpoint)?;
+        Ok(())
+    }
+
+    /// Stops connecting to an endpoint and closes its connection.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.engine().disconnect(endpoint)?;
+        self.engine().lock().handler().forget_connection(endpoint);
+        Ok(())
+    }
+
+    /// ZMQ_LAST_ENDPOINT: the endpoint of the most recent bind (resolved: for `ipc://*`
+    /// the generated path) or connect; empty if none.
+    pub fn last_endpoint(&self) -> String {
+        self.last_endpoint.borrow().clone()
+    }
+
+    /// Sends one frame; with [`Flags::SNDMORE`], more frames of the same message follow.
+    /// The message goes out whole when its last frame is sent.
+    pub fn send(&mut self, frame: impl Into<Bytes>, flags: Flags) -> Result<()> {
+        let frame = frame.into();
+        if self.sending.is_none() {
+            // libzmq decides EAGAIN on the first frame; later frames always succeed.
+            self.wait_writable(flags)?;
+        }
+        let msg = self.sending.get_or_insert_with(Message::new);
+        msg.push(frame);
+        if flags.contains(Flags::SNDMORE) {
+            return Ok(());
+        }
+        let msg = self.sending.take().unwrap_or_default();
+        self.send_msg(msg, flags)
+    }
+
+    /// Sends a whole multipart message. Frames are `Bytes`: nothing is copied.
+    pub fn send_msg(&mut self, msg: impl Into<Message>, flags: Flags) -> Result<()> {
+        let mut msg = msg.into();
+        if msg.is_empty() {
+            msg.push(Bytes::new());
+        }
+        let deadline = deadline_of(self.local.sndtimeo);
+        let dontwait = flags.contains(Flags::DONTWAIT);
+        let mut g = self.engine().lock();
+        loop {
+            let (routing, core) = g.parts();
+            match routing.send(core, msg) {
+                Ok(()) => return Ok(()),
+                Err(SendError::Again(back)) => {
+                    if dontwait || !g.wait(deadline) && deadline_passed(deadline) {
+                        return Err(Error::again(
+                            "send would block: no peer can take the message now",
+                        ));
+                    }
+                    msg = back;
+                }
+                Err(SendError::Fsm) => {
+                    return Err(Error::fsm(match self.socket_type {
+                        SocketType::Req => "REQ must receive the reply before sending again",
+                        _ => "REP must receive a request before sending a reply",
+                    }))
+                }
+                Err(SendError::HostUnreachable) => {
+                    return Err(Error::new(
+                        ErrorKind::HostUnreachable,
+                        "no peer has that routing id (ROUTER_MANDATORY)",
+                    ))
+                }
+                Err(SendError::NotSupported) => {
+                    return Err(Error::not_supported(&format!(
+                        "{} sockets cannot send",
+                        self.socket_type
+                    )))
+                }
+            }
+        }
+    }
+
+    fn wait_writable(&mut self, flags: Flags) -> Result<()> {
+        let deadline = deadline_of(self.local.sndtimeo);
+        let mut g = self.engine().lock();
+        loop {
+            let (routing, core) = g.parts();
+            if routing.can_send(core) {
+                return Ok(());
+            }
+            // Pattern errors (EFSM, ENOTSUP) surface from send_msg itself.
+            if !matches!(
+                self.socket_type,
+                SocketType::Pair | SocketType::Push | SocketType::Dealer
+            ) {
+                return Ok(());
+            }
+            if flags.contains(Flags::DONTWAIT) || (!g.wait(deadline) && deadline_passed(deadline)) {
+                return Err(Error::again(
+                    "send would block: no peer can take the message now",
+                ));
+            }
+        }
+    }
+
+    /// Receives one frame; [`Socket::rcvmore`] tells whether more frames of the same
+    /// message follow.
+    pub fn recv(&mut self, flags: Flags) -> Result<Bytes> {
+        if self.receiving.is_empty() {
+            let msg = self.recv_msg(flags)?;
+            self.receiving.extend(msg);
+        }
+        let f = self.receiving.pop_front().unwrap_or_default();
+        self.rcvmore = !self.receiving.is_empty();
+        Ok(f)
+    }
+
+    /// ZMQ_RCVMORE: whether the last frame from [`Socket::recv`] has more after it.
+    pub fn rcvmore(&self) -> bool {
+        self.rcvmore
+    }
+
+    /// Receives a whole multipart message (frames are slices of the read buffer: no copy).
+    pub fn recv_msg(&mut self, flags: Flags) -> Result<Message> {
+        if !self.receiving.is_empty() {
+            // The rest of a message partly taken with `recv`.
+            self.rcvmore = false;
+            return Ok(self.receiving.drain(..).collect());
+        }
+        let deadline = deadline_of(self.local.rcvtimeo);
+        let conflate = self.local.conflate;
+        let mut g = self.engine.as_ref().expect(ENGINE).lock();
+        loop {
+            let (routing, core) = g.parts();
+            match routing.recv(core) {
+                Ok(mut m) => {
+                    if conflate {
+                        // Only the newest message available counts.
+                        while let Ok(newer) = routing.recv(core) {
+                            m = newer;
+                        }
+                    }
+                    self.rcvmore = false;
+                    return Ok(m);
+                }
+                Err(RecvError::Again) => {
+                    if flags.contains(Flags::DONTWAIT)
+                        || (!g.wait(deadline) && deadline_passed(deadline))
+                    {
+                        return Err(Error::again("no message available"));
+                    }
+                }
+                Err(RecvError::Fsm) => {
+                    return Err(Error::fsm(match self.socket_type {
+                        SocketType::Req => "REQ must send a request before receiving",
+                        _ => "REP must send the reply before receiving again",
+                    }))
+                }
+                Err(RecvError::NotSupported) => {
+                    return Err(Error::not_supported(&format!(
+                        "{} sockets cannot receive",
+                        self.socket_type
+                    )))
+                }
+            }
+        }
+    }
+
+    /// ZMQ_EVENTS: whether a receive and a send would succeed now. Also clears
+    /// [`Socket::fd`]'s readiness, so wait on the descriptor again after this says nothing.
+    pub fn events(&self) -> Events {
+        let engine = self.engine();
+        engine.drain_notify_fd();
+        let mut g = engine.lock();
+        let (routing, core) = g.parts();
+        let mut ev = Events::NONE;
+        if !self.receiving.is_empty() || routing.can_recv(core) {
+            ev = ev | Events::POLLIN;
+        }
+        if routing.can_send(core) {
+            ev = ev | Events::POLLOUT;
+        }
+        ev
+    }
+
+    /// ZMQ_FD: a descriptor that becomes readable when the socket's readiness may have
+    /// changed, for mio, tokio or any event loop. After it fires, call
+    /// [`Socket::events`] and handle what it reports until it reports nothing.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.engine().notify_fd()
+    }
+
+    /// A monitor reading this socket's events (listening, accepted, connected, handshake
+    /// results, disconnects...) from any thread.
+    pub fn monitor(&self) -> Monitor {
+        Monitor::new(self.engine().monitor())
+    }
+
+    /// Sets an option. Options that shape connections apply to connections made after the
+    /// call (as in libzmq); HWMs and MAXMSGSIZE apply at once.
+    pub fn set(&mut self, opt: SocketOption) -> Result<()> {
+        let t = self.socket_type;
+        let mut g = self.engine.as_ref().expect(ENGINE).lock();
+        match opt {
+            SocketOption::SndHwm(v) => {
+                g.config().sndhwm = non_negative("SNDHWM", v)? as usize;
+                g.apply_limits();
+            }
+            SocketOption::RcvHwm(v) => {
+                g.config().rcvhwm = non_negative("RCVHWM", v)? as usize;
+                g.apply_limits();
+            }
+            SocketOption::Linger(v) => self.local.linger = millis_or_infinite("LINGER", v)?,
+            SocketOption::RcvTimeo(v) => self.local.rcvtimeo = millis_or_infinite("RCVTIMEO", v)?,
+            SocketOption::SndTimeo(v) => self.local.sndtimeo = millis_or_infinite("SNDTIMEO", v)?,
+            SocketOption::RoutingId(id) => {
+                if id.is_empty() || id.len() > 255 {
+                    return Err(Error::invalid(format!(
+                        "ROUTING_ID must be 1 to 255 bytes, not {}",
+                        id.len()
+                    )));
+                }
+                g.config().routing_id = id;
+            }
+            SocketOption::ConnectRoutingId(id) => {
+                if t != SocketType::Router {
+                    return Err(Error::invalid("CONNECT_ROUTING_ID applies to ROUTER only"));
+                }
+                if id.is_empty() || id.len() > 255 {
+                    return Err(Error::invalid(format!(
+                        "CONNECT_ROUTING_ID must be 1 to 255 bytes, not {}",
+                        id.len()
+                    )));
+                }
+                g.handler().opts.connect_routing_id = Some(id);
+            }
+            SocketOption::Subscribe(topic) | SocketOption::Unsubscribe(topic)
+                if t != SocketType::Sub =>
+            {
+                let _ = topic;
+                return Err(Error::invalid(format!(
+                    "SUBSCRIBE/UNSUBSCRIBE apply to SUB, not {t}"
+                )));
+            }
+            SocketOption::Subscribe(topic) => {
+                let (routing, core) = g.parts();
+                routing.subscribe(core, topic, true);
+            }
+            SocketOption::Unsubscribe(topic) => {
+                let (routing, core) = g.parts();
+                routing.subscribe(core, topic, false);
+            }
+            SocketOption::RouterMandatory(on) => g.handler().opts.router_mandatory = on,
+            SocketOption::RouterHandover(on) => g.handler().opts.router_handover = on,
+            SocketOption::ReqRelaxed(on) => g.handler().opts.req_relaxed = on,
+            SocketOption::ReqCorrelate(on) => g.handler().opts.req_correlate = on,
+            SocketOption::XpubVerbose(on) => g.handler().opts.xpub_verbose = on,
+            SocketOption::XpubNodrop(on) => g.handler().opts.xpub_nodrop = on,
+            SocketOption::Conflate(on) => {
+                self.local.conflate = on;
+                g.handler().opts.conflate = on;
+            }
+            SocketOption::Immediate(on) => g.config().immediate = on,
+            SocketOption::ReconnectIvl(v) => {
+                if v < -1 {
+                    return Err(Error::invalid(format!(
+                        "RECONNECT_IVL must be -1 or more, not {v}"
+                    )));
+                }
+                g.config().reconnect_ivl = (v > 0).then(|| Duration::from_millis(v as u64));
+            }
+            SocketOption::ReconnectIvlMax(v) => {
+                let v = non_negative("RECONNECT_IVL_MAX", v)?;
+                g.config().reconnect_ivl_max = (v > 0).then(|| Duration::from_millis(v.into()));
+            }
+            SocketOption::HandshakeIvl(v) => {
+                let v = non_negative("HANDSHAKE_IVL", v)?;
+                g.config().handshake_ivl = (v > 0).then(|| Duration::from_millis(v.into()));
+            }
+            SocketOption::HeartbeatIvl(v) => {
+                let v = non_negative("HEARTBEAT_IVL", v)?;
+                g.config().heartbeat.interval = (v > 0).then(|| Duration::from_millis(v.into()));
+            }
+            SocketOption::HeartbeatTtl(v) => {
+                if !(0..=6_553_599).contains(&v) {
+                    return Err(Error::invalid(format!(
+                        "HEARTBEAT_TTL must be 0 to 6553599 ms, not {v}"
+                    )));
+                }
+                g.config().heartbeat.ttl = (v > 0).then(|| Duration::from_millis(v as u64));
+            }
+            SocketOption::HeartbeatTimeout(v) => {
+                if v < -1 {
+                    return Err(Error::invalid(format!(
+                        "HEARTBEAT_TIMEOUT must be -1 or more, not {v}"
+                    )));
+                }
+                g.config().heartbeat.timeout = (v > 0).then(|| Duration::from_millis(v as u64));
+            }
+            SocketOption::MaxMsgSize(v) => {
+                if v < -1 {
+                    return Err(Error::invalid(format!(
+                        "MAXMSGSIZE must be -1 or more, not {v}"
+                    )));
+                }
+                g.config().max_msg_size = u64::try_from(v).ok();
+                g.apply_limits();
+            }
+            SocketOption::Backlog(v) => {
+                g.config().bind.backlog = non_negative("BACKLOG", v)? as i32;
+            }
+            SocketOption::IpcFilterUid(uid) => g.config().filter.uids.push(uid),
+            SocketOption::IpcFilterGid(gid) => g.config().filter.gids.push(gid),
+            SocketOption::IpcFilterPid(pid) => g.config().filter.pids.push(pid),
+            SocketOption::IpcFileMode(mode) => {
+                if mode.is_some_and(|m| m > 0o7777) {
+                    return Err(Error::invalid("IPC file mode must be at most 0o7777"));
+                }
+                g.config().bind.file_mode = mode;
+            }
+            SocketOption::IpcExclusiveBind(on) => g.config().bind.exclusive = on,
+        }
+        Ok(())
+    }
+
+    /// ZMQ_SNDHWM.
+    pub fn sndhwm(&self) -> i32 {
+        self.engine().lock().config().sndhwm as i32
+    }
+
+    /// ZMQ_RCVHWM.
+    pub fn rcvhwm(&self) -> i32 {
+        self.engine().lock().config().rcvhwm as i32
+    }
+
+    /// ZMQ_LINGER in ms (-1: infinite).
+    pub fn linger(&self) -> i32 {
+        to_millis(self.local.linger)
+    }
+
+    /// ZMQ_RCVTIMEO in ms (-1: infinite).
+    pub fn rcvtimeo(&self) -> i32 {
+        to_millis(self.local.rcvtimeo)
+    }
+
+    /// ZMQ_SNDTIMEO in ms (-1: infinite).
+    pub fn sndtimeo(&self) -> i32 {
+        to_millis(self.local.sndtimeo)
+    }
+
+    /// ZMQ_ROUTING_ID.
+    pub fn routing_id(&self) -> Bytes {
+        self.engine().lock().config().routing_id.clone()
+    }
+
+    /// ZMQ_MAXMSGSIZE (-1: unlimited).
+    pub fn maxmsgsize(&self) -> i64 {
+        self.engine()
+            .lock()
+            .config()
+            .max_msg_size
+            .map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX))
+    }
+
+    /// ZMQ_RECONNECT_IVL in ms (-1: never).
+    pub fn reconnect_ivl(&self) -> i32 {
+        self.engine()
+            .lock()
+            .config()
+            .reconnect_ivl
+            .map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32)
+    }
+
+    /// ZMQ_HANDSHAKE_IVL in ms (0: no limit).
+    pub fn handshake_ivl(&self) -> i32 {
+        self.engine()
+            .lock()
+            .config()
+            .handshake_ivl
+            .map_or(0, |d| d.as_millis().min(i32::MAX as u128) as i32)
+    }
+
+    /// ZMQ_BACKLOG.
+    pub fn backlog(&self) -> i32 {
+        self.engine().lock().config().bind.backlog
+    }
+
+    /// ZMQ_IMMEDIATE.
+    pub fn immediate(&self) -> bool {
+        self.engine().lock().config().immediate
+    }
+}
+
+fn to_millis(d: Option<Duration>) -> i32 {
+    d.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32)
+}
+
+fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| {
+        let now = Instant::now();
+        now.checked_add(t).unwrap_or(now)
+    })
+}
+
+fn deadline_passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            if let Some(h) = engine.close(self.local.linger) {
+                self.ctx
+                    .lingering
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(h);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("type", &self.socket_type)
+            .finish_non_exhaustive()
+    }
+}

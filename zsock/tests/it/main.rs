@@ -1,0 +1,3 @@
+//! Integration tests of zsock over real ipc endpoints in temporary directories.
+mod patterns;
+mod support;

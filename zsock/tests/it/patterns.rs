@@ -1,0 +1,185 @@
+//! Every pattern between zsock sockets.
+
+use std::time::Duration;
+
+use zsock::{Context, ErrorKind, Flags, Message, SocketOption, SocketType};
+
+use crate::support::*;
+
+#[test]
+fn pair_exchanges_both_ways() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut a = sock(&ctx, SocketType::Pair);
+    let mut b = sock(&ctx, SocketType::Pair);
+    a.bind(&d.ep("pair")).unwrap();
+    b.connect(&d.ep("pair")).unwrap();
+    a.send("ping", Flags::NONE).unwrap();
+    assert_eq!(b.recv(Flags::NONE).unwrap(), "ping");
+    b.send("pong", Flags::SNDMORE).unwrap();
+    b.send("!", Flags::NONE).unwrap();
+    assert_eq!(a.recv(Flags::NONE).unwrap(), "pong");
+    assert!(a.rcvmore());
+    assert_eq!(a.recv(Flags::NONE).unwrap(), "!");
+    assert!(!a.rcvmore());
+}
+
+#[test]
+fn req_rep_round_trips_and_enforces_alternation() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut rep = sock(&ctx, SocketType::Rep);
+    let mut req = sock(&ctx, SocketType::Req);
+    rep.bind(&d.ep("rr")).unwrap();
+    req.connect(&d.ep("rr")).unwrap();
+    assert_eq!(req.recv(Flags::NONE).unwrap_err().kind(), ErrorKind::Fsm);
+    assert_eq!(
+        rep.send("x", Flags::NONE).unwrap_err().kind(),
+        ErrorKind::Fsm
+    );
+    for i in 0..10 {
+        req.send(format!("q{i}"), Flags::NONE).unwrap();
+        assert_eq!(
+            req.send("again", Flags::NONE).unwrap_err().kind(),
+            ErrorKind::Fsm
+        );
+        let q = rep.recv_msg(Flags::NONE).unwrap();
+        assert_eq!(q, Message::from(format!("q{i}")));
+        rep.send(format!("a{i}"), Flags::NONE).unwrap();
+        assert_eq!(req.recv(Flags::NONE).unwrap(), format!("a{i}").as_bytes());
+    }
+}
+
+#[test]
+fn push_round_robins_over_connected_pulls() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    let mon = push.monitor();
+    push.bind(&d.ep("pp")).unwrap();
+    let mut pulls: Vec<_> = (0..3).map(|_| sock(&ctx, SocketType::Pull)).collect();
+    for p in &pulls {
+        p.connect(&d.ep("pp")).unwrap();
+    }
+    let mut handshakes = 0;
+    while handshakes < 3 {
+        let e = mon
+            .next(Some(Duration::from_secs(10)))
+            .expect("handshake event");
+        handshakes += usize::from(matches!(e, zsock::Event::HandshakeSucceeded { .. }));
+    }
+    for i in 0..300u32 {
+        push.send(i.to_be_bytes().to_vec(), Flags::NONE).unwrap();
+    }
+    // Strict rotation while every peer has room: 100 each, in order per peer.
+    for p in &mut pulls {
+        let got: Vec<u32> = (0..100)
+            .map(|_| u32::from_be_bytes(p.recv(Flags::NONE).unwrap()[..].try_into().unwrap()))
+            .collect();
+        assert!(got.windows(2).all(|w| w[1] == w[0] + 3), "{got:?}");
+        assert_eq!(
+            p.recv(Flags::DONTWAIT).unwrap_err().kind(),
+            ErrorKind::Again
+        );
+    }
+}
+
+#[test]
+fn pull_fair_queues_between_pushers() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("fq")).unwrap();
+    let mut pushes: Vec<_> = (0..2).map(|_| sock(&ctx, SocketType::Push)).collect();
+    for (k, p) in pushes.iter_mut().enumerate() {
+        p.connect(&d.ep("fq")).unwrap();
+        for i in 0..50u8 {
+            p.send(vec![k as u8, i], Flags::NONE).unwrap();
+        }
+    }
+    let mut next = [0u8; 2];
+    for _ in 0..100 {
+        let m = pull.recv(Flags::NONE).unwrap();
+        let k = usize::from(m[0]);
+        assert_eq!(m[1], next[k], "per-sender order kept");
+        next[k] += 1;
+    }
+    assert_eq!(next, [50, 50]);
+}
+
+#[test]
+fn dealer_router_route_by_identity() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut router = sock(&ctx, SocketType::Router);
+    router.bind(&d.ep("dr")).unwrap();
+    let mut dealers = Vec::new();
+    for name in ["alice", "bob"] {
+        let mut s = sock(&ctx, SocketType::Dealer);
+        s.set(SocketOption::RoutingId(name.into())).unwrap();
+        s.connect(&d.ep("dr")).unwrap();
+        s.send(format!("hello from {name}"), Flags::NONE).unwrap();
+        dealers.push(s);
+    }
+    for _ in 0..2 {
+        let m = router.recv_msg(Flags::NONE).unwrap();
+        let id = m.frames()[0].clone();
+        assert_eq!(
+            m.frames()[1],
+            format!("hello from {}", String::from_utf8_lossy(&id)).as_bytes()
+        );
+        router.send(id.clone(), Flags::SNDMORE).unwrap();
+        router.send("welcome", Flags::NONE).unwrap();
+    }
+    for s in &mut dealers {
+        assert_eq!(s.recv(Flags::NONE).unwrap(), "welcome");
+    }
+}
+
+#[test]
+fn pub_sub_filters_by_prefix() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut publ = sock(&ctx, SocketType::Pub);
+    publ.bind(&d.ep("ps")).unwrap();
+    let mut sub = sock(&ctx, SocketType::Sub);
+    sub.set(SocketOption::Subscribe("a".into())).unwrap();
+    sub.set(SocketOption::RcvTimeo(20)).unwrap();
+    sub.connect(&d.ep("ps")).unwrap();
+    // Publish until the subscription has arrived.
+    loop {
+        publ.send("b-no", Flags::NONE).unwrap();
+        publ.send("a-yes", Flags::NONE).unwrap();
+        if let Ok(m) = sub.recv(Flags::NONE) {
+            assert_eq!(m, "a-yes");
+            break;
+        }
+    }
+    for _ in 0..100 {
+        publ.send("b-no", Flags::NONE).unwrap();
+        publ.send("a-yes", Flags::NONE).unwrap();
+    }
+    sub.set(SocketOption::RcvTimeo(2000)).unwrap();
+    for _ in 0..100 {
+        assert_eq!(sub.recv(Flags::NONE).unwrap(), "a-yes");
+    }
+}
+
+#[test]
+fn xpub_sees_subscriptions_and_xsub_sends_them() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut xpub = sock(&ctx, SocketType::XPub);
+    xpub.bind(&d.ep("xx")).unwrap();
+    let mut xsub = sock(&ctx, SocketType::XSub);
+    xsub.connect(&d.ep("xx")).unwrap();
+    xsub.send(&b"\x01topic"[..], Flags::NONE).unwrap();
+    assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x01topic"[..]);
+    xpub.send("topic data", Flags::NONE).unwrap();
+    xpub.send("other data", Flags::NONE).unwrap();
+    xpub.send("topic 2", Flags::NONE).unwrap();
+    assert_eq!(xsub.recv(Flags::NONE).unwrap(), "topic data");
+    assert_eq!(xsub.recv(Flags::NONE).unwrap(), "topic 2");
+    xsub.send(&b"\x00topic"[..], Flags::NONE).unwrap();
+    assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x00topic"[..]);
+}

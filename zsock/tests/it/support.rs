@@ -1,0 +1,25 @@
+//! Helpers: endpoints in temporary directories and sockets with test-friendly timeouts.
+
+use zsock::{Context, Socket, SocketOption, SocketType};
+
+/// A temporary directory and an endpoint path inside it.
+pub(crate) struct Dir(pub(crate) tempfile::TempDir);
+
+impl Dir {
+    pub(crate) fn new() -> Dir {
+        Dir(tempfile::tempdir().unwrap())
+    }
+
+    pub(crate) fn ep(&self, name: &str) -> String {
+        format!("ipc://{}", self.0.path().join(name).display())
+    }
+}
+
+/// A socket whose blocking calls give up after 10 s, so a broken test fails, not hangs.
+pub(crate) fn sock(ctx: &Context, t: SocketType) -> Socket {
+    let mut s = ctx.socket(t).unwrap();
+    s.set(SocketOption::RcvTimeo(10_000)).unwrap();
+    s.set(SocketOption::SndTimeo(10_000)).unwrap();
+    s.set(SocketOption::Linger(0)).unwrap();
+    s
+}

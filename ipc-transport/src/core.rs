@@ -259,6 +259,8 @@ pub struct Pipe {
     creds: Option<PeerCred>,
     endpoint: String,
     pub(crate) origin: Origin,
+    /// The connection is gone; the pipe lives on until its received messages are taken.
+    draining: bool,
 }
 
 /// All pipes and connections of one socket, and the notices for the layer above.
@@ -278,6 +280,8 @@ pub struct Core {
     pub(crate) doomed: Vec<Key>,
     /// Connections whose timers changed (a PING armed the peer's TTL).
     pub(crate) retime: Vec<Key>,
+    /// Connections whose mio interest must change (WRITABLE on or off).
+    pub(crate) reregister: Vec<Key>,
     discard_data: bool,
 }
 
@@ -295,6 +299,7 @@ impl Core {
             wake_waiters: false,
             doomed: Vec::new(),
             retime: Vec::new(),
+            reregister: Vec::new(),
             discard_data: false,
         }
     }
@@ -323,7 +328,23 @@ impl Core {
             creds: None,
             endpoint,
             origin,
+            draining: false,
         })
+    }
+
+    /// Removes a pipe whose connection closed, once the messages it received before the
+    /// close have been taken (libzmq delivers them too).
+    pub(crate) fn retire_pipe(&mut self, id: PipeId) {
+        let Some(p) = self.pipes.get_mut(id) else {
+            return;
+        };
+        p.out.clear();
+        if p.inbound.is_empty() {
+            self.remove_pipe(id);
+        } else {
+            p.draining = true;
+            self.notify(Notice::Disconnected(id));
+        }
     }
 
     pub(crate) fn remove_pipe(&mut self, id: PipeId) {
@@ -392,7 +413,7 @@ impl Core {
     pub fn can_send(&self, id: PipeId) -> bool {
         self.pipes
             .get(id)
-            .is_some_and(|p| self.sndhwm == 0 || p.out.len() < self.sndhwm)
+            .is_some_and(|p| !p.draining && (self.sndhwm == 0 || p.out.len() < self.sndhwm))
     }
 
     /// Queues a message on a pipe. `Err(msg)`: the pipe is full (SNDHWM) or gone.
@@ -459,6 +480,13 @@ impl Core {
     /// empty (the caller-thread fast path).
     pub fn recv(&mut self, id: PipeId) -> Option<Message> {
         let p = self.pipes.get_mut(id)?;
+        if p.draining {
+            let m = p.inbound.pop_front();
+            if p.inbound.is_empty() {
+                self.remove_pipe(id);
+            }
+            return m;
+        }
         if let Some(m) = p.inbound.pop_front() {
             let resume = p.conn.filter(|_| p.inbound.len() + 1 == self.rcvhwm);
             if let Some(c) = resume {
@@ -512,6 +540,12 @@ impl Core {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if relieved {
                         self.wake_waiters = true;
+                    }
+                    // Whoever flushed (I/O thread or caller), the I/O thread takes over
+                    // once the kernel has room.
+                    if !conn.want_write {
+                        conn.want_write = true;
+                        self.reregister.push(c);
                     }
                     return true;
                 }

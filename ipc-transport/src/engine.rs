@@ -82,8 +82,10 @@ pub struct State<H> {
     closing: Option<Option<Instant>>,
     shutdown: bool,
     seed: u64,
-    reregister: Vec<Key>,
     fd_armed: bool,
+    /// When the I/O thread's current poll ends by itself (`None`: never). A caller that
+    /// adds an earlier timer must wake it.
+    poll_until: Option<Instant>,
 }
 
 struct Shared<H> {
@@ -139,8 +141,8 @@ impl<H: Handler> Engine<H> {
                 closing: None,
                 shutdown: false,
                 seed,
-                reregister: Vec::new(),
                 fd_armed: false,
+                poll_until: None,
             }),
             cond: Condvar::new(),
             waker,
@@ -161,7 +163,13 @@ impl<H: Handler> Engine<H> {
     /// it is a hint: after it fires, check readiness until there is none, then drain it
     /// with [`Engine::drain_notify_fd`] and wait on it again.
     pub fn notify_fd(&self) -> BorrowedFd<'_> {
-        lock(&self.shared.state).fd_armed = true;
+        let mut st = lock(&self.shared.state);
+        if !st.fd_armed {
+            st.fd_armed = true;
+            // Changes before arming were not signalled: start readable, so the first wait
+            // returns at once and the caller checks readiness.
+            self.shared.signal_fd();
+        }
         self.shared.notify_fd.as_fd()
     }
 
@@ -228,13 +236,21 @@ impl<H: Handler> Engine<H> {
         let st = g.st();
         let now = Instant::now();
         let deadline = linger.map(|l| now.checked_add(l).unwrap_or(now));
+        // Listeners stop now; connections they accepted linger like the others.
         for k in st.listeners.keys() {
-            st.close_listener(k);
+            st.close_listener(k, false);
         }
         for k in st.connectors.keys() {
             // Connectors with nothing to send go now; the others linger.
-            let pipe = st.connectors.get(k).and_then(|c| c.pipe);
-            if pipe.is_none_or(|p| !st.core.has_pending_output(p)) {
+            let (pipe, conn) = st
+                .connectors
+                .get(k)
+                .map_or((None, None), |c| (c.pipe, c.conn));
+            let queued = pipe.is_some_and(|p| st.core.has_pending_output(p));
+            let writing = conn
+                .and_then(|c| st.core.conns.get(c))
+                .is_some_and(Conn::has_output);
+            if !queued && !writing {
                 st.close_connector(k);
             }
         }
@@ -440,7 +456,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             .ok_or_else(|| TransportError::UnknownEndpoint {
                 endpoint: endpoint.to_string(),
             })?;
-        st.close_listener(k);
+        st.close_listener(k, true);
         Ok(())
     }
 
@@ -465,7 +481,12 @@ impl<H: Handler> Drop for Guard<'_, H> {
             return;
         };
         st.settle(Instant::now());
-        if !st.core.dirty.is_empty() && !st.wake_pending {
+        let earlier_timer = match (st.next_timeout(), st.poll_until) {
+            (Some(t), Some(until)) => t < until,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if (!st.core.dirty.is_empty() || earlier_timer) && !st.wake_pending {
             st.wake_pending = true;
             let _ = self.shared.waker.wake();
         }
@@ -650,16 +671,9 @@ impl<H: Handler> State<H> {
         self.update_deadline(k);
     }
 
-    /// Writes a connection's output; registers WRITABLE interest when the kernel is full.
+    /// Writes a connection's output; WRITABLE interest follows when the kernel is full.
     fn flush(&mut self, k: Key) {
-        if self.core.flush_conn(k) {
-            if let Some(c) = self.core.conns.get_mut(k) {
-                if !c.want_write {
-                    c.want_write = true;
-                    self.reregister.push(k);
-                }
-            }
-        }
+        self.core.flush_conn(k);
     }
 
     fn update_deadline(&mut self, k: Key) {
@@ -729,7 +743,9 @@ impl<H: Handler> State<H> {
         }
     }
 
-    fn close_listener(&mut self, lk: Key) {
+    /// Stops a listener and removes its files; with `close_conns` (unbind), also closes
+    /// the connections accepted through it.
+    fn close_listener(&mut self, lk: Key, close_conns: bool) {
         let Some(mut l) = self.listeners.remove(lk) else {
             return;
         };
@@ -737,6 +753,10 @@ impl<H: Handler> State<H> {
         l.bound.remove_files();
         let endpoint = l.endpoint.clone();
         drop(l);
+        if !close_conns {
+            self.event(TransportEvent::Closed { endpoint });
+            return;
+        }
         // Unbinding closes every connection accepted through the listener.
         let accepted: Vec<Key> = self
             .core
@@ -784,7 +804,7 @@ impl<H: Handler> State<H> {
             if let Some(c) = self.core.conns.get_mut(k) {
                 if c.want_write {
                     c.want_write = false;
-                    self.reregister.push(k);
+                    self.core.reregister.push(k);
                 }
             }
             self.flush(k);
@@ -949,8 +969,8 @@ impl<H: Handler> State<H> {
         }
         drop(conn);
         match pipe.and_then(|p| self.core.pipes.get(p).map(|pp| (p, pp.origin))) {
-            Some((p, Origin::Accepted(_))) => self.core.remove_pipe(p),
-            Some((p, Origin::Connected(_))) if self.config.immediate => self.core.remove_pipe(p),
+            Some((p, Origin::Accepted(_))) => self.core.retire_pipe(p),
+            Some((p, Origin::Connected(_))) if self.config.immediate => self.core.retire_pipe(p),
             Some((p, Origin::Connected(_))) => self.core.notify(Notice::Disconnected(p)),
             None => {}
         }
@@ -1002,7 +1022,7 @@ impl<H: Handler> State<H> {
         for k in std::mem::take(&mut self.core.retime) {
             self.update_deadline(k);
         }
-        for k in std::mem::take(&mut self.reregister) {
+        for k in std::mem::take(&mut self.core.reregister) {
             if let Some(c) = self.core.conns.get_mut(k) {
                 let interest = if c.want_write {
                     Interest::READABLE | Interest::WRITABLE
@@ -1061,14 +1081,12 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 shared.signal_fd();
                 return;
             }
-            let mut t = st
-                .next_timeout()
-                .map(|at| at.saturating_duration_since(now));
+            let mut until = st.next_timeout();
             if let Some(Some(d)) = st.closing {
-                let left = d.saturating_duration_since(now);
-                t = Some(t.map_or(left, |t| t.min(left)));
+                until = Some(until.map_or(d, |t| t.min(d)));
             }
-            t
+            st.poll_until = until;
+            until.map(|at| at.saturating_duration_since(now))
         };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {

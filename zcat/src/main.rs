@@ -1,0 +1,496 @@
+//! `zcat`: netcat for ZeroMQ sockets over `ipc://`.
+//!
+//! ```text
+//! zcat TYPE [--bind EP]... [--connect EP]... [options]
+//! ```
+//! Messages are text lines; frames are separated by TAB; a frame that is not printable
+//! UTF-8 is written as `0x` + hex, and an input frame `0x<hex>` is read as bytes.
+
+use std::io::{BufRead, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use zsock::{Context, Events, Flags, Message, Socket, SocketOption, SocketType};
+
+mod text;
+
+const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
+  TYPE                pair pub sub xpub xsub req rep dealer router push pull
+  --bind EP           bind to an ipc:// endpoint (repeatable); prints `bound EP` on stderr
+  --connect EP        connect to an ipc:// endpoint (repeatable)
+  --subscribe TOPIC   sub/xsub: subscribe (repeatable; none given: everything)
+  --count N           exit 0 after N messages sent (push, pub), replies sent (rep), or
+                      messages received (every other type)
+  --echo              rep/router/dealer/pair: send every received message back unchanged
+  --OPTION VALUE      any socket option by its libzmq name, e.g. --sndhwm 10, --linger 0,
+                      --routing-id me, --reconnect-ivl 50, --heartbeat-ivl 1000,
+                      --maxmsgsize 65536, --mode 600, --filter-uid 1000, --exclusive-bind
+Messages: one per line, frames separated by TAB, `0x<hex>` for binary frames.";
+
+/// Boolean options that may be given without a value.
+const FLAG_OPTIONS: &[&str] = &[
+    "exclusive-bind",
+    "router-mandatory",
+    "router-handover",
+    "req-relaxed",
+    "req-correlate",
+    "xpub-verbose",
+    "xpub-nodrop",
+    "conflate",
+    "immediate",
+];
+
+struct Args {
+    ty: SocketType,
+    binds: Vec<String>,
+    connects: Vec<String>,
+    subscribe: Vec<String>,
+    count: Option<u64>,
+    echo: bool,
+    options: Vec<SocketOption>,
+}
+
+fn parse_type(s: &str) -> Option<SocketType> {
+    SocketType::ALL
+        .into_iter()
+        .find(|t| t.name().eq_ignore_ascii_case(s))
+}
+
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mut it = argv.iter().peekable();
+    let ty = it.next().ok_or("missing socket TYPE")?;
+    if ty == "--help" || ty == "-h" {
+        return Err(String::new());
+    }
+    let ty = parse_type(ty).ok_or_else(|| format!("unknown socket type `{ty}`"))?;
+    let mut a = Args {
+        ty,
+        binds: Vec::new(),
+        connects: Vec::new(),
+        subscribe: Vec::new(),
+        count: None,
+        echo: false,
+        options: Vec::new(),
+    };
+    while let Some(arg) = it.next() {
+        let Some(name) = arg.strip_prefix("--") else {
+            return Err(format!("unexpected argument `{arg}`"));
+        };
+        let (name, inline) = match name.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (name, None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("--{name} needs {what}")),
+            }
+        };
+        match name {
+            "bind" => a.binds.push(value("an endpoint")?),
+            "connect" => a.connects.push(value("an endpoint")?),
+            "subscribe" => a.subscribe.push(value("a topic")?),
+            "count" => {
+                let v = value("a number")?;
+                a.count = Some(
+                    v.parse()
+                        .map_err(|_| format!("--count: `{v}` is not a number"))?,
+                );
+            }
+            "echo" => a.echo = true,
+            "help" => return Err(String::new()),
+            opt => {
+                let v = if FLAG_OPTIONS.contains(&opt) && inline.is_none() {
+                    match it.peek() {
+                        Some(next) if !next.starts_with("--") => {
+                            it.next().cloned().unwrap_or_default()
+                        }
+                        _ => "1".to_string(),
+                    }
+                } else {
+                    value("a value")?
+                };
+                a.options
+                    .push(SocketOption::parse(opt, &v).map_err(|e| e.to_string())?);
+            }
+        }
+    }
+    if a.binds.is_empty() && a.connects.is_empty() {
+        return Err("give at least one --bind or --connect".into());
+    }
+    Ok(a)
+}
+
+/// What the type does with stdin and with received messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// push, pub: stdin lines out.
+    Sender,
+    /// pull, sub, xsub: received messages printed.
+    Receiver,
+    /// req: each line is a request, then its reply is printed.
+    Requester,
+    /// rep: each request printed, answered by the next line (or echoed).
+    Replier,
+    /// pair, dealer, router, xpub: both directions.
+    Both,
+}
+
+fn role(t: SocketType) -> Role {
+    match t {
+        SocketType::Push | SocketType::Pub => Role::Sender,
+        SocketType::Pull | SocketType::Sub | SocketType::XSub => Role::Receiver,
+        SocketType::Req => Role::Requester,
+        SocketType::Rep => Role::Replier,
+        SocketType::Pair | SocketType::Dealer | SocketType::Router | SocketType::XPub => Role::Both,
+    }
+}
+
+/// SIGINT and SIGTERM as a readable descriptor (signalfd), blocked for normal delivery.
+fn signal_fd() -> std::io::Result<OwnedFd> {
+    // SAFETY: sigset manipulation on a local, zero-initialised set; pthread_sigmask and
+    // signalfd with valid pointers. Done before any thread starts, so every thread
+    // inherits the mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// A pipe whose read end becomes readable when the stdin thread has a line (or EOF).
+fn wake_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn drain(fd: &OwnedFd) {
+    let mut buf = [0u8; 256];
+    // SAFETY: reads into a live local buffer from a non-blocking descriptor we own.
+    while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
+enum Input {
+    Line(String),
+    Eof,
+}
+
+struct Run {
+    sock: Socket,
+    args: Args,
+    role: Role,
+    sent: u64,
+    received: u64,
+    /// A REP request (printed) waiting for its reply line.
+    reply_due: bool,
+    /// A REQ request out, waiting for its reply.
+    awaiting_reply: bool,
+    stdin_done: bool,
+    lines: std::collections::VecDeque<String>,
+    out: std::io::Stdout,
+}
+
+enum Step {
+    Continue,
+    Done,
+}
+
+impl Run {
+    fn print(&mut self, m: &Message) -> std::io::Result<()> {
+        let mut out = self.out.lock();
+        writeln!(out, "{}", text::format_message(m))?;
+        out.flush()
+    }
+
+    fn count_reached(&self, n: u64) -> bool {
+        self.args.count.is_some_and(|c| n >= c)
+    }
+
+    fn send(&mut self, m: Message) -> zsock::Result<()> {
+        self.sock.send_msg(m, Flags::NONE)?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Handles every message that can be received now.
+    fn on_readable(&mut self) -> Result<Step, String> {
+        loop {
+            if self.role == Role::Replier && self.reply_due {
+                return Ok(Step::Continue); // REP must reply first
+            }
+            if !self.sock.events().contains(Events::POLLIN) {
+                return Ok(Step::Continue);
+            }
+            let m = match self.sock.recv_msg(Flags::DONTWAIT) {
+                Ok(m) => m,
+                Err(e) if e.kind() == zsock::ErrorKind::Again => return Ok(Step::Continue),
+                Err(e) => return Err(format!("receive failed: {e}")),
+            };
+            self.received += 1;
+            self.print(&m).map_err(|e| format!("stdout: {e}"))?;
+            match self.role {
+                Role::Requester => self.awaiting_reply = false,
+                Role::Replier => {
+                    if self.args.echo {
+                        self.send(m).map_err(|e| format!("reply failed: {e}"))?;
+                    } else {
+                        self.reply_due = true;
+                    }
+                }
+                Role::Both if self.args.echo => {
+                    self.send(m).map_err(|e| format!("echo failed: {e}"))?;
+                }
+                _ => {}
+            }
+            let counted = match self.role {
+                Role::Replier => self.sent,
+                _ => self.received,
+            };
+            if self.count_reached(counted) {
+                return Ok(Step::Done);
+            }
+        }
+    }
+
+    /// Sends what stdin lines allow now.
+    fn on_lines(&mut self) -> Result<Step, String> {
+        loop {
+            let ready = match self.role {
+                // Types that never send stdin lines drop them.
+                Role::Receiver => {
+                    self.lines.clear();
+                    false
+                }
+                Role::Both if self.args.echo => {
+                    self.lines.clear();
+                    false
+                }
+                Role::Requester => !self.awaiting_reply,
+                Role::Replier => self.reply_due,
+                Role::Sender | Role::Both => true,
+            };
+            if !ready {
+                break;
+            }
+            let Some(line) = self.lines.pop_front() else {
+                break;
+            };
+            match self.sock.send_msg(text::parse_line(&line), Flags::DONTWAIT) {
+                Ok(()) => self.sent += 1,
+                Err(e) if e.kind() == zsock::ErrorKind::Again => {
+                    // No peer can take it yet: keep it and wait on the socket.
+                    self.lines.push_front(line);
+                    break;
+                }
+                Err(e) => return Err(format!("send failed: {e}")),
+            }
+            match self.role {
+                Role::Requester => self.awaiting_reply = true,
+                Role::Replier => {
+                    self.reply_due = false;
+                    if self.count_reached(self.sent) {
+                        return Ok(Step::Done);
+                    }
+                }
+                Role::Sender if self.count_reached(self.sent) => return Ok(Step::Done),
+                _ => {}
+            }
+        }
+        // End of input: senders are done once everything is handed over.
+        if self.stdin_done && self.lines.is_empty() {
+            let done = match self.role {
+                Role::Sender => true,
+                Role::Requester => !self.awaiting_reply,
+                Role::Replier => !self.args.echo && !self.reply_due,
+                Role::Both => !self.args.echo && self.args.count.is_none(),
+                Role::Receiver => false,
+            };
+            if done {
+                return Ok(Step::Done);
+            }
+        }
+        Ok(Step::Continue)
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, String> {
+    let sig = signal_fd().map_err(|e| format!("signalfd: {e}"))?;
+    let ctx = Context::new();
+    let mut sock = ctx
+        .socket(args.ty)
+        .map_err(|e| format!("cannot create socket: {e}"))?;
+    for o in &args.options {
+        sock.set(o.clone()).map_err(|e| format!("option: {e}"))?;
+    }
+    match args.ty {
+        SocketType::Sub => {
+            let topics = if args.subscribe.is_empty() {
+                vec![String::new()]
+            } else {
+                args.subscribe.clone()
+            };
+            for t in topics {
+                sock.set(SocketOption::Subscribe(t.into_bytes().into()))
+                    .map_err(|e| format!("subscribe: {e}"))?;
+            }
+        }
+        SocketType::XSub => {
+            let topics = if args.subscribe.is_empty() {
+                vec![String::new()]
+            } else {
+                args.subscribe.clone()
+            };
+            for t in topics {
+                let mut m = vec![1u8];
+                m.extend_from_slice(t.as_bytes());
+                sock.send(m, Flags::NONE)
+                    .map_err(|e| format!("subscribe: {e}"))?;
+            }
+        }
+        _ => {}
+    }
+    for ep in &args.binds {
+        let bound = sock
+            .bind(ep)
+            .map_err(|e| format!("cannot bind {ep}: {e}"))?;
+        eprintln!("bound {bound}");
+    }
+    for ep in &args.connects {
+        sock.connect(ep)
+            .map_err(|e| format!("cannot connect {ep}: {e}"))?;
+    }
+
+    let (wake_r, wake_w) = wake_pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (tx, rx) = mpsc::channel::<Input>();
+    let uses_stdin = role(args.ty) != Role::Receiver;
+    if uses_stdin {
+        let wake_w = wake_w;
+        std::thread::spawn(move || {
+            let poke = || {
+                // SAFETY: writes one byte from a live local to our own pipe.
+                unsafe { libc::write(wake_w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+            };
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if tx.send(Input::Line(line)).is_err() {
+                    return;
+                }
+                poke();
+            }
+            let _ = tx.send(Input::Eof);
+            poke();
+        });
+    }
+
+    let mut st = Run {
+        role: role(args.ty),
+        sock,
+        args,
+        sent: 0,
+        received: 0,
+        reply_due: false,
+        awaiting_reply: false,
+        stdin_done: !uses_stdin,
+        lines: Default::default(),
+        out: std::io::stdout(),
+    };
+    let mut interrupted = false;
+    loop {
+        while let Ok(input) = rx.try_recv() {
+            match input {
+                Input::Line(l) => st.lines.push_back(l),
+                Input::Eof => st.stdin_done = true,
+            }
+        }
+        if let Step::Done = st.on_readable()? {
+            break;
+        }
+        if let Step::Done = st.on_lines()? {
+            break;
+        }
+        // `events` clears the descriptor, so everything it reports must be acted on
+        // before sleeping: a message to read, or room for a line that is waiting.
+        let ev = st.sock.events();
+        if ev.contains(Events::POLLIN) || (ev.contains(Events::POLLOUT) && !st.lines.is_empty()) {
+            continue;
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: st.sock.fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: wake_r.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sig.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: `fds` is a live array of three pollfd structs.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("poll: {e}"));
+        }
+        if fds[2].revents != 0 {
+            interrupted = true;
+            break;
+        }
+        if fds[1].revents != 0 {
+            drain(&wake_r);
+        }
+    }
+    if interrupted {
+        // Signals close at once: nothing lingers, socket files are removed.
+        let _ = st.sock.set(SocketOption::Linger(0));
+    }
+    drop(st);
+    drop(ctx); // waits for lingering sends
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("zcat: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("zcat: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

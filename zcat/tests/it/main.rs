@@ -1,0 +1,310 @@
+//! zcat run as a user would: child processes on real ipc endpoints.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Zcat {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: mpsc::Receiver<String>,
+    err: mpsc::Receiver<String>,
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(r).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn zcat(args: &[&str]) -> Zcat {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zcat"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    Zcat {
+        stdin: child.stdin.take(),
+        child,
+        out,
+        err,
+    }
+}
+
+impl Zcat {
+    /// Waits for the `bound EP` line and returns EP.
+    #[track_caller]
+    fn bound(&self) -> String {
+        let l = self
+            .err
+            .recv_timeout(WAIT)
+            .expect("a `bound` line on stderr");
+        l.strip_prefix("bound ")
+            .unwrap_or_else(|| panic!("{l}"))
+            .to_string()
+    }
+
+    #[track_caller]
+    fn line(&self) -> String {
+        self.out.recv_timeout(WAIT).expect("a line on stdout")
+    }
+
+    fn write(&mut self, s: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(s.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    #[track_caller]
+    fn wait(&mut self) -> i32 {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            assert!(std::time::Instant::now() < deadline, "zcat did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: sends a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+}
+
+impl Drop for Zcat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn ep(d: &tempfile::TempDir, name: &str) -> String {
+    format!("ipc://{}", d.path().join(name).display())
+}
+
+#[test]
+fn push_to_pull_with_either_side_bound() {
+    let d = dir();
+    for (pull_args, push_args) in [
+        (vec!["pull", "--bind"], vec!["push", "--connect"]),
+        (vec!["pull", "--connect"], vec!["push", "--bind"]),
+    ] {
+        let e = ep(&d, pull_args[1].trim_start_matches('-'));
+        let mut a: Vec<&str> = pull_args.clone();
+        a.push(&e);
+        a.extend(["--count", "3"]);
+        let mut pull = zcat(&a);
+        let mut b: Vec<&str> = push_args.clone();
+        b.push(&e);
+        let mut push = zcat(&b);
+        if pull_args[1] == "--bind" {
+            pull.bound();
+        } else {
+            push.bound();
+        }
+        push.write("hello\tworld\n0x00ff\n\n");
+        assert_eq!(pull.line(), "hello\tworld");
+        assert_eq!(pull.line(), "0x00ff");
+        assert_eq!(pull.line(), "");
+        assert_eq!(pull.wait(), 0, "pull exits after --count");
+        push.close_stdin();
+        assert_eq!(push.wait(), 0, "push exits at end of input");
+    }
+}
+
+#[test]
+fn req_to_rep_echo_and_rep_answering_from_stdin() {
+    let d = dir();
+    let e = ep(&d, "rr");
+    let rep = zcat(&["rep", "--bind", &e, "--echo"]);
+    rep.bound();
+    let mut req = zcat(&["req", "--connect", &e]);
+    req.write("ping 1\n0xdeadbeef\n");
+    assert_eq!(req.line(), "ping 1");
+    assert_eq!(req.line(), "0xdeadbeef");
+    assert_eq!(rep.line(), "ping 1");
+    req.close_stdin();
+    assert_eq!(req.wait(), 0);
+
+    let e = ep(&d, "rr2");
+    let mut rep = zcat(&["rep", "--bind", &e, "--count", "1"]);
+    rep.bound();
+    let mut req = zcat(&["req", "--connect", &e]);
+    req.write("question\n");
+    assert_eq!(rep.line(), "question");
+    rep.write("answer\n");
+    assert_eq!(req.line(), "answer");
+    assert_eq!(rep.wait(), 0);
+}
+
+#[test]
+fn dealer_to_router_echo_shows_the_routing_id() {
+    let d = dir();
+    let e = ep(&d, "dr");
+    let router = zcat(&["router", "--bind", &e, "--echo"]);
+    router.bound();
+    let mut dealer = zcat(&[
+        "dealer",
+        "--connect",
+        &e,
+        "--routing-id",
+        "me",
+        "--count",
+        "1",
+    ]);
+    dealer.write("hi\tthere\n");
+    assert_eq!(router.line(), "me\thi\tthere");
+    assert_eq!(dealer.line(), "hi\tthere");
+    assert_eq!(dealer.wait(), 0);
+}
+
+#[test]
+fn pub_sub_with_topics_and_pair() {
+    let d = dir();
+    let e = ep(&d, "ps");
+    let mut publ = zcat(&["pub", "--bind", &e]);
+    publ.bound();
+    let sub = zcat(&["sub", "--connect", &e, "--subscribe", "a", "--count", "2"]);
+    // Publish until the subscriber has seen two matching messages.
+    for i in 0.. {
+        publ.write(&format!("b{i}\na{i}\n"));
+        if let Ok(l) = sub.out.recv_timeout(Duration::from_millis(50)) {
+            assert!(l.starts_with('a'), "{l}");
+            break;
+        }
+        assert!(i < 400, "subscription never arrived");
+    }
+    publ.write("bx\nay\n");
+    let l = sub.line();
+    assert!(l.starts_with('a'), "{l}");
+
+    let e = ep(&d, "pair");
+    let mut a = zcat(&["pair", "--bind", &e, "--echo", "--count", "1"]);
+    a.bound();
+    let mut b = zcat(&["pair", "--connect", &e, "--count", "1"]);
+    b.write("to a and back\n");
+    assert_eq!(a.line(), "to a and back");
+    assert_eq!(b.line(), "to a and back");
+    assert_eq!(a.wait(), 0);
+    assert_eq!(b.wait(), 0);
+}
+
+#[test]
+fn xsub_subscribes_through_xpub() {
+    let d = dir();
+    let e = ep(&d, "xx");
+    let mut xpub = zcat(&["xpub", "--bind", &e]);
+    xpub.bound();
+    let xsub = zcat(&["xsub", "--connect", &e, "--subscribe", "t", "--count", "1"]);
+    // XPUB prints the subscription it receives: 0x01 followed by "t" (binary, so hex).
+    assert_eq!(xpub.line(), "0x0174");
+    xpub.write("t-news\n");
+    assert_eq!(xsub.line(), "t-news");
+}
+
+#[test]
+fn errors_name_the_cause_and_exit_2() {
+    let long = format!("ipc:///{}", "x".repeat(120));
+    for (args, needle) in [
+        (vec!["pull", "--bind", long.as_str()], "limit is 107"),
+        (
+            vec!["pull", "--connect", "tcp://127.0.0.1:5555"],
+            "does not carry",
+        ),
+        (vec!["pull", "--bind", "ipc://@"], "needs a name"),
+        (
+            vec!["pull", "--bind", "ipc:///tmp/x", "--no-such-option", "1"],
+            "unknown socket option",
+        ),
+        (
+            vec!["stream", "--bind", "ipc:///tmp/x"],
+            "unknown socket type",
+        ),
+        (vec!["pull"], "--bind or --connect"),
+        (
+            vec!["pull", "--bind", "ipc:///nonexistent-dir/x"],
+            "does not exist",
+        ),
+    ] {
+        let mut z = zcat(&args);
+        assert_eq!(z.wait(), 2, "{args:?}");
+        let first = z.err.recv_timeout(WAIT).unwrap();
+        assert!(first.starts_with("zcat: "), "{first}");
+        assert!(first.contains(needle), "{args:?}: {first}");
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_close_cleanly_and_remove_the_socket_file() {
+    let d = dir();
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let e = ep(&d, &format!("sig{sig}"));
+        let mut z = zcat(&["pull", "--bind", &e]);
+        let bound = z.bound();
+        let path = bound.strip_prefix("ipc://").unwrap().to_string();
+        assert!(std::path::Path::new(&path).exists());
+        z.signal(sig);
+        assert_eq!(z.wait(), 0);
+        assert!(!std::path::Path::new(&path).exists(), "{path} left behind");
+    }
+    // The wildcard's private directory goes too.
+    let mut z = zcat(&["pull", "--bind", "ipc://*"]);
+    let bound = z.bound();
+    let path = std::path::PathBuf::from(bound.strip_prefix("ipc://").unwrap());
+    z.signal(libc::SIGTERM);
+    assert_eq!(z.wait(), 0);
+    assert!(!path.parent().unwrap().exists());
+}
+
+#[test]
+fn zcat_talks_to_libzmq_both_ways() {
+    let d = dir();
+    let ctx = zmq::Context::new();
+    let e = ep(&d, "lz1");
+    let pull = zcat(&["pull", "--bind", &e, "--count", "2"]);
+    pull.bound();
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.connect(&e).unwrap();
+    push.send_multipart([&b"from"[..], &b"libzmq"[..]], 0)
+        .unwrap();
+    push.send(&[0u8, 1][..], 0).unwrap();
+    assert_eq!(pull.line(), "from\tlibzmq");
+    assert_eq!(pull.line(), "0x0001");
+
+    let e = ep(&d, "lz2");
+    let lpull = ctx.socket(zmq::PULL).unwrap();
+    lpull.set_rcvtimeo(20_000).unwrap();
+    lpull.bind(&e).unwrap();
+    let mut zpush = zcat(&["push", "--connect", &e]);
+    zpush.write("to\tlibzmq\n");
+    zpush.close_stdin();
+    assert_eq!(
+        lpull.recv_multipart(0).unwrap(),
+        vec![b"to".to_vec(), b"libzmq".to_vec()]
+    );
+    assert_eq!(zpush.wait(), 0);
+}

@@ -55,6 +55,11 @@ impl Backoff {
         Some(delay)
     }
 
+    /// Whether reconnecting is on at all.
+    pub fn enabled(&self) -> bool {
+        self.ivl.is_some()
+    }
+
     /// A connection succeeded: start again from `ivl`.
     pub fn reset(&mut self) {
         self.base = self.ivl.unwrap_or_default();

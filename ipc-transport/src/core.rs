@@ -713,19 +713,6 @@ impl Core {
         }
     }
 
-    /// Detaches a closing connection from its pipe; the partial inbound message and any
-    /// half-written output die with the connection.
-    pub(crate) fn unlink_conn(&mut self, c: Key) -> Option<PipeId> {
-        let conn = self.conns.get_mut(c)?;
-        let p = conn.pipe.take()?;
-        if let Some(pipe) = self.pipes.get_mut(p) {
-            if pipe.conn == Some(c) {
-                pipe.conn = None;
-            }
-        }
-        Some(p)
-    }
-
     /// Decodes buffered traffic of an active connection into its pipe's queue.
     fn decode_buffered(&mut self, c: Key, now: Instant) -> Result<(), CloseReason> {
         let Some(conn) = self.conns.get_mut(c) else {

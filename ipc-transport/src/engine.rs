@@ -61,8 +61,6 @@ struct Connector {
     conn: Option<Key>,
     pipe: Option<PipeId>,
     retry_at: Option<Instant>,
-    /// A protocol failure or RECONNECT_IVL off: no more attempts.
-    ended: bool,
 }
 
 /// Everything one socket's transport holds; reached through [`Guard`].
@@ -575,7 +573,6 @@ impl<H: Handler> State<H> {
             conn: None,
             pipe: None,
             retry_at: None,
-            ended: false,
         });
         if !self.config.immediate {
             let p = self
@@ -620,19 +617,17 @@ impl<H: Handler> State<H> {
         let Some(c) = self.connectors.get_mut(k) else {
             return;
         };
-        match c.backoff.next_delay() {
-            Some(delay) => {
-                let at = now.checked_add(delay).unwrap_or(now);
-                c.retry_at = Some(at);
-                let endpoint = c.text.clone();
-                self.timers.push(Reverse((at, TimerKey::Connector(k))));
-                self.event(TransportEvent::ConnectRetried {
-                    endpoint,
-                    errno,
-                    delay,
-                });
-            }
-            None => c.ended = true,
+        // RECONNECT_IVL off: no more attempts; the pipe keeps what was queued.
+        if let Some(delay) = c.backoff.next_delay() {
+            let at = now.checked_add(delay).unwrap_or(now);
+            c.retry_at = Some(at);
+            let endpoint = c.text.clone();
+            self.timers.push(Reverse((at, TimerKey::Connector(k))));
+            self.event(TransportEvent::ConnectRetried {
+                endpoint,
+                errno,
+                delay,
+            });
         }
     }
 
@@ -765,8 +760,10 @@ impl<H: Handler> State<H> {
             .filter(|(_, c)| c.origin == Origin::Accepted(lk))
             .map(|(k, _)| k)
             .collect();
+        let now = Instant::now();
         for c in accepted {
             self.core.doom(c, CloseReason::Local);
+            self.reap(c, now);
         }
         self.event(TransportEvent::Closed { endpoint });
     }
@@ -775,9 +772,10 @@ impl<H: Handler> State<H> {
         let Some(c) = self.connectors.remove(ck) else {
             return;
         };
+        // The connection goes first, so Disconnected comes before Closed.
         if let Some(conn) = c.conn {
             self.core.doom(conn, CloseReason::Local);
-            self.core.unlink_conn(conn);
+            self.reap(conn, Instant::now());
         }
         if let Some(p) = c.pipe {
             self.core.remove_pipe(p);
@@ -988,14 +986,19 @@ impl<H: Handler> State<H> {
                     c.pipe = None;
                 }
             }
-            if reason.ends_endpoint() || matches!(reason, CloseReason::Local) {
-                if let Some(c) = self.connectors.get_mut(ck) {
-                    c.ended = true;
-                    let p = c.pipe.take();
-                    if let Some(p) = p {
-                        self.core.remove_pipe(p);
-                    }
-                }
+            let no_retry = self
+                .connectors
+                .get(ck)
+                .is_some_and(|c| !c.backoff.enabled());
+            if reason.ends_endpoint()
+                || matches!(reason, CloseReason::Local)
+                || (no_retry && was_active)
+            {
+                // The endpoint is done (a protocol failure, a refused pipe, or an
+                // established connection lost with RECONNECT_IVL off): drop it with its
+                // queue, as libzmq does; a new connect starts afresh. A connection that
+                // never completed its handshake leaves the queue in place.
+                self.close_connector(ck);
             } else {
                 let errno = match reason {
                     CloseReason::Io(e) => e,

@@ -249,6 +249,8 @@ impl Routing {
                 if r.expect_reply && !opts.req_relaxed {
                     return Err(SendError::Fsm);
                 }
+                // A new request makes every reply still waiting stale (libzmq eats them).
+                while r.dealer.fq.recv(core).is_some() {}
                 let mut m = msg;
                 m.push_front(Bytes::new());
                 let id = r.request_id.wrapping_add(1);
@@ -506,6 +508,18 @@ impl Routing {
             }
         }
         true
+    }
+
+    /// ROUTER: whether a message to routing id `id` can be queued now. `Err` with
+    /// HostUnreachable when no peer has the id.
+    pub(crate) fn router_check(&self, core: &Core, id: &[u8]) -> Result<bool, SendError> {
+        let Kind::Router(r) = &self.kind else {
+            return Ok(true);
+        };
+        match r.by_id.get(id) {
+            Some(p) => Ok(core.can_send(*p)),
+            None => Err(SendError::HostUnreachable),
+        }
     }
 
     /// Remembers CONNECT_ROUTING_ID for a ROUTER's connection to `endpoint`.

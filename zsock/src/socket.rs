@@ -262,6 +262,9 @@ impl Socket {
         if self.sending.is_none() {
             // libzmq decides EAGAIN on the first frame; later frames always succeed.
             self.wait_writable(flags)?;
+            if self.socket_type == SocketType::Router && flags.contains(Flags::SNDMORE) {
+                self.check_route(&frame, flags)?;
+            }
         }
         let msg = self.sending.get_or_insert_with(Message::new);
         msg.push(frame);
@@ -272,9 +275,45 @@ impl Socket {
         self.send_msg(msg, flags)
     }
 
-    /// Sends a whole multipart message. Frames are `Bytes`: nothing is copied.
+    /// ROUTER_MANDATORY: an unknown routing id fails on the routing-id frame itself
+    /// (EHOSTUNREACH), and a full peer blocks or fails there (EAGAIN), as in libzmq.
+    fn check_route(&mut self, id: &[u8], flags: Flags) -> Result<()> {
+        let deadline = deadline_of(self.local.sndtimeo);
+        let mut g = self.engine.as_ref().expect(ENGINE).lock();
+        loop {
+            let (routing, core) = g.parts();
+            if !routing.opts.router_mandatory {
+                return Ok(());
+            }
+            match routing.router_check(core, id) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    if flags.contains(Flags::DONTWAIT)
+                        || (!g.wait(deadline) && deadline_passed(deadline))
+                    {
+                        return Err(Error::again("the peer's queue is full (ROUTER_MANDATORY)"));
+                    }
+                }
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::HostUnreachable,
+                        "no peer has that routing id (ROUTER_MANDATORY)",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Sends a whole multipart message. Frames are `Bytes`: nothing is copied. Frames
+    /// already given to [`Socket::send`] with SNDMORE come first.
     pub fn send_msg(&mut self, msg: impl Into<Message>, flags: Flags) -> Result<()> {
         let mut msg = msg.into();
+        if let Some(mut head) = self.sending.take() {
+            for f in msg {
+                head.push(f);
+            }
+            msg = head;
+        }
         if msg.is_empty() {
             msg.push(Bytes::new());
         }

@@ -89,12 +89,61 @@ fn ci() -> Result {
     doc.args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings");
     run("rustdoc", doc)?;
+    run_examples()?;
+    demo()?;
     fuzz(20, false, &[])?;
     eprintln!(
         "\nci: all steps passed in {:.0}s",
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Runs every example of every crate; each must exit 0 within two minutes.
+fn run_examples() -> Result {
+    for krate in ["zmtp-codec", "zsock"] {
+        let dir = root().join(krate).join("examples");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e.file_name().into_string().ok()?;
+                n.strip_suffix(".rs").map(str::to_string)
+            })
+            .collect();
+        names.sort();
+        for name in names {
+            let mut cmd = cargo();
+            cmd.args(["run", "--quiet", "-p", krate, "--example", &name]);
+            run_with_deadline(&format!("example {krate}/{name}"), cmd, 120)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_with_deadline(step: &str, mut cmd: Command, secs: u64) -> Result {
+    eprintln!("\n==> {step}");
+    let t = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("{step}: cannot start: {e}"))?;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            eprintln!("<== {step}: {status} in {:.1}s", t.elapsed().as_secs_f64());
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(format!("{step} failed ({status})"))
+            };
+        }
+        if t.elapsed().as_secs() > secs {
+            let _ = child.kill();
+            return Err(format!("{step} did not finish within {secs}s"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 fn ensure_cargo_fuzz() -> Result {
@@ -191,16 +240,60 @@ fn fuzz_cmd(args: &[String]) -> Result {
     fuzz(secs, asan, &only)
 }
 
+/// The README's main job: two zcat processes exchange messages over an ipc endpoint.
 fn demo() -> Result {
-    let mut cmd = cargo();
-    cmd.args([
-        "run",
-        "--quiet",
-        "--release",
-        "-p",
-        "zmtp-codec",
-        "--example",
-        "ipc_exchange",
-    ]);
-    run("demo: two processes over ipc", cmd)
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--release", "-p", "zcat"]);
+    run("build zcat", build)?;
+    let zcat = root().join("target/release/zcat");
+    eprintln!("\n==> demo: a PULL binds ipc://* and a PUSH in another process sends 5 messages");
+    let mut pull = Command::new(&zcat)
+        .args(["pull", "--bind", "ipc://*", "--count", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start zcat pull: {e}"))?;
+    let mut err = BufReader::new(pull.stderr.take().ok_or("no stderr")?);
+    let mut line = String::new();
+    err.read_line(&mut line).map_err(|e| e.to_string())?;
+    let endpoint = line
+        .trim()
+        .strip_prefix("bound ")
+        .ok_or_else(|| format!("zcat pull said: {line}"))?
+        .to_string();
+    eprintln!("    pull (pid {}) bound {endpoint}", pull.id());
+    let mut push = Command::new(&zcat)
+        .args(["push", "--connect", &endpoint])
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start zcat push: {e}"))?;
+    eprintln!("    push (pid {}) connected; sending:", push.id());
+    {
+        let mut stdin = push.stdin.take().ok_or("no stdin")?;
+        for i in 1..=5 {
+            let msg = format!("message {i}\tfrom pid {}\t0x{:02x}ff", push.id(), i);
+            eprintln!("      > {msg}");
+            writeln!(stdin, "{msg}").map_err(|e| e.to_string())?;
+        }
+    }
+    let out = BufReader::new(pull.stdout.take().ok_or("no stdout")?);
+    eprintln!("    pull received:");
+    for l in out.lines() {
+        eprintln!("      < {}", l.map_err(|e| e.to_string())?);
+    }
+    let a = push.wait().map_err(|e| e.to_string())?;
+    let b = pull.wait().map_err(|e| e.to_string())?;
+    if !a.success() || !b.success() {
+        return Err(format!("zcat exited with {a} (push) and {b} (pull)"));
+    }
+    let gone = !Path::new(endpoint.trim_start_matches("ipc://")).exists();
+    eprintln!("<== demo: both exited 0; socket file removed: {gone}");
+    if gone {
+        Ok(())
+    } else {
+        Err("the socket file was left behind".into())
+    }
 }

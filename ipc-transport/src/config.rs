@@ -29,8 +29,10 @@ pub struct Config {
     pub handshake_ivl: Option<Duration>,
     /// HEARTBEAT_IVL, HEARTBEAT_TIMEOUT, HEARTBEAT_TTL.
     pub heartbeat: HeartbeatConfig,
-    /// MAXMSGSIZE, applied to every frame and to the whole message (`None`: unlimited).
+    /// MAXMSGSIZE, applied to every frame (`None`: unlimited).
     pub max_msg_size: Option<u64>,
+    /// CONFLATE: outgoing queues keep only the newest message.
+    pub conflate: bool,
     /// Bind options: exclusive, file mode, backlog.
     pub bind: BindOptions,
     /// Access filter for accepted peers.
@@ -51,6 +53,7 @@ impl Config {
             handshake_ivl: Some(Duration::from_secs(30)),
             heartbeat: HeartbeatConfig::default(),
             max_msg_size: None,
+            conflate: false,
             bind: BindOptions::default(),
             filter: AccessFilter::default(),
         }

@@ -31,6 +31,8 @@ const COPY_MAX: usize = 2048;
 const BATCH: usize = 64 * 1024;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;
+/// Most frames in one received message (libzmq has no such cap; no real message nears it).
+pub const MAX_MESSAGE_FRAMES: u64 = 1 << 17;
 /// One read's worth: the read buffer always has at least this much spare room.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -272,6 +274,8 @@ pub struct Core {
     pub(crate) sndhwm: usize,
     pub(crate) rcvhwm: usize,
     pub(crate) max_msg_size: Option<u64>,
+    /// CONFLATE: a pipe's outgoing queue holds only the newest message.
+    pub(crate) conflate: bool,
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
     /// Something a waiting caller may want happened (message, room, pipe change).
@@ -295,6 +299,7 @@ impl Core {
             sndhwm: 1000,
             rcvhwm: 1000,
             max_msg_size: None,
+            conflate: false,
             dirty: Vec::new(),
             wake_waiters: false,
             doomed: Vec::new(),
@@ -418,12 +423,18 @@ impl Core {
 
     /// Queues a message on a pipe. `Err(msg)`: the pipe is full (SNDHWM) or gone.
     pub fn send(&mut self, id: PipeId, msg: Message) -> Result<(), Message> {
-        if !self.can_send(id) {
+        if !self.conflate && !self.can_send(id) {
             return Err(msg);
         }
         let Some(pipe) = self.pipes.get_mut(id) else {
             return Err(msg);
         };
+        if pipe.draining {
+            return Err(msg);
+        }
+        if self.conflate {
+            pipe.out.clear();
+        }
         pipe.out.push_back(msg);
         if let Some(c) = pipe.conn {
             self.schedule_flush(c);
@@ -681,9 +692,11 @@ impl Core {
 
     pub(crate) fn activate(&mut self, c: Key, peer: &PeerInfo, heartbeat: Heartbeat) {
         let limits = Limits {
+            // MAXMSGSIZE bounds each frame, as in libzmq; the frame count is capped so that
+            // endless multipart messages cannot grow without bound.
             max_frame_size: self.max_msg_size,
-            max_message_size: self.max_msg_size,
-            max_message_frames: None,
+            max_message_size: None,
+            max_message_frames: Some(MAX_MESSAGE_FRAMES),
             max_command_size: None,
         };
         let Some(conn) = self.conns.get_mut(c) else {

@@ -363,6 +363,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         st.core.sndhwm = st.config.sndhwm;
         st.core.rcvhwm = st.config.rcvhwm;
         st.core.max_msg_size = st.config.max_msg_size;
+        st.core.conflate = st.config.conflate;
     }
 
     /// Delivers pending notices and cleans up closed connections now.

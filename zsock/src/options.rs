@@ -42,7 +42,7 @@ pub enum SocketOption {
     XpubVerbose(bool),
     /// ZMQ_XPUB_NODROP: XPUB/PUB send fails with EAGAIN instead of dropping at HWM.
     XpubNodrop(bool),
-    /// ZMQ_CONFLATE: receive only the newest message available.
+    /// ZMQ_CONFLATE: keep only the newest message, in both directions.
     Conflate(bool),
     /// ZMQ_IMMEDIATE: queue messages only to completed connections.
     Immediate(bool),
@@ -56,9 +56,10 @@ pub enum SocketOption {
     HeartbeatIvl(i32),
     /// ZMQ_HEARTBEAT_TTL in ms, sent in deciseconds (0 to 6553599).
     HeartbeatTtl(i32),
-    /// ZMQ_HEARTBEAT_TIMEOUT in ms (-1 or 0: the heartbeat interval).
+    /// ZMQ_HEARTBEAT_TIMEOUT in ms (0: the heartbeat interval).
     HeartbeatTimeout(i32),
-    /// ZMQ_MAXMSGSIZE in bytes, for every frame and the whole message (-1: unlimited).
+    /// ZMQ_MAXMSGSIZE in bytes, for every frame, as in libzmq (-1: unlimited). A peer
+    /// that sends a larger frame is disconnected.
     MaxMsgSize(i64),
     /// ZMQ_BACKLOG: listen(2)'s backlog.
     Backlog(i32),

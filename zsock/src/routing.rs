@@ -39,7 +39,6 @@ pub(crate) struct RoutingOptions {
     pub(crate) router_handover: bool,
     pub(crate) xpub_verbose: bool,
     pub(crate) xpub_nodrop: bool,
-    pub(crate) conflate: bool,
     /// CONNECT_ROUTING_ID waiting for the next connect.
     pub(crate) connect_routing_id: Option<Bytes>,
 }
@@ -600,13 +599,15 @@ impl Routing {
                     Some(id) => {
                         if let Some(&other) = r.by_id.get(&id) {
                             if handover {
-                                // The new peer takes the name; the old one gets a fresh id.
-                                let fresh = r.generate_id();
-                                r.by_id.insert(fresh.clone(), other);
-                                r.ids.insert(other, fresh);
+                                // The new peer takes the name; the old connection goes, as
+                                // in libzmq.
+                                r.by_id.remove(&id);
+                                r.ids.remove(&other);
+                                r.fq.remove(other);
+                                core.terminate(other);
                             } else {
-                                // Duplicate routing id without handover: refused.
-                                core.terminate(p);
+                                // A taken routing id without handover: libzmq leaves the
+                                // newcomer connected but never routes to or from it.
                                 return;
                             }
                         }

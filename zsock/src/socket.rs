@@ -135,6 +135,8 @@ const ENGINE: &str = "socket engine present until drop";
 #[derive(Debug, Clone)]
 struct Local {
     linger: Option<Duration>,
+    /// RECONNECT_IVL as set (0 and -1 both mean "never", but read back as set).
+    reconnect_ivl: i32,
     rcvtimeo: Option<Duration>,
     sndtimeo: Option<Duration>,
     conflate: bool,
@@ -191,7 +193,10 @@ impl Socket {
             ctx,
             socket_type: t,
             local: Local {
-                linger: None,
+                // libzmq: SUB and XSUB default to LINGER 0 (queued subscriptions are not
+                // worth waiting for); every other type to -1.
+                linger: matches!(t, SocketType::Sub | SocketType::XSub).then_some(Duration::ZERO),
+                reconnect_ivl: 100,
                 rcvtimeo: None,
                 sndtimeo: None,
                 conflate: false,
@@ -532,7 +537,8 @@ impl Socket {
             SocketOption::XpubNodrop(on) => g.handler().opts.xpub_nodrop = on,
             SocketOption::Conflate(on) => {
                 self.local.conflate = on;
-                g.handler().opts.conflate = on;
+                g.config().conflate = on;
+                g.apply_limits();
             }
             SocketOption::Immediate(on) => g.config().immediate = on,
             SocketOption::ReconnectIvl(v) => {
@@ -542,6 +548,7 @@ impl Socket {
                     )));
                 }
                 g.config().reconnect_ivl = (v > 0).then(|| Duration::from_millis(v as u64));
+                self.local.reconnect_ivl = v;
             }
             SocketOption::ReconnectIvlMax(v) => {
                 let v = non_negative("RECONNECT_IVL_MAX", v)?;
@@ -564,9 +571,9 @@ impl Socket {
                 g.config().heartbeat.ttl = (v > 0).then(|| Duration::from_millis(v as u64));
             }
             SocketOption::HeartbeatTimeout(v) => {
-                if v < -1 {
+                if v < 0 {
                     return Err(Error::invalid(format!(
-                        "HEARTBEAT_TIMEOUT must be -1 or more, not {v}"
+                        "HEARTBEAT_TIMEOUT must be 0 or more, not {v}"
                     )));
                 }
                 g.config().heartbeat.timeout = (v > 0).then(|| Duration::from_millis(v as u64));
@@ -638,11 +645,7 @@ impl Socket {
 
     /// ZMQ_RECONNECT_IVL in ms (-1: never).
     pub fn reconnect_ivl(&self) -> i32 {
-        self.engine()
-            .lock()
-            .config()
-            .reconnect_ivl
-            .map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32)
+        self.local.reconnect_ivl
     }
 
     /// ZMQ_HANDSHAKE_IVL in ms (0: no limit).

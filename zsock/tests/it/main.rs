@@ -1,4 +1,6 @@
 //! Integration tests of zsock over real ipc endpoints in temporary directories.
+mod behaviour;
+mod options;
 mod patterns;
 mod ports;
 mod spec;

@@ -40,6 +40,7 @@
 //! ```
 
 mod error;
+pub mod fuzzing;
 mod monitor;
 mod options;
 mod poll;

@@ -1,5 +1,7 @@
 //! Integration tests of zsock over real ipc endpoints in temporary directories.
 mod behaviour;
+mod corpus;
+mod hostile;
 mod options;
 mod patterns;
 mod ports;

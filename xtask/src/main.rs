@@ -4,10 +4,16 @@
 //!   included), docs with warnings denied, and a fuzz smoke run of every target.
 //! - `cargo xtask fuzz [--time SECS] [--asan] [TARGET...]`: runs fuzz targets.
 //! - `cargo xtask demo`: two processes exchanging messages over an ipc endpoint.
+//! - `cargo xtask bench [--quick]`: zsock beside libzmq, the zeromq crate, OMQ.rs and raw
+//!   AF_UNIX, side by side (see BENCHMARKS.md).
+//! - `cargo xtask soak [--minutes N]`: kills, restarts and hostile peers for minutes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
+
+mod bench;
+mod soak;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,8 +21,13 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("fuzz") => fuzz_cmd(&args[1..]),
         Some("demo") => demo(),
+        Some("bench") => bench::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | fuzz [--time SECS] [--asan] [TARGET...] | demo");
+            eprintln!(
+                "usage: cargo xtask ci | fuzz [--time SECS] [--asan] [TARGET...] | demo \
+                 | bench [--quick] | soak [--minutes N]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -91,6 +102,8 @@ fn ci() -> Result {
     run("rustdoc", doc)?;
     run_examples()?;
     demo()?;
+    // One short repetition of every benchmark cell, so the harness cannot rot.
+    bench::run(&["--quick".to_string()])?;
     fuzz(20, false, &[])?;
     eprintln!(
         "\nci: all steps passed in {:.0}s",

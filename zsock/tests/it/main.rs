@@ -5,5 +5,6 @@ mod hostile;
 mod options;
 mod patterns;
 mod ports;
+mod reliability;
 mod spec;
 mod support;

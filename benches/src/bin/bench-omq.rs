@@ -1,0 +1,99 @@
+//! Bench peer for OMQ.rs (`omq-tokio` 0.33) on a tokio current-thread runtime: sockets
+//! from `Context::current()`, so their drivers run on the caller's one thread (OMQ.rs's
+//! own "current_thread" bench setting), default `Options`, `send`/`recv`. See the crate
+//! docs for the command line.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use omq_tokio::{Context, Error, Message, Options, SocketType};
+use zsock_benches::{
+    check_size, main_with, on_release, payload, Args, Mode, Outcome, ThrClock, WARMUP,
+};
+
+fn main() -> ExitCode {
+    main_with("omq", |args| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        rt.block_on(run(args))
+    })
+}
+
+fn e(e: Error) -> String {
+    e.to_string()
+}
+
+/// Holds the socket open until the harness says the receiver is done.
+async fn released() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    on_release(move || {
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
+async fn run(args: &Args) -> Result<Outcome, String> {
+    let ctx = Context::current();
+    let buf = payload(args.size);
+    let endpoint = args.endpoint.as_str();
+    match args.mode {
+        Mode::ThrPush => {
+            let push = ctx.socket(SocketType::Push, Options::default());
+            push.bind(endpoint).await.map_err(e)?;
+            for _ in 0..args.count {
+                push.send(Message::from_slice(&buf)).await.map_err(e)?;
+            }
+            released().await;
+            // Options::linger defaults to zero; the receiver has everything by now.
+            push.close().await.map_err(e)?;
+            Ok(Outcome::Served)
+        }
+        Mode::ThrPull => {
+            let pull = ctx.socket(SocketType::Pull, Options::default());
+            pull.connect(endpoint).await.map_err(e)?;
+            let mut clock = ThrClock::new();
+            let first = pull.recv().await.map_err(e)?;
+            clock.start();
+            check_size(first.byte_len(), args.size)?;
+            for _ in 1..args.count {
+                let m = pull.recv().await.map_err(e)?;
+                check_size(m.byte_len(), args.size)?;
+            }
+            clock.stop();
+            Ok(clock.outcome())
+        }
+        Mode::LatRep => {
+            let rep = ctx.socket(SocketType::Rep, Options::default());
+            rep.bind(endpoint).await.map_err(e)?;
+            for _ in 0..args.messages() {
+                let m = rep.recv().await.map_err(e)?;
+                let body = m.get(0).unwrap_or_default();
+                check_size(body.len(), args.size)?;
+                rep.send(Message::from_slice(body)).await.map_err(e)?;
+            }
+            released().await;
+            rep.close().await.map_err(e)?;
+            Ok(Outcome::Served)
+        }
+        Mode::LatReq => {
+            let req = ctx.socket(SocketType::Req, Options::default());
+            req.connect(endpoint).await.map_err(e)?;
+            for _ in 0..WARMUP {
+                req.send(Message::from_slice(&buf)).await.map_err(e)?;
+                let m = req.recv().await.map_err(e)?;
+                check_size(m.byte_len(), args.size)?;
+            }
+            let t = Instant::now();
+            for _ in 0..args.count {
+                req.send(Message::from_slice(&buf)).await.map_err(e)?;
+                let m = req.recv().await.map_err(e)?;
+                check_size(m.byte_len(), args.size)?;
+            }
+            Ok(Outcome::Lat {
+                secs: t.elapsed().as_secs_f64(),
+            })
+        }
+    }
+}

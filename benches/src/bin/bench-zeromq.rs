@@ -1,0 +1,113 @@
+//! Bench peer for the pure-Rust `zeromq` crate 0.7 on a tokio current-thread runtime
+//! (default options, `SocketSend::send`/`SocketRecv::recv`). See the crate docs for the
+//! command line.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use zeromq::{Socket, SocketRecv, SocketSend, ZmqError, ZmqMessage};
+use zsock_benches::{
+    check_size, main_with, on_release, payload, Args, Mode, Outcome, ThrClock, WARMUP,
+};
+
+fn main() -> ExitCode {
+    main_with("zeromq", |args| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        rt.block_on(run(args))
+    })
+}
+
+fn e(e: ZmqError) -> String {
+    e.to_string()
+}
+
+fn message(buf: &[u8]) -> ZmqMessage {
+    ZmqMessage::from(buf.to_vec())
+}
+
+fn body_len(m: &ZmqMessage) -> usize {
+    m.get(0).map_or(0, |b| b.len())
+}
+
+/// Holds the socket open until the harness says the receiver is done.
+async fn released() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    on_release(move || {
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
+async fn run(args: &Args) -> Result<Outcome, String> {
+    let buf = payload(args.size);
+    match args.mode {
+        Mode::ThrPush => {
+            let mut push = zeromq::PushSocket::new();
+            push.bind(&args.endpoint).await.map_err(e)?;
+            for _ in 0..args.count {
+                let mut m = message(&buf);
+                // A bound PUSH without a peer returns the message instead of waiting
+                // for one (libzmq blocks): wait for the PULL to connect.
+                loop {
+                    match push.send(m).await {
+                        Ok(()) => break,
+                        Err(ZmqError::ReturnToSender { message, .. }) => {
+                            m = message;
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                        Err(err) => return Err(e(err)),
+                    }
+                }
+            }
+            released().await;
+            Ok(Outcome::Served)
+        }
+        Mode::ThrPull => {
+            let mut pull = zeromq::PullSocket::new();
+            pull.connect(&args.endpoint).await.map_err(e)?;
+            let mut clock = ThrClock::new();
+            let first = pull.recv().await.map_err(e)?;
+            clock.start();
+            check_size(body_len(&first), args.size)?;
+            for _ in 1..args.count {
+                let m = pull.recv().await.map_err(e)?;
+                check_size(body_len(&m), args.size)?;
+            }
+            clock.stop();
+            Ok(clock.outcome())
+        }
+        Mode::LatRep => {
+            let mut rep = zeromq::RepSocket::new();
+            rep.bind(&args.endpoint).await.map_err(e)?;
+            for _ in 0..args.messages() {
+                let m = rep.recv().await.map_err(e)?;
+                let body = m.get(0).map(|b| b.as_ref()).unwrap_or_default();
+                check_size(body.len(), args.size)?;
+                rep.send(message(body)).await.map_err(e)?;
+            }
+            released().await;
+            Ok(Outcome::Served)
+        }
+        Mode::LatReq => {
+            let mut req = zeromq::ReqSocket::new();
+            req.connect(&args.endpoint).await.map_err(e)?;
+            for _ in 0..WARMUP {
+                req.send(message(&buf)).await.map_err(e)?;
+                let m = req.recv().await.map_err(e)?;
+                check_size(body_len(&m), args.size)?;
+            }
+            let t = Instant::now();
+            for _ in 0..args.count {
+                req.send(message(&buf)).await.map_err(e)?;
+                let m = req.recv().await.map_err(e)?;
+                check_size(body_len(&m), args.size)?;
+            }
+            Ok(Outcome::Lat {
+                secs: t.elapsed().as_secs_f64(),
+            })
+        }
+    }
+}

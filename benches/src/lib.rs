@@ -1,0 +1,439 @@
+//! Side-by-side benchmark peers: zsock, libzmq, the zeromq crate, OMQ.rs (omq-tokio) and a
+//! raw AF_UNIX stream behind one command line, so `cargo xtask bench` can run them
+//! interleaved (method: `shared/design/performance.md`).
+//!
+//! Every binary `bench-NAME` takes
+//! ```text
+//! bench-NAME [--cpu N] thr-push ENDPOINT SIZE COUNT   # PUSH binds, sends COUNT messages
+//! bench-NAME [--cpu N] thr-pull ENDPOINT SIZE COUNT   # PULL connects (retrying), receives COUNT
+//! bench-NAME [--cpu N] lat-rep  ENDPOINT SIZE COUNT   # REP binds, echoes COUNT+1000 messages
+//! bench-NAME [--cpu N] lat-req  ENDPOINT SIZE COUNT   # REQ connects, 1000 warm-up + COUNT trips
+//! ```
+//! and prints, on standard output:
+//! ```text
+//! RESULT kind=thr impl=NAME size=S count=N secs=T msgs_per_s=X mb_per_s=Y rss_kb=K
+//! RESULT kind=lat impl=NAME size=S count=N secs=T lat_us=L rss_kb=K
+//! PEER kind=thr|lat role=thr-push|lat-rep impl=NAME size=S count=N rss_kb=K
+//! ```
+//! `RESULT` comes from the receiving side (thr-pull, lat-req); `PEER` from the binding
+//! side, so the peak RSS (`VmHWM`) of both processes is known.
+//!
+//! Keeping the sender open: thr-push and lat-rep keep their socket open after their last
+//! send until their standard input reaches end-of-file (the harness closes the pipe once
+//! the receiver has printed its RESULT; in a terminal, type Ctrl-D). Nothing is added to
+//! the wire protocol, and no sender can lose the tail of the stream by closing early (the
+//! libzmq PUSH trap, libzmq issues #4660 and #1922). Run them with `</dev/null` and they
+//! close right after their last send.
+//!
+//! `--cpu N` pins the process to CPU N with `sched_setaffinity` before any thread starts
+//! (the harness uses `taskset -c N` when it exists, this flag otherwise).
+//!
+//! What this crate deliberately does not do: tune any implementation. Each peer uses its
+//! library's default options and ordinary send/receive API, and copies the payload from
+//! a user buffer into a new message for every send, as an application does.
+
+use std::fmt;
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Warm-up round trips lat-req makes before timing (and lat-rep echoes on top of COUNT).
+pub const WARMUP: u64 = 1000;
+
+/// How long a connecting peer (thr-pull, lat-req) retries before it gives up, where the
+/// library leaves retrying to the caller.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One of the four roles a bench binary plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// PUSH binds ENDPOINT and sends COUNT messages.
+    ThrPush,
+    /// PULL connects to ENDPOINT, receives COUNT messages and prints RESULT.
+    ThrPull,
+    /// REP binds ENDPOINT and echoes COUNT + [`WARMUP`] messages.
+    LatRep,
+    /// REQ connects, makes [`WARMUP`] + COUNT round trips and prints RESULT.
+    LatReq,
+}
+
+impl Mode {
+    fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "thr-push" => Mode::ThrPush,
+            "thr-pull" => Mode::ThrPull,
+            "lat-rep" => Mode::LatRep,
+            "lat-req" => Mode::LatReq,
+            _ => return None,
+        })
+    }
+
+    /// The mode's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::ThrPush => "thr-push",
+            Mode::ThrPull => "thr-pull",
+            Mode::LatRep => "lat-rep",
+            Mode::LatReq => "lat-req",
+        }
+    }
+
+    /// `thr` or `lat`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Mode::ThrPush | Mode::ThrPull => "thr",
+            Mode::LatRep | Mode::LatReq => "lat",
+        }
+    }
+}
+
+/// The parsed command line.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// The role.
+    pub mode: Mode,
+    /// The endpoint as given (`ipc:///path`).
+    pub endpoint: String,
+    /// Message size in bytes.
+    pub size: usize,
+    /// COUNT: messages (thr) or timed round trips (lat).
+    pub count: u64,
+    /// `--cpu N`: the CPU the process was pinned to.
+    pub cpu: Option<usize>,
+}
+
+impl Args {
+    /// The filesystem path of an `ipc://` endpoint (for the raw peer).
+    pub fn ipc_path(&self) -> Result<&str, String> {
+        self.endpoint
+            .strip_prefix("ipc://")
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| format!("endpoint `{}` is not ipc://PATH", self.endpoint))
+    }
+
+    /// Messages the binding side handles: COUNT for thr-push, COUNT + [`WARMUP`] for lat-rep.
+    pub fn messages(&self) -> u64 {
+        match self.mode {
+            Mode::LatRep | Mode::LatReq => self.count + WARMUP,
+            Mode::ThrPush | Mode::ThrPull => self.count,
+        }
+    }
+}
+
+const USAGE: &str = "usage: BIN [--cpu N] thr-push|thr-pull|lat-rep|lat-req ENDPOINT SIZE COUNT";
+
+/// Parses `[--cpu N] MODE ENDPOINT SIZE COUNT` (without the program name).
+pub fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut cpu = None;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--cpu" {
+            let v = it.next().ok_or("--cpu needs a CPU number")?;
+            cpu = Some(
+                v.parse()
+                    .map_err(|_| format!("--cpu: `{v}` is not a number"))?,
+            );
+        } else {
+            rest.push(a.as_str());
+        }
+    }
+    let [mode, endpoint, size, count] = rest[..] else {
+        return Err(USAGE.into());
+    };
+    let mode = Mode::parse(mode).ok_or_else(|| format!("unknown mode `{mode}`\n{USAGE}"))?;
+    let size = size
+        .parse()
+        .map_err(|_| format!("SIZE `{size}` is not a number"))?;
+    let count: u64 = count
+        .parse()
+        .map_err(|_| format!("COUNT `{count}` is not a number"))?;
+    let min = if mode.kind() == "thr" { 2 } else { 1 };
+    if count < min {
+        return Err(format!("COUNT must be at least {min} for {}", mode.name()));
+    }
+    Ok(Args {
+        mode,
+        endpoint: endpoint.to_string(),
+        size,
+        count,
+        cpu,
+    })
+}
+
+/// The user buffer every send copies from.
+pub fn payload(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i % 251) as u8).collect()
+}
+
+/// Fails unless a received message has the expected size.
+pub fn check_size(got: usize, want: usize) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("received a {got}-byte message, expected {want}"))
+    }
+}
+
+/// What a role measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// thr-pull: seconds from the first to the last message received.
+    Thr {
+        /// T.
+        secs: f64,
+    },
+    /// lat-req: seconds for the COUNT timed round trips.
+    Lat {
+        /// T.
+        secs: f64,
+    },
+    /// thr-push and lat-rep: done, nothing measured.
+    Served,
+}
+
+/// Times thr-pull without a clock read per message: [`ThrClock::start`] on the first
+/// message, [`ThrClock::stop`] after the last.
+#[derive(Debug, Default)]
+pub struct ThrClock {
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl ThrClock {
+    /// A clock that has seen no message.
+    pub fn new() -> ThrClock {
+        ThrClock::default()
+    }
+
+    /// Marks the first message received.
+    pub fn start(&mut self) {
+        self.first = Some(Instant::now());
+    }
+
+    /// Marks the last message received.
+    pub fn stop(&mut self) {
+        self.last = Some(Instant::now());
+    }
+
+    /// The outcome: T from first to last.
+    pub fn outcome(&self) -> Outcome {
+        let secs = match (self.first, self.last) {
+            (Some(f), Some(l)) => l.duration_since(f).as_secs_f64(),
+            _ => 0.0,
+        };
+        Outcome::Thr { secs }
+    }
+}
+
+/// Peak resident set size of this process in KiB (`VmHWM` in /proc/self/status).
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Blocks until standard input reaches end-of-file (or fails): the binding side's signal
+/// that the receiver is done and the socket may close.
+pub fn wait_for_release() {
+    let mut sink = [0u8; 256];
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        match stdin.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs `f` on a new thread once standard input reaches end-of-file, for async peers
+/// whose runtime must keep running while they wait.
+pub fn on_release(f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        wait_for_release();
+        f();
+    });
+}
+
+/// The RESULT or PEER line for an outcome.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    /// Implementation name.
+    pub imp: &'a str,
+    /// The command line.
+    pub args: &'a Args,
+    /// What was measured.
+    pub outcome: Outcome,
+    /// Peak RSS in KiB, if known.
+    pub rss_kb: Option<u64>,
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Args { size, count, .. } = *self.args;
+        let imp = self.imp;
+        match self.outcome {
+            Outcome::Thr { secs } => {
+                let rate = (count - 1) as f64 / secs;
+                let mb = rate * size as f64 / 1e6;
+                write!(
+                    f,
+                    "RESULT kind=thr impl={imp} size={size} count={count} secs={secs:.6} \
+                     msgs_per_s={rate:.1} mb_per_s={mb:.3}"
+                )?;
+            }
+            Outcome::Lat { secs } => {
+                let lat_us = secs * 1e6 / count as f64 / 2.0;
+                write!(
+                    f,
+                    "RESULT kind=lat impl={imp} size={size} count={count} secs={secs:.6} \
+                     lat_us={lat_us:.3}"
+                )?;
+            }
+            Outcome::Served => {
+                write!(
+                    f,
+                    "PEER kind={} role={} impl={imp} size={size} count={count}",
+                    self.args.mode.kind(),
+                    self.args.mode.name()
+                )?;
+            }
+        }
+        if let Some(kb) = self.rss_kb {
+            write!(f, " rss_kb={kb}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Pins the calling thread (and so every thread it starts later) to one CPU.
+pub fn pin_to_cpu(cpu: usize) -> Result<(), String> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(format!("--cpu {cpu}: beyond CPU_SETSIZE"));
+    }
+    // SAFETY: `set` is a plain bit set, zero-initialised; CPU_SET stays within it because
+    // cpu < CPU_SETSIZE (checked above); sched_setaffinity reads `size_of` bytes of it.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "--cpu {cpu}: sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
+/// The `main` of every bench binary: parses the command line, pins if asked, runs `run`
+/// and prints its RESULT or PEER line. Errors go to standard error with exit code 1.
+pub fn main_with(imp: &str, run: impl FnOnce(&Args) -> Result<Outcome, String>) -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bench-{imp}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(cpu) = args.cpu {
+        if let Err(e) = pin_to_cpu(cpu) {
+            eprintln!("bench-{imp}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match run(&args) {
+        Ok(outcome) => {
+            let report = Report {
+                imp,
+                args: &args,
+                outcome,
+                rss_kb: peak_rss_kb(),
+            };
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench-{imp} {}: {e}", args.mode.name());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Retries `f` until it succeeds or [`CONNECT_TIMEOUT`] passes, sleeping 1 ms between
+/// tries (for peers whose library does not retry a connect by itself).
+pub fn retry_connect<T, E: fmt::Display>(mut f: impl FnMut() -> Result<T, E>) -> Result<T, String> {
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "connect: still failing after {CONNECT_TIMEOUT:?}: {e}"
+                ))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_the_method_command_line_with_an_optional_cpu() {
+        let a = parse_args(&argv("--cpu 0 thr-pull ipc:///tmp/x 64 1000")).unwrap();
+        assert_eq!(a.mode, Mode::ThrPull);
+        assert_eq!(a.ipc_path().unwrap(), "/tmp/x");
+        assert_eq!((a.size, a.count, a.cpu), (64, 1000, Some(0)));
+        let a = parse_args(&argv("lat-rep ipc:///tmp/x 1 10")).unwrap();
+        assert_eq!(a.messages(), 10 + WARMUP);
+        assert!(parse_args(&argv("thr-push ipc:///tmp/x 1 1")).is_err());
+        assert!(parse_args(&argv("thr-push ipc:///tmp/x 1")).is_err());
+        assert!(parse_args(&argv("pub ipc:///tmp/x 1 5")).is_err());
+    }
+
+    #[test]
+    fn result_lines_follow_the_method_format() {
+        let args = parse_args(&argv("thr-pull ipc:///tmp/x 1000 1001")).unwrap();
+        let r = Report {
+            imp: "zsock",
+            args: &args,
+            outcome: Outcome::Thr { secs: 0.5 },
+            rss_kb: Some(1234),
+        };
+        assert_eq!(
+            r.to_string(),
+            "RESULT kind=thr impl=zsock size=1000 count=1001 secs=0.500000 \
+             msgs_per_s=2000.0 mb_per_s=2.000 rss_kb=1234"
+        );
+        let args = parse_args(&argv("lat-req ipc:///tmp/x 1 100")).unwrap();
+        let r = Report {
+            imp: "raw",
+            args: &args,
+            outcome: Outcome::Lat { secs: 0.002 },
+            rss_kb: None,
+        };
+        assert_eq!(
+            r.to_string(),
+            "RESULT kind=lat impl=raw size=1 count=100 secs=0.002000 lat_us=10.000"
+        );
+    }
+
+    #[test]
+    fn reads_its_own_peak_rss() {
+        assert!(peak_rss_kb().is_some_and(|kb| kb > 0));
+    }
+}

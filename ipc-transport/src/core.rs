@@ -9,10 +9,12 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use mio::net::UnixStream;
+use smallvec::SmallVec;
 use zmtp_codec::{
     Command, DecodeError, Decoder, FrameHeader, Handshake, Heartbeat, Item, Limits, PeerInfo,
     SocketType, Subscription, Version,
@@ -31,6 +33,8 @@ const COPY_MAX: usize = 2048;
 const BATCH: usize = 64 * 1024;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;
+/// A message sent within this long of the previous direct write is batched instead.
+const CORK: std::time::Duration = std::time::Duration::from_micros(20);
 /// Most frames in one received message (libzmq has no such cap; no real message nears it).
 pub const MAX_MESSAGE_FRAMES: u64 = 1 << 17;
 /// One read's worth: the read buffer always has at least this much spare room.
@@ -206,6 +210,8 @@ pub(crate) struct Conn {
     pub(crate) peer_version: Version,
     /// The deadline last pushed to the timer heap.
     pub(crate) deadline: Option<Instant>,
+    /// When the calling thread last wrote a message straight through.
+    last_direct: Option<Instant>,
     pub(crate) closing: Option<CloseReason>,
 }
 
@@ -231,6 +237,7 @@ impl Conn {
             read_paused: false,
             peer_version: Version::V3_1,
             deadline: None,
+            last_direct: None,
             closing: None,
         }
     }
@@ -436,10 +443,37 @@ impl Core {
             pipe.out.clear();
         }
         pipe.out.push_back(msg);
+        let lone = pipe.out.len() == 1;
         if let Some(c) = pipe.conn {
-            self.schedule_flush(c);
+            if lone && self.write_through(c) {
+                self.flush_conn(c);
+            } else {
+                self.schedule_flush(c);
+            }
         }
         Ok(())
+    }
+
+    /// Whether a message should be written at once by the calling thread: the connection
+    /// is idle and its last direct write is older than [`CORK`]. A lone message (a request,
+    /// a reply) then crosses no thread; back-to-back messages are left for the I/O thread,
+    /// which writes them in one vectored write.
+    fn write_through(&mut self, c: Key) -> bool {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return false;
+        };
+        if !conn.is_active() || conn.want_write || !conn.out.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        if conn
+            .last_direct
+            .is_some_and(|t| now.duration_since(t) < CORK)
+        {
+            return false;
+        }
+        conn.last_direct = Some(now);
+        true
     }
 
     /// Sends a subscription change to the pipe's peer, ahead of the HWM, in the form its
@@ -511,6 +545,33 @@ impl Core {
         let c = p.conn?;
         self.read_conn(c);
         self.pipes.get_mut(id)?.inbound.pop_front()
+    }
+
+    /// The descriptors of the handshaken connections, if there are at most `max`.
+    pub(crate) fn active_fds(&self, max: usize) -> Option<SmallVec<[RawFd; 8]>> {
+        let mut out = SmallVec::new();
+        for (_, c) in self.conns.iter() {
+            if c.is_active() && c.closing.is_none() {
+                if out.len() == max {
+                    return None;
+                }
+                out.push(c.stream.as_raw_fd());
+            }
+        }
+        Some(out)
+    }
+
+    /// Reads every handshaken connection (up to each pipe's RCVHWM).
+    pub(crate) fn read_active(&mut self) {
+        let keys: SmallVec<[Key; 8]> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_active() && c.closing.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        for k in keys {
+            self.read_conn(k);
+        }
     }
 
     /// Writes everything scheduled, in the calling thread.

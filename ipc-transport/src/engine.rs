@@ -11,7 +11,10 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use smallvec::SmallVec;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -81,6 +84,8 @@ pub struct State<H> {
     shutdown: bool,
     seed: u64,
     fd_armed: bool,
+    /// Callers waiting in [`Guard::wait`] on the notify descriptor.
+    poll_waiters: usize,
     /// When the I/O thread's current poll ends by itself (`None`: never). A caller that
     /// adds an earlier timer must wake it.
     poll_until: Option<Instant>,
@@ -93,6 +98,9 @@ struct Shared<H> {
     /// An eventfd made readable whenever waiters would be woken, once armed: the socket's
     /// pollable descriptor (libzmq's ZMQ_FD).
     notify_fd: OwnedFd,
+    /// Callers blocked in poll(2) on the connections themselves: the I/O thread leaves
+    /// reading to them (the kernel wakes them directly, without a thread hop).
+    caller_polling: AtomicUsize,
 }
 
 impl<H> Shared<H> {
@@ -140,11 +148,13 @@ impl<H: Handler> Engine<H> {
                 shutdown: false,
                 seed,
                 fd_armed: false,
+                poll_waiters: 0,
                 poll_until: None,
             }),
             cond: Condvar::new(),
             waker,
             notify_fd: new_eventfd()?,
+            caller_polling: AtomicUsize::new(0),
         });
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
@@ -173,16 +183,7 @@ impl<H: Handler> Engine<H> {
 
     /// Empties the pollable descriptor's counter.
     pub fn drain_notify_fd(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reads at most 8 bytes into a live u64 from an eventfd we own; EAGAIN
-        // when it is already empty.
-        unsafe {
-            libc::read(
-                self.shared.notify_fd.as_raw_fd(),
-                (&mut v as *mut u64).cast(),
-                8,
-            )
-        };
+        drain_eventfd(&self.shared.notify_fd);
     }
 
     /// A handle that reads monitor events from any thread.
@@ -310,6 +311,16 @@ impl<H: Handler> Monitor<H> {
     }
 }
 
+fn drain_eventfd(fd: &OwnedFd) {
+    let mut v: u64 = 0;
+    // SAFETY: reads at most 8 bytes into a live u64 from an eventfd we own; EAGAIN when it
+    // is already empty.
+    unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+}
+
+/// With more connections than this, a waiting caller sleeps on the condition variable.
+const MAX_POLLED_CONNS: usize = 8;
+
 fn new_eventfd() -> io::Result<OwnedFd> {
     // SAFETY: plain system call.
     let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
@@ -371,16 +382,70 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st().settle(Instant::now());
     }
 
-    /// Writes queued output, then sleeps until the I/O thread reports progress or
-    /// `deadline` passes. Returns `false` on timeout.
+    /// Writes queued output, then sleeps until the I/O thread reports progress, data
+    /// arrives, or `deadline` passes. Returns `false` on timeout.
+    ///
+    /// With few connections the caller sleeps in poll(2) on the connections themselves and
+    /// on the notify descriptor, and reads what arrives itself: a reply wakes the caller
+    /// directly from the kernel. With many, it sleeps on a condition variable that the I/O
+    /// thread signals.
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
+        self.st().core.flush_all();
+        self.hand_over();
         let st = self.st();
-        st.core.flush_all();
-        st.settle(Instant::now());
         if std::mem::take(&mut st.core.wake_waiters) {
             return true;
         }
-        st.waiters += 1;
+        match st.core.active_fds(MAX_POLLED_CONNS) {
+            Some(fds) => self.wait_polling(&fds, deadline),
+            None => self.wait_condvar(deadline),
+        }
+    }
+
+    fn wait_polling(&mut self, conn_fds: &[RawFd], deadline: Option<Instant>) -> bool {
+        self.st().poll_waiters += 1;
+        // Stale signals would only cost a spurious turn; start from an empty counter.
+        drain_eventfd(&self.shared.notify_fd);
+        self.shared.caller_polling.fetch_add(1, Ordering::SeqCst);
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up, so that a wait never ends before its deadline.
+                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+            }
+        };
+        let mut fds: SmallVec<[libc::pollfd; 9]> = SmallVec::new();
+        fds.push(libc::pollfd {
+            fd: self.shared.notify_fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        for &fd in conn_fds {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        drop(self.st.take());
+        // SAFETY: `fds` is a live array of `fds.len()` pollfd structs; the descriptors stay
+        // open meanwhile (closing one needs the lock this thread reacquires afterwards, and
+        // a descriptor closed and reused only costs a spurious wake-up).
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        self.st = Some(lock(&self.shared.state));
+        self.shared.caller_polling.fetch_sub(1, Ordering::SeqCst);
+        let st = self.st();
+        st.poll_waiters -= 1;
+        // Read what arrived, and whatever the I/O thread left unread while we polled.
+        st.core.read_active();
+        st.core.wake_waiters = false;
+        st.settle(Instant::now());
+        rc != 0 || deadline.is_none_or(|d| Instant::now() < d)
+    }
+
+    fn wait_condvar(&mut self, deadline: Option<Instant>) -> bool {
+        self.st().waiters += 1;
         let g = self.st.take().expect("guard present");
         let (g, timed_out) = match deadline {
             None => (
@@ -476,9 +541,17 @@ impl<'a, H: Handler> Guard<'a, H> {
 
 impl<H: Handler> Drop for Guard<'_, H> {
     fn drop(&mut self) {
-        let Some(st) = self.st.as_deref_mut() else {
-            return;
-        };
+        if self.st.is_some() {
+            self.hand_over();
+        }
+    }
+}
+
+impl<H: Handler> Guard<'_, H> {
+    /// Settles, then wakes the I/O thread if it has work the caller left it: output to
+    /// write, or a timer earlier than the one its poll waits for.
+    fn hand_over(&mut self) {
+        let st = self.st();
         st.settle(Instant::now());
         let earlier_timer = match (st.next_timeout(), st.poll_until) {
             (Some(t), Some(until)) => t < until,
@@ -1057,7 +1130,14 @@ impl<H: Handler> State<H> {
         !pending && !writing
     }
 
-    fn handle(&mut self, token: Token, readable: bool, writable: bool, now: Instant) {
+    fn handle(
+        &mut self,
+        token: Token,
+        readable: bool,
+        writable: bool,
+        callers_read: bool,
+        now: Instant,
+    ) {
         if token == WAKER {
             return;
         }
@@ -1067,7 +1147,8 @@ impl<H: Handler> State<H> {
                 self.accept(k, now);
             }
         } else if let Some(k) = self.core.conns.key_at(idx) {
-            self.conn_ready(k, readable, writable, now);
+            let active = self.core.conns.get(k).is_some_and(Conn::is_active);
+            self.conn_ready(k, readable && !(callers_read && active), writable, now);
         }
     }
 }
@@ -1101,6 +1182,8 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 return;
             }
         }
+        // A caller polling its connections reads them itself: data events are its.
+        let callers_read = shared.caller_polling.load(Ordering::SeqCst) > 0;
         let mut st = lock(&shared.state);
         let now = Instant::now();
         st.wake_pending = false;
@@ -1109,6 +1192,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 ev.token(),
                 ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                 ev.is_writable() || ev.is_write_closed(),
+                callers_read,
                 now,
             );
         }
@@ -1129,7 +1213,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             if st.waiters > 0 {
                 shared.cond.notify_all();
             }
-            if st.fd_armed {
+            if st.fd_armed || st.poll_waiters > 0 {
                 shared.signal_fd();
             }
         }

@@ -582,7 +582,9 @@ impl Routing {
             }
             Kind::Router(r) => {
                 if let Some(old) = r.ids.remove(&p) {
-                    r.by_id.remove(&old);
+                    if r.by_id.get(&old) == Some(&p) {
+                        r.by_id.remove(&old);
+                    }
                     r.fq.remove(p);
                 }
                 let named = if core.is_outgoing(p) {
@@ -623,6 +625,19 @@ impl Routing {
         }
     }
 
+    /// A pipe lost its connection. ROUTER stops routing to it at once (a send to its id
+    /// is EHOSTUNREACH with ROUTER_MANDATORY); messages it received before are still
+    /// delivered with its id.
+    fn disconnected(&mut self, p: PipeId) {
+        if let Kind::Router(r) = &mut self.kind {
+            if let Some(id) = r.ids.get(&p) {
+                if r.by_id.get(id) == Some(&p) {
+                    r.by_id.remove(id);
+                }
+            }
+        }
+    }
+
     fn detached(&mut self, p: PipeId) {
         match &mut self.kind {
             Kind::Pair(pair) => {
@@ -646,7 +661,9 @@ impl Routing {
             }
             Kind::Router(r) => {
                 if let Some(id) = r.ids.remove(&p) {
-                    r.by_id.remove(&id);
+                    if r.by_id.get(&id) == Some(&p) {
+                        r.by_id.remove(&id);
+                    }
                 }
                 r.fq.remove(p);
             }
@@ -693,9 +710,16 @@ impl Routing {
         let Some(subs) = pb.pipes.get_mut(&p) else {
             return;
         };
+        // Per pipe, a topic is subscribed or not (libzmq's publisher keeps a set of pipes
+        // per topic): a second SUBSCRIBE changes nothing, one CANCEL removes it. The
+        // subscriber counts repeated subscriptions itself and cancels on the last.
         let changed = if sub.subscribe {
-            subs.add(sub.topic.clone());
-            pb.all.add(sub.topic.clone())
+            if subs.contains(&sub.topic) {
+                false
+            } else {
+                subs.add(sub.topic.clone());
+                pb.all.add(sub.topic.clone())
+            }
         } else {
             // CANCEL of a topic the pipe never subscribed to is ignored.
             if !subs.remove(&sub.topic) {
@@ -727,7 +751,7 @@ impl Handler for Routing {
         match n {
             Notice::Attached(p) => self.attached(p, core),
             Notice::Connected(p) => self.connected(p, core),
-            Notice::Disconnected(_) => {}
+            Notice::Disconnected(p) => self.disconnected(p),
             Notice::Detached(p) => self.detached(p),
             Notice::Subscription(p, sub) => self.subscription(p, sub),
         }

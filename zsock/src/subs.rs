@@ -47,6 +47,11 @@ impl Subscriptions {
         true
     }
 
+    /// Whether `topic` itself is present.
+    pub(crate) fn contains(&self, topic: &[u8]) -> bool {
+        self.topics.contains_key(topic)
+    }
+
     /// Whether some topic is a prefix of `data`.
     pub(crate) fn matches(&self, data: &[u8]) -> bool {
         self.lengths

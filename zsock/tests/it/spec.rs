@@ -282,11 +282,16 @@ fn dealer_discards_the_queues_of_a_disconnected_peer() {
     // libzmq polls twice for 100 ms; we wait until A has seen B go.
     await_event(&a_mon, "Disconnected");
 
-    // No messages should be available, sending should fail.
+    // Sending must fail: B's outgoing queue is gone. A message B sent before it went may
+    // still be delivered (libzmq delivers what arrived before a disconnect, and so does
+    // zsock: a PUSH that sends and exits must not lose its messages); nothing else may.
     assert_eq!(
         a.send("", Flags::DONTWAIT).unwrap_err().kind(),
         ErrorKind::Again
     );
+    if let Ok(m) = a.recv(Flags::DONTWAIT) {
+        assert_eq!(m, "DEF");
+    }
     assert_eq!(
         a.recv(Flags::DONTWAIT).unwrap_err().kind(),
         ErrorKind::Again
@@ -382,14 +387,17 @@ fn router_discards_the_queues_of_a_disconnected_peer() {
     b.disconnect(&endpoint).unwrap();
     await_event(&a_mon, "Disconnected");
 
-    // No messages should be available; B is no longer routable (libzmq reports it on the
-    // routing-id frame itself).
+    // B is no longer routable (libzmq reports it on the routing-id frame itself). A
+    // message B sent before it went may still be delivered, with B's id; nothing else.
     assert_eq!(
         a.send("B", Flags::SNDMORE | Flags::DONTWAIT)
             .unwrap_err()
             .kind(),
         ErrorKind::HostUnreachable
     );
+    if let Ok(m) = a.recv_msg(Flags::DONTWAIT) {
+        assert_eq!(m, ["B", "DEF"].into_iter().collect::<zsock::Message>());
+    }
     assert_eq!(
         a.recv(Flags::DONTWAIT).unwrap_err().kind(),
         ErrorKind::Again

@@ -33,8 +33,9 @@ const COPY_MAX: usize = 2048;
 const BATCH: usize = 64 * 1024;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;
-/// A message sent within this long of the previous direct write is batched instead.
-const CORK: std::time::Duration = std::time::Duration::from_micros(20);
+/// Sends closer together than this (with no wait or receive between) form a streak, which
+/// is batched by the I/O thread instead of written one by one.
+const STREAK_GAP: std::time::Duration = std::time::Duration::from_micros(200);
 /// Most frames in one received message (libzmq has no such cap; no real message nears it).
 pub const MAX_MESSAGE_FRAMES: u64 = 1 << 17;
 /// One read's worth: the read buffer always has at least this much spare room.
@@ -205,13 +206,13 @@ pub(crate) struct Conn {
     partial: Message,
     /// WRITABLE interest is registered (a write hit WouldBlock).
     pub(crate) want_write: bool,
+    /// Out of the I/O thread's poll while a caller waits on it (see `Guard::wait`).
+    pub(crate) parked: bool,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
     pub(crate) peer_version: Version,
     /// The deadline last pushed to the timer heap.
     pub(crate) deadline: Option<Instant>,
-    /// When the calling thread last wrote a message straight through.
-    last_direct: Option<Instant>,
     pub(crate) closing: Option<CloseReason>,
 }
 
@@ -234,10 +235,10 @@ impl Conn {
             out: OutBuf::default(),
             partial: Message::new(),
             want_write: false,
+            parked: false,
             read_paused: false,
             peer_version: Version::V3_1,
             deadline: None,
-            last_direct: None,
             closing: None,
         }
     }
@@ -283,6 +284,9 @@ pub struct Core {
     pub(crate) max_msg_size: Option<u64>,
     /// CONFLATE: a pipe's outgoing queue holds only the newest message.
     pub(crate) conflate: bool,
+    /// Sends since the caller last waited or received (see `write_through`).
+    streak: u32,
+    last_send: Option<Instant>,
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
     /// Something a waiting caller may want happened (message, room, pipe change).
@@ -307,6 +311,8 @@ impl Core {
             rcvhwm: 1000,
             max_msg_size: None,
             conflate: false,
+            streak: 0,
+            last_send: None,
             dirty: Vec::new(),
             wake_waiters: false,
             doomed: Vec::new(),
@@ -446,7 +452,7 @@ impl Core {
         let lone = pipe.out.len() == 1;
         if let Some(c) = pipe.conn {
             if lone && self.write_through(c) {
-                self.flush_conn(c);
+                self.flush_for_caller(c);
             } else {
                 self.schedule_flush(c);
             }
@@ -459,21 +465,26 @@ impl Core {
     /// a reply) then crosses no thread; back-to-back messages are left for the I/O thread,
     /// which writes them in one vectored write.
     fn write_through(&mut self, c: Key) -> bool {
-        let Some(conn) = self.conns.get_mut(c) else {
+        let now = Instant::now();
+        if self
+            .last_send
+            .is_none_or(|t| now.duration_since(t) >= STREAK_GAP)
+        {
+            self.streak = 0;
+        }
+        self.last_send = Some(now);
+        self.streak = self.streak.saturating_add(1);
+        let Some(conn) = self.conns.get(c) else {
             return false;
         };
-        if !conn.is_active() || conn.want_write || !conn.out.is_empty() {
-            return false;
-        }
-        let now = Instant::now();
-        if conn
-            .last_direct
-            .is_some_and(|t| now.duration_since(t) < CORK)
-        {
-            return false;
-        }
-        conn.last_direct = Some(now);
-        true
+        // The first send after a wait, a receive or a pause goes straight out; a streak of
+        // sends is batched.
+        self.streak == 1 && conn.is_active() && !conn.want_write && conn.out.is_empty()
+    }
+
+    /// The caller is about to block or has received: its next send starts a new streak.
+    pub(crate) fn end_streak(&mut self) {
+        self.streak = 0;
     }
 
     /// Sends a subscription change to the pipe's peer, ahead of the HWM, in the form its
@@ -516,14 +527,25 @@ impl Core {
             return true;
         }
         if let Some(c) = p.conn {
-            self.read_conn(c);
+            self.read_conn_for_caller(c);
         }
         self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
+    }
+
+    /// Takes the next message already queued on a pipe, without reading its socket.
+    pub fn recv_queued(&mut self, id: PipeId) -> Option<Message> {
+        let p = self.pipes.get_mut(id)?;
+        let m = p.inbound.pop_front();
+        if p.draining && p.inbound.is_empty() {
+            self.remove_pipe(id);
+        }
+        m
     }
 
     /// Takes the next received message of a pipe, reading from its socket when the queue is
     /// empty (the caller-thread fast path).
     pub fn recv(&mut self, id: PipeId) -> Option<Message> {
+        self.streak = 0;
         let p = self.pipes.get_mut(id)?;
         if p.draining {
             let m = p.inbound.pop_front();
@@ -537,25 +559,35 @@ impl Core {
             if let Some(c) = resume {
                 // Just went below RCVHWM: take what waits in the kernel.
                 if self.conns.get(c).is_some_and(|c| c.read_paused) {
-                    self.read_conn(c);
+                    self.read_conn_for_caller(c);
                 }
             }
             return Some(m);
         }
         let c = p.conn?;
-        self.read_conn(c);
+        self.read_conn_for_caller(c);
         self.pipes.get_mut(id)?.inbound.pop_front()
     }
 
-    /// The descriptors of the handshaken connections, if there are at most `max`.
-    pub(crate) fn active_fds(&self, max: usize) -> Option<SmallVec<[RawFd; 8]>> {
+    /// Whether a connection has output waiting anywhere (its buffer or its pipe).
+    pub(crate) fn conn_has_pending(&self, c: Key) -> bool {
+        let Some(conn) = self.conns.get(c) else {
+            return false;
+        };
+        conn.want_write
+            || conn.has_output()
+            || conn.pipe.is_some_and(|p| self.has_pending_output(p))
+    }
+
+    /// The handshaken connections and their descriptors, if there are at most `max`.
+    pub(crate) fn active_conns(&self, max: usize) -> Option<SmallVec<[(Key, RawFd); 8]>> {
         let mut out = SmallVec::new();
-        for (_, c) in self.conns.iter() {
+        for (k, c) in self.conns.iter() {
             if c.is_active() && c.closing.is_none() {
                 if out.len() == max {
                     return None;
                 }
-                out.push(c.stream.as_raw_fd());
+                out.push((k, c.stream.as_raw_fd()));
             }
         }
         Some(out)
@@ -570,16 +602,38 @@ impl Core {
             .map(|(k, _)| k)
             .collect();
         for k in keys {
-            self.read_conn(k);
+            self.read_conn_for_caller(k);
         }
     }
 
-    /// Writes everything scheduled, in the calling thread.
-    pub fn flush_all(&mut self) {
+    /// A read by the calling thread: it sees what it read itself, so it is no reason to
+    /// wake waiters (only the I/O thread's reads are).
+    fn read_conn_for_caller(&mut self, c: Key) {
+        let before = self.wake_waiters;
+        self.read_conn_as(c, true);
+        self.wake_waiters = before;
+    }
+
+    /// Writes everything scheduled, in the calling thread. Returns whether that moved
+    /// queued messages out of a pipe (making room a blocked send may use).
+    pub fn flush_all(&mut self) -> bool {
         let dirty = std::mem::take(&mut self.dirty);
+        let mut moved = false;
         for c in dirty {
-            self.flush_conn(c);
+            let p = self.conns.get(c).and_then(|c| c.pipe);
+            let before = p.and_then(|p| self.pipes.get(p)).map_or(0, |p| p.out.len());
+            self.flush_for_caller(c);
+            let after = p.and_then(|p| self.pipes.get(p)).map_or(0, |p| p.out.len());
+            moved |= after < before;
         }
+        moved
+    }
+
+    /// A flush by the calling thread: room it made itself is no reason to wake waiters.
+    fn flush_for_caller(&mut self, c: Key) {
+        let before = self.wake_waiters;
+        self.flush_conn(c);
+        self.wake_waiters = before;
     }
 
     /// Writes a connection's pending output until done or WouldBlock. Returns whether
@@ -653,6 +707,11 @@ impl Core {
 
     /// Reads and decodes what the connection has, up to RCVHWM queued messages.
     pub(crate) fn read_conn(&mut self, c: Key) {
+        self.read_conn_as(c, false);
+    }
+
+    fn read_conn_as(&mut self, c: Key, caller: bool) {
+        let mut drained = false;
         let Some(conn) = self.conns.get_mut(c) else {
             return;
         };
@@ -681,14 +740,25 @@ impl Core {
                 return;
             }
             conn.read_paused = false;
+            if drained {
+                return;
+            }
             match read_some(conn) {
-                Ok(0) => {
+                Ok((0, _)) => {
                     self.doom(c, CloseReason::Eof);
                     return;
                 }
-                Ok(_) => {
+                Ok((n, room)) => {
                     if let Phase::Active { heartbeat, .. } = &mut conn.phase {
                         heartbeat.on_traffic();
+                    }
+                    // For the calling thread, a read that did not fill the buffer emptied
+                    // the socket: decode and stop, saving the read that would only say
+                    // EAGAIN. (Not for the I/O thread: its edge-triggered poll needs
+                    // EAGAIN, or an end of file that came with the data goes unnoticed.
+                    // The caller's own poll is level-triggered.)
+                    if caller && n < room {
+                        drained = true;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -718,7 +788,7 @@ impl Core {
         };
         loop {
             match read_some(conn) {
-                Ok(0) => return Err(CloseReason::Eof),
+                Ok((0, _)) => return Err(CloseReason::Eof),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -885,7 +955,8 @@ fn protocol_error(e: &DecodeError) -> CloseReason {
 
 /// One read into the connection's buffer. The buffer grows with what arrives, at most
 /// doubling per read, so a peer's declared length never sizes an allocation by itself.
-fn read_some(conn: &mut Conn) -> io::Result<usize> {
+/// Returns the bytes read and the room there was for them.
+fn read_some(conn: &mut Conn) -> io::Result<(usize, usize)> {
     if conn.rbuf.capacity() - conn.rbuf.len() < READ_CHUNK / 4 {
         let needed = match &conn.phase {
             Phase::Active { decoder, .. } => decoder.bytes_needed(&conn.rbuf),
@@ -895,5 +966,6 @@ fn read_some(conn: &mut Conn) -> io::Result<usize> {
         let want = needed.clamp(READ_CHUNK as u64, cap) as usize; // <= max(len, 64 KiB)
         conn.rbuf.reserve(want);
     }
-    sys::read_into(&conn.stream, &mut conn.rbuf)
+    let room = conn.rbuf.capacity() - conn.rbuf.len();
+    sys::read_into(&conn.stream, &mut conn.rbuf).map(|n| (n, room))
 }

@@ -390,22 +390,37 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// directly from the kernel. With many, it sleeps on a condition variable that the I/O
     /// thread signals.
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
-        self.st().core.flush_all();
+        let moved = self.st().core.flush_all();
+        self.st().core.end_streak();
         self.hand_over();
         let st = self.st();
-        if std::mem::take(&mut st.core.wake_waiters) {
+        if std::mem::take(&mut st.core.wake_waiters) || moved {
             return true;
         }
-        match st.core.active_fds(MAX_POLLED_CONNS) {
-            Some(fds) => self.wait_polling(&fds, deadline),
+        match st.core.active_conns(MAX_POLLED_CONNS) {
+            Some(conns) => self.wait_polling(&conns, deadline),
             None => self.wait_condvar(deadline),
         }
     }
 
-    fn wait_polling(&mut self, conn_fds: &[RawFd], deadline: Option<Instant>) -> bool {
-        self.st().poll_waiters += 1;
-        // Stale signals would only cost a spurious turn; start from an empty counter.
-        drain_eventfd(&self.shared.notify_fd);
+    fn wait_polling(&mut self, conns: &[(Key, RawFd)], deadline: Option<Instant>) -> bool {
+        let st = self.st();
+        st.poll_waiters += 1;
+        // Take the idle connections out of the I/O thread's poll for the wait, so that
+        // their data wakes this thread only (not both). Connections with output pending
+        // stay with the I/O thread, which writes them when they drain.
+        let mut parked: SmallVec<[Key; 8]> = SmallVec::new();
+        for &(k, _) in conns {
+            if st.core.conn_has_pending(k) {
+                continue;
+            }
+            if let Some(c) = st.core.conns.get_mut(k) {
+                if st.registry.deregister(&mut c.stream).is_ok() {
+                    c.parked = true;
+                    parked.push(k);
+                }
+            }
+        }
         self.shared.caller_polling.fetch_add(1, Ordering::SeqCst);
         let timeout_ms = match deadline {
             None => -1,
@@ -421,7 +436,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             events: libc::POLLIN,
             revents: 0,
         });
-        for &fd in conn_fds {
+        for &(_, fd) in conns {
             fds.push(libc::pollfd {
                 fd,
                 events: libc::POLLIN,
@@ -435,10 +450,34 @@ impl<'a, H: Handler> Guard<'a, H> {
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         self.st = Some(lock(&self.shared.state));
         self.shared.caller_polling.fetch_sub(1, Ordering::SeqCst);
+        // A stale signal costs one spurious turn; drain only when it fired.
+        if fds[0].revents != 0 {
+            drain_eventfd(&self.shared.notify_fd);
+        }
         let st = self.st();
         st.poll_waiters -= 1;
-        // Read what arrived, and whatever the I/O thread left unread while we polled.
+        // Read what arrived, and whatever the I/O thread left unread while we polled; then
+        // give the parked connections back (a re-added descriptor with data reports it).
         st.core.read_active();
+        for k in parked {
+            if let Some(c) = st.core.conns.get_mut(k) {
+                c.parked = false;
+                if c.closing.is_none() {
+                    let interest = if c.want_write {
+                        Interest::READABLE | Interest::WRITABLE
+                    } else {
+                        Interest::READABLE
+                    };
+                    if st
+                        .registry
+                        .register(&mut c.stream, conn_token(k), interest)
+                        .is_err()
+                    {
+                        st.core.doom(k, CloseReason::Local);
+                    }
+                }
+            }
+        }
         st.core.wake_waiters = false;
         st.settle(Instant::now());
         rc != 0 || deadline.is_none_or(|d| Instant::now() < d)
@@ -742,6 +781,14 @@ impl<H: Handler> State<H> {
 
     /// Writes a connection's output; WRITABLE interest follows when the kernel is full.
     fn flush(&mut self, k: Key) {
+        if self.core.conns.get(k).is_some_and(|c| c.parked) {
+            // The waiting caller owns it for now: wake it to write.
+            if !self.core.dirty.contains(&k) {
+                self.core.dirty.push(k);
+            }
+            self.core.wake_waiters = true;
+            return;
+        }
         self.core.flush_conn(k);
     }
 
@@ -1101,6 +1148,9 @@ impl<H: Handler> State<H> {
         }
         for k in std::mem::take(&mut self.core.reregister) {
             if let Some(c) = self.core.conns.get_mut(k) {
+                if c.parked {
+                    continue; // registered again, with its current interest, on unpark
+                }
                 let interest = if c.want_write {
                     Interest::READABLE | Interest::WRITABLE
                 } else {
@@ -1199,6 +1249,9 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
         st.fire_timers(now);
         // Notices can queue output (a SUB's subscriptions on a new connection), and
         // writes can close connections: settle and flush until both are done.
+        // A parked connection is the waiting caller's: leave its output to the caller and
+        // wake it.
+        let mut for_caller: Vec<Key> = Vec::new();
         loop {
             st.settle(now);
             let dirty = std::mem::take(&mut st.core.dirty);
@@ -1206,8 +1259,16 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 break;
             }
             for k in dirty {
-                st.flush(k);
+                if st.core.conns.get(k).is_some_and(|c| c.parked) {
+                    for_caller.push(k);
+                } else {
+                    st.flush(k);
+                }
             }
+        }
+        if !for_caller.is_empty() {
+            st.core.dirty.extend(for_caller);
+            st.core.wake_waiters = true;
         }
         if std::mem::take(&mut st.core.wake_waiters) {
             if st.waiters > 0 {

@@ -248,8 +248,10 @@ impl Routing {
                 if r.expect_reply && !opts.req_relaxed {
                     return Err(SendError::Fsm);
                 }
-                // A new request makes every reply still waiting stale (libzmq eats them).
-                while r.dealer.fq.recv(core).is_some() {}
+                // A new request makes every reply already queued stale (libzmq eats them).
+                for p in &r.dealer.fq.pipes {
+                    while core.recv_queued(*p).is_some() {}
+                }
                 let mut m = msg;
                 m.push_front(Bytes::new());
                 let id = r.request_id.wrapping_add(1);

@@ -436,8 +436,14 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            // After end of input the pipe's writer is gone and the read end would stay
+            // readable (end of file): stop watching it, or the loop would spin.
             libc::pollfd {
-                fd: wake_r.as_raw_fd(),
+                fd: if st.stdin_done {
+                    -1
+                } else {
+                    wake_r.as_raw_fd()
+                },
                 events: libc::POLLIN,
                 revents: 0,
             },

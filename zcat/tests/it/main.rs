@@ -308,3 +308,30 @@ fn zcat_talks_to_libzmq_both_ways() {
     );
     assert_eq!(zpush.wait(), 0);
 }
+
+/// CPU time (user + system) a process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which ends with ')'): utime is the 12th, stime 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_echo_server_whose_input_ended_sleeps_instead_of_spinning() {
+    let d = dir();
+    let e = ep(&d, "idle");
+    let mut rep = zcat(&["rep", "--bind", &e, "--echo"]);
+    rep.bound();
+    rep.close_stdin();
+    let before = cpu_ticks(rep.child.id());
+    // Half a second of nothing to do: a spinning loop would burn most of it.
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu_ticks(rep.child.id()) - before;
+    assert!(used <= 10, "idle zcat used {used} ticks of CPU in 500 ms");
+    assert!(
+        rep.child.try_wait().unwrap().is_none(),
+        "echo servers keep serving"
+    );
+}

@@ -335,3 +335,56 @@ fn an_echo_server_whose_input_ended_sleeps_instead_of_spinning() {
         "echo servers keep serving"
     );
 }
+
+/// Every type both bound and connected: the usual connector binds and the usual binder
+/// connects, for each pair not already covered above.
+#[test]
+fn every_type_works_bound_and_connected() {
+    let d = dir();
+    // (binder args, connector args)
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["req"], &["rep", "--echo"]),
+        (&["dealer"], &["router", "--echo", "--count", "1"]),
+        (&["sub", "--count", "1"], &["pub"]),
+        (&["xsub", "--count", "1"], &["xpub"]),
+    ];
+    for (i, (binder, connector)) in cases.iter().enumerate() {
+        let e = ep(&d, &format!("swap{i}"));
+        let mut b_args: Vec<&str> = binder.to_vec();
+        b_args.extend(["--bind", &e]);
+        let mut c_args: Vec<&str> = connector.to_vec();
+        c_args.extend(["--connect", &e]);
+        let mut b = zcat(&b_args);
+        b.bound();
+        let mut c = zcat(&c_args);
+        match binder[0] {
+            "req" => {
+                b.write("question\n");
+                assert_eq!(c.line(), "question");
+                assert_eq!(b.line(), "question");
+            }
+            "dealer" => {
+                b.write("hello\n");
+                let l = c.line();
+                assert!(l.ends_with("\thello"), "{l}");
+                assert_eq!(b.line(), "hello");
+                assert_eq!(c.wait(), 0);
+            }
+            "sub" | "xsub" => {
+                // Publish until the subscription (to everything) has arrived.
+                let mut got = None;
+                for n in 0..400 {
+                    c.write(&format!("tick {n}\n"));
+                    if let Ok(l) = b.out.recv_timeout(Duration::from_millis(50)) {
+                        got = Some(l);
+                        break;
+                    }
+                }
+                let l = got.expect("the subscriber received nothing");
+                assert!(l.starts_with("tick "), "{l}");
+                assert_eq!(b.wait(), 0);
+            }
+            _ => unreachable!(),
+        }
+    }
+}

@@ -84,6 +84,8 @@ pub struct State<H> {
     shutdown: bool,
     seed: u64,
     fd_armed: bool,
+    /// Notices delivered to the handler so far.
+    dispatched: u64,
     /// Callers waiting in [`Guard::wait`] on the notify descriptor.
     poll_waiters: usize,
     /// When the I/O thread's current poll ends by itself (`None`: never). A caller that
@@ -148,6 +150,7 @@ impl<H: Handler> Engine<H> {
                 shutdown: false,
                 seed,
                 fd_armed: false,
+                dispatched: 0,
                 poll_waiters: 0,
                 poll_until: None,
             }),
@@ -392,9 +395,12 @@ impl<'a, H: Handler> Guard<'a, H> {
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
         let moved = self.st().core.flush_all();
         self.st().core.end_streak();
+        let dispatched = self.st().dispatched;
         self.hand_over();
         let st = self.st();
-        if std::mem::take(&mut st.core.wake_waiters) || moved {
+        // Notices delivered just now (from the caller's own reads: a subscription for an
+        // XPUB, a closed pipe) may have made the caller's operation possible.
+        if std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched {
             return true;
         }
         match st.core.active_conns(MAX_POLLED_CONNS) {
@@ -1140,6 +1146,7 @@ impl<H: Handler> State<H> {
             let Some(n) = self.core.take_notice() else {
                 break;
             };
+            self.dispatched = self.dispatched.wrapping_add(1);
             let State { handler, core, .. } = self;
             handler.on_notice(n, core);
         }

@@ -43,14 +43,15 @@ pub(crate) struct RoutingOptions {
     pub(crate) connect_routing_id: Option<Bytes>,
 }
 
-/// Round-robin over pipes that can take a message (30/PIPELINE "load-balance").
+/// Pipes taken in turn, starting after the last one used: round-robin for sending
+/// (30/PIPELINE "load-balance") and for receiving ("fair-queue").
 #[derive(Debug, Default)]
-struct LoadBalancer {
+struct Ring {
     pipes: Vec<PipeId>,
     next: usize,
 }
 
-impl LoadBalancer {
+impl Ring {
     fn add(&mut self, p: PipeId) {
         self.pipes.push(p);
     }
@@ -62,6 +63,20 @@ impl LoadBalancer {
                 self.next -= 1;
             }
         }
+    }
+
+    /// Tries the pipes in turn; the first for which `f` succeeds becomes the last used.
+    fn rotate<T>(&mut self, mut f: impl FnMut(PipeId) -> Option<T>) -> Option<(PipeId, T)> {
+        let n = self.pipes.len();
+        for i in 0..n {
+            let idx = (self.next + i) % n;
+            let p = self.pipes[idx];
+            if let Some(v) = f(p) {
+                self.next = (idx + 1) % n;
+                return Some((p, v));
+            }
+        }
+        None
     }
 
     fn can_send(&self, core: &Core) -> bool {
@@ -70,55 +85,23 @@ impl LoadBalancer {
 
     /// Sends to the next pipe with room; returns it.
     fn send(&mut self, core: &mut Core, msg: Message) -> Result<PipeId, Message> {
-        let n = self.pipes.len();
-        let mut msg = msg;
-        for i in 0..n {
-            let idx = (self.next + i) % n;
-            let p = self.pipes[idx];
-            match core.send(p, msg) {
-                Ok(()) => {
-                    self.next = (idx + 1) % n;
-                    return Ok(p);
-                }
-                Err(back) => msg = back,
+        let mut slot = Some(msg);
+        let sent = self.rotate(|p| match core.send(p, slot.take()?) {
+            Ok(()) => Some(()),
+            Err(back) => {
+                slot = Some(back);
+                None
             }
-        }
-        Err(msg)
-    }
-}
-
-/// Takes messages from pipes in turn (30/PIPELINE "fair-queue").
-#[derive(Debug, Default)]
-struct FairQueue {
-    pipes: Vec<PipeId>,
-    next: usize,
-}
-
-impl FairQueue {
-    fn add(&mut self, p: PipeId) {
-        self.pipes.push(p);
-    }
-
-    fn remove(&mut self, p: PipeId) {
-        if let Some(i) = self.pipes.iter().position(|q| *q == p) {
-            self.pipes.remove(i);
-            if self.next > i {
-                self.next -= 1;
-            }
+        });
+        match sent {
+            Some((p, ())) => Ok(p),
+            // Every failed try puts the message back, so `slot` holds it here.
+            None => Err(slot.unwrap_or_default()),
         }
     }
 
     fn recv(&mut self, core: &mut Core) -> Option<(PipeId, Message)> {
-        let n = self.pipes.len();
-        for i in 0..n {
-            let idx = (self.next + i) % n;
-            let p = self.pipes[idx];
-            if let Some(m) = core.recv(p) {
-                self.next = (idx + 1) % n;
-                return Some((p, m));
-            }
-        }
-        None
+        self.rotate(|p| core.recv(p))
     }
 
     fn has(&mut self, core: &mut Core) -> bool {
@@ -135,8 +118,8 @@ struct Pair {
 /// PUSH, PULL, DEALER.
 #[derive(Debug, Default)]
 struct Dealer {
-    lb: LoadBalancer,
-    fq: FairQueue,
+    lb: Ring,
+    fq: Ring,
 }
 
 /// REQ: a DEALER with an envelope and strict alternation.
@@ -151,14 +134,14 @@ struct Req {
 /// REP: fair-queued requests, replies routed back with the request's envelope.
 #[derive(Debug, Default)]
 struct Rep {
-    fq: FairQueue,
+    fq: Ring,
     replying: Option<(PipeId, Vec<Bytes>)>,
 }
 
 /// ROUTER: peers addressed by routing id.
 #[derive(Debug, Default)]
 struct Router {
-    fq: FairQueue,
+    fq: Ring,
     by_id: HashMap<Bytes, PipeId>,
     ids: HashMap<PipeId, Bytes>,
     /// CONNECT_ROUTING_ID given to `connect` calls, by endpoint, applied when they connect.
@@ -180,7 +163,7 @@ struct Pub {
 /// SUB and XSUB.
 #[derive(Debug, Default)]
 struct Sub {
-    fq: FairQueue,
+    fq: Ring,
     pipes: Vec<PipeId>,
     subs: Subscriptions,
 }

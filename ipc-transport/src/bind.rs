@@ -22,7 +22,7 @@
 use std::ffi::{CString, OsString};
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
@@ -34,6 +34,7 @@ use ipc_endpoint::{
 };
 
 use crate::creds::PeerCred;
+use crate::sys::new_socket;
 use crate::TransportError;
 
 /// libzmq's default `ZMQ_BACKLOG`.
@@ -465,41 +466,6 @@ pub(crate) fn bind_wildcard_in(
         listener: Some(UnixListener::from(fd)),
         files,
     })
-}
-
-/// A new `AF_UNIX` stream socket, non-blocking and close-on-exec.
-fn new_socket() -> io::Result<OwnedFd> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let ty = libc::SOCK_STREAM;
-    // SAFETY: socket(2) takes no pointers; the result is checked before use.
-    let raw = unsafe { libc::socket(libc::AF_UNIX, ty, 0) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a descriptor socket(2) just returned, owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    set_nonblocking_cloexec(&fd)?;
-    Ok(fd)
-}
-
-/// Where `socket(2)` has no `SOCK_NONBLOCK`/`SOCK_CLOEXEC`: sets both afterwards (leaving the
-/// window in which a concurrent fork+exec could inherit the descriptor, as std does there).
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn set_nonblocking_cloexec(fd: &OwnedFd) -> io::Result<()> {
-    let raw = fd.as_raw_fd();
-    // SAFETY: fcntl(2) with integer arguments on a descriptor `fd` keeps open.
-    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0
-        || unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-        || unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// `bind(2)` of `fd` to `addr`.

@@ -436,13 +436,12 @@ impl Core {
 
     /// Queues a message on a pipe. `Err(msg)`: the pipe is full (SNDHWM) or gone.
     pub fn send(&mut self, id: PipeId, msg: Message) -> Result<(), Message> {
-        if !self.conflate && !self.can_send(id) {
-            return Err(msg);
-        }
+        // One look-up per message: the checks of `can_send`, on the pipe in hand.
+        let (hwm, conflate) = (self.sndhwm, self.conflate);
         let Some(pipe) = self.pipes.get_mut(id) else {
             return Err(msg);
         };
-        if pipe.draining {
+        if pipe.draining || (!conflate && hwm != 0 && pipe.out.len() >= hwm) {
             return Err(msg);
         }
         if self.conflate {

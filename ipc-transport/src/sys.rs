@@ -11,19 +11,7 @@ use ipc_endpoint::SockAddr;
 /// A non-blocking, close-on-exec AF_UNIX stream socket, connected (or failed) to `addr`.
 /// Unix-domain connects complete at once: EAGAIN means the listener's backlog is full.
 pub(crate) fn connect(addr: &SockAddr) -> io::Result<OwnedFd> {
-    // SAFETY: plain system call with constant arguments.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = new_socket()?;
     // SAFETY: `addr` points to a valid sockaddr_un of `socklen` bytes.
     let rc = unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.socklen()) };
     if rc < 0 {
@@ -59,4 +47,39 @@ pub(crate) fn send_vectored(fd: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Resu
         return Err(io::Error::last_os_error());
     }
     Ok(n as usize) // n >= 0 checked above
+}
+
+/// A new `AF_UNIX` stream socket, non-blocking and close-on-exec.
+pub(crate) fn new_socket() -> io::Result<OwnedFd> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let ty = libc::SOCK_STREAM;
+    // SAFETY: socket(2) takes no pointers; the result is checked before use.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, ty, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a descriptor socket(2) just returned, owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    set_nonblocking_cloexec(&fd)?;
+    Ok(fd)
+}
+
+/// Where `socket(2)` has no `SOCK_NONBLOCK`/`SOCK_CLOEXEC`: sets both afterwards (leaving the
+/// window in which a concurrent fork+exec could inherit the descriptor, as std does there).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn set_nonblocking_cloexec(fd: &OwnedFd) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl(2) with integer arguments on a descriptor `fd` keeps open.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0
+        || unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
+        || unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) } < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

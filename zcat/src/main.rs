@@ -338,24 +338,20 @@ fn run(args: Args) -> Result<ExitCode, String> {
     for o in &args.options {
         sock.set(o.clone()).map_err(|e| format!("option: {e}"))?;
     }
+    // With no --subscribe, sub and xsub subscribe to everything.
+    let topics = if args.subscribe.is_empty() {
+        vec![String::new()]
+    } else {
+        args.subscribe.clone()
+    };
     match args.ty {
         SocketType::Sub => {
-            let topics = if args.subscribe.is_empty() {
-                vec![String::new()]
-            } else {
-                args.subscribe.clone()
-            };
             for t in topics {
                 sock.set(SocketOption::Subscribe(t.into_bytes().into()))
                     .map_err(|e| format!("subscribe: {e}"))?;
             }
         }
         SocketType::XSub => {
-            let topics = if args.subscribe.is_empty() {
-                vec![String::new()]
-            } else {
-                args.subscribe.clone()
-            };
             for t in topics {
                 let mut m = vec![1u8];
                 m.extend_from_slice(t.as_bytes());

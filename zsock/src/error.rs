@@ -10,7 +10,7 @@ pub mod errno {
     /// The operation is not valid in the socket's current state (e.g. REQ sending twice).
     pub const EFSM: i32 = 156_384_763;
     /// The context or socket was terminated.
-    pub const ETERM: i32 = 156_384_765;
+    pub const ETERM: i32 = ipc_transport::ETERM;
 }
 
 /// What kind of failure: the errno a libzmq user knows.

@@ -1063,6 +1063,24 @@ impl<H: Handler> State<H> {
 
     /// Closes a doomed connection: events, pipe, and the connector's next move.
     fn reap(&mut self, k: Key, now: Instant) {
+        // A handshake cut short by a write error or end of file may still have the peer's
+        // READY or ERROR waiting unread (a peer refusing our type sends ERROR, then closes,
+        // and our write can fail first): its verdict is the real reason.
+        let io_failure = self.core.conns.get(k).is_some_and(|c| {
+            !c.is_active() && matches!(c.closing, Some(CloseReason::Io(_) | CloseReason::Eof))
+        });
+        if io_failure {
+            // What is buffered first, then what the kernel still holds.
+            let verdict = self
+                .core
+                .advance_handshake(k)
+                .and_then(|_| self.core.read_handshake(k));
+            if let (Err(reason @ CloseReason::Handshake(_)), Some(c)) =
+                (verdict, self.core.conns.get_mut(k))
+            {
+                c.closing = Some(reason);
+            }
+        }
         let Some(mut conn) = self.core.conns.remove(k) else {
             return;
         };

@@ -780,6 +780,18 @@ impl Core {
         }
     }
 
+    /// Dooms a connection for a protocol verdict, which replaces an I/O failure already
+    /// recorded: sending our ERROR can fail because the peer, refusing us at the same moment,
+    /// has closed, and the verdict is what explains the close.
+    pub(crate) fn doom_for_verdict(&mut self, c: Key, reason: CloseReason) {
+        match self.conns.get_mut(c) {
+            Some(conn) if matches!(conn.closing, Some(CloseReason::Io(_))) => {
+                conn.closing = Some(reason); // already in `doomed`
+            }
+            _ => self.doom(c, reason),
+        }
+    }
+
     /// Reads during the handshake (no HWM, no fast path). Returns Err on EOF or error.
     pub(crate) fn read_handshake(&mut self, c: Key) -> Result<(), CloseReason> {
         let Some(conn) = self.conns.get_mut(c) else {

@@ -951,7 +951,7 @@ impl<H: Handler> State<H> {
                 // Send what the handshake queued (our READY, an ERROR), best effort.
                 self.core.poll_transmit(k);
                 let _ = self.core.flush_conn(k);
-                self.core.doom(k, reason);
+                self.core.doom_for_verdict(k, reason);
             }
         }
         self.update_deadline(k);

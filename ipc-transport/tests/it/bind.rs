@@ -14,8 +14,9 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ipc_endpoint::{wildcard_base_dir, AbstractName, Endpoint, SocketPath, MAX_PATH_LEN};
@@ -62,9 +63,26 @@ pub(crate) fn assert_child_passed(status: std::process::ExitStatus, stdout: &str
     );
 }
 
+/// Held while a child is forked. A forked child holds a copy of every descriptor of this
+/// process until its exec, so a socket closed meanwhile keeps its name bound; a test that needs
+/// a name freed the moment its socket closes holds this lock across the close.
+static FORKS: Mutex<()> = Mutex::new(());
+
+/// Keeps other tests from forking while the guard lives.
+pub(crate) fn no_forks() -> MutexGuard<'static, ()> {
+    FORKS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Spawns `cmd` while no test is relying on a close taking effect at once.
+pub(crate) fn spawn(cmd: &mut Command) -> Child {
+    let _forking = no_forks();
+    cmd.spawn().expect("spawn child")
+}
+
 /// Runs `cmd` to its end and checks it as [`assert_child_passed`] does.
 pub(crate) fn run_child(mut cmd: Command) {
-    let out = cmd.output().expect("spawn child");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = spawn(&mut cmd).wait_with_output().expect("wait for child");
     assert_child_passed(
         out.status,
         &String::from_utf8_lossy(&out.stdout),
@@ -319,7 +337,8 @@ fn abstract_double_bind_is_addr_in_use() {
     let err = BoundSocket::bind(&endpoint, &exclusive()).unwrap_err();
     assert_addr_in_use(&err, &format!("pid {}, uid ", std::process::id()));
 
-    // The name is free again once the holder is gone.
+    // The name is free again once the holder is gone (and no fork holds a copy of it).
+    let _no_forks = no_forks();
     drop(first);
     bind(&endpoint).unwrap();
 }
@@ -455,7 +474,7 @@ fn exclusive_bind_refuses_a_live_socket_naming_pid_and_uid() {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = spawn(&mut cmd);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
     loop {

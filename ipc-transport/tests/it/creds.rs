@@ -182,7 +182,7 @@ fn filter_rejects_another_uid_and_reads_supplementary_groups_from_the_kernel() {
             Ok(())
         });
     }
-    let child = cmd.spawn().unwrap();
+    let child = crate::bind::spawn(&mut cmd);
     let child_pid = child.id() as i32;
     let out = child.wait_with_output().unwrap();
     assert_child_passed(

@@ -289,6 +289,11 @@ pub struct Core {
     last_send: Option<Instant>,
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
+    /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
+    /// own deadline: no reason to wake it.
+    pub(crate) dirty_corked: bool,
+    /// Messages taken by the direct path of [`Core::send`], for the I/O thread's cork.
+    pub(crate) sends: u64,
     /// Something a waiting caller may want happened (message, room, pipe change).
     pub(crate) wake_waiters: bool,
     /// Connections that must be closed by the engine (which owns the cleanup).
@@ -314,6 +319,8 @@ impl Core {
             streak: 0,
             last_send: None,
             dirty: Vec::new(),
+            dirty_corked: false,
+            sends: 0,
             wake_waiters: false,
             doomed: Vec::new(),
             retime: Vec::new(),
@@ -435,6 +442,13 @@ impl Core {
     }
 
     /// Queues a message on a pipe. `Err(msg)`: the pipe is full (SNDHWM) or gone.
+    ///
+    /// When nothing waits in the pipe and its connection is up and writable, the message is
+    /// encoded straight into the connection's batch (the direct path): the calling thread
+    /// writes the batch itself when it starts a streak or reaches [`BATCH`] bytes, and
+    /// otherwise leaves it to the I/O thread, which holds it back while sends keep coming
+    /// (see [`Core::corkable`]). Otherwise the message waits in the pipe, counted against
+    /// SNDHWM, and the I/O thread moves it when the connection can take it.
     pub fn send(&mut self, id: PipeId, msg: Message) -> Result<(), Message> {
         // One look-up per message: the checks of `can_send`, on the pipe in hand.
         let (hwm, conflate) = (self.sndhwm, self.conflate);
@@ -444,26 +458,73 @@ impl Core {
         if pipe.draining || (!conflate && hwm != 0 && pipe.out.len() >= hwm) {
             return Err(msg);
         }
-        if self.conflate {
-            pipe.out.clear();
-        }
-        pipe.out.push_back(msg);
-        let lone = pipe.out.len() == 1;
-        if let Some(c) = pipe.conn {
+        let Some(c) = pipe.conn else {
+            if conflate {
+                pipe.out.clear();
+            }
+            pipe.out.push_back(msg);
+            return Ok(());
+        };
+        let direct = !conflate
+            && pipe.out.is_empty()
+            && self
+                .conns
+                .get(c)
+                .is_some_and(|conn| conn.is_active() && !conn.want_write && conn.closing.is_none());
+        if !direct {
+            if conflate {
+                pipe.out.clear();
+            }
+            pipe.out.push_back(msg);
+            let lone = pipe.out.len() == 1;
             if lone && self.write_through(c) {
                 self.flush_for_caller(c);
             } else {
                 self.schedule_flush(c);
             }
+            return Ok(());
+        }
+        let through = self.write_through(c);
+        self.sends = self.sends.wrapping_add(1);
+        let Some(conn) = self.conns.get_mut(c) else {
+            return Ok(()); // checked above
+        };
+        conn.out.push_message(&msg);
+        drop(msg);
+        if through || conn.out.len >= BATCH {
+            self.flush_for_caller(c);
+        } else {
+            self.schedule_flush(c);
         }
         Ok(())
     }
 
+    /// Whether the I/O thread may hold a connection's output back for now: it is a batch
+    /// the calling thread is still filling (a send came since the I/O thread last looked),
+    /// with no write pending on the kernel.
+    pub(crate) fn corkable(&self, c: Key, sends_seen: u64) -> bool {
+        self.sends != sends_seen
+            && self
+                .conns
+                .get(c)
+                .is_some_and(|conn| conn.has_output() && !conn.want_write && conn.is_active())
+    }
+
     /// Whether a message should be written at once by the calling thread: the connection
-    /// is idle and its last direct write is older than [`CORK`]. A lone message (a request,
-    /// a reply) then crosses no thread; back-to-back messages are left for the I/O thread,
-    /// which writes them in one vectored write.
+    /// is idle and the message starts a streak (the caller waited or received since its last
+    /// send, or [`STREAK_GAP`] passed). A lone message (a request, a reply) then crosses no
+    /// thread; back-to-back messages are left for the I/O thread, which writes them in one
+    /// vectored write.
     fn write_through(&mut self, c: Key) -> bool {
+        let idle = self
+            .conns
+            .get(c)
+            .is_some_and(|conn| conn.is_active() && !conn.want_write && conn.out.is_empty());
+        if !idle {
+            // Output already waits: this message joins it (no clock read on this path).
+            self.streak = self.streak.saturating_add(1);
+            return false;
+        }
         let now = Instant::now();
         if self
             .last_send
@@ -473,12 +534,9 @@ impl Core {
         }
         self.last_send = Some(now);
         self.streak = self.streak.saturating_add(1);
-        let Some(conn) = self.conns.get(c) else {
-            return false;
-        };
         // The first send after a wait, a receive or a pause goes straight out; a streak of
         // sends is batched.
-        self.streak == 1 && conn.is_active() && !conn.want_write && conn.out.is_empty()
+        self.streak == 1
     }
 
     /// The caller is about to block or has received: its next send starts a new streak.
@@ -513,6 +571,7 @@ impl Core {
         }
         if !self.dirty.contains(&c) {
             self.dirty.push(c);
+            self.dirty_corked = false;
         }
     }
 
@@ -717,10 +776,9 @@ impl Core {
         if conn.closing.is_some() {
             return;
         }
-        let now = Instant::now();
         loop {
             // Decode what is buffered first: it may fill the queue before any read.
-            if let Err(reason) = self.decode_buffered(c, now) {
+            if let Err(reason) = self.decode_buffered(c) {
                 self.doom(c, reason);
                 return;
             }
@@ -869,7 +927,7 @@ impl Core {
     }
 
     /// Decodes buffered traffic of an active connection into its pipe's queue.
-    fn decode_buffered(&mut self, c: Key, now: Instant) -> Result<(), CloseReason> {
+    fn decode_buffered(&mut self, c: Key) -> Result<(), CloseReason> {
         let Some(conn) = self.conns.get_mut(c) else {
             return Ok(());
         };
@@ -917,7 +975,7 @@ impl Core {
                 }
                 Item::Command(cmd) => match cmd {
                     Command::Ping(ping) => {
-                        heartbeat.on_ping(&ping, now);
+                        heartbeat.on_ping(&ping, Instant::now());
                         pong = true;
                     }
                     Command::Pong { .. } | Command::Unknown { .. } => {}

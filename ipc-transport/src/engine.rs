@@ -33,6 +33,10 @@ const WAKER: Token = Token(usize::MAX);
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Most monitor events kept while nobody reads them.
 const MAX_EVENTS: usize = 10_000;
+/// How long the I/O thread holds back a batch the calling thread is still filling: while
+/// sends keep coming within this time, the caller writes its batches itself, one write per
+/// [`BATCH`](crate::core) bytes; the tail of a burst goes out at most about this late.
+const CORK: Duration = Duration::from_micros(50);
 
 fn conn_token(k: Key) -> Token {
     Token(k.index() * 2)
@@ -91,6 +95,10 @@ pub struct State<H> {
     /// When the I/O thread's current poll ends by itself (`None`: never). A caller that
     /// adds an earlier timer must wake it.
     poll_until: Option<Instant>,
+    /// [`Core::sends`] when the I/O thread last looked at the output it holds back.
+    sends_seen: u64,
+    /// When the I/O thread looks again at the output it holds back.
+    cork_until: Option<Instant>,
 }
 
 struct Shared<H> {
@@ -153,6 +161,8 @@ impl<H: Handler> Engine<H> {
                 dispatched: 0,
                 poll_waiters: 0,
                 poll_until: None,
+                sends_seen: 0,
+                cork_until: None,
             }),
             cond: Condvar::new(),
             waker,
@@ -382,7 +392,7 @@ impl<'a, H: Handler> Guard<'a, H> {
 
     /// Delivers pending notices and cleans up closed connections now.
     pub fn settle(&mut self) {
-        self.st().settle(Instant::now());
+        self.st().settle(None);
     }
 
     /// Writes queued output, then sleeps until the I/O thread reports progress, data
@@ -485,7 +495,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             }
         }
         st.core.wake_waiters = false;
-        st.settle(Instant::now());
+        st.settle(None);
         rc != 0 || deadline.is_none_or(|d| Instant::now() < d)
     }
 
@@ -511,7 +521,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         let st = self.st();
         st.waiters -= 1;
         st.core.wake_waiters = false;
-        st.settle(Instant::now());
+        st.settle(None);
         !timed_out
     }
 
@@ -597,13 +607,14 @@ impl<H: Handler> Guard<'_, H> {
     /// write, or a timer earlier than the one its poll waits for.
     fn hand_over(&mut self) {
         let st = self.st();
-        st.settle(Instant::now());
+        st.settle(None);
         let earlier_timer = match (st.next_timeout(), st.poll_until) {
             (Some(t), Some(until)) => t < until,
             (Some(_), None) => true,
             (None, _) => false,
         };
-        if (!st.core.dirty.is_empty() || earlier_timer) && !st.wake_pending {
+        let output = !st.core.dirty.is_empty() && !st.core.dirty_corked;
+        if (output || earlier_timer) && !st.wake_pending {
             st.wake_pending = true;
             let _ = self.shared.waker.wake();
         }
@@ -791,6 +802,7 @@ impl<H: Handler> State<H> {
             // The waiting caller owns it for now: wake it to write.
             if !self.core.dirty.contains(&k) {
                 self.core.dirty.push(k);
+                self.core.dirty_corked = false;
             }
             self.core.wake_waiters = true;
             return;
@@ -1156,10 +1168,13 @@ impl<H: Handler> State<H> {
 
     /// Brings the state to rest after any change: closes doomed connections, delivers
     /// notices, updates registrations.
-    fn settle(&mut self, now: Instant) {
+    ///
+    /// `now` is the caller's clock reading, if it has one; the clock is read only when a
+    /// connection must be closed (the calling thread settles on every operation).
+    fn settle(&mut self, now: Option<Instant>) {
         loop {
             while let Some(k) = self.core.doomed.pop() {
-                self.reap(k, now);
+                self.reap(k, now.unwrap_or_else(Instant::now));
             }
             let Some(n) = self.core.take_notice() else {
                 break;
@@ -1242,6 +1257,9 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 return;
             }
             let mut until = st.next_timeout();
+            if let Some(c) = st.cork_until {
+                until = Some(until.map_or(c, |t| t.min(c)));
+            }
             if let Some(Some(d)) = st.closing {
                 until = Some(until.map_or(d, |t| t.min(d)));
             }
@@ -1276,9 +1294,14 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
         // writes can close connections: settle and flush until both are done.
         // A parked connection is the waiting caller's: leave its output to the caller and
         // wake it.
+        // A batch the caller is still filling is held back (corked) until sends pause for
+        // CORK: the caller writes full batches itself meanwhile.
         let mut for_caller: Vec<Key> = Vec::new();
+        let mut corked: Vec<Key> = Vec::new();
+        let sends_seen = st.sends_seen;
+        st.sends_seen = st.core.sends;
         loop {
-            st.settle(now);
+            st.settle(Some(now));
             let dirty = std::mem::take(&mut st.core.dirty);
             if dirty.is_empty() {
                 break;
@@ -1286,11 +1309,16 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             for k in dirty {
                 if st.core.conns.get(k).is_some_and(|c| c.parked) {
                     for_caller.push(k);
+                } else if st.core.corkable(k, sends_seen) {
+                    corked.push(k);
                 } else {
                     st.flush(k);
                 }
             }
         }
+        st.cork_until = (!corked.is_empty()).then(|| now + CORK);
+        st.core.dirty_corked = for_caller.is_empty() && !corked.is_empty();
+        st.core.dirty.extend(corked);
         if !for_caller.is_empty() {
             st.core.dirty.extend(for_caller);
             st.core.wake_waiters = true;

@@ -264,6 +264,10 @@ impl Socket {
     /// The message goes out whole when its last frame is sent.
     pub fn send(&mut self, frame: impl Into<Bytes>, flags: Flags) -> Result<()> {
         let frame = frame.into();
+        if self.sending.is_none() && !flags.contains(Flags::SNDMORE) {
+            // A single-frame message: `send_msg` decides EAGAIN for it, under one lock.
+            return self.send_msg(Message::from(frame), flags);
+        }
         if self.sending.is_none() {
             // libzmq decides EAGAIN on the first frame; later frames always succeed.
             self.wait_writable(flags)?;

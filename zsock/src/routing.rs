@@ -68,11 +68,16 @@ impl Ring {
     /// Tries the pipes in turn; the first for which `f` succeeds becomes the last used.
     fn rotate<T>(&mut self, mut f: impl FnMut(PipeId) -> Option<T>) -> Option<(PipeId, T)> {
         let n = self.pipes.len();
-        for i in 0..n {
-            let idx = (self.next + i) % n;
+        // `next < n` whenever there are pipes; wrap by comparison (no division per call).
+        let mut idx = if self.next < n { self.next } else { 0 };
+        for _ in 0..n {
             let p = self.pipes[idx];
+            idx += 1;
+            if idx == n {
+                idx = 0;
+            }
             if let Some(v) = f(p) {
-                self.next = (idx + 1) % n;
+                self.next = idx;
                 return Some((p, v));
             }
         }

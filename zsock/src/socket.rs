@@ -391,6 +391,11 @@ impl Socket {
     pub fn recv(&mut self, flags: Flags) -> Result<Bytes> {
         if self.receiving.is_empty() {
             let msg = self.recv_msg(flags)?;
+            if msg.len() == 1 {
+                // A single frame, the common case: no detour through `receiving`.
+                self.rcvmore = false;
+                return Ok(msg.into_iter().next().unwrap_or_default());
+            }
             self.receiving.extend(msg);
         }
         let f = self.receiving.pop_front().unwrap_or_default();

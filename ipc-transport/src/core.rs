@@ -590,6 +590,25 @@ impl Core {
         self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
     }
 
+    /// Moves up to `max - out.len()` messages already queued on a pipe to `out`, oldest
+    /// first, without reading its socket. Returns how many it moved.
+    pub fn recv_queued_into(
+        &mut self,
+        id: PipeId,
+        out: &mut VecDeque<Message>,
+        max: usize,
+    ) -> usize {
+        let Some(p) = self.pipes.get_mut(id) else {
+            return 0;
+        };
+        let n = p.inbound.len().min(max.saturating_sub(out.len()));
+        out.extend(p.inbound.drain(..n));
+        if p.draining && p.inbound.is_empty() {
+            self.remove_pipe(id);
+        }
+        n
+    }
+
     /// Takes the next message already queued on a pipe, without reading its socket.
     pub fn recv_queued(&mut self, id: PipeId) -> Option<Message> {
         let p = self.pipes.get_mut(id)?;

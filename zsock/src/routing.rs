@@ -458,6 +458,33 @@ impl Routing {
         }
     }
 
+    /// Moves up to `max` more messages that are already queued into `out`, in the order
+    /// `recv` would return them, for the types whose receive keeps no state (PAIR, PULL,
+    /// DEALER): the caller then hands them out without taking the lock again. Reads no
+    /// socket.
+    pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut VecDeque<Message>, max: usize) {
+        match &mut self.kind {
+            Kind::Pair(p) => {
+                if let Some(pipe) = p.pipe {
+                    core.recv_queued_into(pipe, out, max);
+                }
+            }
+            // One peer: its queue in one move. Several: one message each in turn.
+            Kind::Pull(d) | Kind::Dealer(d) if d.fq.pipes.len() == 1 => {
+                core.recv_queued_into(d.fq.pipes[0], out, max);
+            }
+            Kind::Pull(d) | Kind::Dealer(d) => {
+                while out.len() < max {
+                    match d.fq.rotate(|p| core.recv_queued(p)) {
+                        Some((_, m)) => out.push_back(m),
+                        None => return,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// EVENTS' POLLIN (may read from sockets to find out).
     pub(crate) fn can_recv(&mut self, core: &mut Core) -> bool {
         match &mut self.kind {

@@ -443,3 +443,36 @@ fn errors_carry_the_errno_a_libzmq_user_knows() {
         );
     }
 }
+
+/// A receive may take the messages queued behind the one it returns (PULL, PAIR, DEALER):
+/// EVENTS and poll must still report them, although the engine's queue is empty and no
+/// byte will arrive to wake the descriptor.
+#[test]
+fn messages_taken_ahead_by_a_receive_are_still_reported_readable() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("ahead")).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect(&d.ep("ahead")).unwrap();
+    // Back to back: they travel in one or two writes and land in the queue together.
+    for i in 0..50 {
+        push.send(format!("m{i}"), Flags::NONE).unwrap();
+    }
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), &b"m0"[..]);
+    for i in 1..50 {
+        let mut items = [PollItem::new(&pull, Events::POLLIN)];
+        assert_eq!(
+            zsock::poll(&mut items, Some(LONG)).unwrap(),
+            1,
+            "message {i}"
+        );
+        assert!(pull.events().contains(Events::POLLIN), "message {i}");
+        assert_eq!(
+            pull.recv(Flags::DONTWAIT).unwrap(),
+            format!("m{i}").as_bytes(),
+        );
+    }
+    let mut items = [PollItem::new(&pull, Events::POLLIN)];
+    assert_eq!(zsock::poll(&mut items, Some(Duration::ZERO)).unwrap(), 0);
+}

@@ -33,6 +33,11 @@ const WAKER: Token = Token(usize::MAX);
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Most monitor events kept while nobody reads them.
 const MAX_EVENTS: usize = 10_000;
+/// How long connections parked by a waiting caller stay out of the I/O thread's poll after
+/// its last wait: a caller that waits again soon (request and reply, a receive loop) parks
+/// nothing anew, and no input wakes the I/O thread meanwhile. After this, the I/O thread
+/// takes them back, so that input is noticed without the caller.
+const PARK_GRACE: Duration = Duration::from_millis(1);
 /// How long the I/O thread holds back a batch the calling thread is still filling: while
 /// sends keep coming within this time, the caller writes its batches itself, one write per
 /// [`BATCH`](crate::core) bytes; the tail of a burst goes out at most about this late.
@@ -99,6 +104,8 @@ pub struct State<H> {
     sends_seen: u64,
     /// When the I/O thread looks again at the output it holds back.
     cork_until: Option<Instant>,
+    /// When the I/O thread takes parked connections back (`None`: none parked).
+    unpark_at: Option<Instant>,
 }
 
 struct Shared<H> {
@@ -163,6 +170,7 @@ impl<H: Handler> Engine<H> {
                 poll_until: None,
                 sends_seen: 0,
                 cork_until: None,
+                unpark_at: None,
             }),
             cond: Condvar::new(),
             waker,
@@ -425,15 +433,15 @@ impl<'a, H: Handler> Guard<'a, H> {
         // Take the idle connections out of the I/O thread's poll for the wait, so that
         // their data wakes this thread only (not both). Connections with output pending
         // stay with the I/O thread, which writes them when they drain.
-        let mut parked: SmallVec<[Key; 8]> = SmallVec::new();
+        // They stay parked after the wait (see PARK_GRACE).
         for &(k, _) in conns {
             if st.core.conn_has_pending(k) {
+                st.unpark(k);
                 continue;
             }
             if let Some(c) = st.core.conns.get_mut(k) {
-                if st.registry.deregister(&mut c.stream).is_ok() {
+                if !c.parked && st.registry.deregister(&mut c.stream).is_ok() {
                     c.parked = true;
-                    parked.push(k);
                 }
             }
         }
@@ -472,34 +480,19 @@ impl<'a, H: Handler> Guard<'a, H> {
         }
         let st = self.st();
         st.poll_waiters -= 1;
-        // Read what arrived, and whatever the I/O thread left unread while we polled; then
-        // give the parked connections back (a re-added descriptor with data reports it).
+        // Read what arrived, and whatever the I/O thread left unread while we polled. The
+        // parked connections stay parked for PARK_GRACE: the I/O thread's poll ends by then
+        // (a caller that parks first wakes it in `hand_over`).
         st.core.read_active();
-        for k in parked {
-            if let Some(c) = st.core.conns.get_mut(k) {
-                c.parked = false;
-                if c.closing.is_none() {
-                    let interest = if c.want_write {
-                        Interest::READABLE | Interest::WRITABLE
-                    } else {
-                        Interest::READABLE
-                    };
-                    if st
-                        .registry
-                        .register(&mut c.stream, conn_token(k), interest)
-                        .is_err()
-                    {
-                        st.core.doom(k, CloseReason::Local);
-                    }
-                }
-            }
-        }
+        st.unpark_at = Some(Instant::now() + PARK_GRACE);
         st.core.wake_waiters = false;
         st.settle(None);
         rc != 0 || deadline.is_none_or(|d| Instant::now() < d)
     }
 
     fn wait_condvar(&mut self, deadline: Option<Instant>) -> bool {
+        // Nobody polls parked connections during this wait: the I/O thread takes them.
+        self.st().unpark_all();
         self.st().waiters += 1;
         let g = self.st.take().expect("guard present");
         let (g, timed_out) = match deadline {
@@ -608,7 +601,11 @@ impl<H: Handler> Guard<'_, H> {
     fn hand_over(&mut self) {
         let st = self.st();
         st.settle(None);
-        let earlier_timer = match (st.next_timeout(), st.poll_until) {
+        let next = match (st.next_timeout(), st.unpark_at) {
+            (Some(t), Some(u)) => Some(t.min(u)),
+            (t, u) => t.or(u),
+        };
+        let earlier_timer = match (next, st.poll_until) {
             (Some(t), Some(until)) => t < until,
             (Some(_), None) => true,
             (None, _) => false,
@@ -798,16 +795,50 @@ impl<H: Handler> State<H> {
 
     /// Writes a connection's output; WRITABLE interest follows when the kernel is full.
     fn flush(&mut self, k: Key) {
-        if self.core.conns.get(k).is_some_and(|c| c.parked) {
-            // The waiting caller owns it for now: wake it to write.
-            if !self.core.dirty.contains(&k) {
-                self.core.dirty.push(k);
-                self.core.dirty_corked = false;
-            }
-            self.core.wake_waiters = true;
+        // Output may need WRITABLE interest: the I/O thread must see the connection.
+        self.unpark(k);
+        self.core.flush_conn(k);
+    }
+
+    /// Puts a parked connection back into the I/O thread's poll, with its interest (a
+    /// descriptor added with input waiting reports it at once).
+    fn unpark(&mut self, k: Key) {
+        let Some(c) = self.core.conns.get_mut(k) else {
+            return;
+        };
+        if !c.parked {
             return;
         }
-        self.core.flush_conn(k);
+        c.parked = false;
+        if c.closing.is_some() {
+            return;
+        }
+        let interest = if c.want_write {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if self
+            .registry
+            .register(&mut c.stream, conn_token(k), interest)
+            .is_err()
+        {
+            self.core.doom(k, CloseReason::Local);
+        }
+    }
+
+    fn unpark_all(&mut self) {
+        self.unpark_at = None;
+        let parked: SmallVec<[Key; 8]> = self
+            .core
+            .conns
+            .iter()
+            .filter(|(_, c)| c.parked)
+            .map(|(k, _)| k)
+            .collect();
+        for k in parked {
+            self.unpark(k);
+        }
     }
 
     fn update_deadline(&mut self, k: Key) {
@@ -1187,10 +1218,11 @@ impl<H: Handler> State<H> {
             self.update_deadline(k);
         }
         for k in std::mem::take(&mut self.core.reregister) {
+            if self.core.conns.get(k).is_some_and(|c| c.parked) {
+                self.unpark(k); // registers it with its current interest
+                continue;
+            }
             if let Some(c) = self.core.conns.get_mut(k) {
-                if c.parked {
-                    continue; // registered again, with its current interest, on unpark
-                }
                 let interest = if c.want_write {
                     Interest::READABLE | Interest::WRITABLE
                 } else {
@@ -1260,6 +1292,9 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             if let Some(c) = st.cork_until {
                 until = Some(until.map_or(c, |t| t.min(c)));
             }
+            if let Some(u) = st.unpark_at {
+                until = Some(until.map_or(u, |t| t.min(u)));
+            }
             if let Some(Some(d)) = st.closing {
                 until = Some(until.map_or(d, |t| t.min(d)));
             }
@@ -1290,13 +1325,18 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             );
         }
         st.fire_timers(now);
+        // Parked connections come back once their caller stopped waiting for PARK_GRACE,
+        // or at once when the socket closes (lingering output needs the I/O thread).
+        let unpark_due = st.unpark_at.is_some_and(|t| t <= now) && st.poll_waiters == 0;
+        if unpark_due || st.closing.is_some() {
+            st.unpark_all();
+        }
         // Notices can queue output (a SUB's subscriptions on a new connection), and
         // writes can close connections: settle and flush until both are done.
         // A parked connection is the waiting caller's: leave its output to the caller and
         // wake it.
         // A batch the caller is still filling is held back (corked) until sends pause for
         // CORK: the caller writes full batches itself meanwhile.
-        let mut for_caller: Vec<Key> = Vec::new();
         let mut corked: Vec<Key> = Vec::new();
         let sends_seen = st.sends_seen;
         st.sends_seen = st.core.sends;
@@ -1307,9 +1347,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 break;
             }
             for k in dirty {
-                if st.core.conns.get(k).is_some_and(|c| c.parked) {
-                    for_caller.push(k);
-                } else if st.core.corkable(k, sends_seen) {
+                if st.core.corkable(k, sends_seen) {
                     corked.push(k);
                 } else {
                     st.flush(k);
@@ -1317,12 +1355,8 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             }
         }
         st.cork_until = (!corked.is_empty()).then(|| now + CORK);
-        st.core.dirty_corked = for_caller.is_empty() && !corked.is_empty();
+        st.core.dirty_corked = !corked.is_empty();
         st.core.dirty.extend(corked);
-        if !for_caller.is_empty() {
-            st.core.dirty.extend(for_caller);
-            st.core.wake_waiters = true;
-        }
         if std::mem::take(&mut st.core.wake_waiters) {
             if st.waiters > 0 {
                 shared.cond.notify_all();

@@ -266,12 +266,60 @@ fn socket_fd_becomes_readable_when_a_message_arrives() {
     let mut pull = sock(&ctx, SocketType::Pull);
     let mon = pull.monitor();
     pull.bind(&d.ep("fd")).unwrap();
-    let fd = pull.fd().as_raw_fd();
     let mut push = sock(&ctx, SocketType::Push);
     push.connect(&d.ep("fd")).unwrap();
     wait_handshake(&mon);
     assert_eq!(pull.events(), Events::NONE); // also clears the descriptor
     push.send("wake", Flags::NONE).unwrap();
+    await_pollin_through_fd(&pull);
+    assert_eq!(pull.recv(Flags::DONTWAIT).unwrap(), "wake");
+}
+
+/// A blocking receive leaves the connection with the caller for a moment after it returns
+/// (so that the next receive needs no hand-over): input that arrives after it must still
+/// make the descriptor fire, with no further call on the socket.
+#[test]
+fn socket_fd_fires_for_input_that_follows_a_blocking_receive() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("fd-after")).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect(&d.ep("fd-after")).unwrap();
+    push.send("first", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first"); // the connection is up
+                                                          // A receive that waits, and times out: it waited on the connection itself.
+    pull.set(SocketOption::RcvTimeo(5)).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap_err().kind(), ErrorKind::Again);
+    assert_eq!(pull.events(), Events::NONE); // also clears the descriptor
+    push.send("second", Flags::NONE).unwrap();
+    await_pollin_through_fd(&pull);
+    assert_eq!(pull.recv(Flags::DONTWAIT).unwrap(), "second");
+}
+
+/// The same for a peer that goes away: after a receive that waited on the connection, the
+/// close is noticed and reported with no further call on the socket.
+#[test]
+fn a_peer_closing_after_a_blocking_receive_is_reported() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    let mon = pull.monitor();
+    pull.bind(&d.ep("gone-after")).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect(&d.ep("gone-after")).unwrap();
+    push.send("first", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first");
+    pull.set(SocketOption::RcvTimeo(5)).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap_err().kind(), ErrorKind::Again);
+    drop(push);
+    wait_disconnected(&mon);
+}
+
+/// Waits on the socket's descriptor, as an event loop would, until EVENTS reports POLLIN;
+/// fails if that takes longer than LONG.
+fn await_pollin_through_fd(sock: &zsock::Socket) {
+    let fd = sock.fd().as_raw_fd();
     let deadline = Instant::now() + LONG;
     let mut fired = 0;
     loop {
@@ -286,12 +334,11 @@ fn socket_fd_becomes_readable_when_a_message_arrives() {
         let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
         assert!(rc >= 0, "{}", std::io::Error::last_os_error());
         fired += rc;
-        if pull.events().contains(Events::POLLIN) {
+        if sock.events().contains(Events::POLLIN) {
             break;
         }
     }
     assert!(fired >= 1);
-    assert_eq!(pull.recv(Flags::DONTWAIT).unwrap(), "wake");
 }
 
 #[test]

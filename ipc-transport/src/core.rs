@@ -294,6 +294,8 @@ pub struct Core {
     pub(crate) dirty_corked: bool,
     /// Messages taken by the direct path of [`Core::send`], for the I/O thread's cork.
     pub(crate) sends: u64,
+    /// A message was queued since the caller last waited (see `Guard::wait_input`).
+    pub(crate) sent_since_wait: bool,
     /// Something a waiting caller may want happened (message, room, pipe change).
     pub(crate) wake_waiters: bool,
     /// Connections that must be closed by the engine (which owns the cleanup).
@@ -321,6 +323,7 @@ impl Core {
             dirty: Vec::new(),
             dirty_corked: false,
             sends: 0,
+            sent_since_wait: false,
             wake_waiters: false,
             doomed: Vec::new(),
             retime: Vec::new(),
@@ -458,6 +461,7 @@ impl Core {
         if pipe.draining || (!conflate && hwm != 0 && pipe.out.len() >= hwm) {
             return Err(msg);
         }
+        self.sent_since_wait = true;
         let Some(c) = pipe.conn else {
             if conflate {
                 pipe.out.clear();

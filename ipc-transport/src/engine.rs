@@ -38,6 +38,9 @@ const MAX_EVENTS: usize = 10_000;
 /// nothing anew, and no input wakes the I/O thread meanwhile. After this, the I/O thread
 /// takes them back, so that input is noticed without the caller.
 const PARK_GRACE: Duration = Duration::from_millis(1);
+/// How long a caller waiting for an answer to what it just sent polls before it sleeps
+/// (see [`Guard::wait_input`]).
+const REPLY_SPIN: Duration = Duration::from_micros(30);
 /// How long the I/O thread holds back a batch the calling thread is still filling: while
 /// sends keep coming within this time, the caller writes its batches itself, one write per
 /// [`BATCH`](crate::core) bytes; the tail of a burst goes out at most about this late.
@@ -118,6 +121,9 @@ struct Shared<H> {
     /// Callers blocked in poll(2) on the connections themselves: the I/O thread leaves
     /// reading to them (the kernel wakes them directly, without a thread hop).
     caller_polling: AtomicUsize,
+    /// This process may run on more than one CPU (so a spinning caller does not hold off
+    /// the peer it waits for).
+    multi_cpu: bool,
 }
 
 impl<H> Shared<H> {
@@ -176,6 +182,7 @@ impl<H: Handler> Engine<H> {
             waker,
             notify_fd: new_eventfd()?,
             caller_polling: AtomicUsize::new(0),
+            multi_cpu: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
         });
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
@@ -411,6 +418,21 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// directly from the kernel. With many, it sleeps on a condition variable that the I/O
     /// thread signals.
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
+        self.wait_inner(deadline, false)
+    }
+
+    /// [`Guard::wait`] for a caller that waits for input. When it sent something since its
+    /// last wait (a request, a reply), the answer often comes within microseconds: on a
+    /// machine with more than one CPU it polls for [`REPLY_SPIN`] (yielding the CPU between
+    /// polls) before it sleeps, which saves the wake-up of an idle CPU (tens of
+    /// microseconds on a VM).
+    pub fn wait_input(&mut self, deadline: Option<Instant>) -> bool {
+        let spin = std::mem::take(&mut self.st().core.sent_since_wait) && self.shared.multi_cpu;
+        self.wait_inner(deadline, spin)
+    }
+
+    fn wait_inner(&mut self, deadline: Option<Instant>, spin: bool) -> bool {
+        self.st().core.sent_since_wait = false;
         let moved = self.st().core.flush_all();
         self.st().core.end_streak();
         let dispatched = self.st().dispatched;
@@ -422,12 +444,17 @@ impl<'a, H: Handler> Guard<'a, H> {
             return true;
         }
         match st.core.active_conns(MAX_POLLED_CONNS) {
-            Some(conns) => self.wait_polling(&conns, deadline),
+            Some(conns) => self.wait_polling(&conns, deadline, spin),
             None => self.wait_condvar(deadline),
         }
     }
 
-    fn wait_polling(&mut self, conns: &[(Key, RawFd)], deadline: Option<Instant>) -> bool {
+    fn wait_polling(
+        &mut self,
+        conns: &[(Key, RawFd)],
+        deadline: Option<Instant>,
+        spin: bool,
+    ) -> bool {
         let st = self.st();
         st.poll_waiters += 1;
         // Take the idle connections out of the I/O thread's poll for the wait, so that
@@ -468,10 +495,26 @@ impl<'a, H: Handler> Guard<'a, H> {
             });
         }
         drop(self.st.take());
-        // SAFETY: `fds` is a live array of `fds.len()` pollfd structs; the descriptors stay
-        // open meanwhile (closing one needs the lock this thread reacquires afterwards, and
-        // a descriptor closed and reused only costs a spurious wake-up).
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        // SAFETY (both polls): `fds` is a live array of `fds.len()` pollfd structs; the
+        // descriptors stay open meanwhile (closing one needs the lock this thread reacquires
+        // afterwards, and a descriptor closed and reused only costs a spurious wake-up).
+        let poll = |fds: &mut [libc::pollfd], ms| unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms)
+        };
+        let mut rc = 0;
+        if spin && timeout_ms != 0 {
+            let until = Instant::now() + REPLY_SPIN;
+            loop {
+                rc = poll(&mut fds, 0);
+                if rc != 0 || Instant::now() >= until {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        }
+        if rc == 0 {
+            rc = poll(&mut fds, timeout_ms);
+        }
         self.st = Some(lock(&self.shared.state));
         self.shared.caller_polling.fetch_sub(1, Ordering::SeqCst);
         // A stale signal costs one spurious turn; drain only when it fired.

@@ -449,7 +449,7 @@ impl Socket {
                 }
                 Err(RecvError::Again) => {
                     if flags.contains(Flags::DONTWAIT)
-                        || (!g.wait(deadline) && deadline_passed(deadline))
+                        || (!g.wait_input(deadline) && deadline_passed(deadline))
                     {
                         return Err(Error::again("no message available"));
                     }

@@ -38,8 +38,17 @@ const MAX_IOV: usize = 64;
 const STREAK_GAP: std::time::Duration = std::time::Duration::from_micros(200);
 /// Most frames in one received message (libzmq has no such cap; no real message nears it).
 pub const MAX_MESSAGE_FRAMES: u64 = 1 << 17;
-/// One read's worth: the read buffer always has at least this much spare room.
-const READ_CHUNK: usize = 64 * 1024;
+/// One read's worth, at most: a read buffer with less than a quarter of its connection's
+/// chunk spare grows by the chunk, which doubles from [`FIRST_READ`] up to this each time a
+/// read fills the room (a 64 KiB message then arrives in one read, not copied across two
+/// buffers, while a quiet connection never reserves more than the first chunk).
+const READ_CHUNK: usize = 256 * 1024;
+/// The first chunk of a connection, and of one whose idle buffer was given back.
+const FIRST_READ: usize = 16 * 1024;
+/// A read buffer larger than this is given back when it is empty and its connection read
+/// nothing for a sweep interval (see [`Core::sweep_read_buffers`]), so an idle connection
+/// holds at most this much (performance.md: 64 KiB per idle connection).
+const IDLE_RBUF_MAX: usize = 64 * 1024;
 
 /// What the engine tells the layer above. Delivered to [`Handler::on_notice`] under the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +219,10 @@ pub(crate) struct Conn {
     pub(crate) parked: bool,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
+    /// Something was read since the last sweep of read buffers.
+    read_since_sweep: bool,
+    /// How much the read buffer grows by (see [`READ_CHUNK`]).
+    read_chunk: usize,
     pub(crate) peer_version: Version,
     /// The deadline last pushed to the timer heap.
     pub(crate) deadline: Option<Instant>,
@@ -237,6 +250,8 @@ impl Conn {
             want_write: false,
             parked: false,
             read_paused: false,
+            read_since_sweep: false,
+            read_chunk: FIRST_READ,
             peer_version: Version::V3_1,
             deadline: None,
             closing: None,
@@ -296,6 +311,9 @@ pub struct Core {
     pub(crate) sends: u64,
     /// A message was queued since the caller last waited (see `Guard::wait_input`).
     pub(crate) sent_since_wait: bool,
+    /// Some connection's read buffer is larger than [`IDLE_RBUF_MAX`]: the I/O thread keeps
+    /// a sweep timer armed.
+    pub(crate) big_rbufs: bool,
     /// Something a waiting caller may want happened (message, room, pipe change).
     pub(crate) wake_waiters: bool,
     /// Connections that must be closed by the engine (which owns the cleanup).
@@ -324,6 +342,7 @@ impl Core {
             dirty_corked: false,
             sends: 0,
             sent_since_wait: false,
+            big_rbufs: false,
             wake_waiters: false,
             doomed: Vec::new(),
             retime: Vec::new(),
@@ -650,6 +669,33 @@ impl Core {
         self.pipes.get_mut(id)?.inbound.pop_front()
     }
 
+    /// Gives back the read buffers larger than [`IDLE_RBUF_MAX`] that are empty and read
+    /// nothing since the last sweep (messages handed out keep their part of a buffer alive
+    /// on their own). A connection in a stream keeps its buffer; an idle one holds none.
+    pub(crate) fn sweep_read_buffers(&mut self) {
+        let mut big = false;
+        for k in self.conns.keys() {
+            let Some(c) = self.conns.get_mut(k) else {
+                continue;
+            };
+            if c.rbuf.capacity() > IDLE_RBUF_MAX {
+                if c.rbuf.is_empty() && !c.read_since_sweep {
+                    c.rbuf = BytesMut::new();
+                    c.read_chunk = FIRST_READ;
+                } else {
+                    big = true;
+                }
+            }
+            c.read_since_sweep = false;
+        }
+        self.big_rbufs = big;
+    }
+
+    /// The capacity of every connection's read buffer.
+    pub(crate) fn read_buffer_bytes(&self) -> usize {
+        self.conns.iter().map(|(_, c)| c.rbuf.capacity()).sum()
+    }
+
     /// Whether a connection has output waiting anywhere (its buffer or its pipe).
     pub(crate) fn conn_has_pending(&self, c: Key) -> bool {
         let Some(conn) = self.conns.get(c) else {
@@ -831,6 +877,9 @@ impl Core {
                 Ok((n, room)) => {
                     if let Phase::Active { heartbeat, .. } = &mut conn.phase {
                         heartbeat.on_traffic();
+                    }
+                    if conn.rbuf.capacity() > IDLE_RBUF_MAX {
+                        self.big_rbufs = true;
                     }
                     // For the calling thread, a read that did not fill the buffer emptied
                     // the socket: decode and stop, saving the read that would only say
@@ -1049,15 +1098,21 @@ fn protocol_error(e: &DecodeError) -> CloseReason {
 /// doubling per read, so a peer's declared length never sizes an allocation by itself.
 /// Returns the bytes read and the room there was for them.
 fn read_some(conn: &mut Conn) -> io::Result<(usize, usize)> {
-    if conn.rbuf.capacity() - conn.rbuf.len() < READ_CHUNK / 4 {
+    let chunk = conn.read_chunk;
+    if conn.rbuf.capacity() - conn.rbuf.len() < chunk / 4 {
         let needed = match &conn.phase {
             Phase::Active { decoder, .. } => decoder.bytes_needed(&conn.rbuf),
             Phase::Handshake(_) => 0,
         };
-        let cap = (conn.rbuf.len() as u64).max(READ_CHUNK as u64);
-        let want = needed.clamp(READ_CHUNK as u64, cap) as usize; // <= max(len, 64 KiB)
+        let cap = (conn.rbuf.len() as u64).max(chunk as u64);
+        let want = needed.clamp(chunk as u64, cap) as usize; // <= max(len, chunk)
         conn.rbuf.reserve(want);
     }
     let room = conn.rbuf.capacity() - conn.rbuf.len();
-    sys::read_into(&conn.stream, &mut conn.rbuf).map(|n| (n, room))
+    let n = sys::read_into(&conn.stream, &mut conn.rbuf)?;
+    conn.read_since_sweep = true;
+    if n == room && chunk < READ_CHUNK {
+        conn.read_chunk = chunk * 2;
+    }
+    Ok((n, room))
 }

@@ -38,6 +38,9 @@ const MAX_EVENTS: usize = 10_000;
 /// nothing anew, and no input wakes the I/O thread meanwhile. After this, the I/O thread
 /// takes them back, so that input is noticed without the caller.
 const PARK_GRACE: Duration = Duration::from_millis(1);
+/// How often the I/O thread gives back the large read buffers of connections that read
+/// nothing meanwhile, while there are any.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long a caller waiting for an answer to what it just sent polls before it sleeps
 /// (see [`Guard::wait_input`]).
 const REPLY_SPIN: Duration = Duration::from_micros(30);
@@ -59,6 +62,8 @@ enum TimerKey {
     Conn(Key),
     Connector(Key),
     Listener(Key),
+    /// Gives back idle connections' large read buffers.
+    Sweep,
 }
 
 struct Listener {
@@ -109,6 +114,8 @@ pub struct State<H> {
     cork_until: Option<Instant>,
     /// When the I/O thread takes parked connections back (`None`: none parked).
     unpark_at: Option<Instant>,
+    /// A `TimerKey::Sweep` is pending.
+    sweep_armed: bool,
 }
 
 struct Shared<H> {
@@ -177,6 +184,7 @@ impl<H: Handler> Engine<H> {
                 sends_seen: 0,
                 cork_until: None,
                 unpark_at: None,
+                sweep_armed: false,
             }),
             cond: Condvar::new(),
             waker,
@@ -561,6 +569,12 @@ impl<'a, H: Handler> Guard<'a, H> {
         !timed_out
     }
 
+    /// Bytes reserved by the connections' read buffers: what connections cost beyond their
+    /// descriptors and queues (idle ones hold at most 64 KiB each). For diagnostics.
+    pub fn read_buffer_bytes(&mut self) -> usize {
+        self.st().core.read_buffer_bytes()
+    }
+
     /// Turns monitor events on or off.
     pub fn set_monitor(&mut self, on: bool) {
         let st = self.st();
@@ -654,7 +668,8 @@ impl<H: Handler> Guard<'_, H> {
             (None, _) => false,
         };
         let output = !st.core.dirty.is_empty() && !st.core.dirty_corked;
-        if (output || earlier_timer) && !st.wake_pending {
+        let sweep = st.core.big_rbufs && !st.sweep_armed; // the caller grew a read buffer
+        if (output || earlier_timer || sweep) && !st.wake_pending {
             st.wake_pending = true;
             let _ = self.shared.waker.wake();
         }
@@ -1139,6 +1154,10 @@ impl<H: Handler> State<H> {
                         }
                     }
                 }
+                TimerKey::Sweep => {
+                    self.sweep_armed = false;
+                    self.core.sweep_read_buffers();
+                }
             }
         }
     }
@@ -1368,6 +1387,11 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             );
         }
         st.fire_timers(now);
+        if st.core.big_rbufs && !st.sweep_armed {
+            st.sweep_armed = true;
+            st.timers
+                .push(Reverse((now + SWEEP_EVERY, TimerKey::Sweep)));
+        }
         // Parked connections come back once their caller stopped waiting for PARK_GRACE,
         // or at once when the socket closes (lingering output needs the I/O thread).
         let unpark_due = st.unpark_at.is_some_and(|t| t <= now) && st.poll_waiters == 0;

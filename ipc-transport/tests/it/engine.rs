@@ -52,6 +52,27 @@ fn push_pull_multipart_messages_arrive_whole_and_in_order() {
     receiver.join().unwrap();
 }
 
+/// A large message grows the receiver's read buffer; once the connection is idle the
+/// buffer is given back (performance.md: at most 64 KiB per idle connection).
+#[test]
+fn an_idle_connection_gives_back_its_large_read_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let push = engine(SocketType::Push, |_| {});
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = push.bind(&ep(&dir, "rbuf")).unwrap();
+    pull.connect(&addr).unwrap();
+    let tx = connected_pipe(&push);
+    let rx = connected_pipe(&pull);
+    send(&push, tx, Bytes::from(vec![5u8; 1 << 20]));
+    assert_eq!(recv(&pull, rx).byte_len(), 1 << 20);
+    wait_for(&pull, "the read buffer given back", |g| {
+        (g.read_buffer_bytes() <= 64 * 1024).then_some(())
+    });
+    // And the connection still works.
+    send(&push, tx, "after");
+    assert_eq!(recv(&pull, rx), Message::from("after"));
+}
+
 #[test]
 fn connect_before_bind_queues_and_delivers() {
     let dir = tempfile::tempdir().unwrap();

@@ -116,6 +116,8 @@ pub struct State<H> {
     unpark_at: Option<Instant>,
     /// A `TimerKey::Sweep` is pending.
     sweep_armed: bool,
+    /// Turns of the I/O thread's loop so far.
+    io_turns: u64,
 }
 
 struct Shared<H> {
@@ -185,6 +187,7 @@ impl<H: Handler> Engine<H> {
                 cork_until: None,
                 unpark_at: None,
                 sweep_armed: false,
+                io_turns: 0,
             }),
             cond: Condvar::new(),
             waker,
@@ -573,6 +576,12 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// descriptors and queues (idle ones hold at most 64 KiB each). For diagnostics.
     pub fn read_buffer_bytes(&mut self) -> usize {
         self.st().core.read_buffer_bytes()
+    }
+
+    /// How many times the I/O thread has woken so far. For diagnostics: an idle socket's
+    /// I/O thread sleeps.
+    pub fn io_turns(&mut self) -> u64 {
+        self.st().io_turns
     }
 
     /// Turns monitor events on or off.
@@ -1354,7 +1363,9 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             if let Some(c) = st.cork_until {
                 until = Some(until.map_or(c, |t| t.min(c)));
             }
-            if let Some(u) = st.unpark_at {
+            // Not while a caller polls: its wait moves `unpark_at` when it ends (and
+            // `hand_over` wakes this thread if that is earlier than its poll's end).
+            if let Some(u) = st.unpark_at.filter(|_| st.poll_waiters == 0) {
                 until = Some(until.map_or(u, |t| t.min(u)));
             }
             if let Some(Some(d)) = st.closing {
@@ -1377,6 +1388,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
         let mut st = lock(&shared.state);
         let now = Instant::now();
         st.wake_pending = false;
+        st.io_turns += 1;
         for ev in events.iter() {
             st.handle(
                 ev.token(),

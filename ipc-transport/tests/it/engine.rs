@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipc_transport::{Message, Notice, TransportEvent};
@@ -71,6 +71,37 @@ fn an_idle_connection_gives_back_its_large_read_buffer() {
     // And the connection still works.
     send(&push, tx, "after");
     assert_eq!(recv(&pull, rx), Message::from("after"));
+}
+
+/// While a caller waits on its connections, the I/O thread has nothing to do and sleeps,
+/// also when an earlier wait left the connections parked with a hand-back time that passes
+/// during this one.
+#[test]
+fn a_long_wait_leaves_the_io_thread_asleep() {
+    let dir = tempfile::tempdir().unwrap();
+    let push = engine(SocketType::Push, |_| {});
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull.bind(&ep(&dir, "asleep")).unwrap();
+    push.connect(&addr).unwrap();
+    let tx = connected_pipe(&push);
+    let rx = connected_pipe(&pull);
+    send(&push, tx, "ready");
+    assert_eq!(recv(&pull, rx), Message::from("ready"));
+    let wait_until = |g: &mut ipc_transport::Guard<'_, Recorder>, d: Instant| {
+        while Instant::now() < d {
+            g.wait(Some(d));
+        }
+    };
+    let mut g = pull.lock();
+    wait_until(&mut g, Instant::now() + Duration::from_millis(5)); // parks the connection
+    let before = g.io_turns();
+    wait_until(&mut g, Instant::now() + Duration::from_millis(300));
+    let turns = g.io_turns() - before;
+    // Asleep: a few turns at most (a spinning thread makes thousands).
+    assert!(
+        turns < 100,
+        "the I/O thread turned {turns} times during one wait"
+    );
 }
 
 #[test]

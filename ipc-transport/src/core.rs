@@ -314,6 +314,8 @@ pub struct Core {
     /// Some connection's read buffer is larger than [`IDLE_RBUF_MAX`]: the I/O thread keeps
     /// a sweep timer armed.
     pub(crate) big_rbufs: bool,
+    /// See [`Core::set_defer_reads`].
+    defer_reads: bool,
     /// Something a waiting caller may want happened (message, room, pipe change).
     pub(crate) wake_waiters: bool,
     /// Connections that must be closed by the engine (which owns the cleanup).
@@ -343,6 +345,7 @@ impl Core {
             sends: 0,
             sent_since_wait: false,
             big_rbufs: false,
+            defer_reads: false,
             wake_waiters: false,
             doomed: Vec::new(),
             retime: Vec::new(),
@@ -665,8 +668,24 @@ impl Core {
             return Some(m);
         }
         let c = p.conn?;
+        if self.defer_reads {
+            return None;
+        }
         self.read_conn_for_caller(c);
         self.pipes.get_mut(id)?.inbound.pop_front()
+    }
+
+    /// While on, [`Core::recv`] takes only queued messages and leaves reading the socket
+    /// to the caller's next wait, whose poll finds input either way. A blocking receive
+    /// right after a send uses it: the answer is rarely there yet, and the read that would
+    /// say so is a system call per round trip.
+    pub fn set_defer_reads(&mut self, on: bool) {
+        self.defer_reads = on;
+    }
+
+    /// Whether a message was queued since the caller last waited.
+    pub fn sent_since_wait(&self) -> bool {
+        self.sent_since_wait
     }
 
     /// Gives back the read buffers larger than [`IDLE_RBUF_MAX`] that are empty and read

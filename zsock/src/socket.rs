@@ -432,9 +432,16 @@ impl Socket {
         let deadline = deadline_of(self.local.rcvtimeo);
         let conflate = self.local.conflate;
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
+        // Right after a send, a receive that may wait goes straight to the wait: the answer
+        // is rarely there yet, and the wait's poll finds it either way.
+        let mut defer =
+            !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
         loop {
             let (routing, core) = g.parts();
-            match routing.recv(core) {
+            core.set_defer_reads(std::mem::take(&mut defer) && core.sent_since_wait());
+            let r = routing.recv(core);
+            core.set_defer_reads(false);
+            match r {
                 Ok(mut m) => {
                     if conflate {
                         // Only the newest message available counts.

@@ -221,6 +221,8 @@ pub(crate) struct Conn {
     read_paused: bool,
     /// Something was read since the last sweep of read buffers.
     read_since_sweep: bool,
+    /// The I/O thread held this batch back once already (it never does twice).
+    pub(crate) corked: bool,
     /// How much the read buffer grows by (see [`READ_CHUNK`]).
     read_chunk: usize,
     pub(crate) peer_version: Version,
@@ -251,6 +253,7 @@ impl Conn {
             parked: false,
             read_paused: false,
             read_since_sweep: false,
+            corked: false,
             read_chunk: FIRST_READ,
             peer_version: Version::V3_1,
             deadline: None,
@@ -515,6 +518,9 @@ impl Core {
         let Some(conn) = self.conns.get_mut(c) else {
             return Ok(()); // checked above
         };
+        if conn.out.is_empty() {
+            conn.corked = false; // a new batch
+        }
         conn.out.push_message(&msg);
         drop(msg);
         if through || conn.out.len >= BATCH {
@@ -527,13 +533,14 @@ impl Core {
 
     /// Whether the I/O thread may hold a connection's output back for now: it is a batch
     /// the calling thread is still filling (a send came since the I/O thread last looked),
-    /// with no write pending on the kernel.
+    /// with no write pending on the kernel, not held back before. Holding a batch back
+    /// once bounds the delay (to about CORK) whatever the pace of sends, and a batch of
+    /// another connection's (a PONG, a subscription) waits at most as long.
     pub(crate) fn corkable(&self, c: Key, sends_seen: u64) -> bool {
         self.sends != sends_seen
-            && self
-                .conns
-                .get(c)
-                .is_some_and(|conn| conn.has_output() && !conn.want_write && conn.is_active())
+            && self.conns.get(c).is_some_and(|conn| {
+                conn.has_output() && !conn.want_write && conn.is_active() && !conn.corked
+            })
     }
 
     /// Whether a message should be written at once by the calling thread: the connection
@@ -658,9 +665,10 @@ impl Core {
             return m;
         }
         if let Some(m) = p.inbound.pop_front() {
-            let resume = p.conn.filter(|_| p.inbound.len() + 1 == self.rcvhwm);
-            if let Some(c) = resume {
-                // Just went below RCVHWM: take what waits in the kernel.
+            // Below RCVHWM with reading paused (prefetching takes many at once, so any
+            // level below counts): take what waits in the buffer and the kernel.
+            let below = self.rcvhwm == 0 || p.inbound.len() < self.rcvhwm;
+            if let Some(c) = p.conn.filter(|_| below) {
                 if self.conns.get(c).is_some_and(|c| c.read_paused) {
                     self.read_conn_for_caller(c);
                 }
@@ -668,7 +676,8 @@ impl Core {
             return Some(m);
         }
         let c = p.conn?;
-        if self.defer_reads {
+        // A paused connection may hold whole messages in its buffer, which no poll reports.
+        if self.defer_reads && !self.conns.get(c).is_some_and(|c| c.read_paused) {
             return None;
         }
         self.read_conn_for_caller(c);
@@ -708,6 +717,11 @@ impl Core {
             c.read_since_sweep = false;
         }
         self.big_rbufs = big;
+    }
+
+    /// Whether reading the connection stopped at RCVHWM.
+    pub(crate) fn reading_paused(&self, c: Key) -> bool {
+        self.conns.get(c).is_some_and(|c| c.read_paused)
     }
 
     /// The capacity of every connection's read buffer.

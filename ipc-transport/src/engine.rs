@@ -498,7 +498,12 @@ impl<'a, H: Handler> Guard<'a, H> {
             events: libc::POLLIN,
             revents: 0,
         });
-        for &(_, fd) in conns {
+        for &(k, fd) in conns {
+            // A connection paused at RCVHWM is not read until the caller receives: polling
+            // it would only report the same input again and again.
+            if self.st().core.reading_paused(k) {
+                continue;
+            }
             fds.push(libc::pollfd {
                 fd,
                 events: libc::POLLIN,
@@ -665,6 +670,7 @@ impl<H: Handler> Guard<'_, H> {
     /// Settles, then wakes the I/O thread if it has work the caller left it: output to
     /// write, or a timer earlier than the one its poll waits for.
     fn hand_over(&mut self) {
+        let shared = self.shared;
         let st = self.st();
         st.settle(None);
         let next = match (st.next_timeout(), st.unpark_at) {
@@ -676,6 +682,10 @@ impl<H: Handler> Guard<'_, H> {
             (Some(_), None) => true,
             (None, _) => false,
         };
+        // Events the caller's own reads produced (a peer's close): monitors may be waiting.
+        if st.waiters > 0 && !st.events.is_empty() {
+            shared.cond.notify_all();
+        }
         let output = !st.core.dirty.is_empty() && !st.core.dirty_corked;
         let sweep = st.core.big_rbufs && !st.sweep_armed; // the caller grew a read buffer
         if (output || earlier_timer || sweep) && !st.wake_pending {
@@ -1427,6 +1437,9 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
             }
             for k in dirty {
                 if st.core.corkable(k, sends_seen) {
+                    if let Some(c) = st.core.conns.get_mut(k) {
+                        c.corked = true;
+                    }
                     corked.push(k);
                 } else {
                     st.flush(k);

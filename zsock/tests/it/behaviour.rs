@@ -523,3 +523,73 @@ fn messages_taken_ahead_by_a_receive_are_still_reported_readable() {
     let mut items = [PollItem::new(&pull, Events::POLLIN)];
     assert_eq!(zsock::poll(&mut items, Some(Duration::ZERO)).unwrap(), 0);
 }
+
+/// Reading stops at RCVHWM with whole messages left in the read buffer, where no poll sees
+/// them. Receives that take many messages at once (prefetch), right after a send (which
+/// lets a blocking receive go straight to its wait), must still resume reading.
+#[test]
+fn receiving_past_rcvhwm_after_a_send_takes_every_buffered_message() {
+    const N: usize = 500;
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut a = sock(&ctx, SocketType::Pair);
+    // Queued before the peer exists, so that they travel in one write.
+    a.connect(&d.ep("hwm")).unwrap();
+    for i in 0..N {
+        a.send(format!("m{i}"), Flags::NONE).unwrap();
+    }
+    let mut b = sock(&ctx, SocketType::Pair);
+    b.set(SocketOption::RcvHwm(10)).unwrap();
+    b.set(SocketOption::RcvTimeo(LONG.as_millis() as i32))
+        .unwrap();
+    b.bind(&d.ep("hwm")).unwrap();
+    // Until some arrived: the rest then sit in b's buffer, past RCVHWM.
+    let mut items = [PollItem::new(&b, Events::POLLIN)];
+    assert_eq!(zsock::poll(&mut items, Some(LONG)).unwrap(), 1);
+    b.send("ack", Flags::NONE).unwrap();
+    for i in 0..N {
+        assert_eq!(b.recv(Flags::NONE).unwrap(), format!("m{i}").as_bytes());
+    }
+    assert_eq!(a.recv(Flags::NONE).unwrap(), "ack");
+}
+
+/// A sender that sends at a steady pace, never waiting, must not have its messages held
+/// back until a batch fills: each goes out within the I/O thread's short hold-back.
+#[test]
+fn a_paced_stream_of_small_messages_is_delivered_while_it_runs() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const N: u32 = 5000;
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("paced")).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    let mon = push.monitor();
+    push.connect(&d.ep("paced")).unwrap();
+    wait_handshake(&mon);
+    let done = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            // About 40 us apart: 5000 small messages are under one 64 KiB batch.
+            for i in 0..N {
+                push.send(i.to_be_bytes().to_vec(), Flags::NONE).unwrap();
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_micros(40) {
+                    std::hint::spin_loop();
+                }
+            }
+            done.store(true, Ordering::SeqCst);
+            push // dropped by the test, after the check: dropping flushes
+        })
+    };
+    for i in 0..100u32 {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+    }
+    assert!(
+        !done.load(Ordering::SeqCst),
+        "the first 100 messages arrived only after all {N} were sent"
+    );
+    drop(sender.join().unwrap());
+}

@@ -534,8 +534,8 @@ impl Core {
     /// Whether the I/O thread may hold a connection's output back for now: it is a batch
     /// the calling thread is still filling (a send came since the I/O thread last looked),
     /// with no write pending on the kernel, not held back before. Holding a batch back
-    /// once bounds the delay (to about CORK) whatever the pace of sends, and a batch of
-    /// another connection's (a PONG, a subscription) waits at most as long.
+    /// once bounds the delay (to the hold-back, at most 1 ms) whatever the pace of sends,
+    /// and a batch of another connection's (a PONG, a subscription) waits at most as long.
     pub(crate) fn corkable(&self, c: Key, sends_seen: u64) -> bool {
         self.sends != sends_seen
             && self.conns.get(c).is_some_and(|conn| {

@@ -29,6 +29,8 @@ use crate::slab::{Key, Slab};
 use crate::{sys, Backoff, BoundSocket, Config, PeerCred, TransportError, TransportEvent};
 
 const WAKER: Token = Token(usize::MAX);
+/// The timerfd that ends a cork (epoll's own timeout counts whole milliseconds).
+const CORK_TIMER: Token = Token(usize::MAX - 1);
 /// Delay before accepting again after EMFILE, ENFILE, ENOBUFS or ENOMEM.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Most monitor events kept while nobody reads them.
@@ -44,10 +46,13 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long a caller waiting for an answer to what it just sent polls before it sleeps
 /// (see [`Guard::wait_input`]).
 const REPLY_SPIN: Duration = Duration::from_micros(30);
-/// How long the I/O thread holds back a batch the calling thread is still filling: while
-/// sends keep coming within this time, the caller writes its batches itself, one write per
-/// [`BATCH`](crate::core) bytes; the tail of a burst goes out at most about this late.
-const CORK: Duration = Duration::from_micros(50);
+/// How long the I/O thread holds back a batch the calling thread is still filling (once per
+/// batch; the caller writes full 64 KiB batches itself meanwhile): this after a pause in
+/// sends, doubling up to [`CORK_MAX`] while the caller keeps streaming, so that a short
+/// burst's tail waits about 50 us and a long stream is written in few, large writes.
+const CORK_MIN: Duration = Duration::from_micros(50);
+/// The longest hold-back, for a caller that never pauses.
+const CORK_MAX: Duration = Duration::from_millis(1);
 
 fn conn_token(k: Key) -> Token {
     Token(k.index() * 2)
@@ -112,6 +117,8 @@ pub struct State<H> {
     sends_seen: u64,
     /// When the I/O thread looks again at the output it holds back.
     cork_until: Option<Instant>,
+    /// The current hold-back, from CORK_MIN to CORK_MAX.
+    cork_len: Duration,
     /// When the I/O thread takes parked connections back (`None`: none parked).
     unpark_at: Option<Instant>,
     /// A `TimerKey::Sweep` is pending.
@@ -155,6 +162,12 @@ impl<H: Handler> Engine<H> {
     pub fn new(config: Config, handler: H) -> io::Result<Engine<H>> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
+        let cork_timer = new_timerfd()?;
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&cork_timer.as_raw_fd()),
+            CORK_TIMER,
+            Interest::READABLE,
+        )?;
         let registry = poll.registry().try_clone()?;
         let mut core = Core::new(config.socket_type);
         core.sndhwm = config.sndhwm;
@@ -185,6 +198,7 @@ impl<H: Handler> Engine<H> {
                 poll_until: None,
                 sends_seen: 0,
                 cork_until: None,
+                cork_len: CORK_MIN,
                 unpark_at: None,
                 sweep_armed: false,
                 io_turns: 0,
@@ -198,7 +212,7 @@ impl<H: Handler> Engine<H> {
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
             .name("zsock-io".into())
-            .spawn(move || run(s2, poll))?;
+            .spawn(move || run(s2, poll, cork_timer))?;
         Ok(Engine {
             shared,
             thread: Some(thread),
@@ -693,6 +707,38 @@ impl<H: Handler> Guard<'_, H> {
             let _ = self.shared.waker.wake();
         }
     }
+}
+
+/// A non-blocking monotonic timerfd.
+fn new_timerfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call; the result is checked before it is owned.
+    let fd = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes the timerfd fire once, `after` from now (at least 1 ns, since 0 disarms it).
+fn arm_timerfd(fd: &OwnedFd, after: Duration) {
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: after.subsec_nanos().max(1) as libc::c_long,
+        },
+    };
+    // SAFETY: `spec` is a live itimerspec; a failure only leaves the epoll timeout in charge.
+    unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
 }
 
 fn is_retryable_accept_error(e: &io::Error) -> bool {
@@ -1357,10 +1403,10 @@ impl<H: Handler> State<H> {
 }
 
 /// The I/O thread.
-fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
+fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) {
     let mut events = Events::with_capacity(256);
     loop {
-        let timeout = {
+        let (timeout, corking) = {
             let mut st = lock(&shared.state);
             let now = Instant::now();
             if st.shutdown || st.close_done(now) {
@@ -1382,8 +1428,14 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                 until = Some(until.map_or(d, |t| t.min(d)));
             }
             st.poll_until = until;
-            until.map(|at| at.saturating_duration_since(now))
+            let corking = st.cork_until.is_some() && until == st.cork_until;
+            (until.map(|at| at.saturating_duration_since(now)), corking)
         };
+        // epoll counts whole milliseconds, rounding up: a cork of 50 us would last 1 ms.
+        // A timerfd ends it on time instead (any other event still ends the poll first).
+        if let Some(t) = timeout.filter(|t| corking && *t < Duration::from_millis(1)) {
+            arm_timerfd(&cork_timer, t);
+        }
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 // The poll fd itself failed: nothing more can progress.
@@ -1400,6 +1452,10 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
         st.wake_pending = false;
         st.io_turns += 1;
         for ev in events.iter() {
+            if ev.token() == CORK_TIMER {
+                drain_eventfd(&cork_timer); // a timerfd reads as an 8-byte count too
+                continue;
+            }
             st.handle(
                 ev.token(),
                 ev.is_readable() || ev.is_read_closed() || ev.is_error(),
@@ -1422,10 +1478,8 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
         }
         // Notices can queue output (a SUB's subscriptions on a new connection), and
         // writes can close connections: settle and flush until both are done.
-        // A parked connection is the waiting caller's: leave its output to the caller and
-        // wake it.
-        // A batch the caller is still filling is held back (corked) until sends pause for
-        // CORK: the caller writes full batches itself meanwhile.
+        // A batch the caller is still filling is held back (corked) once, for the hold-back
+        // (CORK_MIN to CORK_MAX): the caller writes full batches itself meanwhile.
         let mut corked: Vec<Key> = Vec::new();
         let sends_seen = st.sends_seen;
         st.sends_seen = st.core.sends;
@@ -1442,11 +1496,21 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll) {
                     }
                     corked.push(k);
                 } else {
+                    if st.core.conns.get(k).is_some_and(|c| c.corked) {
+                        // A hold-back ran out: longer while the caller kept sending, short
+                        // again once it paused.
+                        st.cork_len = if st.core.sends != sends_seen {
+                            (st.cork_len * 2).min(CORK_MAX)
+                        } else {
+                            CORK_MIN
+                        };
+                    }
                     st.flush(k);
                 }
             }
         }
-        st.cork_until = (!corked.is_empty()).then(|| now + CORK);
+        let cork_len = st.cork_len;
+        st.cork_until = (!corked.is_empty()).then(|| now + cork_len);
         st.core.dirty_corked = !corked.is_empty();
         st.core.dirty.extend(corked);
         if std::mem::take(&mut st.core.wake_waiters) {

@@ -473,10 +473,10 @@ impl Core {
     ///
     /// When nothing waits in the pipe and its connection is up and writable, the message is
     /// encoded straight into the connection's batch (the direct path): the calling thread
-    /// writes the batch itself when it starts a streak or reaches [`BATCH`] bytes, and
-    /// otherwise leaves it to the I/O thread, which holds it back while sends keep coming
-    /// (see [`Core::corkable`]). Otherwise the message waits in the pipe, counted against
-    /// SNDHWM, and the I/O thread moves it when the connection can take it.
+    /// writes the batch itself when it starts a streak or reaches 64 KiB, and otherwise
+    /// leaves it to the I/O thread, which holds it back once for 50 us to 1 ms while sends
+    /// keep coming. Otherwise the message waits in the pipe, counted against SNDHWM, and
+    /// the I/O thread moves it when the connection can take it.
     pub fn send(&mut self, id: PipeId, msg: Message) -> Result<(), Message> {
         // One look-up per message: the checks of `can_send`, on the pipe in hand.
         let (hwm, conflate) = (self.sndhwm, self.conflate);

@@ -448,7 +448,7 @@ impl<'a, H: Handler> Guard<'a, H> {
 
     /// [`Guard::wait`] for a caller that waits for input. When it sent something since its
     /// last wait (a request, a reply), the answer often comes within microseconds: on a
-    /// machine with more than one CPU it polls for [`REPLY_SPIN`] (yielding the CPU between
+    /// machine with more than one CPU it polls for 30 us (yielding the CPU between
     /// polls) before it sleeps, which saves the wake-up of an idle CPU (tens of
     /// microseconds on a VM).
     pub fn wait_input(&mut self, deadline: Option<Instant>) -> bool {

@@ -153,6 +153,41 @@ impl OutBuf {
     }
 }
 
+/// The caller's sends since it last waited or received, for the choice to write a
+/// message at once: the first send of a streak on an idle connection is written by the
+/// calling thread (a request, a reply then crosses no thread); the rest of a streak is
+/// batched.
+#[derive(Debug, Default)]
+struct Streak {
+    sends: u32,
+    last: Option<Instant>,
+}
+
+impl Streak {
+    /// Counts a send to a connection that is `idle` or not; whether it starts a streak
+    /// there and goes out at once. The clock is read only for an idle connection: a send
+    /// that joins waiting output continues the streak.
+    fn starts(&mut self, idle: bool) -> bool {
+        if idle {
+            let now = Instant::now();
+            if self
+                .last
+                .is_none_or(|t| now.duration_since(t) >= STREAK_GAP)
+            {
+                self.sends = 0;
+            }
+            self.last = Some(now);
+        }
+        self.sends = self.sends.saturating_add(1);
+        idle && self.sends == 1
+    }
+
+    /// The caller waited or received: its next send starts a new streak.
+    fn end(&mut self) {
+        self.sends = 0;
+    }
+}
+
 /// Where a connection came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
@@ -275,6 +310,11 @@ impl Conn {
     pub(crate) fn has_output(&self) -> bool {
         !self.out.is_empty()
     }
+
+    /// Up, writable, and with nothing of its own waiting to be written.
+    fn is_idle(&self) -> bool {
+        self.is_active() && !self.want_write && self.out.is_empty()
+    }
 }
 
 /// A pipe: the unit the layer above routes to.
@@ -302,9 +342,8 @@ pub struct Core {
     pub(crate) max_msg_size: Option<u64>,
     /// CONFLATE: a pipe's outgoing queue holds only the newest message.
     pub(crate) conflate: bool,
-    /// Sends since the caller last waited or received (see `write_through`).
-    streak: u32,
-    last_send: Option<Instant>,
+    /// Sends since the caller last waited or received (see [`Streak`]).
+    streak: Streak,
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
     /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
@@ -341,8 +380,7 @@ impl Core {
             rcvhwm: 1000,
             max_msg_size: None,
             conflate: false,
-            streak: 0,
-            last_send: None,
+            streak: Streak::default(),
             dirty: Vec::new(),
             dirty_corked: false,
             sends: 0,
@@ -494,30 +532,32 @@ impl Core {
             pipe.out.push_back(msg);
             return Ok(());
         };
-        let direct = !conflate
-            && pipe.out.is_empty()
-            && self
-                .conns
-                .get(c)
-                .is_some_and(|conn| conn.is_active() && !conn.want_write && conn.closing.is_none());
-        if !direct {
+        let direct = if conflate || !pipe.out.is_empty() {
+            None
+        } else {
+            self.conns
+                .get_mut(c)
+                .filter(|conn| conn.is_active() && !conn.want_write && conn.closing.is_none())
+        };
+        let Some(conn) = direct else {
             if conflate {
                 pipe.out.clear();
             }
             pipe.out.push_back(msg);
             let lone = pipe.out.len() == 1;
-            if lone && self.write_through(c) {
+            if lone
+                && self
+                    .streak
+                    .starts(self.conns.get(c).is_some_and(Conn::is_idle))
+            {
                 self.flush_for_caller(c);
             } else {
                 self.schedule_flush(c);
             }
             return Ok(());
-        }
-        let through = self.write_through(c);
-        self.sends = self.sends.wrapping_add(1);
-        let Some(conn) = self.conns.get_mut(c) else {
-            return Ok(()); // checked above
         };
+        let through = self.streak.starts(conn.out.is_empty());
+        self.sends = self.sends.wrapping_add(1);
         if conn.out.is_empty() {
             conn.corked = false; // a new batch
         }
@@ -543,38 +583,11 @@ impl Core {
             })
     }
 
-    /// Whether a message should be written at once by the calling thread: the connection
-    /// is idle and the message starts a streak (the caller waited or received since its last
-    /// send, or [`STREAK_GAP`] passed). A lone message (a request, a reply) then crosses no
-    /// thread; back-to-back messages are left for the I/O thread, which writes them in one
-    /// vectored write.
-    fn write_through(&mut self, c: Key) -> bool {
-        let idle = self
-            .conns
-            .get(c)
-            .is_some_and(|conn| conn.is_active() && !conn.want_write && conn.out.is_empty());
-        if !idle {
-            // Output already waits: this message joins it (no clock read on this path).
-            self.streak = self.streak.saturating_add(1);
-            return false;
-        }
-        let now = Instant::now();
-        if self
-            .last_send
-            .is_none_or(|t| now.duration_since(t) >= STREAK_GAP)
-        {
-            self.streak = 0;
-        }
-        self.last_send = Some(now);
-        self.streak = self.streak.saturating_add(1);
-        // The first send after a wait, a receive or a pause goes straight out; a streak of
-        // sends is batched.
-        self.streak == 1
-    }
-
-    /// The caller is about to block or has received: its next send starts a new streak.
-    pub(crate) fn end_streak(&mut self) {
-        self.streak = 0;
+    /// The caller is about to block: its next send starts a new streak, and nothing has
+    /// been sent since this wait.
+    pub(crate) fn caller_waits(&mut self) {
+        self.streak.end();
+        self.sent_since_wait = false;
     }
 
     /// Sends a subscription change to the pipe's peer, ahead of the HWM, in the form its
@@ -655,7 +668,7 @@ impl Core {
     /// Takes the next received message of a pipe, reading from its socket when the queue is
     /// empty (the caller-thread fast path).
     pub fn recv(&mut self, id: PipeId) -> Option<Message> {
-        self.streak = 0;
+        self.streak.end();
         let p = self.pipes.get_mut(id)?;
         if p.draining {
             let m = p.inbound.pop_front();

@@ -452,14 +452,13 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// polls) before it sleeps, which saves the wake-up of an idle CPU (tens of
     /// microseconds on a VM).
     pub fn wait_input(&mut self, deadline: Option<Instant>) -> bool {
-        let spin = std::mem::take(&mut self.st().core.sent_since_wait) && self.shared.multi_cpu;
+        let spin = self.st().core.sent_since_wait && self.shared.multi_cpu;
         self.wait_inner(deadline, spin)
     }
 
     fn wait_inner(&mut self, deadline: Option<Instant>, spin: bool) -> bool {
-        self.st().core.sent_since_wait = false;
         let moved = self.st().core.flush_all();
-        self.st().core.end_streak();
+        self.st().core.caller_waits();
         let dispatched = self.st().dispatched;
         self.hand_over();
         let st = self.st();

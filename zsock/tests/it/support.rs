@@ -1,6 +1,6 @@
 //! Helpers: endpoints in temporary directories and sockets with test-friendly timeouts.
 
-use zsock::{Context, Socket, SocketOption, SocketType};
+use zsock::{Context, ErrorKind, Flags, Socket, SocketOption, SocketType};
 
 /// A temporary directory and an endpoint path inside it.
 pub(crate) struct Dir(pub(crate) tempfile::TempDir);
@@ -22,4 +22,13 @@ pub(crate) fn sock(ctx: &Context, t: SocketType) -> Socket {
     s.set(SocketOption::SndTimeo(10_000)).unwrap();
     s.set(SocketOption::Linger(0)).unwrap();
     s
+}
+
+/// Asserts that no message is waiting: a non-blocking receive says EAGAIN.
+#[track_caller]
+pub(crate) fn assert_no_message(s: &mut Socket) {
+    assert_eq!(
+        s.recv(Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again
+    );
 }

@@ -259,6 +259,16 @@ pub fn on_release(f: impl FnOnce() + Send + 'static) {
     });
 }
 
+/// Resolves once standard input reaches end-of-file: [`wait_for_release`] for async peers,
+/// which hold their socket open across this `.await` while their runtime keeps running.
+pub async fn released() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    on_release(move || {
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
 /// The RESULT or PEER line for an outcome.
 #[derive(Debug, Clone)]
 pub struct Report<'a> {
@@ -365,6 +375,22 @@ pub fn main_with(imp: &str, run: impl FnOnce(&Args) -> Result<Outcome, String>) 
             ExitCode::FAILURE
         }
     }
+}
+
+/// [`main_with`] for async peers: runs `run` to completion on a new tokio current-thread
+/// runtime (every task on the calling thread). Failing to build the runtime is an error
+/// like any other.
+pub fn main_with_tokio(
+    imp: &str,
+    run: impl AsyncFnOnce(&Args) -> Result<Outcome, String>,
+) -> ExitCode {
+    main_with(imp, |args| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        rt.block_on(run(args))
+    })
 }
 
 /// Retries `f` until it succeeds or [`CONNECT_TIMEOUT`] passes, sleeping 1 ms between

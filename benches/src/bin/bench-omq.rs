@@ -8,30 +8,15 @@ use std::time::Instant;
 
 use omq_tokio::{Context, Error, Message, Options, SocketType};
 use zsock_benches::{
-    check_size, main_with, on_release, payload, Args, Mode, Outcome, ThrClock, WARMUP,
+    check_size, main_with_tokio, payload, released, Args, Mode, Outcome, ThrClock, WARMUP,
 };
 
 fn main() -> ExitCode {
-    main_with("omq", |args| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio runtime: {e}"))?;
-        rt.block_on(run(args))
-    })
+    main_with_tokio("omq", run)
 }
 
 fn e(e: Error) -> String {
     e.to_string()
-}
-
-/// Holds the socket open until the harness says the receiver is done.
-async fn released() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    on_release(move || {
-        let _ = tx.send(());
-    });
-    let _ = rx.await;
 }
 
 async fn run(args: &Args) -> Result<Outcome, String> {

@@ -7,17 +7,11 @@ use std::time::{Duration, Instant};
 
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqError, ZmqMessage};
 use zsock_benches::{
-    check_size, main_with, on_release, payload, Args, Mode, Outcome, ThrClock, WARMUP,
+    check_size, main_with_tokio, payload, released, Args, Mode, Outcome, ThrClock, WARMUP,
 };
 
 fn main() -> ExitCode {
-    main_with("zeromq", |args| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio runtime: {e}"))?;
-        rt.block_on(run(args))
-    })
+    main_with_tokio("zeromq", run)
 }
 
 fn e(e: ZmqError) -> String {
@@ -30,15 +24,6 @@ fn message(buf: &[u8]) -> ZmqMessage {
 
 fn body_len(m: &ZmqMessage) -> usize {
     m.get(0).map_or(0, |b| b.len())
-}
-
-/// Holds the socket open until the harness says the receiver is done.
-async fn released() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    on_release(move || {
-        let _ = tx.send(());
-    });
-    let _ = rx.await;
 }
 
 async fn run(args: &Args) -> Result<Outcome, String> {

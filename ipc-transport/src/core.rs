@@ -59,7 +59,8 @@ pub enum Notice {
     /// A handshake completed on the pipe; [`Core::peer`] tells who is there. Follows
     /// `Attached` for new pipes, and comes again after each reconnect.
     Connected(PipeId),
-    /// The pipe's connection closed; the pipe stays (a connector's, IMMEDIATE off).
+    /// The pipe's connection closed; the pipe stays: a connector's (IMMEDIATE off) for the
+    /// next connection, an accepted one until its received messages are taken.
     Disconnected(PipeId),
     /// The pipe is gone; its queued messages are dropped.
     Detached(PipeId),
@@ -250,7 +251,8 @@ pub(crate) struct Conn {
     partial: Message,
     /// WRITABLE interest is registered (a write hit WouldBlock).
     pub(crate) want_write: bool,
-    /// Out of the I/O thread's poll while a caller waits on it (see `Guard::wait`).
+    /// Out of the I/O thread's poll: a caller waited on it, and it stays out for
+    /// `PARK_GRACE` after the wait (see `Guard::wait`).
     pub(crate) parked: bool,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
@@ -444,8 +446,8 @@ impl Core {
         }
     }
 
-    /// Closes a pipe and its connection (PAIR refusing a second peer, ROUTER refusing a
-    /// duplicate routing id). A connector whose pipe is terminated stops.
+    /// Closes a pipe and its connection (PAIR refusing a second peer, ROUTER handing a
+    /// routing id over to a new peer). A connector whose pipe is terminated stops.
     pub fn terminate(&mut self, id: PipeId) {
         if let Some(c) = self.pipes.get(id).and_then(|p| p.conn) {
             self.doom(c, CloseReason::Local);
@@ -566,7 +568,7 @@ impl Core {
         if through || conn.out.len >= BATCH {
             self.flush_for_caller(c);
         } else {
-            self.schedule_flush(c);
+            self.mark_dirty(c); // up and writable: checked above
         }
         Ok(())
     }
@@ -615,6 +617,12 @@ impl Core {
         if !conn.is_active() || conn.want_write {
             return; // flushed after the handshake / on WRITABLE
         }
+        self.mark_dirty(c);
+    }
+
+    /// Puts an active, writable connection on the list the I/O thread (or the caller's
+    /// next wait) flushes.
+    fn mark_dirty(&mut self, c: Key) {
         if !self.dirty.contains(&c) {
             self.dirty.push(c);
             self.dirty_corked = false;
@@ -671,43 +679,32 @@ impl Core {
         self.streak.end();
         let p = self.pipes.get_mut(id)?;
         if p.draining {
-            let m = p.inbound.pop_front();
-            if p.inbound.is_empty() {
-                self.remove_pipe(id);
-            }
-            return m;
+            return self.recv_queued(id);
         }
         if let Some(m) = p.inbound.pop_front() {
             // Below RCVHWM with reading paused (prefetching takes many at once, so any
             // level below counts): take what waits in the buffer and the kernel.
             let below = self.rcvhwm == 0 || p.inbound.len() < self.rcvhwm;
-            if let Some(c) = p.conn.filter(|_| below) {
-                if self.conns.get(c).is_some_and(|c| c.read_paused) {
-                    self.read_conn_for_caller(c);
-                }
+            if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
+                self.read_conn_for_caller(c);
             }
             return Some(m);
         }
         let c = p.conn?;
         // A paused connection may hold whole messages in its buffer, which no poll reports.
-        if self.defer_reads && !self.conns.get(c).is_some_and(|c| c.read_paused) {
+        if self.defer_reads && !self.reading_paused(c) {
             return None;
         }
         self.read_conn_for_caller(c);
         self.pipes.get_mut(id)?.inbound.pop_front()
     }
 
-    /// While on, [`Core::recv`] takes only queued messages and leaves reading the socket
-    /// to the caller's next wait, whose poll finds input either way. A blocking receive
-    /// right after a send uses it: the answer is rarely there yet, and the read that would
-    /// say so is a system call per round trip.
+    /// For a receive that may wait: while on and if the caller sent since its last wait,
+    /// [`Core::recv`] takes only queued messages and leaves reading the socket to that
+    /// wait, whose poll finds input either way. Right after a send the answer is rarely
+    /// there yet, and the read that would say so is a system call per round trip.
     pub fn set_defer_reads(&mut self, on: bool) {
-        self.defer_reads = on;
-    }
-
-    /// Whether a message was queued since the caller last waited.
-    pub fn sent_since_wait(&self) -> bool {
-        self.sent_since_wait
+        self.defer_reads = on && self.sent_since_wait;
     }
 
     /// Gives back the read buffers larger than [`IDLE_RBUF_MAX`] that are empty and read
@@ -793,24 +790,22 @@ impl Core {
         let dirty = std::mem::take(&mut self.dirty);
         let mut moved = false;
         for c in dirty {
-            let p = self.conns.get(c).and_then(|c| c.pipe);
-            let before = p.and_then(|p| self.pipes.get(p)).map_or(0, |p| p.out.len());
-            self.flush_for_caller(c);
-            let after = p.and_then(|p| self.pipes.get(p)).map_or(0, |p| p.out.len());
-            moved |= after < before;
+            moved |= self.flush_for_caller(c);
         }
         moved
     }
 
     /// A flush by the calling thread: room it made itself is no reason to wake waiters.
-    fn flush_for_caller(&mut self, c: Key) {
+    /// Returns whether it took messages out of the pipe.
+    fn flush_for_caller(&mut self, c: Key) -> bool {
         let before = self.wake_waiters;
-        self.flush_conn(c);
+        let relieved = self.flush_conn(c);
         self.wake_waiters = before;
+        relieved
     }
 
-    /// Writes a connection's pending output until done or WouldBlock. Returns whether
-    /// WRITABLE interest is needed.
+    /// Writes a connection's pending output until done or WouldBlock (then WRITABLE
+    /// interest takes over). Returns whether it took messages out of the pipe.
     pub(crate) fn flush_conn(&mut self, c: Key) -> bool {
         let Some(conn) = self.conns.get_mut(c) else {
             return false;
@@ -846,20 +841,20 @@ impl Core {
                         conn.want_write = true;
                         self.reregister.push(c);
                     }
-                    return true;
+                    return relieved;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
                     self.doomed.push(c);
-                    return false;
+                    return relieved;
                 }
             }
         }
         if relieved {
             self.wake_waiters = true;
         }
-        false
+        relieved
     }
 
     /// Appends handshake or heartbeat output of a connection.

@@ -119,7 +119,8 @@ pub struct State<H> {
     cork_until: Option<Instant>,
     /// The current hold-back, from CORK_MIN to CORK_MAX.
     cork_len: Duration,
-    /// When the I/O thread takes parked connections back (`None`: none parked).
+    /// When the I/O thread takes parked connections back, if any are still parked then
+    /// (`None`: no caller polled since the last hand-back).
     unpark_at: Option<Instant>,
     /// A `TimerKey::Sweep` is pending.
     sweep_armed: bool,

@@ -274,24 +274,21 @@ impl Socket {
     /// The message goes out whole when its last frame is sent.
     pub fn send(&mut self, frame: impl Into<Bytes>, flags: Flags) -> Result<()> {
         let frame = frame.into();
-        if self.sending.is_none() && !flags.contains(Flags::SNDMORE) {
-            // A single-frame message: `send_msg` decides EAGAIN for it, under one lock.
+        if !flags.contains(Flags::SNDMORE) {
+            // The last frame: `send_msg` puts the frames held so far in front of it (and
+            // decides EAGAIN for a single-frame message), under one lock.
             return self.send_msg(Message::from(frame), flags);
         }
         if self.sending.is_none() {
             // libzmq decides EAGAIN on the first frame; later frames always succeed.
-            self.wait_writable(flags)?;
-            if self.socket_type == SocketType::Router && flags.contains(Flags::SNDMORE) {
+            if self.socket_type == SocketType::Router {
                 self.check_route(&frame, flags)?;
+            } else {
+                self.wait_writable(flags)?;
             }
         }
-        let msg = self.sending.get_or_insert_with(Message::new);
-        msg.push(frame);
-        if flags.contains(Flags::SNDMORE) {
-            return Ok(());
-        }
-        let msg = self.sending.take().unwrap_or_default();
-        self.send_msg(msg, flags)
+        self.sending.get_or_insert_with(Message::new).push(frame);
+        Ok(())
     }
 
     /// ROUTER_MANDATORY: an unknown routing id fails on the routing-id frame itself
@@ -374,18 +371,19 @@ impl Socket {
     }
 
     fn wait_writable(&mut self, flags: Flags) -> Result<()> {
+        // Only these block on a first frame; for the others, pattern errors (EFSM,
+        // ENOTSUP) and routing surface from send_msg itself.
+        if !matches!(
+            self.socket_type,
+            SocketType::Pair | SocketType::Push | SocketType::Dealer
+        ) {
+            return Ok(());
+        }
         let deadline = deadline_of(self.local.sndtimeo);
         let mut g = self.engine().lock();
         loop {
             let (routing, core) = g.parts();
             if routing.can_send(core) {
-                return Ok(());
-            }
-            // Pattern errors (EFSM, ENOTSUP) surface from send_msg itself.
-            if !matches!(
-                self.socket_type,
-                SocketType::Pair | SocketType::Push | SocketType::Dealer
-            ) {
                 return Ok(());
             }
             if flags.contains(Flags::DONTWAIT) || (!g.wait(deadline) && deadline_passed(deadline)) {
@@ -434,11 +432,11 @@ impl Socket {
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
         // Right after a send, a receive that may wait goes straight to the wait: the answer
         // is rarely there yet, and the wait's poll finds it either way.
-        let mut defer =
-            !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
+        // (Only until the first wait, which ends "right after a send".)
+        let defer = !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
         loop {
             let (routing, core) = g.parts();
-            core.set_defer_reads(std::mem::take(&mut defer) && core.sent_since_wait());
+            core.set_defer_reads(defer);
             let r = routing.recv(core);
             core.set_defer_reads(false);
             match r {

@@ -709,6 +709,15 @@ impl<H: Handler> Guard<'_, H> {
     }
 }
 
+/// What the I/O thread polls a connection for: input always, room once a write blocked.
+fn interest_of(c: &Conn) -> Interest {
+    if c.want_write {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    }
+}
+
 /// A non-blocking monotonic timerfd.
 fn new_timerfd() -> io::Result<OwnedFd> {
     // SAFETY: plain system call; the result is checked before it is owned.
@@ -936,11 +945,7 @@ impl<H: Handler> State<H> {
         if c.closing.is_some() {
             return;
         }
-        let interest = if c.want_write {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
+        let interest = interest_of(c);
         if self
             .registry
             .register(&mut c.stream, conn_token(k), interest)
@@ -1350,11 +1355,7 @@ impl<H: Handler> State<H> {
                 continue;
             }
             if let Some(c) = self.core.conns.get_mut(k) {
-                let interest = if c.want_write {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                };
+                let interest = interest_of(c);
                 let _ = self
                     .registry
                     .reregister(&mut c.stream, conn_token(k), interest);
@@ -1512,7 +1513,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
         let cork_len = st.cork_len;
         st.cork_until = (!corked.is_empty()).then(|| now + cork_len);
         st.core.dirty_corked = !corked.is_empty();
-        st.core.dirty.extend(corked);
+        st.core.dirty = corked; // empty after the loop above
         if std::mem::take(&mut st.core.wake_waiters) {
             if st.waiters > 0 {
                 shared.cond.notify_all();

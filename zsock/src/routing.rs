@@ -154,6 +154,19 @@ struct Router {
     next_id: u32,
 }
 
+impl Router {
+    /// Drops a pipe's routing id (and the id's entry, if it still names this pipe), and
+    /// the pipe from fair queueing.
+    fn forget(&mut self, p: PipeId) {
+        if let Some(id) = self.ids.remove(&p) {
+            if self.by_id.get(&id) == Some(&p) {
+                self.by_id.remove(&id);
+            }
+        }
+        self.fq.remove(p);
+    }
+}
+
 /// PUB and XPUB.
 #[derive(Debug, Default)]
 struct Pub {
@@ -598,12 +611,7 @@ impl Routing {
                 }
             }
             Kind::Router(r) => {
-                if let Some(old) = r.ids.remove(&p) {
-                    if r.by_id.get(&old) == Some(&p) {
-                        r.by_id.remove(&old);
-                    }
-                    r.fq.remove(p);
-                }
+                r.forget(p); // a reconnect: its old name goes
                 let named = if core.is_outgoing(p) {
                     core.endpoint(p).and_then(|e| r.connect_ids.get(e).cloned())
                 } else {
@@ -620,9 +628,7 @@ impl Routing {
                             if handover {
                                 // The new peer takes the name; the old connection goes, as
                                 // in libzmq.
-                                r.by_id.remove(&id);
-                                r.ids.remove(&other);
-                                r.fq.remove(other);
+                                r.forget(other);
                                 core.terminate(other);
                             } else {
                                 // A taken routing id without handover: libzmq leaves the
@@ -676,20 +682,12 @@ impl Routing {
             Kind::Rep(r) => {
                 r.fq.remove(p);
             }
-            Kind::Router(r) => {
-                if let Some(id) = r.ids.remove(&p) {
-                    if r.by_id.get(&id) == Some(&p) {
-                        r.by_id.remove(&id);
-                    }
-                }
-                r.fq.remove(p);
-            }
+            Kind::Router(r) => r.forget(p),
             Kind::Pub(pb) => {
+                // Each pipe holds a topic once (see `subscription`).
                 if let Some(subs) = pb.pipes.remove(&p) {
-                    for (t, n) in subs.counts() {
-                        for _ in 0..n {
-                            pb.all.remove(t);
-                        }
+                    for t in subs.topics() {
+                        pb.all.remove(t);
                     }
                 }
                 pb.order.retain(|q| *q != p);
@@ -697,12 +695,8 @@ impl Routing {
             Kind::XPub(pb) => {
                 // Topics nobody wants any more go up as unsubscriptions, as in libzmq.
                 if let Some(subs) = pb.pipes.remove(&p) {
-                    for (t, n) in subs.counts() {
-                        let mut gone = false;
-                        for _ in 0..n {
-                            gone |= pb.all.remove(t);
-                        }
-                        if gone {
+                    for t in subs.topics() {
+                        if pb.all.remove(t) {
                             let mut frame = vec![0u8];
                             frame.extend_from_slice(t);
                             pb.pending.push_back(Message::from(frame));

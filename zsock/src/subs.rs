@@ -63,11 +63,6 @@ impl Subscriptions {
     pub(crate) fn topics(&self) -> impl Iterator<Item = &Bytes> {
         self.topics.keys()
     }
-
-    /// Every distinct topic with its count.
-    pub(crate) fn counts(&self) -> impl Iterator<Item = (&Bytes, u32)> {
-        self.topics.iter().map(|(t, n)| (t, *n))
-    }
 }
 
 #[cfg(test)]

@@ -1420,9 +1420,11 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
             if let Some(c) = st.cork_until {
                 until = Some(until.map_or(c, |t| t.min(c)));
             }
-            // Not while a caller polls: its wait moves `unpark_at` when it ends (and
-            // `hand_over` wakes this thread if that is earlier than its poll's end).
-            if let Some(u) = st.unpark_at.filter(|_| st.poll_waiters == 0) {
+            // While a caller polls, only a future `unpark_at`: a past one cannot fire until
+            // the wait ends (which moves it, and `hand_over` wakes this thread if that is
+            // earlier than its poll's end), and waking for it would spin. Keeping a future
+            // one lets back-to-back waits move it without waking this thread each time.
+            if let Some(u) = st.unpark_at.filter(|&u| st.poll_waiters == 0 || u > now) {
                 until = Some(until.map_or(u, |t| t.min(u)));
             }
             if let Some(Some(d)) = st.closing {

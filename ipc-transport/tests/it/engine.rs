@@ -104,6 +104,64 @@ fn a_long_wait_leaves_the_io_thread_asleep() {
     );
 }
 
+/// Requests and replies back to back: each wait ends by moving the time at which the
+/// parked connection goes back to the I/O thread. That must not wake the I/O thread once
+/// per round trip (on one CPU a wake-up costs as much as the round trip itself); a timer
+/// that checks once per hand-back period is enough.
+#[test]
+fn round_trips_do_not_wake_the_io_thread_each_time() {
+    // Everything this test starts (engines, their I/O threads, the echo thread) shares this
+    // thread's CPU, as the two processes of a pinned latency benchmark do.
+    pin_to_one_cpu();
+    let dir = tempfile::tempdir().unwrap();
+    let a = engine(SocketType::Pair, |_| {});
+    let b = engine(SocketType::Pair, |_| {});
+    let addr = a.bind(&ep(&dir, "trips")).unwrap();
+    b.connect(&addr).unwrap();
+    let pa = connected_pipe(&a);
+    let pb = connected_pipe(&b);
+    const TRIPS: u64 = 2000;
+    let echo = std::thread::spawn(move || {
+        for _ in 0..=TRIPS {
+            let m = recv(&b, pb);
+            send(&b, pb, m);
+        }
+    });
+    send(&a, pa, "warm-up");
+    assert_eq!(recv(&a, pa), Message::from("warm-up"));
+    let before = a.lock().io_turns();
+    let t = Instant::now();
+    for i in 0..TRIPS {
+        send(&a, pa, Bytes::from(i.to_be_bytes().to_vec()));
+        assert_eq!(&recv(&a, pa).frames()[0][..], &i.to_be_bytes());
+    }
+    let elapsed_ms = t.elapsed().as_millis() as u64;
+    let turns = a.lock().io_turns() - before;
+    echo.join().unwrap();
+    // About one turn per millisecond (the hand-back timer), not one per trip.
+    assert!(
+        turns <= elapsed_ms + 10,
+        "the I/O thread turned {turns} times in {TRIPS} round trips ({elapsed_ms} ms)"
+    );
+}
+
+/// Restricts the calling thread (and the threads it starts later) to the first CPU it may
+/// use.
+fn pin_to_one_cpu() {
+    // SAFETY: `set` is a live cpu_set_t for both calls; the results are checked.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        let first = (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .expect("some CPU");
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(first, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
+    }
+}
+
 #[test]
 fn connect_before_bind_queues_and_delivers() {
     let dir = tempfile::tempdir().unwrap();

@@ -509,43 +509,49 @@ impl Core {
             .is_some_and(|p| !p.draining && (self.sndhwm == 0 || p.out.len() < self.sndhwm))
     }
 
-    /// Queues a message on a pipe. `Err(msg)`: the pipe is full (SNDHWM) or gone.
+    /// Queues a message on a pipe. `true`: the message was taken and `msg` is left empty;
+    /// `false`: the pipe is full (SNDHWM) or gone, and `msg` is untouched. (By reference:
+    /// on the hot path nothing moves the message, whose copies cost more than encoding a
+    /// small one.)
     ///
-    /// When nothing waits in the pipe and its connection is up and writable, the message is
-    /// encoded straight into the connection's batch (the direct path): the calling thread
-    /// writes the batch itself when it starts a streak or reaches 64 KiB, and otherwise
-    /// leaves it to the I/O thread, which holds it back once for 50 us to 1 ms while sends
-    /// keep coming. Otherwise the message waits in the pipe, counted against SNDHWM, and
-    /// the I/O thread moves it when the connection can take it.
-    pub fn send(&mut self, id: PipeId, msg: Message) -> Result<(), Message> {
+    /// When nothing waits in the pipe and its connection is up with less than a batch
+    /// (64 KiB) unwritten, the message is encoded straight into the connection's batch (the
+    /// direct path): the calling thread writes the batch itself when it starts a streak or
+    /// reaches 64 KiB, and otherwise leaves it to the I/O thread, which holds it back once
+    /// for 50 us to 1 ms while sends keep coming (or, while the kernel is full, to whoever
+    /// sees room first: the caller's next wait or the I/O thread). Otherwise the message
+    /// waits in the pipe, counted against SNDHWM, and is moved when the connection can
+    /// take it.
+    #[must_use]
+    pub fn send(&mut self, id: PipeId, msg: &mut Message) -> bool {
         // One look-up per message: the checks of `can_send`, on the pipe in hand.
         let (hwm, conflate) = (self.sndhwm, self.conflate);
         let Some(pipe) = self.pipes.get_mut(id) else {
-            return Err(msg);
+            return false;
         };
         if pipe.draining || (!conflate && hwm != 0 && pipe.out.len() >= hwm) {
-            return Err(msg);
+            return false;
         }
         self.sent_since_wait = true;
         let Some(c) = pipe.conn else {
             if conflate {
                 pipe.out.clear();
             }
-            pipe.out.push_back(msg);
-            return Ok(());
+            pipe.out.push_back(std::mem::take(msg));
+            return true;
         };
         let direct = if conflate || !pipe.out.is_empty() {
             None
         } else {
             self.conns
                 .get_mut(c)
-                .filter(|conn| conn.is_active() && !conn.want_write && conn.closing.is_none())
+                .filter(|conn| conn.is_active() && conn.out.len < BATCH && conn.closing.is_none())
         };
         let Some(conn) = direct else {
             if conflate {
                 pipe.out.clear();
             }
-            pipe.out.push_back(msg);
+            pipe.out.push_back(std::mem::take(msg));
             let lone = pipe.out.len() == 1;
             if lone
                 && self
@@ -556,21 +562,22 @@ impl Core {
             } else {
                 self.schedule_flush(c);
             }
-            return Ok(());
+            return true;
         };
         let through = self.streak.starts(conn.out.is_empty());
         self.sends = self.sends.wrapping_add(1);
         if conn.out.is_empty() {
             conn.corked = false; // a new batch
         }
-        conn.out.push_message(&msg);
-        drop(msg);
+        conn.out.push_message(msg);
+        msg.frames_mut().clear();
         if through || conn.out.len >= BATCH {
             self.flush_for_caller(c);
         } else {
-            self.mark_dirty(c); // up and writable: checked above
+            // Not while a write waits for room: its flush writes this too.
+            self.schedule_flush(c);
         }
-        Ok(())
+        true
     }
 
     /// Whether the I/O thread may hold a connection's output back for now: it is a batch
@@ -795,6 +802,12 @@ impl Core {
         moved
     }
 
+    /// A flush by a caller whose wait found room on a connection: the room it made in the
+    /// pipe is what a blocked send waits for.
+    pub(crate) fn flush_waited(&mut self, c: Key) -> bool {
+        self.flush_conn(c)
+    }
+
     /// A flush by the calling thread: room it made itself is no reason to wake waiters.
     /// Returns whether it took messages out of the pipe.
     fn flush_for_caller(&mut self, c: Key) -> bool {
@@ -850,6 +863,12 @@ impl Core {
                     return relieved;
                 }
             }
+        }
+        if conn.want_write {
+            // All written: no more wake-ups for room (a parked connection takes its
+            // interest when the I/O thread takes it back).
+            conn.want_write = false;
+            self.reregister.push(c);
         }
         if relieved {
             self.wake_waiters = true;
@@ -1060,60 +1079,52 @@ impl Core {
             if self.rcvhwm != 0 && pipe.inbound.len() >= self.rcvhwm {
                 break;
             }
-            let item = match decoder.decode(&mut conn.rbuf) {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                // Post-handshake, a malformed command is ignored (ipc-semantics.md §5).
-                Err(e) if !e.is_fatal() => continue,
-                Err(e) => return Err(protocol_error(&e)),
-            };
-            match item {
-                Item::Frame(f) => {
-                    let more = f.more;
-                    conn.partial.push(f.body);
-                    if more {
+            // Data frames take the inlined path; everything else, the general decoder.
+            let f = match decoder.decode_data(&mut conn.rbuf) {
+                Some(f) => f,
+                None => match decoder.decode(&mut conn.rbuf) {
+                    Ok(Some(Item::Frame(f))) => f,
+                    Ok(Some(Item::Command(cmd))) => {
+                        pong |=
+                            Self::handle_command(cmd, p, pub_side, heartbeat, &mut self.notices)?;
                         continue;
                     }
-                    let msg = std::mem::take(&mut conn.partial);
-                    if pub_side && msg.len() == 1 {
-                        if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
-                            self.notices.push_back(Notice::Subscription(p, sub));
-                            continue;
-                        }
+                    Ok(Some(Item::Greeting(_))) => {
+                        return Err(CloseReason::Protocol("unexpected greeting".into()));
                     }
-                    if !self.discard_data {
-                        pipe.inbound.push_back(msg);
-                        got = true;
-                    }
-                }
-                Item::Command(cmd) => match cmd {
-                    Command::Ping(ping) => {
-                        heartbeat.on_ping(&ping, Instant::now());
-                        pong = true;
-                    }
-                    Command::Pong { .. } | Command::Unknown { .. } => {}
-                    Command::Subscribe(_) | Command::Cancel(_) => {
-                        if pub_side {
-                            if let Some(sub) = Subscription::from_command(&cmd) {
-                                self.notices.push_back(Notice::Subscription(p, sub));
-                            }
-                        }
-                    }
-                    Command::Error { reason } => {
-                        return Err(CloseReason::Protocol(format!(
-                            "peer sent ERROR: {}",
-                            String::from_utf8_lossy(&reason)
-                        )));
-                    }
-                    Command::Ready(_) => {
-                        return Err(CloseReason::Protocol(
-                            "peer sent READY after the handshake".into(),
-                        ));
-                    }
+                    Ok(None) => break,
+                    // Post-handshake, a malformed command is ignored (ipc-semantics.md §5).
+                    Err(e) if !e.is_fatal() => continue,
+                    Err(e) => return Err(protocol_error(&e)),
                 },
-                Item::Greeting(_) => {
-                    return Err(CloseReason::Protocol("unexpected greeting".into()));
+            };
+            let msg = if f.more || !conn.partial.is_empty() {
+                conn.partial.push(f.body);
+                if f.more {
+                    continue;
                 }
+                std::mem::take(&mut conn.partial)
+            } else if !pub_side && !self.discard_data {
+                // A single-frame message built in its queue slot: a message built
+                // elsewhere and moved there costs a stalled copy per message.
+                pipe.inbound.push_back(Message::new());
+                if let Some(m) = pipe.inbound.back_mut() {
+                    m.push(f.body);
+                }
+                got = true;
+                continue;
+            } else {
+                Message::from(f.body)
+            };
+            if pub_side && msg.len() == 1 {
+                if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
+                    self.notices.push_back(Notice::Subscription(p, sub));
+                    continue;
+                }
+            }
+            if !self.discard_data {
+                pipe.inbound.push_back(msg);
+                got = true;
             }
         }
         if pong {
@@ -1128,6 +1139,42 @@ impl Core {
             self.wake_waiters = true;
         }
         Ok(())
+    }
+
+    /// Handles a command on an active connection. `Ok(true)`: a PING wants its PONG.
+    fn handle_command(
+        cmd: Command,
+        p: PipeId,
+        pub_side: bool,
+        heartbeat: &mut Heartbeat,
+        notices: &mut VecDeque<Notice>,
+    ) -> Result<bool, CloseReason> {
+        match cmd {
+            Command::Ping(ping) => {
+                heartbeat.on_ping(&ping, Instant::now());
+                return Ok(true);
+            }
+            Command::Pong { .. } | Command::Unknown { .. } => {}
+            Command::Subscribe(_) | Command::Cancel(_) => {
+                if pub_side {
+                    if let Some(sub) = Subscription::from_command(&cmd) {
+                        notices.push_back(Notice::Subscription(p, sub));
+                    }
+                }
+            }
+            Command::Error { reason } => {
+                return Err(CloseReason::Protocol(format!(
+                    "peer sent ERROR: {}",
+                    String::from_utf8_lossy(&reason)
+                )));
+            }
+            Command::Ready(_) => {
+                return Err(CloseReason::Protocol(
+                    "peer sent READY after the handshake".into(),
+                ));
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -482,15 +482,12 @@ impl<'a, H: Handler> Guard<'a, H> {
     ) -> bool {
         let st = self.st();
         st.poll_waiters += 1;
-        // Take the idle connections out of the I/O thread's poll for the wait, so that
-        // their data wakes this thread only (not both). Connections with output pending
-        // stay with the I/O thread, which writes them when they drain.
+        // Take the connections out of the I/O thread's poll for the wait, so that their
+        // data wakes this thread only (not both), and a connection whose output waits for
+        // room is written by this thread when the kernel takes more: a sender blocked at
+        // SNDHWM wakes once per drained kernel buffer, and the I/O thread sleeps.
         // They stay parked after the wait (see PARK_GRACE).
         for &(k, _) in conns {
-            if st.core.conn_has_pending(k) {
-                st.unpark(k);
-                continue;
-            }
             if let Some(c) = st.core.conns.get_mut(k) {
                 if !c.parked && st.registry.deregister(&mut c.stream).is_ok() {
                     c.parked = true;
@@ -512,17 +509,28 @@ impl<'a, H: Handler> Guard<'a, H> {
             events: libc::POLLIN,
             revents: 0,
         });
+        let mut writers: SmallVec<[(Key, usize); 8]> = SmallVec::new();
         for &(k, fd) in conns {
+            let core = &self.st().core;
+            let pending = core.conn_has_pending(k);
             // A connection paused at RCVHWM is not read until the caller receives: polling
             // it would only report the same input again and again.
-            if self.st().core.reading_paused(k) {
-                continue;
+            let mut events = if core.reading_paused(k) {
+                0
+            } else {
+                libc::POLLIN
+            };
+            if pending {
+                events |= libc::POLLOUT;
+                writers.push((k, fds.len()));
             }
-            fds.push(libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            if events != 0 {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+            }
         }
         drop(self.st.take());
         // SAFETY (both polls): `fds` is a live array of `fds.len()` pollfd structs; the
@@ -557,6 +565,11 @@ impl<'a, H: Handler> Guard<'a, H> {
         // parked connections stay parked for PARK_GRACE: the I/O thread's poll ends by then
         // (a caller that parks first wakes it in `hand_over`).
         st.core.read_active();
+        for (k, i) in writers {
+            if fds[i].revents != 0 {
+                st.core.flush_waited(k);
+            }
+        }
         st.unpark_at = Some(Instant::now() + PARK_GRACE);
         st.core.wake_waiters = false;
         st.settle(None);
@@ -1351,7 +1364,8 @@ impl<H: Handler> State<H> {
         }
         for k in std::mem::take(&mut self.core.reregister) {
             if self.core.conns.get(k).is_some_and(|c| c.parked) {
-                self.unpark(k); // registers it with its current interest
+                // The caller that parked it polls it for room at its next wait; the I/O
+                // thread registers the interest when it takes the connection back.
                 continue;
             }
             if let Some(c) = self.core.conns.get_mut(k) {

@@ -124,6 +124,7 @@ impl Decoder {
         }
     }
 
+    #[inline]
     fn check_header(&self, h: &FrameHeader) -> Result<(), DecodeError> {
         let size = h.size();
         if h.is_command() {
@@ -155,6 +156,33 @@ impl Decoder {
             }
         }
         Ok(())
+    }
+
+    /// The hot path of [`Decoder::decode`], small enough to inline into a reader's loop:
+    /// takes a whole data frame from the front of `src` when one is there within the
+    /// limits. `None` leaves `src` untouched and says nothing about what is there (a
+    /// command, the greeting, an incomplete or oversize frame): [`Decoder::decode`] tells.
+    #[inline]
+    pub fn decode_data(&mut self, src: &mut BytesMut) -> Option<Frame> {
+        if self.phase != Phase::Frames {
+            return None;
+        }
+        let h = FrameHeader::parse(src)?;
+        if h.is_command() || self.check_header(&h).is_err() {
+            return None;
+        }
+        let hlen = h.header_len();
+        if ((src.len() - hlen) as u64) < h.size() {
+            return None;
+        }
+        let size = h.size() as usize; // <= src.len() by the check above
+        src.advance(hlen);
+        let body = src.split_to(size).freeze();
+        self.count_frame(&h);
+        Some(Frame {
+            more: h.more(),
+            body,
+        })
     }
 
     /// Decodes the next item from the front of `src`.
@@ -194,15 +222,21 @@ impl Decoder {
             };
         }
         let more = h.more();
-        if more {
-            self.msg_bytes += h.size(); // cannot overflow: checked against the limit or
-                                        // bounded by bytes that actually arrived
+        self.count_frame(&h);
+        Ok(Some(Item::Frame(Frame { more, body })))
+    }
+
+    /// Counts a data frame towards the message limits.
+    #[inline]
+    fn count_frame(&mut self, h: &FrameHeader) {
+        if h.more() {
+            // Cannot overflow: checked against the limit, or bounded by bytes that arrived.
+            self.msg_bytes += h.size();
             self.msg_frames += 1;
         } else {
             self.msg_bytes = 0;
             self.msg_frames = 0;
         }
-        Ok(Some(Item::Frame(Frame { more, body })))
     }
 }
 

@@ -42,6 +42,7 @@ impl FrameHeader {
 
     /// Parses a header from the start of `src`. `None`: not all of it has arrived.
     /// Reserved flag bits are ignored (libzmq ignores them too).
+    #[inline]
     pub fn parse(src: &[u8]) -> Option<FrameHeader> {
         let flags = *src.first()?;
         if flags & wire::FLAG_LONG != 0 {
@@ -57,21 +58,25 @@ impl FrameHeader {
     }
 
     /// The body size the header declares.
+    #[inline]
     pub fn size(&self) -> u64 {
         self.size
     }
 
     /// The MORE flag.
+    #[inline]
     pub fn more(&self) -> bool {
         self.flags & wire::FLAG_MORE != 0
     }
 
     /// The COMMAND flag.
+    #[inline]
     pub fn is_command(&self) -> bool {
         self.flags & wire::FLAG_COMMAND != 0
     }
 
     /// Bytes the header takes on the wire (2 or 9).
+    #[inline]
     pub fn header_len(&self) -> usize {
         if self.flags & wire::FLAG_LONG != 0 {
             9

@@ -12,8 +12,8 @@ use crate::subs::Subscriptions;
 /// Why a send could not happen now.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// Would block; the message comes back.
-    Again(Message),
+    /// Would block; the message stays the caller's, as it gave it.
+    Again,
     /// Not allowed in this state.
     Fsm,
     /// ROUTER_MANDATORY and no such peer.
@@ -88,21 +88,11 @@ impl Ring {
         self.pipes.iter().any(|p| core.can_send(*p))
     }
 
-    /// Sends to the next pipe with room; returns it.
-    fn send(&mut self, core: &mut Core, msg: Message) -> Result<PipeId, Message> {
-        let mut slot = Some(msg);
-        let sent = self.rotate(|p| match core.send(p, slot.take()?) {
-            Ok(()) => Some(()),
-            Err(back) => {
-                slot = Some(back);
-                None
-            }
-        });
-        match sent {
-            Some((p, ())) => Ok(p),
-            // Every failed try puts the message back, so `slot` holds it here.
-            None => Err(slot.unwrap_or_default()),
-        }
+    /// Sends to the next pipe with room; returns it. `None`: no pipe has room, and `msg`
+    /// is untouched.
+    fn send(&mut self, core: &mut Core, msg: &mut Message) -> Option<PipeId> {
+        self.rotate(|p| core.send(p, msg).then_some(()))
+            .map(|(p, ())| p)
     }
 
     fn recv(&mut self, core: &mut Core) -> Option<(PipeId, Message)> {
@@ -234,15 +224,15 @@ impl Routing {
     }
 
     /// Sends a whole message.
-    pub(crate) fn send(&mut self, core: &mut Core, msg: Message) -> Result<(), SendError> {
+    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Message) -> Result<(), SendError> {
         let opts = &self.opts;
         match &mut self.kind {
             Kind::Pair(p) => match p.pipe {
-                Some(pipe) => core.send(pipe, msg).map_err(SendError::Again),
-                None => Err(SendError::Again(msg)),
+                Some(pipe) if core.send(pipe, msg) => Ok(()),
+                _ => Err(SendError::Again),
             },
             Kind::Push(d) | Kind::Dealer(d) => {
-                d.lb.send(core, msg).map(|_| ()).map_err(SendError::Again)
+                d.lb.send(core, msg).map(|_| ()).ok_or(SendError::Again)
             }
             Kind::Pull(_) | Kind::Sub(_) => Err(SendError::NotSupported),
             Kind::Req(r) => {
@@ -253,25 +243,25 @@ impl Routing {
                 for p in &r.dealer.fq.pipes {
                     while core.recv_queued(*p).is_some() {}
                 }
-                let mut m = msg;
-                m.push_front(Bytes::new());
+                msg.push_front(Bytes::new());
                 let id = r.request_id.wrapping_add(1);
                 if opts.req_correlate {
-                    m.push_front(Bytes::copy_from_slice(&id.to_be_bytes()));
+                    msg.push_front(Bytes::copy_from_slice(&id.to_be_bytes()));
                 }
-                match r.dealer.lb.send(core, m) {
-                    Ok(p) => {
+                match r.dealer.lb.send(core, msg) {
+                    Some(p) => {
                         r.request_id = id;
                         r.expect_reply = true;
                         r.reply_pipe = Some(p);
                         Ok(())
                     }
-                    Err(mut back) => {
-                        back.pop_front();
+                    None => {
+                        // The message is the caller's again, as it gave it.
+                        msg.pop_front();
                         if opts.req_correlate {
-                            back.pop_front();
+                            msg.pop_front();
                         }
-                        Err(SendError::Again(back))
+                        Err(SendError::Again)
                     }
                 }
             }
@@ -280,16 +270,15 @@ impl Routing {
                     return Err(SendError::Fsm);
                 };
                 let mut m: Message = envelope.into_iter().collect();
-                for f in msg {
+                for f in std::mem::take(msg) {
                     m.push(f);
                 }
                 // The requester may be gone or full: the reply is dropped, as in libzmq.
-                let _ = core.send(pipe, m);
+                let _ = core.send(pipe, &mut m);
                 Ok(())
             }
             Kind::Router(r) => {
-                let mut m = msg;
-                let Some(id) = m.pop_front() else {
+                let Some(id) = msg.pop_front() else {
                     return Ok(());
                 };
                 let Some(&pipe) = r.by_id.get(&id) else {
@@ -299,13 +288,13 @@ impl Routing {
                         Ok(()) // unroutable: dropped silently
                     };
                 };
-                match core.send(pipe, m) {
-                    Ok(()) => Ok(()),
-                    Err(mut back) if opts.router_mandatory => {
-                        back.push_front(id);
-                        Err(SendError::Again(back))
-                    }
-                    Err(_) => Ok(()), // full: dropped (ROUTER drops at HWM)
+                if core.send(pipe, msg) {
+                    Ok(())
+                } else if opts.router_mandatory {
+                    msg.push_front(id);
+                    Err(SendError::Again)
+                } else {
+                    Ok(()) // full: dropped (ROUTER drops at HWM)
                 }
             }
             Kind::Pub(p) | Kind::XPub(p) => {
@@ -316,7 +305,7 @@ impl Routing {
                         .iter()
                         .any(|pipe| p.pipes[pipe].matches(topic) && !core.can_send(*pipe));
                     if blocked {
-                        return Err(SendError::Again(msg));
+                        return Err(SendError::Again);
                     }
                 }
                 let matching: smallvec::SmallVec<[PipeId; 8]> = p
@@ -328,7 +317,7 @@ impl Routing {
                 // PUB never blocks: a full subscriber misses the message.
                 if let Some((last, rest)) = matching.split_last() {
                     for pipe in rest {
-                        let _ = core.send(*pipe, msg.clone());
+                        let _ = core.send(*pipe, &mut msg.clone());
                     }
                     let _ = core.send(*last, msg);
                 }
@@ -354,7 +343,7 @@ impl Routing {
                 }
                 // Other messages go upstream to every publisher.
                 for p in &s.pipes {
-                    let _ = core.send(*p, msg.clone());
+                    let _ = core.send(*p, &mut msg.clone());
                 }
                 Ok(())
             }

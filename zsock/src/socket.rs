@@ -338,15 +338,14 @@ impl Socket {
         let mut g = self.engine().lock();
         loop {
             let (routing, core) = g.parts();
-            match routing.send(core, msg) {
+            match routing.send(core, &mut msg) {
                 Ok(()) => return Ok(()),
-                Err(SendError::Again(back)) => {
+                Err(SendError::Again) => {
                     if dontwait || !g.wait(deadline) && deadline_passed(deadline) {
                         return Err(Error::again(
                             "send would block: no peer can take the message now",
                         ));
                     }
-                    msg = back;
                 }
                 Err(SendError::Fsm) => {
                     return Err(Error::fsm(match self.socket_type {

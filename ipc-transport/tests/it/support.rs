@@ -75,13 +75,9 @@ pub(crate) fn connected_pipe(e: &Engine<Recorder>) -> PipeId {
 }
 
 pub(crate) fn send(e: &Engine<Recorder>, p: PipeId, m: impl Into<Message>) {
-    let mut m = Some(m.into());
-    wait_for(e, "room to send", |g| match g.core().send(p, m.take()?) {
-        Ok(()) => Some(()),
-        Err(back) => {
-            m = Some(back);
-            None
-        }
+    let mut m = m.into();
+    wait_for(e, "room to send", |g| {
+        g.core().send(p, &mut m).then_some(())
     });
 }
 

@@ -573,9 +573,9 @@ impl Core {
         msg.frames_mut().clear();
         if through || conn.out.len >= BATCH {
             self.flush_for_caller(c);
-        } else {
-            // Not while a write waits for room: its flush writes this too.
-            self.schedule_flush(c);
+        } else if !conn.want_write {
+            // (While a write waits for room, its flush writes this too.)
+            self.mark_dirty(c);
         }
         true
     }

@@ -1359,8 +1359,14 @@ impl<H: Handler> State<H> {
             let State { handler, core, .. } = self;
             handler.on_notice(n, core);
         }
-        for k in std::mem::take(&mut self.core.retime) {
-            self.update_deadline(k);
+        // (Checked first: taking an empty list every settle would free and regrow it.)
+        if !self.core.retime.is_empty() {
+            for k in std::mem::take(&mut self.core.retime) {
+                self.update_deadline(k);
+            }
+        }
+        if self.core.reregister.is_empty() {
+            return;
         }
         for k in std::mem::take(&mut self.core.reregister) {
             if self.core.conns.get(k).is_some_and(|c| c.parked) {

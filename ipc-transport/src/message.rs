@@ -13,11 +13,13 @@ pub struct Message {
 
 impl Message {
     /// A message with no frames yet (sending one gives a single empty frame).
+    #[inline]
     pub fn new() -> Message {
         Message::default()
     }
 
     /// Appends a frame.
+    #[inline]
     pub fn push(&mut self, frame: impl Into<Bytes>) {
         self.frames.push(frame.into());
     }
@@ -37,21 +39,25 @@ impl Message {
     }
 
     /// The frames.
+    #[inline]
     pub fn frames(&self) -> &[Bytes] {
         &self.frames
     }
 
     /// The frames, mutably.
+    #[inline]
     pub fn frames_mut(&mut self) -> &mut SmallVec<[Bytes; 2]> {
         &mut self.frames
     }
 
     /// Number of frames.
+    #[inline]
     pub fn len(&self) -> usize {
         self.frames.len()
     }
 
     /// Whether there are no frames.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
@@ -73,6 +79,7 @@ impl Message {
 }
 
 impl<T: Into<Bytes>> From<T> for Message {
+    #[inline]
     fn from(frame: T) -> Message {
         let mut m = Message::new();
         m.push(frame);

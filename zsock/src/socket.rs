@@ -277,7 +277,8 @@ impl Socket {
         if !flags.contains(Flags::SNDMORE) {
             // The last frame: `send_msg` puts the frames held so far in front of it (and
             // decides EAGAIN for a single-frame message), under one lock.
-            return self.send_msg(Message::from(frame), flags);
+            let mut msg = Message::from(frame);
+            return self.send_whole(&mut msg, flags);
         }
         if self.sending.is_none() {
             // libzmq decides EAGAIN on the first frame; later frames always succeed.
@@ -324,11 +325,19 @@ impl Socket {
     /// already given to [`Socket::send`] with SNDMORE come first.
     pub fn send_msg(&mut self, msg: impl Into<Message>, flags: Flags) -> Result<()> {
         let mut msg = msg.into();
-        if let Some(mut head) = self.sending.take() {
-            for f in msg {
-                head.push(f);
+        self.send_whole(&mut msg, flags)
+    }
+
+    /// [`Socket::send_msg`] with the message by reference: it is not moved on the way to
+    /// the connection (a move of a message costs more than encoding a small one).
+    fn send_whole(&mut self, msg: &mut Message, flags: Flags) -> Result<()> {
+        if self.sending.is_some() {
+            if let Some(mut head) = self.sending.take() {
+                for f in std::mem::take(msg) {
+                    head.push(f);
+                }
+                *msg = head;
             }
-            msg = head;
         }
         if msg.is_empty() {
             msg.push(Bytes::new());
@@ -338,7 +347,7 @@ impl Socket {
         let mut g = self.engine().lock();
         loop {
             let (routing, core) = g.parts();
-            match routing.send(core, &mut msg) {
+            match routing.send(core, msg) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Again) => {
                     if dontwait || !g.wait(deadline) && deadline_passed(deadline) {

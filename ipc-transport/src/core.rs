@@ -88,23 +88,43 @@ struct OutBuf {
 
 impl OutBuf {
     fn push_message(&mut self, msg: &Message) {
-        let n = msg.len().max(1);
         let frames = msg.frames();
-        for i in 0..n {
-            let body = frames.get(i).map_or(&[][..], |b| &b[..]);
-            let hdr = FrameHeader::data(body.len() as u64, i + 1 < n);
-            self.cur.extend_from_slice(hdr.to_bytes().as_slice());
-            self.len += hdr.header_len() + body.len();
+        if frames.is_empty() {
+            self.push_header(0, false); // a message of no frames goes as one empty frame
+        }
+        for (i, body) in frames.iter().enumerate() {
+            self.push_header(body.len(), i + 1 < frames.len());
             if body.len() <= COPY_MAX {
                 self.cur.extend_from_slice(body);
             } else {
-                if !self.cur.is_empty() {
-                    self.chunks.push_back(self.cur.split().freeze());
-                }
-                // `frames[i]` exists: body is non-empty, so it came from a frame.
-                self.chunks.push_back(frames[i].clone());
+                self.push_chunk(body.clone());
             }
         }
+    }
+
+    /// A one-frame message copied from `body` (large bodies into a buffer of their own).
+    fn push_copy(&mut self, body: &[u8]) {
+        self.push_header(body.len(), false);
+        if body.len() <= COPY_MAX {
+            self.cur.extend_from_slice(body);
+        } else {
+            self.push_chunk(Bytes::copy_from_slice(body));
+        }
+    }
+
+    /// A data frame's header, counting the body that follows it.
+    fn push_header(&mut self, body: usize, more: bool) {
+        let hdr = FrameHeader::data(body as u64, more);
+        self.cur.extend_from_slice(hdr.to_bytes().as_slice());
+        self.len += hdr.header_len() + body;
+    }
+
+    /// A body written from its own buffer, after what the batch holds so far.
+    fn push_chunk(&mut self, body: Bytes) {
+        if !self.cur.is_empty() {
+            self.chunks.push_back(self.cur.split().freeze());
+        }
+        self.chunks.push_back(body);
     }
 
     fn push_encoded(&mut self, f: impl FnOnce(&mut BytesMut)) {
@@ -151,6 +171,36 @@ impl OutBuf {
             self.cur.clear();
         }
         Ok(self.len == 0)
+    }
+}
+
+/// What [`Core::send`] and [`Core::send_copy`] hand over: a message, or one frame copied
+/// from a borrowed slice.
+trait Outgoing {
+    /// Encodes it into a connection's batch (the direct path), releasing what it held.
+    fn encode_into(&mut self, out: &mut OutBuf);
+    /// The message to queue in the pipe.
+    fn take_message(&mut self) -> Message;
+}
+
+impl Outgoing for Message {
+    fn encode_into(&mut self, out: &mut OutBuf) {
+        out.push_message(self);
+        self.frames_mut().clear();
+    }
+
+    fn take_message(&mut self) -> Message {
+        std::mem::take(self)
+    }
+}
+
+impl Outgoing for &[u8] {
+    fn encode_into(&mut self, out: &mut OutBuf) {
+        out.push_copy(self);
+    }
+
+    fn take_message(&mut self) -> Message {
+        Message::from(Bytes::copy_from_slice(self))
     }
 }
 
@@ -524,6 +574,18 @@ impl Core {
     /// take it.
     #[must_use]
     pub fn send(&mut self, id: PipeId, msg: &mut Message) -> bool {
+        self.send_outgoing(id, msg)
+    }
+
+    /// [`Core::send`] of a one-frame message holding a copy of `body` (zmq_send): on the
+    /// direct path the bytes are copied straight into the batch, and no message is
+    /// allocated. `false`: the pipe is full or gone.
+    #[must_use]
+    pub fn send_copy(&mut self, id: PipeId, mut body: &[u8]) -> bool {
+        self.send_outgoing(id, &mut body)
+    }
+
+    fn send_outgoing(&mut self, id: PipeId, msg: &mut impl Outgoing) -> bool {
         // One look-up per message: the checks of `can_send`, on the pipe in hand.
         let (hwm, conflate) = (self.sndhwm, self.conflate);
         let Some(pipe) = self.pipes.get_mut(id) else {
@@ -537,7 +599,7 @@ impl Core {
             if conflate {
                 pipe.out.clear();
             }
-            pipe.out.push_back(std::mem::take(msg));
+            pipe.out.push_back(msg.take_message());
             return true;
         };
         let direct = if conflate || !pipe.out.is_empty() {
@@ -551,7 +613,7 @@ impl Core {
             if conflate {
                 pipe.out.clear();
             }
-            pipe.out.push_back(std::mem::take(msg));
+            pipe.out.push_back(msg.take_message());
             let lone = pipe.out.len() == 1;
             if lone
                 && self
@@ -569,8 +631,7 @@ impl Core {
         if conn.out.is_empty() {
             conn.corked = false; // a new batch
         }
-        conn.out.push_message(msg);
-        msg.frames_mut().clear();
+        msg.encode_into(&mut conn.out);
         if through || conn.out.len >= BATCH {
             self.flush_for_caller(c);
         } else if !conn.want_write {

@@ -350,6 +350,25 @@ impl Routing {
         }
     }
 
+    /// Sends a one-frame message holding a copy of `body`, for the types that send it as
+    /// it is (PAIR, PUSH, DEALER): the bytes go straight into a connection's batch when it
+    /// can take them. `None`: another type, which needs a message (see [`Routing::send`]).
+    pub(crate) fn send_copy(
+        &mut self,
+        core: &mut Core,
+        body: &[u8],
+    ) -> Option<Result<(), SendError>> {
+        let sent = match &mut self.kind {
+            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.send_copy(pipe, body)),
+            Kind::Push(d) | Kind::Dealer(d) => {
+                d.lb.rotate(|p| core.send_copy(p, body).then_some(()))
+                    .is_some()
+            }
+            _ => return None,
+        };
+        Some(if sent { Ok(()) } else { Err(SendError::Again) })
+    }
+
     /// Receives a whole message.
     pub(crate) fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
         let opts = &self.opts;

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Config, Engine, Message};
+use ipc_transport::{Config, Core, Engine, Message};
 use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -342,12 +342,42 @@ impl Socket {
         if msg.is_empty() {
             msg.push(Bytes::new());
         }
+        self.send_with(flags, |routing, core| routing.send(core, msg))
+    }
+
+    /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH and
+    /// DEALER the bytes are copied straight into the connection's batch when it can take
+    /// them, so no message is allocated (other types, and SNDMORE, build one). For bytes
+    /// you already own, [`Socket::send`] hands them over without a copy.
+    pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
+        let direct = matches!(
+            self.socket_type,
+            SocketType::Pair | SocketType::Push | SocketType::Dealer
+        );
+        if !direct || flags.contains(Flags::SNDMORE) || self.sending.is_some() {
+            return self.send(Bytes::copy_from_slice(data), flags);
+        }
+        self.send_with(flags, |routing, core| {
+            routing
+                .send_copy(core, data)
+                .unwrap_or(Err(SendError::NotSupported)) // not for the types checked above
+        })
+    }
+
+    /// The blocking loop of a send: tries `attempt` under the lock until it succeeds,
+    /// waiting for room (DONTWAIT, SNDTIMEO) while it would block.
+    fn send_with(
+        &mut self,
+        flags: Flags,
+        mut attempt: impl FnMut(&mut Routing, &mut Core) -> std::result::Result<(), SendError>,
+    ) -> Result<()> {
         let deadline = deadline_of(self.local.sndtimeo);
         let dontwait = flags.contains(Flags::DONTWAIT);
-        let mut g = self.engine().lock();
+        let socket_type = self.socket_type;
+        let mut g = self.engine.as_ref().expect(ENGINE).lock();
         loop {
             let (routing, core) = g.parts();
-            match routing.send(core, msg) {
+            match attempt(routing, core) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Again) => {
                     if dontwait || !g.wait(deadline) && deadline_passed(deadline) {
@@ -357,7 +387,7 @@ impl Socket {
                     }
                 }
                 Err(SendError::Fsm) => {
-                    return Err(Error::fsm(match self.socket_type {
+                    return Err(Error::fsm(match socket_type {
                         SocketType::Req => "REQ must receive the reply before sending again",
                         _ => "REP must receive a request before sending a reply",
                     }))
@@ -370,8 +400,7 @@ impl Socket {
                 }
                 Err(SendError::NotSupported) => {
                     return Err(Error::not_supported(&format!(
-                        "{} sockets cannot send",
-                        self.socket_type
+                        "{socket_type} sockets cannot send"
                     )))
                 }
             }

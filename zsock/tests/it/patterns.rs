@@ -180,3 +180,102 @@ fn xpub_sees_subscriptions_and_xsub_sends_them() {
     xsub.send(&b"\x00topic"[..], Flags::NONE).unwrap();
     assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x00topic"[..]);
 }
+
+/// `send_copy` (zmq_send's copy-in) delivers what `send` would, in order with it, for the
+/// types whose bytes go straight into the batch (PAIR, PUSH, DEALER) and for the others
+/// (which build a message), at sizes around the copy threshold.
+#[test]
+fn send_copy_delivers_what_send_does() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let bodies: Vec<Vec<u8>> = [0usize, 1, 2048, 2049, 300_000]
+        .iter()
+        .map(|&n| (0..n).map(|i| (i * 7 + n) as u8).collect())
+        .collect();
+    let pairs = [
+        (SocketType::Pair, SocketType::Pair),
+        (SocketType::Push, SocketType::Pull),
+        (SocketType::Dealer, SocketType::Dealer),
+        (SocketType::Req, SocketType::Rep),
+    ];
+    for (i, (ts, tr)) in pairs.into_iter().enumerate() {
+        let ep = d.ep(&format!("copy{i}"));
+        let mut tx = sock(&ctx, ts);
+        let mut rx = sock(&ctx, tr);
+        rx.bind(&ep).unwrap();
+        tx.connect(&ep).unwrap();
+        for body in &bodies {
+            tx.send_copy(body, Flags::NONE).unwrap();
+            if ts == SocketType::Req {
+                assert_eq!(rx.recv(Flags::NONE).unwrap(), &body[..], "{ts:?}");
+                rx.send_copy(b"ok", Flags::NONE).unwrap();
+                assert_eq!(tx.recv(Flags::NONE).unwrap(), &b"ok"[..]);
+                continue;
+            }
+            tx.send(&b"after"[..], Flags::NONE).unwrap();
+            assert_eq!(rx.recv(Flags::NONE).unwrap(), &body[..], "{ts:?}");
+            assert!(!rx.rcvmore());
+            assert_eq!(rx.recv(Flags::NONE).unwrap(), &b"after"[..], "{ts:?}");
+        }
+    }
+}
+
+/// After frames sent with SNDMORE, `send_copy` ends the same message.
+#[test]
+fn send_copy_ends_a_multipart_message() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("copymore")).unwrap();
+    push.connect(&d.ep("copymore")).unwrap();
+    push.send("head", Flags::SNDMORE).unwrap();
+    push.send_copy(b"tail", Flags::NONE).unwrap();
+    assert_eq!(
+        pull.recv_msg(Flags::NONE).unwrap(),
+        Message::from_iter(["head", "tail"])
+    );
+}
+
+/// `send_copy` blocks and fails like `send`: EAGAIN with DONTWAIT and no peer; and once a
+/// reader that does not read has filled everything, the messages that were taken (queued
+/// copies included) all arrive, whole and in order.
+#[test]
+fn send_copy_waits_like_send_and_queues_whole_copies() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(10)).unwrap();
+    assert_eq!(
+        push.send_copy(b"x", Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again
+    );
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(10)).unwrap();
+    pull.bind(&d.ep("copyfull")).unwrap();
+    push.connect(&d.ep("copyfull")).unwrap();
+    // Wait for the connection: the first send blocks until there is a peer.
+    push.send_copy(&0u32.to_be_bytes(), Flags::NONE).unwrap();
+    let body = vec![9u8; 4000];
+    let mut n = 1u32;
+    loop {
+        let mut m = n.to_be_bytes().to_vec();
+        m.extend_from_slice(&body);
+        match push.send_copy(&m, Flags::DONTWAIT) {
+            Ok(()) => n += 1,
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Again);
+                break;
+            }
+        }
+        assert!(n < 1_000_000, "the sender never filled");
+    }
+    for i in 0..n {
+        let got = pull.recv(Flags::NONE).unwrap();
+        assert_eq!(&got[..4], &i.to_be_bytes(), "message {i} of {n}");
+        if i > 0 {
+            assert_eq!(&got[4..], &body[..], "message {i} of {n}");
+        }
+    }
+    assert_no_message(&mut pull);
+}

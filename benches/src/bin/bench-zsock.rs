@@ -1,10 +1,12 @@
-//! Bench peer for zsock (default options, blocking `send`/`recv`). See the crate docs for
-//! the command line.
+//! Bench peer for zsock (default options, blocking `send_copy`/`recv`). Every send copies
+//! the payload from the user's buffer, as zmq_send does: `send_copy` copies it straight
+//! into the connection's batch where it can, instead of into a new message. See the crate
+//! docs for the command line.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use zsock::{Bytes, Context, Flags, SocketType};
+use zsock::{Context, Flags, SocketType};
 use zsock_benches::{
     check_size, main_with, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP,
 };
@@ -22,8 +24,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             let mut push = ctx.socket(SocketType::Push).map_err(e)?;
             push.bind(&args.endpoint).map_err(e)?;
             for _ in 0..args.count {
-                push.send(Bytes::copy_from_slice(&buf), Flags::NONE)
-                    .map_err(e)?;
+                push.send_copy(&buf, Flags::NONE).map_err(e)?;
             }
             wait_for_release();
             Ok(Outcome::Served)
@@ -48,8 +49,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             for _ in 0..args.messages() {
                 let m = rep.recv(Flags::NONE).map_err(e)?;
                 check_size(m.len(), args.size)?;
-                rep.send(Bytes::copy_from_slice(&m), Flags::NONE)
-                    .map_err(e)?;
+                rep.send_copy(&m, Flags::NONE).map_err(e)?;
             }
             wait_for_release();
             Ok(Outcome::Served)
@@ -58,8 +58,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             let mut req = ctx.socket(SocketType::Req).map_err(e)?;
             req.connect(&args.endpoint).map_err(e)?;
             let trip = |req: &mut zsock::Socket| -> Result<(), String> {
-                req.send(Bytes::copy_from_slice(&buf), Flags::NONE)
-                    .map_err(e)?;
+                req.send_copy(&buf, Flags::NONE).map_err(e)?;
                 let m = req.recv(Flags::NONE).map_err(e)?;
                 check_size(m.len(), args.size)
             };

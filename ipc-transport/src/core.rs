@@ -93,12 +93,16 @@ impl OutBuf {
             self.push_header(0, false); // a message of no frames goes as one empty frame
         }
         for (i, body) in frames.iter().enumerate() {
-            self.push_header(body.len(), i + 1 < frames.len());
-            if body.len() <= COPY_MAX {
-                self.cur.extend_from_slice(body);
-            } else {
-                self.push_chunk(body.clone());
-            }
+            self.push_frame(body, i + 1 < frames.len());
+        }
+    }
+
+    fn push_frame(&mut self, body: &Bytes, more: bool) {
+        self.push_header(body.len(), more);
+        if body.len() <= COPY_MAX {
+            self.cur.extend_from_slice(body);
+        } else {
+            self.push_chunk(body.clone());
         }
     }
 
@@ -174,8 +178,8 @@ impl OutBuf {
     }
 }
 
-/// What [`Core::send`] and [`Core::send_copy`] hand over: a message, or one frame copied
-/// from a borrowed slice.
+/// What [`Core::send`] and [`Core::send_copy`] hand over: a message, or an envelope and a
+/// last frame copied from a borrowed slice.
 trait Outgoing {
     /// Encodes it into a connection's batch (the direct path), releasing what it held.
     fn encode_into(&mut self, out: &mut OutBuf);
@@ -194,13 +198,23 @@ impl Outgoing for Message {
     }
 }
 
-impl Outgoing for &[u8] {
+/// Frames to go first (an envelope), then a copy of `body`.
+struct Copied<'a> {
+    head: &'a [Bytes],
+    body: &'a [u8],
+}
+
+impl Outgoing for Copied<'_> {
     fn encode_into(&mut self, out: &mut OutBuf) {
-        out.push_copy(self);
+        for f in self.head {
+            out.push_frame(f, true);
+        }
+        out.push_copy(self.body);
     }
 
     fn take_message(&mut self) -> Message {
-        Message::from(Bytes::copy_from_slice(self))
+        let copy = Bytes::copy_from_slice(self.body);
+        self.head.iter().cloned().chain([copy]).collect()
     }
 }
 
@@ -577,12 +591,12 @@ impl Core {
         self.send_outgoing(id, msg)
     }
 
-    /// [`Core::send`] of a one-frame message holding a copy of `body` (zmq_send): on the
-    /// direct path the bytes are copied straight into the batch, and no message is
-    /// allocated. `false`: the pipe is full or gone.
+    /// [`Core::send`] of the frames `head` (an envelope, usually empty) followed by a copy
+    /// of `body` (zmq_send): on the direct path the bytes are copied straight into the
+    /// batch, and no message is allocated. `false`: the pipe is full or gone.
     #[must_use]
-    pub fn send_copy(&mut self, id: PipeId, mut body: &[u8]) -> bool {
-        self.send_outgoing(id, &mut body)
+    pub fn send_copy(&mut self, id: PipeId, head: &[Bytes], body: &[u8]) -> bool {
+        self.send_outgoing(id, &mut Copied { head, body })
     }
 
     fn send_outgoing(&mut self, id: PipeId, msg: &mut impl Outgoing) -> bool {

@@ -126,6 +126,38 @@ struct Req {
     request_id: u32,
 }
 
+impl Req {
+    /// Starts a request: the state check, the replies it makes stale dropped, and the
+    /// envelope that goes in front of it (the correlation id, if on, and the delimiter).
+    fn begin(
+        &mut self,
+        opts: &RoutingOptions,
+        core: &mut Core,
+    ) -> Result<(u32, smallvec::SmallVec<[Bytes; 2]>), SendError> {
+        if self.expect_reply && !opts.req_relaxed {
+            return Err(SendError::Fsm);
+        }
+        // A new request makes every reply already queued stale (libzmq eats them).
+        for p in &self.dealer.fq.pipes {
+            while core.recv_queued(*p).is_some() {}
+        }
+        let id = self.request_id.wrapping_add(1);
+        let mut head = smallvec::SmallVec::new();
+        if opts.req_correlate {
+            head.push(Bytes::copy_from_slice(&id.to_be_bytes()));
+        }
+        head.push(Bytes::new());
+        Ok((id, head))
+    }
+
+    /// The request went to `p`: its reply is awaited there.
+    fn sent(&mut self, p: PipeId, id: u32) {
+        self.request_id = id;
+        self.expect_reply = true;
+        self.reply_pipe = Some(p);
+    }
+}
+
 /// REP: fair-queued requests, replies routed back with the request's envelope.
 #[derive(Debug, Default)]
 struct Rep {
@@ -236,29 +268,18 @@ impl Routing {
             }
             Kind::Pull(_) | Kind::Sub(_) => Err(SendError::NotSupported),
             Kind::Req(r) => {
-                if r.expect_reply && !opts.req_relaxed {
-                    return Err(SendError::Fsm);
-                }
-                // A new request makes every reply already queued stale (libzmq eats them).
-                for p in &r.dealer.fq.pipes {
-                    while core.recv_queued(*p).is_some() {}
-                }
-                msg.push_front(Bytes::new());
-                let id = r.request_id.wrapping_add(1);
-                if opts.req_correlate {
-                    msg.push_front(Bytes::copy_from_slice(&id.to_be_bytes()));
+                let (id, head) = r.begin(opts, core)?;
+                for f in head.iter().rev() {
+                    msg.push_front(f.clone());
                 }
                 match r.dealer.lb.send(core, msg) {
                     Some(p) => {
-                        r.request_id = id;
-                        r.expect_reply = true;
-                        r.reply_pipe = Some(p);
+                        r.sent(p, id);
                         Ok(())
                     }
                     None => {
                         // The message is the caller's again, as it gave it.
-                        msg.pop_front();
-                        if opts.req_correlate {
+                        for _ in &head {
                             msg.pop_front();
                         }
                         Err(SendError::Again)
@@ -351,18 +372,42 @@ impl Routing {
     }
 
     /// Sends a one-frame message holding a copy of `body`, for the types that send it as
-    /// it is (PAIR, PUSH, DEALER): the bytes go straight into a connection's batch when it
-    /// can take them. `None`: another type, which needs a message (see [`Routing::send`]).
+    /// it is or behind an envelope (PAIR, PUSH, DEALER, REQ, REP): the bytes go straight
+    /// into a connection's batch when it can take them. `None`: another type, which needs
+    /// a message (see [`Routing::send`]).
     pub(crate) fn send_copy(
         &mut self,
         core: &mut Core,
         body: &[u8],
     ) -> Option<Result<(), SendError>> {
+        let opts = &self.opts;
         let sent = match &mut self.kind {
-            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.send_copy(pipe, body)),
+            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.send_copy(pipe, &[], body)),
             Kind::Push(d) | Kind::Dealer(d) => {
-                d.lb.rotate(|p| core.send_copy(p, body).then_some(()))
+                d.lb.rotate(|p| core.send_copy(p, &[], body).then_some(()))
                     .is_some()
+            }
+            Kind::Req(r) => {
+                let (id, head) = match r.begin(opts, core) {
+                    Ok(v) => v,
+                    Err(e) => return Some(Err(e)),
+                };
+                let sent = r
+                    .dealer
+                    .lb
+                    .rotate(|p| core.send_copy(p, &head, body).then_some(()));
+                if let Some((p, ())) = sent {
+                    r.sent(p, id);
+                }
+                sent.is_some()
+            }
+            Kind::Rep(r) => {
+                let Some((pipe, envelope)) = r.replying.take() else {
+                    return Some(Err(SendError::Fsm));
+                };
+                // The requester may be gone or full: the reply is dropped, as in libzmq.
+                let _ = core.send_copy(pipe, &envelope, body);
+                true
             }
             _ => return None,
         };

@@ -345,14 +345,18 @@ impl Socket {
         self.send_with(flags, |routing, core| routing.send(core, msg))
     }
 
-    /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH and
-    /// DEALER the bytes are copied straight into the connection's batch when it can take
-    /// them, so no message is allocated (other types, and SNDMORE, build one). For bytes
-    /// you already own, [`Socket::send`] hands them over without a copy.
+    /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH,
+    /// DEALER, REQ and REP the bytes are copied straight into the connection's batch when
+    /// it can take them, so no message is allocated (other types, and SNDMORE, build one).
+    /// For bytes you already own, [`Socket::send`] hands them over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
         let direct = matches!(
             self.socket_type,
-            SocketType::Pair | SocketType::Push | SocketType::Dealer
+            SocketType::Pair
+                | SocketType::Push
+                | SocketType::Dealer
+                | SocketType::Req
+                | SocketType::Rep
         );
         if !direct || flags.contains(Flags::SNDMORE) || self.sending.is_some() {
             return self.send(Bytes::copy_from_slice(data), flags);

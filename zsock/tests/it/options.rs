@@ -1363,7 +1363,8 @@ fn req_correlate_accepts_only_the_reply_to_the_latest_request() {
     req.set(SocketOption::ReqCorrelate(true)).unwrap();
     req.connect(&d.ep("corr")).unwrap();
     req.send("q1", Flags::NONE).unwrap();
-    req.send("q2", Flags::NONE).unwrap();
+    // (send_copy builds the same envelope, straight into the batch.)
+    req.send_copy(b"q2", Flags::NONE).unwrap();
     let m1 = router.recv_msg(Flags::NONE).unwrap();
     let m2 = router.recv_msg(Flags::NONE).unwrap();
     // Each request carries a 4-byte request id before the delimiter.

@@ -250,6 +250,16 @@ fn send_copy_waits_like_send_and_queues_whole_copies() {
         push.send_copy(b"x", Flags::DONTWAIT).unwrap_err().kind(),
         ErrorKind::Again
     );
+    // A request that could not go leaves REQ able to send, not waiting for a reply.
+    let mut req = sock(&ctx, SocketType::Req);
+    assert_eq!(
+        req.send_copy(b"q", Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again
+    );
+    assert_eq!(
+        req.recv(Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Fsm
+    );
     let mut pull = sock(&ctx, SocketType::Pull);
     pull.set(SocketOption::RcvHwm(10)).unwrap();
     pull.bind(&d.ep("copyfull")).unwrap();

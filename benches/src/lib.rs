@@ -30,7 +30,10 @@
 //!
 //! What this crate deliberately does not do: tune any implementation. Each peer uses its
 //! library's default options and ordinary send/receive API, and copies the payload from
-//! a user buffer into a new message for every send, as an application does.
+//! a user buffer for every send, as an application does: libzmq's `send(&[u8])`
+//! (zmq_send) and OMQ.rs's and the zeromq crate's messages built from a slice copy it into
+//! a new message; zsock's `send_copy` (zmq_send's semantics) copies it straight into the
+//! connection's batch when it can, and into a new message otherwise.
 
 use std::fmt;
 use std::io::Read;

@@ -27,8 +27,9 @@ use crate::{sys, Message, PeerCred};
 pub type PipeId = Key;
 
 /// Bodies up to this size are copied into the batch buffer; larger ones are written from
-/// their own buffer with a vectored write.
-const COPY_MAX: usize = 2048;
+/// their own buffer with a vectored write. (A caller copying a larger body for
+/// [`Core::send_copy`] does better to copy it into a message before it takes the lock.)
+pub const COPY_MAX: usize = 2048;
 /// A flush encodes messages until this many bytes are pending, then writes.
 const BATCH: usize = 64 * 1024;
 /// Most buffers in one vectored write.

@@ -24,7 +24,7 @@ mod sys;
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TransportEvent};
-pub use core::{Core, Handler, Notice, Pipe, PipeId, MAX_MESSAGE_FRAMES};
+pub use core::{Core, Handler, Notice, Pipe, PipeId, COPY_MAX, MAX_MESSAGE_FRAMES};
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};

@@ -346,9 +346,11 @@ impl Socket {
     }
 
     /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH,
-    /// DEALER, REQ and REP the bytes are copied straight into the connection's batch when
-    /// it can take them, so no message is allocated (other types, and SNDMORE, build one).
-    /// For bytes you already own, [`Socket::send`] hands them over without a copy.
+    /// DEALER, REQ and REP, up to 2 KiB ([`ipc_transport::COPY_MAX`]), the bytes are copied
+    /// straight into the connection's batch when it can take them, so no message is
+    /// allocated (larger bodies, other types and SNDMORE build one; a large copy is made
+    /// before the socket's lock is taken, so the I/O thread never waits for it). For bytes
+    /// you already own, [`Socket::send`] hands them over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
         let direct = matches!(
             self.socket_type,
@@ -358,7 +360,11 @@ impl Socket {
                 | SocketType::Req
                 | SocketType::Rep
         );
-        if !direct || flags.contains(Flags::SNDMORE) || self.sending.is_some() {
+        if !direct
+            || data.len() > ipc_transport::COPY_MAX
+            || flags.contains(Flags::SNDMORE)
+            || self.sending.is_some()
+        {
             return self.send(Bytes::copy_from_slice(data), flags);
         }
         self.send_with(flags, |routing, core| {

@@ -416,7 +416,8 @@ pub struct Core {
     /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
     /// own deadline: no reason to wake it.
     pub(crate) dirty_corked: bool,
-    /// Messages taken by the direct path of [`Core::send`], for the I/O thread's cork.
+    /// Messages sent (either path of [`Core::send`]), for the I/O thread: whether the caller
+    /// is streaming (the hold-back, and room left to the caller).
     pub(crate) sends: u64,
     /// A message was queued since the caller last waited (see `Guard::wait_input`).
     pub(crate) sent_since_wait: bool,
@@ -610,6 +611,7 @@ impl Core {
             return false;
         }
         self.sent_since_wait = true;
+        self.sends = self.sends.wrapping_add(1);
         let Some(c) = pipe.conn else {
             if conflate {
                 pipe.out.clear();
@@ -630,11 +632,13 @@ impl Core {
             }
             pipe.out.push_back(msg.take_message());
             let lone = pipe.out.len() == 1;
-            if lone
-                && self
-                    .streak
-                    .starts(self.conns.get(c).is_some_and(Conn::is_idle))
-            {
+            let conn = self.conns.get(c);
+            // Room again (the I/O thread saw WRITABLE and left the backlog to this sender,
+            // see `State::conn_ready`): the caller writes it, as it writes its batches.
+            let room = conn.is_some_and(|c| {
+                c.is_active() && !c.want_write && !c.parked && c.closing.is_none()
+            });
+            if (lone && self.streak.starts(conn.is_some_and(Conn::is_idle))) || (!lone && room) {
                 self.flush_for_caller(c);
             } else {
                 self.schedule_flush(c);
@@ -642,7 +646,6 @@ impl Core {
             return true;
         };
         let through = self.streak.starts(conn.out.is_empty());
-        self.sends = self.sends.wrapping_add(1);
         if conn.out.is_empty() {
             conn.corked = false; // a new batch
         }
@@ -664,7 +667,10 @@ impl Core {
     pub(crate) fn corkable(&self, c: Key, sends_seen: u64) -> bool {
         self.sends != sends_seen
             && self.conns.get(c).is_some_and(|conn| {
-                conn.has_output() && !conn.want_write && conn.is_active() && !conn.corked
+                (conn.has_output() || conn.pipe.is_some_and(|p| self.has_pending_output(p)))
+                    && !conn.want_write
+                    && conn.is_active()
+                    && !conn.corked
             })
     }
 
@@ -705,7 +711,7 @@ impl Core {
 
     /// Puts an active, writable connection on the list the I/O thread (or the caller's
     /// next wait) flushes.
-    fn mark_dirty(&mut self, c: Key) {
+    pub(crate) fn mark_dirty(&mut self, c: Key) {
         if !self.dirty.contains(&c) {
             self.dirty.push(c);
             self.dirty_corked = false;

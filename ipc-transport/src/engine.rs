@@ -1110,13 +1110,22 @@ impl<H: Handler> State<H> {
             self.core.read_conn(k);
         }
         if writable {
+            let mut streaming = false;
             if let Some(c) = self.core.conns.get_mut(k) {
                 if c.want_write {
                     c.want_write = false;
                     self.core.reregister.push(k);
                 }
+                streaming = self.core.sends != self.sends_seen && c.is_active();
             }
-            self.flush(k);
+            if streaming {
+                // The caller is sending: its next send writes the backlog (without the
+                // I/O thread holding its lock for the write); the hold-back bounds the
+                // wait if it stops.
+                self.core.mark_dirty(k);
+            } else {
+                self.flush(k);
+            }
         }
     }
 

@@ -52,6 +52,35 @@ fn push_pull_multipart_messages_arrive_whole_and_in_order() {
     receiver.join().unwrap();
 }
 
+/// While the caller streams, room in a full kernel is left to its next send; a sender that
+/// then stops calling into the socket at all still has its whole backlog written (by the
+/// I/O thread, after the hold-back).
+#[test]
+fn a_backlog_left_to_the_caller_is_written_when_it_stops_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let push = engine(SocketType::Push, |_| {});
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = push.bind(&ep(&dir, "backlog")).unwrap();
+    pull.connect(&addr).unwrap();
+    let tx = connected_pipe(&push);
+    let rx = connected_pipe(&pull);
+    const N: u32 = 300; // 19 MiB: many times what the kernel holds
+    let receiver = std::thread::spawn(move || {
+        for i in 0..N {
+            let m = recv(&pull, rx);
+            assert_eq!(&m.frames()[0][..4], &i.to_be_bytes());
+            assert_eq!(m.byte_len(), 64 * 1024);
+        }
+    });
+    for i in 0..N {
+        let mut body = vec![0u8; 64 * 1024];
+        body[..4].copy_from_slice(&i.to_be_bytes());
+        send(&push, tx, Bytes::from(body));
+    }
+    // No further call on `push`: what is still queued goes out without the caller.
+    receiver.join().unwrap();
+}
+
 /// A large message grows the receiver's read buffer; once the connection is idle the
 /// buffer is given back (performance.md: at most 64 KiB per idle connection).
 #[test]

@@ -896,6 +896,11 @@ impl Core {
         let before = self.wake_waiters;
         let relieved = self.flush_conn(c);
         self.wake_waiters = before;
+        if let Some(conn) = self.conns.get_mut(c).filter(|_| relieved) {
+            // The caller is writing its backlog: what is left is newer than what the I/O
+            // thread held back, and may be held back once more.
+            conn.corked = false;
+        }
         relieved
     }
 

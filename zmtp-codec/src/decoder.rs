@@ -293,6 +293,44 @@ mod tests {
         );
     }
 
+    /// Frames taken by the fast path count towards the message limits as `decode`'s do.
+    #[test]
+    fn decode_data_counts_frames_towards_the_limits() {
+        let limits = Limits {
+            max_message_size: Some(10),
+            max_message_frames: Some(3),
+            ..Limits::default()
+        };
+        let mut d = Decoder::frames_only(limits);
+        let mut src = BytesMut::new();
+        encode_frame(&mut src, b"123456", true);
+        encode_frame(&mut src, b"12345", false);
+        assert!(d.decode_data(&mut src).is_some());
+        assert!(d.in_message());
+        // Over the size limit: the fast path leaves it, `decode` says why.
+        assert_eq!(d.decode_data(&mut src), None);
+        assert_eq!(
+            d.decode(&mut src),
+            Err(DecodeError::MessageTooLarge {
+                size: 11,
+                limit: 10
+            })
+        );
+        let mut d = Decoder::frames_only(limits);
+        let mut src = BytesMut::new();
+        for _ in 0..4 {
+            encode_frame(&mut src, b"x", true);
+        }
+        for _ in 0..3 {
+            assert!(d.decode_data(&mut src).is_some());
+        }
+        assert_eq!(d.decode_data(&mut src), None);
+        assert_eq!(
+            d.decode(&mut src),
+            Err(DecodeError::TooManyFrames { limit: 3 })
+        );
+    }
+
     #[test]
     fn frame_count_cap() {
         let limits = Limits {

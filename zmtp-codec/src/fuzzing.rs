@@ -24,12 +24,24 @@ fn small_limits() -> Limits {
 /// where how much had arrived depends on the split).
 type Drained = (Vec<Result<Item, crate::DecodeError>>, Option<usize>);
 
-fn drain(mut decoder: Decoder, chunks: &[&[u8]]) -> Drained {
+fn drain(decoder: Decoder, chunks: &[&[u8]]) -> Drained {
+    drain_with(decoder, chunks, false)
+}
+
+/// [`drain`], trying `Decoder::decode_data` before `decode` when `fast` (as a reader's hot
+/// loop does).
+fn drain_with(mut decoder: Decoder, chunks: &[&[u8]], fast: bool) -> Drained {
     let mut out = Vec::new();
     let mut src = BytesMut::new();
     for chunk in chunks {
         src.extend_from_slice(chunk);
         loop {
+            if fast {
+                if let Some(frame) = decoder.decode_data(&mut src) {
+                    out.push(Ok(Item::Frame(frame)));
+                    continue;
+                }
+            }
             match decoder.decode(&mut src) {
                 Ok(Some(item)) => out.push(Ok(item)),
                 Ok(None) => break,
@@ -45,7 +57,8 @@ fn drain(mut decoder: Decoder, chunks: &[&[u8]]) -> Drained {
 }
 
 /// `frame_stream`: a byte stream from a peer (greeting first) decodes to the same items and
-/// errors whole, byte by byte, and split where the input's first byte says.
+/// errors whole, byte by byte, and split where the input's first byte says; and the same
+/// with the data-frame fast path (`decode_data`) tried first.
 pub fn frame_stream(data: &[u8]) {
     let whole = drain(Decoder::new(small_limits()), &[data]);
     let bytewise: Vec<&[u8]> = data.chunks(1).collect();
@@ -53,9 +66,21 @@ pub fn frame_stream(data: &[u8]) {
     let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
     let stepped: Vec<&[u8]> = data.chunks(step).collect();
     assert_eq!(whole, drain(Decoder::new(small_limits()), &stepped));
+    assert_eq!(
+        whole,
+        drain_with(Decoder::new(small_limits()), &stepped, true)
+    );
     // The same stream as post-greeting traffic.
     let a = drain(Decoder::frames_only(small_limits()), &[data]);
     assert_eq!(a, drain(Decoder::frames_only(small_limits()), &stepped));
+    assert_eq!(
+        a,
+        drain_with(Decoder::frames_only(small_limits()), &[data], true)
+    );
+    assert_eq!(
+        a,
+        drain_with(Decoder::frames_only(small_limits()), &bytewise, true)
+    );
 }
 
 /// `greeting`: every prefix of a greeting gives either "need more" or the final verdict.

@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Message, Notice, TransportEvent};
+use ipc_transport::{Engine, Message, Notice, PipeId, TransportEvent};
 use zmtp_codec::{Greeting, SocketType};
 
 use crate::support::*;
@@ -14,15 +14,25 @@ fn ep(dir: &tempfile::TempDir, name: &str) -> String {
     format!("ipc://{}", dir.path().join(name).display())
 }
 
-#[test]
-fn push_pull_multipart_messages_arrive_whole_and_in_order() {
-    let dir = tempfile::tempdir().unwrap();
+/// A PUSH engine bound at `name` in `dir`, a PULL engine connected to it, and their
+/// handshaken pipes.
+fn push_pull(
+    dir: &tempfile::TempDir,
+    name: &str,
+) -> (Engine<Recorder>, Engine<Recorder>, PipeId, PipeId) {
     let push = engine(SocketType::Push, |_| {});
     let pull = engine(SocketType::Pull, |_| {});
-    let addr = push.bind(&ep(&dir, "s")).unwrap();
+    let addr = push.bind(&ep(dir, name)).unwrap();
     pull.connect(&addr).unwrap();
     let tx = connected_pipe(&push);
     let rx = connected_pipe(&pull);
+    (push, pull, tx, rx)
+}
+
+#[test]
+fn push_pull_multipart_messages_arrive_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (push, pull, tx, rx) = push_pull(&dir, "s");
     let big = Bytes::from(vec![7u8; 300_000]);
     // More messages than both HWMs hold: the receiver drains while the sender sends.
     let receiver = std::thread::spawn(move || {
@@ -58,12 +68,7 @@ fn push_pull_multipart_messages_arrive_whole_and_in_order() {
 #[test]
 fn a_backlog_left_to_the_caller_is_written_when_it_stops_sending() {
     let dir = tempfile::tempdir().unwrap();
-    let push = engine(SocketType::Push, |_| {});
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = push.bind(&ep(&dir, "backlog")).unwrap();
-    pull.connect(&addr).unwrap();
-    let tx = connected_pipe(&push);
-    let rx = connected_pipe(&pull);
+    let (push, pull, tx, rx) = push_pull(&dir, "backlog");
     const N: u32 = 300; // 19 MiB: many times what the kernel holds
     let receiver = std::thread::spawn(move || {
         for i in 0..N {
@@ -86,12 +91,7 @@ fn a_backlog_left_to_the_caller_is_written_when_it_stops_sending() {
 #[test]
 fn an_idle_connection_gives_back_its_large_read_buffer() {
     let dir = tempfile::tempdir().unwrap();
-    let push = engine(SocketType::Push, |_| {});
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = push.bind(&ep(&dir, "rbuf")).unwrap();
-    pull.connect(&addr).unwrap();
-    let tx = connected_pipe(&push);
-    let rx = connected_pipe(&pull);
+    let (push, pull, tx, rx) = push_pull(&dir, "rbuf");
     send(&push, tx, Bytes::from(vec![5u8; 1 << 20]));
     assert_eq!(recv(&pull, rx).byte_len(), 1 << 20);
     wait_for(&pull, "the read buffer given back", |g| {

@@ -601,6 +601,65 @@ impl Core {
         self.send_outgoing(id, &mut Copied { head, body })
     }
 
+    /// For a one-frame message copied from a large `body` (over [`COPY_MAX`]): when the
+    /// pipe's connection is up with nothing waiting (in the pipe or its batch) and room in
+    /// the kernel, writes header and body straight from `body` in one vectored write, and
+    /// copies only what the kernel did not take. `None`: not so (nothing was done; copy
+    /// the body into a message and [`Core::send`] it, preferably before taking the lock).
+    #[must_use]
+    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8]) -> Option<bool> {
+        let pipe = self.pipes.get(id)?;
+        if pipe.draining || self.conflate || !pipe.out.is_empty() {
+            return None;
+        }
+        let c = pipe.conn?;
+        let conn = self.conns.get_mut(c)?;
+        if !conn.is_idle() || conn.closing.is_some() {
+            return None;
+        }
+        let hdr = FrameHeader::data(body.len() as u64, false).to_bytes();
+        let hdr = hdr.as_slice();
+        let written =
+            match sys::send_vectored(&conn.stream, &[IoSlice::new(hdr), IoSlice::new(body)]) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    0
+                }
+                Err(e) => {
+                    // The connection is lost, and the message with it (as with a batch).
+                    conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                    self.doomed.push(c);
+                    self.sent_since_wait = true;
+                    return Some(true);
+                }
+            };
+        self.sent_since_wait = true;
+        self.sends = self.sends.wrapping_add(1);
+        self.streak.starts(true);
+        if written < hdr.len() + body.len() {
+            // The rest waits in the batch, in order; the kernel is full.
+            conn.corked = false;
+            let out = &mut conn.out;
+            if written < hdr.len() {
+                out.cur.extend_from_slice(&hdr[written..]);
+                out.len += hdr.len() - written;
+            }
+            let rest = &body[written.saturating_sub(hdr.len())..];
+            out.len += rest.len();
+            out.push_chunk(Bytes::copy_from_slice(rest));
+            if !conn.want_write {
+                conn.want_write = true;
+                self.reregister.push(c);
+            }
+        }
+        Some(true)
+    }
+
     fn send_outgoing(&mut self, id: PipeId, msg: &mut impl Outgoing) -> bool {
         // One look-up per message: the checks of `can_send`, on the pipe in hand.
         let (hwm, conflate) = (self.sndhwm, self.conflate);

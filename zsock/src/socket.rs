@@ -348,9 +348,12 @@ impl Socket {
     /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH,
     /// DEALER, REQ and REP, up to 2 KiB ([`ipc_transport::COPY_MAX`]), the bytes are copied
     /// straight into the connection's batch when it can take them, so no message is
-    /// allocated (larger bodies, other types and SNDMORE build one; a large copy is made
-    /// before the socket's lock is taken, so the I/O thread never waits for it). For bytes
-    /// you already own, [`Socket::send`] hands them over without a copy.
+    /// allocated. A larger body goes straight from `data` to the kernel when the
+    /// connection is ready for it (PAIR, and PUSH or DEALER with one peer), only what the
+    /// kernel did not take being copied; otherwise it is copied into a message before the
+    /// socket's lock is taken, so the I/O thread never waits for the copy. Other types and
+    /// SNDMORE build a message. For bytes you already own, [`Socket::send`] hands them
+    /// over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
         let direct = matches!(
             self.socket_type,
@@ -360,11 +363,18 @@ impl Socket {
                 | SocketType::Req
                 | SocketType::Rep
         );
-        if !direct
-            || data.len() > ipc_transport::COPY_MAX
-            || flags.contains(Flags::SNDMORE)
-            || self.sending.is_some()
-        {
+        if !direct || flags.contains(Flags::SNDMORE) || self.sending.is_some() {
+            return self.send(Bytes::copy_from_slice(data), flags);
+        }
+        if data.len() > ipc_transport::COPY_MAX {
+            // Straight to the kernel when the connection is ready for it; otherwise the
+            // copy is made before the lock is taken.
+            let mut g = self.engine.as_ref().expect(ENGINE).lock();
+            let (routing, core) = g.parts();
+            if routing.send_copy_now(core, data).is_some() {
+                return Ok(());
+            }
+            drop(g);
             return self.send(Bytes::copy_from_slice(data), flags);
         }
         self.send_with(flags, |routing, core| {

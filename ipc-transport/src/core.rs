@@ -943,12 +943,6 @@ impl Core {
         moved
     }
 
-    /// A flush by a caller whose wait found room on a connection: the room it made in the
-    /// pipe is what a blocked send waits for.
-    pub(crate) fn flush_waited(&mut self, c: Key) -> bool {
-        self.flush_conn(c)
-    }
-
     /// A flush by the calling thread: room it made itself is no reason to wake waiters.
     /// Returns whether it took messages out of the pipe.
     fn flush_for_caller(&mut self, c: Key) -> bool {

@@ -567,7 +567,8 @@ impl<'a, H: Handler> Guard<'a, H> {
         st.core.read_active();
         for (k, i) in writers {
             if fds[i].revents != 0 {
-                st.core.flush_waited(k);
+                // (Room this thread made for itself: no waiter to wake.)
+                st.core.flush_conn(k);
             }
         }
         st.unpark_at = Some(Instant::now() + PARK_GRACE);
@@ -1116,7 +1117,13 @@ impl<H: Handler> State<H> {
                     c.want_write = false;
                     self.core.reregister.push(k);
                 }
-                streaming = self.core.sends != self.sends_seen && c.is_active();
+                // Sent since the last look, and not waiting for this very room where only
+                // this thread can see it: on the condition variable, or on the notify
+                // descriptor (a caller that polls its connections sees room itself).
+                streaming = self.core.sends != self.sends_seen
+                    && self.waiters == 0
+                    && !self.fd_armed
+                    && c.is_active();
             }
             if streaming {
                 // The caller is sending: its next send writes the backlog (without the

@@ -99,21 +99,41 @@ impl OutBuf {
     }
 
     fn push_frame(&mut self, body: &Bytes, more: bool) {
-        self.push_header(body.len(), more);
-        if body.len() <= COPY_MAX {
-            self.cur.extend_from_slice(body);
-        } else {
-            self.push_chunk(body.clone());
-        }
+        self.push_body(body, more, || body.clone());
     }
 
     /// A one-frame message copied from `body` (large bodies into a buffer of their own).
     fn push_copy(&mut self, body: &[u8]) {
-        self.push_header(body.len(), false);
-        if body.len() <= COPY_MAX {
-            self.cur.extend_from_slice(body);
+        self.push_body(body, false, || Bytes::copy_from_slice(body));
+    }
+
+    /// A data frame (see [`OutBuf::push_bytes`]).
+    fn push_body(&mut self, body: &[u8], more: bool, own: impl FnOnce() -> Bytes) {
+        self.push_header(body.len(), more);
+        self.push_bytes(body, own);
+    }
+
+    /// Bytes already counted in `len`: small ones copied into the batch, larger ones
+    /// (`own`) after it, from a buffer of their own.
+    fn push_bytes(&mut self, bytes: &[u8], own: impl FnOnce() -> Bytes) {
+        if bytes.len() <= COPY_MAX {
+            self.cur.extend_from_slice(bytes);
         } else {
-            self.push_chunk(Bytes::copy_from_slice(body));
+            self.push_chunk(own());
+        }
+    }
+
+    /// What a write from the caller's own buffers left unwritten of `parts`: the rest,
+    /// copied, in order.
+    fn push_unwritten(&mut self, parts: &[&[u8]], mut written: usize) {
+        for part in parts {
+            let rest = &part[written.min(part.len())..];
+            written = written.saturating_sub(part.len());
+            if rest.is_empty() {
+                continue;
+            }
+            self.len += rest.len();
+            self.push_bytes(rest, || Bytes::copy_from_slice(rest));
         }
     }
 
@@ -378,6 +398,12 @@ impl Conn {
         !self.out.is_empty()
     }
 
+    /// A write hit WouldBlock: WRITABLE interest is wanted. Whether that is new (the
+    /// registration must change).
+    fn wait_for_room(&mut self) -> bool {
+        !std::mem::replace(&mut self.want_write, true)
+    }
+
     /// Up, writable, and with nothing of its own waiting to be written.
     fn is_idle(&self) -> bool {
         self.is_active() && !self.want_write && self.out.is_empty()
@@ -604,18 +630,25 @@ impl Core {
     /// For a one-frame message copied from a large `body` (over [`COPY_MAX`]): when the
     /// pipe's connection is up with nothing waiting (in the pipe or its batch) and room in
     /// the kernel, writes header and body straight from `body` in one vectored write, and
-    /// copies only what the kernel did not take. `None`: not so (nothing was done; copy
-    /// the body into a message and [`Core::send`] it, preferably before taking the lock).
+    /// copies only what the kernel did not take. `true`: the message was taken. `false`:
+    /// not so, and nothing was done (copy the body into a message and [`Core::send`] it,
+    /// preferably before taking the lock).
     #[must_use]
-    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8]) -> Option<bool> {
-        let pipe = self.pipes.get(id)?;
+    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8]) -> bool {
+        let Some(pipe) = self.pipes.get(id) else {
+            return false;
+        };
         if pipe.draining || self.conflate || !pipe.out.is_empty() {
-            return None;
+            return false;
         }
-        let c = pipe.conn?;
-        let conn = self.conns.get_mut(c)?;
+        let Some(c) = pipe.conn else {
+            return false;
+        };
+        let Some(conn) = self.conns.get_mut(c) else {
+            return false;
+        };
         if !conn.is_idle() || conn.closing.is_some() {
-            return None;
+            return false;
         }
         let hdr = FrameHeader::data(body.len() as u64, false).to_bytes();
         let hdr = hdr.as_slice();
@@ -635,7 +668,7 @@ impl Core {
                     conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
                     self.doomed.push(c);
                     self.sent_since_wait = true;
-                    return Some(true);
+                    return true;
                 }
             };
         self.sent_since_wait = true;
@@ -644,20 +677,12 @@ impl Core {
         if written < hdr.len() + body.len() {
             // The rest waits in the batch, in order; the kernel is full.
             conn.corked = false;
-            let out = &mut conn.out;
-            if written < hdr.len() {
-                out.cur.extend_from_slice(&hdr[written..]);
-                out.len += hdr.len() - written;
-            }
-            let rest = &body[written.saturating_sub(hdr.len())..];
-            out.len += rest.len();
-            out.push_chunk(Bytes::copy_from_slice(rest));
-            if !conn.want_write {
-                conn.want_write = true;
+            conn.out.push_unwritten(&[hdr, body], written);
+            if conn.wait_for_room() {
                 self.reregister.push(c);
             }
         }
-        Some(true)
+        true
     }
 
     fn send_outgoing(&mut self, id: PipeId, msg: &mut impl Outgoing) -> bool {
@@ -990,8 +1015,7 @@ impl Core {
                     }
                     // Whoever flushed (I/O thread or caller), the I/O thread takes over
                     // once the kernel has room.
-                    if !conn.want_write {
-                        conn.want_write = true;
+                    if conn.wait_for_room() {
                         self.reregister.push(c);
                     }
                     return relieved;

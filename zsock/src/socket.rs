@@ -275,7 +275,7 @@ impl Socket {
     pub fn send(&mut self, frame: impl Into<Bytes>, flags: Flags) -> Result<()> {
         let frame = frame.into();
         if !flags.contains(Flags::SNDMORE) {
-            // The last frame: `send_msg` puts the frames held so far in front of it (and
+            // The last frame: `send_whole` puts the frames held so far in front of it (and
             // decides EAGAIN for a single-frame message), under one lock.
             let mut msg = Message::from(frame);
             return self.send_whole(&mut msg, flags);
@@ -331,6 +331,7 @@ impl Socket {
     /// [`Socket::send_msg`] with the message by reference: it is not moved on the way to
     /// the connection (a move of a message costs more than encoding a small one).
     fn send_whole(&mut self, msg: &mut Message, flags: Flags) -> Result<()> {
+        // (Looked at before it is taken: taking moves the whole Option, on every send.)
         if self.sending.is_some() {
             if let Some(mut head) = self.sending.take() {
                 for f in std::mem::take(msg) {
@@ -371,7 +372,7 @@ impl Socket {
             // copy is made before the lock is taken.
             let mut g = self.engine.as_ref().expect(ENGINE).lock();
             let (routing, core) = g.parts();
-            if routing.send_copy_now(core, data).is_some() {
+            if routing.send_copy_now(core, data) {
                 return Ok(());
             }
             drop(g);

@@ -14,25 +14,27 @@ fn ep(dir: &tempfile::TempDir, name: &str) -> String {
     format!("ipc://{}", dir.path().join(name).display())
 }
 
-/// A PUSH engine bound at `name` in `dir`, a PULL engine connected to it, and their
-/// handshaken pipes.
-fn push_pull(
+/// An engine of type `bound` bound at `name` in `dir`, one of type `connecting` connected
+/// to it, and their handshaken pipes, in that order.
+fn bound_pair(
     dir: &tempfile::TempDir,
     name: &str,
+    bound: SocketType,
+    connecting: SocketType,
 ) -> (Engine<Recorder>, Engine<Recorder>, PipeId, PipeId) {
-    let push = engine(SocketType::Push, |_| {});
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = push.bind(&ep(dir, name)).unwrap();
-    pull.connect(&addr).unwrap();
-    let tx = connected_pipe(&push);
-    let rx = connected_pipe(&pull);
-    (push, pull, tx, rx)
+    let a = engine(bound, |_| {});
+    let b = engine(connecting, |_| {});
+    let addr = a.bind(&ep(dir, name)).unwrap();
+    b.connect(&addr).unwrap();
+    let pa = connected_pipe(&a);
+    let pb = connected_pipe(&b);
+    (a, b, pa, pb)
 }
 
 #[test]
 fn push_pull_multipart_messages_arrive_whole_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let (push, pull, tx, rx) = push_pull(&dir, "s");
+    let (push, pull, tx, rx) = bound_pair(&dir, "s", SocketType::Push, SocketType::Pull);
     let big = Bytes::from(vec![7u8; 300_000]);
     // More messages than both HWMs hold: the receiver drains while the sender sends.
     let receiver = std::thread::spawn(move || {
@@ -68,7 +70,7 @@ fn push_pull_multipart_messages_arrive_whole_and_in_order() {
 #[test]
 fn a_backlog_left_to_the_caller_is_written_when_it_stops_sending() {
     let dir = tempfile::tempdir().unwrap();
-    let (push, pull, tx, rx) = push_pull(&dir, "backlog");
+    let (push, pull, tx, rx) = bound_pair(&dir, "backlog", SocketType::Push, SocketType::Pull);
     const N: u32 = 300; // 19 MiB: many times what the kernel holds
     let receiver = std::thread::spawn(move || {
         for i in 0..N {
@@ -91,7 +93,7 @@ fn a_backlog_left_to_the_caller_is_written_when_it_stops_sending() {
 #[test]
 fn an_idle_connection_gives_back_its_large_read_buffer() {
     let dir = tempfile::tempdir().unwrap();
-    let (push, pull, tx, rx) = push_pull(&dir, "rbuf");
+    let (push, pull, tx, rx) = bound_pair(&dir, "rbuf", SocketType::Push, SocketType::Pull);
     send(&push, tx, Bytes::from(vec![5u8; 1 << 20]));
     assert_eq!(recv(&pull, rx).byte_len(), 1 << 20);
     wait_for(&pull, "the read buffer given back", |g| {
@@ -108,12 +110,7 @@ fn an_idle_connection_gives_back_its_large_read_buffer() {
 #[test]
 fn a_long_wait_leaves_the_io_thread_asleep() {
     let dir = tempfile::tempdir().unwrap();
-    let push = engine(SocketType::Push, |_| {});
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = pull.bind(&ep(&dir, "asleep")).unwrap();
-    push.connect(&addr).unwrap();
-    let tx = connected_pipe(&push);
-    let rx = connected_pipe(&pull);
+    let (pull, push, rx, tx) = bound_pair(&dir, "asleep", SocketType::Pull, SocketType::Push);
     send(&push, tx, "ready");
     assert_eq!(recv(&pull, rx), Message::from("ready"));
     let wait_until = |g: &mut ipc_transport::Guard<'_, Recorder>, d: Instant| {
@@ -143,12 +140,7 @@ fn round_trips_do_not_wake_the_io_thread_each_time() {
     // thread's CPU, as the two processes of a pinned latency benchmark do.
     pin_to_one_cpu();
     let dir = tempfile::tempdir().unwrap();
-    let a = engine(SocketType::Pair, |_| {});
-    let b = engine(SocketType::Pair, |_| {});
-    let addr = a.bind(&ep(&dir, "trips")).unwrap();
-    b.connect(&addr).unwrap();
-    let pa = connected_pipe(&a);
-    let pb = connected_pipe(&b);
+    let (a, b, pa, pb) = bound_pair(&dir, "trips", SocketType::Pair, SocketType::Pair);
     const TRIPS: u64 = 2000;
     let echo = std::thread::spawn(move || {
         for _ in 0..=TRIPS {

@@ -282,10 +282,7 @@ fn socket_fd_becomes_readable_when_a_message_arrives() {
 fn socket_fd_fires_for_input_that_follows_a_blocking_receive() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut pull = sock(&ctx, SocketType::Pull);
-    pull.bind(&d.ep("fd-after")).unwrap();
-    let mut push = sock(&ctx, SocketType::Push);
-    push.connect(&d.ep("fd-after")).unwrap();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "fd-after", SocketType::Pull, SocketType::Push);
     push.send("first", Flags::NONE).unwrap();
     assert_eq!(pull.recv(Flags::NONE).unwrap(), "first"); // the connection is up
                                                           // A receive that waits, and times out: it waited on the connection itself.
@@ -498,10 +495,7 @@ fn errors_carry_the_errno_a_libzmq_user_knows() {
 fn messages_taken_ahead_by_a_receive_are_still_reported_readable() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut pull = sock(&ctx, SocketType::Pull);
-    pull.bind(&d.ep("ahead")).unwrap();
-    let mut push = sock(&ctx, SocketType::Push);
-    push.connect(&d.ep("ahead")).unwrap();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "ahead", SocketType::Pull, SocketType::Push);
     // Back to back: they travel in one or two writes and land in the queue together.
     for i in 0..50 {
         push.send(format!("m{i}"), Flags::NONE).unwrap();

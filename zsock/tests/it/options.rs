@@ -1019,10 +1019,7 @@ fn connect_routing_id_names_the_routers_next_outgoing_connection_only() {
 fn subscribe_and_unsubscribe_reach_the_publisher_and_are_counted() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut xpub = sock(&ctx, SocketType::XPub);
-    xpub.bind(&d.ep("subs")).unwrap();
-    let mut sub = sock(&ctx, SocketType::Sub);
-    sub.connect(&d.ep("subs")).unwrap();
+    let (mut xpub, mut sub) = bound_pair(&ctx, &d, "subs", SocketType::XPub, SocketType::Sub);
     sub.set(SocketOption::Subscribe("a".into())).unwrap();
     assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x01a"[..]);
     // A second SUBSCRIBE of the same topic is counted, not sent again; one UNSUBSCRIBE
@@ -1322,10 +1319,8 @@ fn without_router_handover_a_second_peer_with_a_taken_id_is_refused() {
 fn req_relaxed_allows_a_new_request_before_the_reply() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut router = sock(&ctx, SocketType::Router);
-    router.bind(&d.ep("relaxed")).unwrap();
-    let mut strict = sock(&ctx, SocketType::Req);
-    strict.connect(&d.ep("relaxed")).unwrap();
+    let (mut router, mut strict) =
+        bound_pair(&ctx, &d, "relaxed", SocketType::Router, SocketType::Req);
     strict.send("q", Flags::NONE).unwrap();
     let e = strict.send("again", Flags::NONE).unwrap_err();
     assert_eq!((e.kind(), e.errno()), (ErrorKind::Fsm, zsock::errno::EFSM));
@@ -2077,10 +2072,7 @@ fn events_show_pollin_as_messages_arrive_and_pollout_as_the_hwm_fills() {
     assert_eq!(pull.events(), Events::NONE);
 
     // REQ: POLLOUT until the request is sent, POLLIN once the reply is there.
-    let mut rep = sock(&ctx, SocketType::Rep);
-    rep.bind(&d.ep("evreq")).unwrap();
-    let mut req = sock(&ctx, SocketType::Req);
-    req.connect(&d.ep("evreq")).unwrap();
+    let (mut rep, mut req) = bound_pair(&ctx, &d, "evreq", SocketType::Rep, SocketType::Req);
     assert_eq!(req.events(), Events::POLLOUT);
     req.send("q", Flags::NONE).unwrap();
     assert_eq!(req.events(), Events::NONE);

@@ -166,10 +166,7 @@ fn pub_sub_filters_by_prefix() {
 fn xpub_sees_subscriptions_and_xsub_sends_them() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut xpub = sock(&ctx, SocketType::XPub);
-    xpub.bind(&d.ep("xx")).unwrap();
-    let mut xsub = sock(&ctx, SocketType::XSub);
-    xsub.connect(&d.ep("xx")).unwrap();
+    let (mut xpub, mut xsub) = bound_pair(&ctx, &d, "xx", SocketType::XPub, SocketType::XSub);
     xsub.send(&b"\x01topic"[..], Flags::NONE).unwrap();
     assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x01topic"[..]);
     xpub.send("topic data", Flags::NONE).unwrap();

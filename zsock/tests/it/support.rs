@@ -24,6 +24,22 @@ pub(crate) fn sock(ctx: &Context, t: SocketType) -> Socket {
     s
 }
 
+/// A socket of type `bound` bound at `name` in `d`, and one of type `connecting`
+/// connected to it (both with [`sock`]'s timeouts), in that order.
+pub(crate) fn bound_pair(
+    ctx: &Context,
+    d: &Dir,
+    name: &str,
+    bound: SocketType,
+    connecting: SocketType,
+) -> (Socket, Socket) {
+    let a = sock(ctx, bound);
+    a.bind(&d.ep(name)).unwrap();
+    let b = sock(ctx, connecting);
+    b.connect(&d.ep(name)).unwrap();
+    (a, b)
+}
+
 /// Asserts that no message is waiting: a non-blocking receive says EAGAIN.
 #[track_caller]
 pub(crate) fn assert_no_message(s: &mut Socket) {

@@ -628,17 +628,24 @@ impl Core {
     }
 
     /// For a one-frame message copied from a large `body` (over [`COPY_MAX`]): when the
-    /// pipe's connection is up with nothing waiting (in the pipe or its batch) and room in
-    /// the kernel, writes header and body straight from `body` in one vectored write, and
-    /// copies only what the kernel did not take. `true`: the message was taken. `false`:
-    /// not so, and nothing was done (copy the body into a message and [`Core::send`] it,
-    /// preferably before taking the lock).
+    /// pipe's connection is up with nothing waiting (in the pipe or its batch), writes
+    /// header and body straight from `body`, and copies only what the kernel did not take.
+    /// A `patient` caller (one that may block) first writes what waits, and waits for the
+    /// kernel to take the rest while the peer drains, up to about what the copy would cost
+    /// (1 ns a byte of `body`): the peer's pace then sets the sender's, as with a blocking
+    /// write, and no fresh buffer is touched. `true`: the message was taken. `false`: not
+    /// so, and no part of it was written (copy the body into a message and
+    /// [`Core::send`] it, preferably before taking the lock).
     #[must_use]
-    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8]) -> bool {
+    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8], patient: bool) -> bool {
         let Some(pipe) = self.pipes.get(id) else {
             return false;
         };
-        if pipe.draining || self.conflate || !pipe.out.is_empty() {
+        let backlog = !pipe.out.is_empty();
+        if pipe.draining || self.conflate || (backlog && !patient) {
+            return false;
+        }
+        if self.sndhwm != 0 && pipe.out.len() >= self.sndhwm {
             return false;
         }
         let Some(c) = pipe.conn else {
@@ -647,21 +654,56 @@ impl Core {
         let Some(conn) = self.conns.get_mut(c) else {
             return false;
         };
-        if !conn.is_idle() || conn.closing.is_some() {
+        if !conn.is_active() || conn.closing.is_some() {
             return false;
         }
+        let mut deadline = None;
+        if backlog || !conn.is_idle() {
+            if !patient {
+                return false;
+            }
+            // What waits goes first: write it from its own buffers while the peer drains.
+            loop {
+                let (_, blocked) = self.write_out(c);
+                let Some(conn) = self.conns.get_mut(c).filter(|c| c.closing.is_none()) else {
+                    return false;
+                };
+                if !blocked && conn.is_idle() {
+                    break;
+                }
+                if !blocked || !wait_for_kernel(conn, &mut deadline, body.len()) {
+                    if blocked && conn.wait_for_room() {
+                        self.reregister.push(c);
+                    }
+                    return false;
+                }
+            }
+        }
+        let Some(conn) = self.conns.get_mut(c) else {
+            return false;
+        };
         let hdr = FrameHeader::data(body.len() as u64, false).to_bytes();
         let hdr = hdr.as_slice();
-        let written =
-            match sys::send_vectored(&conn.stream, &[IoSlice::new(hdr), IoSlice::new(body)]) {
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    0
+        let total = hdr.len() + body.len();
+        let mut written = 0;
+        let mut deadline = None;
+        while written < total {
+            let rest = [
+                IoSlice::new(&hdr[written.min(hdr.len())..]),
+                IoSlice::new(&body[written.saturating_sub(hdr.len())..]),
+            ];
+            let rest = if written < hdr.len() {
+                &rest[..]
+            } else {
+                &rest[1..]
+            };
+            match sys::send_vectored(&conn.stream, rest) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !patient || !wait_for_kernel(conn, &mut deadline, body.len()) {
+                        break;
+                    }
                 }
                 Err(e) => {
                     // The connection is lost, and the message with it (as with a batch).
@@ -670,11 +712,12 @@ impl Core {
                     self.sent_since_wait = true;
                     return true;
                 }
-            };
+            }
+        }
         self.sent_since_wait = true;
         self.sends = self.sends.wrapping_add(1);
         self.streak.starts(true);
-        if written < hdr.len() + body.len() {
+        if written < total {
             // The rest waits in the batch, in order; the kernel is full.
             conn.corked = false;
             conn.out.push_unwritten(&[hdr, body], written);
@@ -985,11 +1028,26 @@ impl Core {
     /// Writes a connection's pending output until done or WouldBlock (then WRITABLE
     /// interest takes over). Returns whether it took messages out of the pipe.
     pub(crate) fn flush_conn(&mut self, c: Key) -> bool {
+        let (relieved, blocked) = self.write_out(c);
+        if blocked {
+            // Whoever flushed (I/O thread or caller), the I/O thread takes over once the
+            // kernel has room.
+            if self.conns.get_mut(c).is_some_and(Conn::wait_for_room) {
+                self.reregister.push(c);
+            }
+        }
+        relieved
+    }
+
+    /// Writes a connection's batch and its pipe's queue until done, WouldBlock or a loss.
+    /// Returns whether it took messages out of the pipe, and whether it hit WouldBlock
+    /// (with output left, and no interest in room registered for it).
+    fn write_out(&mut self, c: Key) -> (bool, bool) {
         let Some(conn) = self.conns.get_mut(c) else {
-            return false;
+            return (false, false);
         };
         if conn.closing.is_some() {
-            return false;
+            return (false, false);
         }
         let active = conn.is_active();
         let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
@@ -1007,24 +1065,18 @@ impl Core {
                 break;
             }
             match conn.out.write_to(&conn.stream) {
-                Ok(true) => {}
-                Ok(false) => {}
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if relieved {
                         self.wake_waiters = true;
                     }
-                    // Whoever flushed (I/O thread or caller), the I/O thread takes over
-                    // once the kernel has room.
-                    if conn.wait_for_room() {
-                        self.reregister.push(c);
-                    }
-                    return relieved;
+                    return (relieved, true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
                     self.doomed.push(c);
-                    return relieved;
+                    return (relieved, false);
                 }
             }
         }
@@ -1037,7 +1089,7 @@ impl Core {
         if relieved {
             self.wake_waiters = true;
         }
-        relieved
+        (relieved, false)
     }
 
     /// Appends handshake or heartbeat output of a connection.
@@ -1340,6 +1392,21 @@ impl Core {
         }
         Ok(false)
     }
+}
+
+/// How long a patient [`Core::send_copy_now`] waits, per byte of its body, for the kernel
+/// to take output: about what copying and faulting in fresh pages would cost. While the
+/// peer drains, a sender that waits touches no new memory and leaves the CPU to it.
+const PATIENCE_PER_BYTE_NS: u64 = 4;
+
+/// Sleeps until the connection can take more output, within a budget for a body of
+/// `len` bytes that starts at the first wait. `false`: the budget is spent.
+fn wait_for_kernel(conn: &Conn, deadline: &mut Option<Instant>, len: usize) -> bool {
+    let now = Instant::now();
+    let d = *deadline.get_or_insert_with(|| {
+        now + std::time::Duration::from_nanos(len as u64 * PATIENCE_PER_BYTE_NS)
+    });
+    now < d && sys::wait_writable(&conn.stream, d - now)
 }
 
 fn protocol_error(e: &DecodeError) -> CloseReason {

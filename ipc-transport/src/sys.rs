@@ -66,6 +66,23 @@ pub(crate) fn send_vectored(fd: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Resu
     Ok(n as usize) // n >= 0 checked above
 }
 
+/// Sleeps until `fd` can take more output or `timeout` passes (then `false`). A signal
+/// ends the sleep early, as a timeout would.
+pub(crate) fn wait_writable(fd: &impl AsRawFd, timeout: std::time::Duration) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    // SAFETY: one valid pollfd and a timespec, both live for the call; no signal mask.
+    let n = unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
+    n > 0 && p.revents & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) != 0
+}
+
 /// A new `AF_UNIX` stream socket, non-blocking and close-on-exec.
 pub(crate) fn new_socket() -> io::Result<OwnedFd> {
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -351,8 +351,12 @@ impl Socket {
     /// straight into the connection's batch when it can take them, so no message is
     /// allocated. A larger body goes straight from `data` to the kernel when the
     /// connection is ready for it (PAIR, and PUSH or DEALER with one peer), only what the
-    /// kernel did not take being copied; otherwise it is copied into a message before the
-    /// socket's lock is taken, so the I/O thread never waits for the copy. Other types and
+    /// kernel did not take being copied. Unless the send may not block (DONTWAIT, or
+    /// SNDTIMEO 0), it first writes what waits for that connection and then waits for the
+    /// kernel to take the body while the peer reads, for about as long as the copy would
+    /// take (the call returns later, never fails for it). Otherwise the body is copied into
+    /// a message before the socket's lock is taken, so the I/O thread never waits for the
+    /// copy. Other types and
     /// SNDMORE build a message. For bytes you already own, [`Socket::send`] hands them
     /// over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
@@ -372,7 +376,9 @@ impl Socket {
             // copy is made before the lock is taken.
             let mut g = self.engine.as_ref().expect(ENGINE).lock();
             let (routing, core) = g.parts();
-            if routing.send_copy_now(core, data) {
+            let patient =
+                !flags.contains(Flags::DONTWAIT) && self.local.sndtimeo != Some(Duration::ZERO);
+            if routing.send_copy_now(core, data, patient) {
                 return Ok(());
             }
             drop(g);

@@ -217,6 +217,61 @@ fn send_copy_delivers_what_send_does() {
     }
 }
 
+/// A blocking `send_copy` of a large body waits a while for the kernel to take it while
+/// the peer drains, writing what already waits first; a peer that does not read costs it
+/// only that while (then the body is copied and queued, as zmq_send's would be). Mixed
+/// sizes, some queued behind others, arrive whole and in order.
+#[test]
+fn large_send_copy_waits_only_while_the_peer_drains() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(1)).unwrap();
+    pull.bind(&d.ep("patient")).unwrap();
+    push.connect(&d.ep("patient")).unwrap();
+    let body = |i: usize, n: usize| -> Vec<u8> { (0..n).map(|j| (i * 31 + j) as u8).collect() };
+    // The first send waits for the connection; the reader then reads nothing.
+    push.send_copy(&body(0, 1 << 20), Flags::NONE).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        for i in 1..8 {
+            push.send_copy(&body(i, 1 << 20), Flags::NONE).unwrap();
+        }
+        done_tx.send(()).unwrap();
+        push
+    });
+    // Eight mebibytes are far more than the kernel holds: the sends that return queued
+    // copies (SNDHWM is 1000).
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a send waited on a peer that does not read");
+    let mut push = sender.join().unwrap();
+    for i in 0..8 {
+        assert_eq!(
+            pull.recv(Flags::NONE).unwrap(),
+            &body(i, 1 << 20)[..],
+            "message {i}"
+        );
+    }
+    // Now a reader that reads, and sizes that alternate between direct and queued paths.
+    pull.set(SocketOption::RcvHwm(1000)).unwrap();
+    let sizes = [1 << 20, 10, 300_000, 3000, 1, 70_000];
+    let reader = std::thread::spawn(move || {
+        for i in 0..120 {
+            let got = pull.recv(Flags::NONE).unwrap();
+            assert_eq!(got, &body(i, sizes[i % sizes.len()])[..], "message {i}");
+        }
+        pull
+    });
+    for i in 0..120 {
+        push.send_copy(&body(i, sizes[i % sizes.len()]), Flags::NONE)
+            .unwrap();
+    }
+    let mut pull = reader.join().unwrap();
+    assert_no_message(&mut pull);
+}
+
 /// After frames sent with SNDMORE, `send_copy` ends the same message.
 #[test]
 fn send_copy_ends_a_multipart_message() {

@@ -447,6 +447,8 @@ pub struct Core {
     pub(crate) sends: u64,
     /// A message was queued since the caller last waited (see `Guard::wait_input`).
     pub(crate) sent_since_wait: bool,
+    /// The sends that follow come from a caller that may block (see [`Core::set_patient`]).
+    patient: bool,
     /// Some connection's read buffer is larger than [`IDLE_RBUF_MAX`]: the I/O thread keeps
     /// a sweep timer armed.
     pub(crate) big_rbufs: bool,
@@ -479,6 +481,7 @@ impl Core {
             dirty_corked: false,
             sends: 0,
             sent_since_wait: false,
+            patient: false,
             big_rbufs: false,
             defer_reads: false,
             wake_waiters: false,
@@ -627,17 +630,30 @@ impl Core {
         self.send_outgoing(id, &mut Copied { head, body })
     }
 
+    /// Says whether the sends that follow come from a caller that may block (a blocking
+    /// send of a socket type that waits for room, rather than dropping or failing). Such a
+    /// caller, on finding the kernel full, waits a while for room instead of leaving its
+    /// output to be queued and written by the I/O thread: the peer's pace then sets its
+    /// own, as with a blocking write, and no message is copied or queued for it. The wait
+    /// is bounded ([`PATIENCE_PER_BYTE_NS`], [`BATCH_PATIENCE`]); a peer that does not read
+    /// costs one such wait, after which sends queue as usual.
+    /// Only a socket with one pipe waits so: with more, a full peer is passed over.
+    pub fn set_patient(&mut self, patient: bool) {
+        self.patient = patient && self.pipes.len() == 1;
+    }
+
     /// For a one-frame message copied from a large `body` (over [`COPY_MAX`]): when the
     /// pipe's connection is up with nothing waiting (in the pipe or its batch), writes
     /// header and body straight from `body`, and copies only what the kernel did not take.
-    /// A `patient` caller (one that may block) first writes what waits, and waits for the
+    /// A patient caller ([`Core::set_patient`]) first writes what waits, and waits for the
     /// kernel to take the rest while the peer drains, up to about what the copy would cost
     /// (1 ns a byte of `body`): the peer's pace then sets the sender's, as with a blocking
     /// write, and no fresh buffer is touched. `true`: the message was taken. `false`: not
     /// so, and no part of it was written (copy the body into a message and
     /// [`Core::send`] it, preferably before taking the lock).
     #[must_use]
-    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8], patient: bool) -> bool {
+    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8]) -> bool {
+        let patient = self.patient;
         let Some(pipe) = self.pipes.get(id) else {
             return false;
         };
@@ -777,7 +793,9 @@ impl Core {
             conn.corked = false; // a new batch
         }
         msg.encode_into(&mut conn.out);
-        if through || conn.out.len >= BATCH {
+        if self.patient && !through && conn.out.len >= BATCH {
+            self.flush_patiently(c);
+        } else if through || conn.out.len >= BATCH {
             self.flush_for_caller(c);
         } else if !conn.want_write {
             // (While a write waits for room, its flush writes this too.)
@@ -1023,6 +1041,40 @@ impl Core {
             conn.corked = false;
         }
         relieved
+    }
+
+    /// A patient caller's flush of a full batch: while the kernel takes none of it, waits
+    /// for room (up to [`BATCH_PATIENCE`]) rather than leaving it to the I/O thread and
+    /// queueing what follows. Once the batch is below [`BATCH`] the caller goes on filling it.
+    fn flush_patiently(&mut self, c: Key) {
+        let before = self.wake_waiters;
+        let mut deadline = None;
+        loop {
+            let (relieved, blocked) = self.write_out(c);
+            let Some(conn) = self.conns.get_mut(c) else {
+                break;
+            };
+            if relieved {
+                conn.corked = false;
+            }
+            if !blocked {
+                break;
+            }
+            if conn.out.len < BATCH {
+                // What is left goes with the next batch, or after the hold-back.
+                if !conn.want_write {
+                    self.mark_dirty(c);
+                }
+                break;
+            }
+            if !wait_for_room_until(conn, &mut deadline, BATCH_PATIENCE) {
+                if conn.wait_for_room() {
+                    self.reregister.push(c);
+                }
+                break;
+            }
+        }
+        self.wake_waiters = before;
     }
 
     /// Writes a connection's pending output until done or WouldBlock (then WRITABLE
@@ -1399,13 +1451,26 @@ impl Core {
 /// peer drains, a sender that waits touches no new memory and leaves the CPU to it.
 const PATIENCE_PER_BYTE_NS: u64 = 4;
 
+/// How long a patient caller's full batch waits for the kernel to take some of it: about
+/// how long a reader takes to drain the kernel's buffer and be woken.
+const BATCH_PATIENCE: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// Sleeps until the connection can take more output, within a budget for a body of
 /// `len` bytes that starts at the first wait. `false`: the budget is spent.
 fn wait_for_kernel(conn: &Conn, deadline: &mut Option<Instant>, len: usize) -> bool {
+    let budget = std::time::Duration::from_nanos(len as u64 * PATIENCE_PER_BYTE_NS);
+    wait_for_room_until(conn, deadline, budget)
+}
+
+/// Sleeps until the connection can take more output, within `budget` from the first
+/// wait. `false`: the budget is spent.
+fn wait_for_room_until(
+    conn: &Conn,
+    deadline: &mut Option<Instant>,
+    budget: std::time::Duration,
+) -> bool {
     let now = Instant::now();
-    let d = *deadline.get_or_insert_with(|| {
-        now + std::time::Duration::from_nanos(len as u64 * PATIENCE_PER_BYTE_NS)
-    });
+    let d = *deadline.get_or_insert(now + budget);
     now < d && sys::wait_writable(&conn.stream, d - now)
 }
 

@@ -56,6 +56,11 @@ impl<T> Slab<T> {
         Key { idx, gen: 0 }
     }
 
+    /// How many values it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     pub(crate) fn get(&self, key: Key) -> Option<&T> {
         self.slots
             .get(key.idx as usize)

@@ -417,13 +417,11 @@ impl Routing {
     /// [`Core::send_copy_now`] for the types that send a body as it is, to their only
     /// peer: PAIR, and PUSH or DEALER with one pipe (with more, the copy goes the usual way
     /// through the round robin). `false`: not done.
-    pub(crate) fn send_copy_now(&mut self, core: &mut Core, body: &[u8], patient: bool) -> bool {
+    pub(crate) fn send_copy_now(&mut self, core: &mut Core, body: &[u8]) -> bool {
         match &self.kind {
-            Kind::Pair(p) => p
-                .pipe
-                .is_some_and(|pipe| core.send_copy_now(pipe, body, patient)),
+            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.send_copy_now(pipe, body)),
             Kind::Push(d) | Kind::Dealer(d) if d.lb.pipes.len() == 1 => {
-                core.send_copy_now(d.lb.pipes[0], body, patient)
+                core.send_copy_now(d.lb.pipes[0], body)
             }
             _ => false,
         }

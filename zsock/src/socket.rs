@@ -376,9 +376,8 @@ impl Socket {
             // copy is made before the lock is taken.
             let mut g = self.engine.as_ref().expect(ENGINE).lock();
             let (routing, core) = g.parts();
-            let patient =
-                !flags.contains(Flags::DONTWAIT) && self.local.sndtimeo != Some(Duration::ZERO);
-            if routing.send_copy_now(core, data, patient) {
+            core.set_patient(self.patient(flags));
+            if routing.send_copy_now(core, data) {
                 return Ok(());
             }
             drop(g);
@@ -391,6 +390,21 @@ impl Socket {
         })
     }
 
+    /// Whether this send may wait a while for the kernel to take its bytes
+    /// ([`Core::set_patient`]): a blocking send of a type that waits for room at the HWM.
+    /// PUB, ROUTER and the others never wait on one peer.
+    fn patient(&self, flags: Flags) -> bool {
+        matches!(
+            self.socket_type,
+            SocketType::Pair
+                | SocketType::Push
+                | SocketType::Dealer
+                | SocketType::Req
+                | SocketType::Rep
+        ) && !flags.contains(Flags::DONTWAIT)
+            && self.local.sndtimeo != Some(Duration::ZERO)
+    }
+
     /// The blocking loop of a send: tries `attempt` under the lock until it succeeds,
     /// waiting for room (DONTWAIT, SNDTIMEO) while it would block.
     fn send_with(
@@ -401,9 +415,11 @@ impl Socket {
         let deadline = deadline_of(self.local.sndtimeo);
         let dontwait = flags.contains(Flags::DONTWAIT);
         let socket_type = self.socket_type;
+        let patient = self.patient(flags);
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
         loop {
             let (routing, core) = g.parts();
+            core.set_patient(patient);
             match attempt(routing, core) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Again) => {

@@ -272,6 +272,45 @@ fn large_send_copy_waits_only_while_the_peer_drains() {
     assert_no_message(&mut pull);
 }
 
+/// Blocking sends of small messages that fill a batch while the kernel is full wait a
+/// while for room, and then, with a peer that does not read, queue as usual: every send
+/// that fits under SNDHWM returns, and all arrive in order once the peer reads.
+#[test]
+fn small_sends_wait_only_while_the_peer_drains() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(1)).unwrap();
+    pull.bind(&d.ep("patient-small")).unwrap();
+    push.connect(&d.ep("patient-small")).unwrap();
+    let body = |i: u32| -> Vec<u8> {
+        let mut b = i.to_be_bytes().to_vec();
+        b.resize(1000, i as u8);
+        b
+    };
+    push.send_copy(&body(0), Flags::NONE).unwrap();
+    // 900 messages (900 kB) fill the kernel, the reader's buffer and a batch, yet even
+    // queued all stay under the default SNDHWM of 1000 (a send at the HWM would block).
+    let n = 900;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        for i in 1..n {
+            push.send_copy(&body(i), Flags::NONE).unwrap();
+        }
+        done_tx.send(()).unwrap();
+        push
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a send waited on a peer that does not read");
+    let _push = sender.join().unwrap();
+    for i in 0..n {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), &body(i)[..], "message {i}");
+    }
+    assert_no_message(&mut pull);
+}
+
 /// After frames sent with SNDMORE, `send_copy` ends the same message.
 #[test]
 fn send_copy_ends_a_multipart_message() {

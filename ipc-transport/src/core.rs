@@ -332,6 +332,12 @@ pub(crate) struct Conn {
     pub(crate) phase: Phase,
     pub(crate) pipe: Option<PipeId>,
     rbuf: BytesMut,
+    /// The read buffer before this one, kept while messages still hold parts of it: once
+    /// they let go, reading goes on in it (its pages are warm) instead of a new buffer.
+    /// With its size. Given back, like a large `rbuf`, when the connection goes quiet.
+    spare: Option<(BytesMut, usize)>,
+    /// The size of `rbuf`'s allocation when it was last reserved.
+    rbuf_size: usize,
     out: OutBuf,
     partial: Message,
     /// WRITABLE interest is registered (a write hit WouldBlock).
@@ -369,6 +375,8 @@ impl Conn {
             phase: Phase::Handshake(Box::new(handshake)),
             pipe: None,
             rbuf: BytesMut::new(),
+            spare: None,
+            rbuf_size: 0,
             out: OutBuf::default(),
             partial: Message::new(),
             want_write: false,
@@ -950,14 +958,19 @@ impl Core {
             let Some(c) = self.conns.get_mut(k) else {
                 continue;
             };
+            if !c.read_since_sweep {
+                c.spare = None;
+            }
             if c.rbuf.capacity() > IDLE_RBUF_MAX {
                 if c.rbuf.is_empty() && !c.read_since_sweep {
                     c.rbuf = BytesMut::new();
+                    c.rbuf_size = 0;
                     c.read_chunk = FIRST_READ;
                 } else {
                     big = true;
                 }
             }
+            big |= c.spare.is_some();
             c.read_since_sweep = false;
         }
         self.big_rbufs = big;
@@ -970,7 +983,10 @@ impl Core {
 
     /// The capacity of every connection's read buffer.
     pub(crate) fn read_buffer_bytes(&self) -> usize {
-        self.conns.iter().map(|(_, c)| c.rbuf.capacity()).sum()
+        self.conns
+            .iter()
+            .map(|(_, c)| c.rbuf.capacity() + c.spare.as_ref().map_or(0, |s| s.1))
+            .sum()
     }
 
     /// Whether a connection has output waiting anywhere (its buffer or its pipe).
@@ -1488,9 +1504,29 @@ fn read_some(conn: &mut Conn) -> io::Result<(usize, usize)> {
             Phase::Active { decoder, .. } => decoder.bytes_needed(&conn.rbuf),
             Phase::Handshake(_) => 0,
         };
-        let cap = (conn.rbuf.len() as u64).max(chunk as u64);
-        let want = needed.clamp(chunk as u64, cap) as usize; // <= max(len, chunk)
-        conn.rbuf.reserve(want);
+        let len = conn.rbuf.len();
+        let want = needed.clamp(chunk as u64, len.max(chunk) as u64) as usize; // <= max(len, chunk)
+        if !conn.rbuf.try_reclaim(want) {
+            if len >= chunk {
+                // A large frame still arriving: the allocator may extend the buffer in place.
+                conn.rbuf.reserve(want);
+            } else {
+                // Messages still hold parts of this buffer. Go on in the spare if they let
+                // go of it, else in a new buffer; this one becomes the spare.
+                let (mut next, mut size) = conn.spare.take().unwrap_or_default();
+                if !next.try_reclaim(len + want) {
+                    next = BytesMut::with_capacity(len + want);
+                    size = next.capacity();
+                }
+                next.extend_from_slice(&conn.rbuf);
+                conn.rbuf.clear();
+                let old = std::mem::replace(&mut conn.rbuf, next);
+                conn.spare = Some((old, conn.rbuf_size));
+                conn.rbuf_size = size;
+                conn.read_since_sweep = true;
+            }
+        }
+        conn.rbuf_size = conn.rbuf_size.max(conn.rbuf.capacity());
     }
     let room = conn.rbuf.capacity() - conn.rbuf.len();
     let n = sys::read_into(&conn.stream, &mut conn.rbuf)?;

@@ -64,6 +64,47 @@ fn push_pull_multipart_messages_arrive_whole_and_in_order() {
     receiver.join().unwrap();
 }
 
+/// Messages of many sizes, some held by the receiver for a while (so the read buffers they
+/// are slices of stay shared, and reading moves to a spare or new buffer with the start of
+/// the next frame copied over), all arrive intact.
+#[test]
+fn frames_split_across_read_buffers_arrive_intact_while_earlier_ones_are_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let (push, pull, tx, rx) = bound_pair(&dir, "spare", SocketType::Push, SocketType::Pull);
+    const N: u32 = 3000;
+    let size = |i: u32| (i.wrapping_mul(2_654_435_761) % 9000) as usize + 4;
+    let body = move |i: u32| -> Vec<u8> {
+        let mut b: Vec<u8> = (0..size(i)).map(|j| (j as u32 ^ i) as u8).collect();
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        b
+    };
+    let receiver = std::thread::spawn(move || {
+        let mut held = std::collections::VecDeque::new();
+        for i in 0..N {
+            let m = recv(&pull, rx);
+            assert_eq!(&m.frames()[0][..], &body(i)[..], "message {i}");
+            held.push_back(m);
+            // Every message is held for the next 40, some for the whole run.
+            if held.len() > 40 {
+                let old = held.pop_front().unwrap();
+                if i % 97 != 0 {
+                    drop(old);
+                } else {
+                    held.push_back(old);
+                }
+            }
+        }
+        for m in held {
+            let i = u32::from_be_bytes(m.frames()[0][..4].try_into().unwrap());
+            assert_eq!(&m.frames()[0][..], &body(i)[..], "held message {i}");
+        }
+    });
+    for i in 0..N {
+        send(&push, tx, Bytes::from(body(i)));
+    }
+    receiver.join().unwrap();
+}
+
 /// While the caller streams, room in a full kernel is left to its next send; a sender that
 /// then stops calling into the socket at all still has its whole backlog written (by the
 /// I/O thread, after the hold-back).

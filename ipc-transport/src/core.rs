@@ -643,8 +643,9 @@ impl Core {
     /// caller, on finding the kernel full, waits a while for room instead of leaving its
     /// output to be queued and written by the I/O thread: the peer's pace then sets its
     /// own, as with a blocking write, and no message is copied or queued for it. The wait
-    /// is bounded ([`PATIENCE_PER_BYTE_NS`], [`BATCH_PATIENCE`]); a peer that does not read
-    /// costs one such wait, after which sends queue as usual.
+    /// is bounded (a large body: 1 ns a byte, at most 10 ms; a full batch: 200 us). A peer
+    /// that does not read costs a full batch one such wait, after which sends queue as
+    /// usual, and each large body its own.
     /// Only a socket with one pipe waits so: with more, a full peer is passed over.
     pub fn set_patient(&mut self, patient: bool) {
         self.patient = patient && self.pipes.len() == 1;
@@ -654,8 +655,8 @@ impl Core {
     /// pipe's connection is up with nothing waiting (in the pipe or its batch), writes
     /// header and body straight from `body`, and copies only what the kernel did not take.
     /// A patient caller ([`Core::set_patient`]) first writes what waits, and waits for the
-    /// kernel to take the rest while the peer drains, up to about what the copy would cost
-    /// (1 ns a byte of `body`): the peer's pace then sets the sender's, as with a blocking
+    /// kernel to take the rest while the peer drains, up to a few times what the copy would
+    /// cost (1 ns a byte of `body`, at most 10 ms): the peer's pace then sets the sender's, as with a blocking
     /// write, and no fresh buffer is touched. `true`: the message was taken. `false`: not
     /// so, and no part of it was written (copy the body into a message and
     /// [`Core::send`] it, preferably before taking the lock).
@@ -1463,9 +1464,15 @@ impl Core {
 }
 
 /// How long a patient [`Core::send_copy_now`] waits, per byte of its body, for the kernel
-/// to take output: about what copying and faulting in fresh pages would cost. While the
-/// peer drains, a sender that waits touches no new memory and leaves the CPU to it.
-const PATIENCE_PER_BYTE_NS: u64 = 4;
+/// to take output: a few times what copying it into fresh pages would cost (about 4
+/// bytes a nanosecond here), so that a peer draining at a gigabyte a second or more is
+/// waited for. While the peer drains, a sender that waits touches no new memory and
+/// leaves the CPU to it; a peer that does not drain costs each large send that wait.
+const PATIENCE_PER_BYTE_NS: u64 = 1;
+
+/// The longest a patient send waits for the kernel, however large its body: it holds the
+/// socket's lock meanwhile, so the I/O thread's other work (accepts, timers) waits too.
+const PATIENCE_MAX: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// How long a patient caller's full batch waits for the kernel to take some of it: about
 /// how long a reader takes to drain the kernel's buffer and be woken.
@@ -1475,7 +1482,7 @@ const BATCH_PATIENCE: std::time::Duration = std::time::Duration::from_micros(200
 /// `len` bytes that starts at the first wait. `false`: the budget is spent.
 fn wait_for_kernel(conn: &Conn, deadline: &mut Option<Instant>, len: usize) -> bool {
     let budget = std::time::Duration::from_nanos(len as u64 * PATIENCE_PER_BYTE_NS);
-    wait_for_room_until(conn, deadline, budget)
+    wait_for_room_until(conn, deadline, budget.min(PATIENCE_MAX))
 }
 
 /// Sleeps until the connection can take more output, within `budget` from the first

@@ -360,14 +360,7 @@ impl Socket {
     /// SNDMORE build a message. For bytes you already own, [`Socket::send`] hands them
     /// over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
-        let direct = matches!(
-            self.socket_type,
-            SocketType::Pair
-                | SocketType::Push
-                | SocketType::Dealer
-                | SocketType::Req
-                | SocketType::Rep
-        );
+        let direct = sends_to_one_peer(self.socket_type);
         if !direct || flags.contains(Flags::SNDMORE) || self.sending.is_some() {
             return self.send(Bytes::copy_from_slice(data), flags);
         }
@@ -394,14 +387,8 @@ impl Socket {
     /// ([`Core::set_patient`]): a blocking send of a type that waits for room at the HWM.
     /// PUB, ROUTER and the others never wait on one peer.
     fn patient(&self, flags: Flags) -> bool {
-        matches!(
-            self.socket_type,
-            SocketType::Pair
-                | SocketType::Push
-                | SocketType::Dealer
-                | SocketType::Req
-                | SocketType::Rep
-        ) && !flags.contains(Flags::DONTWAIT)
+        sends_to_one_peer(self.socket_type)
+            && !flags.contains(Flags::DONTWAIT)
             && self.local.sndtimeo != Some(Duration::ZERO)
     }
 
@@ -780,6 +767,20 @@ impl Socket {
 
 fn to_millis(d: Option<Duration>) -> i32 {
     d.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32)
+}
+
+/// The types that send each message whole to one peer and wait when it cannot take it
+/// (PAIR, PUSH, DEALER, REQ, REP): `send_copy` copies their bodies straight into the
+/// connection's batch, and a blocking send may wait for the kernel to take its bytes.
+fn sends_to_one_peer(t: SocketType) -> bool {
+    matches!(
+        t,
+        SocketType::Pair
+            | SocketType::Push
+            | SocketType::Dealer
+            | SocketType::Req
+            | SocketType::Rep
+    )
 }
 
 fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use zsock::{Context, ErrorKind, Flags, Message, SocketOption, SocketType};
+use zsock::{Context, ErrorKind, Flags, Message, Socket, SocketOption, SocketType};
 
 use crate::support::*;
 
@@ -233,20 +233,13 @@ fn large_send_copy_waits_only_while_the_peer_drains() {
     let body = |i: usize, n: usize| -> Vec<u8> { (0..n).map(|j| (i * 31 + j) as u8).collect() };
     // The first send waits for the connection; the reader then reads nothing.
     push.send_copy(&body(0, 1 << 20), Flags::NONE).unwrap();
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let sender = std::thread::spawn(move || {
+    // Eight mebibytes are far more than the kernel holds: the sends that return queued
+    // copies (SNDHWM is 1000).
+    let mut push = sends_return(push, move |push| {
         for i in 1..8 {
             push.send_copy(&body(i, 1 << 20), Flags::NONE).unwrap();
         }
-        done_tx.send(()).unwrap();
-        push
     });
-    // Eight mebibytes are far more than the kernel holds: the sends that return queued
-    // copies (SNDHWM is 1000).
-    done_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("a send waited on a peer that does not read");
-    let mut push = sender.join().unwrap();
     for i in 0..8 {
         assert_eq!(
             pull.recv(Flags::NONE).unwrap(),
@@ -293,22 +286,30 @@ fn small_sends_wait_only_while_the_peer_drains() {
     // 900 messages (900 kB) fill the kernel, the reader's buffer and a batch, yet even
     // queued all stay under the default SNDHWM of 1000 (a send at the HWM would block).
     let n = 900;
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let sender = std::thread::spawn(move || {
+    let _push = sends_return(push, move |push| {
         for i in 1..n {
             push.send_copy(&body(i), Flags::NONE).unwrap();
         }
-        done_tx.send(()).unwrap();
-        push
     });
-    done_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("a send waited on a peer that does not read");
-    let _push = sender.join().unwrap();
     for i in 0..n {
         assert_eq!(pull.recv(Flags::NONE).unwrap(), &body(i)[..], "message {i}");
     }
     assert_no_message(&mut pull);
+}
+
+/// Runs `sends` on `s` in another thread and gives `s` back, failing if they take over a
+/// minute (a send that keeps waiting for a peer that does not read).
+fn sends_return(mut s: Socket, sends: impl FnOnce(&mut Socket) + Send + 'static) -> Socket {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        sends(&mut s);
+        done_tx.send(()).unwrap();
+        s
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a send waited on a peer that does not read");
+    sender.join().unwrap()
 }
 
 /// After frames sent with SNDMORE, `send_copy` ends the same message.

@@ -667,7 +667,7 @@ impl Core {
             return false;
         };
         let backlog = !pipe.out.is_empty();
-        if pipe.draining || self.conflate || (backlog && !patient) {
+        if pipe.draining || self.conflate {
             return false;
         }
         if self.sndhwm != 0 && pipe.out.len() >= self.sndhwm {
@@ -682,27 +682,14 @@ impl Core {
         if !conn.is_active() || conn.closing.is_some() {
             return false;
         }
+        // One budget for the whole send: what waits, then the body.
+        let budget = body_patience(body.len());
         let mut deadline = None;
-        if backlog || !conn.is_idle() {
-            if !patient {
-                return false;
-            }
-            // What waits goes first: write it from its own buffers while the peer drains.
-            loop {
-                let (_, blocked) = self.write_out(c);
-                let Some(conn) = self.conns.get_mut(c).filter(|c| c.closing.is_none()) else {
-                    return false;
-                };
-                if !blocked && conn.is_idle() {
-                    break;
-                }
-                if !blocked || !wait_for_kernel(conn, &mut deadline, body.len()) {
-                    if blocked && conn.wait_for_room() {
-                        self.reregister.push(c);
-                    }
-                    return false;
-                }
-            }
+        // What waits goes first: written from its own buffers while the peer drains.
+        if (backlog || !conn.is_idle())
+            && !(patient && self.write_patiently(c, budget, &mut deadline, 1))
+        {
+            return false;
         }
         let Some(conn) = self.conns.get_mut(c) else {
             return false;
@@ -711,7 +698,6 @@ impl Core {
         let hdr = hdr.as_slice();
         let total = hdr.len() + body.len();
         let mut written = 0;
-        let mut deadline = None;
         while written < total {
             let rest = [
                 IoSlice::new(&hdr[written.min(hdr.len())..]),
@@ -726,7 +712,7 @@ impl Core {
                 Ok(n) => written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !patient || !wait_for_kernel(conn, &mut deadline, body.len()) {
+                    if !patient || !wait_for_room_until(conn, &mut deadline, budget) {
                         break;
                     }
                 }
@@ -803,7 +789,8 @@ impl Core {
         }
         msg.encode_into(&mut conn.out);
         if self.patient && !through && conn.out.len >= BATCH {
-            self.flush_patiently(c);
+            // Once the batch is below BATCH the caller goes on filling it.
+            let _ = self.write_patiently(c, BATCH_PATIENCE, &mut None, BATCH);
         } else if through || conn.out.len >= BATCH {
             self.flush_for_caller(c);
         } else if !conn.want_write {
@@ -1060,38 +1047,46 @@ impl Core {
         relieved
     }
 
-    /// A patient caller's flush of a full batch: while the kernel takes none of it, waits
-    /// for room (up to [`BATCH_PATIENCE`]) rather than leaving it to the I/O thread and
-    /// queueing what follows. Once the batch is below [`BATCH`] the caller goes on filling it.
-    fn flush_patiently(&mut self, c: Key) {
+    /// A patient caller's write of a connection's output (its batch, then its pipe's
+    /// queue), as [`Core::flush_for_caller`] but, while the kernel is full and `enough`
+    /// bytes or more wait, waiting for room (up to `budget` from the first wait) instead of
+    /// leaving them to the I/O thread. `true`: fewer than `enough` bytes wait (what is left
+    /// goes with the next batch, or after the hold-back). `false`: the budget ran out (the
+    /// I/O thread takes over once there is room) or the connection is lost.
+    fn write_patiently(
+        &mut self,
+        c: Key,
+        budget: std::time::Duration,
+        deadline: &mut Option<Instant>,
+        enough: usize,
+    ) -> bool {
         let before = self.wake_waiters;
-        let mut deadline = None;
-        loop {
+        let done = loop {
             let (relieved, blocked) = self.write_out(c);
-            let Some(conn) = self.conns.get_mut(c) else {
-                break;
+            let Some(conn) = self.conns.get_mut(c).filter(|c| c.closing.is_none()) else {
+                break false;
             };
             if relieved {
                 conn.corked = false;
             }
             if !blocked {
-                break;
+                break true;
             }
-            if conn.out.len < BATCH {
-                // What is left goes with the next batch, or after the hold-back.
+            if conn.out.len < enough {
                 if !conn.want_write {
                     self.mark_dirty(c);
                 }
-                break;
+                break true;
             }
-            if !wait_for_room_until(conn, &mut deadline, BATCH_PATIENCE) {
+            if !wait_for_room_until(conn, deadline, budget) {
                 if conn.wait_for_room() {
                     self.reregister.push(c);
                 }
-                break;
+                break false;
             }
-        }
+        };
         self.wake_waiters = before;
+        done
     }
 
     /// Writes a connection's pending output until done or WouldBlock (then WRITABLE
@@ -1478,11 +1473,9 @@ const PATIENCE_MAX: std::time::Duration = std::time::Duration::from_millis(10);
 /// how long a reader takes to drain the kernel's buffer and be woken.
 const BATCH_PATIENCE: std::time::Duration = std::time::Duration::from_micros(200);
 
-/// Sleeps until the connection can take more output, within a budget for a body of
-/// `len` bytes that starts at the first wait. `false`: the budget is spent.
-fn wait_for_kernel(conn: &Conn, deadline: &mut Option<Instant>, len: usize) -> bool {
-    let budget = std::time::Duration::from_nanos(len as u64 * PATIENCE_PER_BYTE_NS);
-    wait_for_room_until(conn, deadline, budget.min(PATIENCE_MAX))
+/// How long a patient send of a body of `len` bytes waits for the kernel in all.
+fn body_patience(len: usize) -> std::time::Duration {
+    std::time::Duration::from_nanos(len as u64 * PATIENCE_PER_BYTE_NS).min(PATIENCE_MAX)
 }
 
 /// Sleeps until the connection can take more output, within `budget` from the first
@@ -1530,7 +1523,6 @@ fn read_some(conn: &mut Conn) -> io::Result<(usize, usize)> {
                 let old = std::mem::replace(&mut conn.rbuf, next);
                 conn.spare = Some((old, conn.rbuf_size));
                 conn.rbuf_size = size;
-                conn.read_since_sweep = true;
             }
         }
         conn.rbuf_size = conn.rbuf_size.max(conn.rbuf.capacity());

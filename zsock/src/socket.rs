@@ -353,12 +353,11 @@ impl Socket {
     /// connection is ready for it (PAIR, and PUSH or DEALER with one peer), only what the
     /// kernel did not take being copied. Unless the send may not block (DONTWAIT, or
     /// SNDTIMEO 0), it first writes what waits for that connection and then waits for the
-    /// kernel to take the body while the peer reads, for about as long as the copy would
-    /// take (the call returns later, never fails for it). Otherwise the body is copied into
-    /// a message before the socket's lock is taken, so the I/O thread never waits for the
-    /// copy. Other types and
-    /// SNDMORE build a message. For bytes you already own, [`Socket::send`] hands them
-    /// over without a copy.
+    /// kernel to take the body while the peer reads, for a bounded while (a few times what
+    /// the copy would take; the call returns later, never fails for it). Otherwise the
+    /// body is copied into a message before the socket's lock is taken, so the I/O thread
+    /// never waits for the copy. Other types and SNDMORE build a message. For bytes you
+    /// already own, [`Socket::send`] hands them over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
         let direct = sends_to_one_peer(self.socket_type);
         if !direct || flags.contains(Flags::SNDMORE) || self.sending.is_some() {
@@ -367,7 +366,7 @@ impl Socket {
         if data.len() > ipc_transport::COPY_MAX {
             // Straight to the kernel when the connection is ready for it; otherwise the
             // copy is made before the lock is taken.
-            let mut g = self.engine.as_ref().expect(ENGINE).lock();
+            let mut g = self.engine().lock();
             let (routing, core) = g.parts();
             core.set_patient(self.patient(flags));
             if routing.send_copy_now(core, data) {
@@ -403,7 +402,7 @@ impl Socket {
         let dontwait = flags.contains(Flags::DONTWAIT);
         let socket_type = self.socket_type;
         let patient = self.patient(flags);
-        let mut g = self.engine.as_ref().expect(ENGINE).lock();
+        let mut g = self.engine().lock();
         loop {
             let (routing, core) = g.parts();
             core.set_patient(patient);

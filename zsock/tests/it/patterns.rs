@@ -225,11 +225,8 @@ fn send_copy_delivers_what_send_does() {
 fn large_send_copy_waits_only_while_the_peer_drains() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut push = sock(&ctx, SocketType::Push);
-    let mut pull = sock(&ctx, SocketType::Pull);
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "patient", SocketType::Pull, SocketType::Push);
     pull.set(SocketOption::RcvHwm(1)).unwrap();
-    pull.bind(&d.ep("patient")).unwrap();
-    push.connect(&d.ep("patient")).unwrap();
     let body = |i: usize, n: usize| -> Vec<u8> { (0..n).map(|j| (i * 31 + j) as u8).collect() };
     // The first send waits for the connection; the reader then reads nothing.
     push.send_copy(&body(0, 1 << 20), Flags::NONE).unwrap();
@@ -272,11 +269,14 @@ fn large_send_copy_waits_only_while_the_peer_drains() {
 fn small_sends_wait_only_while_the_peer_drains() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut push = sock(&ctx, SocketType::Push);
-    let mut pull = sock(&ctx, SocketType::Pull);
+    let (mut pull, mut push) = bound_pair(
+        &ctx,
+        &d,
+        "patient-small",
+        SocketType::Pull,
+        SocketType::Push,
+    );
     pull.set(SocketOption::RcvHwm(1)).unwrap();
-    pull.bind(&d.ep("patient-small")).unwrap();
-    push.connect(&d.ep("patient-small")).unwrap();
     let body = |i: u32| -> Vec<u8> {
         let mut b = i.to_be_bytes().to_vec();
         b.resize(1000, i as u8);

@@ -317,10 +317,7 @@ fn sends_return(mut s: Socket, sends: impl FnOnce(&mut Socket) + Send + 'static)
 fn send_copy_ends_a_multipart_message() {
     let d = Dir::new();
     let ctx = Context::new();
-    let mut push = sock(&ctx, SocketType::Push);
-    let mut pull = sock(&ctx, SocketType::Pull);
-    pull.bind(&d.ep("copymore")).unwrap();
-    push.connect(&d.ep("copymore")).unwrap();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "copymore", SocketType::Pull, SocketType::Push);
     push.send("head", Flags::SNDMORE).unwrap();
     push.send_copy(b"tail", Flags::NONE).unwrap();
     assert_eq!(

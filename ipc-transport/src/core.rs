@@ -349,7 +349,9 @@ pub(crate) struct Conn {
     read_paused: bool,
     /// Something was read since the last sweep of read buffers.
     read_since_sweep: bool,
-    /// The I/O thread held this batch back once already (it never does twice).
+    /// The I/O thread held this batch back once already, or looked at the connection while
+    /// its batch was empty (it never holds a batch back twice, so what is added to it waits
+    /// one hold-back at most). Cleared when the batch is all written.
     pub(crate) corked: bool,
     /// How much the read buffer grows by (see [`READ_CHUNK`]).
     read_chunk: usize,
@@ -450,6 +452,10 @@ pub struct Core {
     /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
     /// own deadline: no reason to wake it.
     pub(crate) dirty_corked: bool,
+    /// A connection was put on `dirty` (or already was) since the I/O thread last looked:
+    /// the caller leaves output to it, and a connection it finds written meanwhile is worth
+    /// looking at again (see [`Core::hold_back`]).
+    pub(crate) marked: bool,
     /// Messages sent (either path of [`Core::send`]), for the I/O thread: whether the caller
     /// is streaming (the hold-back, and room left to the caller).
     pub(crate) sends: u64,
@@ -487,6 +493,7 @@ impl Core {
             streak: Streak::default(),
             dirty: Vec::new(),
             dirty_corked: false,
+            marked: false,
             sends: 0,
             sent_since_wait: false,
             patient: false,
@@ -784,9 +791,6 @@ impl Core {
             return true;
         };
         let through = self.streak.starts(conn.out.is_empty());
-        if conn.out.is_empty() {
-            conn.corked = false; // a new batch
-        }
         msg.encode_into(&mut conn.out);
         if self.patient && !through && conn.out.len >= BATCH {
             // Once the batch is below BATCH the caller goes on filling it.
@@ -800,19 +804,31 @@ impl Core {
         true
     }
 
-    /// Whether the I/O thread may hold a connection's output back for now: it is a batch
-    /// the calling thread is still filling (a send came since the I/O thread last looked),
-    /// with no write pending on the kernel, not held back before. Holding a batch back
-    /// once bounds the delay (to the hold-back, at most 1 ms) whatever the pace of sends,
-    /// and a batch of another connection's (a PONG, a subscription) waits at most as long.
-    pub(crate) fn corkable(&self, c: Key, sends_seen: u64) -> bool {
-        self.sends != sends_seen
-            && self.conns.get(c).is_some_and(|conn| {
-                (conn.has_output() || conn.pipe.is_some_and(|p| self.has_pending_output(p)))
-                    && !conn.want_write
-                    && conn.is_active()
-                    && !conn.corked
-            })
+    /// The I/O thread's look at a connection on its dirty list while a send came since it
+    /// last looked: whether to keep it and look again after the hold-back. Kept: a batch
+    /// the calling thread is still filling, with no write pending on the kernel, which is
+    /// now held back (once: it is written at the next look); or no output at all while
+    /// the caller still leaves output to the I/O thread (`marked`: it wrote its batches
+    /// itself, and its next send then wakes nobody), and what it adds before writing a
+    /// batch is written at the next look. Holding a batch back once bounds the delay (to
+    /// the hold-back, at most 1 ms) whatever the pace of sends, and a batch of another
+    /// connection's (a PONG, a subscription) waits at most as long.
+    pub(crate) fn hold_back(&mut self, c: Key, sends_seen: u64, marked: bool) -> bool {
+        if self.sends == sends_seen {
+            return false;
+        }
+        let pending = |p: Option<PipeId>| p.is_some_and(|p| self.has_pending_output(p));
+        let Some(conn) = self.conns.get(c) else {
+            return false;
+        };
+        let output = conn.has_output() || pending(conn.pipe);
+        if conn.want_write || !conn.is_active() || (output && conn.corked) || !(output || marked) {
+            return false;
+        }
+        if let Some(conn) = self.conns.get_mut(c) {
+            conn.corked = true;
+        }
+        true
     }
 
     /// The caller is about to block: its next send starts a new streak, and nothing has
@@ -853,6 +869,7 @@ impl Core {
     /// Puts an active, writable connection on the list the I/O thread (or the caller's
     /// next wait) flushes.
     pub(crate) fn mark_dirty(&mut self, c: Key) {
+        self.marked = true;
         if !self.dirty.contains(&c) {
             self.dirty.push(c);
             self.dirty_corked = false;
@@ -1117,6 +1134,7 @@ impl Core {
         let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
         let mut pipe = if active { pipe } else { None };
         let mut relieved = false;
+        let mut wrote = false;
         loop {
             if let Some(p) = pipe.as_deref_mut() {
                 while conn.out.len < BATCH {
@@ -1129,7 +1147,7 @@ impl Core {
                 break;
             }
             match conn.out.write_to(&conn.stream) {
-                Ok(_) => {}
+                Ok(_) => wrote = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if relieved {
                         self.wake_waiters = true;
@@ -1143,6 +1161,9 @@ impl Core {
                     return (relieved, false);
                 }
             }
+        }
+        if wrote {
+            conn.corked = false; // the next batch is a new one
         }
         if conn.want_write {
             // All written: no more wake-ups for room (a parked connection takes its

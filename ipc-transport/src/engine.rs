@@ -49,7 +49,8 @@ const REPLY_SPIN: Duration = Duration::from_micros(30);
 /// How long the I/O thread holds back a batch the calling thread is still filling (once per
 /// batch; the caller writes full 64 KiB batches itself meanwhile): this after a pause in
 /// sends, doubling up to [`CORK_MAX`] while the caller keeps streaming, so that a short
-/// burst's tail waits about 50 us and a long stream is written in few, large writes.
+/// burst's tail waits about 50 us and a long stream is written in few, large writes and
+/// costs the I/O thread one look per hold-back.
 const CORK_MIN: Duration = Duration::from_micros(50);
 /// The longest hold-back, for a caller that never pauses.
 const CORK_MAX: Duration = Duration::from_millis(1);
@@ -1518,10 +1519,22 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
         // Notices can queue output (a SUB's subscriptions on a new connection), and
         // writes can close connections: settle and flush until both are done.
         // A batch the caller is still filling is held back (corked) once, for the hold-back
-        // (CORK_MIN to CORK_MAX): the caller writes full batches itself meanwhile.
+        // (CORK_MIN to CORK_MAX): the caller writes full batches itself meanwhile. While it
+        // streams, a connection it wrote out stays on the list too: this thread looks again
+        // after the hold-back instead of being woken by the next batch the caller starts.
         let mut corked: Vec<Key> = Vec::new();
         let sends_seen = st.sends_seen;
         st.sends_seen = st.core.sends;
+        let marked = std::mem::take(&mut st.core.marked);
+        if st.cork_until.is_some_and(|t| t <= now) {
+            // A hold-back ran out: longer while the caller kept sending, short again once
+            // it paused.
+            st.cork_len = if st.core.sends != sends_seen {
+                (st.cork_len * 2).min(CORK_MAX)
+            } else {
+                CORK_MIN
+            };
+        }
         loop {
             st.settle(Some(now));
             let dirty = std::mem::take(&mut st.core.dirty);
@@ -1529,21 +1542,9 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
                 break;
             }
             for k in dirty {
-                if st.core.corkable(k, sends_seen) {
-                    if let Some(c) = st.core.conns.get_mut(k) {
-                        c.corked = true;
-                    }
+                if st.core.hold_back(k, sends_seen, marked) {
                     corked.push(k);
                 } else {
-                    if st.core.conns.get(k).is_some_and(|c| c.corked) {
-                        // A hold-back ran out: longer while the caller kept sending, short
-                        // again once it paused.
-                        st.cork_len = if st.core.sends != sends_seen {
-                            (st.cork_len * 2).min(CORK_MAX)
-                        } else {
-                            CORK_MIN
-                        };
-                    }
                     st.flush(k);
                 }
             }

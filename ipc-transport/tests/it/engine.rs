@@ -129,6 +129,43 @@ fn a_backlog_left_to_the_caller_is_written_when_it_stops_sending() {
     receiver.join().unwrap();
 }
 
+/// A caller streaming small messages writes its full batches itself; the I/O thread only
+/// looks in once per hold-back (which lengthens to 1 ms while the stream goes on) to bound
+/// the wait of a batch left unfinished. It is not woken for each batch the caller starts:
+/// on two CPUs that wake-up competes with both ends of the stream.
+#[test]
+fn a_stream_written_by_the_caller_wakes_the_io_thread_once_per_hold_back() {
+    // Everything this test starts shares this thread's CPU: a wake-up per batch would show
+    // as more turns than milliseconds, and a second CPU would not blur it.
+    pin_to_one_cpu();
+    let dir = tempfile::tempdir().unwrap();
+    let (push, pull, tx, rx) = bound_pair(&dir, "stream", SocketType::Push, SocketType::Pull);
+    const N: u32 = 200_000; // 1 KiB each: over 3000 batches of 64 KiB
+    let receiver = std::thread::spawn(move || {
+        for i in 0..N {
+            let m = recv(&pull, rx);
+            assert_eq!(&m.frames()[0][..4], &i.to_be_bytes());
+        }
+    });
+    push.lock().core().set_patient(true);
+    let before = push.lock().io_turns();
+    let t = Instant::now();
+    let mut body = [0u8; 1024];
+    for i in 0..N {
+        body[..4].copy_from_slice(&i.to_be_bytes());
+        wait_for(&push, "room to send", |g| {
+            g.core().send_copy(tx, &[], &body).then_some(())
+        });
+    }
+    let elapsed_ms = t.elapsed().as_millis() as u64;
+    let turns = push.lock().io_turns() - before;
+    receiver.join().unwrap();
+    assert!(
+        turns <= elapsed_ms + 20,
+        "the I/O thread turned {turns} times in a {elapsed_ms} ms stream"
+    );
+}
+
 /// A large message grows the receiver's read buffer; once the connection is idle the
 /// buffer is given back (performance.md: at most 64 KiB per idle connection).
 #[test]

@@ -148,17 +148,15 @@ fn a_stream_written_by_the_caller_wakes_the_io_thread_once_per_hold_back() {
         }
     });
     push.lock().core().set_patient(true);
-    let before = push.lock().io_turns();
-    let t = Instant::now();
-    let mut body = [0u8; 1024];
-    for i in 0..N {
-        body[..4].copy_from_slice(&i.to_be_bytes());
-        wait_for(&push, "room to send", |g| {
-            g.core().send_copy(tx, &[], &body).then_some(())
-        });
-    }
-    let elapsed_ms = t.elapsed().as_millis() as u64;
-    let turns = push.lock().io_turns() - before;
+    let (turns, elapsed_ms) = io_turns_during(&push, || {
+        let mut body = [0u8; 1024];
+        for i in 0..N {
+            body[..4].copy_from_slice(&i.to_be_bytes());
+            wait_for(&push, "room to send", |g| {
+                g.core().send_copy(tx, &[], &body).then_some(())
+            });
+        }
+    });
     receiver.join().unwrap();
     assert!(
         turns <= elapsed_ms + 20,
@@ -228,20 +226,28 @@ fn round_trips_do_not_wake_the_io_thread_each_time() {
     });
     send(&a, pa, "warm-up");
     assert_eq!(recv(&a, pa), Message::from("warm-up"));
-    let before = a.lock().io_turns();
-    let t = Instant::now();
-    for i in 0..TRIPS {
-        send(&a, pa, Bytes::from(i.to_be_bytes().to_vec()));
-        assert_eq!(&recv(&a, pa).frames()[0][..], &i.to_be_bytes());
-    }
-    let elapsed_ms = t.elapsed().as_millis() as u64;
-    let turns = a.lock().io_turns() - before;
+    let (turns, elapsed_ms) = io_turns_during(&a, || {
+        for i in 0..TRIPS {
+            send(&a, pa, Bytes::from(i.to_be_bytes().to_vec()));
+            assert_eq!(&recv(&a, pa).frames()[0][..], &i.to_be_bytes());
+        }
+    });
     echo.join().unwrap();
     // About one turn per millisecond (the hand-back timer), not one per trip.
     assert!(
         turns <= elapsed_ms + 10,
         "the I/O thread turned {turns} times in {TRIPS} round trips ({elapsed_ms} ms)"
     );
+}
+
+/// Runs `work`; how many times the engine's I/O thread turned meanwhile, and in how many
+/// milliseconds.
+fn io_turns_during(e: &Engine<Recorder>, work: impl FnOnce()) -> (u64, u64) {
+    let before = e.lock().io_turns();
+    let t = Instant::now();
+    work();
+    let elapsed_ms = t.elapsed().as_millis() as u64;
+    (e.lock().io_turns() - before, elapsed_ms)
 }
 
 /// Restricts the calling thread (and the threads it starts later) to the first CPU it may

@@ -36,10 +36,19 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Most monitor events kept while nobody reads them.
 const MAX_EVENTS: usize = 10_000;
 /// How long connections parked by a waiting caller stay out of the I/O thread's poll after
-/// its last wait: a caller that waits again soon (request and reply, a receive loop) parks
-/// nothing anew, and no input wakes the I/O thread meanwhile. After this, the I/O thread
-/// takes them back, so that input is noticed without the caller.
+/// its last wait, at least: a caller that waits again soon (request and reply, a receive
+/// loop) parks nothing anew, and no input wakes the I/O thread meanwhile. The I/O thread
+/// looks this long after the first wait; if the caller waited since, it looks again after
+/// twice as long (up to [`PARK_MAX`]), and otherwise takes the connections back, so that
+/// input is noticed without the caller. So a caller waiting back to back costs the I/O
+/// thread a turn every 8 ms, not every millisecond (on one CPU each turn is a context
+/// switch or two and may contend for the lock), and one that stopped waiting leaves its
+/// connections parked for 1 to 16 ms. Asking for EVENTS (about to wait on the notify
+/// descriptor instead) takes them back at once.
 const PARK_GRACE: Duration = Duration::from_millis(1);
+/// The longest interval between the I/O thread's looks at parked connections (while a
+/// parked connection waits for room: [`PARK_GRACE`]).
+const PARK_MAX: Duration = Duration::from_millis(8);
 /// How often the I/O thread gives back the large read buffers of connections that read
 /// nothing meanwhile, while there are any.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -120,9 +129,14 @@ pub struct State<H> {
     cork_until: Option<Instant>,
     /// The current hold-back, from CORK_MIN to CORK_MAX.
     cork_len: Duration,
-    /// When the I/O thread takes parked connections back, if any are still parked then
-    /// (`None`: no caller polled since the last hand-back).
+    /// When the I/O thread next looks at parked connections, to take them back unless
+    /// their caller waited since (`None`: none are parked).
     unpark_at: Option<Instant>,
+    /// The interval between those looks, from [`PARK_GRACE`] to [`PARK_MAX`].
+    park_len: Duration,
+    /// Caller waits on parked connections so far, and as of the I/O thread's last look.
+    waits: u64,
+    waits_seen: u64,
     /// A `TimerKey::Sweep` is pending.
     sweep_armed: bool,
     /// Turns of the I/O thread's loop so far.
@@ -202,6 +216,9 @@ impl<H: Handler> Engine<H> {
                 cork_until: None,
                 cork_len: CORK_MIN,
                 unpark_at: None,
+                park_len: PARK_GRACE,
+                waits: 0,
+                waits_seen: 0,
                 sweep_armed: false,
                 io_turns: 0,
             }),
@@ -227,6 +244,7 @@ impl<H: Handler> Engine<H> {
     /// with [`Engine::drain_notify_fd`] and wait on it again.
     pub fn notify_fd(&self) -> BorrowedFd<'_> {
         let mut st = lock(&self.shared.state);
+        st.unpark_now();
         if !st.fd_armed {
             st.fd_armed = true;
             // Changes before arming were not signalled: start readable, so the first wait
@@ -437,6 +455,13 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st().settle(None);
     }
 
+    /// Gives the connections that earlier waits parked back to the I/O thread now, rather
+    /// than after the hand-back delay (see PARK_GRACE): for a caller about to wait on the
+    /// notify descriptor, which then signals their input. Cheap when none are parked.
+    pub fn unpark(&mut self) {
+        self.st().unpark_now();
+    }
+
     /// Writes queued output, then sleeps until the I/O thread reports progress, data
     /// arrives, or `deadline` passes. Returns `false` on timeout.
     ///
@@ -572,7 +597,11 @@ impl<'a, H: Handler> Guard<'a, H> {
                 st.core.flush_conn(k);
             }
         }
-        st.unpark_at = Some(Instant::now() + PARK_GRACE);
+        st.waits = st.waits.wrapping_add(1);
+        if st.unpark_at.is_none() {
+            // The first wait: the I/O thread's first look (`hand_over` wakes it for this).
+            st.unpark_at = Some(Instant::now() + PARK_GRACE);
+        }
         st.core.wake_waiters = false;
         st.settle(None);
         rc != 0 || deadline.is_none_or(|d| Instant::now() < d)
@@ -970,8 +999,38 @@ impl<H: Handler> State<H> {
         }
     }
 
+    /// The I/O thread's look at parked connections: taken back if their caller neither
+    /// waits now nor waited since the last look; otherwise looked at again later, less
+    /// often while the caller goes on (but soon while output waits for room on one).
+    fn look_at_parked(&mut self, now: Instant) {
+        if self.poll_waiters == 0 && self.waits == self.waits_seen {
+            self.unpark_all();
+            return;
+        }
+        self.waits_seen = self.waits;
+        let writing = self
+            .core
+            .conns
+            .iter()
+            .any(|(_, c)| c.parked && c.want_write);
+        self.park_len = if writing {
+            PARK_GRACE
+        } else {
+            (self.park_len * 2).min(PARK_MAX)
+        };
+        self.unpark_at = Some(now + self.park_len);
+    }
+
+    /// [`State::unpark_all`] if a caller's wait parked any.
+    fn unpark_now(&mut self) {
+        if self.unpark_at.is_some() {
+            self.unpark_all();
+        }
+    }
+
     fn unpark_all(&mut self) {
         self.unpark_at = None;
+        self.park_len = PARK_GRACE;
         let parked: SmallVec<[Key; 8]> = self
             .core
             .conns
@@ -1457,11 +1516,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
             if let Some(c) = st.cork_until {
                 until = Some(until.map_or(c, |t| t.min(c)));
             }
-            // While a caller polls, only a future `unpark_at`: a past one cannot fire until
-            // the wait ends (which moves it, and `hand_over` wakes this thread if that is
-            // earlier than its poll's end), and waking for it would spin. Keeping a future
-            // one lets back-to-back waits move it without waking this thread each time.
-            if let Some(u) = st.unpark_at.filter(|&u| st.poll_waiters == 0 || u > now) {
+            if let Some(u) = st.unpark_at {
                 until = Some(until.map_or(u, |t| t.min(u)));
             }
             if let Some(Some(d)) = st.closing {
@@ -1510,11 +1565,12 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
             st.timers
                 .push(Reverse((now + SWEEP_EVERY, TimerKey::Sweep)));
         }
-        // Parked connections come back once their caller stopped waiting for PARK_GRACE,
+        // Parked connections come back once their caller stopped waiting (see PARK_GRACE),
         // or at once when the socket closes (lingering output needs the I/O thread).
-        let unpark_due = st.unpark_at.is_some_and(|t| t <= now) && st.poll_waiters == 0;
-        if unpark_due || st.closing.is_some() {
+        if st.closing.is_some() {
             st.unpark_all();
+        } else if st.unpark_at.is_some_and(|t| t <= now) {
+            st.look_at_parked(now);
         }
         // Notices can queue output (a SUB's subscriptions on a new connection), and
         // writes can close connections: settle and flush until both are done.

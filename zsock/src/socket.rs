@@ -547,6 +547,8 @@ impl Socket {
         let engine = self.engine();
         engine.drain_notify_fd();
         let mut g = engine.lock();
+        // The caller may wait on the descriptor next: input must reach the I/O thread.
+        g.unpark();
         let (routing, core) = g.parts();
         let mut ev = Events::NONE;
         if !self.receiving.is_empty() || !self.prefetched.is_empty() || routing.can_recv(core) {

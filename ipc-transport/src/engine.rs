@@ -47,7 +47,8 @@ const MAX_EVENTS: usize = 10_000;
 /// descriptor instead) takes them back at once.
 const PARK_GRACE: Duration = Duration::from_millis(1);
 /// The longest interval between the I/O thread's looks at parked connections (while a
-/// parked connection waits for room: [`PARK_GRACE`]).
+/// parked connection waits for room: [`PARK_GRACE`]). A look that falls due while the
+/// caller waits on them waits for that wait to end.
 const PARK_MAX: Duration = Duration::from_millis(8);
 /// How often the I/O thread gives back the large read buffers of connections that read
 /// nothing meanwhile, while there are any.
@@ -599,7 +600,9 @@ impl<'a, H: Handler> Guard<'a, H> {
         }
         st.waits = st.waits.wrapping_add(1);
         if st.unpark_at.is_none() {
-            // The first wait: the I/O thread's first look (`hand_over` wakes it for this).
+            // The first wait: the I/O thread's first look (`hand_over` wakes it for this),
+            // which takes the connections back unless the caller waits again meanwhile.
+            st.waits_seen = st.waits;
             st.unpark_at = Some(Instant::now() + PARK_GRACE);
         }
         st.core.wake_waiters = false;
@@ -1000,10 +1003,17 @@ impl<H: Handler> State<H> {
     }
 
     /// The I/O thread's look at parked connections: taken back if their caller neither
-    /// waits now nor waited since the last look; otherwise looked at again later, less
-    /// often while the caller goes on (but soon while output waits for room on one).
+    /// waits now nor waited since the last look; looked at again when the caller's wait
+    /// ends if one wait has lasted since the last look; otherwise looked at again later,
+    /// less often while the caller goes on (but soon while output waits for room on one).
     fn look_at_parked(&mut self, now: Instant) {
-        if self.poll_waiters == 0 && self.waits == self.waits_seen {
+        if self.waits == self.waits_seen {
+            if self.poll_waiters > 0 {
+                // One wait has lasted since the last look: look again when it ends (the
+                // due time stays past, which this thread's poll leaves out meanwhile, and
+                // the caller's `hand_over` wakes it then), not on a timer during it.
+                return;
+            }
             self.unpark_all();
             return;
         }
@@ -1445,9 +1455,14 @@ impl<H: Handler> State<H> {
             return;
         }
         for k in std::mem::take(&mut self.core.reregister) {
-            if self.core.conns.get(k).is_some_and(|c| c.parked) {
+            if let Some(c) = self.core.conns.get(k).filter(|c| c.parked) {
                 // The caller that parked it polls it for room at its next wait; the I/O
-                // thread registers the interest when it takes the connection back.
+                // thread registers the interest when it takes the connection back, and
+                // looks at it within PARK_GRACE, in case the caller does not wait again.
+                if c.want_write {
+                    let soon = now.unwrap_or_else(Instant::now) + PARK_GRACE;
+                    self.unpark_at = Some(self.unpark_at.map_or(soon, |u| u.min(soon)));
+                }
                 continue;
             }
             if let Some(c) = self.core.conns.get_mut(k) {
@@ -1516,7 +1531,9 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
             if let Some(c) = st.cork_until {
                 until = Some(until.map_or(c, |t| t.min(c)));
             }
-            if let Some(u) = st.unpark_at {
+            // A past look at parked connections waits for their caller's wait to end
+            // (see `State::look_at_parked`).
+            if let Some(u) = st.unpark_at.filter(|&u| st.poll_waiters == 0 || u > now) {
                 until = Some(until.map_or(u, |t| t.min(u)));
             }
             if let Some(Some(d)) = st.closing {

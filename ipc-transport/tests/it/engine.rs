@@ -180,29 +180,62 @@ fn an_idle_connection_gives_back_its_large_read_buffer() {
     assert_eq!(recv(&pull, rx), Message::from("after"));
 }
 
+/// Waits in `g` until `d`.
+fn wait_until(g: &mut ipc_transport::Guard<'_, Recorder>, d: Instant) {
+    while Instant::now() < d {
+        g.wait(Some(d));
+    }
+}
+
 /// While a caller waits on its connections, the I/O thread has nothing to do and sleeps,
-/// also when an earlier wait left the connections parked with a hand-back time that passes
-/// during this one.
+/// also when an earlier wait left the connections parked with a look at them due during
+/// this one.
 #[test]
 fn a_long_wait_leaves_the_io_thread_asleep() {
     let dir = tempfile::tempdir().unwrap();
     let (pull, push, rx, tx) = bound_pair(&dir, "asleep", SocketType::Pull, SocketType::Push);
     send(&push, tx, "ready");
     assert_eq!(recv(&pull, rx), Message::from("ready"));
-    let wait_until = |g: &mut ipc_transport::Guard<'_, Recorder>, d: Instant| {
-        while Instant::now() < d {
-            g.wait(Some(d));
-        }
-    };
     let mut g = pull.lock();
     wait_until(&mut g, Instant::now() + Duration::from_millis(5)); // parks the connection
     let before = g.io_turns();
     wait_until(&mut g, Instant::now() + Duration::from_millis(300));
     let turns = g.io_turns() - before;
-    // Asleep: a few turns at most (a spinning thread makes thousands).
+    // Asleep: a turn or two (a timer every 8 ms would make ~40, a spinning thread
+    // thousands).
     assert!(
-        turns < 100,
+        turns < 10,
         "the I/O thread turned {turns} times during one wait"
+    );
+}
+
+/// A sender blocked at SNDHWM by a peer that reads nothing waits for room itself, on its
+/// parked connection: its I/O thread sleeps meanwhile (no timer while output waits).
+#[test]
+fn a_sender_blocked_by_a_stalled_peer_leaves_the_io_thread_asleep() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_pull, push, _rx, tx) = bound_pair(&dir, "stalled", SocketType::Pull, SocketType::Push);
+    let body = Bytes::from(vec![3u8; 1024]);
+    let mut g = push.lock();
+    // Until the pipe is full: the peer's queue (RCVHWM), the kernel and ours (SNDHWM).
+    let mut sent = 0;
+    while sent < 100_000 {
+        if !g.core().send(tx, &mut Message::from(body.clone())) {
+            // Full for now: wait a little (the peer's I/O thread may still be reading).
+            wait_until(&mut g, Instant::now() + Duration::from_millis(20));
+            if !g.core().send(tx, &mut Message::from(body.clone())) {
+                break;
+            }
+        }
+        sent += 1;
+    }
+    assert!(sent < 100_000, "the pipe never filled");
+    let before = g.io_turns();
+    wait_until(&mut g, Instant::now() + Duration::from_millis(300));
+    let turns = g.io_turns() - before;
+    assert!(
+        turns < 10,
+        "the I/O thread turned {turns} times while the sender waited for room"
     );
 }
 

@@ -1614,8 +1614,10 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
             if dirty.is_empty() {
                 break;
             }
+            // Closing: nothing is held back (a short linger must not run out on it).
+            let closing = st.closing.is_some();
             for k in dirty {
-                if st.core.hold_back(k, sends_seen, marked) {
+                if !closing && st.core.hold_back(k, sends_seen, marked) {
                     corked.push(k);
                 } else {
                     st.flush(k);

@@ -187,6 +187,14 @@ fn wait_until(g: &mut ipc_transport::Guard<'_, Recorder>, d: Instant) {
     }
 }
 
+/// How many times the I/O thread turns while the caller waits in `g` for 300 ms: a turn
+/// or two when it sleeps (a timer every 8 ms would make ~40, a spinning thread thousands).
+fn io_turns_during_a_long_wait(g: &mut ipc_transport::Guard<'_, Recorder>) -> u64 {
+    let before = g.io_turns();
+    wait_until(g, Instant::now() + Duration::from_millis(300));
+    g.io_turns() - before
+}
+
 /// While a caller waits on its connections, the I/O thread has nothing to do and sleeps,
 /// also when an earlier wait left the connections parked with a look at them due during
 /// this one.
@@ -198,11 +206,7 @@ fn a_long_wait_leaves_the_io_thread_asleep() {
     assert_eq!(recv(&pull, rx), Message::from("ready"));
     let mut g = pull.lock();
     wait_until(&mut g, Instant::now() + Duration::from_millis(5)); // parks the connection
-    let before = g.io_turns();
-    wait_until(&mut g, Instant::now() + Duration::from_millis(300));
-    let turns = g.io_turns() - before;
-    // Asleep: a turn or two (a timer every 8 ms would make ~40, a spinning thread
-    // thousands).
+    let turns = io_turns_during_a_long_wait(&mut g);
     assert!(
         turns < 10,
         "the I/O thread turned {turns} times during one wait"
@@ -230,9 +234,7 @@ fn a_sender_blocked_by_a_stalled_peer_leaves_the_io_thread_asleep() {
         sent += 1;
     }
     assert!(sent < 100_000, "the pipe never filled");
-    let before = g.io_turns();
-    wait_until(&mut g, Instant::now() + Duration::from_millis(300));
-    let turns = g.io_turns() - before;
+    let turns = io_turns_during_a_long_wait(&mut g);
     assert!(
         turns < 10,
         "the I/O thread turned {turns} times while the sender waited for room"

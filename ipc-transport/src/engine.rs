@@ -989,16 +989,20 @@ impl<H: Handler> State<H> {
             return;
         }
         c.parked = false;
-        if c.closing.is_some() {
-            return;
+        if c.closing.is_none() {
+            let interest = interest_of(c);
+            if self
+                .registry
+                .register(&mut c.stream, conn_token(k), interest)
+                .is_err()
+            {
+                self.core.doom(k, CloseReason::Local);
+            }
         }
-        let interest = interest_of(c);
-        if self
-            .registry
-            .register(&mut c.stream, conn_token(k), interest)
-            .is_err()
-        {
-            self.core.doom(k, CloseReason::Local);
+        if !self.core.conns.iter().any(|(_, c)| c.parked) {
+            // None left to look at: a later wait starts afresh (its first look at 1 ms).
+            self.unpark_at = None;
+            self.park_len = PARK_GRACE;
         }
     }
 

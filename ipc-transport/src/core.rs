@@ -817,11 +817,10 @@ impl Core {
         if self.sends == sends_seen {
             return false;
         }
-        let pending = |p: Option<PipeId>| p.is_some_and(|p| self.has_pending_output(p));
         let Some(conn) = self.conns.get(c) else {
             return false;
         };
-        let output = conn.has_output() || pending(conn.pipe);
+        let output = conn.has_output() || conn.pipe.is_some_and(|p| self.has_pending_output(p));
         if conn.want_write || !conn.is_active() || (output && conn.corked) || !(output || marked) {
             return false;
         }

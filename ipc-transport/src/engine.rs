@@ -982,12 +982,16 @@ impl<H: Handler> State<H> {
     /// Puts a parked connection back into the I/O thread's poll, with its interest (a
     /// descriptor added with input waiting reports it at once).
     fn unpark(&mut self, k: Key) {
-        let Some(c) = self.core.conns.get_mut(k) else {
-            return;
-        };
-        if !c.parked {
-            return;
+        if self.take_back(k) && !self.core.conns.iter().any(|(_, c)| c.parked) {
+            self.parking_over();
         }
+    }
+
+    /// [`State::unpark`] without the bookkeeping: whether `k` was parked.
+    fn take_back(&mut self, k: Key) -> bool {
+        let Some(c) = self.core.conns.get_mut(k).filter(|c| c.parked) else {
+            return false;
+        };
         c.parked = false;
         if c.closing.is_none() {
             let interest = interest_of(c);
@@ -999,11 +1003,14 @@ impl<H: Handler> State<H> {
                 self.core.doom(k, CloseReason::Local);
             }
         }
-        if !self.core.conns.iter().any(|(_, c)| c.parked) {
-            // None left to look at: a later wait starts afresh (its first look at 1 ms).
-            self.unpark_at = None;
-            self.park_len = PARK_GRACE;
-        }
+        true
+    }
+
+    /// No connection is parked any more: nothing to look at, and a later wait starts
+    /// afresh (its first look at PARK_GRACE).
+    fn parking_over(&mut self) {
+        self.unpark_at = None;
+        self.park_len = PARK_GRACE;
     }
 
     /// The I/O thread's look at parked connections: taken back if their caller neither
@@ -1043,8 +1050,6 @@ impl<H: Handler> State<H> {
     }
 
     fn unpark_all(&mut self) {
-        self.unpark_at = None;
-        self.park_len = PARK_GRACE;
         let parked: SmallVec<[Key; 8]> = self
             .core
             .conns
@@ -1053,8 +1058,9 @@ impl<H: Handler> State<H> {
             .map(|(k, _)| k)
             .collect();
         for k in parked {
-            self.unpark(k);
+            self.take_back(k);
         }
+        self.parking_over();
     }
 
     fn update_deadline(&mut self, k: Key) {
@@ -1612,14 +1618,14 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
                 CORK_MIN
             };
         }
+        // Closing: nothing is held back (a short linger must not run out on it).
+        let closing = st.closing.is_some();
         loop {
             st.settle(Some(now));
             let dirty = std::mem::take(&mut st.core.dirty);
             if dirty.is_empty() {
                 break;
             }
-            // Closing: nothing is held back (a short linger must not run out on it).
-            let closing = st.closing.is_some();
             for k in dirty {
                 if !closing && st.core.hold_back(k, sends_seen, marked) {
                     corked.push(k);

@@ -246,7 +246,8 @@ impl Outgoing for Copied<'_> {
 #[derive(Debug, Default)]
 struct Streak {
     sends: u32,
-    last: Option<Instant>,
+    /// When the last send to an idle connection was made ([`sys::monotonic_ns`]).
+    last: Option<u64>,
 }
 
 impl Streak {
@@ -255,10 +256,10 @@ impl Streak {
     /// that joins waiting output continues the streak.
     fn starts(&mut self, idle: bool) -> bool {
         if idle {
-            let now = Instant::now();
+            let now = sys::monotonic_ns();
             if self
                 .last
-                .is_none_or(|t| now.duration_since(t) >= STREAK_GAP)
+                .is_none_or(|t| now.saturating_sub(t) >= STREAK_GAP.as_nanos() as u64)
             {
                 self.sends = 0;
             }
@@ -511,6 +512,17 @@ impl Core {
     /// Subscriptions still arrive as notices.
     pub fn set_discard_data(&mut self, on: bool) {
         self.discard_data = on;
+    }
+
+    /// Whether nothing waits for the engine's settle: no connection to close, no
+    /// notice, no timer or registration to update (the usual case after a send or a
+    /// receive).
+    #[inline]
+    pub(crate) fn at_rest(&self) -> bool {
+        self.doomed.is_empty()
+            && self.notices.is_empty()
+            && self.retime.is_empty()
+            && self.reregister.is_empty()
     }
 
     pub(crate) fn take_notice(&mut self) -> Option<Notice> {
@@ -1017,15 +1029,10 @@ impl Core {
         Some(out)
     }
 
-    /// Reads every handshaken connection (up to each pipe's RCVHWM).
-    pub(crate) fn read_active(&mut self) {
-        let keys: SmallVec<[Key; 8]> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_active() && c.closing.is_none())
-            .map(|(k, _)| k)
-            .collect();
-        for k in keys {
+    /// Reads the connections a waiting caller polled (up to each pipe's RCVHWM); the I/O
+    /// thread reads any that became active meanwhile.
+    pub(crate) fn read_polled(&mut self, conns: &[(Key, RawFd)]) {
+        for &(k, _) in conns {
             self.read_conn_for_caller(k);
         }
     }

@@ -588,10 +588,10 @@ impl<'a, H: Handler> Guard<'a, H> {
         }
         let st = self.st();
         st.poll_waiters -= 1;
-        // Read what arrived, and whatever the I/O thread left unread while we polled. The
-        // parked connections stay parked for PARK_GRACE: the I/O thread's poll ends by then
-        // (a caller that parks first wakes it in `hand_over`).
-        st.core.read_active();
+        // Read what arrived (the I/O thread reads the others). The parked connections stay
+        // parked for PARK_GRACE: the I/O thread's poll ends by then (a caller that parks
+        // first wakes it in `hand_over`).
+        st.core.read_polled(conns);
         for (k, i) in writers {
             if fds[i].revents != 0 {
                 // (Room this thread made for itself: no waiter to wake.)
@@ -1442,8 +1442,16 @@ impl<H: Handler> State<H> {
     /// notices, updates registrations.
     ///
     /// `now` is the caller's clock reading, if it has one; the clock is read only when a
-    /// connection must be closed (the calling thread settles on every operation).
+    /// connection must be closed (the calling thread settles on every operation, so the
+    /// check that nothing waits is inline).
+    #[inline]
     fn settle(&mut self, now: Option<Instant>) {
+        if !self.core.at_rest() {
+            self.settle_changes(now);
+        }
+    }
+
+    fn settle_changes(&mut self, now: Option<Instant>) {
         loop {
             while let Some(k) = self.core.doomed.pop() {
                 self.reap(k, now.unwrap_or_else(Instant::now));

@@ -20,6 +20,21 @@ pub(crate) fn connect(addr: &SockAddr) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// CLOCK_MONOTONIC (the clock of `Instant`) in nanoseconds: for a per-send comparison,
+/// without `Instant`'s checked arithmetic (a third of a send's clock cost).
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // (Both fields are non-negative for this clock.)
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
 /// Reads once into the spare capacity of `buf` (which must have some). `Ok(0)`: end of file.
 pub(crate) fn read_into(fd: &impl AsRawFd, buf: &mut BytesMut) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();

@@ -9,6 +9,9 @@ use zmtp_codec::{SocketType, Subscription};
 
 use crate::subs::Subscriptions;
 
+/// A request's envelope as REP keeps it for the reply.
+type Envelope = smallvec::SmallVec<[Bytes; 4]>;
+
 /// Why a send could not happen now.
 #[derive(Debug)]
 pub(crate) enum SendError {
@@ -162,7 +165,10 @@ impl Req {
 #[derive(Debug, Default)]
 struct Rep {
     fq: Ring,
-    replying: Option<(PipeId, Vec<Bytes>)>,
+    /// The pipe and envelope (up to and including the delimiter) of the request being
+    /// answered. Inline for the usual envelopes (a delimiter, behind up to three routing
+    /// ids): a request costs no allocation.
+    replying: Option<(PipeId, Envelope)>,
 }
 
 /// ROUTER: peers addressed by routing id.
@@ -470,26 +476,16 @@ impl Routing {
                     return Err(RecvError::Fsm);
                 }
                 loop {
-                    let Some((pipe, m)) = r.fq.recv(core) else {
+                    let Some((pipe, mut m)) = r.fq.recv(core) else {
                         return Err(RecvError::Again);
                     };
                     // The envelope runs up to and including the empty delimiter.
-                    let mut frames = m.into_frames().into_iter();
-                    let mut envelope = Vec::new();
-                    let mut found = false;
-                    for f in frames.by_ref() {
-                        let empty = f.is_empty();
-                        envelope.push(f);
-                        if empty {
-                            found = true;
-                            break;
-                        }
-                    }
-                    if !found {
+                    let Some(delimiter) = m.iter().position(Bytes::is_empty) else {
                         continue; // malformed request: dropped
-                    }
+                    };
+                    let envelope = m.frames_mut().drain(..=delimiter).collect();
                     r.replying = Some((pipe, envelope));
-                    return Ok(frames.collect());
+                    return Ok(m);
                 }
             }
             Kind::Router(r) => {

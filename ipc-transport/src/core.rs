@@ -34,6 +34,10 @@ pub const COPY_MAX: usize = 2048;
 const BATCH: usize = 64 * 1024;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;
+/// The largest encoded message a caller's send to an idle connection writes from the
+/// stack, in one `send`, without going through the connection's batch (a request, a
+/// reply, a lone message in a quiet stream).
+const SMALL_SEND: usize = 256;
 /// Sends closer together than this (with no wait or receive between) form a streak, which
 /// is batched by the I/O thread instead of written one by one.
 const STREAK_GAP: std::time::Duration = std::time::Duration::from_micros(200);
@@ -204,14 +208,41 @@ impl OutBuf {
 trait Outgoing {
     /// Encodes it into a connection's batch (the direct path), releasing what it held.
     fn encode_into(&mut self, out: &mut OutBuf);
+    /// Encodes it into `buf` if it fits (see [`SMALL_SEND`]), releasing what it held;
+    /// returns the encoded length. `None`: it does not fit, and nothing changed.
+    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize>;
     /// The message to queue in the pipe.
     fn take_message(&mut self) -> Message;
+}
+
+/// Appends one data frame to `buf` at `at`; the new end, or `None` past the end of `buf`.
+fn put_frame(buf: &mut [u8], at: usize, body: &[u8], more: bool) -> Option<usize> {
+    let hdr = FrameHeader::data(body.len() as u64, more).to_bytes();
+    let hdr = hdr.as_slice();
+    let end = at.checked_add(hdr.len())?.checked_add(body.len())?;
+    let dst = buf.get_mut(at..end)?;
+    dst[..hdr.len()].copy_from_slice(hdr);
+    dst[hdr.len()..].copy_from_slice(body);
+    Some(end)
 }
 
 impl Outgoing for Message {
     fn encode_into(&mut self, out: &mut OutBuf) {
         out.push_message(self);
         self.frames_mut().clear();
+    }
+
+    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
+        let frames = self.frames();
+        let mut at = 0;
+        if frames.is_empty() {
+            at = put_frame(buf, 0, &[], false)?; // sent as one empty frame
+        }
+        for (i, f) in frames.iter().enumerate() {
+            at = put_frame(buf, at, f, i + 1 < frames.len())?;
+        }
+        self.frames_mut().clear();
+        Some(at)
     }
 
     fn take_message(&mut self) -> Message {
@@ -231,6 +262,14 @@ impl Outgoing for Copied<'_> {
             out.push_frame(f, true);
         }
         out.push_copy(self.body);
+    }
+
+    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
+        let mut at = 0;
+        for f in self.head {
+            at = put_frame(buf, at, f, true)?;
+        }
+        put_frame(buf, at, self.body, false)
     }
 
     fn take_message(&mut self) -> Message {
@@ -803,6 +842,26 @@ impl Core {
             return true;
         };
         let through = self.streak.starts(conn.out.is_empty());
+        if through && !conn.want_write {
+            // An idle connection and a small message: straight to the kernel.
+            let mut buf = [0u8; SMALL_SEND];
+            if let Some(n) = msg.encode_small(&mut buf) {
+                let written = match sys::send(&conn.stream, &buf[..n]) {
+                    Ok(w) if w == n => {
+                        conn.corked = false; // the next batch is a new one
+                        return true;
+                    }
+                    Ok(w) => w,
+                    Err(_) => 0,
+                };
+                // The kernel took part or none of it (or failed): the rest waits in the
+                // batch, and the flush below writes it, waits for room or reports the
+                // error, as for any batch.
+                conn.out.push_unwritten(&[&buf[..n]], written);
+                self.flush_for_caller(c);
+                return true;
+            }
+        }
         msg.encode_into(&mut conn.out);
         if self.patient && !through && conn.out.len >= BATCH {
             // Once the batch is below BATCH the caller goes on filling it.
@@ -1212,11 +1271,14 @@ impl Core {
         if conn.closing.is_some() {
             return;
         }
+        let mut buffered = !conn.rbuf.is_empty();
         loop {
             // Decode what is buffered first: it may fill the queue before any read.
-            if let Err(reason) = self.decode_buffered(c) {
-                self.doom(c, reason);
-                return;
+            if buffered {
+                if let Err(reason) = self.decode_buffered(c) {
+                    self.doom(c, reason);
+                    return;
+                }
             }
             let Some(conn) = self.conns.get_mut(c) else {
                 return;
@@ -1242,6 +1304,7 @@ impl Core {
                     return;
                 }
                 Ok((n, room)) => {
+                    buffered = true;
                     if let Phase::Active { heartbeat, .. } = &mut conn.phase {
                         heartbeat.on_traffic();
                     }

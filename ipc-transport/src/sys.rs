@@ -49,24 +49,29 @@ pub(crate) fn read_into(fd: &impl AsRawFd, buf: &mut BytesMut) -> io::Result<usi
     Ok(n)
 }
 
+/// `send` of `buf` with MSG_NOSIGNAL (a closed peer gives EPIPE, never SIGPIPE).
+pub(crate) fn send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is readable memory of `buf.len()` bytes for the call.
+    let n = unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize) // n >= 0 checked above
+}
+
 /// `sendmsg` of `bufs` with MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE. One
 /// buffer goes by `send`, which the kernel takes with less work (no header or vector to
 /// copy in and check): a request or reply is usually one.
 pub(crate) fn send_vectored(fd: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     if let [one] = bufs {
-        // SAFETY: `one` is readable memory of `one.len()` bytes for the call.
-        let n = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                one.as_ptr().cast(),
-                one.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        return Ok(n as usize); // n >= 0 checked above
+        return send(fd, one);
     }
     // SAFETY: an all-zero msghdr is valid (no name, no control data).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };

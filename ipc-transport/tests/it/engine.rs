@@ -195,6 +195,45 @@ fn io_turns_during_a_long_wait(g: &mut ipc_transport::Guard<'_, Recorder>) -> u6
     g.io_turns() - before
 }
 
+/// Small messages each sent after a wait go from the caller straight to the kernel. Once
+/// the peer stops reading and the kernel is full, what it cannot take waits in the batch
+/// and then in the queue: when the peer reads again, every message arrives, whole and in
+/// order.
+#[test]
+fn lone_small_sends_into_a_full_kernel_arrive_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // The receiver's I/O thread stops reading at one queued message.
+    let pull = engine(SocketType::Pull, |c| c.rcvhwm = 1);
+    let push = engine(SocketType::Push, |_| {});
+    let addr = pull.bind(&ep(&dir, "lone")).unwrap();
+    push.connect(&addr).unwrap();
+    let rx = connected_pipe(&pull);
+    let tx = connected_pipe(&push);
+    let message = |i: u32| {
+        let mut body = vec![i as u8; 200];
+        body[..4].copy_from_slice(&i.to_be_bytes());
+        Message::from(body)
+    };
+    let mut sent = 0u32;
+    {
+        let mut g = push.lock();
+        loop {
+            // A zero wait ends the streak: the next send is a lone one, written at once.
+            g.wait(Some(Instant::now()));
+            if !g.core().send(tx, &mut message(sent)) {
+                break;
+            }
+            sent += 1;
+            assert!(sent < 1_000_000, "the pipe never filled");
+        }
+    }
+    assert!(sent > 1000, "only {sent} sent: the kernel took none");
+    for i in 0..sent {
+        let m = recv(&pull, rx);
+        assert_eq!(m, message(i), "message {i} of {sent}");
+    }
+}
+
 /// While a caller waits on its connections, the I/O thread has nothing to do and sleeps,
 /// also when an earlier wait left the connections parked with a look at them due during
 /// this one.

@@ -487,6 +487,8 @@ pub struct Core {
     pub(crate) conflate: bool,
     /// Sends since the caller last waited or received (see [`Streak`]).
     streak: Streak,
+    /// Where a small send to an idle connection is encoded (see [`SMALL_SEND`]).
+    small: [u8; SMALL_SEND],
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
     /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
@@ -531,6 +533,7 @@ impl Core {
             max_msg_size: None,
             conflate: false,
             streak: Streak::default(),
+            small: [0; SMALL_SEND],
             dirty: Vec::new(),
             dirty_corked: false,
             marked: false,
@@ -844,8 +847,8 @@ impl Core {
         let through = self.streak.starts(conn.out.is_empty());
         if through && !conn.want_write {
             // An idle connection and a small message: straight to the kernel.
-            let mut buf = [0u8; SMALL_SEND];
-            if let Some(n) = msg.encode_small(&mut buf) {
+            let buf = &mut self.small;
+            if let Some(n) = msg.encode_small(buf) {
                 let written = match sys::send(&conn.stream, &buf[..n]) {
                     Ok(w) if w == n => {
                         conn.corked = false; // the next batch is a new one

@@ -145,11 +145,11 @@ impl Req {
             while core.recv_queued(*p).is_some() {}
         }
         let id = self.request_id.wrapping_add(1);
-        let mut head = smallvec::SmallVec::new();
-        if opts.req_correlate {
-            head.push(Bytes::copy_from_slice(&id.to_be_bytes()));
-        }
-        head.push(Bytes::new());
+        let head = if opts.req_correlate {
+            smallvec::smallvec![Bytes::copy_from_slice(&id.to_be_bytes()), Bytes::new()]
+        } else {
+            smallvec::smallvec![Bytes::new()]
+        };
         Ok((id, head))
     }
 

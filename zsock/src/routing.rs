@@ -10,7 +10,7 @@ use zmtp_codec::{SocketType, Subscription};
 use crate::subs::Subscriptions;
 
 /// A request's envelope as REP keeps it for the reply.
-type Envelope = smallvec::SmallVec<[Bytes; 4]>;
+type Envelope = smallvec::SmallVec<[Bytes; 2]>;
 
 /// Why a send could not happen now.
 #[derive(Debug)]
@@ -166,8 +166,8 @@ impl Req {
 struct Rep {
     fq: Ring,
     /// The pipe and envelope (up to and including the delimiter) of the request being
-    /// answered. Inline for the usual envelopes (a delimiter, behind up to three routing
-    /// ids): a request costs no allocation.
+    /// answered. Inline for the usual envelopes (a delimiter, behind at most one routing
+    /// id): such a request costs no allocation.
     replying: Option<(PipeId, Envelope)>,
 }
 
@@ -479,11 +479,17 @@ impl Routing {
                     let Some((pipe, mut m)) = r.fq.recv(core) else {
                         return Err(RecvError::Again);
                     };
-                    // The envelope runs up to and including the empty delimiter.
-                    let Some(delimiter) = m.iter().position(Bytes::is_empty) else {
-                        continue; // malformed request: dropped
+                    // The envelope runs up to and including the empty delimiter (usually
+                    // first: the requester is connected directly).
+                    let envelope = if m.frames().first().is_some_and(Bytes::is_empty) {
+                        m.pop_front();
+                        smallvec::smallvec![Bytes::new()]
+                    } else {
+                        let Some(delimiter) = m.iter().position(Bytes::is_empty) else {
+                            continue; // malformed request: dropped
+                        };
+                        m.frames_mut().drain(..=delimiter).collect()
                     };
-                    let envelope = m.frames_mut().drain(..=delimiter).collect();
                     r.replying = Some((pipe, envelope));
                     return Ok(m);
                 }

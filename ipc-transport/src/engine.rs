@@ -560,12 +560,10 @@ impl<'a, H: Handler> Guard<'a, H> {
             }
         }
         drop(self.st.take());
-        // SAFETY (both polls): `fds` is a live array of `fds.len()` pollfd structs; the
-        // descriptors stay open meanwhile (closing one needs the lock this thread reacquires
-        // afterwards, and a descriptor closed and reused only costs a spurious wake-up).
-        let poll = |fds: &mut [libc::pollfd], ms| unsafe {
-            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms)
-        };
+        // The descriptors stay open meanwhile (closing one needs the lock this thread
+        // reacquires afterwards, and a descriptor closed and reused only costs a spurious
+        // wake-up). An error (EINTR) counts as a wake-up.
+        let poll = |fds: &mut [libc::pollfd], ms| sys::poll(fds, ms).map_or(-1, |n| n as i32);
         let mut rc = 0;
         if spin && timeout_ms != 0 {
             let until = Instant::now() + REPLY_SPIN;

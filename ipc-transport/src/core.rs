@@ -16,8 +16,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use mio::net::UnixStream;
 use smallvec::SmallVec;
 use zmtp_codec::{
-    Command, DecodeError, Decoder, FrameHeader, Handshake, Heartbeat, Item, Limits, PeerInfo,
-    SocketType, Subscription, Version,
+    put_short_frame, Command, DecodeError, Decoder, FrameHeader, Handshake, Heartbeat, Item,
+    Limits, PeerInfo, SocketType, Subscription, Version,
 };
 
 use crate::slab::{Key, Slab};
@@ -215,17 +215,6 @@ trait Outgoing {
     fn take_message(&mut self) -> Message;
 }
 
-/// Appends one data frame to `buf` at `at`; the new end, or `None` past the end of `buf`.
-fn put_frame(buf: &mut [u8], at: usize, body: &[u8], more: bool) -> Option<usize> {
-    let hdr = FrameHeader::data(body.len() as u64, more).to_bytes();
-    let hdr = hdr.as_slice();
-    let end = at.checked_add(hdr.len())?.checked_add(body.len())?;
-    let dst = buf.get_mut(at..end)?;
-    dst[..hdr.len()].copy_from_slice(hdr);
-    dst[hdr.len()..].copy_from_slice(body);
-    Some(end)
-}
-
 impl Outgoing for Message {
     fn encode_into(&mut self, out: &mut OutBuf) {
         out.push_message(self);
@@ -236,10 +225,10 @@ impl Outgoing for Message {
         let frames = self.frames();
         let mut at = 0;
         if frames.is_empty() {
-            at = put_frame(buf, 0, &[], false)?; // sent as one empty frame
+            at = put_short_frame(buf, 0, &[], false)?; // sent as one empty frame
         }
         for (i, f) in frames.iter().enumerate() {
-            at = put_frame(buf, at, f, i + 1 < frames.len())?;
+            at = put_short_frame(buf, at, f, i + 1 < frames.len())?;
         }
         self.frames_mut().clear();
         Some(at)
@@ -267,9 +256,9 @@ impl Outgoing for Copied<'_> {
     fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
         let mut at = 0;
         for f in self.head {
-            at = put_frame(buf, at, f, true)?;
+            at = put_short_frame(buf, at, f, true)?;
         }
-        put_frame(buf, at, self.body, false)
+        put_short_frame(buf, at, self.body, false)
     }
 
     fn take_message(&mut self) -> Message {

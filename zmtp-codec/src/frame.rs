@@ -129,9 +129,46 @@ pub fn encode_frame(out: &mut impl BufMut, body: &[u8], more: bool) {
     out.put_slice(body);
 }
 
+/// Writes one data frame with a short header (a body of at most 255 bytes) into `buf` at
+/// offset `at`, for a caller that sends small messages from a fixed buffer. Returns the
+/// end of the frame, or `None` (and writes nothing) when the body needs a long header or
+/// the frame does not fit.
+#[inline]
+pub fn put_short_frame(buf: &mut [u8], at: usize, body: &[u8], more: bool) -> Option<usize> {
+    let len = u8::try_from(body.len()).ok()?;
+    let end = at.checked_add(2 + body.len())?;
+    let dst = buf.get_mut(at..end)?;
+    dst[0] = if more { wire::FLAG_MORE } else { 0 };
+    dst[1] = len;
+    if !body.is_empty() {
+        dst[2..].copy_from_slice(body);
+    }
+    Some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_short_frame_writes_what_encode_frame_appends() {
+        for len in [0usize, 1, 7, 254, 255] {
+            for more in [false, true] {
+                let body = vec![0xA5u8; len];
+                let mut want = Vec::new();
+                encode_frame(&mut want, &body, more);
+                let mut buf = [0u8; 300];
+                let end = put_short_frame(&mut buf, 3, &body, more).unwrap();
+                assert_eq!(&buf[3..end], &want[..], "len {len} more {more}");
+            }
+        }
+        let mut buf = [0u8; 300];
+        // A long header's body, and a frame past the buffer's end: nothing written.
+        assert_eq!(put_short_frame(&mut buf, 0, &[1u8; 256], false), None);
+        assert_eq!(put_short_frame(&mut buf, 290, &[1u8; 9], false), None);
+        assert_eq!(put_short_frame(&mut buf, usize::MAX, &[], false), None);
+        assert!(buf.iter().all(|&b| b == 0));
+    }
 
     #[test]
     fn short_long_boundary() {

@@ -42,17 +42,18 @@ pub(crate) fn monotonic_ns() -> u64 {
 /// poll(2) of `fds` for up to `timeout_ms` (negative: no limit), by ppoll, which every
 /// Linux architecture has.
 pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    let ts = libc::timespec {
+    // ppoll writes the time left back into it.
+    let mut ts = libc::timespec {
         tv_sec: libc::time_t::from(timeout_ms.max(0) / 1000),
         tv_nsec: libc::c_long::from(timeout_ms.max(0) % 1000) * 1_000_000,
     };
     let tsp = if timeout_ms < 0 {
-        std::ptr::null()
+        std::ptr::null_mut()
     } else {
-        &ts as *const libc::timespec
+        &mut ts as *mut libc::timespec
     };
-    // SAFETY: `fds` is a live array of `fds.len()` pollfd structs, `tsp` null or a valid
-    // timespec, and no signal mask is given.
+    // SAFETY: `fds` is a live array of `fds.len()` pollfd structs, `tsp` null or a valid,
+    // writable timespec, and no signal mask is given.
     let n = unsafe {
         libc::syscall(
             libc::SYS_ppoll,

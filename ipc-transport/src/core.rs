@@ -34,9 +34,9 @@ pub const COPY_MAX: usize = 2048;
 const BATCH: usize = 64 * 1024;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;
-/// The largest encoded message a caller's send to an idle connection writes from the
-/// stack, in one `send`, without going through the connection's batch (a request, a
-/// reply, a lone message in a quiet stream).
+/// The largest encoded message a caller's send to an idle connection writes from a fixed
+/// buffer of the socket's ([`Core`]'s `small`), in one `send`, without going through the
+/// connection's batch (a request, a reply, a lone message in a quiet stream).
 const SMALL_SEND: usize = 256;
 /// Sends closer together than this (with no wait or receive between) form a streak, which
 /// is batched by the I/O thread instead of written one by one.
@@ -478,6 +478,9 @@ pub struct Core {
     streak: Streak,
     /// Where a small send to an idle connection is encoded (see [`SMALL_SEND`]).
     small: [u8; SMALL_SEND],
+    /// Connections that finished their handshake so far: a waiting caller that sees it
+    /// unchanged after its poll knows that no connection became active meanwhile.
+    pub(crate) activations: u64,
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
     /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
@@ -523,6 +526,7 @@ impl Core {
             conflate: false,
             streak: Streak::default(),
             small: [0; SMALL_SEND],
+            activations: 0,
             dirty: Vec::new(),
             dirty_corked: false,
             marked: false,
@@ -669,8 +673,9 @@ impl Core {
     ///
     /// When nothing waits in the pipe and its connection is up with less than a batch
     /// (64 KiB) unwritten, the message is encoded straight into the connection's batch (the
-    /// direct path): the calling thread writes the batch itself when it starts a streak or
-    /// reaches 64 KiB, and otherwise leaves it to the I/O thread, which holds it back once
+    /// direct path): the calling thread writes the batch itself when it starts a streak (a
+    /// message of at most 256 encoded bytes then skips the batch: one `send` from a fixed
+    /// buffer) or reaches 64 KiB, and otherwise leaves it to the I/O thread, which holds it back once
     /// for 50 us to 1 ms while sends keep coming (or, while the kernel is full, to whoever
     /// sees room first: the caller's next wait or the I/O thread). Otherwise the message
     /// waits in the pipe, counted against SNDHWM, and is moved when the connection can
@@ -835,7 +840,7 @@ impl Core {
         };
         let through = self.streak.starts(conn.out.is_empty());
         if through && !conn.want_write {
-            // An idle connection and a small message: straight to the kernel.
+            // An idle connection and a small message: straight to the kernel, in one send.
             let buf = &mut self.small;
             if let Some(n) = msg.encode_small(buf) {
                 let written = match sys::send(&conn.stream, &buf[..n]) {
@@ -844,11 +849,24 @@ impl Core {
                         return true;
                     }
                     Ok(w) => w,
-                    Err(_) => 0,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        0
+                    }
+                    Err(e) => {
+                        // As `write_out` does: this error (a peer's ECONNRESET is reported
+                        // once) closes the connection.
+                        conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                        self.doomed.push(c);
+                        return true;
+                    }
                 };
-                // The kernel took part or none of it (or failed): the rest waits in the
-                // batch, and the flush below writes it, waits for room or reports the
-                // error, as for any batch.
+                // The kernel took part or none of it: the rest waits in the batch, and the
+                // flush below writes it or waits for room, as for any batch.
                 conn.out.push_unwritten(&[&buf[..n]], written);
                 self.flush_for_caller(c);
                 return true;
@@ -1080,8 +1098,22 @@ impl Core {
         Some(out)
     }
 
-    /// Reads the connections a waiting caller polled (up to each pipe's RCVHWM); the I/O
-    /// thread reads any that became active meanwhile.
+    /// Reads every handshaken connection (up to each pipe's RCVHWM): after a wait during
+    /// which the I/O thread left their input to the caller.
+    pub(crate) fn read_active(&mut self) {
+        let keys: SmallVec<[Key; 8]> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_active() && c.closing.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        for k in keys {
+            self.read_conn_for_caller(k);
+        }
+    }
+
+    /// [`Core::read_active`] when the active connections are still those a waiting caller
+    /// polled (no handshake finished during its wait): reads them from its list.
     pub(crate) fn read_polled(&mut self, conns: &[(Key, RawFd)]) {
         for &(k, _) in conns {
             self.read_conn_for_caller(k);
@@ -1406,6 +1438,7 @@ impl Core {
             conn.phase = Phase::Active { decoder, heartbeat };
         }
         conn.peer_version = peer.version;
+        self.activations = self.activations.wrapping_add(1);
     }
 
     pub(crate) fn attach_conn_to_pipe(&mut self, c: Key, p: PipeId, peer: PeerInfo) {

@@ -559,6 +559,7 @@ impl<'a, H: Handler> Guard<'a, H> {
                 });
             }
         }
+        let activations = self.st().core.activations;
         drop(self.st.take());
         // The descriptors stay open meanwhile (closing one needs the lock this thread
         // reacquires afterwards, and a descriptor closed and reused only costs a spurious
@@ -586,10 +587,16 @@ impl<'a, H: Handler> Guard<'a, H> {
         }
         let st = self.st();
         st.poll_waiters -= 1;
-        // Read what arrived (the I/O thread reads the others). The parked connections stay
-        // parked for PARK_GRACE: the I/O thread's poll ends by then (a caller that parks
-        // first wakes it in `hand_over`).
-        st.core.read_polled(conns);
+        // Read what arrived, and whatever the I/O thread left unread while we polled (it
+        // leaves the input of every active connection to a polling caller, also of one
+        // whose handshake finished meanwhile: then all are read). The parked connections
+        // stay parked for PARK_GRACE: the I/O thread's poll ends by then (a caller that
+        // parks first wakes it in `hand_over`).
+        if st.core.activations == activations {
+            st.core.read_polled(conns);
+        } else {
+            st.core.read_active();
+        }
         for (k, i) in writers {
             if fds[i].revents != 0 {
                 // (Room this thread made for itself: no waiter to wake.)

@@ -1,6 +1,6 @@
 //! The few system calls std and mio do not offer in the form needed: connect to a raw
-//! `sockaddr_un` (abstract names included), read into a buffer's spare capacity, and
-//! (vectored) writes with MSG_NOSIGNAL.
+//! `sockaddr_un` (abstract names included), read into a buffer's spare capacity,
+//! (vectored) writes with MSG_NOSIGNAL, poll, and the monotonic clock as nanoseconds.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

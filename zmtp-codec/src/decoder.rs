@@ -1,6 +1,6 @@
 //! The incremental decoder: greeting, then frames and commands.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 
 use crate::command::Command;
 use crate::error::DecodeError;
@@ -177,12 +177,9 @@ impl Decoder {
         }
         let size = h.size() as usize; // <= src.len() by the check above
         src.advance(hlen);
-        // An empty frame (a delimiter) shares nothing: no reference to the buffer to count.
-        let body = if size == 0 {
-            Bytes::new()
-        } else {
-            src.split_to(size).freeze()
-        };
+        // (An empty frame as `Bytes::new()` saved a REQ or REP ~30 instructions a round
+        // trip but cost this loop its best throughput at 1 B, ~26 against ~23 M msg/s.)
+        let body = src.split_to(size).freeze();
         self.count_frame(&h);
         Some(Frame {
             more: h.more(),

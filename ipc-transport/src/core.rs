@@ -478,9 +478,6 @@ pub struct Core {
     streak: Streak,
     /// Where a small send to an idle connection is encoded (see [`SMALL_SEND`]).
     small: [u8; SMALL_SEND],
-    /// Connections that finished their handshake so far: a waiting caller that sees it
-    /// unchanged after its poll knows that no connection became active meanwhile.
-    pub(crate) activations: u64,
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
     /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
@@ -526,7 +523,6 @@ impl Core {
             conflate: false,
             streak: Streak::default(),
             small: [0; SMALL_SEND],
-            activations: 0,
             dirty: Vec::new(),
             dirty_corked: false,
             marked: false,
@@ -1098,22 +1094,7 @@ impl Core {
         Some(out)
     }
 
-    /// Reads every handshaken connection (up to each pipe's RCVHWM): after a wait during
-    /// which the I/O thread left their input to the caller.
-    pub(crate) fn read_active(&mut self) {
-        let keys: SmallVec<[Key; 8]> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_active() && c.closing.is_none())
-            .map(|(k, _)| k)
-            .collect();
-        for k in keys {
-            self.read_conn_for_caller(k);
-        }
-    }
-
-    /// [`Core::read_active`] when the active connections are still those a waiting caller
-    /// polled (no handshake finished during its wait): reads them from its list.
+    /// Reads the connections a waiting caller polled (up to each pipe's RCVHWM).
     pub(crate) fn read_polled(&mut self, conns: &[(Key, RawFd)]) {
         for &(k, _) in conns {
             self.read_conn_for_caller(k);
@@ -1438,7 +1419,6 @@ impl Core {
             conn.phase = Phase::Active { decoder, heartbeat };
         }
         conn.peer_version = peer.version;
-        self.activations = self.activations.wrapping_add(1);
     }
 
     pub(crate) fn attach_conn_to_pipe(&mut self, c: Key, p: PipeId, peer: PeerInfo) {

@@ -14,7 +14,6 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -151,9 +150,6 @@ struct Shared<H> {
     /// An eventfd made readable whenever waiters would be woken, once armed: the socket's
     /// pollable descriptor (libzmq's ZMQ_FD).
     notify_fd: OwnedFd,
-    /// Callers blocked in poll(2) on the connections themselves: the I/O thread leaves
-    /// reading to them (the kernel wakes them directly, without a thread hop).
-    caller_polling: AtomicUsize,
     /// This process may run on more than one CPU (so a spinning caller does not hold off
     /// the peer it waits for).
     multi_cpu: bool,
@@ -226,7 +222,6 @@ impl<H: Handler> Engine<H> {
             cond: Condvar::new(),
             waker,
             notify_fd: new_eventfd()?,
-            caller_polling: AtomicUsize::new(0),
             multi_cpu: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
         });
         let s2 = shared.clone();
@@ -521,7 +516,6 @@ impl<'a, H: Handler> Guard<'a, H> {
                 }
             }
         }
-        self.shared.caller_polling.fetch_add(1, Ordering::SeqCst);
         let timeout_ms = match deadline {
             None => -1,
             Some(d) => {
@@ -559,7 +553,6 @@ impl<'a, H: Handler> Guard<'a, H> {
                 });
             }
         }
-        let activations = self.st().core.activations;
         drop(self.st.take());
         // The descriptors stay open meanwhile (closing one needs the lock this thread
         // reacquires afterwards, and a descriptor closed and reused only costs a spurious
@@ -580,23 +573,17 @@ impl<'a, H: Handler> Guard<'a, H> {
             rc = poll(&mut fds, timeout_ms);
         }
         self.st = Some(lock(&self.shared.state));
-        self.shared.caller_polling.fetch_sub(1, Ordering::SeqCst);
         // A stale signal costs one spurious turn; drain only when it fired.
         if fds[0].revents != 0 {
             drain_eventfd(&self.shared.notify_fd);
         }
         let st = self.st();
         st.poll_waiters -= 1;
-        // Read what arrived, and whatever the I/O thread left unread while we polled (it
-        // leaves the input of every active connection to a polling caller, also of one
-        // whose handshake finished meanwhile: then all are read). The parked connections
-        // stay parked for PARK_GRACE: the I/O thread's poll ends by then (a caller that
-        // parks first wakes it in `hand_over`).
-        if st.core.activations == activations {
-            st.core.read_polled(conns);
-        } else {
-            st.core.read_active();
-        }
+        // Read what arrived on the connections polled (parked: nobody else reads them; a
+        // connection that became active meanwhile is the I/O thread's, which signals what it
+        // reads). They stay parked for PARK_GRACE: the I/O thread's poll ends by then (a
+        // caller that parks first wakes it in `hand_over`).
+        st.core.read_polled(conns);
         for (k, i) in writers {
             if fds[i].revents != 0 {
                 // (Room this thread made for itself: no waiter to wake.)
@@ -1514,14 +1501,7 @@ impl<H: Handler> State<H> {
         !pending && !writing
     }
 
-    fn handle(
-        &mut self,
-        token: Token,
-        readable: bool,
-        writable: bool,
-        callers_read: bool,
-        now: Instant,
-    ) {
+    fn handle(&mut self, token: Token, readable: bool, writable: bool, now: Instant) {
         if token == WAKER {
             return;
         }
@@ -1531,8 +1511,7 @@ impl<H: Handler> State<H> {
                 self.accept(k, now);
             }
         } else if let Some(k) = self.core.conns.key_at(idx) {
-            let active = self.core.conns.get(k).is_some_and(Conn::is_active);
-            self.conn_ready(k, readable && !(callers_read && active), writable, now);
+            self.conn_ready(k, readable, writable, now);
         }
     }
 }
@@ -1580,8 +1559,6 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
                 return;
             }
         }
-        // A caller polling its connections reads them itself: data events are its.
-        let callers_read = shared.caller_polling.load(Ordering::SeqCst) > 0;
         let mut st = lock(&shared.state);
         let now = Instant::now();
         st.wake_pending = false;
@@ -1595,7 +1572,6 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
                 ev.token(),
                 ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                 ev.is_writable() || ev.is_write_closed(),
-                callers_read,
                 now,
             );
         }

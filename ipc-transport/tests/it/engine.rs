@@ -202,13 +202,13 @@ fn io_turns_during_a_long_wait(g: &mut ipc_transport::Guard<'_, Recorder>) -> u6
 #[test]
 fn lone_small_sends_into_a_full_kernel_arrive_whole_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    // The receiver's I/O thread stops reading at one queued message.
-    let pull = engine(SocketType::Pull, |c| c.rcvhwm = 1);
-    let push = engine(SocketType::Push, |_| {});
-    let addr = pull.bind(&ep(&dir, "lone")).unwrap();
-    push.connect(&addr).unwrap();
-    let rx = connected_pipe(&pull);
-    let tx = connected_pipe(&push);
+    let (pull, push, rx, tx) = bound_pair(&dir, "lone", SocketType::Pull, SocketType::Push);
+    {
+        // The receiver's I/O thread stops reading at one queued message.
+        let mut g = pull.lock();
+        g.config().rcvhwm = 1;
+        g.apply_limits();
+    }
     let message = |i: u32| {
         let mut body = vec![i as u8; 200];
         body[..4].copy_from_slice(&i.to_be_bytes());

@@ -499,6 +499,8 @@ pub struct Core {
     pub(crate) big_rbufs: bool,
     /// See [`Core::set_defer_reads`].
     defer_reads: bool,
+    /// Messages the caller took ahead and still holds (see [`Core::set_lent`]).
+    lent: usize,
     /// Something a waiting caller may want happened (message, room, pipe change).
     pub(crate) wake_waiters: bool,
     /// Connections that must be closed by the engine (which owns the cleanup).
@@ -531,6 +533,7 @@ impl Core {
             patient: false,
             big_rbufs: false,
             defer_reads: false,
+            lent: 0,
             wake_waiters: false,
             doomed: Vec::new(),
             retime: Vec::new(),
@@ -967,20 +970,21 @@ impl Core {
         self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
     }
 
-    /// Moves up to `max - out.len()` messages already queued on a pipe to `out`, oldest
-    /// first, without reading its socket. Returns how many it moved.
-    pub fn recv_queued_into(
-        &mut self,
-        id: PipeId,
-        out: &mut VecDeque<Message>,
-        max: usize,
-    ) -> usize {
+    /// Moves every message already queued on a pipe to the end of `out`, oldest first,
+    /// without reading its socket; into an empty `out` by exchanging the two queues (no
+    /// message is moved). Returns how many it moved. What `out` holds is the caller's to
+    /// report with [`Core::set_lent`].
+    pub fn recv_all_queued(&mut self, id: PipeId, out: &mut VecDeque<Message>) -> usize {
         let Some(p) = self.pipes.get_mut(id) else {
             return 0;
         };
-        let n = p.inbound.len().min(max.saturating_sub(out.len()));
-        out.extend(p.inbound.drain(..n));
-        if p.draining && p.inbound.is_empty() {
+        let n = p.inbound.len();
+        if out.is_empty() {
+            std::mem::swap(out, &mut p.inbound);
+        } else {
+            out.append(&mut p.inbound);
+        }
+        if p.draining {
             self.remove_pipe(id);
         }
         n
@@ -1007,7 +1011,7 @@ impl Core {
         if let Some(m) = p.inbound.pop_front() {
             // Below RCVHWM with reading paused (prefetching takes many at once, so any
             // level below counts): take what waits in the buffer and the kernel.
-            let below = self.rcvhwm == 0 || p.inbound.len() < self.rcvhwm;
+            let below = !Self::queue_full(self.rcvhwm, self.lent, p.inbound.len());
             if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
                 self.read_conn_for_caller(c);
             }
@@ -1028,6 +1032,21 @@ impl Core {
     /// there yet, and the read that would say so is a system call per round trip.
     pub fn set_defer_reads(&mut self, on: bool) {
         self.defer_reads = on && self.sent_since_wait;
+    }
+
+    /// How many messages the caller holds that it took with [`Core::recv_all_queued`] and has
+    /// not handed out yet: they count towards RCVHWM as if still queued, so that reading
+    /// stops at the same total. The caller says so each time it takes the lock to receive
+    /// (while it does not, reading stays stopped: what it holds only shrinks).
+    pub fn set_lent(&mut self, n: usize) {
+        self.lent = n;
+    }
+
+    /// Whether a pipe holding `queued` messages (and `lent` more in the caller's hands)
+    /// is at RCVHWM.
+    #[inline]
+    fn queue_full(rcvhwm: usize, lent: usize, queued: usize) -> bool {
+        rcvhwm != 0 && queued.saturating_add(lent) >= rcvhwm
     }
 
     /// Gives back the read buffers larger than [`IDLE_RBUF_MAX`] that are empty and read
@@ -1294,7 +1313,7 @@ impl Core {
             let full = conn
                 .pipe
                 .and_then(|p| self.pipes.get(p))
-                .is_some_and(|p| self.rcvhwm != 0 && p.inbound.len() >= self.rcvhwm);
+                .is_some_and(|p| Self::queue_full(self.rcvhwm, self.lent, p.inbound.len()));
             if full {
                 conn.read_paused = true;
                 return;
@@ -1448,10 +1467,11 @@ impl Core {
             return Ok(());
         };
         let pub_side = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
+        let (rcvhwm, lent) = (self.rcvhwm, self.lent);
         let mut pong = false;
         let mut got = false;
         loop {
-            if self.rcvhwm != 0 && pipe.inbound.len() >= self.rcvhwm {
+            if Self::queue_full(rcvhwm, lent, pipe.inbound.len()) {
                 break;
             }
             // Data frames take the inlined path; everything else, the general decoder.

@@ -539,20 +539,20 @@ impl Routing {
         }
     }
 
-    /// Moves up to `max` more messages that are already queued into `out`, in the order
-    /// `recv` would return them, for the types whose receive keeps no state (PAIR, PULL,
-    /// DEALER): the caller then hands them out without taking the lock again. Reads no
-    /// socket.
+    /// Moves messages that are already queued into `out`, in the order `recv` would return
+    /// them, for the types whose receive keeps no state (PAIR, PULL, DEALER): the caller
+    /// then hands them out without taking the lock again (and reports what it holds with
+    /// [`Core::set_lent`]). From one peer, its whole queue; from several, up to `max`, one
+    /// message from each in turn. Reads no socket.
     pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut VecDeque<Message>, max: usize) {
         match &mut self.kind {
             Kind::Pair(p) => {
                 if let Some(pipe) = p.pipe {
-                    core.recv_queued_into(pipe, out, max);
+                    core.recv_all_queued(pipe, out);
                 }
             }
-            // One peer: its queue in one move. Several: one message each in turn.
             Kind::Pull(d) | Kind::Dealer(d) if d.fq.pipes.len() == 1 => {
-                core.recv_queued_into(d.fq.pipes[0], out, max);
+                core.recv_all_queued(d.fq.pipes[0], out);
             }
             Kind::Pull(d) | Kind::Dealer(d) => {
                 while out.len() < max {

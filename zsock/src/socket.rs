@@ -129,9 +129,11 @@ impl Drop for Context {
 }
 
 /// Most messages one receive takes from the engine ahead of the caller (PAIR, PULL,
-/// DEALER): they were received already, and taking them under the same lock saves the lock,
-/// the routing and the settling for each. Like libzmq's receive pipe, this never reads from
-/// a socket: it moves only what is queued.
+/// DEALER) when they come from several peers (from one peer it takes its whole queue, by
+/// exchanging queues): they were received already, and taking them under the same lock
+/// saves the lock, the routing and the settling for each. Like libzmq's receive pipe, this
+/// never reads from a socket: it moves only what is queued, and what the socket holds
+/// counts towards RCVHWM until it is handed out ([`Core::set_lent`]).
 const PREFETCH: usize = 32;
 
 /// `Socket::engine` is `None` only inside `drop`.
@@ -464,6 +466,13 @@ impl Socket {
     /// message follow.
     pub fn recv(&mut self, flags: Flags) -> Result<Bytes> {
         if self.receiving.is_empty() {
+            // A single-frame message taken ahead: its frame straight out of the queue.
+            if let Some(m) = self.prefetched.front_mut().filter(|m| m.len() == 1) {
+                let f = m.frames_mut().pop().unwrap_or_default();
+                self.prefetched.pop_front();
+                self.rcvmore = false;
+                return Ok(f);
+            }
             let mut msg = self.recv_msg(flags)?;
             if msg.len() == 1 {
                 // A single frame, the common case: no detour through `receiving`.
@@ -502,6 +511,8 @@ impl Socket {
         let defer = !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
         loop {
             let (routing, core) = g.parts();
+            // Nothing taken ahead is left (handed out above): reading may go on to RCVHWM.
+            core.set_lent(0);
             core.set_defer_reads(defer);
             let r = routing.recv(core);
             core.set_defer_reads(false);
@@ -514,6 +525,7 @@ impl Socket {
                         }
                     } else {
                         routing.prefetch(core, &mut self.prefetched, PREFETCH);
+                        core.set_lent(self.prefetched.len());
                     }
                     self.rcvmore = false;
                     return Ok(m);
@@ -550,6 +562,9 @@ impl Socket {
         // The caller may wait on the descriptor next: input must reach the I/O thread.
         g.unpark();
         let (routing, core) = g.parts();
+        // What was taken ahead and handed out since is no longer held: a connection stopped
+        // at RCVHWM for it may be read again (`can_recv` reads).
+        core.set_lent(self.prefetched.len());
         let mut ev = Events::NONE;
         if !self.receiving.is_empty() || !self.prefetched.is_empty() || routing.can_recv(core) {
             ev = ev | Events::POLLIN;

@@ -234,6 +234,48 @@ fn lone_small_sends_into_a_full_kernel_arrive_whole_and_in_order() {
     }
 }
 
+/// Messages the caller took ahead (`recv_all_queued`) and still holds count towards
+/// RCVHWM (`set_lent`): while it hands them out one at a time, what it holds never goes
+/// past RCVHWM, and every message still arrives, in order, through each stop at the mark.
+#[test]
+fn messages_taken_ahead_count_towards_rcvhwm() {
+    const RCVHWM: usize = 4;
+    const SENT: u32 = 24;
+    let dir = tempfile::tempdir().unwrap();
+    let (pull, push, rx, tx) = bound_pair(&dir, "ahead", SocketType::Pull, SocketType::Push);
+    {
+        let mut g = pull.lock();
+        g.config().rcvhwm = RCVHWM;
+        g.apply_limits();
+    }
+    for i in 0..SENT {
+        send(&push, tx, Bytes::copy_from_slice(&i.to_be_bytes()));
+    }
+    let mut held = std::collections::VecDeque::new();
+    let mut next = 0u32;
+    wait_for(&pull, "every message", |g| {
+        let core = g.core();
+        core.set_lent(held.len());
+        core.has_message(rx); // reads, as far as RCVHWM leaves room
+        core.recv_all_queued(rx, &mut held);
+        core.set_lent(held.len());
+        assert!(
+            held.len() <= RCVHWM,
+            "holding {} with RCVHWM {RCVHWM}",
+            held.len()
+        );
+        // Hand one out (the lent count stays one too high until the next turn: safe).
+        if let Some(m) = held.pop_front() {
+            assert_eq!(
+                m,
+                Message::from(Bytes::copy_from_slice(&next.to_be_bytes()))
+            );
+            next += 1;
+        }
+        (next == SENT).then_some(())
+    });
+}
+
 /// While a caller waits on its connections, the I/O thread has nothing to do and sleeps,
 /// also when an earlier wait left the connections parked with a look at them due during
 /// this one.

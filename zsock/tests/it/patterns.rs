@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use zsock::{Context, ErrorKind, Flags, Message, Socket, SocketOption, SocketType};
+use zsock::{
+    Context, ErrorKind, Events, Flags, Message, PollItem, Socket, SocketOption, SocketType,
+};
 
 use crate::support::*;
 
@@ -214,6 +216,28 @@ fn send_copy_delivers_what_send_does() {
             assert!(!rx.rcvmore());
             assert_eq!(rx.recv(Flags::NONE).unwrap(), &b"after"[..], "{ts:?}");
         }
+    }
+}
+
+/// A PULL takes the queue behind a received message ahead and hands it out without the
+/// lock; while it holds those messages they count towards RCVHWM, so its connection stops
+/// being read. Once they are all handed out, `poll` finds the rest (it lifts the mark
+/// before it looks), and every message arrives in order.
+#[test]
+fn a_pull_that_handed_out_what_it_took_ahead_polls_the_rest() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "ahead", SocketType::Pull, SocketType::Push);
+    pull.set(SocketOption::RcvHwm(4)).unwrap();
+    const SENT: u32 = 40;
+    for i in 0..SENT {
+        push.send(i.to_be_bytes().to_vec(), Flags::NONE).unwrap();
+    }
+    for i in 0..SENT {
+        let mut items = [PollItem::new(&pull, Events::POLLIN)];
+        let ready = zsock::poll(&mut items, Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(ready, 1, "message {i} not reported readable");
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
     }
 }
 

@@ -16,8 +16,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use mio::net::UnixStream;
 use smallvec::SmallVec;
 use zmtp_codec::{
-    put_short_frame, Command, DecodeError, Decoder, FrameHeader, Handshake, Heartbeat, Item,
-    Limits, PeerInfo, SocketType, Subscription, Version,
+    put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
+    Heartbeat, Item, Limits, PeerInfo, SocketType, Subscription, Version,
 };
 
 use crate::slab::{Key, Slab};
@@ -143,6 +143,11 @@ impl OutBuf {
 
     /// A data frame's header, counting the body that follows it.
     fn push_header(&mut self, body: usize, more: bool) {
+        if let Ok(short) = u8::try_from(body) {
+            self.cur.extend_from_slice(&short_header(short, more));
+            self.len += 2 + body;
+            return;
+        }
         let hdr = FrameHeader::data(body as u64, more);
         self.cur.extend_from_slice(hdr.to_bytes().as_slice());
         self.len += hdr.header_len() + body;

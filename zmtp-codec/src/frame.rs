@@ -129,6 +129,13 @@ pub fn encode_frame(out: &mut impl BufMut, body: &[u8], more: bool) {
     out.put_slice(body);
 }
 
+/// The two bytes of a data frame's short header, for a body of `len` (at most 255) bytes:
+/// a fixed-size value, so that appending it is two stores rather than a copy.
+#[inline]
+pub fn short_header(len: u8, more: bool) -> [u8; 2] {
+    [if more { wire::FLAG_MORE } else { 0 }, len]
+}
+
 /// Writes one data frame with a short header (a body of at most 255 bytes) into `buf` at
 /// offset `at`, for a caller that sends small messages from a fixed buffer. Returns the
 /// end of the frame, or `None` (and writes nothing) when the body needs a long header or
@@ -138,8 +145,7 @@ pub fn put_short_frame(buf: &mut [u8], at: usize, body: &[u8], more: bool) -> Op
     let len = u8::try_from(body.len()).ok()?;
     let end = at.checked_add(2 + body.len())?;
     let dst = buf.get_mut(at..end)?;
-    dst[0] = if more { wire::FLAG_MORE } else { 0 };
-    dst[1] = len;
+    dst[..2].copy_from_slice(&short_header(len, more));
     if !body.is_empty() {
         dst[2..].copy_from_slice(body);
     }
@@ -160,6 +166,7 @@ mod tests {
                 let mut buf = [0u8; 300];
                 let end = put_short_frame(&mut buf, 3, &body, more).unwrap();
                 assert_eq!(&buf[3..end], &want[..], "len {len} more {more}");
+                assert_eq!(short_header(len as u8, more)[..], want[..2], "len {len}");
             }
         }
         let mut buf = [0u8; 300];

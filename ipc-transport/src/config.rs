@@ -17,7 +17,8 @@ pub struct Config {
     pub routing_id: Bytes,
     /// SNDHWM: messages queued per pipe before sending blocks or drops (0: no limit).
     pub sndhwm: usize,
-    /// RCVHWM: messages queued per pipe before reading from it pauses (0: no limit).
+    /// RCVHWM: messages queued per pipe before reading from it pauses (0: no limit);
+    /// what the caller took ahead counts too ([`crate::Core::set_lent`]).
     pub rcvhwm: usize,
     /// IMMEDIATE: queue messages only to completed connections.
     pub immediate: bool,

@@ -1039,12 +1039,34 @@ impl Core {
         self.defer_reads = on && self.sent_since_wait;
     }
 
-    /// How many messages the caller holds that it took with [`Core::recv_all_queued`] and has
-    /// not handed out yet: they count towards RCVHWM as if still queued, so that reading
-    /// stops at the same total. The caller says so each time it takes the lock to receive
-    /// (while it does not, reading stays stopped: what it holds only shrinks).
+    /// How many messages the caller holds that it took ahead ([`Core::recv_all_queued`])
+    /// and has not handed out yet: they count towards RCVHWM as if still queued (in every
+    /// pipe: a pipe's queue and what the caller holds stay within RCVHWM together). The
+    /// caller reports its count whenever it takes the lock, and takes the lock to report
+    /// none when it hands out the last; in between the count is only ever too high (what
+    /// the caller holds only shrinks), which stops reading early, never late. A lower
+    /// count reads at once the connections that stopped at the mark and are now below it.
     pub fn set_lent(&mut self, n: usize) {
+        let lower = n < self.lent;
         self.lent = n;
+        if !lower {
+            return;
+        }
+        let below: SmallVec<[Key; 8]> = self
+            .pipes
+            .iter()
+            .filter(|(_, p)| !Self::queue_full(self.rcvhwm, n, p.inbound.len()))
+            .filter_map(|(_, p)| p.conn)
+            .filter(|&c| self.reading_paused(c))
+            .collect();
+        for c in below {
+            self.read_conn_for_caller(c);
+        }
+    }
+
+    /// RCVHWM (0: no limit).
+    pub fn rcvhwm(&self) -> usize {
+        self.rcvhwm
     }
 
     /// Whether a pipe holding `queued` messages (and `lent` more in the caller's hands)
@@ -1118,7 +1140,8 @@ impl Core {
         Some(out)
     }
 
-    /// Reads the connections a waiting caller polled (up to each pipe's RCVHWM).
+    /// Reads the connections a waiting caller polled (up to each pipe's RCVHWM, less what
+    /// the caller holds).
     pub(crate) fn read_polled(&mut self, conns: &[(Key, RawFd)]) {
         for &(k, _) in conns {
             self.read_conn_for_caller(k);
@@ -1287,7 +1310,8 @@ impl Core {
         }
     }
 
-    /// Reads and decodes what the connection has, up to RCVHWM queued messages.
+    /// Reads and decodes what the connection has, up to RCVHWM queued messages (less what
+    /// the caller holds, see [`Core::set_lent`]).
     pub(crate) fn read_conn(&mut self, c: Key) {
         self.read_conn_as(c, false);
     }

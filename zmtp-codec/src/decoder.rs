@@ -175,11 +175,12 @@ impl Decoder {
         if ((src.len() - hlen) as u64) < h.size() {
             return None;
         }
-        let size = h.size() as usize; // <= src.len() by the check above
-                                      // Header and body leave the buffer in one split; the header then comes off the
-                                      // frozen frame, which is pointer arithmetic (advancing the buffer is a call).
-                                      // (An empty frame as `Bytes::new()` saved a REQ or REP ~30 instructions a round
-                                      // trip but cost this loop its best throughput at 1 B, ~26 against ~23 M msg/s.)
+        // <= src.len() by the check above.
+        let size = h.size() as usize;
+        // Header and body leave the buffer in one split; the header then comes off the
+        // frozen frame, which is pointer arithmetic (advancing the buffer is a call).
+        // (An empty frame as `Bytes::new()` saved a REQ or REP ~30 instructions a round
+        // trip but cost this loop its best throughput at 1 B, ~26 against ~23 M msg/s.)
         let mut body = src.split_to(hlen + size).freeze();
         body.advance(hlen);
         self.count_frame(&h);

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 pub enum SocketOption {
     /// ZMQ_SNDHWM: messages queued per peer before send blocks or drops (0: no limit).
     SndHwm(i32),
-    /// ZMQ_RCVHWM: messages queued per peer before reading from it pauses (0: no limit).
+    /// ZMQ_RCVHWM: messages queued per peer before reading from it pauses (0: no limit);
+    /// messages the socket took ahead and has not handed out yet count too.
     RcvHwm(i32),
     /// ZMQ_LINGER: how long close keeps sending queued messages, in ms (-1: until done).
     Linger(i32),

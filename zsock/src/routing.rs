@@ -555,6 +555,11 @@ impl Routing {
                 core.recv_all_queued(d.fq.pipes[0], out);
             }
             Kind::Pull(d) | Kind::Dealer(d) => {
+                // What it takes counts towards every pipe's RCVHWM: never more than that.
+                let max = match core.rcvhwm() {
+                    0 => max,
+                    hwm => max.min(hwm),
+                };
                 while out.len() < max {
                     match d.fq.rotate(|p| core.recv_queued(p)) {
                         Some((_, m)) => out.push_back(m),

@@ -186,6 +186,8 @@ pub struct Socket {
     /// Whole messages taken from the engine with the one before them (PAIR, PULL,
     /// DEALER), handed out without the lock. See [`PREFETCH`].
     prefetched: VecDeque<Message>,
+    /// What the engine was last told `prefetched` holds ([`Core::set_lent`]).
+    lent: std::cell::Cell<usize>,
     rcvmore: bool,
     last_endpoint: std::cell::RefCell<String>,
 }
@@ -215,6 +217,7 @@ impl Socket {
             sending: None,
             receiving: VecDeque::new(),
             prefetched: VecDeque::new(),
+            lent: std::cell::Cell::new(0),
             rcvmore: false,
             last_endpoint: std::cell::RefCell::new(String::new()),
         })
@@ -299,6 +302,7 @@ impl Socket {
     fn check_route(&mut self, id: &[u8], flags: Flags) -> Result<()> {
         let deadline = deadline_of(self.local.sndtimeo);
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
+        self.sync_lent(g.core());
         loop {
             let (routing, core) = g.parts();
             if !routing.opts.router_mandatory {
@@ -369,6 +373,7 @@ impl Socket {
             // Straight to the kernel when the connection is ready for it; otherwise the
             // copy is made before the lock is taken.
             let mut g = self.engine().lock();
+            self.sync_lent(g.core());
             let (routing, core) = g.parts();
             core.set_patient(self.patient(flags));
             if routing.send_copy_now(core, data) {
@@ -405,6 +410,7 @@ impl Socket {
         let socket_type = self.socket_type;
         let patient = self.patient(flags);
         let mut g = self.engine().lock();
+        self.sync_lent(g.core());
         loop {
             let (routing, core) = g.parts();
             core.set_patient(patient);
@@ -449,6 +455,7 @@ impl Socket {
         }
         let deadline = deadline_of(self.local.sndtimeo);
         let mut g = self.engine().lock();
+        self.sync_lent(g.core());
         loop {
             let (routing, core) = g.parts();
             if routing.can_send(core) {
@@ -462,6 +469,27 @@ impl Socket {
         }
     }
 
+    /// Tells the engine how many messages taken ahead this socket still holds (they count
+    /// towards RCVHWM), if that changed since it last did; under the lock, which every
+    /// socket method that takes it calls first.
+    fn sync_lent(&self, core: &mut Core) {
+        let n = self.prefetched.len();
+        if n != self.lent.get() {
+            core.set_lent(n);
+            self.lent.set(n);
+        }
+    }
+
+    /// After handing out a message taken ahead: once the last is out, the engine hears at
+    /// once that none is held, so that a connection stopped at RCVHWM for them is read
+    /// again even if this socket makes no further call (a lock per batch).
+    fn handed_out_ahead(&self) {
+        if self.prefetched.is_empty() && self.lent.get() != 0 {
+            let mut g = self.engine().lock();
+            self.sync_lent(g.core());
+        }
+    }
+
     /// Receives one frame; [`Socket::rcvmore`] tells whether more frames of the same
     /// message follow.
     pub fn recv(&mut self, flags: Flags) -> Result<Bytes> {
@@ -471,6 +499,7 @@ impl Socket {
                 let f = m.frames_mut().pop().unwrap_or_default();
                 self.prefetched.pop_front();
                 self.rcvmore = false;
+                self.handed_out_ahead();
                 return Ok(f);
             }
             let mut msg = self.recv_msg(flags)?;
@@ -500,6 +529,7 @@ impl Socket {
         }
         if let Some(m) = self.prefetched.pop_front() {
             self.rcvmore = false;
+            self.handed_out_ahead();
             return Ok(m);
         }
         let deadline = deadline_of(self.local.rcvtimeo);
@@ -510,9 +540,9 @@ impl Socket {
         // (Only until the first wait, which ends "right after a send".)
         let defer = !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
         loop {
+            // Nothing taken ahead is left (handed out above).
+            self.sync_lent(g.core());
             let (routing, core) = g.parts();
-            // Nothing taken ahead is left (handed out above): reading may go on to RCVHWM.
-            core.set_lent(0);
             core.set_defer_reads(defer);
             let r = routing.recv(core);
             core.set_defer_reads(false);
@@ -525,7 +555,7 @@ impl Socket {
                         }
                     } else {
                         routing.prefetch(core, &mut self.prefetched, PREFETCH);
-                        core.set_lent(self.prefetched.len());
+                        self.sync_lent(core);
                     }
                     self.rcvmore = false;
                     return Ok(m);
@@ -562,9 +592,7 @@ impl Socket {
         // The caller may wait on the descriptor next: input must reach the I/O thread.
         g.unpark();
         let (routing, core) = g.parts();
-        // What was taken ahead and handed out since is no longer held: a connection stopped
-        // at RCVHWM for it may be read again (`can_recv` reads).
-        core.set_lent(self.prefetched.len());
+        self.sync_lent(core);
         let mut ev = Events::NONE;
         if !self.receiving.is_empty() || !self.prefetched.is_empty() || routing.can_recv(core) {
             ev = ev | Events::POLLIN;

@@ -276,6 +276,51 @@ fn messages_taken_ahead_count_towards_rcvhwm() {
     });
 }
 
+/// A connection stopped at RCVHWM for messages the caller held is read again as soon as
+/// the caller reports holding fewer (`set_lent`, which a socket calls in any operation and
+/// when it hands out its last), not only at its next receive: a socket that sends meanwhile
+/// keeps taking its peer's messages in, as libzmq's does.
+#[test]
+fn reporting_fewer_held_messages_reads_a_connection_stopped_for_them() {
+    const RCVHWM: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |c| c.rcvhwm = RCVHWM);
+    let addr = pull.bind(&ep(&dir, "lent")).unwrap();
+    let mut raw = raw_connect(&addr);
+    let mut wire = Greeting::ours().to_bytes().to_vec();
+    wire.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    for i in 0..12u32 {
+        wire.extend_from_slice(&[0, 4]);
+        wire.extend_from_slice(&i.to_be_bytes());
+    }
+    // Everything is in the kernel (or read) once this returns.
+    raw.write_all(&wire).unwrap();
+    let rx = connected_pipe(&pull);
+    let mut held = std::collections::VecDeque::new();
+    wait_for(&pull, "RCVHWM taken ahead", |g| {
+        let core = g.core();
+        core.has_message(rx);
+        core.recv_all_queued(rx, &mut held);
+        core.set_lent(held.len());
+        (held.len() == RCVHWM).then_some(())
+    });
+    let mut g = pull.lock();
+    let core = g.core();
+    assert!(
+        !core.has_message(rx),
+        "read past RCVHWM while holding {RCVHWM}"
+    );
+    held.clear(); // handed out, without the lock
+    core.set_lent(0);
+    assert_eq!(
+        core.recv_all_queued(rx, &mut held),
+        RCVHWM,
+        "not read again when the caller held none"
+    );
+    let first = u32::from_be_bytes(held[0].frames()[0][..].try_into().unwrap());
+    assert_eq!(first, RCVHWM as u32, "in order");
+}
+
 /// While a caller waits on its connections, the I/O thread has nothing to do and sleeps,
 /// also when an earlier wait left the connections parked with a look at them due during
 /// this one.

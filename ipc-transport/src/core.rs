@@ -1042,7 +1042,7 @@ impl Core {
     /// How many messages the caller holds that it took ahead ([`Core::recv_all_queued`])
     /// and has not handed out yet: they count towards RCVHWM as if still queued (in every
     /// pipe: a pipe's queue and what the caller holds stay within RCVHWM together). The
-    /// caller reports its count whenever it takes the lock, and takes the lock to report
+    /// caller reports its count when it sends or receives, and takes the lock to report
     /// none when it hands out the last; in between the count is only ever too high (what
     /// the caller holds only shrinks), which stops reading early, never late. A lower
     /// count reads at once the connections that stopped at the mark and are now below it.

@@ -534,8 +534,9 @@ impl<'a, H: Handler> Guard<'a, H> {
         for &(k, fd) in conns {
             let core = &self.st().core;
             let pending = core.conn_has_pending(k);
-            // A connection paused at RCVHWM is not read until the caller receives: polling
-            // it would only report the same input again and again.
+            // A connection paused at RCVHWM is not read until the caller receives (or
+            // reports holding fewer messages, `Core::set_lent`): polling it would only
+            // report the same input again and again.
             let mut events = if core.reading_paused(k) {
                 0
             } else {

@@ -542,8 +542,8 @@ impl Routing {
     /// Moves messages that are already queued into `out`, in the order `recv` would return
     /// them, for the types whose receive keeps no state (PAIR, PULL, DEALER): the caller
     /// then hands them out without taking the lock again (and reports what it holds with
-    /// [`Core::set_lent`]). From one peer, its whole queue; from several, up to `max`, one
-    /// message from each in turn. Reads no socket.
+    /// [`Core::set_lent`]). From one peer, its whole queue; from several, up to `max` and at
+    /// most RCVHWM, one message from each in turn. Reads no socket.
     pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut VecDeque<Message>, max: usize) {
         match &mut self.kind {
             Kind::Pair(p) => {

@@ -129,7 +129,8 @@ impl Drop for Context {
 }
 
 /// Most messages one receive takes from the engine ahead of the caller (PAIR, PULL,
-/// DEALER) when they come from several peers (from one peer it takes its whole queue, by
+/// DEALER) when they come from several peers, and at most RCVHWM (from one peer it takes
+/// its whole queue, by
 /// exchanging queues): they were received already, and taking them under the same lock
 /// saves the lock, the routing and the settling for each. Like libzmq's receive pipe, this
 /// never reads from a socket: it moves only what is queued, and what the socket holds
@@ -470,8 +471,10 @@ impl Socket {
     }
 
     /// Tells the engine how many messages taken ahead this socket still holds (they count
-    /// towards RCVHWM), if that changed since it last did; under the lock, which every
-    /// socket method that takes it calls first.
+    /// towards RCVHWM), if that changed since it last did; under the lock. Send, receive,
+    /// EVENTS, ROUTER_MANDATORY's check and the wait for room call it; the other calls
+    /// that take the lock (connect, options) leave the count as it was, too high by at
+    /// most what was handed out since, until one of those or the last hand-out.
     fn sync_lent(&self, core: &mut Core) {
         let n = self.prefetched.len();
         if n != self.lent.get() {

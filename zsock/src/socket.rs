@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Config, Core, Engine, Message};
+use ipc_transport::{Config, Core, Engine, Guard, Message};
 use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -302,8 +302,7 @@ impl Socket {
     /// (EHOSTUNREACH), and a full peer blocks or fails there (EAGAIN), as in libzmq.
     fn check_route(&mut self, id: &[u8], flags: Flags) -> Result<()> {
         let deadline = deadline_of(self.local.sndtimeo);
-        let mut g = self.engine.as_ref().expect(ENGINE).lock();
-        self.sync_lent(g.core());
+        let mut g = self.lock();
         loop {
             let (routing, core) = g.parts();
             if !routing.opts.router_mandatory {
@@ -373,8 +372,7 @@ impl Socket {
         if data.len() > ipc_transport::COPY_MAX {
             // Straight to the kernel when the connection is ready for it; otherwise the
             // copy is made before the lock is taken.
-            let mut g = self.engine().lock();
-            self.sync_lent(g.core());
+            let mut g = self.lock();
             let (routing, core) = g.parts();
             core.set_patient(self.patient(flags));
             if routing.send_copy_now(core, data) {
@@ -410,8 +408,7 @@ impl Socket {
         let dontwait = flags.contains(Flags::DONTWAIT);
         let socket_type = self.socket_type;
         let patient = self.patient(flags);
-        let mut g = self.engine().lock();
-        self.sync_lent(g.core());
+        let mut g = self.lock();
         loop {
             let (routing, core) = g.parts();
             core.set_patient(patient);
@@ -455,8 +452,7 @@ impl Socket {
             return Ok(());
         }
         let deadline = deadline_of(self.local.sndtimeo);
-        let mut g = self.engine().lock();
-        self.sync_lent(g.core());
+        let mut g = self.lock();
         loop {
             let (routing, core) = g.parts();
             if routing.can_send(core) {
@@ -470,11 +466,17 @@ impl Socket {
         }
     }
 
+    /// The engine's lock for a send, a receive, EVENTS or a wait: taken with
+    /// [`Socket::sync_lent`] first. (Connect and the options take it plainly: the count
+    /// stays as it was, too high by at most what was handed out since.)
+    fn lock(&self) -> Guard<'_, Routing> {
+        let mut g = self.engine().lock();
+        self.sync_lent(g.core());
+        g
+    }
+
     /// Tells the engine how many messages taken ahead this socket still holds (they count
-    /// towards RCVHWM), if that changed since it last did; under the lock. Send, receive,
-    /// EVENTS, ROUTER_MANDATORY's check and the wait for room call it; the other calls
-    /// that take the lock (connect, options) leave the count as it was, too high by at
-    /// most what was handed out since, until one of those or the last hand-out.
+    /// towards RCVHWM), if that changed since it last did; under the lock.
     fn sync_lent(&self, core: &mut Core) {
         let n = self.prefetched.len();
         if n != self.lent.get() {
@@ -488,8 +490,7 @@ impl Socket {
     /// again even if this socket makes no further call (a lock per batch).
     fn handed_out_ahead(&self) {
         if self.prefetched.is_empty() && self.lent.get() != 0 {
-            let mut g = self.engine().lock();
-            self.sync_lent(g.core());
+            drop(self.lock());
         }
     }
 
@@ -537,14 +538,14 @@ impl Socket {
         }
         let deadline = deadline_of(self.local.rcvtimeo);
         let conflate = self.local.conflate;
+        // (Not `Socket::lock`: the guard must leave `prefetched` free to fill below.)
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
-        // Right after a send, a receive that may wait goes straight to the wait: the answer
-        // is rarely there yet, and the wait's poll finds it either way.
-        // (Only until the first wait, which ends "right after a send".)
+        self.sync_lent(g.core()); // none held now: handed out above
+                                  // Right after a send, a receive that may wait goes straight to the wait: the answer
+                                  // is rarely there yet, and the wait's poll finds it either way.
+                                  // (Only until the first wait, which ends "right after a send".)
         let defer = !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
         loop {
-            // Nothing taken ahead is left (handed out above).
-            self.sync_lent(g.core());
             let (routing, core) = g.parts();
             core.set_defer_reads(defer);
             let r = routing.recv(core);
@@ -589,13 +590,11 @@ impl Socket {
     /// ZMQ_EVENTS: whether a receive and a send would succeed now. Also clears
     /// [`Socket::fd`]'s readiness, so wait on the descriptor again after this says nothing.
     pub fn events(&self) -> Events {
-        let engine = self.engine();
-        engine.drain_notify_fd();
-        let mut g = engine.lock();
+        self.engine().drain_notify_fd();
+        let mut g = self.lock();
         // The caller may wait on the descriptor next: input must reach the I/O thread.
         g.unpark();
         let (routing, core) = g.parts();
-        self.sync_lent(core);
         let mut ev = Events::NONE;
         if !self.receiving.is_empty() || !self.prefetched.is_empty() || routing.can_recv(core) {
             ev = ev | Events::POLLIN;

@@ -277,8 +277,8 @@ fn messages_taken_ahead_count_towards_rcvhwm() {
 }
 
 /// A connection stopped at RCVHWM for messages the caller held is read again as soon as
-/// the caller reports holding fewer (`set_lent`, which a socket calls in any operation and
-/// when it hands out its last), not only at its next receive: a socket that sends meanwhile
+/// the caller reports holding fewer (`set_lent`, which a socket calls when it sends,
+/// receives or hands out its last), not only at its next receive: a socket that sends meanwhile
 /// keeps taking its peer's messages in, as libzmq's does.
 #[test]
 fn reporting_fewer_held_messages_reads_a_connection_stopped_for_them() {
@@ -286,9 +286,8 @@ fn reporting_fewer_held_messages_reads_a_connection_stopped_for_them() {
     let dir = tempfile::tempdir().unwrap();
     let pull = engine(SocketType::Pull, |c| c.rcvhwm = RCVHWM);
     let addr = pull.bind(&ep(&dir, "lent")).unwrap();
-    let mut raw = raw_connect(&addr);
-    let mut wire = Greeting::ours().to_bytes().to_vec();
-    wire.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    let mut raw = raw_push(&addr);
+    let mut wire = Vec::new();
     for i in 0..12u32 {
         wire.extend_from_slice(&[0, 4]);
         wire.extend_from_slice(&i.to_be_bytes());

@@ -1,30 +1,12 @@
 //! Heartbeats on real connections with a raw peer that can fall silent on command.
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use ipc_transport::TransportEvent;
-use zmtp_codec::{Greeting, SocketType};
+use zmtp_codec::SocketType;
 
 use crate::support::*;
-
-/// Connects raw, completes a handshake as PUSH, returns the stream after the peer's READY.
-fn raw_push(addr: &str) -> UnixStream {
-    let mut s = UnixStream::connect(addr.strip_prefix("ipc://").unwrap()).unwrap();
-    s.set_read_timeout(Some(LONG)).unwrap();
-    let mut hs = Greeting::ours().to_bytes().to_vec();
-    hs.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
-    s.write_all(&hs).unwrap();
-    let mut greeting = [0u8; 64];
-    s.read_exact(&mut greeting).unwrap();
-    let mut hdr = [0u8; 2];
-    s.read_exact(&mut hdr).unwrap();
-    let mut ready = vec![0u8; usize::from(hdr[1])];
-    s.read_exact(&mut ready).unwrap();
-    assert!(ready.starts_with(b"\x05READY"));
-    s
-}
 
 #[test]
 fn ping_is_answered_with_its_context() {

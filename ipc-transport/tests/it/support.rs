@@ -1,12 +1,14 @@
 //! Helpers for the transport's integration tests: a recording handler and waits that
 //! block on the engine's own wake-ups instead of sleeping.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use ipc_transport::{
     Config, Core, Engine, Guard, Handler, Message, Notice, PipeId, TransportEvent,
 };
-use zmtp_codec::SocketType;
+use zmtp_codec::{Greeting, SocketType};
 
 /// Records notices and keeps the list of live pipes.
 #[derive(Default)]
@@ -99,4 +101,21 @@ pub(crate) fn event(
         }
         None
     })
+}
+
+/// Connects raw, completes a handshake as PUSH, returns the stream after the peer's READY.
+pub(crate) fn raw_push(addr: &str) -> UnixStream {
+    let mut s = UnixStream::connect(addr.strip_prefix("ipc://").unwrap()).unwrap();
+    s.set_read_timeout(Some(LONG)).unwrap();
+    let mut hs = Greeting::ours().to_bytes().to_vec();
+    hs.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    s.write_all(&hs).unwrap();
+    let mut greeting = [0u8; 64];
+    s.read_exact(&mut greeting).unwrap();
+    let mut hdr = [0u8; 2];
+    s.read_exact(&mut hdr).unwrap();
+    let mut ready = vec![0u8; usize::from(hdr[1])];
+    s.read_exact(&mut ready).unwrap();
+    assert!(ready.starts_with(b"\x05READY"));
+    s
 }

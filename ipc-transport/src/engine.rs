@@ -516,14 +516,8 @@ impl<'a, H: Handler> Guard<'a, H> {
                 }
             }
         }
-        let timeout_ms = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                // Round up, so that a wait never ends before its deadline.
-                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-            }
-        };
+        // (ppoll waits at least this long: the wait never ends before its deadline.)
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut fds: SmallVec<[libc::pollfd; 9]> = SmallVec::new();
         fds.push(libc::pollfd {
             fd: self.shared.notify_fd.as_raw_fd(),
@@ -558,12 +552,12 @@ impl<'a, H: Handler> Guard<'a, H> {
         // The descriptors stay open meanwhile (closing one needs the lock this thread
         // reacquires afterwards, and a descriptor closed and reused only costs a spurious
         // wake-up). An error (EINTR) counts as a wake-up.
-        let poll = |fds: &mut [libc::pollfd], ms| sys::poll(fds, ms).map_or(-1, |n| n as i32);
+        let poll = |fds: &mut [libc::pollfd], t| sys::poll(fds, t).map_or(-1, |n| n as i32);
         let mut rc = 0;
-        if spin && timeout_ms != 0 {
+        if spin && timeout != Some(Duration::ZERO) {
             let until = Instant::now() + REPLY_SPIN;
             loop {
-                rc = poll(&mut fds, 0);
+                rc = poll(&mut fds, Some(Duration::ZERO));
                 if rc != 0 || Instant::now() >= until {
                     break;
                 }
@@ -571,7 +565,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             }
         }
         if rc == 0 {
-            rc = poll(&mut fds, timeout_ms);
+            rc = poll(&mut fds, timeout);
         }
         self.st = Some(lock(&self.shared.state));
         // A stale signal costs one spurious turn; drain only when it fired.

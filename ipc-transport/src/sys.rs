@@ -39,18 +39,24 @@ pub(crate) fn monotonic_ns() -> u64 {
 // cancellation points, and entering and leaving one costs a send or a read a third more
 // instructions. Nothing here uses pthread cancellation.
 
-/// poll(2) of `fds` for up to `timeout_ms` (negative: no limit), by ppoll, which every
-/// Linux architecture has.
-pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+/// poll(2) of `fds` for up to `timeout` (`None`: no limit), by ppoll, which every Linux
+/// architecture has and which waits at least the time given, to the nanosecond.
+pub(crate) fn poll(
+    fds: &mut [libc::pollfd],
+    timeout: Option<std::time::Duration>,
+) -> io::Result<usize> {
     // ppoll writes the time left back into it.
     let mut ts = libc::timespec {
-        tv_sec: libc::time_t::from(timeout_ms.max(0) / 1000),
-        tv_nsec: libc::c_long::from(timeout_ms.max(0) % 1000) * 1_000_000,
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    let tsp = if timeout_ms < 0 {
-        std::ptr::null_mut()
-    } else {
-        &mut ts as *mut libc::timespec
+    let tsp = match timeout {
+        None => std::ptr::null_mut(),
+        Some(t) => {
+            ts.tv_sec = t.as_secs().min(i32::MAX as u64) as libc::time_t;
+            ts.tv_nsec = t.subsec_nanos() as libc::c_long;
+            &mut ts as *mut libc::timespec
+        }
     };
     // SAFETY: `fds` is a live array of `fds.len()` pollfd structs, `tsp` null or a valid,
     // writable timespec, and no signal mask is given.
@@ -134,18 +140,13 @@ pub(crate) fn send_vectored(fd: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Resu
 /// Sleeps until `fd` can take more output or `timeout` passes (then `false`). A signal
 /// ends the sleep early, as a timeout would.
 pub(crate) fn wait_writable(fd: &impl AsRawFd, timeout: std::time::Duration) -> bool {
-    let mut p = libc::pollfd {
+    let mut p = [libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLOUT,
         revents: 0,
-    };
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as _,
-    };
-    // SAFETY: one valid pollfd and a timespec, both live for the call; no signal mask.
-    let n = unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
-    n > 0 && p.revents & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) != 0
+    }];
+    poll(&mut p, Some(timeout)).is_ok_and(|n| n > 0)
+        && p[0].revents & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) != 0
 }
 
 /// A new `AF_UNIX` stream socket, non-blocking and close-on-exec.

@@ -54,6 +54,13 @@ const FIRST_READ: usize = 16 * 1024;
 /// nothing for a sweep interval (see [`Core::sweep_read_buffers`]), so an idle connection
 /// holds at most this much (performance.md: 64 KiB per idle connection).
 const IDLE_RBUF_MAX: usize = 64 * 1024;
+/// Queued messages may keep a read buffer they came from alive only while they fill at
+/// least this fraction (one in `PIN_FACTOR`) of it. When a connection gives up a read
+/// buffer (a new one replaces it, it is given back while idle, or the connection closes),
+/// the messages it queued from that buffer are copied out if they fill less, so what the
+/// queue holds never keeps alive more than `PIN_FACTOR` times its own size in buffers
+/// (see [`Core::release_read_buffer`]).
+pub const PIN_FACTOR: usize = 8;
 
 /// What the engine tells the layer above. Delivered to [`Handler::on_notice`] under the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,6 +379,11 @@ pub(crate) struct Conn {
     spare: Option<(BytesMut, usize)>,
     /// The size of `rbuf`'s allocation when it was last reserved.
     rbuf_size: usize,
+    /// Messages queued on the pipe since `rbuf`'s allocation was made: the newest this many
+    /// of the pipe's queue may hold parts of it.
+    queued_from_rbuf: usize,
+    /// How many frames of `partial` came from allocations before `rbuf`'s.
+    partial_before_rbuf: usize,
     out: OutBuf,
     partial: Message,
     /// WRITABLE interest is registered (a write hit WouldBlock).
@@ -413,6 +425,8 @@ impl Conn {
             rbuf: BytesMut::new(),
             spare: None,
             rbuf_size: 0,
+            queued_from_rbuf: 0,
+            partial_before_rbuf: 0,
             out: OutBuf::default(),
             partial: Message::new(),
             want_write: false,
@@ -506,6 +520,9 @@ pub struct Core {
     defer_reads: bool,
     /// Messages the caller took ahead and still holds (see [`Core::set_lent`]).
     lent: usize,
+    /// Notifications the layer above built from peers' commands and has not handed out
+    /// yet (see [`Core::set_unread_notifications`]).
+    unread_notifications: usize,
     /// Something a waiting caller may want happened (message, room, pipe change).
     pub(crate) wake_waiters: bool,
     /// Connections that must be closed by the engine (which owns the cleanup).
@@ -539,6 +556,7 @@ impl Core {
             big_rbufs: false,
             defer_reads: false,
             lent: 0,
+            unread_notifications: 0,
             wake_waiters: false,
             doomed: Vec::new(),
             retime: Vec::new(),
@@ -1009,6 +1027,7 @@ impl Core {
     /// empty (the caller-thread fast path).
     pub fn recv(&mut self, id: PipeId) -> Option<Message> {
         self.streak.end();
+        let held = self.held();
         let p = self.pipes.get_mut(id)?;
         if p.draining {
             return self.recv_queued(id);
@@ -1016,7 +1035,7 @@ impl Core {
         if let Some(m) = p.inbound.pop_front() {
             // Below RCVHWM with reading paused (prefetching takes many at once, so any
             // level below counts): take what waits in the buffer and the kernel.
-            let below = !Self::queue_full(self.rcvhwm, self.lent, p.inbound.len());
+            let below = !Self::queue_full(self.rcvhwm, held, p.inbound.len());
             if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
                 self.read_conn_for_caller(c);
             }
@@ -1049,13 +1068,37 @@ impl Core {
     pub fn set_lent(&mut self, n: usize) {
         let lower = n < self.lent;
         self.lent = n;
-        if !lower {
-            return;
+        if lower {
+            self.resume_below_mark();
         }
+    }
+
+    /// How many notifications built from peers' commands the layer above holds and has
+    /// not handed out (XPUB's subscription messages). They count towards RCVHWM like
+    /// messages the caller took ahead ([`Core::set_lent`]): while they reach it, no
+    /// connection is read, so a peer cannot make them pile up while the application does
+    /// not receive. A lower count reads at once the connections that stopped at the mark.
+    pub fn set_unread_notifications(&mut self, n: usize) {
+        let lower = n < self.unread_notifications;
+        self.unread_notifications = n;
+        if lower {
+            self.resume_below_mark();
+        }
+    }
+
+    /// What the layer above holds that counts towards every pipe's RCVHWM.
+    #[inline]
+    fn held(&self) -> usize {
+        self.lent.saturating_add(self.unread_notifications)
+    }
+
+    /// Reads the connections that stopped at RCVHWM and are now below it.
+    fn resume_below_mark(&mut self) {
+        let held = self.held();
         let below: SmallVec<[Key; 8]> = self
             .pipes
             .iter()
-            .filter(|(_, p)| !Self::queue_full(self.rcvhwm, n, p.inbound.len()))
+            .filter(|(_, p)| !Self::queue_full(self.rcvhwm, held, p.inbound.len()))
             .filter_map(|(_, p)| p.conn)
             .filter(|&c| self.reading_paused(c))
             .collect();
@@ -1090,6 +1133,8 @@ impl Core {
             }
             if c.rbuf.capacity() > IDLE_RBUF_MAX {
                 if c.rbuf.is_empty() && !c.read_since_sweep {
+                    let pipe = c.pipe.and_then(|p| self.pipes.get_mut(p));
+                    Self::release_read_buffer(c, pipe, c.rbuf_size);
                     c.rbuf = BytesMut::new();
                     c.rbuf_size = 0;
                     c.read_chunk = FIRST_READ;
@@ -1103,6 +1148,15 @@ impl Core {
         self.big_rbufs = big;
     }
 
+    /// The connection is closing: its read buffer goes (see [`Core::release_read_buffer`]).
+    pub(crate) fn release_read_buffers(&mut self, c: Key) {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return;
+        };
+        let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
+        Self::release_read_buffer(conn, pipe, conn.rbuf_size);
+    }
+
     /// Whether reading the connection stopped at RCVHWM.
     pub(crate) fn reading_paused(&self, c: Key) -> bool {
         self.conns.get(c).is_some_and(|c| c.read_paused)
@@ -1114,6 +1168,11 @@ impl Core {
             .iter()
             .map(|(_, c)| c.rbuf.capacity() + c.spare.as_ref().map_or(0, |s| s.1))
             .sum()
+    }
+
+    /// Bytes encoded into the connections' output and not yet written.
+    pub(crate) fn output_bytes(&self) -> usize {
+        self.conns.iter().map(|(_, c)| c.out.len).sum()
     }
 
     /// Whether a connection has output waiting anywhere (its buffer or its pipe).
@@ -1253,6 +1312,15 @@ impl Core {
         let mut relieved = false;
         let mut wrote = false;
         loop {
+            if conn.out.is_empty() {
+                // Heartbeat commands wait while other output waits (see `poll_transmit`).
+                let Conn { phase, out, .. } = &mut *conn;
+                if let Phase::Active { heartbeat, .. } = phase {
+                    if heartbeat.wants_transmit() {
+                        out.push_encoded(|b| heartbeat.poll_transmit(b));
+                    }
+                }
+            }
             if let Some(p) = pipe.as_deref_mut() {
                 while conn.out.len < BATCH {
                     let Some(m) = p.out.pop_front() else { break };
@@ -1302,8 +1370,11 @@ impl Core {
         let Conn { phase, out, .. } = conn;
         match phase {
             Phase::Handshake(h) => out.push_encoded(|b| h.poll_transmit(b)),
+            // A PING or PONG joins the output only when nothing else waits there, so each
+            // stays pending (one of each at most, the newest PING's context for the PONG)
+            // while a peer does not read; `write_out` adds it once the output is written.
             Phase::Active { heartbeat, .. } => {
-                if heartbeat.wants_transmit() {
+                if heartbeat.wants_transmit() && out.is_empty() {
                     out.push_encoded(|b| heartbeat.poll_transmit(b));
                 }
             }
@@ -1333,6 +1404,7 @@ impl Core {
                     return;
                 }
             }
+            let held = self.held();
             let Some(conn) = self.conns.get_mut(c) else {
                 return;
             };
@@ -1342,7 +1414,7 @@ impl Core {
             let full = conn
                 .pipe
                 .and_then(|p| self.pipes.get(p))
-                .is_some_and(|p| Self::queue_full(self.rcvhwm, self.lent, p.inbound.len()));
+                .is_some_and(|p| Self::queue_full(self.rcvhwm, held, p.inbound.len()));
             if full {
                 conn.read_paused = true;
                 return;
@@ -1351,7 +1423,8 @@ impl Core {
             if drained {
                 return;
             }
-            match read_some(conn) {
+            let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
+            match read_some(conn, pipe) {
                 Ok((0, _)) => {
                     self.doom(c, CloseReason::Eof);
                     return;
@@ -1411,7 +1484,7 @@ impl Core {
             return Ok(());
         };
         loop {
-            match read_some(conn) {
+            match read_some(conn, None) {
                 Ok((0, _)) => return Err(CloseReason::Eof),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -1496,11 +1569,16 @@ impl Core {
             return Ok(());
         };
         let pub_side = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
-        let (rcvhwm, lent) = (self.rcvhwm, self.lent);
+        // XPUB hands subscriptions to the application as messages: until it does, they
+        // count towards RCVHWM like the messages queued here.
+        let notices_count = self.socket_type == SocketType::XPub;
+        let rcvhwm = self.rcvhwm;
+        let held = self.lent.saturating_add(self.unread_notifications);
         let mut pong = false;
         let mut got = false;
         loop {
-            if Self::queue_full(rcvhwm, lent, pipe.inbound.len()) {
+            let notices = if notices_count { self.notices.len() } else { 0 };
+            if Self::queue_full(rcvhwm, held.saturating_add(notices), pipe.inbound.len()) {
                 break;
             }
             // Data frames take the inlined path; everything else, the general decoder.
@@ -1527,6 +1605,7 @@ impl Core {
                 if f.more {
                     continue;
                 }
+                conn.partial_before_rbuf = 0;
                 std::mem::take(&mut conn.partial)
             } else if !pub_side && !self.discard_data {
                 // A single-frame message built in its queue slot: a message built
@@ -1535,6 +1614,7 @@ impl Core {
                 if let Some(m) = pipe.inbound.back_mut() {
                     m.push(f.body);
                 }
+                conn.queued_from_rbuf += 1;
                 got = true;
                 continue;
             } else {
@@ -1548,14 +1628,21 @@ impl Core {
             }
             if !self.discard_data {
                 pipe.inbound.push_back(msg);
+                conn.queued_from_rbuf += 1;
                 got = true;
             }
         }
         if pong {
             self.retime.push(c);
+            // At most one PONG waits: the heartbeat keeps the newest PING's context, and
+            // it joins the output only when nothing else waits there (`write_out` adds it
+            // once the output is written), so a peer that pings without reading makes
+            // nothing pile up.
             let Conn { phase, out, .. } = conn;
             if let Phase::Active { heartbeat, .. } = phase {
-                out.push_encoded(|b| heartbeat.poll_transmit(b));
+                if out.is_empty() {
+                    out.push_encoded(|b| heartbeat.poll_transmit(b));
+                }
             }
             self.schedule_flush(c);
         }
@@ -1563,6 +1650,45 @@ impl Core {
             self.wake_waiters = true;
         }
         Ok(())
+    }
+
+    /// Gives up the connection's read buffer allocation as it is (a new one replaces it,
+    /// or the connection closes), `size` bytes. The messages queued from it (the newest
+    /// [`Conn`]'s `queued_from_rbuf` of the pipe's queue) and the frames of a message in
+    /// progress that came from it keep it alive; if they fill less than one
+    /// [`PIN_FACTOR`]th of it, they are copied into buffers of their own, so a peer that
+    /// follows each small message with bytes that are not kept (commands, dropped data)
+    /// cannot make a few queued bytes hold whole read buffers.
+    fn release_read_buffer(conn: &mut Conn, pipe: Option<&mut Pipe>, size: usize) {
+        let queued = std::mem::take(&mut conn.queued_from_rbuf);
+        let first_partial = std::mem::replace(&mut conn.partial_before_rbuf, conn.partial.len());
+        let first_partial = first_partial.min(conn.partial.len());
+        let start = pipe
+            .as_deref()
+            .map_or(0, |p| p.inbound.len() - queued.min(p.inbound.len()));
+        let partial_bytes: usize = conn.partial.frames()[first_partial..]
+            .iter()
+            .map(Bytes::len)
+            .sum();
+        let queued_bytes: usize = pipe
+            .as_deref()
+            .map_or(0, |p| p.inbound.range(start..).map(Message::byte_len).sum());
+        let kept = partial_bytes + queued_bytes;
+        let none = start == pipe.as_deref().map_or(0, |p| p.inbound.len())
+            && first_partial == conn.partial.len();
+        if none || kept.saturating_mul(PIN_FACTOR) >= size {
+            return;
+        }
+        // An empty frame is a slice of the buffer too, and keeps it alive as well.
+        let own = |f: &mut Bytes| *f = Bytes::copy_from_slice(f);
+        if let Some(p) = pipe {
+            for m in p.inbound.range_mut(start..) {
+                m.frames_mut().iter_mut().for_each(own);
+            }
+        }
+        conn.partial.frames_mut()[first_partial..]
+            .iter_mut()
+            .for_each(own);
     }
 
     /// Handles a command on an active connection. `Ok(true)`: a PING wants its PONG.
@@ -1641,7 +1767,7 @@ fn protocol_error(e: &DecodeError) -> CloseReason {
 /// One read into the connection's buffer. The buffer grows with what arrives, at most
 /// doubling per read, so a peer's declared length never sizes an allocation by itself.
 /// Returns the bytes read and the room there was for them.
-fn read_some(conn: &mut Conn) -> io::Result<(usize, usize)> {
+fn read_some(conn: &mut Conn, pipe: Option<&mut Pipe>) -> io::Result<(usize, usize)> {
     let chunk = conn.read_chunk;
     if conn.rbuf.capacity() - conn.rbuf.len() < chunk / 4 {
         let needed = match &conn.phase {
@@ -1652,11 +1778,14 @@ fn read_some(conn: &mut Conn) -> io::Result<(usize, usize)> {
         let want = needed.clamp(chunk as u64, len.max(chunk) as u64) as usize; // <= max(len, chunk)
         if !conn.rbuf.try_reclaim(want) {
             if len >= chunk {
-                // A large frame still arriving: the allocator may extend the buffer in place.
+                // A large frame still arriving: the allocator may extend the buffer in
+                // place, or, if messages hold parts of it, move it to a new one.
+                Core::release_read_buffer(conn, pipe, conn.rbuf_size);
                 conn.rbuf.reserve(want);
             } else {
                 // Messages still hold parts of this buffer. Go on in the spare if they let
                 // go of it, else in a new buffer; this one becomes the spare.
+                Core::release_read_buffer(conn, pipe, conn.rbuf_size);
                 let (mut next, mut size) = conn.spare.take().unwrap_or_default();
                 if !next.try_reclaim(len + want) {
                     next = BytesMut::with_capacity(len + want);

@@ -8,8 +8,7 @@
 //! straight to it before it blocks, so a message crosses no thread when the caller is busy
 //! with the socket. See ARCHITECTURE.md for the reasoning.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -25,6 +24,7 @@ use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
 use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, Phase, PipeId};
 use crate::slab::{Key, Slab};
+use crate::timers::Timers;
 use crate::{sys, Backoff, BoundSocket, Config, PeerCred, TransportError, TransportEvent};
 
 const WAKER: Token = Token(usize::MAX);
@@ -72,7 +72,7 @@ fn listener_token(k: Key) -> Token {
     Token(k.index() * 2 + 1)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum TimerKey {
     Conn(Key),
     Connector(Key),
@@ -105,7 +105,8 @@ pub struct State<H> {
     config: Config,
     listeners: Slab<Listener>,
     connectors: Slab<Connector>,
-    timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    /// One deadline at most per connection, connector, listener and the sweep.
+    timers: Timers<TimerKey>,
     events: VecDeque<TransportEvent>,
     monitor: bool,
     registry: Registry,
@@ -196,7 +197,7 @@ impl<H: Handler> Engine<H> {
                 config,
                 listeners: Slab::default(),
                 connectors: Slab::default(),
-                timers: BinaryHeap::new(),
+                timers: Timers::default(),
                 events: VecDeque::new(),
                 monitor: false,
                 registry,
@@ -631,6 +632,17 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st().core.read_buffer_bytes()
     }
 
+    /// Deadlines the I/O thread keeps: at most one per connection, connector, listener and
+    /// the buffer sweep, however often they change. For diagnostics.
+    pub fn timer_entries(&mut self) -> usize {
+        self.st().timers.len()
+    }
+
+    /// Bytes encoded for the connections and not yet taken by the kernel. For diagnostics.
+    pub fn output_bytes(&mut self) -> usize {
+        self.st().core.output_bytes()
+    }
+
     /// How many times the I/O thread has woken so far. For diagnostics: an idle socket's
     /// I/O thread sleeps.
     pub fn io_turns(&mut self) -> u64 {
@@ -915,7 +927,7 @@ impl<H: Handler> State<H> {
             let at = now.checked_add(delay).unwrap_or(now);
             c.retry_at = Some(at);
             let endpoint = c.text.clone();
-            self.timers.push(Reverse((at, TimerKey::Connector(k))));
+            self.timers.set(TimerKey::Connector(k), Some(at));
             self.event(TransportEvent::ConnectRetried {
                 endpoint,
                 errno,
@@ -1057,9 +1069,7 @@ impl<H: Handler> State<H> {
         let d = c.next_deadline();
         if d != c.deadline {
             c.deadline = d;
-            if let Some(d) = d {
-                self.timers.push(Reverse((d, TimerKey::Conn(k))));
-            }
+            self.timers.set(TimerKey::Conn(k), d);
         }
     }
 
@@ -1105,7 +1115,7 @@ impl<H: Handler> State<H> {
                     let at = now.checked_add(retry).unwrap_or(now);
                     l.retry_at = Some(at);
                     let endpoint = l.endpoint.clone();
-                    self.timers.push(Reverse((at, TimerKey::Listener(lk))));
+                    self.timers.set(TimerKey::Listener(lk), Some(at));
                     self.event(TransportEvent::AcceptFailed {
                         endpoint,
                         errno: e.raw_os_error().unwrap_or(0),
@@ -1120,6 +1130,7 @@ impl<H: Handler> State<H> {
     /// Stops a listener and removes its files; with `close_conns` (unbind), also closes
     /// the connections accepted through it.
     fn close_listener(&mut self, lk: Key, close_conns: bool) {
+        self.timers.set(TimerKey::Listener(lk), None);
         let Some(mut l) = self.listeners.remove(lk) else {
             return;
         };
@@ -1148,6 +1159,7 @@ impl<H: Handler> State<H> {
     }
 
     fn close_connector(&mut self, ck: Key) {
+        self.timers.set(TimerKey::Connector(ck), None);
         let Some(c) = self.connectors.remove(ck) else {
             return;
         };
@@ -1296,11 +1308,7 @@ impl<H: Handler> State<H> {
     }
 
     fn fire_timers(&mut self, now: Instant) {
-        while let Some(Reverse((at, key))) = self.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some((at, key)) = self.timers.pop_due(now) {
             match key {
                 TimerKey::Conn(k) => self.conn_timer(k, now),
                 TimerKey::Connector(k) => {
@@ -1329,7 +1337,7 @@ impl<H: Handler> State<H> {
     }
 
     fn next_timeout(&mut self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        self.timers.next()
     }
 
     /// Closes a doomed connection: events, pipe, and the connector's next move.
@@ -1352,6 +1360,8 @@ impl<H: Handler> State<H> {
                 c.closing = Some(reason);
             }
         }
+        self.core.release_read_buffers(k);
+        self.timers.set(TimerKey::Conn(k), None);
         let Some(mut conn) = self.core.conns.remove(k) else {
             return;
         };
@@ -1573,8 +1583,7 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
         st.fire_timers(now);
         if st.core.big_rbufs && !st.sweep_armed {
             st.sweep_armed = true;
-            st.timers
-                .push(Reverse((now + SWEEP_EVERY, TimerKey::Sweep)));
+            st.timers.set(TimerKey::Sweep, Some(now + SWEEP_EVERY));
         }
         // Parked connections come back once their caller stopped waiting (see PARK_GRACE),
         // or at once when the socket closes (lingering output needs the I/O thread).

@@ -20,11 +20,12 @@ mod error;
 mod message;
 mod slab;
 mod sys;
+mod timers;
 
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TransportEvent};
-pub use core::{Core, Handler, Notice, Pipe, PipeId, COPY_MAX, MAX_MESSAGE_FRAMES};
+pub use core::{Core, Handler, Notice, Pipe, PipeId, COPY_MAX, MAX_MESSAGE_FRAMES, PIN_FACTOR};
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};

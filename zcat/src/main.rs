@@ -6,14 +6,17 @@
 //! Messages are text lines; frames are separated by TAB; a frame that is not printable
 //! UTF-8 is written as `0x` + hex, and an input frame `0x<hex>` is read as bytes.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
 use zsock::{Context, Events, Flags, Message, Socket, SocketOption, SocketType};
 
+mod printer;
 mod text;
+
+use printer::Printer;
 
 const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
   TYPE                pair pub sub xpub xsub req rep dealer router push pull
@@ -170,7 +173,7 @@ fn signal_fd() -> std::io::Result<OwnedFd> {
 }
 
 /// A pipe whose read end becomes readable when the stdin thread has a line (or EOF).
-fn wake_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn wake_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
@@ -180,7 +183,7 @@ fn wake_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn drain(fd: &OwnedFd) {
+pub(crate) fn drain(fd: &OwnedFd) {
     let mut buf = [0u8; 256];
     // SAFETY: reads into a live local buffer from a non-blocking descriptor we own.
     while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
@@ -203,7 +206,7 @@ struct Run {
     awaiting_reply: bool,
     stdin_done: bool,
     lines: std::collections::VecDeque<String>,
-    out: std::io::Stdout,
+    printer: Printer,
 }
 
 enum Step {
@@ -213,9 +216,7 @@ enum Step {
 
 impl Run {
     fn print(&mut self, m: &Message) -> std::io::Result<()> {
-        let mut out = self.out.lock();
-        writeln!(out, "{}", text::format_message(m))?;
-        out.flush()
+        self.printer.print(text::format_message(m))
     }
 
     fn count_reached(&self, n: u64) -> bool {
@@ -233,6 +234,14 @@ impl Run {
         loop {
             if self.role == Role::Replier && self.reply_due {
                 return Ok(Step::Continue); // REP must reply first
+            }
+            // While the printer's queue is full, messages wait in the socket.
+            if !self
+                .printer
+                .has_room()
+                .map_err(|e| format!("stdout: {e}"))?
+            {
+                return Ok(Step::Continue);
             }
             if !self.sock.events().contains(Events::POLLIN) {
                 return Ok(Step::Continue);
@@ -404,7 +413,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         awaiting_reply: false,
         stdin_done: !uses_stdin,
         lines: Default::default(),
-        out: std::io::stdout(),
+        printer: Printer::start().map_err(|e| format!("stdout: {e}"))?,
     };
     let mut interrupted = false;
     loop {
@@ -423,7 +432,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
         // `events` clears the descriptor, so everything it reports must be acted on
         // before sleeping: a message to read, or room for a line that is waiting.
         let ev = st.sock.events();
-        if ev.contains(Events::POLLIN) || (ev.contains(Events::POLLOUT) && !st.lines.is_empty()) {
+        let room = st.printer.has_room().map_err(|e| format!("stdout: {e}"))?;
+        if (ev.contains(Events::POLLIN) && room)
+            || (ev.contains(Events::POLLOUT) && !st.lines.is_empty())
+        {
             continue;
         }
         let mut fds = [
@@ -448,9 +460,15 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            // Room in the printer's queue, while a line waits for it.
+            libc::pollfd {
+                fd: st.printer.written_fd().map_or(-1, |fd| fd.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: `fds` is a live array of three pollfd structs.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
+        // SAFETY: `fds` is a live array of four pollfd structs.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 4, -1) };
         if rc < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
@@ -465,6 +483,16 @@ fn run(args: Args) -> Result<ExitCode, String> {
         if fds[1].revents != 0 {
             drain(&wake_r);
         }
+        if fds[3].revents != 0 {
+            st.printer.drain();
+        }
+    }
+    // What was received is printed before a normal exit; a signal still ends it at once.
+    if !interrupted {
+        interrupted = !st
+            .printer
+            .finish(&sig)
+            .map_err(|e| format!("stdout: {e}"))?;
     }
     if interrupted {
         // Signals close at once: nothing lingers, socket files are removed.

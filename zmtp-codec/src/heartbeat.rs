@@ -75,8 +75,12 @@ impl Heartbeat {
 
     /// A PING arrived (after [`Heartbeat::on_traffic`] for the same read): queue the PONG and
     /// arm the peer's TTL.
+    /// At most one PONG is ever pending: a PING that comes before the last one's PONG was
+    /// taken by [`Heartbeat::poll_transmit`] replaces its context. The context is copied
+    /// (at most 16 bytes), so a pending PONG holds no part of the buffer the PING came in.
     pub fn on_ping(&mut self, ping: &Ping, now: Instant) {
-        self.pong = Some(ping.context.clone());
+        let context = &ping.context[..ping.context.len().min(crate::wire::MAX_PING_CONTEXT)];
+        self.pong = Some(Bytes::copy_from_slice(context));
         if ping.ttl_deciseconds > 0 && self.ttl_deadline.is_none() {
             let ttl = deciseconds_to_ttl(ping.ttl_deciseconds);
             self.ttl_deadline = now.checked_add(ttl).map(|d| (d, ttl));

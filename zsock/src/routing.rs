@@ -355,7 +355,7 @@ impl Routing {
                 if msg.len() == 1 {
                     if let Some(sub) = Subscription::from_data_frame(&first) {
                         let send = if sub.subscribe {
-                            s.subs.add(sub.topic.clone());
+                            s.subs.add(&sub.topic);
                             true
                         } else {
                             s.subs.remove(&sub.topic)
@@ -504,6 +504,7 @@ impl Routing {
             }
             Kind::XPub(p) => {
                 if let Some(m) = p.pending.pop_front() {
+                    core.set_unread_notifications(p.pending.len());
                     return Ok(m);
                 }
                 // Non-subscription messages from subscribers pass up too.
@@ -596,7 +597,7 @@ impl Routing {
             return false;
         };
         let changed = if on {
-            s.subs.add(topic.clone())
+            s.subs.add(&topic)
         } else {
             s.subs.remove(&topic)
         };
@@ -675,10 +676,10 @@ impl Routing {
         match &mut self.kind {
             Kind::Sub(s) | Kind::XSub(s) => {
                 // 29/PUBSUB: subscriptions are sent again on every (re)connection.
-                for t in s.subs.topics() {
+                for topic in s.subs.topics() {
                     let sub = Subscription {
                         subscribe: true,
-                        topic: t.clone(),
+                        topic,
                     };
                     core.send_subscription(p, &sub);
                 }
@@ -760,7 +761,7 @@ impl Routing {
                 // Each pipe holds a topic once (see `subscription`).
                 if let Some(subs) = pb.pipes.remove(&p) {
                     for t in subs.topics() {
-                        pb.all.remove(t);
+                        pb.all.remove(&t);
                     }
                 }
                 pb.order.retain(|q| *q != p);
@@ -769,9 +770,9 @@ impl Routing {
                 // Topics nobody wants any more go up as unsubscriptions, as in libzmq.
                 if let Some(subs) = pb.pipes.remove(&p) {
                     for t in subs.topics() {
-                        if pb.all.remove(t) {
+                        if pb.all.remove(&t) {
                             let mut frame = vec![0u8];
-                            frame.extend_from_slice(t);
+                            frame.extend_from_slice(&t);
                             pb.pending.push_back(Message::from(frame));
                         }
                     }
@@ -801,8 +802,8 @@ impl Routing {
             if subs.contains(&sub.topic) {
                 false
             } else {
-                subs.add(sub.topic.clone());
-                pb.all.add(sub.topic.clone())
+                subs.add(&sub.topic);
+                pb.all.add(&sub.topic)
             }
         } else {
             // CANCEL of a topic the pipe never subscribed to is ignored.
@@ -838,6 +839,10 @@ impl Handler for Routing {
             Notice::Disconnected(p) => self.disconnected(p),
             Notice::Detached(p) => self.detached(p),
             Notice::Subscription(p, sub) => self.subscription(p, sub),
+        }
+        if let Kind::XPub(pb) = &self.kind {
+            // Subscription messages count towards RCVHWM until the application takes them.
+            core.set_unread_notifications(pb.pending.len());
         }
     }
 }

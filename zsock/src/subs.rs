@@ -1,87 +1,328 @@
-//! A multiset of subscription prefixes with fast prefix matching.
-
-use std::collections::{BTreeMap, HashMap};
+//! A multiset of subscription prefixes, held as a compressed prefix tree (a radix trie).
+//!
+//! Matching walks the message's first bytes down the tree once: it costs at most one step
+//! per byte of the longest subscribed prefix the message starts with, and a topic that
+//! differs from the message in its first byte is never looked at. So what matching a
+//! message costs does not depend on how many other topics there are or how long they are.
+//! Each edge holds a run of bytes, so a topic costs its own bytes plus one node at most
+//! (two when it splits an edge): a peer's topics take memory in proportion to what it sent.
+//! Every walk is a loop over nodes in one arena (no recursion), however deep the tree.
 
 use bytes::Bytes;
 
-/// Topics (prefixes) with a count each. Matching checks only the prefix lengths that are
-/// present, so a message costs one hash look-up per distinct subscribed length.
-#[derive(Debug, Default, Clone)]
+/// Index of the root node, whose label is empty.
+const ROOT: usize = 0;
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// The bytes on the edge from the parent to this node.
+    label: Box<[u8]>,
+    /// Subscriptions to exactly the prefix that ends here.
+    count: u32,
+    /// Children by the first byte of their label, sorted.
+    children: Vec<(u8, usize)>,
+}
+
+impl Node {
+    fn child(&self, b: u8) -> Option<usize> {
+        self.children
+            .binary_search_by_key(&b, |&(c, _)| c)
+            .ok()
+            .map(|i| self.children[i].1)
+    }
+}
+
+/// Topics (prefixes) with a count each.
+///
+/// Invariant: every node but the root has a count above zero or at least two children,
+/// and no two children of a node share a first byte.
+#[derive(Debug, Clone)]
 pub(crate) struct Subscriptions {
-    topics: HashMap<Bytes, u32>,
-    /// Distinct topic lengths and how many topics have each.
-    lengths: BTreeMap<usize, u32>,
+    nodes: Vec<Node>,
+    /// Slots of removed nodes, for reuse.
+    free: Vec<usize>,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Subscriptions {
+            nodes: vec![Node::default()],
+            free: Vec::new(),
+        }
+    }
 }
 
 impl Subscriptions {
-    /// Adds one subscription; `true` when the topic was new.
-    pub(crate) fn add(&mut self, topic: Bytes) -> bool {
-        let len = topic.len();
-        let n = self.topics.entry(topic).or_insert(0);
-        *n = n.saturating_add(1);
-        if *n == 1 {
-            *self.lengths.entry(len).or_insert(0) += 1;
-            true
-        } else {
-            false
+    fn alloc(&mut self, node: Node) -> usize {
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                self.nodes.len() - 1
+            }
         }
+    }
+
+    fn release(&mut self, i: usize) {
+        self.nodes[i] = Node::default();
+        self.free.push(i);
+    }
+
+    fn set_child(&mut self, parent: usize, b: u8, child: usize) {
+        let children = &mut self.nodes[parent].children;
+        match children.binary_search_by_key(&b, |&(c, _)| c) {
+            Ok(i) => children[i].1 = child,
+            Err(i) => children.insert(i, (b, child)),
+        }
+    }
+
+    /// Adds one subscription; `true` when the topic was new.
+    pub(crate) fn add(&mut self, topic: &[u8]) -> bool {
+        let mut n = ROOT;
+        let mut rest = topic;
+        loop {
+            let Some(&b) = rest.first() else {
+                let count = &mut self.nodes[n].count;
+                *count = count.saturating_add(1);
+                return *count == 1;
+            };
+            let Some(c) = self.nodes[n].child(b) else {
+                let leaf = self.alloc(Node {
+                    label: rest.into(),
+                    count: 1,
+                    children: Vec::new(),
+                });
+                self.set_child(n, b, leaf);
+                return true;
+            };
+            let label = &self.nodes[c].label;
+            let common = label.iter().zip(rest).take_while(|(x, y)| x == y).count();
+            if common < label.len() {
+                // The topic leaves this edge part way: split it at that point.
+                let (head, tail): (Box<[u8]>, Box<[u8]>) =
+                    (label[..common].into(), label[common..].into());
+                let tail_first = tail[0]; // non-empty: common < label.len()
+                self.nodes[c].label = tail;
+                let mid = self.alloc(Node {
+                    label: head,
+                    count: 0,
+                    children: vec![(tail_first, c)],
+                });
+                self.set_child(n, b, mid);
+                n = mid;
+            } else {
+                n = c;
+            }
+            rest = &rest[common..];
+        }
+    }
+
+    /// The path of nodes to `topic`'s node, root first, if the tree has such a node.
+    fn path(&self, topic: &[u8]) -> Option<Vec<usize>> {
+        let mut path = vec![ROOT];
+        let mut n = ROOT;
+        let mut rest = topic;
+        while let Some(&b) = rest.first() {
+            let c = self.nodes[n].child(b)?;
+            rest = rest.strip_prefix(&self.nodes[c].label[..])?;
+            path.push(c);
+            n = c;
+        }
+        Some(path)
     }
 
     /// Removes one subscription; `true` when the topic's last one went. Unknown topics
     /// are ignored.
     pub(crate) fn remove(&mut self, topic: &[u8]) -> bool {
-        let Some(n) = self.topics.get_mut(topic) else {
+        let Some(path) = self.path(topic) else {
             return false;
         };
-        *n -= 1;
-        if *n > 0 {
+        let n = *path.last().unwrap_or(&ROOT);
+        if self.nodes[n].count == 0 {
             return false;
         }
-        self.topics.remove(topic);
-        if let Some(c) = self.lengths.get_mut(&topic.len()) {
-            *c -= 1;
-            if *c == 0 {
-                self.lengths.remove(&topic.len());
+        self.nodes[n].count -= 1;
+        if self.nodes[n].count > 0 {
+            return false;
+        }
+        // Restore the invariant: a node with no subscription of its own goes if it has no
+        // children, and merges into its only child if it has one. Removing a leaf can
+        // leave its parent with one child and no count of its own: that merges too.
+        if n != ROOT {
+            let parent = path[path.len() - 2];
+            self.tidy(parent, n);
+            if parent != ROOT {
+                let grandparent = path[path.len() - 3];
+                self.tidy(grandparent, parent);
             }
         }
         true
     }
 
+    /// Removes node `n` (a child of `parent`) if it holds nothing, or merges it with its
+    /// only child if it holds no count of its own.
+    fn tidy(&mut self, parent: usize, n: usize) {
+        let node = &self.nodes[n];
+        if node.count > 0 || node.children.len() > 1 {
+            return;
+        }
+        let first = node.label[0]; // non-root labels are never empty
+        match node.children.first().copied() {
+            None => {
+                let children = &mut self.nodes[parent].children;
+                children.retain(|&(b, _)| b != first);
+                self.release(n);
+            }
+            Some((_, only)) => {
+                let child = std::mem::take(&mut self.nodes[only]);
+                let mut label = std::mem::take(&mut self.nodes[n].label).into_vec();
+                label.extend_from_slice(&child.label);
+                self.nodes[n] = Node {
+                    label: label.into(),
+                    count: child.count,
+                    children: child.children,
+                };
+                self.release(only);
+            }
+        }
+    }
+
     /// Whether `topic` itself is present.
     pub(crate) fn contains(&self, topic: &[u8]) -> bool {
-        self.topics.contains_key(topic)
+        self.path(topic)
+            .and_then(|p| p.last().copied())
+            .is_some_and(|n| self.nodes[n].count > 0)
     }
 
     /// Whether some topic is a prefix of `data`.
     pub(crate) fn matches(&self, data: &[u8]) -> bool {
-        self.lengths
-            .range(..=data.len())
-            .any(|(&len, _)| self.topics.contains_key(&data[..len]))
+        let mut n = ROOT;
+        let mut rest = data;
+        loop {
+            if self.nodes[n].count > 0 {
+                return true;
+            }
+            let Some(&b) = rest.first() else {
+                return false;
+            };
+            let Some(c) = self.nodes[n].child(b) else {
+                return false;
+            };
+            match rest.strip_prefix(&self.nodes[c].label[..]) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+            n = c;
+        }
     }
 
     /// Every distinct topic, once each.
-    pub(crate) fn topics(&self) -> impl Iterator<Item = &Bytes> {
-        self.topics.keys()
+    pub(crate) fn topics(&self) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        // (node, length of the prefix above it), depth first.
+        let mut stack = vec![(ROOT, 0usize)];
+        let mut prefix: Vec<u8> = Vec::new();
+        while let Some((n, above)) = stack.pop() {
+            let node = &self.nodes[n];
+            prefix.truncate(above);
+            prefix.extend_from_slice(&node.label);
+            if node.count > 0 {
+                out.push(Bytes::copy_from_slice(&prefix));
+            }
+            stack.extend(node.children.iter().map(|&(_, c)| (c, prefix.len())));
+        }
+        out
+    }
+
+    /// Nodes in use (the root included): at most twice the distinct topics, plus one.
+    #[cfg(test)]
+    fn nodes_in_use(&self) -> usize {
+        self.nodes.len() - self.free.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
     fn prefix_matching_and_counting() {
         let mut s = Subscriptions::default();
         assert!(!s.matches(b"abc"));
-        assert!(s.add(Bytes::from_static(b"ab")));
-        assert!(!s.add(Bytes::from_static(b"ab")));
+        assert!(s.add(b"ab"));
+        assert!(!s.add(b"ab"));
         assert!(s.matches(b"abc") && s.matches(b"ab") && !s.matches(b"a"));
         assert!(!s.remove(b"ab"));
         assert!(s.matches(b"abc"));
         assert!(s.remove(b"ab"));
         assert!(!s.matches(b"abc"));
         assert!(!s.remove(b"unknown"));
-        assert!(s.add(Bytes::new()));
+        assert!(s.add(b""));
         assert!(s.matches(b"") && s.matches(b"anything"));
+    }
+
+    #[test]
+    fn removing_every_topic_leaves_only_the_root() {
+        let mut s = Subscriptions::default();
+        let topics: Vec<Vec<u8>> = (1..=300).map(|n| vec![b'x'; n]).collect();
+        for t in &topics {
+            assert!(s.add(t));
+        }
+        assert!(s.nodes_in_use() <= 2 * topics.len() + 1);
+        for t in topics.iter().rev().step_by(2) {
+            assert!(s.remove(t));
+        }
+        for t in &topics {
+            assert!(s.remove(t) || !s.contains(t));
+        }
+        assert_eq!(s.nodes_in_use(), 1);
+        assert!(s.topics().is_empty());
+    }
+
+    proptest! {
+        /// The tree answers as a plain map of topics does, whatever the operations.
+        #[test]
+        fn behaves_as_a_map_of_counts(
+            ops in proptest::collection::vec(
+                (any::<bool>(), proptest::collection::vec(0u8..3, 0..6)), 0..200),
+            probes in proptest::collection::vec(proptest::collection::vec(0u8..3, 0..8), 0..20),
+        ) {
+            let mut s = Subscriptions::default();
+            let mut model: HashMap<Vec<u8>, u32> = HashMap::new();
+            for (add, t) in &ops {
+                if *add {
+                    let n = model.entry(t.clone()).or_insert(0);
+                    *n += 1;
+                    prop_assert_eq!(s.add(t), *n == 1);
+                } else {
+                    let last = match model.get_mut(t) {
+                        Some(n) => { *n -= 1; *n == 0 }
+                        None => false,
+                    };
+                    if last {
+                        model.remove(t);
+                    }
+                    prop_assert_eq!(s.remove(t), last);
+                }
+                prop_assert!(s.nodes_in_use() <= 2 * model.len() + 1);
+            }
+            for p in &probes {
+                let want = model.keys().any(|t| p.starts_with(t));
+                prop_assert_eq!(s.matches(p), want);
+                prop_assert_eq!(s.contains(p), model.contains_key(p));
+            }
+            let mut got: Vec<Vec<u8>> = s.topics().iter().map(|t| t.to_vec()).collect();
+            let mut want: Vec<Vec<u8>> = model.keys().cloned().collect();
+            got.sort();
+            want.sort();
+            prop_assert_eq!(got, want);
+        }
     }
 }

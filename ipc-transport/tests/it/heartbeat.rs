@@ -82,3 +82,92 @@ fn peer_ttl_closes_a_silent_peer() {
     });
     assert!(format!("{ev:?}").contains("time-to-live"), "{ev:?}");
 }
+
+/// A PING frame with TTL `ttl` (deciseconds) and `context`.
+fn ping(ttl: u16, context: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x04, (7 + context.len()) as u8, 0x04];
+    f.extend_from_slice(b"PING");
+    f.extend_from_slice(&ttl.to_be_bytes());
+    f.extend_from_slice(context);
+    f
+}
+
+/// Reads from `s` until `needle` has arrived.
+fn read_until(s: &mut std::os::unix::net::UnixStream, needle: &[u8]) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before {needle:?} arrived");
+        // Keep only a tail long enough to hold the needle across two reads.
+        seen.extend_from_slice(&buf[..n]);
+        let keep = seen.len().saturating_sub(64 * 1024);
+        seen.drain(..keep);
+    }
+}
+
+/// 37/ZMTP has a PING answered by a PONG; a peer that PINGs without ever reading must not
+/// make PONGs pile up. The bound: once the kernel holds all it takes, at most one PONG
+/// (a command of at most 2 + 5 + 16 bytes) waits in the connection's output, carrying
+/// the newest PING's context.
+#[test]
+fn a_peer_that_pings_without_reading_gets_one_pending_pong() {
+    const MAX_PONG: usize = 2 + 5 + 16;
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull
+        .bind(&format!("ipc://{}", dir.path().join("p").display()))
+        .unwrap();
+    let mut s = raw_push(&addr);
+    let p = connected_pipe(&pull);
+    // One write per PING, so that the engine sees many reads that each hold a PING:
+    // more PONGs than the kernel's buffers take.
+    for i in 0..200_000u32 {
+        s.write_all(&ping(0, format!("ctx{i:08}").as_bytes()))
+            .unwrap();
+    }
+    s.write_all(&ping(0, b"the-newest-ping")).unwrap();
+    s.write_all(b"\x00\x03end").unwrap();
+    // Everything before "end" has been decoded once "end" is received.
+    assert_eq!(recv(&pull, p).frames()[0], "end");
+    let pending = pull.lock().output_bytes();
+    assert!(
+        pending <= MAX_PONG,
+        "{pending} bytes of output wait for a peer that does not read"
+    );
+    // Once the peer reads, the pending PONG answers the newest PING.
+    read_until(&mut s, b"the-newest-ping");
+}
+
+/// A PING with a TTL re-arms the peer's deadline; each re-arm moves the connection's one
+/// timer entry instead of adding one, and the entry goes with the connection.
+#[test]
+fn pings_with_a_ttl_keep_one_timer_entry_per_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull
+        .bind(&format!("ipc://{}", dir.path().join("p").display()))
+        .unwrap();
+    let before = pull.lock().timer_entries();
+    let mut s = raw_push(&addr);
+    let p = connected_pipe(&pull);
+    // One write per PING, so that the engine sees many reads, each re-arming the TTL.
+    let one = ping(0xFFFF, b"");
+    for _ in 0..20_000 {
+        s.write_all(&one).unwrap();
+    }
+    s.write_all(b"\x00\x03end").unwrap();
+    assert_eq!(recv(&pull, p).frames()[0], "end");
+    // The connection's deadline, and at most the buffer sweep's.
+    let during = pull.lock().timer_entries();
+    assert!(during <= before + 2, "{during} timer entries for one peer");
+    drop(s);
+    event(&pull, "the disconnect", |ev| {
+        matches!(ev, TransportEvent::Disconnected { .. })
+    });
+    let after = pull.lock().timer_entries();
+    assert!(
+        after <= before + 1,
+        "{after} timer entries after the peer left"
+    );
+}

@@ -47,7 +47,7 @@ pub const MAX_MESSAGE_FRAMES: u64 = 1 << 17;
 /// chunk spare grows by the chunk, which doubles from [`FIRST_READ`] up to this each time a
 /// read fills the room (a 64 KiB message then arrives in one read, not copied across two
 /// buffers, while a quiet connection never reserves more than the first chunk).
-const READ_CHUNK: usize = 256 * 1024;
+pub const READ_CHUNK: usize = 256 * 1024;
 /// The first chunk of a connection, and of one whose idle buffer was given back.
 const FIRST_READ: usize = 16 * 1024;
 /// A read buffer larger than this is given back when it is empty and its connection read

@@ -25,7 +25,9 @@ mod timers;
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TransportEvent};
-pub use core::{Core, Handler, Notice, Pipe, PipeId, COPY_MAX, MAX_MESSAGE_FRAMES, PIN_FACTOR};
+pub use core::{
+    Core, Handler, Notice, Pipe, PipeId, COPY_MAX, MAX_MESSAGE_FRAMES, PIN_FACTOR, READ_CHUNK,
+};
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};

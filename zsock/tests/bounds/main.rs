@@ -1,0 +1,300 @@
+//! What a hostile peer can make a socket hold, measured with a counting allocator against
+//! the bound written in ipc-transport's docs (and ARCHITECTURE.md): read buffers, queued
+//! messages and what they keep alive, subscriptions and XPUB notifications.
+//!
+//! The allocator counts every live byte of the process, so the tests of this binary run
+//! one at a time (each holds [`serial`]'s lock) and measure growth over a baseline taken
+//! after the connection was made.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use ipc_transport::{PIN_FACTOR, READ_CHUNK};
+use zsock::{Context, Flags, Socket, SocketOption, SocketType};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; only a counter is
+// kept beside it.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The largest command the attacks send between small frames and topics.
+const BIG: usize = 250_000;
+
+/// What a connection's read buffers may reserve while the largest item the peer sends is
+/// `item` bytes: the buffer being read and a spare, each at most twice the item and a
+/// read chunk (the written bound, in ipc-transport's crate docs).
+fn read_buffers_bound(item: usize) -> usize {
+    2 * 2 * (item + READ_CHUNK)
+}
+
+/// What the test's own sockets, threads and bookkeeping may allocate besides what the
+/// attack makes the socket hold (measured at well under this).
+const SLACK: usize = 256 * 1024;
+
+fn greeting_and_ready(ty: &str) -> Vec<u8> {
+    let mut v = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 1];
+    v.extend_from_slice(b"NULL");
+    v.resize(64, 0);
+    let mut body = b"\x05READY\x0bSocket-Type".to_vec();
+    body.extend_from_slice(&(ty.len() as u32).to_be_bytes());
+    body.extend_from_slice(ty.as_bytes());
+    v.extend_from_slice(&[0x04, body.len() as u8]);
+    v.extend_from_slice(&body);
+    v
+}
+
+/// A command frame named `name` with `data` after the name (long form when needed).
+fn command(name: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut body = vec![name.len() as u8];
+    body.extend_from_slice(name);
+    body.extend_from_slice(data);
+    let mut f = match u8::try_from(body.len()) {
+        Ok(n) => vec![0x04, n],
+        Err(_) => {
+            let mut f = vec![0x06];
+            f.extend_from_slice(&(body.len() as u64).to_be_bytes());
+            f
+        }
+    };
+    f.extend_from_slice(&body);
+    f
+}
+
+fn data_frame(body: &[u8]) -> Vec<u8> {
+    let mut f = match u8::try_from(body.len()) {
+        Ok(n) => vec![0x00, n],
+        Err(_) => {
+            let mut f = vec![0x02];
+            f.extend_from_slice(&(body.len() as u64).to_be_bytes());
+            f
+        }
+    };
+    f.extend_from_slice(body);
+    f
+}
+
+fn raw_peer(path: &str, ty: &str) -> UnixStream {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&greeting_and_ready(ty)).unwrap();
+    s
+}
+
+/// Reads until `needle` has arrived, while `poke` is called between reads.
+fn read_until(s: &mut UnixStream, needle: &[u8], mut poke: impl FnMut()) {
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle:?} never came"
+        );
+        poke();
+        match s.read(&mut buf) {
+            Ok(0) => panic!("closed before {needle:?} arrived"),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Sends `frames` from a thread until a write makes no progress for a second (the socket
+/// stopped reading), or all are sent. Returns how many went whole, and whether it stalled.
+fn write_until_stalled(mut s: UnixStream, frames: Vec<Vec<u8>>) -> (usize, bool, UnixStream) {
+    std::thread::spawn(move || {
+        s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+        for (i, f) in frames.iter().enumerate() {
+            if s.write_all(f).is_err() {
+                return (i, true, s);
+            }
+        }
+        (frames.len(), false, s)
+    })
+    .join()
+    .unwrap()
+}
+
+fn sock(ctx: &Context, t: SocketType) -> Socket {
+    let mut s = ctx.socket(t).unwrap();
+    s.set(SocketOption::Linger(0)).unwrap();
+    s.set(SocketOption::RcvTimeo(10_000)).unwrap();
+    s
+}
+
+/// reliability.md's case 1 of issue 17: a SUB that follows each small SUBSCRIBE with a
+/// 250 KB unknown command. Before the bound, each 7-byte topic kept its read buffer alive
+/// (hundreds of KiB each, 177 MB for 400); now the topics live in the subscription tree,
+/// and the connection's buffers stay within their bound.
+#[test]
+fn subscriptions_between_large_commands_keep_no_read_buffers_alive() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pub");
+    let ctx = Context::new();
+    let mut publisher = sock(&ctx, SocketType::Pub);
+    publisher
+        .bind(&format!("ipc://{}", path.display()))
+        .unwrap();
+    let mut raw = raw_peer(path.to_str().unwrap(), "SUB");
+    raw.write_all(&command(b"SUBSCRIBE", b"ready")).unwrap();
+    read_until(&mut raw, b"ready!", || {
+        publisher.send_copy(b"ready!", Flags::NONE).unwrap();
+    });
+    let base = live();
+    const TOPICS: usize = 400;
+    let junk = command(b"JUNK", &vec![0x55; BIG]);
+    for i in 0..TOPICS {
+        raw.write_all(&command(b"SUBSCRIBE", format!("t{i:06}").as_bytes()))
+            .unwrap();
+        raw.write_all(&junk).unwrap();
+    }
+    raw.write_all(&command(b"SUBSCRIBE", b"sync")).unwrap();
+    read_until(&mut raw, b"sync!", || {
+        publisher.send_copy(b"sync!", Flags::NONE).unwrap();
+    });
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes");
+    // Each topic: its 7 bytes and at most two tree nodes (label, count, child list).
+    let topics = TOPICS * (7 + 2 * 64);
+    let bound = read_buffers_bound(BIG) + topics + SLACK;
+    assert!(
+        grown <= bound,
+        "{grown} bytes held after {TOPICS} subscriptions (bound {bound})"
+    );
+}
+
+/// Issue 17's case 1 with a PULL whose application stopped receiving: 400-byte messages,
+/// each followed by a 250 KB unknown command. The queue holds RCVHWM messages; what they
+/// keep alive is at most PIN_FACTOR times their size, beside the connection's buffers.
+#[test]
+fn queued_messages_between_large_commands_keep_at_most_pin_factor_alive() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pull");
+    let ctx = Context::new();
+    const HWM: usize = 200;
+    const SIZE: usize = 400;
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(HWM as i32)).unwrap();
+    pull.bind(&format!("ipc://{}", path.display())).unwrap();
+    let raw = raw_peer(path.to_str().unwrap(), "PUSH");
+    let mut first = raw.try_clone().unwrap();
+    // The handshake is complete once a first message is through.
+    first.write_all(&data_frame(b"first")).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first");
+    let base = live();
+    let junk = command(b"JUNK", &vec![0x55; BIG]);
+    let mut frames = Vec::new();
+    for i in 0..2 * HWM {
+        let mut body = format!("{i:06}").into_bytes();
+        body.resize(SIZE, b'.');
+        frames.push(data_frame(&body));
+        frames.push(junk.clone());
+    }
+    let (sent, stalled, _raw) = write_until_stalled(raw, frames);
+    assert!(
+        stalled,
+        "the PULL kept reading past RCVHWM ({sent} frames sent)"
+    );
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes");
+    // The messages themselves: body, and a queue slot and frame handle each.
+    let queued = HWM * (SIZE + 128);
+    let bound = read_buffers_bound(BIG) + (PIN_FACTOR + 1) * queued + SLACK;
+    assert!(
+        grown <= bound,
+        "{grown} bytes held for {HWM} queued messages (bound {bound})"
+    );
+    for i in 0..HWM {
+        let m = pull.recv(Flags::NONE).unwrap();
+        assert_eq!(m.len(), SIZE);
+        assert_eq!(&m[..6], format!("{i:06}").as_bytes());
+    }
+}
+
+/// Issue 17's case 4: SUBSCRIBE/CANCEL pairs to an XPUB whose application does not
+/// receive. The subscription messages count towards RCVHWM: the XPUB stops reading at it,
+/// and hands every one over, in order, once the application receives.
+#[test]
+fn xpub_notifications_stop_reading_at_rcvhwm() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("xpub");
+    let ctx = Context::new();
+    const HWM: usize = 100;
+    let mut xpub = sock(&ctx, SocketType::XPub);
+    xpub.set(SocketOption::RcvHwm(HWM as i32)).unwrap();
+    xpub.bind(&format!("ipc://{}", path.display())).unwrap();
+    let raw = raw_peer(path.to_str().unwrap(), "SUB");
+    let mut first = raw.try_clone().unwrap();
+    first.write_all(&command(b"SUBSCRIBE", b"first")).unwrap();
+    assert_eq!(xpub.recv(Flags::NONE).unwrap(), "\x01first");
+    let base = live();
+    let mut frames = Vec::new();
+    for i in 0..200_000u32 {
+        let topic = format!("t{i}");
+        frames.push(command(b"SUBSCRIBE", topic.as_bytes()));
+        frames.push(command(b"CANCEL", topic.as_bytes()));
+    }
+    let (sent, stalled, _raw) = write_until_stalled(raw, frames);
+    assert!(
+        stalled,
+        "the XPUB kept reading past RCVHWM ({sent} frames sent)"
+    );
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes");
+    // Each notification: its bytes and a queue slot.
+    let notes = HWM * 128;
+    let bound = read_buffers_bound(0) + notes + SLACK;
+    assert!(
+        grown <= bound,
+        "{grown} bytes held for {HWM} notifications (bound {bound})"
+    );
+    for i in 0..sent / 2 {
+        let topic = format!("t{i}");
+        let m = xpub.recv(Flags::NONE).unwrap();
+        assert_eq!(&m[1..], topic.as_bytes());
+        assert_eq!(m[0], 1);
+        let m = xpub.recv(Flags::NONE).unwrap();
+        assert_eq!((m[0], &m[1..]), (0, topic.as_bytes()));
+    }
+}

@@ -198,22 +198,31 @@ impl Subscriptions {
     }
 
     /// Whether some topic is a prefix of `data`.
+    #[inline]
     pub(crate) fn matches(&self, data: &[u8]) -> bool {
+        self.walk(data).0
+    }
+
+    /// Whether some topic is a prefix of `data`, and how many nodes below the root the
+    /// walk visited (what matching costs: never more than `data`'s length).
+    fn walk(&self, data: &[u8]) -> (bool, usize) {
         let mut n = ROOT;
         let mut rest = data;
+        let mut steps = 0;
         loop {
             if self.nodes[n].count > 0 {
-                return true;
+                return (true, steps);
             }
             let Some(&b) = rest.first() else {
-                return false;
+                return (false, steps);
             };
             let Some(c) = self.nodes[n].child(b) else {
-                return false;
+                return (false, steps);
             };
+            steps += 1;
             match rest.strip_prefix(&self.nodes[c].label[..]) {
                 Some(r) => rest = r,
-                None => return false,
+                None => return (false, steps),
             }
             n = c;
         }
@@ -266,6 +275,28 @@ mod tests {
         assert!(!s.remove(b"unknown"));
         assert!(s.add(b""));
         assert!(s.matches(b"") && s.matches(b"anything"));
+    }
+
+    /// Issue 17's case 5: one peer subscribes 4,096 topics of lengths 1 to 4,096 that no
+    /// message matches. A message that differs in its first byte costs no step below the
+    /// root; one that shares a topic's first bytes costs at most one step per edge along
+    /// its own bytes, however many other topics there are.
+    #[test]
+    fn matching_cost_does_not_grow_with_other_topics() {
+        let mut s = Subscriptions::default();
+        for len in 1..=4096 {
+            let mut t = vec![b'z'; len - 1];
+            t.push(b'y');
+            s.add(&t);
+        }
+        s.add(b"weather.");
+        assert_eq!(s.walk(b"weather.today"), (true, 1));
+        assert_eq!(s.walk(b"news.today"), (false, 0));
+        assert_eq!(s.walk(b"abc"), (false, 0));
+        // Sharing a long run with the hostile topics: one step per byte it shares, no more.
+        let (hit, steps) = s.walk(&[b'z'; 100]);
+        assert!(!hit);
+        assert!(steps <= 100, "{steps} steps for a 100-byte message");
     }
 
     #[test]

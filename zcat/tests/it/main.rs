@@ -388,3 +388,50 @@ fn every_type_works_bound_and_connected() {
         }
     }
 }
+
+/// Issue 17's case 6: a reader that stops reading zcat's output must not make zcat deaf to
+/// SIGTERM. zcat's stdout is a pipe nobody reads; a PUSH sends until zcat stops taking
+/// messages (its output is full); SIGTERM still ends it at once, cleanly.
+#[test]
+fn sigterm_ends_zcat_while_its_stdout_is_blocked() {
+    let d = dir();
+    let e = ep(&d, "blocked");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zcat"))
+        .args(["pull", "--bind", &e])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped()) // never read
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _unread = child.stdout.take();
+    let err = lines(child.stderr.take().unwrap());
+    let mut z = Zcat {
+        child,
+        stdin: None,
+        out: mpsc::channel().1,
+        err,
+    };
+    let bound = z.bound();
+    let ctx = zsock::Context::new();
+    let mut push = ctx.socket(zsock::SocketType::Push).unwrap();
+    push.set(zsock::SocketOption::SndTimeo(1000)).unwrap();
+    push.set(zsock::SocketOption::Linger(0)).unwrap();
+    push.connect(&bound).unwrap();
+    let line = vec![b'x'; 1024];
+    let mut sent = 0u64;
+    // Sends until a send waits a second: zcat stopped receiving, its output being full.
+    loop {
+        match push.send_copy(&line, zsock::Flags::NONE) {
+            Ok(()) => sent += 1,
+            Err(e) if e.kind() == zsock::ErrorKind::Again => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 1_000_000, "zcat never stopped taking messages");
+    }
+    // More than a pipe's worth went out: zcat's output is blocked.
+    assert!(sent * 1025 > 64 * 1024, "only {sent} messages sent");
+    z.signal(libc::SIGTERM);
+    assert_eq!(z.wait(), 0);
+    let path = bound.strip_prefix("ipc://").unwrap();
+    assert!(!std::path::Path::new(path).exists(), "{path} left behind");
+}

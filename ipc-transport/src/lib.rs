@@ -9,6 +9,34 @@
 //!
 //! What it deliberately does not do: routing. Which pipe a message goes to, subscriptions'
 //! matching and envelopes belong to the layer above (zsock), which plugs in as a handler.
+//!
+//! # What a peer can make a socket hold
+//!
+//! Write F for the largest frame or command a peer may send (MAXMSGSIZE when it is set;
+//! otherwise whatever the peer sends, as in libzmq). One connection holds at most:
+//!
+//! - **Read buffers**: the buffer being read into and one spare, each at most
+//!   `2 * (F + READ_CHUNK)` bytes ([`READ_CHUNK`]); a buffer grows only while an item
+//!   larger than its room is arriving, by at most what has arrived, and an idle connection
+//!   gives a large one back.
+//! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
+//!   ahead ([`Core::set_lent`]) and, for XPUB, the subscription messages the application
+//!   has not received ([`Core::set_unread_notifications`]); reading stops at the mark.
+//!   Each message has at most [`MAX_MESSAGE_FRAMES`] frames of at most F bytes. Queued
+//!   messages keep alive the read buffers they were sliced from only while they fill at
+//!   least one [`PIN_FACTOR`]th of them: a buffer given up with less is copied out of.
+//!   So what the queue keeps alive is at most `PIN_FACTOR` times its own bytes, plus one
+//!   buffer the application is part way through.
+//! - **Output**: SNDHWM messages in the pipe, plus the batch being written (64 KiB of
+//!   headers and small bodies, and the large bodies it refers to), plus at most one PING
+//!   and one PONG: heartbeat commands wait, one of each, while other output waits, so a
+//!   peer that pings without reading makes nothing pile up.
+//! - **Timers**: one entry per connection, whatever the peer does (re-arming moves it).
+//!
+//! Messages handed to the application keep their read buffer alive for as long as the
+//! application keeps them (they are zero-copy slices of it); copy a small part of a large
+//! message if you keep it long. Subscriptions (PUB, XPUB) cost each distinct topic's own
+//! bytes plus two tree nodes at most, in the layer above.
 
 mod backoff;
 mod bind;

@@ -14,7 +14,11 @@ pub enum SocketOption {
     /// ZMQ_SNDHWM: messages queued per peer before send blocks or drops (0: no limit).
     SndHwm(i32),
     /// ZMQ_RCVHWM: messages queued per peer before reading from it pauses (0: no limit);
-    /// messages the socket took ahead and has not handed out yet count too.
+    /// messages the socket took ahead and has not handed out yet count too, and so do an
+    /// XPUB's subscription messages not yet received. With MAXMSGSIZE it bounds what a
+    /// peer can make the socket hold: ipc-transport's crate docs give the whole bound
+    /// (queued messages never keep alive more than `ipc_transport::PIN_FACTOR` times
+    /// their own size of read buffers).
     RcvHwm(i32),
     /// ZMQ_LINGER: how long close keeps sending queued messages, in ms (-1: until done).
     Linger(i32),
@@ -59,8 +63,9 @@ pub enum SocketOption {
     HeartbeatTtl(i32),
     /// ZMQ_HEARTBEAT_TIMEOUT in ms (0: the heartbeat interval).
     HeartbeatTimeout(i32),
-    /// ZMQ_MAXMSGSIZE in bytes, for every frame, as in libzmq (-1: unlimited). A peer
-    /// that sends a larger frame is disconnected.
+    /// ZMQ_MAXMSGSIZE in bytes, for every frame and command, as in libzmq (-1:
+    /// unlimited). A peer that sends a larger frame is disconnected. It also bounds a
+    /// connection's read buffers (see [`SocketOption::RcvHwm`]).
     MaxMsgSize(i64),
     /// ZMQ_BACKLOG: listen(2)'s backlog.
     Backlog(i32),

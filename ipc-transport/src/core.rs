@@ -44,7 +44,7 @@ const STREAK_GAP: std::time::Duration = std::time::Duration::from_micros(200);
 /// Most frames in one received message (libzmq has no such cap; no real message nears it).
 pub const MAX_MESSAGE_FRAMES: u64 = 1 << 17;
 /// One read's worth, at most: a read buffer with less than a quarter of its connection's
-/// chunk spare grows by the chunk, which doubles from [`FIRST_READ`] up to this each time a
+/// chunk spare grows by the chunk, which doubles from the first chunk up to this each time a
 /// read fills the room (a 64 KiB message then arrives in one read, not copied across two
 /// buffers, while a quiet connection never reserves more than the first chunk).
 pub const READ_CHUNK: usize = 256 * 1024;
@@ -59,7 +59,7 @@ const IDLE_RBUF_MAX: usize = 64 * 1024;
 /// buffer (a new one replaces it, it is given back while idle, or the connection closes),
 /// the messages it queued from that buffer are copied out if they fill less, so what the
 /// queue holds never keeps alive more than `PIN_FACTOR` times its own size in buffers
-/// (see [`Core::release_read_buffer`]).
+/// (see `Core::release_read_buffer`).
 pub const PIN_FACTOR: usize = 8;
 
 /// What the engine tells the layer above. Delivered to [`Handler::on_notice`] under the lock.
@@ -1148,7 +1148,7 @@ impl Core {
         self.big_rbufs = big;
     }
 
-    /// The connection is closing: its read buffer goes (see [`Core::release_read_buffer`]).
+    /// The connection is closing: its read buffer goes (see `Core::release_read_buffer`).
     pub(crate) fn release_read_buffers(&mut self, c: Key) {
         let Some(conn) = self.conns.get_mut(c) else {
             return;

@@ -402,8 +402,6 @@ pub(crate) struct Conn {
     /// How much the read buffer grows by (see [`READ_CHUNK`]).
     read_chunk: usize,
     pub(crate) peer_version: Version,
-    /// The deadline last pushed to the timer heap.
-    pub(crate) deadline: Option<Instant>,
     pub(crate) closing: Option<CloseReason>,
 }
 
@@ -436,7 +434,6 @@ impl Conn {
             corked: false,
             read_chunk: FIRST_READ,
             peer_version: Version::V3_1,
-            deadline: None,
             closing: None,
         }
     }
@@ -465,6 +462,18 @@ impl Conn {
     /// Up, writable, and with nothing of its own waiting to be written.
     fn is_idle(&self) -> bool {
         self.is_active() && !self.want_write && self.out.is_empty()
+    }
+
+    /// Appends the heartbeat's pending PING and PONG, but only to an empty output: while
+    /// other output waits they stay pending in the heartbeat (one of each at most, the
+    /// PONG with the newest PING's context), so a peer that does not read makes nothing
+    /// pile up. `Core::write_out` calls this again each time the output is all written.
+    fn queue_heartbeat(&mut self) {
+        if let Phase::Active { heartbeat, .. } = &mut self.phase {
+            if heartbeat.wants_transmit() && self.out.is_empty() {
+                self.out.push_encoded(|b| heartbeat.poll_transmit(b));
+            }
+        }
     }
 }
 
@@ -1312,15 +1321,7 @@ impl Core {
         let mut relieved = false;
         let mut wrote = false;
         loop {
-            if conn.out.is_empty() {
-                // Heartbeat commands wait while other output waits (see `poll_transmit`).
-                let Conn { phase, out, .. } = &mut *conn;
-                if let Phase::Active { heartbeat, .. } = phase {
-                    if heartbeat.wants_transmit() {
-                        out.push_encoded(|b| heartbeat.poll_transmit(b));
-                    }
-                }
-            }
+            conn.queue_heartbeat();
             if let Some(p) = pipe.as_deref_mut() {
                 while conn.out.len < BATCH {
                     let Some(m) = p.out.pop_front() else { break };
@@ -1370,14 +1371,7 @@ impl Core {
         let Conn { phase, out, .. } = conn;
         match phase {
             Phase::Handshake(h) => out.push_encoded(|b| h.poll_transmit(b)),
-            // A PING or PONG joins the output only when nothing else waits there, so each
-            // stays pending (one of each at most, the newest PING's context for the PONG)
-            // while a peer does not read; `write_out` adds it once the output is written.
-            Phase::Active { heartbeat, .. } => {
-                if heartbeat.wants_transmit() && out.is_empty() {
-                    out.push_encoded(|b| heartbeat.poll_transmit(b));
-                }
-            }
+            Phase::Active { .. } => conn.queue_heartbeat(),
         }
     }
 
@@ -1570,15 +1564,18 @@ impl Core {
         };
         let pub_side = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
         // XPUB hands subscriptions to the application as messages: until it does, they
-        // count towards RCVHWM like the messages queued here.
+        // count towards RCVHWM like the messages queued here (recounted where they grow).
         let notices_count = self.socket_type == SocketType::XPub;
         let rcvhwm = self.rcvhwm;
-        let held = self.lent.saturating_add(self.unread_notifications);
+        let above = self.lent.saturating_add(self.unread_notifications);
+        let with_notices = |notices: &VecDeque<Notice>| {
+            above.saturating_add(if notices_count { notices.len() } else { 0 })
+        };
+        let mut held = with_notices(&self.notices);
         let mut pong = false;
         let mut got = false;
         loop {
-            let notices = if notices_count { self.notices.len() } else { 0 };
-            if Self::queue_full(rcvhwm, held.saturating_add(notices), pipe.inbound.len()) {
+            if Self::queue_full(rcvhwm, held, pipe.inbound.len()) {
                 break;
             }
             // Data frames take the inlined path; everything else, the general decoder.
@@ -1589,6 +1586,7 @@ impl Core {
                     Ok(Some(Item::Command(cmd))) => {
                         pong |=
                             Self::handle_command(cmd, p, pub_side, heartbeat, &mut self.notices)?;
+                        held = with_notices(&self.notices);
                         continue;
                     }
                     Ok(Some(Item::Greeting(_))) => {
@@ -1623,6 +1621,7 @@ impl Core {
             if pub_side && msg.len() == 1 {
                 if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
                     self.notices.push_back(Notice::Subscription(p, sub));
+                    held = with_notices(&self.notices);
                     continue;
                 }
             }
@@ -1634,16 +1633,7 @@ impl Core {
         }
         if pong {
             self.retime.push(c);
-            // At most one PONG waits: the heartbeat keeps the newest PING's context, and
-            // it joins the output only when nothing else waits there (`write_out` adds it
-            // once the output is written), so a peer that pings without reading makes
-            // nothing pile up.
-            let Conn { phase, out, .. } = conn;
-            if let Phase::Active { heartbeat, .. } = phase {
-                if out.is_empty() {
-                    out.push_encoded(|b| heartbeat.poll_transmit(b));
-                }
-            }
+            conn.queue_heartbeat();
             self.schedule_flush(c);
         }
         if got || !self.notices.is_empty() {
@@ -1661,34 +1651,28 @@ impl Core {
     /// cannot make a few queued bytes hold whole read buffers.
     fn release_read_buffer(conn: &mut Conn, pipe: Option<&mut Pipe>, size: usize) {
         let queued = std::mem::take(&mut conn.queued_from_rbuf);
-        let first_partial = std::mem::replace(&mut conn.partial_before_rbuf, conn.partial.len());
-        let first_partial = first_partial.min(conn.partial.len());
-        let start = pipe
+        let frames = conn.partial.len();
+        let before = std::mem::replace(&mut conn.partial_before_rbuf, frames).min(frames);
+        let partial = &mut conn.partial.frames_mut()[before..];
+        let queue = pipe.map(|p| &mut p.inbound);
+        let start = queue
             .as_deref()
-            .map_or(0, |p| p.inbound.len() - queued.min(p.inbound.len()));
-        let partial_bytes: usize = conn.partial.frames()[first_partial..]
-            .iter()
-            .map(Bytes::len)
-            .sum();
-        let queued_bytes: usize = pipe
-            .as_deref()
-            .map_or(0, |p| p.inbound.range(start..).map(Message::byte_len).sum());
-        let kept = partial_bytes + queued_bytes;
-        let none = start == pipe.as_deref().map_or(0, |p| p.inbound.len())
-            && first_partial == conn.partial.len();
-        if none || kept.saturating_mul(PIN_FACTOR) >= size {
+            .map_or(0, |q| q.len() - queued.min(q.len()));
+        let tail = || queue.as_deref().into_iter().flat_map(|q| q.range(start..));
+        if tail().next().is_none() && partial.is_empty() {
+            return;
+        }
+        let kept = tail().map(Message::byte_len).sum::<usize>()
+            + partial.iter().map(Bytes::len).sum::<usize>();
+        if kept.saturating_mul(PIN_FACTOR) >= size {
             return;
         }
         // An empty frame is a slice of the buffer too, and keeps it alive as well.
         let own = |f: &mut Bytes| *f = Bytes::copy_from_slice(f);
-        if let Some(p) = pipe {
-            for m in p.inbound.range_mut(start..) {
-                m.frames_mut().iter_mut().for_each(own);
-            }
+        for m in queue.into_iter().flat_map(|q| q.range_mut(start..)) {
+            m.frames_mut().iter_mut().for_each(own);
         }
-        conn.partial.frames_mut()[first_partial..]
-            .iter_mut()
-            .for_each(own);
+        partial.iter_mut().for_each(own);
     }
 
     /// Handles a command on an active connection. `Ok(true)`: a PING wants its PONG.

@@ -1067,9 +1067,9 @@ impl<H: Handler> State<H> {
             return;
         };
         let d = c.next_deadline();
-        if d != c.deadline {
-            c.deadline = d;
-            self.timers.set(TimerKey::Conn(k), d);
+        let key = TimerKey::Conn(k);
+        if d != self.timers.get(key) {
+            self.timers.set(key, d);
         }
     }
 
@@ -1285,10 +1285,10 @@ impl<H: Handler> State<H> {
         let Some(conn) = self.core.conns.get_mut(k) else {
             return;
         };
-        if conn.deadline.is_none_or(|d| d > now) || conn.closing.is_some() {
-            return; // stale heap entry
+        // The entry was the connection's current deadline (`Timers` keeps no stale ones).
+        if conn.closing.is_some() {
+            return;
         }
-        conn.deadline = None;
         let r = match &mut conn.phase {
             Phase::Handshake(h) => h
                 .handle_timeout(now)

@@ -41,8 +41,7 @@ impl<K: Copy + Ord + Hash> Timers<K> {
     }
 
     /// `key`'s deadline, if it has one.
-    #[cfg(test)]
-    fn get(&self, key: K) -> Option<Instant> {
+    pub(crate) fn get(&self, key: K) -> Option<Instant> {
         self.by_key.get(&key).copied()
     }
 

@@ -8,13 +8,22 @@ use zmtp_codec::SocketType;
 
 use crate::support::*;
 
+/// A PULL engine configured by `f`, bound in `dir`, and its endpoint.
+fn bound_pull(
+    dir: &tempfile::TempDir,
+    f: impl FnOnce(&mut ipc_transport::Config),
+) -> (ipc_transport::Engine<Recorder>, String) {
+    let pull = engine(SocketType::Pull, f);
+    let addr = pull
+        .bind(&format!("ipc://{}", dir.path().join("pull").display()))
+        .unwrap();
+    (pull, addr)
+}
+
 #[test]
 fn ping_is_answered_with_its_context() {
     let dir = tempfile::tempdir().unwrap();
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = pull
-        .bind(&format!("ipc://{}", dir.path().join("p").display()))
-        .unwrap();
+    let (_pull, addr) = bound_pull(&dir, |_| {});
     let mut s = raw_push(&addr);
     s.write_all(b"\x04\x0c\x04PING\x00\x00ctx12").unwrap();
     let mut pong = [0u8; 12];
@@ -25,13 +34,10 @@ fn ping_is_answered_with_its_context() {
 #[test]
 fn silent_peer_is_dropped_after_the_heartbeat_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let pull = engine(SocketType::Pull, |c| {
+    let (pull, addr) = bound_pull(&dir, |c| {
         c.heartbeat.interval = Some(Duration::from_millis(50));
         c.heartbeat.timeout = Some(Duration::from_millis(150));
     });
-    let addr = pull
-        .bind(&format!("ipc://{}", dir.path().join("hb").display()))
-        .unwrap();
     let mut s = raw_push(&addr);
     // We receive PINGs and never answer.
     let mut ping = [0u8; 9];
@@ -46,13 +52,10 @@ fn silent_peer_is_dropped_after_the_heartbeat_timeout() {
 #[test]
 fn traffic_counts_as_liveness() {
     let dir = tempfile::tempdir().unwrap();
-    let pull = engine(SocketType::Pull, |c| {
+    let (pull, addr) = bound_pull(&dir, |c| {
         c.heartbeat.interval = Some(Duration::from_millis(20));
         c.heartbeat.timeout = Some(Duration::from_millis(60));
     });
-    let addr = pull
-        .bind(&format!("ipc://{}", dir.path().join("live").display()))
-        .unwrap();
     let mut s = raw_push(&addr);
     let rx = connected_pipe(&pull);
     // Ten messages 30 ms apart: longer in total than the timeout, each within it.
@@ -70,10 +73,7 @@ fn traffic_counts_as_liveness() {
 #[test]
 fn peer_ttl_closes_a_silent_peer() {
     let dir = tempfile::tempdir().unwrap();
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = pull
-        .bind(&format!("ipc://{}", dir.path().join("ttl").display()))
-        .unwrap();
+    let (pull, addr) = bound_pull(&dir, |_| {});
     let mut s = raw_push(&addr);
     // TTL of 2 deciseconds, then silence.
     s.write_all(b"\x04\x07\x04PING\x00\x02").unwrap();
@@ -114,10 +114,7 @@ fn read_until(s: &mut std::os::unix::net::UnixStream, needle: &[u8]) {
 fn a_peer_that_pings_without_reading_gets_one_pending_pong() {
     const MAX_PONG: usize = 2 + 5 + 16;
     let dir = tempfile::tempdir().unwrap();
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = pull
-        .bind(&format!("ipc://{}", dir.path().join("p").display()))
-        .unwrap();
+    let (pull, addr) = bound_pull(&dir, |_| {});
     let mut s = raw_push(&addr);
     let p = connected_pipe(&pull);
     // One write per PING, so that the engine sees many reads that each hold a PING:
@@ -144,10 +141,7 @@ fn a_peer_that_pings_without_reading_gets_one_pending_pong() {
 #[test]
 fn pings_with_a_ttl_keep_one_timer_entry_per_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let pull = engine(SocketType::Pull, |_| {});
-    let addr = pull
-        .bind(&format!("ipc://{}", dir.path().join("p").display()))
-        .unwrap();
+    let (pull, addr) = bound_pull(&dir, |_| {});
     let before = pull.lock().timer_entries();
     let mut s = raw_push(&addr);
     let p = connected_pipe(&pull);

@@ -14,7 +14,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use ipc_transport::{PIN_FACTOR, READ_CHUNK};
+use raw::{command, data_frame, greeting_and_ready};
 use zsock::{Context, Flags, Socket, SocketOption, SocketType};
+
+#[path = "../common/raw.rs"]
+mod raw;
 
 struct Counting;
 
@@ -66,48 +70,6 @@ fn read_buffers_bound(item: usize) -> usize {
 /// What the test's own sockets, threads and bookkeeping may allocate besides what the
 /// attack makes the socket hold (measured at well under this).
 const SLACK: usize = 256 * 1024;
-
-fn greeting_and_ready(ty: &str) -> Vec<u8> {
-    let mut v = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 1];
-    v.extend_from_slice(b"NULL");
-    v.resize(64, 0);
-    let mut body = b"\x05READY\x0bSocket-Type".to_vec();
-    body.extend_from_slice(&(ty.len() as u32).to_be_bytes());
-    body.extend_from_slice(ty.as_bytes());
-    v.extend_from_slice(&[0x04, body.len() as u8]);
-    v.extend_from_slice(&body);
-    v
-}
-
-/// A command frame named `name` with `data` after the name (long form when needed).
-fn command(name: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut body = vec![name.len() as u8];
-    body.extend_from_slice(name);
-    body.extend_from_slice(data);
-    let mut f = match u8::try_from(body.len()) {
-        Ok(n) => vec![0x04, n],
-        Err(_) => {
-            let mut f = vec![0x06];
-            f.extend_from_slice(&(body.len() as u64).to_be_bytes());
-            f
-        }
-    };
-    f.extend_from_slice(&body);
-    f
-}
-
-fn data_frame(body: &[u8]) -> Vec<u8> {
-    let mut f = match u8::try_from(body.len()) {
-        Ok(n) => vec![0x00, n],
-        Err(_) => {
-            let mut f = vec![0x02];
-            f.extend_from_slice(&(body.len() as u64).to_be_bytes());
-            f
-        }
-    };
-    f.extend_from_slice(body);
-    f
-}
 
 fn raw_peer(path: &str, ty: &str) -> UnixStream {
     let mut s = UnixStream::connect(path).unwrap();

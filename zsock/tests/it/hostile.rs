@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use zsock::{Context, Flags, SocketOption, SocketType};
 
+use crate::raw::{command_frame, greeting_and_ready};
 use crate::support::*;
 
 fn corpus_files() -> Vec<(String, Vec<u8>)> {
@@ -34,19 +35,12 @@ fn corpus_files() -> Vec<(String, Vec<u8>)> {
             // so that they reach the parsers behind the handshake.
             let bytes = match target {
                 "command" => {
-                    let mut v = valid_prefix("SUB");
-                    let len = u64::try_from(bytes.len()).unwrap();
-                    if len > 255 {
-                        v.push(0x06);
-                        v.extend_from_slice(&len.to_be_bytes());
-                    } else {
-                        v.extend_from_slice(&[0x04, len as u8]);
-                    }
-                    v.extend_from_slice(&bytes);
+                    let mut v = greeting_and_ready("SUB");
+                    v.extend_from_slice(&command_frame(&bytes));
                     v
                 }
                 "roundtrip" | "handshake" => {
-                    let mut v = valid_prefix("DEALER");
+                    let mut v = greeting_and_ready("DEALER");
                     v.extend_from_slice(&bytes);
                     v
                 }
@@ -57,18 +51,6 @@ fn corpus_files() -> Vec<(String, Vec<u8>)> {
     }
     assert!(out.len() > 50, "corpora are too small: {}", out.len());
     out
-}
-
-fn valid_prefix(ty: &str) -> Vec<u8> {
-    let mut v = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 1];
-    v.extend_from_slice(b"NULL");
-    v.resize(64, 0);
-    let mut body = b"\x05READY\x0bSocket-Type".to_vec();
-    body.extend_from_slice(&(ty.len() as u32).to_be_bytes());
-    body.extend_from_slice(ty.as_bytes());
-    v.extend_from_slice(&[0x04, body.len() as u8]);
-    v.extend_from_slice(&body);
-    v
 }
 
 fn open_fds() -> usize {

@@ -5,6 +5,8 @@ mod hostile;
 mod options;
 mod patterns;
 mod ports;
+#[path = "../common/raw.rs"]
+mod raw;
 mod reliability;
 mod spec;
 mod support;

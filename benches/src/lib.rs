@@ -1,6 +1,6 @@
 //! Side-by-side benchmark peers: zsock, libzmq, the zeromq crate, OMQ.rs (omq-tokio) and a
 //! raw AF_UNIX stream behind one command line, so `cargo xtask bench` can run them
-//! interleaved (method: `shared/design/performance.md`).
+//! interleaved (method and targets: BENCHMARKS.md, "Method and targets").
 //!
 //! Every binary `bench-NAME` takes
 //! ```text

@@ -2,7 +2,7 @@
 //! created, and nothing else.
 //!
 //! [`BoundSocket::bind`] follows libzmq where zsock matches it and does better where
-//! ipc-semantics.md section 2 says so:
+//! IPC.md section 2 says so:
 //! - a filesystem path that holds a socket file is taken over (the file is unlinked and bound
 //!   anew; an earlier binder silently loses new connections); anything else at the path (a
 //!   regular file, a directory, a symbolic link, a FIFO, a device) is left untouched and the

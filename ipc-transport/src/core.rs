@@ -52,7 +52,7 @@ pub const READ_CHUNK: usize = 256 * 1024;
 const FIRST_READ: usize = 16 * 1024;
 /// A read buffer larger than this is given back when it is empty and its connection read
 /// nothing for a sweep interval (see [`Core::sweep_read_buffers`]), so an idle connection
-/// holds at most this much (performance.md: 64 KiB per idle connection).
+/// holds at most this much (64 KiB per idle connection; TESTING.md case 14 measures it).
 const IDLE_RBUF_MAX: usize = 64 * 1024;
 /// Queued messages may keep a read buffer they came from alive only while they fill at
 /// least this fraction (one in `PIN_FACTOR`) of it. When a connection gives up a read
@@ -1593,7 +1593,7 @@ impl Core {
                         return Err(CloseReason::Protocol("unexpected greeting".into()));
                     }
                     Ok(None) => break,
-                    // Post-handshake, a malformed command is ignored (ipc-semantics.md §5).
+                    // Post-handshake, a malformed command is ignored (IPC.md section 5).
                     Err(e) if !e.is_fatal() => continue,
                     Err(e) => return Err(protocol_error(&e)),
                 },

@@ -1,12 +1,12 @@
 //! `zsock-soak`: minutes of random SIGKILLs and restarts of a binder and 8 connectors, with a
 //! hostile client sending malformed input all along and a ROUTER holding 5 000 connections
-//! (reliability.md case 24, and the long forms of cases 20 and 14). `cargo xtask soak
+//! (TESTING.md case 24, and the long forms of cases 20 and 14). `cargo xtask soak
 //! [--minutes N]` builds it in release and runs it.
 //!
 //! One binary plays every part. With no role argument it is the orchestrator: it re-runs
 //! itself as `binder`, `connector`, `hostile` and `hold` children (see `roles`), reads the
 //! lines they print, kills and restarts them at random, samples their RSS every second, and
-//! at the end prints the figures reliability.md asks for and exits non-zero if any counter
+//! at the end prints the figures TESTING.md lists and exits non-zero if any counter
 //! that must be zero is not (panics, aborts, corrupted or duplicated messages, losses that no
 //! kill explains, descriptor leaks, leftover socket files).
 //!

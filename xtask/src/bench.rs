@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: the side-by-side benchmark of `shared/design/performance.md`.
+//! `cargo xtask bench`: the side-by-side benchmark of BENCHMARKS.md ("Method and targets").
 //!
 //! ```text
 //! cargo xtask bench [--quick] [--reps N] [--secs S] [--timeout S]

@@ -1,5 +1,5 @@
 //! `cargo xtask soak [--minutes N] [ZSOCK-SOAK OPTIONS]`: builds the soak crate (`soak/`,
-//! binary `zsock-soak`) in release and runs it: reliability.md case 24 and the long forms
+//! binary `zsock-soak`) in release and runs it: TESTING.md case 24 and the long forms
 //! of cases 14 and 20. Default 3 minutes. Not part of `cargo xtask ci`.
 //!
 //! Other options go to `zsock-soak` as given (`--connections N`, `--connectors N`,

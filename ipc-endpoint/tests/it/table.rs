@@ -1,4 +1,4 @@
-//! Every row of ipc-semantics.md section 1, for bind and for connect.
+//! Every row of IPC.md section 1, for bind and for connect.
 
 use ipc_endpoint::{Endpoint, EndpointError, MAX_ABSTRACT_NAME_LEN, MAX_PATH_LEN};
 

@@ -1,5 +1,5 @@
 //! `BoundSocket::bind` and its clean-up, over real sockets in temporary directories: the
-//! cases of ipc-semantics.md section 2 and reliability.md cases 15, 16, 18 and 19.
+//! cases of IPC.md section 2 and TESTING.md cases 15, 16, 18 and 19.
 //!
 //! Tests that need another process or another uid re-run this test binary with one test
 //! selected and [`CHILD_ENV`] set, so the child plays its part of the same test (see
@@ -629,7 +629,7 @@ fn file_mode_works_for_a_path_at_the_length_limit() {
     assert_eq!(fs::read_dir(&parent).unwrap().count(), 0);
 }
 
-/// Reliability case 19: a 0600 socket keeps another uid out. As root the other uid is a
+/// TESTING.md case 19: a 0600 socket keeps another uid out. As root the other uid is a
 /// child running as 65534; otherwise mode 0 keeps even the owner out.
 #[test]
 fn file_mode_0600_keeps_another_uid_out() {

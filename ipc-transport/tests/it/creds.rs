@@ -1,6 +1,6 @@
 //! `PeerCred` and `AccessFilter` over real sockets: socket pairs for this process's own
 //! credentials, and (as root) a child of another uid with its own supplementary groups
-//! (reliability.md case 19).
+//! (TESTING.md case 19).
 
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixStream};

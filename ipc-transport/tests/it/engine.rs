@@ -165,7 +165,7 @@ fn a_stream_written_by_the_caller_wakes_the_io_thread_once_per_hold_back() {
 }
 
 /// A large message grows the receiver's read buffer; once the connection is idle the
-/// buffer is given back (performance.md: at most 64 KiB per idle connection).
+/// buffer is given back (at most 64 KiB per idle connection, as TESTING.md case 14 says).
 #[test]
 fn an_idle_connection_gives_back_its_large_read_buffer() {
     let dir = tempfile::tempdir().unwrap();

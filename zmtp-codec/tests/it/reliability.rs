@@ -1,5 +1,5 @@
-//! Cases 1-9 of the reliability catalogue (shared/design/reliability.md) that belong to
-//! the codec. The socket-level halves of these cases live in the transport's tests.
+//! Cases 1-9 of the reliability catalogue (TESTING.md) that belong to the codec. The
+//! socket-level halves of these cases live in the transport's tests.
 
 use std::time::Instant;
 

@@ -122,7 +122,7 @@ fn sock(ctx: &Context, t: SocketType) -> Socket {
     s
 }
 
-/// reliability.md's case 1 of issue 17: a SUB that follows each small SUBSCRIBE with a
+/// Issue 17's case 1 (see TESTING.md case 9): a SUB that follows each small SUBSCRIBE with a
 /// 250 KB unknown command. Before the bound, each 7-byte topic kept its read buffer alive
 /// (hundreds of KiB each, 177 MB for 400); now the topics live in the subscription tree,
 /// and the connection's buffers stay within their bound.

@@ -1,4 +1,4 @@
-//! Hostile peers at socket level (reliability.md case 11): every fuzz corpus input is sent
+//! Hostile peers at socket level (TESTING.md case 11): every fuzz corpus input is sent
 //! over a real ipc connection to a bound PUB and a bound ROUTER; after each, a well-behaved
 //! peer on the same endpoint must complete a round trip, and no descriptor may leak.
 

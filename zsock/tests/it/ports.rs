@@ -4,7 +4,7 @@
 //! Where libzmq sleeps for SETTLE_TIME to let something happen, these tests wait for the
 //! monitor event that says it happened. Where libzmq sleeps to let something *not* happen
 //! (no reconnect, no message), a short bounded wait remains, with a comment.
-//! Where zsock deliberately does better than libzmq (ipc-semantics.md "Better" rows), the
+//! Where zsock deliberately does better than libzmq (IPC.md's "better" rules), the
 //! test asserts zsock's documented behaviour and says so.
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -178,7 +178,7 @@ fn path_of(endpoint: &str) -> PathBuf {
     PathBuf::from(endpoint.strip_prefix("ipc://").expect("an ipc:// endpoint"))
 }
 
-/// zsock's wildcard base directory rule (ipc-semantics.md §2, "Better"): the first of
+/// zsock's wildcard base directory rule (IPC.md section 2, "better"): the first of
 /// TMPDIR, TEMPDIR, TMP holding an absolute path, else /tmp.
 fn expected_wildcard_base() -> PathBuf {
     ["TMPDIR", "TEMPDIR", "TMP"]
@@ -210,7 +210,7 @@ fn wildcard_bind_gives_a_private_socket_under_tmpdir_that_peers_reach() {
     let endpoint = sb.bind("ipc://*").unwrap();
     assert_eq!(sb.last_endpoint(), endpoint);
 
-    // zsock does better than libzmq here (ipc-semantics.md §2): the private directory is
+    // zsock does better than libzmq here (IPC.md section 2): the private directory is
     // under TMPDIR/TEMPDIR/TMP or /tmp, never the working directory; it is mode 0700 and
     // holds a socket file named `socket`.
     let path = path_of(&endpoint);
@@ -257,7 +257,7 @@ fn path_of_108_bytes_is_too_long_for_bind_and_connect() {
     let long = format!("ipc:///{}", "a".repeat(107));
     assert_eq!(path_of(&long).as_os_str().len(), 108);
     assert_eq!(sb.bind(&long).unwrap_err().kind(), ErrorKind::NameTooLong);
-    // ipc-semantics.md §1: the same on connect.
+    // IPC.md section 1: the same on connect.
     assert_eq!(
         sb.connect(&long).unwrap_err().kind(),
         ErrorKind::NameTooLong
@@ -349,7 +349,7 @@ fn empty_abstract_name_is_invalid() {
     let ctx = Context::new();
     let sb = sock(&ctx, SocketType::Dealer);
     assert_eq!(sb.bind("ipc://@").unwrap_err().kind(), ErrorKind::Invalid);
-    // ipc-semantics.md §1: `ipc://@` is invalid whichever way it is used.
+    // IPC.md section 1: `ipc://@` is invalid whichever way it is used.
     assert_eq!(
         sb.connect("ipc://@").unwrap_err().kind(),
         ErrorKind::Invalid
@@ -405,7 +405,7 @@ fn filter_case(filter: Option<SocketOption>, expect: Filtered) {
     match expect {
         Filtered::Admitted => bounce(&mut sb, &mut sc),
         Filtered::Rejected => {
-            // zsock reports the refusal (ipc-semantics.md §6); libzmq just closes.
+            // zsock reports the refusal (IPC.md section 6); libzmq just closes.
             let e = await_event(&mon, "AccessRejected");
             assert_eq!(endpoint_of(&e), Some(endpoint.as_str()));
             bounce_fail(&mut sb, &mut sc);
@@ -557,7 +557,7 @@ fn unbind_by_last_endpoint_works_for_paths_and_wildcards() {
     let wildcard = pull.last_endpoint();
     pull.unbind(&wildcard).unwrap();
 
-    // zsock removes what it bound on unbind (ipc-semantics.md §2 "Better"; libzmq leaves
+    // zsock removes what it bound on unbind (IPC.md section 2, "better"; libzmq leaves
     // the files): the path's socket file, and the wildcard's file and directory.
     assert!(!path_of(&push.last_endpoint()).exists());
     let dir = path_of(&wildcard).parent().unwrap().to_path_buf();
@@ -844,7 +844,7 @@ fn monitor_reports_the_connection_lifecycle_in_order() {
     for e in server_events.iter().chain(&client_events) {
         assert_eq!(endpoint_of(e), Some(endpoint.as_str()), "{e:?}");
     }
-    // zsock also reports the peer's credentials (ipc-semantics.md §6); here both ends are
+    // zsock also reports the peer's credentials (IPC.md section 6); here both ends are
     // this process.
     for e in server_events.iter().chain(&client_events) {
         if let Event::Accepted { peer, .. }
@@ -892,7 +892,7 @@ fn monitor_reports_disconnect_then_retries_when_the_binder_goes() {
     // libzmq's CONNECT_RETRIED when the reconnect timer starts...
     let e = next();
     assert_eq!(kind(&e), "ConnectRetried", "{e:?}");
-    // ...and then attempts that fail, each with its reason (ipc-semantics.md §3 "Better"):
+    // ...and then attempts that fail, each with its reason (IPC.md section 3, "better"):
     // zsock removed the socket file when the REP closed, so the retries find none.
     let mut e = e;
     loop {

@@ -1,4 +1,4 @@
-//! The socket-level cases of reliability.md: 10 (half-open flood), 12 (disconnect
+//! The socket-level cases of TESTING.md: 10 (half-open flood), 12 (disconnect
 //! mid-multipart, both sides), 13 (fd exhaustion), 14 (connections held), 17 (socket file
 //! deleted under a live listener), 20 (binder killed and restarted, short form) and the part
 //! of 21 not covered elsewhere (PUB with a paused SUB).
@@ -821,7 +821,7 @@ fn fd_exhaustion_child(ep: &str) {
 
 /// One ROUTER, 1 000 DEALERs (raw ZMTP clients on std sockets, so this process's memory is
 /// the ROUTER's), 10 echoes each: nothing lost, nothing duplicated. Memory per idle
-/// connection is measured and must stay within performance.md's 64 KiB.
+/// connection is measured and must stay within 64 KiB.
 #[test]
 fn router_holds_1000_dealers_and_echoes_10_messages_each_without_loss_or_duplicates() {
     const TEST: &str = "reliability::router_holds_1000_dealers_and_echoes_10_messages_each_without_loss_or_duplicates";

@@ -165,3 +165,35 @@ fn pings_with_a_ttl_keep_one_timer_entry_per_connection() {
         "{after} timer entries after the peer left"
     );
 }
+
+/// A peer that neither reads nor sends, while our output to it is stuck behind a full
+/// kernel buffer: what waits for it stays within SNDHWM and one batch, our PING waits
+/// pending, and the heartbeat timeout (armed when the PING fell due, written or not) closes
+/// the connection.
+#[test]
+fn a_peer_that_stops_reading_and_sending_is_closed_by_the_heartbeat_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let push = engine(SocketType::Push, |c| {
+        c.sndhwm = 16;
+        c.heartbeat.interval = Some(Duration::from_millis(50));
+        c.heartbeat.timeout = Some(Duration::from_millis(150));
+    });
+    let addr = push
+        .bind(&format!("ipc://{}", dir.path().join("push").display()))
+        .unwrap();
+    let _s = raw_peer(&addr, "PULL");
+    let p = connected_pipe(&push);
+    // Fill the kernel's buffers and the pipe: sends are refused once SNDHWM is reached.
+    let body = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+    wait_for(&push, "a full pipe", |g| {
+        while g
+            .core()
+            .send(p, &mut ipc_transport::Message::from(body.clone()))
+        {}
+        (!g.core().can_send(p)).then_some(())
+    });
+    let ev = event(&push, "heartbeat disconnect", |e| {
+        matches!(e, TransportEvent::Disconnected { .. })
+    });
+    assert!(format!("{ev:?}").contains("heartbeat"), "{ev:?}");
+}

@@ -105,10 +105,18 @@ pub(crate) fn event(
 
 /// Connects raw, completes a handshake as PUSH, returns the stream after the peer's READY.
 pub(crate) fn raw_push(addr: &str) -> UnixStream {
+    raw_peer(addr, "PUSH")
+}
+
+/// Connects raw, completes a handshake as a `ty` (four letters) socket, returns the stream
+/// after the peer's READY.
+pub(crate) fn raw_peer(addr: &str, ty: &str) -> UnixStream {
+    assert_eq!(ty.len(), 4);
     let mut s = UnixStream::connect(addr.strip_prefix("ipc://").unwrap()).unwrap();
     s.set_read_timeout(Some(LONG)).unwrap();
     let mut hs = Greeting::ours().to_bytes().to_vec();
-    hs.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    hs.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04");
+    hs.extend_from_slice(ty.as_bytes());
     s.write_all(&hs).unwrap();
     let mut greeting = [0u8; 64];
     s.read_exact(&mut greeting).unwrap();

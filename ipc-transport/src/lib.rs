@@ -22,7 +22,8 @@
 //! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
 //!   ahead ([`Core::set_lent`]) and, for XPUB, the subscription messages the application
 //!   has not received ([`Core::set_unread_notifications`]); reading stops at the mark.
-//!   Each message has at most [`MAX_MESSAGE_FRAMES`] frames of at most F bytes. Queued
+//!   Each message has at most [`MAX_MESSAGE_FRAMES`] frames of at most F bytes, each frame
+//!   with a handle of a few dozen bytes beside its bytes (empty frames included). Queued
 //!   messages keep alive the read buffers they were sliced from only while they fill at
 //!   least one [`PIN_FACTOR`]th of them: a buffer given up with less is copied out of.
 //!   So what the queue keeps alive is at most `PIN_FACTOR` times its own bytes, plus one

@@ -1,35 +1,34 @@
-//! The engine: one I/O thread per socket running a mio loop, and the lock that the calling
-//! thread shares with it.
+//! The engine: one socket's state, the lock that the calling thread shares with an I/O
+//! thread, and that socket's turn on the I/O thread.
 //!
-//! Threading: all state lives in [`State`] behind one mutex. The I/O thread owns the mio
-//! `Poll`; it accepts, connects, drives handshakes and heartbeats, writes what callers
-//! queued, and reads when the caller is not reading itself. The calling thread, holding the
-//! lock, reads straight from a connection when its pipe's queue is empty and writes
-//! straight to it before it blocks, so a message crosses no thread when the caller is busy
-//! with the socket. See ARCHITECTURE.md for the reasoning.
+//! Threading: all of a socket's state lives in [`State`] behind one mutex. The socket is
+//! placed on one of its [`IoThreads`] (shared with other sockets), whose poll holds its
+//! descriptors; on its turns the I/O thread accepts, connects, drives handshakes and
+//! heartbeats, writes what callers queued, and reads when the caller is not reading
+//! itself. The calling thread, holding the lock, reads straight from a connection when its
+//! pipe's queue is empty and writes straight to it before it blocks, so a message crosses
+//! no thread when the caller is busy with the socket. See ARCHITECTURE.md for the
+//! reasoning.
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use smallvec::SmallVec;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ipc_endpoint::Endpoint;
 use mio::net::{UnixListener, UnixStream};
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::{Interest, Token};
 use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
 use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, Phase, PipeId};
+use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::timers::Timers;
 use crate::{sys, Backoff, BoundSocket, Config, PeerCred, TransportError, TransportEvent};
 
-const WAKER: Token = Token(usize::MAX);
-/// The timerfd that ends a cork (epoll's own timeout counts whole milliseconds).
-const CORK_TIMER: Token = Token(usize::MAX - 1);
 /// Delay before accepting again after EMFILE, ENFILE, ENOBUFS or ENOMEM.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Most monitor events kept while nobody reads them.
@@ -109,7 +108,9 @@ pub struct State<H> {
     timers: Timers<TimerKey>,
     events: VecDeque<TransportEvent>,
     monitor: bool,
-    registry: Registry,
+    /// The I/O thread this socket is placed on, and its slot there.
+    reactor: Arc<Reactor>,
+    slot: usize,
     /// The I/O thread has been woken and not yet run.
     wake_pending: bool,
     waiters: usize,
@@ -147,7 +148,6 @@ pub struct State<H> {
 struct Shared<H> {
     state: Mutex<State<H>>,
     cond: Condvar,
-    waker: Waker,
     /// An eventfd made readable whenever waiters would be woken, once armed: the socket's
     /// pollable descriptor (libzmq's ZMQ_FD).
     notify_fd: OwnedFd,
@@ -158,38 +158,85 @@ struct Shared<H> {
 
 impl<H> Shared<H> {
     fn signal_fd(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to an eventfd we own. EAGAIN (counter
-        // full) is fine: the descriptor is readable either way.
-        unsafe { libc::write(self.notify_fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        sys::signal_eventfd(&self.notify_fd);
+    }
+
+    /// Marks the socket finished and wakes everyone waiting on it.
+    fn finished(&self, st: &mut State<H>) {
+        st.shutdown = true;
+        self.cond.notify_all();
+        self.signal_fd();
     }
 }
 
-/// The transport of one socket: an I/O thread and the state it shares with the caller.
+/// The transport of one socket: its state, shared with an I/O thread.
 pub struct Engine<H: Handler> {
     shared: Arc<Shared<H>>,
-    thread: Option<JoinHandle<()>>,
+    /// Keeps the I/O threads running while the socket is open.
+    _io: IoThreads,
+    closed: bool,
+}
+
+/// A closed socket's remaining work (lingering output): [`Closing::wait`] waits for it.
+pub struct Closing {
+    socket: Arc<dyn Finish>,
+}
+
+impl Closing {
+    /// Waits until the socket has sent what it queued (or its linger ran out) and released
+    /// its descriptors.
+    pub fn wait(&self) {
+        self.socket.wait_finished();
+    }
+
+    /// Whether that work is done.
+    pub fn is_finished(&self) -> bool {
+        self.socket.is_finished()
+    }
+}
+
+impl std::fmt::Debug for Closing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Closing").finish_non_exhaustive()
+    }
+}
+
+trait Finish: Send + Sync {
+    fn wait_finished(&self);
+    fn is_finished(&self) -> bool;
+}
+
+impl<H: Handler> Finish for Shared<H> {
+    fn is_finished(&self) -> bool {
+        Driven::is_finished(self)
+    }
+
+    fn wait_finished(&self) {
+        let mut st = lock(&self.state);
+        while !st.shutdown {
+            st.waiters += 1;
+            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.waiters -= 1;
+        }
+    }
 }
 
 impl<H: Handler> Engine<H> {
-    /// Starts the I/O thread.
+    /// A socket with an I/O thread of its own.
     pub fn new(config: Config, handler: H) -> io::Result<Engine<H>> {
-        let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
-        let cork_timer = new_timerfd()?;
-        poll.registry().register(
-            &mut mio::unix::SourceFd(&cork_timer.as_raw_fd()),
-            CORK_TIMER,
-            Interest::READABLE,
-        )?;
-        let registry = poll.registry().try_clone()?;
+        Engine::with_io(&IoThreads::new(1)?, config, handler)
+    }
+
+    /// A socket placed on the least loaded of `io`'s threads.
+    pub fn with_io(io: &IoThreads, config: Config, handler: H) -> io::Result<Engine<H>> {
+        let reactor = io.pick();
         let mut core = Core::new(config.socket_type);
         core.sndhwm = config.sndhwm;
         core.rcvhwm = config.rcvhwm;
         core.max_msg_size = config.max_msg_size;
         let seed = Instant::now().elapsed().as_nanos() as u64 // low bits only
             ^ u64::from(std::process::id()).rotate_left(32)
-            ^ (&waker as *const Waker as u64);
+            ^ (Arc::as_ptr(&reactor) as u64);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 core,
@@ -200,7 +247,8 @@ impl<H: Handler> Engine<H> {
                 timers: Timers::default(),
                 events: VecDeque::new(),
                 monitor: false,
-                registry,
+                reactor: reactor.clone(),
+                slot: usize::MAX,
                 wake_pending: false,
                 waiters: 0,
                 closing: None,
@@ -221,17 +269,17 @@ impl<H: Handler> Engine<H> {
                 io_turns: 0,
             }),
             cond: Condvar::new(),
-            waker,
-            notify_fd: new_eventfd()?,
+            notify_fd: sys::new_eventfd()?,
             multi_cpu: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
         });
-        let s2 = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("zsock-io".into())
-            .spawn(move || run(s2, poll, cork_timer))?;
+        // No descriptor is registered before the slot is known (the I/O thread gives the
+        // socket no turn before it has one: nothing is registered, nothing woke it).
+        let slot = reactor.add(shared.clone());
+        lock(&shared.state).slot = slot;
         Ok(Engine {
             shared,
-            thread: Some(thread),
+            _io: io.clone(),
+            closed: false,
         })
     }
 
@@ -253,7 +301,7 @@ impl<H: Handler> Engine<H> {
 
     /// Empties the pollable descriptor's counter.
     pub fn drain_notify_fd(&self) {
-        drain_eventfd(&self.shared.notify_fd);
+        sys::drain_eventfd(&self.shared.notify_fd);
     }
 
     /// A handle that reads monitor events from any thread.
@@ -294,10 +342,14 @@ impl<H: Handler> Engine<H> {
 
     /// Closes the socket: listeners stop at once (their files are removed); queued output
     /// keeps flowing for at most `linger` (`None`: until done) on the I/O thread, which then
-    /// exits. Returns the thread's handle so that a context can wait for it.
-    pub fn close(mut self, linger: Option<Duration>) -> Option<JoinHandle<()>> {
+    /// releases the socket's descriptors. The returned handle waits for that (a context's
+    /// termination does).
+    pub fn close(mut self, linger: Option<Duration>) -> Closing {
         self.begin_close(linger);
-        self.thread.take()
+        self.closed = true;
+        Closing {
+            socket: self.shared.clone(),
+        }
     }
 
     fn begin_close(&mut self, linger: Option<Duration>) {
@@ -325,18 +377,15 @@ impl<H: Handler> Engine<H> {
         }
         st.closing = Some(deadline);
         st.wake_pending = true;
-        drop(g);
-        let _ = self.shared.waker.wake();
+        st.reactor.wake(st.slot);
     }
 }
 
 impl<H: Handler> Drop for Engine<H> {
     fn drop(&mut self) {
-        if self.thread.is_some() {
+        if !self.closed {
             self.begin_close(Some(Duration::ZERO));
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
+            self.shared.wait_finished();
         }
     }
 }
@@ -381,25 +430,8 @@ impl<H: Handler> Monitor<H> {
     }
 }
 
-fn drain_eventfd(fd: &OwnedFd) {
-    let mut v: u64 = 0;
-    // SAFETY: reads at most 8 bytes into a live u64 from an eventfd we own; EAGAIN when it
-    // is already empty.
-    unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
-}
-
 /// With more connections than this, a waiting caller sleeps on the condition variable.
 const MAX_POLLED_CONNS: usize = 8;
-
-fn new_eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: plain system call.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
 
 /// The calling thread's hold on the state. Dropping it settles what the caller changed:
 /// notices go to the handler, closed connections are cleaned up, the I/O thread is woken
@@ -512,7 +544,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         // They stay parked after the wait (see PARK_GRACE).
         for &(k, _) in conns {
             if let Some(c) = st.core.conns.get_mut(k) {
-                if !c.parked && st.registry.deregister(&mut c.stream).is_ok() {
+                if !c.parked && st.reactor.deregister(&mut c.stream).is_ok() {
                     c.parked = true;
                 }
             }
@@ -571,7 +603,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st = Some(lock(&self.shared.state));
         // A stale signal costs one spurious turn; drain only when it fired.
         if fds[0].revents != 0 {
-            drain_eventfd(&self.shared.notify_fd);
+            sys::drain_eventfd(&self.shared.notify_fd);
         }
         let st = self.st();
         st.poll_waiters -= 1;
@@ -750,7 +782,7 @@ impl<H: Handler> Guard<'_, H> {
         let sweep = st.core.big_rbufs && !st.sweep_armed; // the caller grew a read buffer
         if (output || earlier_timer || sweep) && !st.wake_pending {
             st.wake_pending = true;
-            let _ = self.shared.waker.wake();
+            st.reactor.wake(st.slot);
         }
     }
 }
@@ -762,38 +794,6 @@ fn interest_of(c: &Conn) -> Interest {
     } else {
         Interest::READABLE
     }
-}
-
-/// A non-blocking monotonic timerfd.
-fn new_timerfd() -> io::Result<OwnedFd> {
-    // SAFETY: plain system call; the result is checked before it is owned.
-    let fd = unsafe {
-        libc::timerfd_create(
-            libc::CLOCK_MONOTONIC,
-            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a new descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Makes the timerfd fire once, `after` from now (at least 1 ns, since 0 disarms it).
-fn arm_timerfd(fd: &OwnedFd, after: Duration) {
-    let spec = libc::itimerspec {
-        it_interval: libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        },
-        it_value: libc::timespec {
-            tv_sec: 0,
-            tv_nsec: after.subsec_nanos().max(1) as libc::c_long,
-        },
-    };
-    // SAFETY: `spec` is a live itimerspec; a failure only leaves the epoll timeout in charge.
-    unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
 }
 
 fn is_retryable_accept_error(e: &io::Error) -> bool {
@@ -841,10 +841,12 @@ impl<H: Handler> State<H> {
             retry_at: None,
         });
         let l = self.listeners.get_mut(k).expect("just inserted");
-        if let Err(source) =
-            self.registry
-                .register(&mut l.sock, listener_token(k), Interest::READABLE)
-        {
+        if let Err(source) = self.reactor.register(
+            &mut l.sock,
+            self.slot,
+            listener_token(k),
+            Interest::READABLE,
+        ) {
             self.listeners.remove(k);
             return Err(TransportError::Io {
                 op: "register",
@@ -954,8 +956,13 @@ impl<H: Handler> State<H> {
             .insert(Conn::new(stream, origin, endpoint, creds, hs));
         let conn = self.core.conns.get_mut(k).expect("just inserted");
         if self
-            .registry
-            .register(&mut conn.stream, conn_token(k), Interest::READABLE)
+            .reactor
+            .register(
+                &mut conn.stream,
+                self.slot,
+                conn_token(k),
+                Interest::READABLE,
+            )
             .is_err()
         {
             self.core.doom(k, CloseReason::Local);
@@ -995,8 +1002,8 @@ impl<H: Handler> State<H> {
         if c.closing.is_none() {
             let interest = interest_of(c);
             if self
-                .registry
-                .register(&mut c.stream, conn_token(k), interest)
+                .reactor
+                .register(&mut c.stream, self.slot, conn_token(k), interest)
                 .is_err()
             {
                 self.core.doom(k, CloseReason::Local);
@@ -1134,7 +1141,7 @@ impl<H: Handler> State<H> {
         let Some(mut l) = self.listeners.remove(lk) else {
             return;
         };
-        let _ = self.registry.deregister(&mut l.sock);
+        let _ = self.reactor.deregister(&mut l.sock);
         l.bound.remove_files();
         let endpoint = l.endpoint.clone();
         drop(l);
@@ -1365,7 +1372,7 @@ impl<H: Handler> State<H> {
         let Some(mut conn) = self.core.conns.remove(k) else {
             return;
         };
-        let _ = self.registry.deregister(&mut conn.stream);
+        let _ = self.reactor.deregister(&mut conn.stream);
         let reason = conn.closing.clone().unwrap_or(CloseReason::Local);
         let was_active = conn.is_active();
         let text = reason.describe();
@@ -1483,8 +1490,8 @@ impl<H: Handler> State<H> {
             if let Some(c) = self.core.conns.get_mut(k) {
                 let interest = interest_of(c);
                 let _ = self
-                    .registry
-                    .reregister(&mut c.stream, conn_token(k), interest);
+                    .reactor
+                    .reregister(&mut c.stream, self.slot, conn_token(k), interest);
             }
         }
     }
@@ -1507,9 +1514,6 @@ impl<H: Handler> State<H> {
     }
 
     fn handle(&mut self, token: Token, readable: bool, writable: bool, now: Instant) {
-        if token == WAKER {
-            return;
-        }
         let idx = token.0 / 2;
         if token.0 % 2 == 1 {
             if let Some(k) = self.listeners.key_at(idx) {
@@ -1521,64 +1525,16 @@ impl<H: Handler> State<H> {
     }
 }
 
-/// The I/O thread.
-fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) {
-    let mut events = Events::with_capacity(256);
-    loop {
-        let (timeout, corking) = {
-            let mut st = lock(&shared.state);
-            let now = Instant::now();
-            if st.shutdown || st.close_done(now) {
-                st.shutdown = true;
-                shared.cond.notify_all();
-                shared.signal_fd();
-                return;
-            }
-            let mut until = st.next_timeout();
-            if let Some(c) = st.cork_until {
-                until = Some(until.map_or(c, |t| t.min(c)));
-            }
-            // A past look at parked connections waits for their caller's wait to end
-            // (see `State::look_at_parked`).
-            if let Some(u) = st.unpark_at.filter(|&u| st.poll_waiters == 0 || u > now) {
-                until = Some(until.map_or(u, |t| t.min(u)));
-            }
-            if let Some(Some(d)) = st.closing {
-                until = Some(until.map_or(d, |t| t.min(d)));
-            }
-            st.poll_until = until;
-            let corking = st.cork_until.is_some() && until == st.cork_until;
-            (until.map(|at| at.saturating_duration_since(now)), corking)
-        };
-        // epoll counts whole milliseconds, rounding up: a cork of 50 us would last 1 ms.
-        // A timerfd ends it on time instead (any other event still ends the poll first).
-        if let Some(t) = timeout.filter(|t| corking && *t < Duration::from_millis(1)) {
-            arm_timerfd(&cork_timer, t);
+impl<H: Handler> Driven for Shared<H> {
+    fn turn(&self, events: &[Readiness], now: Instant) -> Turn {
+        let mut st = lock(&self.state);
+        if st.shutdown {
+            return Turn::Finished;
         }
-        if let Err(e) = poll.poll(&mut events, timeout) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                // The poll fd itself failed: nothing more can progress.
-                let mut st = lock(&shared.state);
-                st.shutdown = true;
-                shared.cond.notify_all();
-                return;
-            }
-        }
-        let mut st = lock(&shared.state);
-        let now = Instant::now();
         st.wake_pending = false;
         st.io_turns += 1;
-        for ev in events.iter() {
-            if ev.token() == CORK_TIMER {
-                drain_eventfd(&cork_timer); // a timerfd reads as an 8-byte count too
-                continue;
-            }
-            st.handle(
-                ev.token(),
-                ev.is_readable() || ev.is_read_closed() || ev.is_error(),
-                ev.is_writable() || ev.is_write_closed(),
-                now,
-            );
+        for ev in events {
+            st.handle(ev.token, ev.readable, ev.writable, now);
         }
         st.fire_timers(now);
         if st.core.big_rbufs && !st.sweep_armed {
@@ -1592,52 +1548,111 @@ fn run<H: Handler>(shared: Arc<Shared<H>>, mut poll: Poll, cork_timer: OwnedFd) 
         } else if st.unpark_at.is_some_and(|t| t <= now) {
             st.look_at_parked(now);
         }
-        // Notices can queue output (a SUB's subscriptions on a new connection), and
-        // writes can close connections: settle and flush until both are done.
-        // A batch the caller is still filling is held back (corked) once, for the hold-back
-        // (CORK_MIN to CORK_MAX): the caller writes full batches itself meanwhile. While it
-        // streams, a connection it wrote out stays on the list too: this thread looks again
-        // after the hold-back instead of being woken by the next batch the caller starts.
+        st.write_due(now);
+        if std::mem::take(&mut st.core.wake_waiters) {
+            if st.waiters > 0 {
+                self.cond.notify_all();
+            }
+            if st.fd_armed || st.poll_waiters > 0 {
+                self.signal_fd();
+            }
+        }
+        if st.close_done(now) {
+            st.release_io();
+            self.finished(&mut st);
+            return Turn::Finished;
+        }
+        let next = st.next_turn(now);
+        st.poll_until = next;
+        Turn::Next(next)
+    }
+
+    fn abandon(&self) {
+        let mut st = lock(&self.state);
+        self.finished(&mut st);
+    }
+
+    fn is_finished(&self) -> bool {
+        lock(&self.state).shutdown
+    }
+}
+
+impl<H: Handler> State<H> {
+    /// The I/O thread's writes in a turn. Notices can queue output (a SUB's subscriptions
+    /// on a new connection), and writes can close connections: settle and flush until both
+    /// are done. A batch the caller is still filling is held back (corked) once, for the
+    /// hold-back (CORK_MIN to CORK_MAX): the caller writes full batches itself meanwhile.
+    /// While it streams, a connection it wrote out stays on the list too: the I/O thread
+    /// looks again after the hold-back instead of being woken by the next batch the caller
+    /// starts.
+    fn write_due(&mut self, now: Instant) {
         let mut corked: Vec<Key> = Vec::new();
-        let sends_seen = st.sends_seen;
-        st.sends_seen = st.core.sends;
-        let marked = std::mem::take(&mut st.core.marked);
-        if st.cork_until.is_some_and(|t| t <= now) {
+        let sends_seen = self.sends_seen;
+        self.sends_seen = self.core.sends;
+        let marked = std::mem::take(&mut self.core.marked);
+        if self.cork_until.is_some_and(|t| t <= now) {
             // A hold-back ran out: longer while the caller kept sending, short again once
             // it paused.
-            st.cork_len = if st.core.sends != sends_seen {
-                (st.cork_len * 2).min(CORK_MAX)
+            self.cork_len = if self.core.sends != sends_seen {
+                (self.cork_len * 2).min(CORK_MAX)
             } else {
                 CORK_MIN
             };
         }
         // Closing: nothing is held back (a short linger must not run out on it).
-        let closing = st.closing.is_some();
+        let closing = self.closing.is_some();
         loop {
-            st.settle(Some(now));
-            let dirty = std::mem::take(&mut st.core.dirty);
+            self.settle(Some(now));
+            let dirty = std::mem::take(&mut self.core.dirty);
             if dirty.is_empty() {
                 break;
             }
             for k in dirty {
-                if !closing && st.core.hold_back(k, sends_seen, marked) {
+                if !closing && self.core.hold_back(k, sends_seen, marked) {
                     corked.push(k);
                 } else {
-                    st.flush(k);
+                    self.flush(k);
                 }
             }
         }
-        let cork_len = st.cork_len;
-        st.cork_until = (!corked.is_empty()).then(|| now + cork_len);
-        st.core.dirty_corked = !corked.is_empty();
-        st.core.dirty = corked; // empty after the loop above
-        if std::mem::take(&mut st.core.wake_waiters) {
-            if st.waiters > 0 {
-                shared.cond.notify_all();
-            }
-            if st.fd_armed || st.poll_waiters > 0 {
-                shared.signal_fd();
+        self.cork_until = (!corked.is_empty()).then(|| now + self.cork_len);
+        self.core.dirty_corked = !corked.is_empty();
+        self.core.dirty = corked; // empty after the loop above
+    }
+
+    /// When the socket next needs a turn without an event: its earliest timer, the end of
+    /// a hold-back, a look at parked connections, the end of its linger.
+    fn next_turn(&mut self, now: Instant) -> Option<Instant> {
+        let mut until = self.next_timeout();
+        if let Some(c) = self.cork_until {
+            until = Some(until.map_or(c, |t| t.min(c)));
+        }
+        // A past look at parked connections waits for their caller's wait to end
+        // (see `State::look_at_parked`).
+        if let Some(u) = self
+            .unpark_at
+            .filter(|&u| self.poll_waiters == 0 || u > now)
+        {
+            until = Some(until.map_or(u, |t| t.min(u)));
+        }
+        if let Some(Some(d)) = self.closing {
+            until = Some(until.map_or(d, |t| t.min(d)));
+        }
+        until
+    }
+
+    /// A finished socket lets go of its descriptors (a monitor may keep the rest alive).
+    fn release_io(&mut self) {
+        for k in self.listeners.keys() {
+            self.close_listener(k, false);
+        }
+        for k in self.core.conns.keys() {
+            if let Some(mut c) = self.core.conns.remove(k) {
+                if !c.parked {
+                    let _ = self.reactor.deregister(&mut c.stream);
+                }
             }
         }
+        self.timers = Timers::default();
     }
 }

@@ -47,6 +47,7 @@ mod creds;
 mod engine;
 mod error;
 mod message;
+mod reactor;
 mod slab;
 mod sys;
 mod timers;
@@ -58,6 +59,7 @@ pub use core::{
     Core, Handler, Notice, Pipe, PipeId, COPY_MAX, MAX_MESSAGE_FRAMES, PIN_FACTOR, READ_CHUNK,
 };
 pub use creds::{AccessFilter, PeerCred};
-pub use engine::{Engine, Guard, Monitor, State};
+pub use engine::{Closing, Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};
 pub use message::Message;
+pub use reactor::IoThreads;

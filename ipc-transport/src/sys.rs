@@ -1,6 +1,7 @@
-//! The few system calls std and mio do not offer in the form needed: connect to a raw
+//! Every raw system call of the crate, each behind a safe function: connect to a raw
 //! `sockaddr_un` (abstract names included), read into a buffer's spare capacity,
-//! (vectored) writes with MSG_NOSIGNAL, poll, and the monotonic clock as nanoseconds.
+//! (vectored) writes with MSG_NOSIGNAL, poll, the monotonic clock as nanoseconds, and the
+//! eventfds and timerfds the I/O threads and waiting callers sleep on.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -182,4 +183,63 @@ fn set_nonblocking_cloexec(fd: &OwnedFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A new non-blocking eventfd, counter zero.
+pub(crate) fn new_eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call; the result is checked before it is owned.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds one to an eventfd's counter: it becomes readable. A full counter (EAGAIN) leaves it
+/// readable too.
+pub(crate) fn signal_eventfd(fd: &OwnedFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to an eventfd.
+    unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+}
+
+/// Empties an eventfd's counter (or a timerfd's expiry count, also 8 bytes).
+pub(crate) fn drain_eventfd(fd: &OwnedFd) {
+    let mut v: u64 = 0;
+    // SAFETY: reads at most 8 bytes into a live u64; EAGAIN when it is already empty.
+    unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+}
+
+/// A non-blocking monotonic timerfd.
+pub(crate) fn new_timerfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call; the result is checked before it is owned.
+    let fd = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes the timerfd fire once, `after` from now (under a second; at least 1 ns, since 0
+/// disarms it).
+pub(crate) fn arm_timerfd(fd: &OwnedFd, after: std::time::Duration) {
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: after.subsec_nanos().max(1) as libc::c_long,
+        },
+    };
+    // SAFETY: `spec` is a live itimerspec; a failure only leaves the epoll timeout in charge.
+    unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
 }

@@ -14,7 +14,8 @@
 //! types. The wire protocol lives in `zmtp-codec`, endpoints in `ipc-endpoint`, sockets and
 //! threads in `ipc-transport`.
 //!
-//! Threading: a [`Socket`] is `Send`, not `Sync`; each has one I/O thread, and the calling
+//! Threading: a [`Socket`] is `Send`, not `Sync`. The sockets of a [`Context`] share its
+//! I/O threads (one unless [`Context::set_io_threads`] says otherwise), and the calling
 //! thread reads and writes the Unix socket itself when it can (see ARCHITECTURE.md).
 //!
 //! ```

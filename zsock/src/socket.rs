@@ -3,11 +3,10 @@
 use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Config, Core, Engine, Guard, Message};
+use ipc_transport::{Closing, Config, Core, Engine, Guard, IoThreads, Message};
 use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -79,42 +78,96 @@ impl std::ops::BitAnd for Events {
 
 #[derive(Default)]
 struct ContextShared {
-    /// I/O threads of closed sockets still lingering.
-    lingering: Mutex<Vec<JoinHandle<()>>>,
+    /// Closed sockets still lingering.
+    lingering: Mutex<Vec<Closing>>,
+    /// The I/O threads, started with the first socket.
+    io: Mutex<IoState>,
 }
 
-/// A ZeroMQ context: creates sockets and, when dropped, waits for closed sockets to finish
-/// sending within their LINGER (as `zmq_ctx_term` does).
+#[derive(Default)]
+struct IoState {
+    /// IO_THREADS as set (`None`: the default, [`Context::DEFAULT_IO_THREADS`]).
+    wanted: Option<usize>,
+    threads: Option<IoThreads>,
+}
+
+/// A ZeroMQ context: the I/O threads its sockets share, and, when dropped, a wait for closed
+/// sockets to finish sending within their LINGER (as `zmq_ctx_term` does).
 ///
-/// Each socket runs its own I/O thread; the context holds no thread of its own.
+/// Like libzmq's, a context runs IO_THREADS background threads (one unless set with
+/// [`Context::set_io_threads`]), started with its first socket and shared by all its
+/// sockets: a process's thread count does not grow with its socket count. Each thread
+/// accepts, connects, reconnects, handshakes, keeps heartbeats and writes queued messages
+/// for the sockets placed on it; a socket's own calls do their IO on the calling thread
+/// whenever they can.
 #[derive(Clone, Default)]
 pub struct Context {
     shared: Arc<ContextShared>,
 }
 
 impl Context {
+    /// IO_THREADS unless set: one thread serves every socket of the context, as in libzmq.
+    pub const DEFAULT_IO_THREADS: usize = 1;
+
     /// A new context.
     pub fn new() -> Context {
         Context::default()
     }
 
+    /// Sets how many I/O threads the context's sockets share (libzmq's ZMQ_IO_THREADS;
+    /// at least 1). Only before the first socket: the threads start with it, and after
+    /// that this fails with EINVAL rather than silently doing nothing.
+    pub fn set_io_threads(&self, n: usize) -> Result<()> {
+        let mut io = self.shared.io.lock().unwrap_or_else(|e| e.into_inner());
+        if n == 0 {
+            return Err(Error::invalid("IO_THREADS must be at least 1"));
+        }
+        if io.threads.is_some() {
+            return Err(Error::invalid(
+                "IO_THREADS can only be set before the context's first socket",
+            ));
+        }
+        io.wanted = Some(n);
+        Ok(())
+    }
+
+    /// IO_THREADS: how many I/O threads the context's sockets share (or will share).
+    pub fn io_threads(&self) -> usize {
+        let io = self.shared.io.lock().unwrap_or_else(|e| e.into_inner());
+        match &io.threads {
+            Some(t) => t.len(),
+            None => io.wanted.unwrap_or(Context::DEFAULT_IO_THREADS),
+        }
+    }
+
     /// Creates a socket of type `t`.
     pub fn socket(&self, t: SocketType) -> Result<Socket> {
-        Socket::new(self.shared.clone(), t)
+        let io = {
+            let mut io = self.shared.io.lock().unwrap_or_else(|e| e.into_inner());
+            match &io.threads {
+                Some(t) => t.clone(),
+                None => {
+                    let t = IoThreads::new(io.wanted.unwrap_or(Context::DEFAULT_IO_THREADS))?;
+                    io.threads = Some(t.clone());
+                    t
+                }
+            }
+        };
+        Socket::new(self.shared.clone(), &io, t)
     }
 
     /// Waits for every socket closed so far to finish lingering. Also done on drop of the
     /// last `Context` clone.
     pub fn term(&self) {
-        let handles = std::mem::take(
+        let closing = std::mem::take(
             &mut *self
                 .shared
                 .lingering
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         );
-        for h in handles {
-            let _ = h.join();
+        for c in closing {
+            c.wait();
         }
     }
 }
@@ -154,7 +207,7 @@ struct Local {
 /// A ZeroMQ socket over `ipc://`.
 ///
 /// Threading contract: a `Socket` is `Send` but not `Sync`. Move it between threads freely,
-/// use it from one at a time (as libzmq requires). Its I/O thread keeps accepting,
+/// use it from one at a time (as libzmq requires). Its context's I/O threads keep accepting,
 /// reconnecting, handshaking and sending queued messages while the socket is idle.
 /// Dropping the socket closes it: listeners stop and their socket files are removed at
 /// once; queued messages are sent for up to LINGER in the background, and [`Context`]'s
@@ -194,11 +247,11 @@ pub struct Socket {
 }
 
 impl Socket {
-    fn new(ctx: Arc<ContextShared>, t: SocketType) -> Result<Socket> {
+    fn new(ctx: Arc<ContextShared>, io: &IoThreads, t: SocketType) -> Result<Socket> {
         let config = Config::new(t);
         let mut routing = Routing::new(t);
         routing.opts = Default::default();
-        let engine = Engine::new(config, routing)?;
+        let engine = Engine::with_io(io, config, routing)?;
         if t == SocketType::Pub {
             engine.lock().core().set_discard_data(true);
         }
@@ -843,12 +896,13 @@ fn deadline_passed(deadline: Option<Instant>) -> bool {
 impl Drop for Socket {
     fn drop(&mut self) {
         if let Some(engine) = self.engine.take() {
-            if let Some(h) = engine.close(self.local.linger) {
-                self.ctx
-                    .lingering
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(h);
+            let closing = engine.close(self.local.linger);
+            let mut lingering = self.ctx.lingering.lock().unwrap_or_else(|e| e.into_inner());
+            // (Finished ones go: a process that opens and closes sockets all day keeps
+            // only those still sending.)
+            lingering.retain(|c| !c.is_finished());
+            if !closing.is_finished() {
+                lingering.push(closing);
             }
         }
     }

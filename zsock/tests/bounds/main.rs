@@ -1,10 +1,12 @@
 //! What a hostile peer can make a socket hold, measured with a counting allocator against
 //! the bound written in ipc-transport's docs (and ARCHITECTURE.md): read buffers, queued
-//! messages and what they keep alive, subscriptions and XPUB notifications.
+//! messages and what they keep alive, subscriptions and XPUB notifications. And what many
+//! sockets cost the process: threads and descriptors.
 //!
 //! The allocator counts every live byte of the process, so the tests of this binary run
 //! one at a time (each holds [`serial`]'s lock) and measure growth over a baseline taken
-//! after the connection was made.
+//! after the connection was made; the process's threads and descriptors are counted the
+//! same way.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -259,4 +261,47 @@ fn xpub_notifications_stop_reading_at_rcvhwm() {
         let m = xpub.recv(Flags::NONE).unwrap();
         assert_eq!((m[0], &m[1..]), (0, topic.as_bytes()));
     }
+}
+
+fn entries(dir: &str) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+/// A process's threads and descriptors do not grow with its socket count beyond what each
+/// socket needs: 100 PULL sockets bound and 100 PUSH sockets connected to them, one message
+/// through each pair, add the context's one I/O thread (its poll, waker and timer
+/// descriptors) and, per pair, the listener, both ends of the connection and each
+/// socket's notify descriptor. Closing the context gives everything back.
+#[test]
+fn sockets_share_their_contexts_io_thread() {
+    let _s = serial();
+    const PAIRS: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let (threads_before, fds_before) = (entries("/proc/self/task"), entries("/proc/self/fd"));
+    let ctx = Context::new();
+    assert_eq!(ctx.io_threads(), 1);
+    let mut pulls = Vec::new();
+    let mut pushes = Vec::new();
+    for i in 0..PAIRS {
+        let mut pull = ctx.socket(SocketType::Pull).unwrap();
+        let ep = pull
+            .bind(&format!("ipc://{}/p{i}", dir.path().display()))
+            .unwrap();
+        let mut push = ctx.socket(SocketType::Push).unwrap();
+        push.connect(&ep).unwrap();
+        push.send_copy(&i.to_be_bytes(), Flags::NONE).unwrap();
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+        pulls.push(pull);
+        pushes.push(push);
+    }
+    let threads = entries("/proc/self/task") - threads_before;
+    let fds = entries("/proc/self/fd") - fds_before;
+    assert_eq!(threads, 1, "threads added by {} sockets", 2 * PAIRS);
+    // Per pair: listener, accepted and connected ends, two notify descriptors. The I/O
+    // thread: its poll, a second handle on it, a waker and a timer.
+    assert!(fds <= PAIRS * 5 + 4, "{fds} descriptors for {PAIRS} pairs");
+    drop((pulls, pushes));
+    drop(ctx);
+    assert_eq!(entries("/proc/self/task"), threads_before);
+    assert_eq!(entries("/proc/self/fd"), fds_before);
 }

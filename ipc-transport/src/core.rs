@@ -987,6 +987,14 @@ impl Core {
         }
     }
 
+    /// Whether a message is queued on the pipe, without reading its connection: what the
+    /// I/O thread has read (it reads every connection no caller has parked, and signals
+    /// the notify descriptor when it queues a message). For readiness checks (EVENTS,
+    /// poll), which must not cost a system call per idle connection.
+    pub fn has_queued(&self, id: PipeId) -> bool {
+        self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
+    }
+
     /// Whether a received message waits on the pipe (reading from the socket if the queue
     /// is empty and the connection is idle).
     pub fn has_message(&mut self, id: PipeId) -> bool {

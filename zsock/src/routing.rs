@@ -1,13 +1,13 @@
 //! The socket types' routing rules (RFC 28/REQREP, 29/PUBSUB, 30/PIPELINE, 31/EXPAIR),
 //! run under the engine's lock with the transport's pipes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use ipc_transport::{Core, Handler, Message, Notice, PipeId};
 use zmtp_codec::{SocketType, Subscription};
 
-use crate::subs::Subscriptions;
+use crate::subs::{Subscribers, Subscriptions};
 
 /// A request's envelope as REP keeps it for the reply.
 type Envelope = smallvec::SmallVec<[Bytes; 2]>;
@@ -102,8 +102,9 @@ impl Ring {
         self.rotate(|p| core.recv(p))
     }
 
-    fn has(&mut self, core: &mut Core) -> bool {
-        self.pipes.iter().any(|p| core.has_message(*p))
+    /// Whether a message is queued on one of the pipes (nothing is read).
+    fn has(&self, core: &Core) -> bool {
+        self.pipes.iter().any(|p| core.has_queued(*p))
     }
 }
 
@@ -198,10 +199,11 @@ impl Router {
 /// PUB and XPUB.
 #[derive(Debug, Default)]
 struct Pub {
-    pipes: HashMap<PipeId, Subscriptions>,
+    /// The attached pipes, oldest first.
     order: Vec<PipeId>,
-    /// All subscriptions over all pipes (for XPUB's first/last filtering).
-    all: Subscriptions,
+    attached: HashSet<PipeId>,
+    /// Each topic's subscribed pipes: a message is matched once for all of them.
+    subs: Subscribers,
     /// Subscription messages waiting for XPUB's recv.
     pending: VecDeque<Message>,
 }
@@ -326,21 +328,11 @@ impl Routing {
             }
             Kind::Pub(p) | Kind::XPub(p) => {
                 let topic = msg.frames().first().map_or(&[][..], |f| &f[..]);
-                if opts.xpub_nodrop {
-                    let blocked = p
-                        .order
-                        .iter()
-                        .any(|pipe| p.pipes[pipe].matches(topic) && !core.can_send(*pipe));
-                    if blocked {
-                        return Err(SendError::Again);
-                    }
+                let mut matching = smallvec::SmallVec::<[PipeId; 8]>::new();
+                p.subs.matching(topic, &mut matching);
+                if opts.xpub_nodrop && matching.iter().any(|pipe| !core.can_send(*pipe)) {
+                    return Err(SendError::Again);
                 }
-                let matching: smallvec::SmallVec<[PipeId; 8]> = p
-                    .order
-                    .iter()
-                    .copied()
-                    .filter(|pipe| p.pipes[pipe].matches(topic))
-                    .collect();
                 // PUB never blocks: a full subscriber misses the message.
                 if let Some((last, rest)) = matching.split_last() {
                     for pipe in rest {
@@ -572,16 +564,16 @@ impl Routing {
         }
     }
 
-    /// EVENTS' POLLIN (may read from sockets to find out).
+    /// EVENTS' POLLIN: a message is queued (nothing is read from the sockets).
     pub(crate) fn can_recv(&mut self, core: &mut Core) -> bool {
         match &mut self.kind {
-            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.has_message(pipe)),
+            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.has_queued(pipe)),
             Kind::Pull(d) | Kind::Dealer(d) => d.fq.has(core),
             Kind::Req(r) => r.expect_reply && r.dealer.fq.has(core),
             Kind::Rep(r) => r.replying.is_none() && r.fq.has(core),
             Kind::Router(r) => r.fq.has(core),
             Kind::XPub(p) => {
-                !p.pending.is_empty() || p.order.iter().any(|pipe| core.has_message(*pipe))
+                !p.pending.is_empty() || p.order.iter().any(|pipe| core.has_queued(*pipe))
             }
             Kind::Sub(s) | Kind::XSub(s) => {
                 // Drop non-matching messages until a match (or nothing) is at the front.
@@ -661,8 +653,8 @@ impl Routing {
             // ROUTER routes only to identified peers: see `connected`.
             Kind::Router(_) => {}
             Kind::Pub(pb) | Kind::XPub(pb) => {
-                pb.pipes.insert(p, Subscriptions::default());
                 pb.order.push(p);
+                pb.attached.insert(p);
             }
             Kind::Sub(s) | Kind::XSub(s) => {
                 s.fq.add(p);
@@ -736,6 +728,7 @@ impl Routing {
     }
 
     fn detached(&mut self, p: PipeId) {
+        let xpub = matches!(self.kind, Kind::XPub(_));
         match &mut self.kind {
             Kind::Pair(pair) => {
                 if pair.pipe == Some(p) {
@@ -757,27 +750,19 @@ impl Routing {
                 r.fq.remove(p);
             }
             Kind::Router(r) => r.forget(p),
-            Kind::Pub(pb) => {
-                // Each pipe holds a topic once (see `subscription`).
-                if let Some(subs) = pb.pipes.remove(&p) {
-                    for t in subs.topics() {
-                        pb.all.remove(&t);
+            Kind::Pub(pb) | Kind::XPub(pb) => {
+                pb.order.retain(|q| *q != p);
+                pb.attached.remove(&p);
+                for t in pb.subs.topics() {
+                    let (_, last) = pb.subs.unsubscribe(&t, p);
+                    if xpub && last {
+                        // Topics nobody wants any more go up as unsubscriptions, as in
+                        // libzmq.
+                        let mut frame = vec![0u8];
+                        frame.extend_from_slice(&t);
+                        pb.pending.push_back(Message::from(frame));
                     }
                 }
-                pb.order.retain(|q| *q != p);
-            }
-            Kind::XPub(pb) => {
-                // Topics nobody wants any more go up as unsubscriptions, as in libzmq.
-                if let Some(subs) = pb.pipes.remove(&p) {
-                    for t in subs.topics() {
-                        if pb.all.remove(&t) {
-                            let mut frame = vec![0u8];
-                            frame.extend_from_slice(&t);
-                            pb.pending.push_back(Message::from(frame));
-                        }
-                    }
-                }
-                pb.order.retain(|q| *q != p);
             }
             Kind::Sub(s) | Kind::XSub(s) => {
                 s.fq.remove(p);
@@ -792,25 +777,20 @@ impl Routing {
         let (Kind::Pub(pb) | Kind::XPub(pb)) = &mut self.kind else {
             return;
         };
-        let Some(subs) = pb.pipes.get_mut(&p) else {
+        if !pb.attached.contains(&p) {
             return;
-        };
+        }
         // Per pipe, a topic is subscribed or not (libzmq's publisher keeps a set of pipes
         // per topic): a second SUBSCRIBE changes nothing, one CANCEL removes it. The
         // subscriber counts repeated subscriptions itself and cancels on the last.
         let changed = if sub.subscribe {
-            if subs.contains(&sub.topic) {
-                false
-            } else {
-                subs.add(&sub.topic);
-                pb.all.add(&sub.topic)
-            }
+            pb.subs.subscribe(&sub.topic, p).1
         } else {
-            // CANCEL of a topic the pipe never subscribed to is ignored.
-            if !subs.remove(&sub.topic) {
-                return;
+            let (was, last) = pb.subs.unsubscribe(&sub.topic, p);
+            if !was {
+                return; // CANCEL of a topic the pipe never subscribed to is ignored
             }
-            pb.all.remove(&sub.topic)
+            last
         };
         if xpub && (changed || (verbose && sub.subscribe)) {
             let mut frame = Vec::with_capacity(sub.topic.len() + 1);

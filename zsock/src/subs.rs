@@ -1,29 +1,54 @@
-//! A multiset of subscription prefixes, held as a compressed prefix tree (a radix trie).
+//! Subscription prefixes held as a compressed prefix tree (a radix trie), with a value per
+//! prefix: a count for a subscriber's own topics ([`Subscriptions`]), the set of
+//! subscribed pipes for a publisher ([`Subscribers`]).
 //!
 //! Matching walks the message's first bytes down the tree once: it costs at most one step
 //! per byte of the longest subscribed prefix the message starts with, and a topic that
 //! differs from the message in its first byte is never looked at. So what matching a
-//! message costs does not depend on how many other topics there are or how long they are.
+//! message costs does not depend on how many other topics there are or how long they are,
+//! and a publisher matches a message once for all its subscribers.
 //! Each edge holds a run of bytes, so a topic costs its own bytes plus one node at most
 //! (two when it splits an edge): a peer's topics take memory in proportion to what it sent.
 //! Every walk is a loop over nodes in one arena (no recursion), however deep the tree.
 
 use bytes::Bytes;
+use ipc_transport::PipeId;
+use smallvec::SmallVec;
 
 /// Index of the root node, whose label is empty.
 const ROOT: usize = 0;
 
+/// What a prefix holds; an empty value is no subscription.
+pub(crate) trait Value: Default {
+    fn is_empty(&self) -> bool;
+}
+
+impl Value for u32 {
+    fn is_empty(&self) -> bool {
+        *self == 0
+    }
+}
+
+/// The pipes subscribed to one prefix, each once.
+pub(crate) type PipeSet<P> = SmallVec<[P; 2]>;
+
+impl<P> Value for PipeSet<P> {
+    fn is_empty(&self) -> bool {
+        SmallVec::is_empty(self)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
-struct Node {
+struct Node<V> {
     /// The bytes on the edge from the parent to this node.
     label: Box<[u8]>,
-    /// Subscriptions to exactly the prefix that ends here.
-    count: u32,
+    /// What the prefix that ends here holds.
+    value: V,
     /// Children by the first byte of their label, sorted.
     children: Vec<(u8, usize)>,
 }
 
-impl Node {
+impl<V> Node<V> {
     fn child(&self, b: u8) -> Option<usize> {
         self.children
             .binary_search_by_key(&b, |&(c, _)| c)
@@ -32,28 +57,28 @@ impl Node {
     }
 }
 
-/// Topics (prefixes) with a count each.
+/// Prefixes with a value each.
 ///
-/// Invariant: every node but the root has a count above zero or at least two children,
+/// Invariant: every node but the root has a non-empty value or at least two children,
 /// and no two children of a node share a first byte.
 #[derive(Debug, Clone)]
-pub(crate) struct Subscriptions {
-    nodes: Vec<Node>,
+pub(crate) struct PrefixTree<V> {
+    nodes: Vec<Node<V>>,
     /// Slots of removed nodes, for reuse.
     free: Vec<usize>,
 }
 
-impl Default for Subscriptions {
+impl<V: Value> Default for PrefixTree<V> {
     fn default() -> Self {
-        Subscriptions {
+        PrefixTree {
             nodes: vec![Node::default()],
             free: Vec::new(),
         }
     }
 }
 
-impl Subscriptions {
-    fn alloc(&mut self, node: Node) -> usize {
+impl<V: Value> PrefixTree<V> {
+    fn alloc(&mut self, node: Node<V>) -> usize {
         match self.free.pop() {
             Some(i) => {
                 self.nodes[i] = node;
@@ -79,24 +104,22 @@ impl Subscriptions {
         }
     }
 
-    /// Adds one subscription; `true` when the topic was new.
-    pub(crate) fn add(&mut self, topic: &[u8]) -> bool {
+    /// `topic`'s value, its node made if it has none (the caller makes it non-empty).
+    fn entry(&mut self, topic: &[u8]) -> &mut V {
         let mut n = ROOT;
         let mut rest = topic;
         loop {
             let Some(&b) = rest.first() else {
-                let count = &mut self.nodes[n].count;
-                *count = count.saturating_add(1);
-                return *count == 1;
+                return &mut self.nodes[n].value;
             };
             let Some(c) = self.nodes[n].child(b) else {
                 let leaf = self.alloc(Node {
                     label: rest.into(),
-                    count: 1,
+                    value: V::default(),
                     children: Vec::new(),
                 });
                 self.set_child(n, b, leaf);
-                return true;
+                return &mut self.nodes[leaf].value;
             };
             let label = &self.nodes[c].label;
             let common = label.iter().zip(rest).take_while(|(x, y)| x == y).count();
@@ -108,7 +131,7 @@ impl Subscriptions {
                 self.nodes[c].label = tail;
                 let mid = self.alloc(Node {
                     label: head,
-                    count: 0,
+                    value: V::default(),
                     children: vec![(tail_first, c)],
                 });
                 self.set_child(n, b, mid);
@@ -134,24 +157,27 @@ impl Subscriptions {
         Some(path)
     }
 
-    /// Removes one subscription; `true` when the topic's last one went. Unknown topics
-    /// are ignored.
-    pub(crate) fn remove(&mut self, topic: &[u8]) -> bool {
+    /// `topic`'s value, if it has a node.
+    #[cfg(test)]
+    fn get(&self, topic: &[u8]) -> Option<&V> {
+        self.path(topic)
+            .and_then(|p| p.last().copied())
+            .map(|n| &self.nodes[n].value)
+    }
+
+    /// Applies `change` to `topic`'s value if it has a node; returns what `change`
+    /// returned (`R::default()` when there is no node). A value left empty takes its
+    /// node out of the tree.
+    fn update<R: Default>(&mut self, topic: &[u8], change: impl FnOnce(&mut V) -> R) -> R {
         let Some(path) = self.path(topic) else {
-            return false;
+            return R::default();
         };
         let n = *path.last().unwrap_or(&ROOT);
-        if self.nodes[n].count == 0 {
-            return false;
-        }
-        self.nodes[n].count -= 1;
-        if self.nodes[n].count > 0 {
-            return false;
-        }
-        // Restore the invariant: a node with no subscription of its own goes if it has no
-        // children, and merges into its only child if it has one. Removing a leaf can
-        // leave its parent with one child and no count of its own: that merges too.
-        if n != ROOT {
+        let r = change(&mut self.nodes[n].value);
+        // Restore the invariant: a node with an empty value goes if it has no children,
+        // and merges into its only child if it has one. Removing a leaf can leave its
+        // parent with one child and an empty value: that merges too.
+        if n != ROOT && self.nodes[n].value.is_empty() {
             let parent = path[path.len() - 2];
             self.tidy(parent, n);
             if parent != ROOT {
@@ -159,14 +185,14 @@ impl Subscriptions {
                 self.tidy(grandparent, parent);
             }
         }
-        true
+        r
     }
 
     /// Removes node `n` (a child of `parent`) if it holds nothing, or merges it with its
-    /// only child if it holds no count of its own.
+    /// only child if its own value is empty.
     fn tidy(&mut self, parent: usize, n: usize) {
         let node = &self.nodes[n];
-        if node.count > 0 || node.children.len() > 1 {
+        if !node.value.is_empty() || node.children.len() > 1 {
             return;
         }
         let first = node.label[0]; // non-root labels are never empty
@@ -182,7 +208,7 @@ impl Subscriptions {
                 label.extend_from_slice(&child.label);
                 self.nodes[n] = Node {
                     label: label.into(),
-                    count: child.count,
+                    value: child.value,
                     children: child.children,
                 };
                 self.release(only);
@@ -190,45 +216,34 @@ impl Subscriptions {
         }
     }
 
-    /// Whether `topic` itself is present.
-    pub(crate) fn contains(&self, topic: &[u8]) -> bool {
-        self.path(topic)
-            .and_then(|p| p.last().copied())
-            .is_some_and(|n| self.nodes[n].count > 0)
-    }
-
-    /// Whether some topic is a prefix of `data`.
-    #[inline]
-    pub(crate) fn matches(&self, data: &[u8]) -> bool {
-        self.walk(data).0
-    }
-
-    /// Whether some topic is a prefix of `data`, and how many nodes below the root the
-    /// walk visited (what matching costs: never more than `data`'s length).
-    fn walk(&self, data: &[u8]) -> (bool, usize) {
+    /// Calls `visit` with the value of every subscribed prefix of `data`, shortest first,
+    /// until it returns `false`; returns how many nodes below the root the walk visited
+    /// (never more than `data`'s length).
+    fn walk(&self, data: &[u8], mut visit: impl FnMut(&V) -> bool) -> usize {
         let mut n = ROOT;
         let mut rest = data;
         let mut steps = 0;
         loop {
-            if self.nodes[n].count > 0 {
-                return (true, steps);
+            let value = &self.nodes[n].value;
+            if !value.is_empty() && !visit(value) {
+                return steps;
             }
             let Some(&b) = rest.first() else {
-                return (false, steps);
+                return steps;
             };
             let Some(c) = self.nodes[n].child(b) else {
-                return (false, steps);
+                return steps;
             };
             steps += 1;
             match rest.strip_prefix(&self.nodes[c].label[..]) {
                 Some(r) => rest = r,
-                None => return (false, steps),
+                None => return steps,
             }
             n = c;
         }
     }
 
-    /// Every distinct topic, once each.
+    /// Every prefix with a non-empty value, once each.
     pub(crate) fn topics(&self) -> Vec<Bytes> {
         let mut out = Vec::new();
         // (node, length of the prefix above it), depth first.
@@ -238,7 +253,7 @@ impl Subscriptions {
             let node = &self.nodes[n];
             prefix.truncate(above);
             prefix.extend_from_slice(&node.label);
-            if node.count > 0 {
+            if !node.value.is_empty() {
                 out.push(Bytes::copy_from_slice(&prefix));
             }
             stack.extend(node.children.iter().map(|&(_, c)| (c, prefix.len())));
@@ -250,6 +265,91 @@ impl Subscriptions {
     #[cfg(test)]
     fn nodes_in_use(&self) -> usize {
         self.nodes.len() - self.free.len()
+    }
+}
+
+/// A subscriber's topics, each with how many times it was subscribed.
+pub(crate) type Subscriptions = PrefixTree<u32>;
+
+impl PrefixTree<u32> {
+    /// Adds one subscription; `true` when the topic was new.
+    pub(crate) fn add(&mut self, topic: &[u8]) -> bool {
+        let count = self.entry(topic);
+        *count = count.saturating_add(1);
+        *count == 1
+    }
+
+    /// Removes one subscription; `true` when the topic's last one went. Unknown topics
+    /// are ignored.
+    pub(crate) fn remove(&mut self, topic: &[u8]) -> bool {
+        self.update(topic, |count| {
+            if *count == 0 {
+                return false;
+            }
+            *count -= 1;
+            *count == 0
+        })
+    }
+
+    /// Whether `topic` itself is present.
+    #[cfg(test)]
+    fn contains(&self, topic: &[u8]) -> bool {
+        self.get(topic).is_some_and(|c| *c > 0)
+    }
+
+    /// Whether some topic is a prefix of `data`.
+    #[inline]
+    pub(crate) fn matches(&self, data: &[u8]) -> bool {
+        let mut hit = false;
+        self.walk(data, |_| {
+            hit = true;
+            false
+        });
+        hit
+    }
+}
+
+/// A publisher's subscriptions: for each topic, the pipes subscribed to it (each once, as
+/// libzmq's publisher keeps them). One walk of a message finds every subscriber it goes
+/// to.
+pub(crate) type Subscribers = PrefixTree<PipeSet<PipeId>>;
+
+impl<P: Copy + Ord> PrefixTree<PipeSet<P>> {
+    /// Subscribes `pipe` to `topic`; `false` if it already was. `first` tells whether the
+    /// topic had no subscriber before.
+    pub(crate) fn subscribe(&mut self, topic: &[u8], pipe: P) -> (bool, bool) {
+        let set = self.entry(topic);
+        if set.contains(&pipe) {
+            return (false, false);
+        }
+        set.push(pipe);
+        (true, set.len() == 1)
+    }
+
+    /// Unsubscribes `pipe` from `topic`: `(was subscribed, topic has no subscriber left)`.
+    pub(crate) fn unsubscribe(&mut self, topic: &[u8], pipe: P) -> (bool, bool) {
+        self.update(topic, |set| match set.iter().position(|p| *p == pipe) {
+            Some(i) => {
+                set.swap_remove(i);
+                (true, set.is_empty())
+            }
+            None => (false, false),
+        })
+    }
+
+    /// Appends to `out` every pipe subscribed to a prefix of `data`, each once.
+    pub(crate) fn matching(&self, data: &[u8], out: &mut SmallVec<[P; 8]>) {
+        let mut sets = 0;
+        self.walk(data, |set| {
+            out.extend_from_slice(set);
+            sets += 1;
+            true
+        });
+        if sets > 1 {
+            // A pipe subscribed to two prefixes of the message gets it once.
+            out.sort_unstable();
+            out.dedup();
+        }
     }
 }
 
@@ -290,11 +390,19 @@ mod tests {
             s.add(&t);
         }
         s.add(b"weather.");
-        assert_eq!(s.walk(b"weather.today"), (true, 1));
-        assert_eq!(s.walk(b"news.today"), (false, 0));
-        assert_eq!(s.walk(b"abc"), (false, 0));
+        let walk = |data: &[u8]| {
+            let mut hit = false;
+            let steps = s.walk(data, |_| {
+                hit = true;
+                false
+            });
+            (hit, steps)
+        };
+        assert_eq!(walk(b"weather.today"), (true, 1));
+        assert_eq!(walk(b"news.today"), (false, 0));
+        assert_eq!(walk(b"abc"), (false, 0));
         // Sharing a long run with the hostile topics: one step per byte it shares, no more.
-        let (hit, steps) = s.walk(&[b'z'; 100]);
+        let (hit, steps) = walk(&[b'z'; 100]);
         assert!(!hit);
         assert!(steps <= 100, "{steps} steps for a 100-byte message");
     }
@@ -318,6 +426,44 @@ mod tests {
     }
 
     proptest! {
+        /// A publisher's tree finds, in one walk, exactly the pipes one of whose topics
+        /// prefixes the message, each once; subscribing twice and cancelling once leaves
+        /// the topic cancelled, as libzmq's publisher does.
+        #[test]
+        fn subscribers_match_as_a_per_pipe_set_of_topics(
+            ops in proptest::collection::vec(
+                (any::<bool>(), 0u32..4, proptest::collection::vec(0u8..3, 0..5)), 0..200),
+            probes in proptest::collection::vec(proptest::collection::vec(0u8..3, 0..8), 0..20),
+        ) {
+            let mut tree = PrefixTree::<PipeSet<u32>>::default();
+            let mut model: std::collections::HashSet<(u32, Vec<u8>)> = Default::default();
+            for (sub, pipe, topic) in &ops {
+                let p = *pipe;
+                let had_any = model.iter().any(|(_, t)| t == topic);
+                if *sub {
+                    let new = model.insert((*pipe, topic.clone()));
+                    prop_assert_eq!(tree.subscribe(topic, p), (new, new && !had_any));
+                } else {
+                    let was = model.remove(&(*pipe, topic.clone()));
+                    let left = model.iter().any(|(_, t)| t == topic);
+                    prop_assert_eq!(tree.unsubscribe(topic, p), (was, was && !left));
+                }
+            }
+            for data in &probes {
+                let mut got = SmallVec::<[u32; 8]>::new();
+                tree.matching(data, &mut got);
+                got.sort_unstable();
+                let mut want: Vec<u32> = model
+                    .iter()
+                    .filter(|(_, t)| data.starts_with(t))
+                    .map(|(p, _)| *p)
+                    .collect();
+                want.sort_unstable();
+                want.dedup();
+                prop_assert_eq!(got.to_vec(), want);
+            }
+        }
+
         /// The tree answers as a plain map of topics does, whatever the operations.
         #[test]
         fn behaves_as_a_map_of_counts(

@@ -263,8 +263,19 @@ fn xpub_notifications_stop_reading_at_rcvhwm() {
     }
 }
 
-fn entries(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The process's I/O threads (other tests' threads come and go meanwhile).
+fn io_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter(|t| {
+            let comm = t.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.trim() == "zsock-io")
+        })
+        .count()
 }
 
 /// A process's threads and descriptors do not grow with its socket count beyond what each
@@ -277,7 +288,7 @@ fn sockets_share_their_contexts_io_thread() {
     let _s = serial();
     const PAIRS: usize = 100;
     let dir = tempfile::tempdir().unwrap();
-    let (threads_before, fds_before) = (entries("/proc/self/task"), entries("/proc/self/fd"));
+    let (threads_before, fds_before) = (io_threads(), open_fds());
     let ctx = Context::new();
     assert_eq!(ctx.io_threads(), 1);
     let mut pulls = Vec::new();
@@ -294,14 +305,14 @@ fn sockets_share_their_contexts_io_thread() {
         pulls.push(pull);
         pushes.push(push);
     }
-    let threads = entries("/proc/self/task") - threads_before;
-    let fds = entries("/proc/self/fd") - fds_before;
+    let threads = io_threads() - threads_before;
+    let fds = open_fds() - fds_before;
     assert_eq!(threads, 1, "threads added by {} sockets", 2 * PAIRS);
     // Per pair: listener, accepted and connected ends, two notify descriptors. The I/O
     // thread: its poll, a second handle on it, a waker and a timer.
     assert!(fds <= PAIRS * 5 + 4, "{fds} descriptors for {PAIRS} pairs");
     drop((pulls, pushes));
     drop(ctx);
-    assert_eq!(entries("/proc/self/task"), threads_before);
-    assert_eq!(entries("/proc/self/fd"), fds_before);
+    assert_eq!(io_threads(), threads_before);
+    assert_eq!(open_fds(), fds_before);
 }

@@ -53,8 +53,20 @@ fn corpus_files() -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+/// Unix sockets open on the server side of `paths`: each listener and every connection it
+/// accepted (an accepted socket carries its listener's path in /proc/net/unix). Other tests
+/// running in this process meanwhile do not count, as they would in a count of all
+/// descriptors.
+fn server_sockets(paths: &[&str]) -> usize {
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(7)
+                .is_some_and(|p| paths.contains(&p))
+        })
+        .count()
 }
 
 /// Sends `bytes` raw, then reads until the server closes or goes quiet.
@@ -122,9 +134,14 @@ fn every_corpus_input_against_pub_and_router_leaves_good_peers_working() {
         assert_eq!(back, m.frames()[1]);
     };
     oracle(&mut publ, &mut sub, &mut router, &mut dealer, "start");
-    let fds = open_fds();
     let pub_path = pub_ep.strip_prefix("ipc://").unwrap().to_string();
     let router_path = router_ep.strip_prefix("ipc://").unwrap().to_string();
+    let paths = [pub_path.as_str(), router_path.as_str()];
+    let fds = server_sockets(&paths);
+    assert_eq!(
+        fds, 4,
+        "two listeners, each with its good peer's connection"
+    );
     let inputs = corpus_files();
     for (name, bytes) in &inputs {
         attack(&pub_path, bytes);
@@ -133,13 +150,13 @@ fn every_corpus_input_against_pub_and_router_leaves_good_peers_working() {
     }
     // Every hostile connection was closed or dropped: descriptors are back where they
     // were (connections still open by the server side close once the peer is gone).
-    let mut after = open_fds();
+    let mut after = server_sockets(&paths);
     for _ in 0..100 {
         if after <= fds {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
-        after = open_fds();
+        after = server_sockets(&paths);
     }
     assert!(
         after <= fds,

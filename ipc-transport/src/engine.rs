@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::panic::AssertUnwindSafe;
 
 use smallvec::SmallVec;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -288,7 +289,7 @@ impl<H: Handler> Engine<H> {
     /// it is a hint: after it fires, check readiness until there is none, then drain it
     /// with [`Engine::drain_notify_fd`] and wait on it again.
     pub fn notify_fd(&self) -> BorrowedFd<'_> {
-        let mut st = lock(&self.shared.state);
+        let mut st = lock_live(&self.shared.state);
         st.unpark_now();
         if !st.fd_armed {
             st.fd_armed = true;
@@ -315,7 +316,7 @@ impl<H: Handler> Engine<H> {
     /// Locks the state for the calling thread.
     pub fn lock(&self) -> Guard<'_, H> {
         Guard {
-            st: Some(lock(&self.shared.state)),
+            st: Some(lock_live(&self.shared.state)),
             shared: &self.shared,
         }
     }
@@ -353,8 +354,14 @@ impl<H: Handler> Engine<H> {
     }
 
     fn begin_close(&mut self, linger: Option<Duration>) {
-        let mut g = self.lock();
-        let st = g.st();
+        let mut st = lock(&self.shared.state);
+        if self.shared.state.is_poisoned() {
+            // Left half-updated by a panic: the I/O thread closes it on its next turn.
+            if !st.shutdown {
+                st.reactor.wake(st.slot);
+            }
+            return;
+        }
         let now = Instant::now();
         let deadline = linger.map(|l| now.checked_add(l).unwrap_or(now));
         // Listeners stop now; connections they accepted linger like the others.
@@ -390,10 +397,23 @@ impl<H: Handler> Drop for Engine<H> {
     }
 }
 
+/// Locks for what stays sound after a panic elsewhere: closing, waiting for the end, the
+/// monitor's queue (each a single flag or queue operation).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock would be a bug in this crate; the state is still
-    // structurally sound (every update is a whole-field write), so carry on.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Locks for an operation on the socket. A panic while the lock was held (a bug) may have
+/// left the state half-updated: the I/O thread has closed the socket, and using it any
+/// further panics here with this message rather than going on with that state.
+fn lock_live<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(_) => panic!(
+            "this zsock socket was closed after a panic while its state was being updated; \
+             it cannot be used any more"
+        ),
+    }
 }
 
 /// Reads a socket's monitor events; `Send` and `Sync`, usable while the socket is busy.
@@ -600,7 +620,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         if rc == 0 {
             rc = poll(&mut fds, timeout);
         }
-        self.st = Some(lock(&self.shared.state));
+        self.st = Some(lock_live(&self.shared.state));
         // A stale signal costs one spurious turn; drain only when it fired.
         if fds[0].revents != 0 {
             sys::drain_eventfd(&self.shared.notify_fd);
@@ -752,7 +772,9 @@ impl<'a, H: Handler> Guard<'a, H> {
 
 impl<H: Handler> Drop for Guard<'_, H> {
     fn drop(&mut self) {
-        if self.st.is_some() {
+        // (Unwinding: the lock is poisoned as it is released, and nothing more is done
+        // with the state.)
+        if self.st.is_some() && !std::thread::panicking() {
             self.hand_over();
         }
     }
@@ -1527,7 +1549,18 @@ impl<H: Handler> State<H> {
 
 impl<H: Handler> Driven for Shared<H> {
     fn turn(&self, events: &[Readiness], now: Instant) -> Turn {
-        let mut st = lock(&self.state);
+        let mut st = match self.state.lock() {
+            Ok(st) => st,
+            Err(poisoned) => {
+                // A panic while the state was being updated: close the socket. Its
+                // listeners' files are removed and its connections let go if that much
+                // can still be done; nothing else of the state is used.
+                let mut st = poisoned.into_inner();
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| st.release_io()));
+                self.finished(&mut st);
+                return Turn::Finished;
+            }
+        };
         if st.shutdown {
             return Turn::Finished;
         }

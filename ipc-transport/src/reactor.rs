@@ -14,6 +14,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -54,7 +55,8 @@ pub(crate) trait Driven: Send + Sync {
     /// One turn: handles `events`, fires due timers, writes what is due. Runs on the I/O
     /// thread; takes the socket's lock.
     fn turn(&self, events: &[Readiness], now: Instant) -> Turn;
-    /// The I/O thread stopped (its poll descriptor failed): nothing more will progress.
+    /// The I/O thread stopped (its poll descriptor failed) or the socket's turn panicked:
+    /// nothing more will progress.
     fn abandon(&self);
     /// The socket's last turn has run (or it was abandoned).
     fn is_finished(&self) -> bool;
@@ -339,7 +341,14 @@ fn run(r: &Reactor, mut poll: Poll, fine_timer: &OwnedFd) {
             };
             let evs: smallvec::SmallVec<[Readiness; 16]> =
                 batch[from..at].iter().map(|&(_, e)| e).collect();
-            match socket.turn(&evs, now) {
+            // A panic in one socket's turn (a bug) closes that socket only: the others on
+            // this thread go on. Its lock is poisoned, so its owner's next call says so.
+            let turn = std::panic::catch_unwind(AssertUnwindSafe(|| socket.turn(&evs, now)))
+                .unwrap_or_else(|_| {
+                    // Its lock is poisoned now: this turn closes it.
+                    socket.turn(&[], now)
+                });
+            match turn {
                 Turn::Next(next) => deadlines.set(slot, next),
                 Turn::Finished => {
                     deadlines.set(slot, None);

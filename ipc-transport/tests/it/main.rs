@@ -6,4 +6,5 @@ mod creds;
 mod engine;
 mod heartbeat;
 mod libzmq;
+mod shared;
 mod support;

@@ -28,6 +28,48 @@
 //! `--cpu N` pins the process to CPU N with `sched_setaffinity` before any thread starts
 //! (the harness uses `taskset -c N` when it exists, this flag otherwise).
 //!
+//! The scale scenarios ([`scale`]), in `bench-zsock` and `bench-libzmq` only, 64-byte
+//! messages:
+//! ```text
+//! bench-NAME scale-sockets        ENDPOINT N        # N/2 PULL bind ENDPOINT-0.., N/2 PUSH connect
+//! bench-NAME scale-fanin-pull     ENDPOINT COUNT    # PULL binds, receives COUNT
+//! bench-NAME scale-fanin-push     ENDPOINT N COUNT  # N PUSH connect, COUNT sent round-robin
+//! bench-NAME scale-fanout-pub     ENDPOINT          # PUB binds, sends until released
+//! bench-NAME scale-fanout-sub     ENDPOINT N SECS   # N SUB (""), counted for SECS once warm
+//! bench-NAME scale-topics-pub     ENDPOINT          # PUB binds, cycles t0000..t9999 until released
+//! bench-NAME scale-topics-sub     ENDPOINT N SECS   # N SUB to t0000..t0999, counted for SECS
+//! bench-NAME scale-router-echo    ENDPOINT          # ROUTER binds, echoes until released
+//! bench-NAME scale-router-dealers ENDPOINT N SECS   # N DEALER, one request in flight each
+//! ```
+//! printing
+//! ```text
+//! RESULT kind=scale-sockets impl=NAME n=N setup_s=T close_s=T threads=C fds=C vmsize_kb=K vmrss_kb=K rss_kb=K
+//! RESULT kind=scale-SCENARIO impl=NAME n=N msgs=M secs=T msgs_per_s=X cpu_s=C csw=W rss_kb=K
+//! PEER kind=scale-SCENARIO role=MODE impl=NAME n=N msgs=M secs=T msgs_per_s=X cpu_s=C csw=W rss_kb=K
+//! ```
+//! scale-sockets does everything in one process: it creates the context, N/2 PULL each
+//! bound to its own `ENDPOINT-i`, N/2 PUSH each connected to one of them, sends one
+//! message on every PUSH and receives it on every PULL (`setup_s`); then reads `Threads`
+//! (the main thread included), `VmSize` and `VmRSS` (/proc/self/status) and counts
+//! /proc/self/fd (standard input, output and error included); then closes every
+//! socket with the default LINGER and terminates the context (`close_s`).
+//!
+//! In the two-process scenarios the measuring side prints `RESULT`: the fan-in PULL
+//! (`msgs`: COUNT-1 from the first message to the last), the SUBs (messages delivered to
+//! all of them in the SECS window) and the DEALERs (`msgs`: round trips in the window).
+//! The SUBs and DEALERs first wait until every socket is warm: every SUB received a
+//! message matching its last subscription, every DEALER a reply. The other side prints
+//! `PEER` over its own busy span: the fan-in PUSH from its first send to its last, the PUB
+//! from its first send until released, the ROUTER from its first message to its last
+//! (its CPU time until released, so CPU spent idle counts).
+//! Both sides report `cpu_s` (user + system CPU of all threads, `getrusage`) and `csw`
+//! (voluntary + involuntary context switches) over their span, so the harness can add
+//! CPU time per message: `(cpu_s/secs of RESULT + cpu_s/secs of PEER) / msgs_per_s`.
+//! The fan-in PUSH, the PUBs and the ROUTER stay open until standard input reaches
+//! end-of-file, like thr-push. Every scale process gives up with exit code 3 after
+//! [`scale::GUARD`] (60 s) instead of hanging, and raises its soft limit on open
+//! descriptors to the hard limit.
+//!
 //! What this crate deliberately does not do: tune any implementation. Each peer uses its
 //! library's default options and ordinary send/receive API, and copies the payload from
 //! a user buffer for every send, as an application does: libzmq's `send(&[u8])`
@@ -38,7 +80,11 @@
 use std::fmt;
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+pub mod scale;
 
 /// Warm-up round trips lat-req makes before timing (and lat-rep echoes on top of COUNT).
 pub const WARMUP: u64 = 1000;
@@ -125,8 +171,8 @@ impl Args {
 
 const USAGE: &str = "usage: BIN [--cpu N] thr-push|thr-pull|lat-rep|lat-req ENDPOINT SIZE COUNT";
 
-/// Parses `[--cpu N] MODE ENDPOINT SIZE COUNT` (without the program name).
-pub fn parse_args(args: &[String]) -> Result<Args, String> {
+/// Takes `--cpu N` out of a command line: the CPU, and the other arguments in order.
+pub(crate) fn parse_cpu(args: &[String]) -> Result<(Option<usize>, Vec<&str>), String> {
     let mut cpu = None;
     let mut rest = Vec::new();
     let mut it = args.iter();
@@ -141,6 +187,12 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             rest.push(a.as_str());
         }
     }
+    Ok((cpu, rest))
+}
+
+/// Parses `[--cpu N] MODE ENDPOINT SIZE COUNT` (without the program name).
+pub fn parse_args(args: &[String]) -> Result<Args, String> {
+    let (cpu, rest) = parse_cpu(args)?;
     let [mode, endpoint, size, count] = rest[..] else {
         return Err(USAGE.into());
     };
@@ -231,10 +283,15 @@ impl ThrClock {
 
 /// Peak resident set size of this process in KiB (`VmHWM` in /proc/self/status).
 pub fn peak_rss_kb() -> Option<u64> {
+    proc_status("VmHWM")
+}
+
+/// A number from /proc/self/status (`Threads`, or a size such as `VmRSS` in KiB).
+pub fn proc_status(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -260,6 +317,15 @@ pub fn on_release(f: impl FnOnce() + Send + 'static) {
         wait_for_release();
         f();
     });
+}
+
+/// A flag that becomes true once standard input reaches end-of-file, for senders that
+/// keep sending until released.
+pub fn release_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    on_release(move || set.store(true, Ordering::Relaxed));
+    flag
 }
 
 /// Resolves once standard input reaches end-of-file: [`wait_for_release`] for async peers,
@@ -351,30 +417,47 @@ pub fn main_with(imp: &str, run: impl FnOnce(&Args) -> Result<Outcome, String>) 
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse_args(&argv) {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("bench-{imp}: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage_error(imp, &e),
     };
-    if let Some(cpu) = args.cpu {
+    print_outcome(imp, args.mode.name(), args.cpu, || {
+        let outcome = run(&args)?;
+        Ok(Report {
+            imp,
+            args: &args,
+            outcome,
+            rss_kb: peak_rss_kb(),
+        }
+        .to_string())
+    })
+}
+
+/// A command line that does not parse: the message, exit code 2.
+pub(crate) fn usage_error(imp: &str, e: &str) -> ExitCode {
+    eprintln!("bench-{imp}: {e}");
+    ExitCode::from(2)
+}
+
+/// Pins to `cpu` if asked, then prints the line `run` returns (exit code 0) or its error
+/// (exit code 1).
+pub(crate) fn print_outcome(
+    imp: &str,
+    mode: &str,
+    cpu: Option<usize>,
+    run: impl FnOnce() -> Result<String, String>,
+) -> ExitCode {
+    if let Some(cpu) = cpu {
         if let Err(e) = pin_to_cpu(cpu) {
             eprintln!("bench-{imp}: {e}");
             return ExitCode::FAILURE;
         }
     }
-    match run(&args) {
-        Ok(outcome) => {
-            let report = Report {
-                imp,
-                args: &args,
-                outcome,
-                rss_kb: peak_rss_kb(),
-            };
-            println!("{report}");
+    match run() {
+        Ok(line) => {
+            println!("{line}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("bench-{imp} {}: {e}", args.mode.name());
+            eprintln!("bench-{imp} {mode}: {e}");
             ExitCode::FAILURE
         }
     }

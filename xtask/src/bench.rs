@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: the side-by-side benchmark of BENCHMARKS.md ("Method and targets").
 //!
 //! ```text
-//! cargo xtask bench [--quick] [--reps N] [--secs S] [--timeout S]
-//!                   [--impls zsock,libzmq,...] [--tests thr-1,lat-1024-cpu0,...]
+//! cargo xtask bench [--quick] [--scale] [--reps N] [--secs S] [--timeout S]
+//!                   [--impls zsock,libzmq,...] [--tests thr-1,lat-1024-cpu0,fanin-10,...]
 //! ```
 //! Builds the `bench-*` binaries of `benches/` in release mode, calibrates COUNT per
 //! (implementation, test, size) so the measured window lasts `--secs` (1.5 s), then runs
@@ -21,6 +21,17 @@
 //! `target/bench/results-<UTC date>.md`.
 //!
 //! `--quick`: one repetition with small fixed COUNTs and no calibration, a smoke check.
+//!
+//! The scale rows (BENCHMARKS.md's scale targets; `zsock-benches`' docs give the command
+//! lines) run zsock and libzmq only, 3 interleaved repetitions (`--reps` sets both), at
+//! fixed sizes: many sockets in one process (N = 10, 100, 1000), fan-in (N PUSH to one
+//! PULL, N = 1, 10, 100, COUNT 2,000,000), fan-out (one PUB to N SUB, N = 1, 10, 50),
+//! topics (the same, each SUB on 1,000 of 10,000 topics) and a ROUTER echoing to N
+//! DEALERs (N = 100, 1000), each timed over a 2 s window once every socket is warm. Their
+//! table has set-up and close times, threads, descriptors and memory for many sockets;
+//! rates, CPU time and context switches per message (both processes) and peak RSS for the
+//! rest. `--scale` runs only these rows; the full run and `--quick` (smallest N only,
+//! COUNT 500,000, 0.5 s windows) include them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,16 +46,254 @@ type Result<T = ()> = std::result::Result<T, String>;
 const IMPLS: [&str; 5] = ["zsock", "libzmq", "zeromq", "omq", "raw"];
 /// The other ZeroMQ implementations ("best" in the targets means the best of these).
 const PEERS: [&str; 3] = ["libzmq", "zeromq", "omq"];
+/// The implementations with the scale scenarios.
+const SCALE_IMPLS: [&str; 2] = ["zsock", "libzmq"];
 const THR_SIZES: [usize; 5] = [1, 64, 1024, 65536, 1048576];
 const LAT_SIZES: [usize; 2] = [1, 1024];
 /// How often the harness looks at its children (it sleeps in between, off the CPUs the
 /// benchmark uses as much as possible).
 const POLL: Duration = Duration::from_millis(10);
 
+/// Messages in a fan-in run (`--quick`: [`FANIN_COUNT_QUICK`]).
+const FANIN_COUNT: u64 = 2_000_000;
+const FANIN_COUNT_QUICK: u64 = 500_000;
+/// Measured window of fan-out, topics and ROUTER runs, seconds (`--quick`: the other).
+const SCALE_WINDOW: f64 = 2.0;
+const SCALE_WINDOW_QUICK: f64 = 0.5;
+/// Repetitions of the scale rows unless `--reps` says.
+const SCALE_REPS: usize = 3;
+
+/// A scale scenario; its size N is in [`Kind::Scale`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// N/2 PUSH-PULL pairs in one process: set-up, close, threads, descriptors, memory.
+    Sockets,
+    /// N PUSH to one PULL.
+    FanIn,
+    /// One PUB to N SUB, all subscribed to everything.
+    FanOut,
+    /// One PUB cycling over 10,000 topics to N SUB, each on 1,000 of them.
+    Topics,
+    /// One ROUTER echoing to N DEALER, one request in flight each.
+    Router,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 5] = [
+        Scenario::Sockets,
+        Scenario::FanIn,
+        Scenario::FanOut,
+        Scenario::Topics,
+        Scenario::Router,
+    ];
+
+    /// The sizes N of a full run; `--quick` runs the first only.
+    fn sizes(self) -> &'static [usize] {
+        match self {
+            Scenario::Sockets => &[10, 100, 1000],
+            Scenario::FanIn => &[1, 10, 100],
+            Scenario::FanOut | Scenario::Topics => &[1, 10, 50],
+            Scenario::Router => &[100, 1000],
+        }
+    }
+
+    /// The test id's stem: `sockets`, `fanin`, ...
+    fn id(self) -> &'static str {
+        match self {
+            Scenario::Sockets => "sockets",
+            Scenario::FanIn => "fanin",
+            Scenario::FanOut => "fanout",
+            Scenario::Topics => "topics",
+            Scenario::Router => "router",
+        }
+    }
+
+    fn label(self, n: usize) -> String {
+        match self {
+            Scenario::Sockets => format!("sockets {n}"),
+            Scenario::FanIn => format!("fan-in {n} PUSH"),
+            Scenario::FanOut => format!("fan-out {n} SUB"),
+            Scenario::Topics => format!("topics {n} SUB"),
+            Scenario::Router => format!("ROUTER {n} DEALER"),
+        }
+    }
+
+    /// What the rate counts: messages, or round trips for the ROUTER.
+    fn per(self) -> &'static str {
+        match self {
+            Scenario::Router => "trip",
+            _ => "msg",
+        }
+    }
+
+    fn roles(self) -> Roles {
+        let pair = |binder, connecter| Roles {
+            binder: Some(binder),
+            connecter,
+            binder_measures: false,
+        };
+        match self {
+            Scenario::Sockets => Roles {
+                binder: None,
+                connecter: "scale-sockets",
+                binder_measures: false,
+            },
+            Scenario::FanIn => Roles {
+                binder: Some("scale-fanin-pull"),
+                connecter: "scale-fanin-push",
+                binder_measures: true,
+            },
+            Scenario::FanOut => pair("scale-fanout-pub", "scale-fanout-sub"),
+            Scenario::Topics => pair("scale-topics-pub", "scale-topics-sub"),
+            Scenario::Router => pair("scale-router-echo", "scale-router-dealers"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Thr,
     Lat,
+    /// A scale scenario at size N (zsock and libzmq only, 64 B messages).
+    Scale(Scenario, usize),
+}
+
+/// The processes of one run.
+#[derive(Debug, Clone, Copy)]
+struct Roles {
+    /// The mode that binds and starts first; `None`: the connecter is the only process.
+    binder: Option<&'static str>,
+    /// The mode started once the binder's socket file exists.
+    connecter: &'static str,
+    /// The binder prints RESULT (fan-in) and the connecter waits for its release; else
+    /// the other way round.
+    binder_measures: bool,
+}
+
+impl Roles {
+    /// The mode `side` runs (a one-process test has only its connecter).
+    fn mode(self, side: Side) -> &'static str {
+        match side {
+            Side::Binder => self.binder.unwrap_or(self.connecter),
+            Side::Connecter => self.connecter,
+        }
+    }
+}
+
+/// The binding or the connecting process of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Binder,
+    Connecter,
+}
+
+impl Side {
+    /// Its output files' stem.
+    fn file(self) -> &'static str {
+        match self {
+            Side::Binder => "server",
+            Side::Connecter => "client",
+        }
+    }
+}
+
+/// One number a run yields: a table row per test and metric. Every test has
+/// [`Metric::Main`], its headline (throughput, latency, scale rate, set-up time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    Main,
+    /// Many sockets: closing them all and terminating the context.
+    Close,
+    /// Many sockets: threads after set-up.
+    Threads,
+    /// Many sockets: open descriptors after set-up.
+    Fds,
+    /// Many sockets: VmSize after set-up.
+    VmSize,
+    /// Many sockets: VmRSS after set-up.
+    VmRss,
+    /// CPU time per message (round trip), both processes.
+    Cpu,
+    /// Context switches per 1,000 messages (round trips), both processes.
+    Switches,
+    /// Peak RSS of both processes, added.
+    PeakRss,
+}
+
+impl Metric {
+    /// The rows of the many-sockets scenario.
+    const SOCKETS: [Metric; 6] = [
+        Metric::Main,
+        Metric::Close,
+        Metric::Threads,
+        Metric::Fds,
+        Metric::VmSize,
+        Metric::VmRss,
+    ];
+    /// The rows of the other scale scenarios.
+    const RATES: [Metric; 4] = [Metric::Main, Metric::Cpu, Metric::Switches, Metric::PeakRss];
+
+    fn label(self, test: Test) -> String {
+        let what = match self {
+            Metric::Main if test.scenario() == Some(Scenario::Sockets) => "set-up",
+            Metric::Main => return test.label(),
+            Metric::Close => "close",
+            Metric::Threads => "threads",
+            Metric::Fds => "fds",
+            Metric::VmSize => "VmSize",
+            Metric::VmRss => "VmRSS",
+            Metric::Cpu => "CPU",
+            Metric::Switches => "context switches",
+            Metric::PeakRss => "peak RSS",
+        };
+        format!("{}, {what}", test.label())
+    }
+
+    fn unit(self, test: Test) -> String {
+        let per = test.scenario().map_or("msg", Scenario::per);
+        match self {
+            Metric::Main => test.unit().to_string(),
+            Metric::Close => "ms".into(),
+            Metric::Threads => "count".into(),
+            Metric::Fds => "count".into(),
+            Metric::VmSize | Metric::VmRss => "MiB".into(),
+            Metric::Cpu => format!("us CPU/{per}"),
+            Metric::Switches => format!("per 1k {per}s"),
+            Metric::PeakRss => "MiB, both".into(),
+        }
+    }
+
+    /// The number shown for a run, in [`Metric::unit`].
+    fn value(self, test: Test, r: &RunOk) -> f64 {
+        match self {
+            Metric::Main => test.value(r),
+            Metric::Close => r.close_s * 1e3,
+            Metric::Threads => r.threads,
+            Metric::Fds => r.fds,
+            Metric::VmSize => r.vmsize_kb / 1024.0,
+            Metric::VmRss => r.vmrss_kb / 1024.0,
+            Metric::Cpu => r.cpu_per_msg_s * 1e6,
+            Metric::Switches => r.csw_per_msg * 1e3,
+            Metric::PeakRss => (r.server_rss_kb + r.client_rss_kb) as f64 / 1024.0,
+        }
+    }
+
+    /// Whether `a` is better than `b`: only rates and throughput are better higher.
+    fn better(self, test: Test, a: f64, b: f64) -> bool {
+        match self {
+            Metric::Main => test.better(a, b),
+            _ => a < b,
+        }
+    }
+
+    /// Counts are shown without decimals where the median is whole.
+    fn show(self, v: f64) -> String {
+        if matches!(self, Metric::Threads | Metric::Fds) && v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            num(v)
+        }
+    }
 }
 
 /// One row of the table.
@@ -72,11 +321,65 @@ impl Test {
         thr.chain(lat).collect()
     }
 
-    /// The name `--tests` takes: `thr-1`, `lat-1024`, `lat-1-cpu0`.
+    /// The scale rows: every scenario at every size, or at its smallest with `quick`.
+    fn scale(quick: bool) -> Vec<Test> {
+        Scenario::ALL
+            .into_iter()
+            .flat_map(|scenario| {
+                let sizes = scenario.sizes();
+                let sizes = if quick { &sizes[..1] } else { sizes };
+                sizes.iter().map(move |&n| Test {
+                    kind: Kind::Scale(scenario, n),
+                    size: 64,
+                    pinned: false,
+                })
+            })
+            .collect()
+    }
+
+    /// Every test `--tests` can name.
+    fn known() -> Vec<Test> {
+        let mut all = Test::all();
+        all.extend(Test::scale(false));
+        all
+    }
+
+    fn scenario(self) -> Option<Scenario> {
+        match self.kind {
+            Kind::Scale(scenario, _) => Some(scenario),
+            Kind::Thr | Kind::Lat => None,
+        }
+    }
+
+    /// Whether `imp` runs this test: scale tests have zsock and libzmq only.
+    fn runs_on(self, imp: &str) -> bool {
+        self.scenario().is_none() || SCALE_IMPLS.contains(&imp)
+    }
+
+    /// Repetitions of this test.
+    fn reps(self, cfg: &Config) -> usize {
+        if self.scenario().is_some() {
+            cfg.scale_reps
+        } else {
+            cfg.reps
+        }
+    }
+
+    /// The table rows of this test.
+    fn metrics(self) -> &'static [Metric] {
+        match self.scenario() {
+            None => &[Metric::Main],
+            Some(Scenario::Sockets) => &Metric::SOCKETS,
+            Some(_) => &Metric::RATES,
+        }
+    }
+
+    /// The name `--tests` takes: `thr-1`, `lat-1024`, `lat-1-cpu0`, `fanin-10`.
     fn id(self) -> String {
         let kind = match self.kind {
             Kind::Thr => "thr",
             Kind::Lat => "lat",
+            Kind::Scale(scenario, n) => return format!("{}-{n}", scenario.id()),
         };
         let cpu = if self.pinned { "-cpu0" } else { "" };
         format!("{kind}-{}{cpu}", self.size)
@@ -88,6 +391,7 @@ impl Test {
             (Kind::Thr, _) => format!("thr {size}"),
             (Kind::Lat, false) => format!("lat {size}, unpinned"),
             (Kind::Lat, true) => format!("lat {size}, one CPU"),
+            (Kind::Scale(scenario, n), _) => scenario.label(n),
         }
     }
 
@@ -96,20 +400,27 @@ impl Test {
         self.kind == Kind::Thr && self.size >= 65536
     }
 
+    /// The unit of the headline ([`Metric::Main`]).
     fn unit(self) -> &'static str {
         match self.kind {
             Kind::Thr if self.in_bytes() => "GB/s",
             Kind::Thr => "M msg/s",
             Kind::Lat => "us one-way",
+            Kind::Scale(Scenario::Sockets, _) => "ms",
+            Kind::Scale(Scenario::Router, _) => "k trips/s",
+            Kind::Scale(..) => "M msg/s",
         }
     }
 
-    /// The number shown for a run, in [`Test::unit`].
+    /// The headline shown for a run, in [`Test::unit`].
     fn value(self, r: &RunOk) -> f64 {
         match self.kind {
             Kind::Thr if self.in_bytes() => r.mb_per_s / 1000.0,
             Kind::Thr => r.msgs_per_s / 1e6,
             Kind::Lat => r.lat_us,
+            Kind::Scale(Scenario::Sockets, _) => r.setup_s * 1e3,
+            Kind::Scale(Scenario::Router, _) => r.msgs_per_s / 1e3,
+            Kind::Scale(..) => r.msgs_per_s / 1e6,
         }
     }
 
@@ -118,18 +429,44 @@ impl Test {
     fn better(self, a: f64, b: f64) -> bool {
         match self.kind {
             Kind::Thr => a > b,
-            Kind::Lat => a < b,
+            Kind::Lat | Kind::Scale(Scenario::Sockets, _) => a < b,
+            Kind::Scale(..) => a > b,
         }
     }
 
-    fn modes(self) -> (&'static str, &'static str) {
-        match self.kind {
+    fn roles(self) -> Roles {
+        let (binder, connecter) = match self.kind {
             Kind::Thr => ("thr-push", "thr-pull"),
             Kind::Lat => ("lat-rep", "lat-req"),
+            Kind::Scale(scenario, _) => return scenario.roles(),
+        };
+        Roles {
+            binder: Some(binder),
+            connecter,
+            binder_measures: false,
         }
     }
 
-    /// The first COUNT tried when calibrating (and the whole COUNT with `--quick`).
+    /// The command line of `side` after the binary (and `--cpu`): `count` is COUNT where
+    /// the mode takes one, `window` the scale window in seconds.
+    fn args(self, side: Side, endpoint: &str, count: u64, window: f64) -> Vec<String> {
+        let mut args = vec![self.roles().mode(side).to_string(), endpoint.to_string()];
+        let rest = match (self.kind, side) {
+            (Kind::Thr | Kind::Lat, _) => vec![self.size.to_string(), count.to_string()],
+            (Kind::Scale(Scenario::Sockets, n), _) => vec![n.to_string()],
+            (Kind::Scale(Scenario::FanIn, _), Side::Binder) => vec![count.to_string()],
+            (Kind::Scale(Scenario::FanIn, n), Side::Connecter) => {
+                vec![n.to_string(), count.to_string()]
+            }
+            (Kind::Scale(..), Side::Binder) => vec![],
+            (Kind::Scale(_, n), Side::Connecter) => vec![n.to_string(), window.to_string()],
+        };
+        args.extend(rest);
+        args
+    }
+
+    /// The first COUNT tried when calibrating (and the whole COUNT with `--quick`); scale
+    /// tests are not calibrated: fan-in's fixed COUNT, 0 for those that take none.
     fn small_count(self, quick: bool) -> u64 {
         match self.kind {
             Kind::Lat if quick => 200,
@@ -139,6 +476,9 @@ impl Test {
                 let max = if quick { 20_000 } else { 100_000 };
                 (bytes / self.size as u64).clamp(20, max)
             }
+            Kind::Scale(Scenario::FanIn, _) if quick => FANIN_COUNT_QUICK,
+            Kind::Scale(Scenario::FanIn, _) => FANIN_COUNT,
+            Kind::Scale(..) => 0,
         }
     }
 }
@@ -155,23 +495,39 @@ fn human_size(size: usize) -> String {
 struct Config {
     quick: bool,
     reps: usize,
+    /// Repetitions of the scale tests.
+    scale_reps: usize,
     target_secs: f64,
     timeout: Duration,
     impls: Vec<&'static str>,
     tests: Vec<Test>,
 }
 
+impl Config {
+    /// The scale window in seconds.
+    fn window(&self) -> f64 {
+        if self.quick {
+            SCALE_WINDOW_QUICK
+        } else {
+            SCALE_WINDOW
+        }
+    }
+}
+
 fn parse(args: &[String]) -> Result<Config> {
     let mut cfg = Config {
         quick: false,
         reps: 5,
+        scale_reps: SCALE_REPS,
         target_secs: 1.5,
         timeout: Duration::ZERO,
         impls: IMPLS.to_vec(),
-        tests: Test::all(),
+        tests: Vec::new(),
     };
     let mut reps = None;
     let mut timeout = None;
+    let mut tests = None;
+    let mut scale_only = false;
     let mut it = args.iter();
     let number = |flag: &str, v: Option<&String>| -> Result<f64> {
         v.and_then(|v| v.parse::<f64>().ok())
@@ -181,6 +537,7 @@ fn parse(args: &[String]) -> Result<Config> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => cfg.quick = true,
+            "--scale" => scale_only = true,
             "--reps" => reps = Some(number("--reps", it.next())? as usize),
             "--secs" => cfg.target_secs = number("--secs", it.next())?,
             "--timeout" => timeout = Some(number("--timeout", it.next())?),
@@ -198,33 +555,46 @@ fn parse(args: &[String]) -> Result<Config> {
             "--tests" => {
                 let list = it
                     .next()
-                    .ok_or("--tests takes a list: thr-1,lat-1-cpu0,...")?;
-                let all = Test::all();
-                cfg.tests = list
-                    .split(',')
-                    .map(|n| {
-                        all.iter().find(|t| t.id() == n).copied().ok_or_else(|| {
-                            let ids: Vec<String> = all.iter().map(|t| t.id()).collect();
-                            format!("unknown test {n}; known: {}", ids.join(","))
+                    .ok_or("--tests takes a list: thr-1,lat-1-cpu0,fanin-10,...")?;
+                let all = Test::known();
+                tests = Some(
+                    list.split(',')
+                        .map(|n| {
+                            all.iter().find(|t| t.id() == n).copied().ok_or_else(|| {
+                                let ids: Vec<String> = all.iter().map(|t| t.id()).collect();
+                                format!("unknown test {n}; known: {}", ids.join(","))
+                            })
                         })
-                    })
-                    .collect::<Result<_>>()?;
+                        .collect::<Result<_>>()?,
+                );
             }
             other => {
                 return Err(format!(
                     "bench: unknown argument {other}\nusage: cargo xtask bench [--quick] \
-                     [--reps N] [--secs S] [--timeout S] [--impls a,b] [--tests t1,t2]"
+                     [--scale] [--reps N] [--secs S] [--timeout S] [--impls a,b] \
+                     [--tests t1,t2]"
                 ))
             }
         }
     }
+    cfg.tests = tests.unwrap_or_else(|| {
+        let scale = Test::scale(cfg.quick);
+        if scale_only {
+            scale
+        } else {
+            Test::all().into_iter().chain(scale).collect()
+        }
+    });
     cfg.reps = reps.unwrap_or(if cfg.quick { 1 } else { 5 }).max(1);
+    cfg.scale_reps = reps
+        .unwrap_or(if cfg.quick { 1 } else { SCALE_REPS })
+        .max(1);
     // A quick run's cells take well under a second each: a hang need not cost a minute.
     cfg.timeout = Duration::from_secs_f64(timeout.unwrap_or(if cfg.quick { 20.0 } else { 60.0 }));
     Ok(cfg)
 }
 
-/// What one successful run measured.
+/// What one successful run measured (0 where a test does not measure it).
 #[derive(Debug, Clone, Default)]
 struct RunOk {
     secs: f64,
@@ -233,14 +603,88 @@ struct RunOk {
     lat_us: f64,
     client_rss_kb: u64,
     server_rss_kb: u64,
+    setup_s: f64,
+    close_s: f64,
+    threads: f64,
+    fds: f64,
+    vmsize_kb: f64,
+    vmrss_kb: f64,
+    /// CPU seconds per message of both processes: each one's CPU time over its span
+    /// divided by the span, added, divided by RESULT's rate.
+    cpu_per_msg_s: f64,
+    /// Context switches per message of both processes, added the same way.
+    csw_per_msg: f64,
 }
+
+impl RunOk {
+    /// From the measuring side's RESULT fields and the other side's PEER fields.
+    fn new(result: &Fields, peer: &Fields, binder_measures: bool) -> RunOk {
+        let (server, client) = if binder_measures {
+            (result, peer)
+        } else {
+            (peer, result)
+        };
+        let rate = field(result, "msgs_per_s");
+        let per_msg = |key: &str| {
+            let per_sec = |m: &Fields| {
+                let secs = field(m, "secs");
+                if secs > 0.0 {
+                    field(m, key) / secs
+                } else {
+                    0.0
+                }
+            };
+            if rate > 0.0 {
+                (per_sec(result) + per_sec(peer)) / rate
+            } else {
+                0.0
+            }
+        };
+        RunOk {
+            secs: field(result, "secs"),
+            msgs_per_s: rate,
+            mb_per_s: field(result, "mb_per_s"),
+            lat_us: field(result, "lat_us"),
+            client_rss_kb: field(client, "rss_kb") as u64,
+            server_rss_kb: field(server, "rss_kb") as u64,
+            setup_s: field(result, "setup_s"),
+            close_s: field(result, "close_s"),
+            threads: field(result, "threads"),
+            fds: field(result, "fds"),
+            vmsize_kb: field(result, "vmsize_kb"),
+            vmrss_kb: field(result, "vmrss_kb"),
+            cpu_per_msg_s: per_msg("cpu_s"),
+            csw_per_msg: per_msg("csw"),
+        }
+    }
+}
+
+/// The `key=value` pairs of a RESULT or PEER line.
+type Fields = BTreeMap<String, String>;
 
 /// Where the bench binaries are and how to pin.
 struct Runner {
     bin_dir: PathBuf,
     taskset: bool,
     timeout: Duration,
+    /// The scale window in seconds.
+    window: f64,
     seq: u32,
+}
+
+/// One bench process of a run.
+struct Proc {
+    child: Child,
+    mode: &'static str,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Proc {
+    /// A failure message with the last line of the process's standard error.
+    fn failed(&self, what: &str, status: ExitStatus) -> String {
+        format!("{} {what} ({status}): {}", self.mode, last_line(&self.err))
+    }
 }
 
 fn root() -> PathBuf {
@@ -284,7 +728,7 @@ fn last_line(path: &Path) -> String {
 }
 
 /// `key=value` pairs of the first line starting with `tag ` in a file.
-fn tagged_line(path: &Path, tag: &str) -> Option<BTreeMap<String, String>> {
+fn tagged_line(path: &Path, tag: &str) -> Option<Fields> {
     let text = std::fs::read_to_string(path).ok()?;
     let line = text.lines().find(|l| l.starts_with(tag))?;
     Some(
@@ -296,12 +740,12 @@ fn tagged_line(path: &Path, tag: &str) -> Option<BTreeMap<String, String>> {
     )
 }
 
-fn field(map: &BTreeMap<String, String>, key: &str) -> f64 {
+fn field(map: &Fields, key: &str) -> f64 {
     map.get(key).and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
 impl Runner {
-    fn command(&self, imp: &str, mode: &str, endpoint: &str, test: Test, count: u64) -> Command {
+    fn command(&self, imp: &str, test: Test, args: &[String]) -> Command {
         let bin = self.bin_dir.join(format!("bench-{imp}"));
         let mut cmd = if test.pinned && self.taskset {
             let mut c = Command::new("taskset");
@@ -313,11 +757,11 @@ impl Runner {
         if test.pinned && !self.taskset {
             cmd.args(["--cpu", "0"]);
         }
-        cmd.args([mode, endpoint, &test.size.to_string(), &count.to_string()]);
+        cmd.args(args);
         cmd
     }
 
-    /// One run: the two processes on a fresh endpoint.
+    /// One run: the test's processes on a fresh endpoint.
     fn run(&mut self, imp: &str, test: Test, count: u64) -> Result<RunOk> {
         self.seq += 1;
         let dir =
@@ -329,107 +773,135 @@ impl Runner {
         result
     }
 
+    /// Starts `side`'s process of a run, its output in `dir`; the helper (the side that
+    /// does not measure) gets a standard input to be released by.
+    fn spawn(
+        &self,
+        dir: &Path,
+        imp: &str,
+        test: Test,
+        side: Side,
+        endpoint: &str,
+        count: u64,
+    ) -> Result<Proc> {
+        let roles = test.roles();
+        let mode = roles.mode(side);
+        let measures = roles.binder_measures == (side == Side::Binder);
+        let out = dir.join(format!("{}.out", side.file()));
+        let err = dir.join(format!("{}.err", side.file()));
+        let file = |path: &Path| -> Result<File> {
+            File::create(path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let child = self
+            .command(imp, test, &test.args(side, endpoint, count, self.window))
+            .stdin(if measures {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stdout(file(&out)?)
+            .stderr(file(&err)?)
+            .spawn()
+            .map_err(|e| format!("cannot start bench-{imp}: {e}"))?;
+        Ok(Proc {
+            child,
+            mode,
+            out,
+            err,
+        })
+    }
+
     fn run_in(&self, dir: &Path, imp: &str, test: Test, count: u64) -> Result<RunOk> {
         let socket = dir.join("ep");
         let endpoint = format!("ipc://{}", socket.display());
-        let (server_mode, client_mode) = test.modes();
-        let file = |name: &str| -> Result<File> {
-            File::create(dir.join(name)).map_err(|e| format!("{name}: {e}"))
-        };
+        let roles = test.roles();
         let deadline = Instant::now() + self.timeout;
-        let mut server = self
-            .command(imp, server_mode, &endpoint, test, count)
-            .stdin(Stdio::piped())
-            .stdout(file("server.out")?)
-            .stderr(file("server.err")?)
-            .spawn()
-            .map_err(|e| format!("cannot start bench-{imp}: {e}"))?;
-        let server_failed = |status: ExitStatus| {
-            format!(
-                "{server_mode} exited early ({status}): {}",
-                last_line(&dir.join("server.err"))
-            )
+        let mut binder = match roles.binder {
+            Some(_) => Some(self.spawn(dir, imp, test, Side::Binder, &endpoint, count)?),
+            None => None,
         };
-        // Start the connecting side once the socket file exists, so no implementation
-        // pays its reconnect interval; it retries by itself anyway.
-        while !socket.exists() {
-            if let Ok(Some(status)) = server.try_wait() {
-                return Err(server_failed(status));
+        if let Some(server) = &mut binder {
+            // Start the connecting side once the socket file exists, so no
+            // implementation pays its reconnect interval; it retries by itself anyway.
+            while !socket.exists() {
+                if let Ok(Some(status)) = server.child.try_wait() {
+                    return Err(server.failed("exited early", status));
+                }
+                if Instant::now() >= deadline {
+                    stop(&mut server.child);
+                    return Err(format!(
+                        "{} did not bind within {:?}",
+                        server.mode, self.timeout
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
             }
-            if Instant::now() >= deadline {
-                stop(&mut server);
-                return Err(format!(
-                    "{server_mode} did not bind within {:?}",
-                    self.timeout
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(1));
         }
-        let mut client = match self
-            .command(imp, client_mode, &endpoint, test, count)
-            .stdin(Stdio::null())
-            .stdout(file("client.out")?)
-            .stderr(file("client.err")?)
-            .spawn()
-        {
+        let connecter = match self.spawn(dir, imp, test, Side::Connecter, &endpoint, count) {
             Ok(c) => c,
             Err(e) => {
-                stop(&mut server);
-                return Err(format!("cannot start bench-{imp}: {e}"));
+                if let Some(server) = &mut binder {
+                    stop(&mut server.child);
+                }
+                return Err(e);
             }
         };
-        let client_status = loop {
-            if let Ok(Some(status)) = client.try_wait() {
+        let (mut measurer, mut helper) = match binder {
+            Some(server) if roles.binder_measures => (server, Some(connecter)),
+            binder => (connecter, binder),
+        };
+        let measured = loop {
+            if let Ok(Some(status)) = measurer.child.try_wait() {
                 break status;
             }
-            if let Ok(Some(status)) = server.try_wait() {
-                if !status.success() {
-                    stop(&mut client);
-                    return Err(server_failed(status));
+            if let Some(h) = &mut helper {
+                if let Ok(Some(status)) = h.child.try_wait() {
+                    if !status.success() {
+                        stop(&mut measurer.child);
+                        return Err(h.failed("exited early", status));
+                    }
                 }
             }
             if Instant::now() >= deadline {
-                stop(&mut client);
-                stop(&mut server);
+                stop(&mut measurer.child);
+                if let Some(h) = &mut helper {
+                    stop(&mut h.child);
+                }
                 return Err(format!("timeout after {:?}", self.timeout));
             }
             std::thread::sleep(POLL);
         };
-        // The receiver is done: let the sender close.
-        drop(server.stdin.take());
-        let grace = Instant::now() + Duration::from_secs(10);
-        let server_status = loop {
-            if let Ok(Some(status)) = server.try_wait() {
-                break Some(status);
+        // The measuring side is done: let the other one close.
+        let released = helper.as_mut().map(|h| {
+            drop(h.child.stdin.take());
+            let grace = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(status)) = h.child.try_wait() {
+                    break Some(status);
+                }
+                if Instant::now() >= grace {
+                    stop(&mut h.child);
+                    break None;
+                }
+                std::thread::sleep(POLL);
             }
-            if Instant::now() >= grace {
-                stop(&mut server);
-                break None;
+        });
+        if !measured.success() {
+            return Err(measurer.failed("failed", measured));
+        }
+        let result = tagged_line(&measurer.out, "RESULT ")
+            .ok_or_else(|| format!("{} printed no RESULT line", measurer.mode))?;
+        let peer = match (&helper, released) {
+            (None, _) => Fields::new(),
+            (Some(h), Some(None)) => {
+                return Err(format!("{} did not exit 10 s after release", h.mode))
             }
-            std::thread::sleep(POLL);
+            (Some(h), Some(Some(status))) if !status.success() => {
+                return Err(h.failed("exited early", status))
+            }
+            (Some(h), _) => tagged_line(&h.out, "PEER ").unwrap_or_default(),
         };
-        if !client_status.success() {
-            return Err(format!(
-                "{client_mode} failed ({client_status}): {}",
-                last_line(&dir.join("client.err"))
-            ));
-        }
-        let result = tagged_line(&dir.join("client.out"), "RESULT ")
-            .ok_or_else(|| format!("{client_mode} printed no RESULT line"))?;
-        match server_status {
-            None => return Err(format!("{server_mode} did not exit 10 s after release")),
-            Some(s) if !s.success() => return Err(server_failed(s)),
-            Some(_) => {}
-        }
-        let peer = tagged_line(&dir.join("server.out"), "PEER ").unwrap_or_default();
-        Ok(RunOk {
-            secs: field(&result, "secs"),
-            msgs_per_s: field(&result, "msgs_per_s"),
-            mb_per_s: field(&result, "mb_per_s"),
-            lat_us: field(&result, "lat_us"),
-            client_rss_kb: field(&result, "rss_kb") as u64,
-            server_rss_kb: field(&peer, "rss_kb") as u64,
-        })
+        Ok(RunOk::new(&result, &peer, roles.binder_measures))
     }
 
     /// COUNT so the measured window lasts about `target` seconds.
@@ -566,111 +1038,52 @@ impl Report<'_> {
              within this run only.\n",
             PEERS.join(", ")
         );
-        let others: Vec<&str> = cfg
-            .impls
-            .iter()
-            .copied()
-            .filter(|i| *i != "zsock")
-            .collect();
-        let has_zsock = cfg.impls.contains(&"zsock");
+        let pair: Vec<usize> = self.tests_where(|t| t.scenario().is_none());
+        let scale: Vec<usize> = self.tests_where(|t| t.scenario().is_some());
+        if !pair.is_empty() {
+            self.pair_tables(&mut out, &pair);
+        }
+        if !scale.is_empty() {
+            self.scale_table(&mut out, &scale);
+        }
+        let errors = self.errors();
+        if !errors.is_empty() {
+            let _ = writeln!(out, "\nErrors:\n");
+            for e in &errors {
+                let _ = writeln!(out, "- {e}");
+            }
+        }
+        out
+    }
+
+    /// Indices of the configured tests that satisfy `keep`.
+    fn tests_where(&self, keep: impl Fn(Test) -> bool) -> Vec<usize> {
+        (0..self.cfg.tests.len())
+            .filter(|&ti| keep(self.cfg.tests[ti]))
+            .collect()
+    }
+
+    /// The runs of one cell.
+    fn runs(&self, ti: usize, imp: &'static str) -> &[Result<RunOk>] {
+        self.cells.get(&(ti, imp)).map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The one-pair tests: the main table, peak RSS, COUNTs.
+    fn pair_tables(&self, out: &mut String, tests: &[usize]) {
+        let cfg = self.cfg;
         let has_peer = cfg.impls.iter().any(|i| PEERS.contains(i));
-        let mut head = String::from("| test | unit |");
-        let mut rule = String::from("|---|---|");
-        for imp in &cfg.impls {
-            let _ = write!(head, " {imp} |");
-            rule.push_str("---|");
-        }
-        if has_zsock {
-            if has_peer {
-                head.push_str(" zsock/best |");
-                rule.push_str("---|");
-            }
-            for o in &others {
-                let _ = write!(head, " zsock/{o} |");
-                rule.push_str("---|");
-            }
-        }
-        let _ = writeln!(out, "{head}\n{rule}");
-        let mut errors = Vec::new();
-        for (ti, test) in cfg.tests.iter().enumerate() {
-            let mut row = format!("| {} | {} |", test.label(), test.unit());
-            let mut medians: BTreeMap<&str, f64> = BTreeMap::new();
-            for &imp in &cfg.impls {
-                let runs = self.cells.get(&(ti, imp)).map_or(&[][..], Vec::as_slice);
-                let mut values: Vec<f64> = runs
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok())
-                    .map(|r| test.value(r))
-                    .collect();
-                let failed = runs.iter().filter(|r| r.is_err()).count();
-                for (rep, r) in runs.iter().enumerate() {
-                    if let Err(e) = r {
-                        errors.push(format!("{}, {imp}, rep {}: {e}", test.label(), rep + 1));
-                    }
-                }
-                if let Some(Err(e)) = self.counts.get(&(ti, imp)) {
-                    errors.push(format!("{}, {imp}, calibration: {e}", test.label()));
-                }
-                let cell = match stats(&mut values) {
-                    None if runs.is_empty() && self.counts.get(&(ti, imp)).is_none() => {
-                        "-".to_string()
-                    }
-                    None => "**error**".to_string(),
-                    Some((med, min, max)) => {
-                        medians.insert(imp, med);
-                        let spread = if values.len() > 1 {
-                            format!(" ({}-{})", num(min), num(max))
-                        } else {
-                            String::new()
-                        };
-                        let err = if failed > 0 {
-                            format!(" **{failed} err**")
-                        } else {
-                            String::new()
-                        };
-                        format!("{}{spread}{err}", num(med))
-                    }
-                };
-                let _ = write!(row, " {cell} |");
-            }
-            if has_zsock {
-                let z = medians.get("zsock").copied();
-                let ratio = |other: Option<f64>| match (z, other) {
-                    (Some(z), Some(o)) if o > 0.0 => format!("{:.2}", z / o),
-                    _ => "-".to_string(),
-                };
-                if has_peer {
-                    let best = PEERS
-                        .iter()
-                        .filter_map(|p| medians.get(p).copied())
-                        .reduce(|a, b| if test.better(a, b) { a } else { b });
-                    let _ = write!(row, " {} |", ratio(best));
-                }
-                for o in &others {
-                    let _ = write!(row, " {} |", ratio(medians.get(o).copied()));
-                }
-            }
-            let _ = writeln!(out, "{row}");
-        }
+        self.metric_table(out, tests, &cfg.impls, has_peer);
 
         let _ = writeln!(
             out,
             "\nPeak RSS (VmHWM) in MiB, largest over the repetitions, sender / receiver:\n"
         );
-        let mut head = String::from("| test |");
-        let mut rule = String::from("|---|");
-        for imp in &cfg.impls {
-            let _ = write!(head, " {imp} |");
-            rule.push_str("---|");
-        }
-        let _ = writeln!(out, "{head}\n{rule}");
-        for (ti, test) in cfg.tests.iter().enumerate() {
-            let mut row = format!("| {} |", test.label());
+        let _ = writeln!(out, "{}", table_head("| test |", &cfg.impls));
+        for &ti in tests {
+            let mut row = format!("| {} |", cfg.tests[ti].label());
             for &imp in &cfg.impls {
                 let ok: Vec<&RunOk> = self
-                    .cells
-                    .get(&(ti, imp))
-                    .map_or(&[][..], Vec::as_slice)
+                    .runs(ti, imp)
                     .iter()
                     .filter_map(|r| r.as_ref().ok())
                     .collect();
@@ -687,15 +1100,9 @@ impl Report<'_> {
         }
 
         let _ = writeln!(out, "\nCOUNT per run:\n");
-        let mut head = String::from("| test |");
-        let mut rule = String::from("|---|");
-        for imp in &cfg.impls {
-            let _ = write!(head, " {imp} |");
-            rule.push_str("---|");
-        }
-        let _ = writeln!(out, "{head}\n{rule}");
-        for (ti, test) in cfg.tests.iter().enumerate() {
-            let mut row = format!("| {} |", test.label());
+        let _ = writeln!(out, "{}", table_head("| test |", &cfg.impls));
+        for &ti in tests {
+            let mut row = format!("| {} |", cfg.tests[ti].label());
             for &imp in &cfg.impls {
                 let cell = match self.counts.get(&(ti, imp)) {
                     Some(Ok(n)) => n.to_string(),
@@ -706,15 +1113,142 @@ impl Report<'_> {
             }
             let _ = writeln!(out, "{row}");
         }
+    }
 
-        if !errors.is_empty() {
-            let _ = writeln!(out, "\nErrors:\n");
-            for e in &errors {
-                let _ = writeln!(out, "- {e}");
+    /// The scale tests: one row per test and metric, zsock beside libzmq.
+    fn scale_table(&self, out: &mut String, tests: &[usize]) {
+        let cfg = self.cfg;
+        let impls: Vec<&'static str> = cfg
+            .impls
+            .iter()
+            .copied()
+            .filter(|i| SCALE_IMPLS.contains(i))
+            .collect();
+        let count = if cfg.quick {
+            FANIN_COUNT_QUICK
+        } else {
+            FANIN_COUNT
+        };
+        let _ = writeln!(
+            out,
+            "\nScale scenarios, 64 B messages, {} interleaved repetition(s). Fan-in: COUNT {count} \
+             sent round-robin over the N PUSH; fan-out, topics and ROUTER: a {} s window once \
+             every socket is warm. CPU and context switches: both processes, each over its own \
+             busy span, per message (per round trip for the ROUTER). Peak RSS: both processes \
+             added. Sockets: set-up is create, bind, connect and one message through every \
+             pair; close is closing every socket and terminating the context; threads, fds and \
+             memory are read after set-up. Ratios zsock / libzmq: rates > 1, every other row \
+             < 1 mean zsock is ahead.\n",
+            cfg.scale_reps,
+            cfg.window()
+        );
+        if impls.is_empty() {
+            let _ = writeln!(out, "(none of {SCALE_IMPLS:?} selected)");
+            return;
+        }
+        self.metric_table(out, tests, &impls, false);
+    }
+
+    /// `| test | unit | impl... | ratios... |` with a row per test and metric: medians,
+    /// min-max and zsock's ratios to the others (and to the best of [`PEERS`] if `best`).
+    fn metric_table(&self, out: &mut String, tests: &[usize], impls: &[&'static str], best: bool) {
+        let others: Vec<&str> = impls.iter().copied().filter(|i| *i != "zsock").collect();
+        let has_zsock = impls.contains(&"zsock");
+        let mut ratios: Vec<String> = Vec::new();
+        if has_zsock {
+            if best {
+                ratios.push("zsock/best".into());
+            }
+            ratios.extend(others.iter().map(|o| format!("zsock/{o}")));
+        }
+        let mut columns: Vec<&str> = impls.to_vec();
+        columns.extend(ratios.iter().map(String::as_str));
+        let _ = writeln!(out, "{}", table_head("| test | unit |", &columns));
+        for &ti in tests {
+            let test = self.cfg.tests[ti];
+            for &metric in test.metrics() {
+                let mut row = format!("| {} | {} |", metric.label(test), metric.unit(test));
+                let mut medians: BTreeMap<&str, f64> = BTreeMap::new();
+                for &imp in impls {
+                    let runs = self.runs(ti, imp);
+                    let mut values: Vec<f64> = runs
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok())
+                        .map(|r| metric.value(test, r))
+                        .collect();
+                    let failed = runs.iter().filter(|r| r.is_err()).count();
+                    let cell = match stats(&mut values) {
+                        None if runs.is_empty() && self.counts.get(&(ti, imp)).is_none() => {
+                            "-".to_string()
+                        }
+                        None => "**error**".to_string(),
+                        Some((med, min, max)) => {
+                            medians.insert(imp, med);
+                            let spread = if values.len() > 1 {
+                                format!(" ({}-{})", metric.show(min), metric.show(max))
+                            } else {
+                                String::new()
+                            };
+                            let err = if failed > 0 {
+                                format!(" **{failed} err**")
+                            } else {
+                                String::new()
+                            };
+                            format!("{}{spread}{err}", metric.show(med))
+                        }
+                    };
+                    let _ = write!(row, " {cell} |");
+                }
+                if has_zsock {
+                    let z = medians.get("zsock").copied();
+                    let ratio = |other: Option<f64>| match (z, other) {
+                        (Some(z), Some(o)) if o > 0.0 => format!("{:.2}", z / o),
+                        _ => "-".to_string(),
+                    };
+                    if best {
+                        let best = PEERS
+                            .iter()
+                            .filter_map(|p| medians.get(p).copied())
+                            .reduce(|a, b| if metric.better(test, a, b) { a } else { b });
+                        let _ = write!(row, " {} |", ratio(best));
+                    }
+                    for o in &others {
+                        let _ = write!(row, " {} |", ratio(medians.get(o).copied()));
+                    }
+                }
+                let _ = writeln!(out, "{row}");
             }
         }
-        out
     }
+
+    /// Every failed run and calibration, in table order.
+    fn errors(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for (ti, test) in self.cfg.tests.iter().enumerate() {
+            for &imp in &self.cfg.impls {
+                for (rep, r) in self.runs(ti, imp).iter().enumerate() {
+                    if let Err(e) = r {
+                        errors.push(format!("{}, {imp}, rep {}: {e}", test.label(), rep + 1));
+                    }
+                }
+                if let Some(Err(e)) = self.counts.get(&(ti, imp)) {
+                    errors.push(format!("{}, {imp}, calibration: {e}", test.label()));
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// A table's head and rule: `first` (its own columns) then one column per name.
+fn table_head(first: &str, columns: &[&str]) -> String {
+    let mut head = first.to_string();
+    let mut rule = "|---".repeat(first.matches('|').count() - 1) + "|";
+    for c in columns {
+        let _ = write!(head, " {c} |");
+        rule.push_str("---|");
+    }
+    format!("{head}\n{rule}")
 }
 
 fn build() -> Result {
@@ -751,75 +1285,95 @@ pub(crate) fn run(args: &[String]) -> Result {
         bin_dir: target_dir().join("release"),
         taskset,
         timeout: cfg.timeout,
+        window: cfg.window(),
         seq: 0,
     };
 
+    // Every (test, implementation) that runs, test by test: the interleaving order.
+    let cells_to_run: Vec<(usize, &'static str)> = cfg
+        .tests
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, test)| {
+            cfg.impls
+                .iter()
+                .copied()
+                .filter(move |imp| test.runs_on(imp))
+                .map(move |imp| (ti, imp))
+        })
+        .collect();
+    // One-pair tests calibrate COUNT unless --quick; scale tests have fixed sizes.
+    let calibrated = |ti: usize| !cfg.quick && cfg.tests[ti].scenario().is_none();
     let mut counts: BTreeMap<(usize, &'static str), Result<u64>> = BTreeMap::new();
-    let total_cells = cfg.tests.len() * cfg.impls.len();
-    if cfg.quick {
-        for (ti, test) in cfg.tests.iter().enumerate() {
-            for &imp in &cfg.impls {
-                counts.insert((ti, imp), Ok(test.small_count(true)));
-            }
+    for &(ti, imp) in &cells_to_run {
+        if !calibrated(ti) {
+            counts.insert((ti, imp), Ok(cfg.tests[ti].small_count(cfg.quick)));
         }
-    } else {
+    }
+    let to_calibrate = cells_to_run.len() - counts.len();
+    if to_calibrate > 0 {
         eprintln!(
-            "\n==> calibrate COUNT for a ~{} s run ({total_cells} cells)",
+            "\n==> calibrate COUNT for a ~{} s run ({to_calibrate} cells)",
             cfg.target_secs
         );
         let mut n = 0;
-        for (ti, &test) in cfg.tests.iter().enumerate() {
-            for &imp in &cfg.impls {
-                n += 1;
-                let c = runner.calibrate(imp, test, cfg.target_secs);
-                match &c {
-                    Ok(count) => eprintln!(
-                        "[{n:>3}/{total_cells}] {:<22} {imp:<7} COUNT {count}",
-                        test.label()
-                    ),
-                    Err(e) => eprintln!(
-                        "[{n:>3}/{total_cells}] {:<22} {imp:<7} calibration failed: {e}",
-                        test.label()
-                    ),
-                }
-                counts.insert((ti, imp), c);
+        for &(ti, imp) in cells_to_run.iter().filter(|(ti, _)| calibrated(*ti)) {
+            let test = cfg.tests[ti];
+            n += 1;
+            let c = runner.calibrate(imp, test, cfg.target_secs);
+            match &c {
+                Ok(count) => eprintln!(
+                    "[{n:>3}/{to_calibrate}] {:<22} {imp:<7} COUNT {count}",
+                    test.label()
+                ),
+                Err(e) => eprintln!(
+                    "[{n:>3}/{to_calibrate}] {:<22} {imp:<7} calibration failed: {e}",
+                    test.label()
+                ),
             }
+            counts.insert((ti, imp), c);
         }
     }
 
+    let total: usize = cells_to_run
+        .iter()
+        .map(|&(ti, _)| cfg.tests[ti].reps(&cfg))
+        .sum();
+    let max_reps = cfg.tests.iter().map(|t| t.reps(&cfg)).max().unwrap_or(0);
     eprintln!(
-        "\n==> {} repetition(s) of {total_cells} cells, interleaved",
-        cfg.reps
+        "\n==> {total} runs: up to {max_reps} repetition(s) of {} cells, interleaved",
+        cells_to_run.len()
     );
     let mut cells: Cells = BTreeMap::new();
-    let total = cfg.reps * total_cells;
     let mut n = 0;
     let mut failures = 0;
-    for rep in 0..cfg.reps {
-        for (ti, &test) in cfg.tests.iter().enumerate() {
-            for &imp in &cfg.impls {
-                n += 1;
-                let Some(&Ok(count)) = counts.get(&(ti, imp)) else {
-                    continue;
-                };
-                let t = Instant::now();
-                let r = runner.run(imp, test, count);
-                let what = match &r {
-                    Ok(ok) => format!("{} {}", num(test.value(ok)), test.unit()),
-                    Err(e) => {
-                        failures += 1;
-                        format!("ERROR {e}")
-                    }
-                };
-                eprintln!(
-                    "[{n:>3}/{total}] rep {}/{} {:<22} {imp:<7} {what} ({:.1} s)",
-                    rep + 1,
-                    cfg.reps,
-                    test.label(),
-                    t.elapsed().as_secs_f64()
-                );
-                cells.entry((ti, imp)).or_default().push(r);
+    for rep in 0..max_reps {
+        for &(ti, imp) in &cells_to_run {
+            let test = cfg.tests[ti];
+            if rep >= test.reps(&cfg) {
+                continue;
             }
+            n += 1;
+            let Some(&Ok(count)) = counts.get(&(ti, imp)) else {
+                continue;
+            };
+            let t = Instant::now();
+            let r = runner.run(imp, test, count);
+            let what = match &r {
+                Ok(ok) => format!("{} {}", num(test.value(ok)), test.unit()),
+                Err(e) => {
+                    failures += 1;
+                    format!("ERROR {e}")
+                }
+            };
+            eprintln!(
+                "[{n:>3}/{total}] rep {}/{} {:<22} {imp:<7} {what} ({:.1} s)",
+                rep + 1,
+                test.reps(&cfg),
+                test.label(),
+                t.elapsed().as_secs_f64()
+            );
+            cells.entry((ti, imp)).or_default().push(r);
         }
     }
     failures += counts.values().filter(|c| c.is_err()).count();
@@ -882,6 +1436,94 @@ mod tests {
         assert!(cfg.tests[0].pinned);
         assert_eq!(cfg.reps, 5);
         assert_eq!(parse(&["--quick".into()]).unwrap().reps, 1);
+    }
+
+    #[test]
+    fn scale_rows_select_and_build_their_command_lines() {
+        let quick: Vec<String> = Test::scale(true).into_iter().map(Test::id).collect();
+        assert_eq!(
+            quick,
+            [
+                "sockets-10",
+                "fanin-1",
+                "fanout-1",
+                "topics-1",
+                "router-100"
+            ]
+        );
+        assert_eq!(Test::scale(false).len(), 14);
+        let cfg = parse(&["--scale".into()]).unwrap();
+        assert!(cfg.tests.iter().all(|t| t.scenario().is_some()));
+        assert_eq!((cfg.reps, cfg.scale_reps), (5, SCALE_REPS));
+        let cfg = parse(&["--quick".into()]).unwrap();
+        assert_eq!(cfg.tests.len(), Test::all().len() + 5);
+        assert_eq!(
+            (cfg.reps, cfg.scale_reps, cfg.window()),
+            (1, 1, SCALE_WINDOW_QUICK)
+        );
+        let cfg = parse(&["--tests".into(), "fanin-100,thr-1".into()]).unwrap();
+        let fanin = cfg.tests[0];
+        assert!(fanin.runs_on("libzmq") && !fanin.runs_on("omq"));
+        assert!(fanin.roles().binder_measures);
+        let ep = "ipc:///t/ep";
+        assert_eq!(
+            fanin.args(Side::Connecter, ep, 2000, 2.0),
+            ["scale-fanin-push", ep, "100", "2000"]
+        );
+        assert_eq!(
+            fanin.args(Side::Binder, ep, 2000, 2.0),
+            ["scale-fanin-pull", ep, "2000"]
+        );
+        let router = Test::scale(false)[13];
+        assert_eq!(router.id(), "router-1000");
+        assert_eq!(
+            router.args(Side::Binder, ep, 0, 0.5),
+            ["scale-router-echo", ep]
+        );
+        assert_eq!(
+            router.args(Side::Connecter, ep, 0, 0.5),
+            ["scale-router-dealers", ep, "1000", "0.5"]
+        );
+        let sockets = Test::scale(false)[2];
+        assert_eq!(sockets.roles().binder, None);
+        assert_eq!(
+            sockets.args(Side::Connecter, ep, 0, 2.0),
+            ["scale-sockets", ep, "1000"]
+        );
+        assert_eq!(sockets.metrics().len(), 6);
+        assert_eq!(
+            cfg.tests[1].args(Side::Binder, ep, 9, 2.0),
+            ["thr-push", ep, "1", "9"]
+        );
+    }
+
+    #[test]
+    fn cpu_per_message_adds_both_sides_over_their_own_spans() {
+        let fields = |s: &str| -> Fields {
+            s.split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        // The measuring side: 1 M msg/s with 0.5 CPU; the other: 0.25 CPU over 2 s.
+        let result = fields("msgs_per_s=1000000 secs=1 cpu_s=0.5 csw=100 rss_kb=2048");
+        let peer = fields("secs=2 cpu_s=0.5 csw=0 rss_kb=1024");
+        let r = RunOk::new(&result, &peer, true);
+        assert!((r.cpu_per_msg_s - 0.75e-6).abs() < 1e-12);
+        assert!((r.csw_per_msg - 1e-4).abs() < 1e-12);
+        assert_eq!((r.server_rss_kb, r.client_rss_kb), (2048, 1024));
+        let test = Test::scale(true)[1];
+        assert!((Metric::Cpu.value(test, &r) - 0.75).abs() < 1e-9);
+        assert_eq!(Metric::PeakRss.value(test, &r), 3.0);
+        assert_eq!(Metric::Cpu.unit(test), "us CPU/msg");
+        assert_eq!(
+            Metric::Main.label(Test::scale(true)[0]),
+            "sockets 10, set-up"
+        );
+        assert_eq!(
+            table_head("| test |", &["a", "b"]),
+            "| test | a | b |\n|---|---|---|"
+        );
     }
 
     #[test]

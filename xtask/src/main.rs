@@ -4,8 +4,8 @@
 //!   included), docs with warnings denied, and a fuzz smoke run of every target.
 //! - `cargo xtask fuzz [--time SECS] [--asan] [TARGET...]`: runs fuzz targets.
 //! - `cargo xtask demo`: two processes exchanging messages over an ipc endpoint.
-//! - `cargo xtask bench [--quick]`: zsock beside libzmq, the zeromq crate, OMQ.rs and raw
-//!   AF_UNIX, side by side (see BENCHMARKS.md).
+//! - `cargo xtask bench [--quick] [--scale]`: zsock beside libzmq, the zeromq crate, OMQ.rs
+//!   and raw AF_UNIX, side by side, and the scale scenarios beside libzmq (see BENCHMARKS.md).
 //! - `cargo xtask soak [--minutes N]`: kills, restarts and hostile peers for minutes.
 
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask ci | fuzz [--time SECS] [--asan] [TARGET...] | demo \
-                 | bench [--quick] | soak [--minutes N]"
+                 | bench [--quick] [--scale] | soak [--minutes N]"
             );
             return ExitCode::from(2);
         }

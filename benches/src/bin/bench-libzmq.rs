@@ -1,15 +1,105 @@
 //! Bench peer for libzmq 4.3 through the `zmq` crate (default options; one I/O thread per
-//! context, as libzmq defaults). See the crate docs for the command line.
+//! context, as libzmq defaults). See the crate docs for the command line; the scale
+//! scenarios run through [`Libzmq`].
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use zsock_benches::{
-    check_size, main_with, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP,
-};
+use zsock_benches::scale::{self, SocketKind, Wait};
+use zsock_benches::{check_size, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP};
 
 fn main() -> ExitCode {
-    main_with("libzmq", run)
+    scale::main_with_scale::<Libzmq>("libzmq", run)
+}
+
+/// libzmq's calls for the scale scenarios.
+struct Libzmq;
+
+/// `Ok(false)` for EAGAIN (DONTWAIT, or RCVTIMEO ran out), the message otherwise.
+fn unless_again(r: zmq::Result<()>) -> Result<bool, String> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(zmq::Error::EAGAIN) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn flags(wait: Wait) -> i32 {
+    match wait {
+        Wait::Block => 0,
+        Wait::DontWait => zmq::DONTWAIT,
+    }
+}
+
+impl scale::Library for Libzmq {
+    type Context = zmq::Context;
+    type Socket = zmq::Socket;
+    type Frame = zmq::Message;
+
+    fn context() -> zmq::Context {
+        zmq::Context::new()
+    }
+
+    fn socket(ctx: &zmq::Context, kind: SocketKind) -> Result<zmq::Socket, String> {
+        let t = match kind {
+            SocketKind::Push => zmq::PUSH,
+            SocketKind::Pull => zmq::PULL,
+            SocketKind::Pub => zmq::PUB,
+            SocketKind::Sub => zmq::SUB,
+            SocketKind::Router => zmq::ROUTER,
+            SocketKind::Dealer => zmq::DEALER,
+        };
+        ctx.socket(t).map_err(|e| e.to_string())
+    }
+
+    fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<(), String> {
+        socket.bind(endpoint).map_err(|e| e.to_string())
+    }
+
+    fn connect(socket: &zmq::Socket, endpoint: &str) -> Result<(), String> {
+        socket.connect(endpoint).map_err(|e| e.to_string())
+    }
+
+    fn subscribe(socket: &mut zmq::Socket, prefix: &[u8]) -> Result<(), String> {
+        socket.set_subscribe(prefix).map_err(|e| e.to_string())
+    }
+
+    fn set_recv_timeout(socket: &mut zmq::Socket, timeout: Duration) -> Result<(), String> {
+        let ms = timeout.as_millis().try_into().unwrap_or(i32::MAX);
+        socket.set_rcvtimeo(ms).map_err(|e| e.to_string())
+    }
+
+    fn new_frame() -> zmq::Message {
+        zmq::Message::new()
+    }
+
+    fn send(socket: &mut zmq::Socket, data: &[u8], wait: Wait) -> Result<bool, String> {
+        unless_again(socket.send(data, flags(wait)))
+    }
+
+    fn send_more(socket: &mut zmq::Socket, data: &[u8]) -> Result<(), String> {
+        socket.send(data, zmq::SNDMORE).map_err(|e| e.to_string())
+    }
+
+    fn recv(socket: &mut zmq::Socket, into: &mut zmq::Message, wait: Wait) -> Result<bool, String> {
+        unless_again(socket.recv(into, flags(wait)))
+    }
+
+    fn poll_readable(
+        sockets: &[zmq::Socket],
+        timeout: Duration,
+        ready: &mut Vec<usize>,
+    ) -> Result<(), String> {
+        let mut items: Vec<zmq::PollItem<'_>> = sockets
+            .iter()
+            .map(|s| s.as_poll_item(zmq::POLLIN))
+            .collect();
+        let ms = timeout.as_millis().try_into().unwrap_or(i64::MAX);
+        zmq::poll(&mut items, ms).map_err(|e| e.to_string())?;
+        ready.clear();
+        ready.extend((0..items.len()).filter(|&i| items[i].is_readable()));
+        Ok(())
+    }
 }
 
 fn run(args: &Args) -> Result<Outcome, String> {

@@ -1,18 +1,113 @@
 //! Bench peer for zsock (default options, blocking `send_copy`/`recv`). Every send copies
 //! the payload from the user's buffer, as zmq_send does: `send_copy` copies it straight
 //! into the connection's batch where it can, instead of into a new message. See the crate
-//! docs for the command line.
+//! docs for the command line; the scale scenarios run through [`Zsock`].
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use zsock::{Context, Flags, SocketType};
-use zsock_benches::{
-    check_size, main_with, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP,
-};
+use zsock::{Bytes, Context, ErrorKind, Events, Flags, PollItem, SocketOption, SocketType};
+use zsock_benches::scale::{self, SocketKind, Wait};
+use zsock_benches::{check_size, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP};
 
 fn main() -> ExitCode {
-    main_with("zsock", run)
+    scale::main_with_scale::<Zsock>("zsock", run)
+}
+
+/// zsock's calls for the scale scenarios.
+struct Zsock;
+
+/// `Ok(false)` for EAGAIN (DONTWAIT, or RCVTIMEO ran out), the message otherwise.
+fn unless_again(r: zsock::Result<()>) -> Result<bool, String> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::Again => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn flags(wait: Wait) -> Flags {
+    match wait {
+        Wait::Block => Flags::NONE,
+        Wait::DontWait => Flags::DONTWAIT,
+    }
+}
+
+impl scale::Library for Zsock {
+    type Context = Context;
+    type Socket = zsock::Socket;
+    type Frame = Bytes;
+
+    fn context() -> Context {
+        Context::new()
+    }
+
+    fn socket(ctx: &Context, kind: SocketKind) -> Result<zsock::Socket, String> {
+        let t = match kind {
+            SocketKind::Push => SocketType::Push,
+            SocketKind::Pull => SocketType::Pull,
+            SocketKind::Pub => SocketType::Pub,
+            SocketKind::Sub => SocketType::Sub,
+            SocketKind::Router => SocketType::Router,
+            SocketKind::Dealer => SocketType::Dealer,
+        };
+        ctx.socket(t).map_err(|e| e.to_string())
+    }
+
+    fn bind(socket: &zsock::Socket, endpoint: &str) -> Result<(), String> {
+        socket.bind(endpoint).map(drop).map_err(|e| e.to_string())
+    }
+
+    fn connect(socket: &zsock::Socket, endpoint: &str) -> Result<(), String> {
+        socket.connect(endpoint).map_err(|e| e.to_string())
+    }
+
+    fn subscribe(socket: &mut zsock::Socket, prefix: &[u8]) -> Result<(), String> {
+        let topic = Bytes::copy_from_slice(prefix);
+        socket
+            .set(SocketOption::Subscribe(topic))
+            .map_err(|e| e.to_string())
+    }
+
+    fn set_recv_timeout(socket: &mut zsock::Socket, timeout: Duration) -> Result<(), String> {
+        let ms = timeout.as_millis().try_into().unwrap_or(i32::MAX);
+        socket
+            .set(SocketOption::RcvTimeo(ms))
+            .map_err(|e| e.to_string())
+    }
+
+    fn new_frame() -> Bytes {
+        Bytes::new()
+    }
+
+    fn send(socket: &mut zsock::Socket, data: &[u8], wait: Wait) -> Result<bool, String> {
+        unless_again(socket.send_copy(data, flags(wait)))
+    }
+
+    fn send_more(socket: &mut zsock::Socket, data: &[u8]) -> Result<(), String> {
+        socket
+            .send_copy(data, Flags::SNDMORE)
+            .map_err(|e| e.to_string())
+    }
+
+    fn recv(socket: &mut zsock::Socket, into: &mut Bytes, wait: Wait) -> Result<bool, String> {
+        unless_again(socket.recv(flags(wait)).map(|frame| *into = frame))
+    }
+
+    fn poll_readable(
+        sockets: &[zsock::Socket],
+        timeout: Duration,
+        ready: &mut Vec<usize>,
+    ) -> Result<(), String> {
+        let mut items: Vec<PollItem<'_>> = sockets
+            .iter()
+            .map(|s| PollItem::new(s, Events::POLLIN))
+            .collect();
+        zsock::poll(&mut items, Some(timeout)).map_err(|e| e.to_string())?;
+        ready.clear();
+        ready.extend((0..items.len()).filter(|&i| items[i].revents.contains(Events::POLLIN)));
+        Ok(())
+    }
 }
 
 fn run(args: &Args) -> Result<Outcome, String> {

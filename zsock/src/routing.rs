@@ -328,11 +328,7 @@ impl Routing {
             }
             Kind::Pub(p) | Kind::XPub(p) => {
                 let topic = msg.frames().first().map_or(&[][..], |f| &f[..]);
-                let mut matching = smallvec::SmallVec::<[PipeId; 8]>::new();
-                p.subs.matching(topic, &mut matching);
-                if opts.xpub_nodrop && matching.iter().any(|pipe| !core.can_send(*pipe)) {
-                    return Err(SendError::Again);
-                }
+                let matching = p.matching(opts, core, topic)?;
                 // PUB never blocks: a full subscriber misses the message.
                 if let Some((last, rest)) = matching.split_last() {
                     for pipe in rest {
@@ -405,6 +401,18 @@ impl Routing {
                 };
                 // The requester may be gone or full: the reply is dropped, as in libzmq.
                 let _ = core.send_copy(pipe, &envelope, body);
+                true
+            }
+            Kind::Pub(p) | Kind::XPub(p) => {
+                // Each subscriber's copy goes straight into its connection's batch: a
+                // message nobody wants costs one walk of the tree and no allocation.
+                let matching = match p.matching(opts, core, body) {
+                    Ok(m) => m,
+                    Err(e) => return Some(Err(e)),
+                };
+                for pipe in matching {
+                    let _ = core.send_copy(pipe, &[], body); // a full subscriber misses it
+                }
                 true
             }
             _ => return None,
@@ -798,6 +806,24 @@ impl Routing {
             frame.extend_from_slice(&sub.topic);
             pb.pending.push_back(Message::from(frame));
         }
+    }
+}
+
+impl Pub {
+    /// The pipes a message starting with `topic` goes to, or `Again` when XPUB_NODROP is
+    /// set and one of them is full.
+    fn matching(
+        &self,
+        opts: &RoutingOptions,
+        core: &Core,
+        topic: &[u8],
+    ) -> Result<smallvec::SmallVec<[PipeId; 8]>, SendError> {
+        let mut matching = smallvec::SmallVec::new();
+        self.subs.matching(topic, &mut matching);
+        if opts.xpub_nodrop && matching.iter().any(|pipe| !core.can_send(*pipe)) {
+            return Err(SendError::Again);
+        }
+        Ok(matching)
     }
 }
 

@@ -408,7 +408,8 @@ impl Socket {
     /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH,
     /// DEALER, REQ and REP, up to 2 KiB ([`ipc_transport::COPY_MAX`]), the bytes are copied
     /// straight into the connection's batch when it can take them, so no message is
-    /// allocated. A larger body goes straight from `data` to the kernel when the
+    /// allocated; for PUB and XPUB, into each matching subscriber's batch (a message no
+    /// subscriber wants costs no allocation). A larger body goes straight from `data` to the kernel when the
     /// connection is ready for it (PAIR, and PUSH or DEALER with one peer), only what the
     /// kernel did not take being copied. Unless the send may not block (DONTWAIT, or
     /// SNDTIMEO 0), it first writes what waits for that connection and then waits for the
@@ -418,8 +419,19 @@ impl Socket {
     /// never waits for the copy. Other types and SNDMORE build a message. For bytes you
     /// already own, [`Socket::send`] hands them over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
-        let direct = sends_to_one_peer(self.socket_type);
-        if !direct || flags.contains(Flags::SNDMORE) || self.sending.is_some() {
+        if flags.contains(Flags::SNDMORE) || self.sending.is_some() {
+            return self.send(Bytes::copy_from_slice(data), flags);
+        }
+        let publishes = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
+        if publishes && data.len() <= ipc_transport::COPY_MAX {
+            // Copied into each subscriber's batch; a large body is copied once and shared.
+            return self.send_with(flags, |routing, core| {
+                routing
+                    .send_copy(core, data)
+                    .unwrap_or(Err(SendError::NotSupported)) // PUB and XPUB have it
+            });
+        }
+        if !sends_to_one_peer(self.socket_type) {
             return self.send(Bytes::copy_from_slice(data), flags);
         }
         if data.len() > ipc_transport::COPY_MAX {

@@ -489,12 +489,18 @@ pub struct Pipe {
     pub(crate) origin: Origin,
     /// The connection is gone; the pipe lives on until its received messages are taken.
     draining: bool,
+    /// On [`Core`]'s list of pipes with input (see `Core::readable`).
+    listed: bool,
 }
 
 /// All pipes and connections of one socket, and the notices for the layer above.
 pub struct Core {
     pub(crate) pipes: Slab<Pipe>,
     pub(crate) conns: Slab<Conn>,
+    /// Pipes that may have received messages queued, oldest first, each once (its
+    /// `listed` flag): every pipe with a message queued is here, so a receive finds the
+    /// next one without looking at idle pipes. A pipe found empty or gone leaves it.
+    readable: VecDeque<PipeId>,
     notices: VecDeque<Notice>,
     pub(crate) socket_type: SocketType,
     pub(crate) sndhwm: usize,
@@ -548,6 +554,7 @@ impl Core {
         Core {
             pipes: Slab::default(),
             conns: Slab::default(),
+            readable: VecDeque::new(),
             notices: VecDeque::new(),
             socket_type,
             sndhwm: 1000,
@@ -610,6 +617,7 @@ impl Core {
             endpoint,
             origin,
             draining: false,
+            listed: false,
         })
     }
 
@@ -1030,6 +1038,61 @@ impl Core {
         n
     }
 
+    /// Takes the next queued message of the pipes that have one, in turn (fair queueing
+    /// over the pipes with input: idle pipes cost nothing, however many there are), among
+    /// the pipes `accept` admits (the others keep theirs). Reads no socket, except that a
+    /// connection stopped at RCVHWM is read once its pipe is below it, as
+    /// [`Core::recv`] does.
+    pub fn recv_ready(
+        &mut self,
+        mut accept: impl FnMut(PipeId) -> bool,
+    ) -> Option<(PipeId, Message)> {
+        // Pipes passed over go to the back: each is looked at once per call.
+        for _ in 0..self.readable.len() {
+            let id = self.readable.pop_front()?;
+            let Some(p) = self.pipes.get_mut(id) else {
+                continue; // gone
+            };
+            if p.inbound.is_empty() {
+                p.listed = false;
+                continue;
+            }
+            if !accept(id) {
+                self.readable.push_back(id);
+                continue;
+            }
+            let m = p.inbound.pop_front()?;
+            if p.inbound.is_empty() {
+                p.listed = false;
+                if p.draining {
+                    self.remove_pipe(id);
+                    return Some((id, m));
+                }
+            } else {
+                self.readable.push_back(id);
+            }
+            self.streak.end();
+            let held = self.held();
+            if let Some(p) = self.pipes.get(id) {
+                let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
+                if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
+                    self.read_conn_for_caller(c);
+                }
+            }
+            return Some((id, m));
+        }
+        None
+    }
+
+    /// Whether a pipe `accept` admits has a message queued (nothing is read).
+    pub fn has_ready(&self, mut accept: impl FnMut(PipeId) -> bool) -> bool {
+        self.readable.iter().any(|&id| {
+            self.pipes
+                .get(id)
+                .is_some_and(|p| !p.inbound.is_empty() && accept(id))
+        })
+    }
+
     /// Takes the next message already queued on a pipe, without reading its socket.
     pub fn recv_queued(&mut self, id: PipeId) -> Option<Message> {
         let p = self.pipes.get_mut(id)?;
@@ -1050,9 +1113,9 @@ impl Core {
             return self.recv_queued(id);
         }
         if let Some(m) = p.inbound.pop_front() {
-            // Below RCVHWM with reading paused (prefetching takes many at once, so any
-            // level below counts): take what waits in the buffer and the kernel.
-            let below = !Self::queue_full(self.rcvhwm, held, p.inbound.len());
+            // Down to the resume mark with reading paused: take what waits in the buffer
+            // and the kernel.
+            let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
             if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
                 self.read_conn_for_caller(c);
             }
@@ -1109,13 +1172,13 @@ impl Core {
         self.lent.saturating_add(self.unread_notifications)
     }
 
-    /// Reads the connections that stopped at RCVHWM and are now below it.
+    /// Reads the connections that stopped at RCVHWM and are now down to the resume mark.
     fn resume_below_mark(&mut self) {
         let held = self.held();
         let below: SmallVec<[Key; 8]> = self
             .pipes
             .iter()
-            .filter(|(_, p)| !Self::queue_full(self.rcvhwm, held, p.inbound.len()))
+            .filter(|(_, p)| Self::may_resume(self.rcvhwm, held, p.inbound.len()))
             .filter_map(|(_, p)| p.conn)
             .filter(|&c| self.reading_paused(c))
             .collect();
@@ -1134,6 +1197,15 @@ impl Core {
     #[inline]
     fn queue_full(rcvhwm: usize, lent: usize, queued: usize) -> bool {
         rcvhwm != 0 && queued.saturating_add(lent) >= rcvhwm
+    }
+
+    /// Whether reading a connection stopped at RCVHWM starts again: once its pipe is down
+    /// to half the mark (libzmq's low-water mark), not at the first message taken, so a
+    /// receiver that drains a full queue reads each connection once per half queue
+    /// rather than once per message.
+    #[inline]
+    fn may_resume(rcvhwm: usize, lent: usize, queued: usize) -> bool {
+        rcvhwm == 0 || queued.saturating_add(lent) <= rcvhwm / 2
     }
 
     /// Gives back the read buffers larger than [`IDLE_RBUF_MAX`] that are empty and read
@@ -1638,6 +1710,10 @@ impl Core {
                 conn.queued_from_rbuf += 1;
                 got = true;
             }
+        }
+        if got && !pipe.listed {
+            pipe.listed = true;
+            self.readable.push_back(p);
         }
         if pong {
             self.retime.push(c);

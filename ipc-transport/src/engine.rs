@@ -28,7 +28,10 @@ use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, Phase, PipeI
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::timers::Timers;
-use crate::{sys, Backoff, BoundSocket, Config, PeerCred, TransportError, TransportEvent};
+use crate::{
+    sys, Backoff, BoundSocket, Config, PeerCred, TransportError, TransportEvent,
+    CALLER_POLLED_CONNS,
+};
 
 /// Delay before accepting again after EMFILE, ENFILE, ENOBUFS or ENOMEM.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -450,9 +453,6 @@ impl<H: Handler> Monitor<H> {
     }
 }
 
-/// With more connections than this, a waiting caller sleeps on the condition variable.
-const MAX_POLLED_CONNS: usize = 8;
-
 /// The calling thread's hold on the state. Dropping it settles what the caller changed:
 /// notices go to the handler, closed connections are cleaned up, the I/O thread is woken
 /// when output waits.
@@ -543,7 +543,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         if std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched {
             return true;
         }
-        match st.core.active_conns(MAX_POLLED_CONNS) {
+        match st.core.active_conns(CALLER_POLLED_CONNS) {
             Some(conns) => self.wait_polling(&conns, deadline, spin),
             None => self.wait_condvar(deadline),
         }

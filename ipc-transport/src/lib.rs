@@ -52,6 +52,12 @@ mod slab;
 mod sys;
 mod timers;
 
+/// With at most this many connections, a waiting caller polls them itself (and reads
+/// what arrives); with more it sleeps on a condition variable the I/O thread signals, and a
+/// receive that finds nothing queued leaves reading to the I/O thread rather than try each
+/// idle connection.
+pub const CALLER_POLLED_CONNS: usize = 8;
+
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TransportEvent};

@@ -46,6 +46,16 @@ pub(crate) struct RoutingOptions {
     pub(crate) connect_routing_id: Option<Bytes>,
 }
 
+/// Every pipe of the socket: the receiving types' rings hold all their pipes (ROUTER's, the
+/// identified ones).
+fn every(_: PipeId) -> bool {
+    true
+}
+
+/// With at most this many pipes, a receive that finds nothing queued reads their
+/// connections itself; the waits poll as many (the transport's own bound).
+const CALLER_READ_PIPES: usize = ipc_transport::CALLER_POLLED_CONNS;
+
 /// Pipes taken in turn, starting after the last one used: round-robin for sending
 /// (30/PIPELINE "load-balance") and for receiving ("fair-queue").
 #[derive(Debug, Default)]
@@ -98,13 +108,24 @@ impl Ring {
             .map(|(p, ())| p)
     }
 
-    fn recv(&mut self, core: &mut Core) -> Option<(PipeId, Message)> {
+    /// The next received message of the ring's pipes (`member` tells which pipes those
+    /// are), fair-queued: first what is queued, taken from the pipes with input in turn
+    /// ([`Core::recv_ready`]); with nothing queued and at most [`CALLER_READ_PIPES`] pipes,
+    /// read from their connections by the caller (its fast path). With more, reading an
+    /// idle connection would cost a system call each: the I/O thread reads them and
+    /// signals what arrives.
+    fn recv(
+        &mut self,
+        core: &mut Core,
+        member: impl FnMut(PipeId) -> bool,
+    ) -> Option<(PipeId, Message)> {
+        if let Some(v) = core.recv_ready(member) {
+            return Some(v);
+        }
+        if self.pipes.len() > CALLER_READ_PIPES {
+            return None;
+        }
         self.rotate(|p| core.recv(p))
-    }
-
-    /// Whether a message is queued on one of the pipes (nothing is read).
-    fn has(&self, core: &Core) -> bool {
-        self.pipes.iter().any(|p| core.has_queued(*p))
     }
 }
 
@@ -442,7 +463,9 @@ impl Routing {
                 .and_then(|pipe| core.recv(pipe))
                 .ok_or(RecvError::Again),
             Kind::Pull(d) | Kind::Dealer(d) => {
-                d.fq.recv(core).map(|(_, m)| m).ok_or(RecvError::Again)
+                d.fq.recv(core, every)
+                    .map(|(_, m)| m)
+                    .ok_or(RecvError::Again)
             }
             Kind::Push(_) | Kind::Pub(_) => Err(RecvError::NotSupported),
             Kind::Req(r) => {
@@ -450,7 +473,7 @@ impl Routing {
                     return Err(RecvError::Fsm);
                 }
                 loop {
-                    let Some((pipe, mut m)) = r.dealer.fq.recv(core) else {
+                    let Some((pipe, mut m)) = r.dealer.fq.recv(core, every) else {
                         return Err(RecvError::Again);
                     };
                     // Replies from other peers, and malformed ones, are dropped.
@@ -476,7 +499,7 @@ impl Routing {
                     return Err(RecvError::Fsm);
                 }
                 loop {
-                    let Some((pipe, mut m)) = r.fq.recv(core) else {
+                    let Some((pipe, mut m)) = r.fq.recv(core, every) else {
                         return Err(RecvError::Again);
                     };
                     // The envelope runs up to and including the empty delimiter (usually
@@ -495,7 +518,8 @@ impl Routing {
                 }
             }
             Kind::Router(r) => {
-                let Some((pipe, mut m)) = r.fq.recv(core) else {
+                let ids = &r.ids;
+                let Some((pipe, mut m)) = r.fq.recv(core, |p| ids.contains_key(&p)) else {
                     return Err(RecvError::Again);
                 };
                 let id = r.ids.get(&pipe).cloned().unwrap_or_default();
@@ -508,15 +532,18 @@ impl Routing {
                     return Ok(m);
                 }
                 // Non-subscription messages from subscribers pass up too.
-                for pipe in p.order.clone() {
-                    if let Some(m) = core.recv(pipe) {
+                if let Some((_, m)) = core.recv_ready(every) {
+                    return Ok(m);
+                }
+                if p.order.len() <= CALLER_READ_PIPES {
+                    if let Some(m) = p.order.iter().find_map(|&pipe| core.recv(pipe)) {
                         return Ok(m);
                     }
                 }
                 Err(RecvError::Again)
             }
             Kind::Sub(s) | Kind::XSub(s) => loop {
-                let Some((_, m)) = s.fq.recv(core) else {
+                let Some((_, m)) = s.fq.recv(core, every) else {
                     return Err(RecvError::Again);
                 };
                 let topic = m.frames().first().map_or(&[][..], |f| &f[..]);
@@ -555,14 +582,14 @@ impl Routing {
             Kind::Pull(d) | Kind::Dealer(d) if d.fq.pipes.len() == 1 => {
                 core.recv_all_queued(d.fq.pipes[0], out);
             }
-            Kind::Pull(d) | Kind::Dealer(d) => {
+            Kind::Pull(_) | Kind::Dealer(_) => {
                 // What it takes counts towards every pipe's RCVHWM: never more than that.
                 let max = match core.rcvhwm() {
                     0 => max,
                     hwm => max.min(hwm),
                 };
                 while out.len() < max {
-                    match d.fq.rotate(|p| core.recv_queued(p)) {
+                    match core.recv_ready(every) {
                         Some((_, m)) => out.push_back(m),
                         None => return,
                     }
@@ -576,17 +603,11 @@ impl Routing {
     pub(crate) fn can_recv(&mut self, core: &mut Core) -> bool {
         match &mut self.kind {
             Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.has_queued(pipe)),
-            Kind::Pull(d) | Kind::Dealer(d) => d.fq.has(core),
-            Kind::Req(r) => r.expect_reply && r.dealer.fq.has(core),
-            Kind::Rep(r) => r.replying.is_none() && r.fq.has(core),
-            Kind::Router(r) => r.fq.has(core),
-            Kind::XPub(p) => {
-                !p.pending.is_empty() || p.order.iter().any(|pipe| core.has_queued(*pipe))
-            }
-            Kind::Sub(s) | Kind::XSub(s) => {
-                // Drop non-matching messages until a match (or nothing) is at the front.
-                s.fq.has(core)
-            }
+            Kind::Pull(_) | Kind::Dealer(_) | Kind::Sub(_) | Kind::XSub(_) => core.has_ready(every),
+            Kind::Req(r) => r.expect_reply && core.has_ready(every),
+            Kind::Rep(r) => r.replying.is_none() && core.has_ready(every),
+            Kind::Router(r) => core.has_ready(|p| r.ids.contains_key(&p)),
+            Kind::XPub(p) => !p.pending.is_empty() || core.has_ready(every),
             Kind::Push(_) | Kind::Pub(_) => false,
         }
     }

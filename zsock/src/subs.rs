@@ -38,10 +38,14 @@ impl<P> Value for PipeSet<P> {
     }
 }
 
+/// An edge's bytes: inline up to 16 (most edges are a few bytes), so a walk's step
+/// touches the node and its children, not a separate allocation for the label.
+type Label = SmallVec<[u8; 16]>;
+
 #[derive(Debug, Clone, Default)]
 struct Node<V> {
     /// The bytes on the edge from the parent to this node.
-    label: Box<[u8]>,
+    label: Label,
     /// What the prefix that ends here holds.
     value: V,
     /// Children by the first byte of their label, sorted.
@@ -128,7 +132,7 @@ impl<V: Value> PrefixTree<V> {
             };
             let Some(c) = self.nodes[n].child(b) else {
                 let leaf = self.alloc(Node {
-                    label: rest.into(),
+                    label: Label::from_slice(rest),
                     value: V::default(),
                     children: Vec::new(),
                 });
@@ -139,8 +143,10 @@ impl<V: Value> PrefixTree<V> {
             let common = label.iter().zip(rest).take_while(|(x, y)| x == y).count();
             if common < label.len() {
                 // The topic leaves this edge part way: split it at that point.
-                let (head, tail): (Box<[u8]>, Box<[u8]>) =
-                    (label[..common].into(), label[common..].into());
+                let (head, tail) = (
+                    Label::from_slice(&label[..common]),
+                    Label::from_slice(&label[common..]),
+                );
                 let tail_first = tail[0]; // non-empty: common < label.len()
                 self.nodes[c].label = tail;
                 let mid = self.alloc(Node {
@@ -218,10 +224,10 @@ impl<V: Value> PrefixTree<V> {
             }
             Some((_, only)) => {
                 let child = std::mem::take(&mut self.nodes[only]);
-                let mut label = std::mem::take(&mut self.nodes[n].label).into_vec();
+                let mut label = std::mem::take(&mut self.nodes[n].label);
                 label.extend_from_slice(&child.label);
                 self.nodes[n] = Node {
-                    label: label.into(),
+                    label,
                     value: child.value,
                     children: child.children,
                 };

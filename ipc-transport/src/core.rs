@@ -391,6 +391,9 @@ pub(crate) struct Conn {
     /// Out of the I/O thread's poll: a caller waited on it, and it stays out for
     /// `PARK_GRACE` after the wait (see `Guard::wait`).
     pub(crate) parked: bool,
+    /// In the I/O thread's poll. An open connection is in exactly one poll: this, or
+    /// `parked` (see [`Core::check_invariants`]).
+    pub(crate) registered: bool,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
     /// Something was read since the last sweep of read buffers.
@@ -428,6 +431,7 @@ impl Conn {
             out: OutBuf::default(),
             partial: Message::new(),
             want_write: false,
+            registered: false,
             parked: false,
             read_paused: false,
             read_since_sweep: false,
@@ -1036,6 +1040,53 @@ impl Core {
             self.remove_pipe(id);
         }
         n
+    }
+
+    /// The hand-off's invariants, checked in debug builds whenever either side lets go of
+    /// the state (the end of an I/O thread's turn, a caller's hand-over):
+    /// 1. an open connection is watched by exactly one poller: the I/O thread's
+    ///    (`registered`) or a waiting caller's (`parked`);
+    /// 2. no output is stranded: an active connection with output waiting (in its batch
+    ///    or its pipe) is on the dirty list (the I/O thread or the caller's next wait
+    ///    writes it) or waits for room (WRITABLE, or POLLOUT in its caller's poll);
+    /// 3. a pipe's queue and what the socket holds stay within RCVHWM, unless the pipe's
+    ///    connection is paused (not read until they are below it);
+    /// 4. every pipe with a message queued is on the list of pipes with input.
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_invariants(&self) {
+        for (k, c) in self.conns.iter() {
+            if c.closing.is_some() {
+                continue;
+            }
+            assert!(
+                c.registered != c.parked,
+                "connection {k:?} registered={} parked={}",
+                c.registered,
+                c.parked
+            );
+            let waiting = c.has_output() || c.pipe.is_some_and(|p| self.has_pending_output(p));
+            assert!(
+                !c.is_active() || !waiting || c.want_write || self.dirty.contains(&k),
+                "connection {k:?}: output stranded"
+            );
+        }
+        let held = self.held();
+        for (id, p) in self.pipes.iter() {
+            let paused = p.conn.is_some_and(|c| self.reading_paused(c));
+            assert!(
+                self.rcvhwm == 0
+                    || p.inbound.len().saturating_add(held) <= self.rcvhwm
+                    || paused
+                    || p.conn.is_none(),
+                "pipe {id:?}: {} queued + {held} held over RCVHWM {}",
+                p.inbound.len(),
+                self.rcvhwm
+            );
+            assert!(
+                p.inbound.is_empty() || p.listed,
+                "pipe {id:?}: input not listed"
+            );
+        }
     }
 
     /// Takes the next queued message of the pipes that have one, in turn (fair queueing

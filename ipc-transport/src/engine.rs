@@ -566,6 +566,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             if let Some(c) = st.core.conns.get_mut(k) {
                 if !c.parked && st.reactor.deregister(&mut c.stream).is_ok() {
                     c.parked = true;
+                    c.registered = false;
                 }
             }
         }
@@ -800,6 +801,8 @@ impl<H: Handler> Guard<'_, H> {
         if st.waiters > 0 && !st.events.is_empty() {
             shared.cond.notify_all();
         }
+        #[cfg(debug_assertions)]
+        st.core.check_invariants();
         let output = !st.core.dirty.is_empty() && !st.core.dirty_corked;
         let sweep = st.core.big_rbufs && !st.sweep_armed; // the caller grew a read buffer
         if (output || earlier_timer || sweep) && !st.wake_pending {
@@ -990,6 +993,7 @@ impl<H: Handler> State<H> {
             self.core.doom(k, CloseReason::Local);
             return;
         }
+        conn.registered = true;
         if let Origin::Connected(ck) = origin {
             if let Some(c) = self.connectors.get_mut(ck) {
                 c.conn = Some(k);
@@ -1026,8 +1030,10 @@ impl<H: Handler> State<H> {
             if self
                 .reactor
                 .register(&mut c.stream, self.slot, conn_token(k), interest)
-                .is_err()
+                .is_ok()
             {
+                c.registered = true;
+            } else {
                 self.core.doom(k, CloseReason::Local);
             }
         }
@@ -1595,6 +1601,8 @@ impl<H: Handler> Driven for Shared<H> {
             self.finished(&mut st);
             return Turn::Finished;
         }
+        #[cfg(debug_assertions)]
+        st.core.check_invariants();
         let next = st.next_turn(now);
         st.poll_until = next;
         Turn::Next(next)

@@ -497,6 +497,37 @@ pub struct Pipe {
     listed: bool,
 }
 
+/// Whether a send may wait for the kernel to take its bytes: the caller's intent, passed
+/// with each send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendWait {
+    /// Never: what the kernel does not take is left to the I/O thread or queued (PUB,
+    /// ROUTER, a non-blocking send).
+    Never,
+    /// A blocking send of a type that waits for room (rather than dropping or failing):
+    /// on a full kernel, a send to the socket's only pipe waits a bounded while for room
+    /// (a full batch: `BATCH_PATIENCE`; a large body: `body_patience`) instead of
+    /// leaving its output to be queued and written by the I/O thread. The peer's pace then
+    /// sets the sender's, as with a blocking write, and no message is copied or queued
+    /// for it. A peer that does not read costs a full batch one such wait, after which
+    /// sends queue as usual, and each large body its own. With several pipes a full peer
+    /// is passed over instead.
+    ForRoom,
+}
+
+/// Whether a receive that finds its pipe's queue empty reads the socket: the caller's
+/// intent, passed with each receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvRead {
+    /// Read it (the caller-thread fast path).
+    Now,
+    /// For a receive that may wait: if the caller sent since its last wait, take only
+    /// what is queued and leave reading to that wait, whose poll finds input either way.
+    /// Right after a send the answer is rarely there yet, and the read that would say so
+    /// is a system call per round trip.
+    AfterWaitIfJustSent,
+}
+
 /// All pipes and connections of one socket, and the notices for the layer above.
 pub struct Core {
     pub(crate) pipes: Slab<Pipe>,
@@ -530,13 +561,9 @@ pub struct Core {
     pub(crate) sends: u64,
     /// A message was queued since the caller last waited (see `Guard::wait_input`).
     pub(crate) sent_since_wait: bool,
-    /// The sends that follow come from a caller that may block (see [`Core::set_patient`]).
-    patient: bool,
     /// Some connection's read buffer is larger than [`IDLE_RBUF_MAX`]: the I/O thread keeps
     /// a sweep timer armed.
     pub(crate) big_rbufs: bool,
-    /// See [`Core::set_defer_reads`].
-    defer_reads: bool,
     /// Messages the caller took ahead and still holds (see [`Core::set_lent`]).
     lent: usize,
     /// Notifications the layer above built from peers' commands and has not handed out
@@ -572,9 +599,7 @@ impl Core {
             marked: false,
             sends: 0,
             sent_since_wait: false,
-            patient: false,
             big_rbufs: false,
-            defer_reads: false,
             lent: 0,
             unread_notifications: 0,
             wake_waiters: false,
@@ -724,43 +749,30 @@ impl Core {
     /// waits in the pipe, counted against SNDHWM, and is moved when the connection can
     /// take it.
     #[must_use]
-    pub fn send(&mut self, id: PipeId, msg: &mut Message) -> bool {
-        self.send_outgoing(id, msg)
+    pub fn send(&mut self, id: PipeId, msg: &mut Message, wait: SendWait) -> bool {
+        self.send_outgoing(id, msg, wait)
     }
 
     /// [`Core::send`] of the frames `head` (an envelope, usually empty) followed by a copy
     /// of `body` (zmq_send): on the direct path the bytes are copied straight into the
     /// batch, and no message is allocated. `false`: the pipe is full or gone.
     #[must_use]
-    pub fn send_copy(&mut self, id: PipeId, head: &[Bytes], body: &[u8]) -> bool {
-        self.send_outgoing(id, &mut Copied { head, body })
-    }
-
-    /// Says whether the sends that follow come from a caller that may block (a blocking
-    /// send of a socket type that waits for room, rather than dropping or failing). Such a
-    /// caller, on finding the kernel full, waits a while for room instead of leaving its
-    /// output to be queued and written by the I/O thread: the peer's pace then sets its
-    /// own, as with a blocking write, and no message is copied or queued for it. The wait
-    /// is bounded (a large body: 1 ns a byte, at most 10 ms; a full batch: 200 us). A peer
-    /// that does not read costs a full batch one such wait, after which sends queue as
-    /// usual, and each large body its own.
-    /// Only a socket with one pipe waits so: with more, a full peer is passed over.
-    pub fn set_patient(&mut self, patient: bool) {
-        self.patient = patient && self.pipes.len() == 1;
+    pub fn send_copy(&mut self, id: PipeId, head: &[Bytes], body: &[u8], wait: SendWait) -> bool {
+        self.send_outgoing(id, &mut Copied { head, body }, wait)
     }
 
     /// For a one-frame message copied from a large `body` (over [`COPY_MAX`]): when the
     /// pipe's connection is up with nothing waiting (in the pipe or its batch), writes
     /// header and body straight from `body`, and copies only what the kernel did not take.
-    /// A patient caller ([`Core::set_patient`]) first writes what waits, and waits for the
+    /// A caller that may wait ([`SendWait::ForRoom`]) first writes what waits, and waits for the
     /// kernel to take the rest while the peer drains, up to a few times what the copy would
     /// cost (1 ns a byte of `body`, at most 10 ms): the peer's pace then sets the sender's, as with a blocking
     /// write, and no fresh buffer is touched. `true`: the message was taken. `false`: not
     /// so, and no part of it was written (copy the body into a message and
     /// [`Core::send`] it, preferably before taking the lock).
     #[must_use]
-    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8]) -> bool {
-        let patient = self.patient;
+    pub fn send_copy_now(&mut self, id: PipeId, body: &[u8], wait: SendWait) -> bool {
+        let patient = self.patient(wait);
         let Some(pipe) = self.pipes.get(id) else {
             return false;
         };
@@ -837,7 +849,13 @@ impl Core {
         true
     }
 
-    fn send_outgoing(&mut self, id: PipeId, msg: &mut impl Outgoing) -> bool {
+    /// Whether a send with `wait` may wait for room: only to the socket's only pipe.
+    fn patient(&self, wait: SendWait) -> bool {
+        wait == SendWait::ForRoom && self.pipes.len() == 1
+    }
+
+    fn send_outgoing(&mut self, id: PipeId, msg: &mut impl Outgoing, wait: SendWait) -> bool {
+        let patient = self.patient(wait);
         // One look-up per message: the checks of `can_send`, on the pipe in hand.
         let (hwm, conflate) = (self.sndhwm, self.conflate);
         let Some(pipe) = self.pipes.get_mut(id) else {
@@ -916,7 +934,7 @@ impl Core {
             }
         }
         msg.encode_into(&mut conn.out);
-        if self.patient && !through && conn.out.len >= BATCH {
+        if patient && !through && conn.out.len >= BATCH {
             // Once the batch is below BATCH the caller goes on filling it.
             let _ = self.write_patiently(c, BATCH_PATIENCE, &mut None, BATCH);
         } else if through || conn.out.len >= BATCH {
@@ -1155,8 +1173,9 @@ impl Core {
     }
 
     /// Takes the next received message of a pipe, reading from its socket when the queue is
-    /// empty (the caller-thread fast path).
-    pub fn recv(&mut self, id: PipeId) -> Option<Message> {
+    /// empty (the caller-thread fast path) as `read` says.
+    pub fn recv(&mut self, id: PipeId, read: RecvRead) -> Option<Message> {
+        let defer = read == RecvRead::AfterWaitIfJustSent && self.sent_since_wait;
         self.streak.end();
         let held = self.held();
         let p = self.pipes.get_mut(id)?;
@@ -1174,19 +1193,11 @@ impl Core {
         }
         let c = p.conn?;
         // A paused connection may hold whole messages in its buffer, which no poll reports.
-        if self.defer_reads && !self.reading_paused(c) {
+        if defer && !self.reading_paused(c) {
             return None;
         }
         self.read_conn_for_caller(c);
         self.pipes.get_mut(id)?.inbound.pop_front()
-    }
-
-    /// For a receive that may wait: while on and if the caller sent since its last wait,
-    /// [`Core::recv`] takes only queued messages and leaves reading the socket to that
-    /// wait, whose poll finds input either way. Right after a send the answer is rarely
-    /// there yet, and the read that would say so is a system call per round trip.
-    pub fn set_defer_reads(&mut self, on: bool) {
-        self.defer_reads = on && self.sent_since_wait;
     }
 
     /// How many messages the caller holds that it took ahead ([`Core::recv_all_queued`])

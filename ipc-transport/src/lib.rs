@@ -62,7 +62,8 @@ pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TransportEvent};
 pub use core::{
-    Core, Handler, Notice, Pipe, PipeId, COPY_MAX, MAX_MESSAGE_FRAMES, PIN_FACTOR, READ_CHUNK,
+    Core, Handler, Notice, Pipe, PipeId, RecvRead, SendWait, COPY_MAX, MAX_MESSAGE_FRAMES,
+    PIN_FACTOR, READ_CHUNK,
 };
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{Closing, Engine, Guard, Monitor, State};

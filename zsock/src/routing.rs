@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
-use ipc_transport::{Core, Handler, Message, Notice, PipeId};
+use ipc_transport::{Core, Handler, Message, Notice, PipeId, RecvRead, SendWait};
 use zmtp_codec::{SocketType, Subscription};
 
 use crate::subs::{Subscribers, Subscriptions};
@@ -103,8 +103,8 @@ impl Ring {
 
     /// Sends to the next pipe with room; returns it. `None`: no pipe has room, and `msg`
     /// is untouched.
-    fn send(&mut self, core: &mut Core, msg: &mut Message) -> Option<PipeId> {
-        self.rotate(|p| core.send(p, msg).then_some(()))
+    fn send(&mut self, core: &mut Core, msg: &mut Message, wait: SendWait) -> Option<PipeId> {
+        self.rotate(|p| core.send(p, msg, wait).then_some(()))
             .map(|(p, ())| p)
     }
 
@@ -118,6 +118,7 @@ impl Ring {
         &mut self,
         core: &mut Core,
         member: impl FnMut(PipeId) -> bool,
+        read: RecvRead,
     ) -> Option<(PipeId, Message)> {
         if let Some(v) = core.recv_ready(member) {
             return Some(v);
@@ -125,7 +126,7 @@ impl Ring {
         if self.pipes.len() > CALLER_READ_PIPES {
             return None;
         }
-        self.rotate(|p| core.recv(p))
+        self.rotate(|p| core.recv(p, read))
     }
 }
 
@@ -285,15 +286,24 @@ impl Routing {
     }
 
     /// Sends a whole message.
-    pub(crate) fn send(&mut self, core: &mut Core, msg: &mut Message) -> Result<(), SendError> {
+    /// Sends a whole message; `wait` applies to the types that send to one peer at a time
+    /// (PAIR, PUSH, DEALER, REQ, REP); the others never wait for room.
+    pub(crate) fn send(
+        &mut self,
+        core: &mut Core,
+        msg: &mut Message,
+        wait: SendWait,
+    ) -> Result<(), SendError> {
         let opts = &self.opts;
         match &mut self.kind {
             Kind::Pair(p) => match p.pipe {
-                Some(pipe) if core.send(pipe, msg) => Ok(()),
+                Some(pipe) if core.send(pipe, msg, wait) => Ok(()),
                 _ => Err(SendError::Again),
             },
             Kind::Push(d) | Kind::Dealer(d) => {
-                d.lb.send(core, msg).map(|_| ()).ok_or(SendError::Again)
+                d.lb.send(core, msg, wait)
+                    .map(|_| ())
+                    .ok_or(SendError::Again)
             }
             Kind::Pull(_) | Kind::Sub(_) => Err(SendError::NotSupported),
             Kind::Req(r) => {
@@ -301,7 +311,7 @@ impl Routing {
                 for f in head.iter().rev() {
                     msg.push_front(f.clone());
                 }
-                match r.dealer.lb.send(core, msg) {
+                match r.dealer.lb.send(core, msg, wait) {
                     Some(p) => {
                         r.sent(p, id);
                         Ok(())
@@ -324,7 +334,7 @@ impl Routing {
                     m.push(f);
                 }
                 // The requester may be gone or full: the reply is dropped, as in libzmq.
-                let _ = core.send(pipe, &mut m);
+                let _ = core.send(pipe, &mut m, wait);
                 Ok(())
             }
             Kind::Router(r) => {
@@ -338,7 +348,7 @@ impl Routing {
                         Ok(()) // unroutable: dropped silently
                     };
                 };
-                if core.send(pipe, msg) {
+                if core.send(pipe, msg, SendWait::Never) {
                     Ok(())
                 } else if opts.router_mandatory {
                     msg.push_front(id);
@@ -353,9 +363,9 @@ impl Routing {
                 // PUB never blocks: a full subscriber misses the message.
                 if let Some((last, rest)) = matching.split_last() {
                     for pipe in rest {
-                        let _ = core.send(*pipe, &mut msg.clone());
+                        let _ = core.send(*pipe, &mut msg.clone(), SendWait::Never);
                     }
-                    let _ = core.send(*last, msg);
+                    let _ = core.send(*last, msg, SendWait::Never);
                 }
                 Ok(())
             }
@@ -379,7 +389,7 @@ impl Routing {
                 }
                 // Other messages go upstream to every publisher.
                 for p in &s.pipes {
-                    let _ = core.send(*p, &mut msg.clone());
+                    let _ = core.send(*p, &mut msg.clone(), SendWait::Never);
                 }
                 Ok(())
             }
@@ -394,12 +404,15 @@ impl Routing {
         &mut self,
         core: &mut Core,
         body: &[u8],
+        wait: SendWait,
     ) -> Option<Result<(), SendError>> {
         let opts = &self.opts;
         let sent = match &mut self.kind {
-            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.send_copy(pipe, &[], body)),
+            Kind::Pair(p) => p
+                .pipe
+                .is_some_and(|pipe| core.send_copy(pipe, &[], body, wait)),
             Kind::Push(d) | Kind::Dealer(d) => {
-                d.lb.rotate(|p| core.send_copy(p, &[], body).then_some(()))
+                d.lb.rotate(|p| core.send_copy(p, &[], body, wait).then_some(()))
                     .is_some()
             }
             Kind::Req(r) => {
@@ -410,7 +423,7 @@ impl Routing {
                 let sent = r
                     .dealer
                     .lb
-                    .rotate(|p| core.send_copy(p, &head, body).then_some(()));
+                    .rotate(|p| core.send_copy(p, &head, body, wait).then_some(()));
                 if let Some((p, ())) = sent {
                     r.sent(p, id);
                 }
@@ -421,7 +434,7 @@ impl Routing {
                     return Some(Err(SendError::Fsm));
                 };
                 // The requester may be gone or full: the reply is dropped, as in libzmq.
-                let _ = core.send_copy(pipe, &envelope, body);
+                let _ = core.send_copy(pipe, &envelope, body, wait);
                 true
             }
             Kind::Pub(p) | Kind::XPub(p) => {
@@ -432,7 +445,8 @@ impl Routing {
                     Err(e) => return Some(Err(e)),
                 };
                 for pipe in matching {
-                    let _ = core.send_copy(pipe, &[], body); // a full subscriber misses it
+                    // A full subscriber misses it.
+                    let _ = core.send_copy(pipe, &[], body, SendWait::Never);
                 }
                 true
             }
@@ -444,26 +458,29 @@ impl Routing {
     /// [`Core::send_copy_now`] for the types that send a body as it is, to their only
     /// peer: PAIR, and PUSH or DEALER with one pipe (with more, the copy goes the usual way
     /// through the round robin). `false`: not done.
-    pub(crate) fn send_copy_now(&mut self, core: &mut Core, body: &[u8]) -> bool {
+    pub(crate) fn send_copy_now(&mut self, core: &mut Core, body: &[u8], wait: SendWait) -> bool {
         match &self.kind {
-            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.send_copy_now(pipe, body)),
+            Kind::Pair(p) => p
+                .pipe
+                .is_some_and(|pipe| core.send_copy_now(pipe, body, wait)),
             Kind::Push(d) | Kind::Dealer(d) if d.lb.pipes.len() == 1 => {
-                core.send_copy_now(d.lb.pipes[0], body)
+                core.send_copy_now(d.lb.pipes[0], body, wait)
             }
             _ => false,
         }
     }
 
     /// Receives a whole message.
-    pub(crate) fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
+    /// Receives a whole message; `read` says whether a socket is read for it.
+    pub(crate) fn recv(&mut self, core: &mut Core, read: RecvRead) -> Result<Message, RecvError> {
         let opts = &self.opts;
         match &mut self.kind {
             Kind::Pair(p) => p
                 .pipe
-                .and_then(|pipe| core.recv(pipe))
+                .and_then(|pipe| core.recv(pipe, read))
                 .ok_or(RecvError::Again),
             Kind::Pull(d) | Kind::Dealer(d) => {
-                d.fq.recv(core, every)
+                d.fq.recv(core, every, read)
                     .map(|(_, m)| m)
                     .ok_or(RecvError::Again)
             }
@@ -473,7 +490,7 @@ impl Routing {
                     return Err(RecvError::Fsm);
                 }
                 loop {
-                    let Some((pipe, mut m)) = r.dealer.fq.recv(core, every) else {
+                    let Some((pipe, mut m)) = r.dealer.fq.recv(core, every, read) else {
                         return Err(RecvError::Again);
                     };
                     // Replies from other peers, and malformed ones, are dropped.
@@ -499,7 +516,7 @@ impl Routing {
                     return Err(RecvError::Fsm);
                 }
                 loop {
-                    let Some((pipe, mut m)) = r.fq.recv(core, every) else {
+                    let Some((pipe, mut m)) = r.fq.recv(core, every, read) else {
                         return Err(RecvError::Again);
                     };
                     // The envelope runs up to and including the empty delimiter (usually
@@ -519,7 +536,7 @@ impl Routing {
             }
             Kind::Router(r) => {
                 let ids = &r.ids;
-                let Some((pipe, mut m)) = r.fq.recv(core, |p| ids.contains_key(&p)) else {
+                let Some((pipe, mut m)) = r.fq.recv(core, |p| ids.contains_key(&p), read) else {
                     return Err(RecvError::Again);
                 };
                 let id = r.ids.get(&pipe).cloned().unwrap_or_default();
@@ -536,14 +553,14 @@ impl Routing {
                     return Ok(m);
                 }
                 if p.order.len() <= CALLER_READ_PIPES {
-                    if let Some(m) = p.order.iter().find_map(|&pipe| core.recv(pipe)) {
+                    if let Some(m) = p.order.iter().find_map(|&pipe| core.recv(pipe, read)) {
                         return Ok(m);
                     }
                 }
                 Err(RecvError::Again)
             }
             Kind::Sub(s) | Kind::XSub(s) => loop {
-                let Some((_, m)) = s.fq.recv(core, every) else {
+                let Some((_, m)) = s.fq.recv(core, every, read) else {
                     return Err(RecvError::Again);
                 };
                 let topic = m.frames().first().map_or(&[][..], |f| &f[..]);

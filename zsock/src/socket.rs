@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Closing, Config, Core, Engine, Guard, IoThreads, Message};
+use ipc_transport::{Closing, Config, Core, Engine, Guard, IoThreads, Message, RecvRead, SendWait};
 use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -402,7 +402,7 @@ impl Socket {
         if msg.is_empty() {
             msg.push(Bytes::new());
         }
-        self.send_with(flags, |routing, core| routing.send(core, msg))
+        self.send_with(flags, |routing, core, wait| routing.send(core, msg, wait))
     }
 
     /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH,
@@ -425,9 +425,9 @@ impl Socket {
         let publishes = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
         if publishes && data.len() <= ipc_transport::COPY_MAX {
             // Copied into each subscriber's batch; a large body is copied once and shared.
-            return self.send_with(flags, |routing, core| {
+            return self.send_with(flags, |routing, core, wait| {
                 routing
-                    .send_copy(core, data)
+                    .send_copy(core, data, wait)
                     .unwrap_or(Err(SendError::NotSupported)) // PUB and XPUB have it
             });
         }
@@ -437,29 +437,34 @@ impl Socket {
         if data.len() > ipc_transport::COPY_MAX {
             // Straight to the kernel when the connection is ready for it; otherwise the
             // copy is made before the lock is taken.
+            let wait = self.send_wait(flags);
             let mut g = self.lock();
             let (routing, core) = g.parts();
-            core.set_patient(self.patient(flags));
-            if routing.send_copy_now(core, data) {
+            if routing.send_copy_now(core, data, wait) {
                 return Ok(());
             }
             drop(g);
             return self.send(Bytes::copy_from_slice(data), flags);
         }
-        self.send_with(flags, |routing, core| {
+        self.send_with(flags, |routing, core, wait| {
             routing
-                .send_copy(core, data)
+                .send_copy(core, data, wait)
                 .unwrap_or(Err(SendError::NotSupported)) // not for the types checked above
         })
     }
 
     /// Whether this send may wait a while for the kernel to take its bytes
-    /// ([`Core::set_patient`]): a blocking send of a type that waits for room at the HWM.
+    /// ([`SendWait::ForRoom`]): a blocking send of a type that waits for room at the HWM.
     /// PUB, ROUTER and the others never wait on one peer.
-    fn patient(&self, flags: Flags) -> bool {
-        sends_to_one_peer(self.socket_type)
+    fn send_wait(&self, flags: Flags) -> SendWait {
+        let blocks = sends_to_one_peer(self.socket_type)
             && !flags.contains(Flags::DONTWAIT)
-            && self.local.sndtimeo != Some(Duration::ZERO)
+            && self.local.sndtimeo != Some(Duration::ZERO);
+        if blocks {
+            SendWait::ForRoom
+        } else {
+            SendWait::Never
+        }
     }
 
     /// The blocking loop of a send: tries `attempt` under the lock until it succeeds,
@@ -467,17 +472,16 @@ impl Socket {
     fn send_with(
         &mut self,
         flags: Flags,
-        mut attempt: impl FnMut(&mut Routing, &mut Core) -> std::result::Result<(), SendError>,
+        mut attempt: impl FnMut(&mut Routing, &mut Core, SendWait) -> std::result::Result<(), SendError>,
     ) -> Result<()> {
         let deadline = deadline_of(self.local.sndtimeo);
         let dontwait = flags.contains(Flags::DONTWAIT);
         let socket_type = self.socket_type;
-        let patient = self.patient(flags);
+        let wait = self.send_wait(flags);
         let mut g = self.lock();
         loop {
             let (routing, core) = g.parts();
-            core.set_patient(patient);
-            match attempt(routing, core) {
+            match attempt(routing, core, wait) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Again) => {
                     if dontwait || !g.wait(deadline) && deadline_passed(deadline) {
@@ -609,17 +613,19 @@ impl Socket {
                                   // Right after a send, a receive that may wait goes straight to the wait: the answer
                                   // is rarely there yet, and the wait's poll finds it either way.
                                   // (Only until the first wait, which ends "right after a send".)
-        let defer = !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
+        let read =
+            if !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO) {
+                RecvRead::AfterWaitIfJustSent
+            } else {
+                RecvRead::Now
+            };
         loop {
             let (routing, core) = g.parts();
-            core.set_defer_reads(defer);
-            let r = routing.recv(core);
-            core.set_defer_reads(false);
-            match r {
+            match routing.recv(core, read) {
                 Ok(mut m) => {
                     if conflate {
                         // Only the newest message available counts.
-                        while let Ok(newer) = routing.recv(core) {
+                        while let Ok(newer) = routing.recv(core, RecvRead::Now) {
                             m = newer;
                         }
                     } else {

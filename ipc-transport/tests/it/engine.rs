@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Engine, Message, Notice, PipeId, TransportEvent};
+use ipc_transport::{Engine, Message, Notice, PipeId, SendWait, TransportEvent};
 use zmtp_codec::{Greeting, SocketType};
 
 use crate::support::*;
@@ -147,13 +147,14 @@ fn a_stream_written_by_the_caller_wakes_the_io_thread_once_per_hold_back() {
             assert_eq!(&m.frames()[0][..4], &i.to_be_bytes());
         }
     });
-    push.lock().core().set_patient(true);
     let (turns, elapsed_ms) = io_turns_during(&push, || {
         let mut body = [0u8; 1024];
         for i in 0..N {
             body[..4].copy_from_slice(&i.to_be_bytes());
             wait_for(&push, "room to send", |g| {
-                g.core().send_copy(tx, &[], &body).then_some(())
+                g.core()
+                    .send_copy(tx, &[], &body, SendWait::ForRoom)
+                    .then_some(())
             });
         }
     });
@@ -220,7 +221,7 @@ fn lone_small_sends_into_a_full_kernel_arrive_whole_and_in_order() {
         loop {
             // A zero wait ends the streak: the next send is a lone one, written at once.
             g.wait(Some(Instant::now()));
-            if !g.core().send(tx, &mut message(sent)) {
+            if !g.core().send(tx, &mut message(sent), SendWait::Never) {
                 break;
             }
             sent += 1;
@@ -349,10 +350,16 @@ fn a_sender_blocked_by_a_stalled_peer_leaves_the_io_thread_asleep() {
     // Until the pipe is full: the peer's queue (RCVHWM), the kernel and ours (SNDHWM).
     let mut sent = 0;
     while sent < 100_000 {
-        if !g.core().send(tx, &mut Message::from(body.clone())) {
+        if !g
+            .core()
+            .send(tx, &mut Message::from(body.clone()), SendWait::Never)
+        {
             // Full for now: wait a little (the peer's I/O thread may still be reading).
             wait_until(&mut g, Instant::now() + Duration::from_millis(20));
-            if !g.core().send(tx, &mut Message::from(body.clone())) {
+            if !g
+                .core()
+                .send(tx, &mut Message::from(body.clone()), SendWait::Never)
+            {
                 break;
             }
         }

@@ -186,10 +186,11 @@ fn a_peer_that_stops_reading_and_sending_is_closed_by_the_heartbeat_timeout() {
     // Fill the kernel's buffers and the pipe: sends are refused once SNDHWM is reached.
     let body = bytes::Bytes::from(vec![7u8; 64 * 1024]);
     wait_for(&push, "a full pipe", |g| {
-        while g
-            .core()
-            .send(p, &mut ipc_transport::Message::from(body.clone()))
-        {}
+        while g.core().send(
+            p,
+            &mut ipc_transport::Message::from(body.clone()),
+            ipc_transport::SendWait::Never,
+        ) {}
         (!g.core().can_send(p)).then_some(())
     });
     let ev = event(&push, "heartbeat disconnect", |e| {

@@ -6,7 +6,8 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use ipc_transport::{
-    Config, Core, Engine, Guard, Handler, Message, Notice, PipeId, TransportEvent,
+    Config, Core, Engine, Guard, Handler, Message, Notice, PipeId, RecvRead, SendWait,
+    TransportEvent,
 };
 use zmtp_codec::{Greeting, SocketType};
 
@@ -79,12 +80,12 @@ pub(crate) fn connected_pipe(e: &Engine<Recorder>) -> PipeId {
 pub(crate) fn send(e: &Engine<Recorder>, p: PipeId, m: impl Into<Message>) {
     let mut m = m.into();
     wait_for(e, "room to send", |g| {
-        g.core().send(p, &mut m).then_some(())
+        g.core().send(p, &mut m, SendWait::Never).then_some(())
     });
 }
 
 pub(crate) fn recv(e: &Engine<Recorder>, p: PipeId) -> Message {
-    wait_for(e, "a message", |g| g.core().recv(p))
+    wait_for(e, "a message", |g| g.core().recv(p, RecvRead::Now))
 }
 
 /// Waits for a monitor event matching `f`, returning it.

@@ -17,7 +17,8 @@ use mio::net::UnixStream;
 use smallvec::SmallVec;
 use zmtp_codec::{
     put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
-    Heartbeat, Item, Limits, PeerInfo, SocketType, Subscription, Version,
+    HandshakeError, Heartbeat, HeartbeatError, Item, Limits, PeerInfo, SocketType, Subscription,
+    Version,
 };
 
 use crate::slab::{Key, Slab};
@@ -332,36 +333,111 @@ pub(crate) enum Phase {
     },
 }
 
-/// Why a connection ended, for events and for the connector's decision to reconnect.
+/// Why a connection ended, for events and for the connector's decision to reconnect:
+/// the codec's own errors where the peer's bytes or timing decided it.
 #[derive(Debug, Clone)]
 pub(crate) enum CloseReason {
+    /// The peer closed its end.
     Eof,
+    /// A read or write failed with this errno.
     Io(i32),
-    /// A protocol failure: the connector gives up on this endpoint (no reconnect loop).
-    Protocol(String),
-    /// The handshake failed on the peer's input (also a protocol failure).
-    Handshake(String),
-    /// The handshake did not finish in time; the connector tries again.
-    HandshakeTimeout(String),
-    Heartbeat(String),
+    /// The peer's traffic could not be decoded: the connector gives up on this endpoint
+    /// (no reconnect loop).
+    Decode(DecodeError),
+    /// The peer broke the protocol after the handshake (also final for the endpoint).
+    Protocol(Violation),
+    /// The handshake failed; final for the endpoint unless it timed out (then the
+    /// connector tries again).
+    Handshake(HandshakeError),
+    /// The heartbeat gave up on the peer.
+    Heartbeat(HeartbeatError),
+    /// Closed by this side.
     Local,
 }
 
+/// A protocol rule a peer broke after its handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Violation {
+    /// A second greeting.
+    Greeting,
+    /// A second READY.
+    Ready,
+    /// ERROR, with the reason it gave (lossily decoded).
+    PeerError(String),
+}
+
 impl CloseReason {
+    /// What a monitor event says about it.
     pub(crate) fn describe(&self) -> String {
         match self {
             CloseReason::Eof => "peer closed the connection".into(),
             CloseReason::Io(e) => io::Error::from_raw_os_error(*e).to_string(),
-            CloseReason::Protocol(s)
-            | CloseReason::Handshake(s)
-            | CloseReason::HandshakeTimeout(s)
-            | CloseReason::Heartbeat(s) => s.clone(),
+            CloseReason::Decode(e) => e.to_string(),
+            CloseReason::Protocol(Violation::Greeting) => "unexpected greeting".into(),
+            CloseReason::Protocol(Violation::Ready) => "peer sent READY after the handshake".into(),
+            CloseReason::Protocol(Violation::PeerError(reason)) => {
+                format!("peer sent ERROR: {reason}")
+            }
+            CloseReason::Handshake(e) => e.to_string(),
+            CloseReason::Heartbeat(e) => e.to_string(),
             CloseReason::Local => "closed locally".into(),
         }
     }
 
+    /// Whether the connector stops trying this endpoint.
     pub(crate) fn ends_endpoint(&self) -> bool {
-        matches!(self, CloseReason::Protocol(_) | CloseReason::Handshake(_))
+        match self {
+            CloseReason::Decode(_) | CloseReason::Protocol(_) => true,
+            CloseReason::Handshake(e) => *e != HandshakeError::Timeout,
+            _ => false,
+        }
+    }
+
+    /// The handshake's own verdict (not a timeout, not a lost stream).
+    pub(crate) fn is_handshake_verdict(&self) -> bool {
+        matches!(self, CloseReason::Handshake(e) if *e != HandshakeError::Timeout)
+    }
+}
+
+/// What a read or write system call's result means for a connection: the one
+/// classification every IO path uses.
+pub(crate) enum IoOutcome<T = usize> {
+    /// The call did its work (how many bytes moved; a read of 0 is [`IoOutcome::Lost`]
+    /// with `Eof`).
+    Moved(T),
+    /// Interrupted by a signal: try again.
+    Retry,
+    /// The kernel has no data or no room now.
+    WouldBlock,
+    /// The connection is lost.
+    Lost(CloseReason),
+}
+
+impl<T> IoOutcome<T> {
+    /// A write's result.
+    pub(crate) fn of_write(r: io::Result<T>) -> IoOutcome<T> {
+        match r {
+            Ok(v) => IoOutcome::Moved(v),
+            Err(e) => IoOutcome::of_error(&e),
+        }
+    }
+
+    fn of_error(e: &io::Error) -> IoOutcome<T> {
+        match e.kind() {
+            io::ErrorKind::Interrupted => IoOutcome::Retry,
+            io::ErrorKind::WouldBlock => IoOutcome::WouldBlock,
+            _ => IoOutcome::Lost(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+        }
+    }
+}
+
+impl IoOutcome {
+    /// A read's result: 0 bytes is the peer's end of file.
+    pub(crate) fn of_read(r: io::Result<usize>) -> IoOutcome {
+        match r {
+            Ok(0) => IoOutcome::Lost(CloseReason::Eof),
+            r => IoOutcome::of_write(r),
+        }
     }
 }
 
@@ -818,17 +894,17 @@ impl Core {
             } else {
                 &rest[1..]
             };
-            match sys::send_vectored(&conn.stream, rest) {
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            match IoOutcome::of_write(sys::send_vectored(&conn.stream, rest)) {
+                IoOutcome::Moved(n) => written += n,
+                IoOutcome::Retry => {}
+                IoOutcome::WouldBlock => {
                     if !patient || !wait_for_room_until(conn, &mut deadline, budget) {
                         break;
                     }
                 }
-                Err(e) => {
+                IoOutcome::Lost(reason) => {
                     // The connection is lost, and the message with it (as with a batch).
-                    conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                    conn.closing = Some(reason);
                     self.doomed.push(c);
                     self.sent_since_wait = true;
                     return true;
@@ -904,24 +980,17 @@ impl Core {
             // An idle connection and a small message: straight to the kernel, in one send.
             let buf = &mut self.small;
             if let Some(n) = msg.encode_small(buf) {
-                let written = match sys::send(&conn.stream, &buf[..n]) {
-                    Ok(w) if w == n => {
+                let written = match IoOutcome::of_write(sys::send(&conn.stream, &buf[..n])) {
+                    IoOutcome::Moved(w) if w == n => {
                         conn.corked = false; // the next batch is a new one
                         return true;
                     }
-                    Ok(w) => w,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) =>
-                    {
-                        0
-                    }
-                    Err(e) => {
+                    IoOutcome::Moved(w) => w,
+                    IoOutcome::WouldBlock | IoOutcome::Retry => 0,
+                    IoOutcome::Lost(reason) => {
                         // As `write_out` does: this error (a peer's ECONNRESET is reported
                         // once) closes the connection.
-                        conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                        conn.closing = Some(reason);
                         self.doomed.push(c);
                         return true;
                     }
@@ -1474,17 +1543,17 @@ impl Core {
             if conn.out.is_empty() {
                 break;
             }
-            match conn.out.write_to(&conn.stream) {
-                Ok(_) => wrote = true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            match IoOutcome::of_write(conn.out.write_to(&conn.stream)) {
+                IoOutcome::Moved(_) => wrote = true,
+                IoOutcome::WouldBlock => {
                     if relieved {
                         self.wake_waiters = true;
                     }
                     return (relieved, true);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    conn.closing = Some(CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                IoOutcome::Retry => {}
+                IoOutcome::Lost(reason) => {
+                    conn.closing = Some(reason);
                     self.doomed.push(c);
                     return (relieved, false);
                 }
@@ -1560,12 +1629,12 @@ impl Core {
                 return;
             }
             let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
-            match read_some(conn, pipe) {
-                Ok((0, _)) => {
-                    self.doom(c, CloseReason::Eof);
-                    return;
-                }
-                Ok((n, room)) => {
+            let (read, room) = match read_some(conn, pipe) {
+                Ok((n, room)) => (Ok(n), room),
+                Err(e) => (Err(e), 0),
+            };
+            match IoOutcome::of_read(read) {
+                IoOutcome::Moved(n) => {
                     buffered = true;
                     if let Phase::Active { heartbeat, .. } = &mut conn.phase {
                         heartbeat.on_traffic();
@@ -1582,10 +1651,10 @@ impl Core {
                         drained = true;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.doom(c, CloseReason::Io(e.raw_os_error().unwrap_or(0)));
+                IoOutcome::WouldBlock => return,
+                IoOutcome::Retry => {}
+                IoOutcome::Lost(reason) => {
+                    self.doom(c, reason);
                     return;
                 }
             }
@@ -1620,17 +1689,15 @@ impl Core {
             return Ok(());
         };
         loop {
-            match read_some(conn, None) {
-                Ok((0, _)) => return Err(CloseReason::Eof),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+            match IoOutcome::of_read(read_some(conn, None).map(|(n, _)| n)) {
+                IoOutcome::Moved(_) | IoOutcome::Retry => {}
+                IoOutcome::WouldBlock => return Ok(()),
+                IoOutcome::Lost(reason) => return Err(reason),
             }
             // Stop reading once READY came in: the rest is traffic, read under HWM.
             if let Phase::Handshake(h) = &mut conn.phase {
                 h.handle_input(&mut conn.rbuf)
-                    .map_err(|e| CloseReason::Handshake(e.to_string()))?;
+                    .map_err(CloseReason::Handshake)?;
                 if h.is_complete() {
                     return Ok(());
                 }
@@ -1647,7 +1714,7 @@ impl Core {
             return Ok(None);
         };
         h.handle_input(&mut conn.rbuf)
-            .map_err(|e| CloseReason::Handshake(e.to_string()))?;
+            .map_err(CloseReason::Handshake)?;
         match h.poll_event() {
             Some(zmtp_codec::Event::Completed(peer)) => Ok(Some(peer)),
             None => Ok(None),
@@ -1732,7 +1799,7 @@ impl Core {
                         continue;
                     }
                     Ok(Some(Item::Greeting(_))) => {
-                        return Err(CloseReason::Protocol("unexpected greeting".into()));
+                        return Err(CloseReason::Protocol(Violation::Greeting));
                     }
                     Ok(None) => break,
                     // Post-handshake, a malformed command is ignored (IPC.md section 5).
@@ -1843,15 +1910,12 @@ impl Core {
                 }
             }
             Command::Error { reason } => {
-                return Err(CloseReason::Protocol(format!(
-                    "peer sent ERROR: {}",
-                    String::from_utf8_lossy(&reason)
+                return Err(CloseReason::Protocol(Violation::PeerError(
+                    String::from_utf8_lossy(&reason).into_owned(),
                 )));
             }
             Command::Ready(_) => {
-                return Err(CloseReason::Protocol(
-                    "peer sent READY after the handshake".into(),
-                ));
+                return Err(CloseReason::Protocol(Violation::Ready));
             }
         }
         Ok(false)
@@ -1891,7 +1955,7 @@ fn wait_for_room_until(
 }
 
 fn protocol_error(e: &DecodeError) -> CloseReason {
-    CloseReason::Protocol(e.to_string())
+    CloseReason::Decode(e.clone())
 }
 
 /// One read into the connection's buffer. The buffer grows with what arrives, at most

@@ -1325,12 +1325,10 @@ impl<H: Handler> State<H> {
             return;
         }
         let r = match &mut conn.phase {
-            Phase::Handshake(h) => h
-                .handle_timeout(now)
-                .map_err(|e| CloseReason::HandshakeTimeout(e.to_string())),
+            Phase::Handshake(h) => h.handle_timeout(now).map_err(CloseReason::Handshake),
             Phase::Active { heartbeat, .. } => heartbeat
                 .handle_timeout(now)
-                .map_err(|e| CloseReason::Heartbeat(e.to_string())),
+                .map_err(CloseReason::Heartbeat),
         };
         match r {
             Ok(()) => {
@@ -1389,10 +1387,10 @@ impl<H: Handler> State<H> {
                 .core
                 .advance_handshake(k)
                 .and_then(|_| self.core.read_handshake(k));
-            if let (Err(reason @ CloseReason::Handshake(_)), Some(c)) =
-                (verdict, self.core.conns.get_mut(k))
-            {
-                c.closing = Some(reason);
+            if let (Err(reason), Some(c)) = (verdict, self.core.conns.get_mut(k)) {
+                if reason.is_handshake_verdict() {
+                    c.closing = Some(reason);
+                }
             }
         }
         self.core.release_read_buffers(k);

@@ -130,9 +130,10 @@ fn a_backlog_left_to_the_caller_is_written_when_it_stops_sending() {
 }
 
 /// A caller streaming small messages writes its full batches itself; the I/O thread only
-/// looks in once per hold-back (which lengthens to 1 ms while the stream goes on) to bound
-/// the wait of a batch left unfinished. It is not woken for each batch the caller starts:
-/// on two CPUs that wake-up competes with both ends of the stream.
+/// looks in once per hold-back (which lengthens while the stream goes on) to bound the
+/// wait of a batch left unfinished. It is not woken for each batch the caller starts: on
+/// two CPUs that wake-up competes with both ends of the stream. (Asserted against the
+/// batch count, not the stream's duration: a loaded machine shortens hold-backs.)
 #[test]
 fn a_stream_written_by_the_caller_wakes_the_io_thread_once_per_hold_back() {
     // Everything this test starts shares this thread's CPU: a wake-up per batch would show
@@ -159,9 +160,10 @@ fn a_stream_written_by_the_caller_wakes_the_io_thread_once_per_hold_back() {
         }
     });
     receiver.join().unwrap();
+    let batches = u64::from(N) * 1028 / (64 * 1024);
     assert!(
-        turns <= elapsed_ms + 20,
-        "the I/O thread turned {turns} times in a {elapsed_ms} ms stream"
+        turns < batches / 2,
+        "the I/O thread turned {turns} times for {batches} batches ({elapsed_ms} ms)"
     );
 }
 

@@ -571,6 +571,8 @@ pub struct Pipe {
     draining: bool,
     /// On [`Core`]'s list of pipes with input (see `Core::readable`).
     listed: bool,
+    /// What arrives on it is dropped (see [`Core::discard_input`]).
+    discard_input: bool,
 }
 
 /// Whether a send may wait for the kernel to take its bytes: the caller's intent, passed
@@ -723,6 +725,7 @@ impl Core {
             origin,
             draining: false,
             listed: false,
+            discard_input: false,
         })
     }
 
@@ -744,6 +747,17 @@ impl Core {
     pub(crate) fn remove_pipe(&mut self, id: PipeId) {
         if self.pipes.remove(id).is_some() {
             self.notify(Notice::Detached(id));
+            self.compact_readable();
+        }
+    }
+
+    /// Drops what the pipe received and will receive: for a peer the layer above keeps
+    /// connected but never receives from (a ROUTER peer whose routing id is taken, as
+    /// libzmq does), whose messages would otherwise wait forever.
+    pub fn discard_input(&mut self, id: PipeId) {
+        if let Some(p) = self.pipes.get_mut(id) {
+            p.discard_input = true;
+            p.inbound.clear();
         }
     }
 
@@ -1086,10 +1100,11 @@ impl Core {
         }
     }
 
-    /// Whether a message is queued on the pipe, without reading its connection: what the
-    /// I/O thread has read (it reads every connection no caller has parked, and signals
-    /// the notify descriptor when it queues a message). For readiness checks (EVENTS,
-    /// poll), which must not cost a system call per idle connection.
+    /// Whether a message is queued on the pipe, without reading its connection: what has
+    /// been read (the I/O thread reads every connection no caller has parked and that is
+    /// not stopped at RCVHWM, and signals the notify descriptor when it queues a message).
+    /// For readiness checks (EVENTS, poll), which must not cost a system call per idle
+    /// connection.
     pub fn has_queued(&self, id: PipeId) -> bool {
         self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
     }
@@ -1162,6 +1177,7 @@ impl Core {
             let paused = p.conn.is_some_and(|c| self.reading_paused(c));
             assert!(
                 self.rcvhwm == 0
+                    || p.inbound.is_empty()
                     || p.inbound.len().saturating_add(held) <= self.rcvhwm
                     || paused
                     || p.conn.is_none(),
@@ -1210,16 +1226,28 @@ impl Core {
                 self.readable.push_back(id);
             }
             self.streak.end();
-            let held = self.held();
-            if let Some(p) = self.pipes.get(id) {
-                let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
-                if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
-                    self.read_conn_for_caller(c);
-                }
-            }
+            self.resume_if_below(id);
             return Some((id, m));
         }
         None
+    }
+
+    /// Puts a pipe that just received on the list of pipes with input, once.
+    fn list(readable: &mut VecDeque<PipeId>, pipe: &mut Pipe, id: PipeId) {
+        if !pipe.listed {
+            pipe.listed = true;
+            readable.push_back(id);
+        }
+    }
+
+    /// Drops the list's entries of pipes that are gone once it holds many more entries than
+    /// there are pipes (amortised; a PAIR receives without taking from the list, and
+    /// refuses second peers that may have received: their entries would pile up).
+    fn compact_readable(&mut self) {
+        if self.readable.len() > 2 * self.pipes.len() + 16 {
+            let pipes = &self.pipes;
+            self.readable.retain(|&id| pipes.get(id).is_some());
+        }
     }
 
     /// Whether a pipe `accept` admits has a message queued (nothing is read).
@@ -1237,8 +1265,23 @@ impl Core {
         let m = p.inbound.pop_front();
         if p.draining && p.inbound.is_empty() {
             self.remove_pipe(id);
+        } else if m.is_some() {
+            self.resume_if_below(id);
         }
         m
+    }
+
+    /// After a message was taken from a pipe: reads its connection again if it was
+    /// stopped at RCVHWM and the pipe is now down to the resume mark.
+    fn resume_if_below(&mut self, id: PipeId) {
+        let held = self.held();
+        let Some(p) = self.pipes.get(id) else {
+            return;
+        };
+        let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
+        if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
+            self.read_conn_for_caller(c);
+        }
     }
 
     /// Takes the next received message of a pipe, reading from its socket when the queue is
@@ -1281,6 +1324,8 @@ impl Core {
         self.lent = n;
         if lower {
             self.resume_below_mark();
+        } else {
+            self.pause_at_mark();
         }
     }
 
@@ -1294,6 +1339,8 @@ impl Core {
         self.unread_notifications = n;
         if lower {
             self.resume_below_mark();
+        } else {
+            self.pause_at_mark();
         }
     }
 
@@ -1301,6 +1348,35 @@ impl Core {
     #[inline]
     fn held(&self) -> usize {
         self.lent.saturating_add(self.unread_notifications)
+    }
+
+    /// [`Core::held`] and, for XPUB, the subscription notices not yet handed to the layer
+    /// above (they become its unread notifications): what the read path counts.
+    fn held_with_notices(&self) -> usize {
+        let notices = if self.socket_type == SocketType::XPub {
+            self.notices.len()
+        } else {
+            0
+        };
+        self.held().saturating_add(notices)
+    }
+
+    /// Stops reading the connections whose pipes are at RCVHWM now that the layer above
+    /// holds more (or the mark went down): they are read again once below it. Only pipes
+    /// with input can be over the mark, and those are on the list of pipes with input.
+    pub(crate) fn pause_at_mark(&mut self) {
+        let held = self.held();
+        for &id in &self.readable {
+            let Some(p) = self.pipes.get(id) else {
+                continue;
+            };
+            if !Self::queue_full(self.rcvhwm, held, p.inbound.len()) {
+                continue;
+            }
+            if let Some(c) = p.conn.and_then(|c| self.conns.get_mut(c)) {
+                c.read_paused = true;
+            }
+        }
     }
 
     /// Reads the connections that stopped at RCVHWM and are now down to the resume mark.
@@ -1609,7 +1685,7 @@ impl Core {
                     return;
                 }
             }
-            let held = self.held();
+            let held = self.held_with_notices();
             let Some(conn) = self.conns.get_mut(c) else {
                 return;
             };
@@ -1783,6 +1859,7 @@ impl Core {
         let mut held = with_notices(&self.notices);
         let mut pong = false;
         let mut got = false;
+        let discard = self.discard_data || pipe.discard_input;
         loop {
             if Self::queue_full(rcvhwm, held, pipe.inbound.len()) {
                 break;
@@ -1814,7 +1891,7 @@ impl Core {
                 }
                 conn.partial_before_rbuf = 0;
                 std::mem::take(&mut conn.partial)
-            } else if !pub_side && !self.discard_data {
+            } else if !pub_side && !discard {
                 // A single-frame message built in its queue slot: a message built
                 // elsewhere and moved there costs a stalled copy per message.
                 pipe.inbound.push_back(Message::new());
@@ -1822,7 +1899,11 @@ impl Core {
                     m.push(f.body);
                 }
                 conn.queued_from_rbuf += 1;
-                got = true;
+                if !got {
+                    got = true;
+                    // Listed at once: an error later in this buffer returns early.
+                    Self::list(&mut self.readable, pipe, p);
+                }
                 continue;
             } else {
                 Message::from(f.body)
@@ -1834,15 +1915,14 @@ impl Core {
                     continue;
                 }
             }
-            if !self.discard_data {
+            if !discard {
                 pipe.inbound.push_back(msg);
                 conn.queued_from_rbuf += 1;
-                got = true;
+                if !got {
+                    got = true;
+                    Self::list(&mut self.readable, pipe, p);
+                }
             }
-        }
-        if got && !pipe.listed {
-            pipe.listed = true;
-            self.readable.push_back(p);
         }
         if pong {
             self.retime.push(c);
@@ -1930,7 +2010,9 @@ impl Core {
 const PATIENCE_PER_BYTE_NS: u64 = 1;
 
 /// The longest a patient send waits for the kernel, however large its body: it holds the
-/// socket's lock meanwhile, so the I/O thread's other work (accepts, timers) waits too.
+/// socket's lock meanwhile, so this socket's work on the I/O thread (accepts, timers)
+/// waits too; the thread's other sockets do not (a turn that finds the lock taken is
+/// put off).
 const PATIENCE_MAX: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// How long a patient caller's full batch waits for the kernel to take some of it: about

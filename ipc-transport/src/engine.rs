@@ -16,7 +16,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::AssertUnwindSafe;
 
 use smallvec::SmallVec;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use ipc_endpoint::Endpoint;
@@ -66,6 +67,9 @@ const REPLY_SPIN: Duration = Duration::from_micros(30);
 const CORK_MIN: Duration = Duration::from_micros(50);
 /// The longest hold-back, for a caller that never pauses.
 const CORK_MAX: Duration = Duration::from_millis(1);
+/// When the I/O thread tries again a socket whose lock a caller held at its turn (the
+/// caller's hand-over usually asks for the turn sooner).
+const TURN_RETRY: Duration = Duration::from_millis(1);
 
 fn conn_token(k: Key) -> Token {
     Token(k.index() * 2)
@@ -126,8 +130,8 @@ pub struct State<H> {
     dispatched: u64,
     /// Callers waiting in [`Guard::wait`] on the notify descriptor.
     poll_waiters: usize,
-    /// When the I/O thread's current poll ends by itself (`None`: never). A caller that
-    /// adds an earlier timer must wake it.
+    /// When the I/O thread gives this socket its next turn by itself (`None`: only on an
+    /// event or a wake-up). A caller that adds an earlier timer must ask for a turn.
     poll_until: Option<Instant>,
     /// [`Core::sends`] when the I/O thread last looked at the output it holds back.
     sends_seen: u64,
@@ -158,6 +162,11 @@ struct Shared<H> {
     /// This process may run on more than one CPU (so a spinning caller does not hold off
     /// the peer it waits for).
     multi_cpu: bool,
+    /// The I/O thread wants a turn: set before it tries the lock, cleared once it has it.
+    /// A caller that holds the lock meanwhile asks for the turn again as it lets go.
+    turn_wanted: AtomicBool,
+    /// Readiness events of turns that found the lock taken, for the next turn.
+    deferred: Mutex<Vec<Readiness>>,
 }
 
 impl<H> Shared<H> {
@@ -233,7 +242,7 @@ impl<H: Handler> Engine<H> {
 
     /// A socket placed on the least loaded of `io`'s threads.
     pub fn with_io(io: &IoThreads, config: Config, handler: H) -> io::Result<Engine<H>> {
-        let reactor = io.pick();
+        let reactor = io.pick()?;
         let mut core = Core::new(config.socket_type);
         core.sndhwm = config.sndhwm;
         core.rcvhwm = config.rcvhwm;
@@ -275,9 +284,11 @@ impl<H: Handler> Engine<H> {
             cond: Condvar::new(),
             notify_fd: sys::new_eventfd()?,
             multi_cpu: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+            turn_wanted: AtomicBool::new(false),
+            deferred: Mutex::new(Vec::new()),
         });
-        // No descriptor is registered before the slot is known (the I/O thread gives the
-        // socket no turn before it has one: nothing is registered, nothing woke it).
+        // No descriptor is registered before the slot is known. (A stale wake-up of the
+        // slot's previous socket may give this one a turn meanwhile: it finds nothing.)
         let slot = reactor.add(shared.clone());
         lock(&shared.state).slot = slot;
         Ok(Engine {
@@ -410,13 +421,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// left the state half-updated: the I/O thread has closed the socket, and using it any
 /// further panics here with this message rather than going on with that state.
 fn lock_live<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(_) => panic!(
-            "this zsock socket was closed after a panic while its state was being updated; \
-             it cannot be used any more"
-        ),
-    }
+    m.lock().unwrap_or_else(|_| poisoned())
+}
+
+/// See [`lock_live`].
+fn poisoned() -> ! {
+    panic!(
+        "this zsock socket was closed after a panic while its state was being updated; \
+         it cannot be used any more"
+    )
 }
 
 /// Reads a socket's monitor events; `Send` and `Sync`, usable while the socket is busy.
@@ -497,6 +510,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         st.core.rcvhwm = st.config.rcvhwm;
         st.core.max_msg_size = st.config.max_msg_size;
         st.core.conflate = st.config.conflate;
+        st.core.pause_at_mark(); // a lower RCVHWM may already be reached
     }
 
     /// Delivers pending notices and cleans up closed connections now.
@@ -658,7 +672,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         let g = self.st.take().expect("guard present");
         let (g, timed_out) = match deadline {
             None => (
-                self.shared.cond.wait(g).unwrap_or_else(|e| e.into_inner()),
+                self.shared.cond.wait(g).unwrap_or_else(|_| poisoned()),
                 false,
             ),
             Some(d) => {
@@ -667,7 +681,7 @@ impl<'a, H: Handler> Guard<'a, H> {
                     .shared
                     .cond
                     .wait_timeout(g, dur)
-                    .unwrap_or_else(|e| e.into_inner());
+                    .unwrap_or_else(|_| poisoned());
                 (g, r.timed_out())
             }
         };
@@ -696,8 +710,8 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st().core.output_bytes()
     }
 
-    /// How many times the I/O thread has woken so far. For diagnostics: an idle socket's
-    /// I/O thread sleeps.
+    /// How many turns the I/O thread has given this socket so far. For diagnostics: an
+    /// idle socket gets none.
     pub fn io_turns(&mut self) -> u64 {
         self.st().io_turns
     }
@@ -804,8 +818,11 @@ impl<H: Handler> Guard<'_, H> {
         #[cfg(debug_assertions)]
         st.core.check_invariants();
         let output = !st.core.dirty.is_empty() && !st.core.dirty_corked;
+        // The I/O thread found the lock taken while this caller held it.
+        let wanted = shared.turn_wanted.swap(false, Ordering::SeqCst);
         let sweep = st.core.big_rbufs && !st.sweep_armed; // the caller grew a read buffer
-        if (output || earlier_timer || sweep) && !st.wake_pending {
+                                                          // (A turn that found the lock taken consumed its wake-up: ask again regardless.)
+        if wanted || ((output || earlier_timer || sweep) && !st.wake_pending) {
             st.wake_pending = true;
             st.reactor.wake(st.slot);
         }
@@ -1553,9 +1570,21 @@ impl<H: Handler> State<H> {
 
 impl<H: Handler> Driven for Shared<H> {
     fn turn(&self, events: &[Readiness], now: Instant) -> Turn {
-        let mut st = match self.state.lock() {
+        self.turn_wanted.store(true, Ordering::SeqCst);
+        let mut st = match self.state.try_lock() {
             Ok(st) => st,
-            Err(poisoned) => {
+            Err(TryLockError::WouldBlock) => {
+                // The caller holds the lock (it may be in a bounded wait for room): the
+                // other sockets on this thread must not wait for it. The events wait
+                // here; the caller asks for a turn as it lets go (`turn_wanted`), and a
+                // look after `TURN_RETRY` covers a hand-over that came just before the
+                // flag was set.
+                if !events.is_empty() {
+                    lock(&self.deferred).extend_from_slice(events);
+                }
+                return Turn::Next(Some(now + TURN_RETRY));
+            }
+            Err(TryLockError::Poisoned(poisoned)) => {
                 // A panic while the state was being updated: close the socket. Its
                 // listeners' files are removed and its connections let go if that much
                 // can still be done; nothing else of the state is used.
@@ -1565,12 +1594,14 @@ impl<H: Handler> Driven for Shared<H> {
                 return Turn::Finished;
             }
         };
+        self.turn_wanted.store(false, Ordering::SeqCst);
         if st.shutdown {
             return Turn::Finished;
         }
         st.wake_pending = false;
         st.io_turns += 1;
-        for ev in events {
+        let deferred = std::mem::take(&mut *lock(&self.deferred));
+        for ev in deferred.iter().chain(events) {
             st.handle(ev.token, ev.readable, ev.writable, now);
         }
         st.fire_timers(now);
@@ -1693,5 +1724,7 @@ impl<H: Handler> State<H> {
             }
         }
         self.timers = Timers::default();
+        // What was still queued goes too: only a monitor or a `Closing` keeps the state.
+        self.core = Core::new(self.core.socket_type);
     }
 }

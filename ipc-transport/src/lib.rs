@@ -53,9 +53,9 @@ mod sys;
 mod timers;
 
 /// With at most this many connections, a waiting caller polls them itself (and reads
-/// what arrives); with more it sleeps on a condition variable the I/O thread signals, and a
-/// receive that finds nothing queued leaves reading to the I/O thread rather than try each
-/// idle connection.
+/// what arrives); with more it sleeps on a condition variable the I/O thread signals. The
+/// layer above applies the same bound to its pipes: a receive that finds nothing queued
+/// on more pipes leaves reading to the I/O thread rather than try each idle connection.
 pub const CALLER_POLLED_CONNS: usize = 8;
 
 pub use backoff::Backoff;

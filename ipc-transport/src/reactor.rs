@@ -31,7 +31,7 @@ const WAKER: Token = Token(usize::MAX);
 /// counts whole milliseconds, rounding up).
 const FINE_TIMER: Token = Token(usize::MAX - 1);
 /// Bits of a token that belong to the socket; the slot is above them.
-const SOCKET_BITS: u32 = 32;
+const SOCKET_BITS: u32 = usize::BITS / 2;
 const SOCKET_MASK: usize = (1 << SOCKET_BITS) - 1;
 
 /// One readiness event for a socket, with the socket's own token.
@@ -76,6 +76,8 @@ pub(crate) struct Reactor {
     stop: AtomicBool,
     /// Sockets placed on this thread and not yet finished.
     load: AtomicUsize,
+    /// The thread stopped because its poll failed: no socket may be placed here.
+    dead: AtomicBool,
 }
 
 #[derive(Default)]
@@ -194,7 +196,7 @@ struct IoInner {
 
 impl Drop for IoInner {
     /// Stops the threads. One whose sockets have all finished exits at once and is joined
-    /// (its descriptors are closed when this returns); one with a socket still lingering
+    /// (its poll is closed when this returns); one with a socket still lingering
     /// is left to finish it in the background, as a closed socket's linger never blocks
     /// the thread that closed it.
     fn drop(&mut self) {
@@ -238,6 +240,7 @@ impl IoThreads {
                 wake_sent: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
                 load: AtomicUsize::new(0),
+                dead: AtomicBool::new(false),
             });
             let r = reactor.clone();
             threads.push(
@@ -262,14 +265,15 @@ impl IoThreads {
         false
     }
 
-    /// The thread with the fewest sockets, for a new one.
-    pub(crate) fn pick(&self) -> Arc<Reactor> {
+    /// The running thread with the fewest sockets, for a new one.
+    pub(crate) fn pick(&self) -> io::Result<Arc<Reactor>> {
         self.inner
             .reactors
             .iter()
+            .filter(|r| !r.dead.load(Ordering::SeqCst))
             .min_by_key(|r| r.load.load(Ordering::Relaxed))
-            .expect("at least one I/O thread")
-            .clone()
+            .cloned()
+            .ok_or_else(|| io::Error::other("the context's I/O threads have stopped"))
     }
 }
 
@@ -294,8 +298,10 @@ fn run(r: &Reactor, mut poll: Poll, fine_timer: &OwnedFd) {
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 // The poll descriptor itself failed: nothing placed here can progress.
-                let slots = std::mem::take(&mut lock(&r.sockets).live);
-                for s in slots.into_iter().flatten() {
+                r.dead.store(true, Ordering::SeqCst);
+                let slots: Vec<Arc<dyn Driven>> =
+                    lock(&r.sockets).live.iter().flatten().cloned().collect();
+                for s in slots {
                     s.abandon();
                 }
                 return;
@@ -343,6 +349,8 @@ fn run(r: &Reactor, mut poll: Poll, fine_timer: &OwnedFd) {
                 batch[from..at].iter().map(|&(_, e)| e).collect();
             // A panic in one socket's turn (a bug) closes that socket only: the others on
             // this thread go on. Its lock is poisoned, so its owner's next call says so.
+            // (A fresh clock reading for each: earlier turns take time.)
+            let now = Instant::now();
             let turn = std::panic::catch_unwind(AssertUnwindSafe(|| socket.turn(&evs, now)))
                 .unwrap_or_else(|_| {
                     // Its lock is poisoned now: this turn closes it.

@@ -744,7 +744,9 @@ impl Routing {
                                 core.terminate(other);
                             } else {
                                 // A taken routing id without handover: libzmq leaves the
-                                // newcomer connected but never routes to or from it.
+                                // newcomer connected but never routes to or from it
+                                // (what it sends is dropped).
+                                core.discard_input(p);
                                 return;
                             }
                         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use zsock::{Context, Flags, SocketOption, SocketType};
 
-use crate::raw::{command_frame, greeting_and_ready};
+use crate::raw::{command_frame, data_frame, greeting_and_ready};
 use crate::support::*;
 
 fn corpus_files() -> Vec<(String, Vec<u8>)> {
@@ -163,4 +163,66 @@ fn every_corpus_input_against_pub_and_router_leaves_good_peers_working() {
         "descriptors leaked: {fds} before, {after} after {} inputs",
         inputs.len()
     );
+}
+
+/// A peer's valid message followed, in the same write, by a frame over MAXMSGSIZE: the
+/// connection is closed for the second, and the first is still delivered (the pipe drains
+/// before it goes, as libzmq's does); the ROUTER goes on serving other peers.
+#[test]
+fn a_message_before_a_fatal_frame_is_delivered_and_the_router_goes_on() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut router = sock(&ctx, SocketType::Router);
+    router.set(SocketOption::MaxMsgSize(100)).unwrap();
+    let ep = router.bind(&d.ep("r")).unwrap();
+    let mut bytes = greeting_and_ready("DEALER");
+    bytes.extend_from_slice(&data_frame(b"before"));
+    bytes.extend_from_slice(&data_frame(&[7u8; 200]));
+    let mut raw = UnixStream::connect(ep.strip_prefix("ipc://").unwrap()).unwrap();
+    raw.write_all(&bytes).unwrap();
+    let m = router.recv_msg(Flags::NONE).unwrap();
+    assert_eq!(m.len(), 2);
+    assert_eq!(&m.frames()[1][..], b"before");
+    // The connection was closed for the oversized frame.
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = Vec::new();
+    let _ = raw.read_to_end(&mut rest);
+    let mut dealer = sock(&ctx, SocketType::Dealer);
+    dealer.connect(&ep).unwrap();
+    dealer.send("next", Flags::NONE).unwrap();
+    let m = router.recv_msg(Flags::NONE).unwrap();
+    assert_eq!(&m.frames()[1][..], b"next");
+}
+
+/// An XPUB with more subscribers than a receive reads itself (its 10th subscriber sends
+/// more subscriptions than RCVHWM holds): reading that connection stops at the mark and
+/// resumes as the application receives, so every subscription reaches it.
+#[test]
+fn xpub_with_many_subscribers_receives_more_subscriptions_than_rcvhwm() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut xpub = sock(&ctx, SocketType::XPub);
+    xpub.set(SocketOption::RcvHwm(100)).unwrap();
+    let ep = xpub.bind(&d.ep("x")).unwrap();
+    let mut quiet = Vec::new();
+    for _ in 0..9 {
+        let s = sock(&ctx, SocketType::Sub);
+        s.connect(&ep).unwrap();
+        quiet.push(s);
+    }
+    let mut sub = sock(&ctx, SocketType::Sub);
+    sub.connect(&ep).unwrap();
+    const TOPICS: usize = 300;
+    for i in 0..TOPICS {
+        sub.set(SocketOption::Subscribe(format!("t{i:04}").into()))
+            .unwrap();
+    }
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < TOPICS {
+        let m = xpub
+            .recv(Flags::NONE)
+            .unwrap_or_else(|e| panic!("after {} subscriptions: {e}", seen.len()));
+        assert_eq!(m[0], 1, "a subscription");
+        seen.insert(m[1..].to_vec());
+    }
 }

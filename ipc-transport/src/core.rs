@@ -608,6 +608,10 @@ pub enum RecvRead {
 
 /// All pipes and connections of one socket, and the notices for the layer above.
 pub struct Core {
+    /// Set while the caller, holding the lock, waits for room for its output (bounded:
+    /// `BATCH_PATIENCE`, `body_patience`): the I/O thread then puts off this socket's turn
+    /// rather than wait for the lock, so its other sockets go on.
+    pub(crate) room_wait: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) pipes: Slab<Pipe>,
     pub(crate) conns: Slab<Conn>,
     /// Pipes that may have received messages queued, oldest first, each once (its
@@ -661,6 +665,7 @@ pub struct Core {
 impl Core {
     pub(crate) fn new(socket_type: SocketType) -> Core {
         Core {
+            room_wait: Default::default(),
             pipes: Slab::default(),
             conns: Slab::default(),
             readable: VecDeque::new(),
@@ -912,7 +917,9 @@ impl Core {
                 IoOutcome::Moved(n) => written += n,
                 IoOutcome::Retry => {}
                 IoOutcome::WouldBlock => {
-                    if !patient || !wait_for_room_until(conn, &mut deadline, budget) {
+                    if !patient
+                        || !wait_for_room_until(conn, &self.room_wait, &mut deadline, budget)
+                    {
                         break;
                     }
                 }
@@ -1567,7 +1574,7 @@ impl Core {
                 }
                 break true;
             }
-            if !wait_for_room_until(conn, deadline, budget) {
+            if !wait_for_room_until(conn, &self.room_wait, deadline, budget) {
                 if conn.wait_for_room() {
                     self.reregister.push(c);
                 }
@@ -2028,12 +2035,20 @@ fn body_patience(len: usize) -> std::time::Duration {
 /// wait. `false`: the budget is spent.
 fn wait_for_room_until(
     conn: &Conn,
+    room_wait: &std::sync::atomic::AtomicBool,
     deadline: &mut Option<Instant>,
     budget: std::time::Duration,
 ) -> bool {
+    use std::sync::atomic::Ordering;
     let now = Instant::now();
     let d = *deadline.get_or_insert(now + budget);
-    now < d && sys::wait_writable(&conn.stream, d - now)
+    if now >= d {
+        return false;
+    }
+    room_wait.store(true, Ordering::SeqCst);
+    let room = sys::wait_writable(&conn.stream, d - now);
+    room_wait.store(false, Ordering::SeqCst);
+    room
 }
 
 fn protocol_error(e: &DecodeError) -> CloseReason {

@@ -162,9 +162,11 @@ struct Shared<H> {
     /// This process may run on more than one CPU (so a spinning caller does not hold off
     /// the peer it waits for).
     multi_cpu: bool,
-    /// The I/O thread wants a turn: set before it tries the lock, cleared once it has it.
-    /// A caller that holds the lock meanwhile asks for the turn again as it lets go.
+    /// A turn was put off because the caller held the lock in a wait for room: the caller
+    /// asks for the turn again as it lets go. Cleared by the turn that runs.
     turn_wanted: AtomicBool,
+    /// The caller holding the lock is in a bounded wait for room (see `Core::room_wait`).
+    room_wait: Arc<AtomicBool>,
     /// Readiness events of turns that found the lock taken, for the next turn.
     deferred: Mutex<Vec<Readiness>>,
 }
@@ -244,6 +246,7 @@ impl<H: Handler> Engine<H> {
     pub fn with_io(io: &IoThreads, config: Config, handler: H) -> io::Result<Engine<H>> {
         let reactor = io.pick()?;
         let mut core = Core::new(config.socket_type);
+        let core_room_wait = core.room_wait.clone();
         core.sndhwm = config.sndhwm;
         core.rcvhwm = config.rcvhwm;
         core.max_msg_size = config.max_msg_size;
@@ -285,6 +288,7 @@ impl<H: Handler> Engine<H> {
             notify_fd: sys::new_eventfd()?,
             multi_cpu: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
             turn_wanted: AtomicBool::new(false),
+            room_wait: core_room_wait,
             deferred: Mutex::new(Vec::new()),
         });
         // No descriptor is registered before the slot is known. (A stale wake-up of the
@@ -819,7 +823,9 @@ impl<H: Handler> Guard<'_, H> {
         st.core.check_invariants();
         let output = !st.core.dirty.is_empty() && !st.core.dirty_corked;
         // The I/O thread found the lock taken while this caller held it.
-        let wanted = shared.turn_wanted.swap(false, Ordering::SeqCst);
+        // (Loaded first: a swap on every hand-over would cost each send an atomic write.)
+        let wanted = shared.turn_wanted.load(Ordering::SeqCst)
+            && shared.turn_wanted.swap(false, Ordering::SeqCst);
         let sweep = st.core.big_rbufs && !st.sweep_armed; // the caller grew a read buffer
                                                           // (A turn that found the lock taken consumed its wake-up: ask again regardless.)
         if wanted || ((output || earlier_timer || sweep) && !st.wake_pending) {
@@ -1570,21 +1576,26 @@ impl<H: Handler> State<H> {
 
 impl<H: Handler> Driven for Shared<H> {
     fn turn(&self, events: &[Readiness], now: Instant) -> Turn {
-        self.turn_wanted.store(true, Ordering::SeqCst);
-        let mut st = match self.state.try_lock() {
-            Ok(st) => st,
-            Err(TryLockError::WouldBlock) => {
-                // The caller holds the lock (it may be in a bounded wait for room): the
-                // other sockets on this thread must not wait for it. The events wait
-                // here; the caller asks for a turn as it lets go (`turn_wanted`), and a
-                // look after `TURN_RETRY` covers a hand-over that came just before the
-                // flag was set.
+        let locked = match self.state.try_lock() {
+            Ok(st) => Ok(st),
+            Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
+            Err(TryLockError::WouldBlock) if self.room_wait.load(Ordering::SeqCst) => {
+                // The caller holds the lock in a bounded wait for room: the other
+                // sockets on this thread must not wait for it. The events wait here; the
+                // caller asks for a turn as it lets go (`turn_wanted`), and a look after
+                // `TURN_RETRY` covers a wait that ended just before the flag was set.
+                self.turn_wanted.store(true, Ordering::SeqCst);
                 if !events.is_empty() {
                     lock(&self.deferred).extend_from_slice(events);
                 }
                 return Turn::Next(Some(now + TURN_RETRY));
             }
-            Err(TryLockError::Poisoned(poisoned)) => {
+            // Held for an ordinary call: briefly.
+            Err(TryLockError::WouldBlock) => self.state.lock(),
+        };
+        let mut st = match locked {
+            Ok(st) => st,
+            Err(poisoned) => {
                 // A panic while the state was being updated: close the socket. Its
                 // listeners' files are removed and its connections let go if that much
                 // can still be done; nothing else of the state is used.
@@ -1594,12 +1605,14 @@ impl<H: Handler> Driven for Shared<H> {
                 return Turn::Finished;
             }
         };
-        self.turn_wanted.store(false, Ordering::SeqCst);
         if st.shutdown {
             return Turn::Finished;
         }
         st.wake_pending = false;
         st.io_turns += 1;
+        if self.turn_wanted.load(Ordering::SeqCst) {
+            self.turn_wanted.store(false, Ordering::SeqCst);
+        }
         let deferred = std::mem::take(&mut *lock(&self.deferred));
         for ev in deferred.iter().chain(events) {
             st.handle(ev.token, ev.readable, ev.writable, now);

@@ -19,11 +19,9 @@
 //! is owned by a guard ([`Files`], [`TempDir`]) from the moment it is created, so a failure at
 //! any step closes and removes what the earlier steps made.
 
-use std::ffi::{CString, OsString};
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -34,7 +32,7 @@ use ipc_endpoint::{
 };
 
 use crate::creds::PeerCred;
-use crate::sys::new_socket;
+use crate::sys::{self, new_socket};
 use crate::TransportError;
 
 /// libzmq's default `ZMQ_BACKLOG`.
@@ -322,13 +320,9 @@ impl Probe {
 /// greeting.
 fn probe(addr: &SockAddr) -> io::Result<Probe> {
     let fd = new_socket()?;
-    // SAFETY: `addr.as_ptr()` points to a `sockaddr_un` that lives as long as `addr`, and
-    // `socklen()` is at most its size; the descriptor is open and owned by `fd`.
-    let rc = unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.socklen()) };
-    if rc == 0 {
+    let Err(err) = sys::connect_fd(&fd, addr) else {
         return Ok(Probe::Live(PeerCred::of(&fd)));
-    }
-    let err = io::Error::last_os_error();
+    };
     Ok(match err.raw_os_error() {
         Some(libc::ECONNREFUSED) => Probe::Refused,
         Some(libc::EAGAIN) => Probe::Full,
@@ -350,7 +344,7 @@ fn bind_direct(
     given: &str,
 ) -> Result<(OwnedFd, FileId), TransportError> {
     let fd = new_socket().map_err(|e| io_error(given, "socket", e))?;
-    if let Err(e) = bind_fd(&fd, addr) {
+    if let Err(e) = sys::bind(&fd, addr) {
         return Err(bind_error(given, target, e));
     }
     // Recorded right after the bind: this is the inode clean-up will insist on.
@@ -360,7 +354,7 @@ fn bind_direct(
         socket: Some((target.to_path_buf(), id)),
         dir: None,
     };
-    listen(&fd, backlog).map_err(|e| io_error(given, "listen", e))?;
+    sys::listen(&fd, backlog).map_err(|e| io_error(given, "listen", e))?;
     // Ownership of the file passes to the caller's `Files`.
     files.socket = None;
     Ok((fd, id))
@@ -378,7 +372,8 @@ fn bind_with_mode(
     let parent = parent_dir(target);
     let template = parent.join(format!("{MODE_DIR_PREFIX}{MKDTEMP_SUFFIX}"));
     let dir = TempDir {
-        path: make_private_dir(template).map_err(|e| dir_error(given, "mkdtemp", &parent, e))?,
+        path: sys::make_private_dir(template)
+            .map_err(|e| dir_error(given, "mkdtemp", &parent, e))?,
     };
     let tmp_socket = dir.socket_path();
     let fd = new_socket().map_err(|e| io_error(given, "socket", e))?;
@@ -389,7 +384,7 @@ fn bind_with_mode(
     let id = FileId::at(&tmp_socket).map_err(|e| io_error(given, "stat", e))?;
     // Listening before the path appears: the first connect through it already succeeds. The
     // directory is 0700, so no one else can connect in the meantime.
-    listen(&fd, backlog).map_err(|e| io_error(given, "listen", e))?;
+    sys::listen(&fd, backlog).map_err(|e| io_error(given, "listen", e))?;
     match rename_noreplace(&tmp_socket, target) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
@@ -416,7 +411,7 @@ fn bind_abstract(
 ) -> Result<BoundSocket, TransportError> {
     let addr = name.sock_addr();
     let fd = new_socket().map_err(|e| io_error(given, "socket", e))?;
-    if let Err(e) = bind_fd(&fd, &addr) {
+    if let Err(e) = sys::bind(&fd, &addr) {
         if e.raw_os_error() != Some(libc::EADDRINUSE) {
             return Err(io_error(given, "bind", e));
         }
@@ -428,7 +423,7 @@ fn bind_abstract(
         };
         return Err(addr_in_use(given, reason));
     }
-    listen(&fd, opts.backlog).map_err(|e| io_error(given, "listen", e))?;
+    sys::listen(&fd, opts.backlog).map_err(|e| io_error(given, "listen", e))?;
     Ok(BoundSocket {
         endpoint: Endpoint::Abstract(name.clone()),
         listener: Some(UnixListener::from(fd)),
@@ -444,7 +439,7 @@ pub(crate) fn bind_wildcard_in(
     given: &str,
 ) -> Result<BoundSocket, TransportError> {
     let template = base.join(format!("{WILDCARD_DIR_PREFIX}{MKDTEMP_SUFFIX}"));
-    let dir = make_private_dir(template).map_err(|e| dir_error(given, "mkdtemp", base, e))?;
+    let dir = sys::make_private_dir(template).map_err(|e| dir_error(given, "mkdtemp", base, e))?;
     // From here on every failure removes the directory (and the file, once it exists).
     let mut files = Files {
         socket: None,
@@ -452,7 +447,7 @@ pub(crate) fn bind_wildcard_in(
     };
     let path = wildcard_socket_path(&dir)?;
     let fd = new_socket().map_err(|e| io_error(given, "socket", e))?;
-    bind_fd(&fd, &path.sock_addr()).map_err(|e| io_error(given, "bind", e))?;
+    sys::bind(&fd, &path.sock_addr()).map_err(|e| io_error(given, "bind", e))?;
     let id = FileId::at(path.as_path()).map_err(|e| io_error(given, "stat", e))?;
     files.socket = Some((path.as_path().to_path_buf(), id));
     if let Some(mode) = opts.file_mode {
@@ -460,7 +455,7 @@ pub(crate) fn bind_wildcard_in(
         fs::set_permissions(path.as_path(), fs::Permissions::from_mode(mode & 0o7777))
             .map_err(|e| io_error(given, "chmod", e))?;
     }
-    listen(&fd, opts.backlog).map_err(|e| io_error(given, "listen", e))?;
+    sys::listen(&fd, opts.backlog).map_err(|e| io_error(given, "listen", e))?;
     Ok(BoundSocket {
         endpoint: Endpoint::Path(path),
         listener: Some(UnixListener::from(fd)),
@@ -468,56 +463,17 @@ pub(crate) fn bind_wildcard_in(
     })
 }
 
-/// `bind(2)` of `fd` to `addr`.
-fn bind_fd(fd: &impl AsFd, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: `addr.as_ptr()` points to a `sockaddr_un` that lives as long as `addr`, and
-    // `socklen()` is at most its size; the descriptor is borrowed, open.
-    let rc = unsafe { libc::bind(fd.as_fd().as_raw_fd(), addr.as_ptr(), addr.socklen()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// `bind(2)` of `fd` to `path`, a file `name` in the directory `dir`. When `path` is too long
 /// for `sun_path` (the target path was near the limit), binds through the directory's
 /// descriptor as `/proc/self/fd/N/name` instead.
 fn bind_fd_long(fd: &impl AsFd, dir: &Path, path: &Path) -> io::Result<()> {
     if let Ok(p) = SocketPath::new(path) {
-        return bind_fd(fd, &p.sock_addr());
+        return sys::bind(fd, &p.sock_addr());
     }
     let dir_fd = fs::File::open(dir)?;
     let short = format!("/proc/self/fd/{}/{MODE_SOCKET_FILE}", dir_fd.as_raw_fd());
     let short = SocketPath::new(&short).map_err(io::Error::other)?;
-    bind_fd(fd, &short.sock_addr())
-}
-
-/// `listen(2)` on `fd`.
-fn listen(fd: &impl AsFd, backlog: i32) -> io::Result<()> {
-    // SAFETY: listen(2) takes no pointers; the descriptor is borrowed, open.
-    let rc = unsafe { libc::listen(fd.as_fd().as_raw_fd(), backlog) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// `mkdtemp(3)`: creates a new directory, mode 0700, from `template` (ending in `XXXXXX`),
-/// and returns its path.
-fn make_private_dir(template: PathBuf) -> io::Result<PathBuf> {
-    let mut buf = CString::new(template.into_os_string().into_vec())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?
-        .into_bytes_with_nul();
-    // SAFETY: `buf` is a NUL-terminated, writable buffer that outlives the call; mkdtemp only
-    // rewrites the six `X` before the NUL, in place.
-    let rc = unsafe { libc::mkdtemp(buf.as_mut_ptr().cast()) };
-    if rc.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    buf.pop(); // the NUL
-    Ok(PathBuf::from(OsString::from_vec(buf)))
+    sys::bind(fd, &short.sock_addr())
 }
 
 /// Renames `from` to `to`, failing with EEXIST when `to` exists: atomically with
@@ -525,33 +481,10 @@ fn make_private_dir(template: PathBuf) -> io::Result<PathBuf> {
 /// `lstat` first (leaving a short window).
 fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use std::os::unix::ffi::OsStrExt;
-
-        let nul = |p: &Path| {
-            CString::new(p.as_os_str().as_bytes())
-                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-        };
-        let (from_c, to_c) = (nul(from)?, nul(to)?);
-        // SAFETY: both pointers are NUL-terminated strings that outlive the call; AT_FDCWD
-        // resolves relative paths against the working directory, as the rest of bind does.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_renameat2,
-                libc::AT_FDCWD,
-                from_c.as_ptr(),
-                libc::AT_FDCWD,
-                to_c.as_ptr(),
-                libc::RENAME_NOREPLACE,
-            )
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL)) {
-            return Err(err);
-        }
+    match sys::renameat2_noreplace(from, to) {
+        Ok(()) => return Ok(()),
+        Err(e) if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL)) => return Err(e),
+        Err(_) => {} // not supported here: the check below
     }
     match fs::symlink_metadata(to) {
         Ok(_) => Err(io::Error::from_raw_os_error(libc::EEXIST)),
@@ -701,7 +634,7 @@ mod tests {
     #[test]
     fn make_private_dir_replaces_the_xs_and_makes_0700() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = make_private_dir(tmp.path().join("tmpXXXXXX")).unwrap();
+        let dir = sys::make_private_dir(tmp.path().join("tmpXXXXXX")).unwrap();
         let name = dir.file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("tmp") && name.len() == 9 && !name.ends_with("XXXXXX"));
         let mode = fs::metadata(&dir).unwrap().permissions().mode();

@@ -34,26 +34,8 @@ impl PeerCred {
     /// Errors: the `getsockopt` error (e.g. `ENOTCONN`, `ENOTSOCK`); `Unsupported` off Linux.
     #[cfg(target_os = "linux")]
     pub fn of(fd: &impl AsFd) -> io::Result<PeerCred> {
-        use std::os::fd::AsRawFd;
-
-        // SAFETY: `ucred` is a C struct of three integers; all-zero is a valid value of it.
-        let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
-        let mut len = size_of::<libc::ucred>() as libc::socklen_t;
-        // SAFETY: `cred` is a writable `ucred` that outlives the call and `len` is its size,
-        // so the kernel writes at most that many bytes; the descriptor is borrowed, open.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd.as_fd().as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_PEERCRED,
-                (&mut cred as *mut libc::ucred).cast(),
-                &mut len,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if len as usize != size_of::<libc::ucred>() {
+        let (cred, len) = crate::sys::peer_cred(fd)?;
+        if len != size_of::<libc::ucred>() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -85,32 +67,18 @@ impl PeerCred {
 /// Linux.
 #[cfg(target_os = "linux")]
 pub(crate) fn peer_groups(fd: &impl AsFd) -> io::Result<Vec<u32>> {
-    use std::os::fd::AsRawFd;
-
     let gid_size = size_of::<libc::gid_t>();
     // Enough for almost everyone; the kernel says how much it needs when it is not (ERANGE).
     let mut groups: Vec<libc::gid_t> = vec![0; 64];
     // The kernel's answer is fixed at connect time, so the second try always fits; the third
     // is there only so that the loop is visibly bounded.
     for _ in 0..3 {
-        let mut len = (groups.len() * gid_size) as libc::socklen_t;
-        // SAFETY: `groups` is a writable buffer of exactly `len` bytes that outlives the call;
-        // the kernel writes at most `len` bytes; the descriptor is borrowed, open.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd.as_fd().as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_PEERGROUPS,
-                groups.as_mut_ptr().cast(),
-                &mut len,
-            )
-        };
-        let count = len as usize / gid_size;
-        if rc == 0 {
+        let (result, len) = crate::sys::peer_groups_into(fd, &mut groups);
+        let count = len / gid_size;
+        let Err(err) = result else {
             groups.truncate(count);
             return Ok(groups);
-        }
-        let err = io::Error::last_os_error();
+        };
         if err.raw_os_error() != Some(libc::ERANGE) || count <= groups.len() {
             return Err(err);
         }

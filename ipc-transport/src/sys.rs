@@ -1,10 +1,15 @@
-//! Every raw system call of the crate, each behind a safe function: connect to a raw
-//! `sockaddr_un` (abstract names included), read into a buffer's spare capacity,
-//! (vectored) writes with MSG_NOSIGNAL, poll, the monotonic clock as nanoseconds, and the
-//! eventfds and timerfds the I/O threads and waiting callers sleep on.
+//! Every raw system call of the crate, each behind a safe function: sockets (create,
+//! connect, bind, listen; connect to a raw `sockaddr_un`, abstract names included), peer
+//! credentials and groups (`SO_PEERCRED`, `SO_PEERGROUPS`), files (`mkdtemp`,
+//! `renameat2(RENAME_NOREPLACE)`), reads into a buffer's spare capacity, (vectored) writes
+//! with MSG_NOSIGNAL, poll, the monotonic clock as nanoseconds, and the eventfds and
+//! timerfds the I/O threads and waiting callers sleep on. (Tests keep their own.)
 
+use std::ffi::{CString, OsString};
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
 use bytes::BytesMut;
 use ipc_endpoint::SockAddr;
@@ -242,4 +247,137 @@ pub(crate) fn arm_timerfd(fd: &OwnedFd, after: std::time::Duration) {
     };
     // SAFETY: `spec` is a live itimerspec; a failure only leaves the epoll timeout in charge.
     unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+}
+
+/// `bind(2)` of `fd` to `addr`.
+pub(crate) fn bind(fd: &impl AsFd, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: `addr.as_ptr()` points to a `sockaddr_un` that lives as long as `addr`, and
+    // `socklen()` is at most its size; the descriptor is borrowed, open.
+    let rc = unsafe { libc::bind(fd.as_fd().as_raw_fd(), addr.as_ptr(), addr.socklen()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `listen(2)` on `fd`.
+pub(crate) fn listen(fd: &impl AsFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: listen(2) takes no pointers; the descriptor is borrowed, open.
+    let rc = unsafe { libc::listen(fd.as_fd().as_raw_fd(), backlog) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `mkdtemp(3)`: creates a new directory, mode 0700, from `template` (ending in `XXXXXX`),
+/// and returns its path.
+pub(crate) fn make_private_dir(template: PathBuf) -> io::Result<PathBuf> {
+    let mut buf = CString::new(template.into_os_string().into_vec())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?
+        .into_bytes_with_nul();
+    // SAFETY: `buf` is a NUL-terminated, writable buffer that outlives the call; mkdtemp only
+    // rewrites the six `X` before the NUL, in place.
+    let rc = unsafe { libc::mkdtemp(buf.as_mut_ptr().cast()) };
+    if rc.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    buf.pop(); // the NUL
+    Ok(PathBuf::from(OsString::from_vec(buf)))
+}
+
+/// `renameat2(RENAME_NOREPLACE)`: renames `from` to `to` unless `to` exists (EEXIST),
+/// atomically. ENOSYS or EINVAL where the kernel or filesystem lacks it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn renameat2_noreplace(from: &std::path::Path, to: &std::path::Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    let nul = |p: &std::path::Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (from_c, to_c) = (nul(from)?, nul(to)?);
+    // SAFETY: both pointers are NUL-terminated strings that outlive the call; AT_FDCWD
+    // resolves relative paths against the working directory, as the rest of bind does.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            from_c.as_ptr(),
+            libc::AT_FDCWD,
+            to_c.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `connect(2)` of the socket `fd` to `addr`, once (no retry on EINTR or EINPROGRESS).
+pub(crate) fn connect_fd(fd: &impl AsFd, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: `addr.as_ptr()` points to a `sockaddr_un` that lives as long as `addr`, and
+    // `socklen()` is at most its size; the descriptor is borrowed, open.
+    let rc = unsafe { libc::connect(fd.as_fd().as_raw_fd(), addr.as_ptr(), addr.socklen()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `getsockopt(SO_PEERCRED)` of the connected Unix socket `fd`: the credentials and how
+/// many bytes the kernel wrote.
+#[cfg(target_os = "linux")]
+pub(crate) fn peer_cred(fd: &impl AsFd) -> io::Result<(libc::ucred, usize)> {
+    // SAFETY: `ucred` is a C struct of three integers; all-zero is a valid value of it.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is a writable `ucred` that outlives the call and `len` is its size, so
+    // the kernel writes at most that many bytes; the descriptor is borrowed, open.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((cred, len as usize))
+}
+
+/// `getsockopt(SO_PEERGROUPS)` of the connected Unix socket `fd` into `groups`: the result,
+/// and the length in bytes the kernel reported (on ERANGE: the length it needs).
+#[cfg(target_os = "linux")]
+pub(crate) fn peer_groups_into(
+    fd: &impl AsFd,
+    groups: &mut [libc::gid_t],
+) -> (io::Result<()>, usize) {
+    let mut len = std::mem::size_of_val(groups) as libc::socklen_t;
+    // SAFETY: `groups` is a writable buffer of exactly `len` bytes that outlives the call;
+    // the kernel writes at most `len` bytes; the descriptor is borrowed, open.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERGROUPS,
+            groups.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    let result = if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    (result, len as usize)
 }

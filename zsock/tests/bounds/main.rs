@@ -316,3 +316,36 @@ fn sockets_share_their_contexts_io_thread() {
     assert_eq!(io_threads(), threads_before);
     assert_eq!(open_fds(), fds_before);
 }
+
+/// IO_THREADS: set before the first socket, the context runs that many I/O threads for
+/// its sockets (placed on the least loaded; every pair exchanges messages); set after, it
+/// is refused with EINVAL and the count stays; dropping the context ends them.
+#[test]
+fn io_threads_are_set_before_the_first_socket_and_shared_by_all() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let before = io_threads();
+    let ctx = Context::new();
+    ctx.set_io_threads(3).unwrap();
+    assert_eq!(ctx.io_threads(), 3);
+    let mut pairs = Vec::new();
+    for i in 0..12u32 {
+        let mut pull = ctx.socket(SocketType::Pull).unwrap();
+        let ep = pull
+            .bind(&format!("ipc://{}/t{i}", dir.path().display()))
+            .unwrap();
+        let mut push = ctx.socket(SocketType::Push).unwrap();
+        push.connect(&ep).unwrap();
+        push.send_copy(&i.to_be_bytes(), Flags::NONE).unwrap();
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+        pairs.push((pull, push));
+    }
+    assert_eq!(io_threads() - before, 3);
+    let err = ctx.set_io_threads(2).unwrap_err();
+    assert_eq!(err.kind(), zsock::ErrorKind::Invalid);
+    assert_eq!(ctx.io_threads(), 3);
+    assert!(Context::new().set_io_threads(0).is_err());
+    drop(pairs);
+    drop(ctx);
+    assert_eq!(io_threads(), before);
+}

@@ -162,6 +162,8 @@ struct Shared<H> {
     /// This process may run on more than one CPU (so a spinning caller does not hold off
     /// the peer it waits for).
     multi_cpu: bool,
+    /// A signal made the notify descriptor readable and no drain has read it since.
+    fd_signaled: AtomicBool,
     /// A turn was put off because the caller held the lock in a wait for room: the caller
     /// asks for the turn again as it lets go. Cleared by the turn that runs.
     turn_wanted: AtomicBool,
@@ -172,8 +174,23 @@ struct Shared<H> {
 }
 
 impl<H> Shared<H> {
+    /// Makes the notify descriptor readable. Only the first signal after a drain writes:
+    /// while `fd_signaled` is set the descriptor is readable already.
     fn signal_fd(&self) {
-        sys::signal_eventfd(&self.notify_fd);
+        if !self.fd_signaled.swap(true, Ordering::SeqCst) {
+            sys::signal_eventfd(&self.notify_fd);
+        }
+    }
+
+    /// Empties the notify descriptor if a signal made it readable (no system call
+    /// otherwise: EVENTS on many idle sockets costs none each). Read first, then the flag
+    /// cleared: a signal in between writes nothing, and the state change it announced
+    /// precedes the caller's next look at the state, which follows this.
+    fn drain_fd(&self) {
+        if self.fd_signaled.load(Ordering::SeqCst) {
+            sys::drain_eventfd(&self.notify_fd);
+            self.fd_signaled.store(false, Ordering::SeqCst);
+        }
     }
 
     /// Marks the socket finished and wakes everyone waiting on it.
@@ -287,6 +304,7 @@ impl<H: Handler> Engine<H> {
             cond: Condvar::new(),
             notify_fd: sys::new_eventfd()?,
             multi_cpu: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+            fd_signaled: AtomicBool::new(false),
             turn_wanted: AtomicBool::new(false),
             room_wait: core_room_wait,
             deferred: Mutex::new(Vec::new()),
@@ -320,7 +338,7 @@ impl<H: Handler> Engine<H> {
 
     /// Empties the pollable descriptor's counter.
     pub fn drain_notify_fd(&self) {
-        sys::drain_eventfd(&self.shared.notify_fd);
+        self.shared.drain_fd();
     }
 
     /// A handle that reads monitor events from any thread.
@@ -642,7 +660,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st = Some(lock_live(&self.shared.state));
         // A stale signal costs one spurious turn; drain only when it fired.
         if fds[0].revents != 0 {
-            sys::drain_eventfd(&self.shared.notify_fd);
+            self.shared.drain_fd();
         }
         let st = self.st();
         st.poll_waiters -= 1;

@@ -263,6 +263,17 @@ fn xpub_notifications_stop_reading_at_rcvhwm() {
     }
 }
 
+/// A PULL bound in `dir` and a PUSH connected to it, after one message `i` went through.
+fn exchanging_pair(ctx: &Context, dir: &std::path::Path, i: u32) -> (Socket, Socket) {
+    let mut pull = ctx.socket(SocketType::Pull).unwrap();
+    let ep = pull.bind(&format!("ipc://{}/p{i}", dir.display())).unwrap();
+    let mut push = ctx.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    push.send_copy(&i.to_be_bytes(), Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+    (pull, push)
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -291,27 +302,16 @@ fn sockets_share_their_contexts_io_thread() {
     let (threads_before, fds_before) = (io_threads(), open_fds());
     let ctx = Context::new();
     assert_eq!(ctx.io_threads(), 1);
-    let mut pulls = Vec::new();
-    let mut pushes = Vec::new();
-    for i in 0..PAIRS {
-        let mut pull = ctx.socket(SocketType::Pull).unwrap();
-        let ep = pull
-            .bind(&format!("ipc://{}/p{i}", dir.path().display()))
-            .unwrap();
-        let mut push = ctx.socket(SocketType::Push).unwrap();
-        push.connect(&ep).unwrap();
-        push.send_copy(&i.to_be_bytes(), Flags::NONE).unwrap();
-        assert_eq!(pull.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
-        pulls.push(pull);
-        pushes.push(push);
-    }
+    let pairs: Vec<_> = (0..PAIRS as u32)
+        .map(|i| exchanging_pair(&ctx, dir.path(), i))
+        .collect();
     let threads = io_threads() - threads_before;
     let fds = open_fds() - fds_before;
     assert_eq!(threads, 1, "threads added by {} sockets", 2 * PAIRS);
     // Per pair: listener, accepted and connected ends, two notify descriptors. The I/O
     // thread: its poll, a second handle on it, a waker and a timer.
     assert!(fds <= PAIRS * 5 + 4, "{fds} descriptors for {PAIRS} pairs");
-    drop((pulls, pushes));
+    drop(pairs);
     drop(ctx);
     assert_eq!(io_threads(), threads_before);
     assert_eq!(open_fds(), fds_before);
@@ -328,18 +328,9 @@ fn io_threads_are_set_before_the_first_socket_and_shared_by_all() {
     let ctx = Context::new();
     ctx.set_io_threads(3).unwrap();
     assert_eq!(ctx.io_threads(), 3);
-    let mut pairs = Vec::new();
-    for i in 0..12u32 {
-        let mut pull = ctx.socket(SocketType::Pull).unwrap();
-        let ep = pull
-            .bind(&format!("ipc://{}/t{i}", dir.path().display()))
-            .unwrap();
-        let mut push = ctx.socket(SocketType::Push).unwrap();
-        push.connect(&ep).unwrap();
-        push.send_copy(&i.to_be_bytes(), Flags::NONE).unwrap();
-        assert_eq!(pull.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
-        pairs.push((pull, push));
-    }
+    let pairs: Vec<_> = (0..12)
+        .map(|i| exchanging_pair(&ctx, dir.path(), i))
+        .collect();
     assert_eq!(io_threads() - before, 3);
     let err = ctx.set_io_threads(2).unwrap_err();
     assert_eq!(err.kind(), zsock::ErrorKind::Invalid);

@@ -48,8 +48,9 @@ struct Node<V> {
     label: Label,
     /// What the prefix that ends here holds.
     value: V,
-    /// Children by the first byte of their label, sorted.
-    children: Vec<(u8, usize)>,
+    /// Children by the first byte of their label, sorted (8 bytes each: a node's children
+    /// fit in a line or two, and a walk's binary search touches little).
+    children: Vec<(u8, u32)>,
 }
 
 impl<V> Node<V> {
@@ -57,8 +58,16 @@ impl<V> Node<V> {
         self.children
             .binary_search_by_key(&b, |&(c, _)| c)
             .ok()
-            .map(|i| self.children[i].1)
+            .map(|i| self.children[i].1 as usize)
     }
+}
+
+/// A node's index as stored among its parent's children. The arena holds at most twice
+/// the distinct topics plus one nodes (a topic's bytes come with each), so 32 bits
+/// outlast any memory.
+fn slot(i: usize) -> u32 {
+    debug_assert!(u32::try_from(i).is_ok());
+    i as u32
 }
 
 /// Whether `data` starts with `label`, whose first byte is known to match.
@@ -115,6 +124,7 @@ impl<V: Value> PrefixTree<V> {
     }
 
     fn set_child(&mut self, parent: usize, b: u8, child: usize) {
+        let child = slot(child);
         let children = &mut self.nodes[parent].children;
         match children.binary_search_by_key(&b, |&(c, _)| c) {
             Ok(i) => children[i].1 = child,
@@ -152,7 +162,7 @@ impl<V: Value> PrefixTree<V> {
                 let mid = self.alloc(Node {
                     label: head,
                     value: V::default(),
-                    children: vec![(tail_first, c)],
+                    children: vec![(tail_first, slot(c))],
                 });
                 self.set_child(n, b, mid);
                 n = mid;
@@ -223,6 +233,7 @@ impl<V: Value> PrefixTree<V> {
                 self.release(n);
             }
             Some((_, only)) => {
+                let only = only as usize;
                 let child = std::mem::take(&mut self.nodes[only]);
                 let mut label = std::mem::take(&mut self.nodes[n].label);
                 label.extend_from_slice(&child.label);
@@ -279,7 +290,11 @@ impl<V: Value> PrefixTree<V> {
             if !node.value.is_empty() {
                 out.push(Bytes::copy_from_slice(&prefix));
             }
-            stack.extend(node.children.iter().map(|&(_, c)| (c, prefix.len())));
+            stack.extend(
+                node.children
+                    .iter()
+                    .map(|&(_, c)| (c as usize, prefix.len())),
+            );
         }
         out
     }

@@ -593,6 +593,20 @@ pub enum SendWait {
     ForRoom,
 }
 
+/// The hand-off between a caller that holds the lock and would wait for room for its
+/// output (bounded: `BATCH_PATIENCE`, `body_patience`) and the I/O thread, which must not
+/// sit behind that wait (its other sockets would wait too). Each side announces itself,
+/// then looks at the other (both sequentially consistent, so at least one sees the other):
+/// the I/O thread puts the socket's turn off while the caller waits; the caller does not
+/// start a wait while the I/O thread waits for the lock.
+#[derive(Debug, Default)]
+pub(crate) struct RoomWait {
+    /// The caller is in a wait for room.
+    pub(crate) caller: std::sync::atomic::AtomicBool,
+    /// The I/O thread is waiting for the lock.
+    pub(crate) io: std::sync::atomic::AtomicBool,
+}
+
 /// Whether a receive that finds its pipe's queue empty reads the socket: the caller's
 /// intent, passed with each receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -608,12 +622,12 @@ pub enum RecvRead {
 
 /// All pipes and connections of one socket, and the notices for the layer above.
 pub struct Core {
-    /// Set while the caller, holding the lock, waits for room for its output (bounded:
-    /// `BATCH_PATIENCE`, `body_patience`): the I/O thread then puts off this socket's turn
-    /// rather than wait for the lock, so its other sockets go on.
-    pub(crate) room_wait: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Who waits while the caller holds the lock: see [`RoomWait`].
+    pub(crate) room_wait: std::sync::Arc<RoomWait>,
     pub(crate) pipes: Slab<Pipe>,
     pub(crate) conns: Slab<Conn>,
+    /// How many of `notices` are subscriptions (what XPUB counts towards RCVHWM).
+    sub_notices: usize,
     /// Pipes that may have received messages queued, oldest first, each once (its
     /// `listed` flag): every pipe with a message queued is here, so a receive finds the
     /// next one without looking at idle pipes. A pipe found empty or gone leaves it.
@@ -669,6 +683,7 @@ impl Core {
             pipes: Slab::default(),
             conns: Slab::default(),
             readable: VecDeque::new(),
+            sub_notices: 0,
             notices: VecDeque::new(),
             socket_type,
             sndhwm: 1000,
@@ -711,10 +726,17 @@ impl Core {
     }
 
     pub(crate) fn take_notice(&mut self) -> Option<Notice> {
-        self.notices.pop_front()
+        let n = self.notices.pop_front();
+        if matches!(n, Some(Notice::Subscription(..))) {
+            self.sub_notices -= 1;
+        }
+        n
     }
 
     pub(crate) fn notify(&mut self, n: Notice) {
+        if matches!(n, Notice::Subscription(..)) {
+            self.sub_notices += 1;
+        }
         self.notices.push_back(n);
         self.wake_waiters = true;
     }
@@ -762,7 +784,19 @@ impl Core {
     pub fn discard_input(&mut self, id: PipeId) {
         if let Some(p) = self.pipes.get_mut(id) {
             p.discard_input = true;
-            p.inbound.clear();
+        }
+        self.discard_queued(id);
+    }
+
+    /// Drops the messages queued on a pipe (REQ's stale replies). A connection stopped at
+    /// RCVHWM is read once more, so that it is not left stopped with nothing queued.
+    pub fn discard_queued(&mut self, id: PipeId) {
+        let Some(p) = self.pipes.get_mut(id) else {
+            return;
+        };
+        p.inbound.clear();
+        if let Some(c) = p.conn.filter(|&c| self.reading_paused(c)) {
+            self.read_conn(c);
         }
     }
 
@@ -1361,11 +1395,20 @@ impl Core {
     /// above (they become its unread notifications): what the read path counts.
     fn held_with_notices(&self) -> usize {
         let notices = if self.socket_type == SocketType::XPub {
-            self.notices.len()
+            self.sub_notices
         } else {
             0
         };
         self.held().saturating_add(notices)
+    }
+
+    /// The layer above has been handed the notices queued so far. XPUB: subscriptions it
+    /// did not turn into messages (a repeat without XPUB_VERBOSE) no longer count, and a
+    /// connection stopped for them may be below the mark now.
+    pub(crate) fn notices_delivered(&mut self) {
+        if self.socket_type == SocketType::XPub {
+            self.resume_below_mark();
+        }
     }
 
     /// Stops reading the connections whose pipes are at RCVHWM now that the layer above
@@ -1396,8 +1439,10 @@ impl Core {
             .filter_map(|(_, p)| p.conn)
             .filter(|&c| self.reading_paused(c))
             .collect();
+        // Read to EAGAIN (not the caller's shortcut): this runs on either thread, and the
+        // I/O thread's edge-triggered poll must see EAGAIN to report the next input.
         for c in below {
-            self.read_conn_for_caller(c);
+            self.read_conn(c);
         }
     }
 
@@ -1834,6 +1879,8 @@ impl Core {
             pipe.conn = Some(c);
             pipe.peer = Some(peer);
             pipe.creds = creds;
+            // A new peer on a kept pipe: the layer above decides afresh (Connected).
+            pipe.discard_input = false;
         }
         if let Some(conn) = self.conns.get_mut(c) {
             conn.pipe = Some(p);
@@ -1860,10 +1907,8 @@ impl Core {
         let notices_count = self.socket_type == SocketType::XPub;
         let rcvhwm = self.rcvhwm;
         let above = self.lent.saturating_add(self.unread_notifications);
-        let with_notices = |notices: &VecDeque<Notice>| {
-            above.saturating_add(if notices_count { notices.len() } else { 0 })
-        };
-        let mut held = with_notices(&self.notices);
+        let with_notices = |subs: usize| above.saturating_add(if notices_count { subs } else { 0 });
+        let mut held = with_notices(self.sub_notices);
         let mut pong = false;
         let mut got = false;
         let discard = self.discard_data || pipe.discard_input;
@@ -1877,9 +1922,12 @@ impl Core {
                 None => match decoder.decode(&mut conn.rbuf) {
                     Ok(Some(Item::Frame(f))) => f,
                     Ok(Some(Item::Command(cmd))) => {
+                        let before = self.notices.len();
                         pong |=
                             Self::handle_command(cmd, p, pub_side, heartbeat, &mut self.notices)?;
-                        held = with_notices(&self.notices);
+                        // (It queues subscriptions only.)
+                        self.sub_notices += self.notices.len() - before;
+                        held = with_notices(self.sub_notices);
                         continue;
                     }
                     Ok(Some(Item::Greeting(_))) => {
@@ -1918,7 +1966,8 @@ impl Core {
             if pub_side && msg.len() == 1 {
                 if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
                     self.notices.push_back(Notice::Subscription(p, sub));
-                    held = with_notices(&self.notices);
+                    self.sub_notices += 1;
+                    held = with_notices(self.sub_notices);
                     continue;
                 }
             }
@@ -2035,7 +2084,7 @@ fn body_patience(len: usize) -> std::time::Duration {
 /// wait. `false`: the budget is spent.
 fn wait_for_room_until(
     conn: &Conn,
-    room_wait: &std::sync::atomic::AtomicBool,
+    room_wait: &RoomWait,
     deadline: &mut Option<Instant>,
     budget: std::time::Duration,
 ) -> bool {
@@ -2045,9 +2094,10 @@ fn wait_for_room_until(
     if now >= d {
         return false;
     }
-    room_wait.store(true, Ordering::SeqCst);
-    let room = sys::wait_writable(&conn.stream, d - now);
-    room_wait.store(false, Ordering::SeqCst);
+    room_wait.caller.store(true, Ordering::SeqCst);
+    // The I/O thread waits for the lock: no wait with it held (the output is left to it).
+    let room = !room_wait.io.load(Ordering::SeqCst) && sys::wait_writable(&conn.stream, d - now);
+    room_wait.caller.store(false, Ordering::SeqCst);
     room
 }
 

@@ -25,7 +25,7 @@ use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Token};
 use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
-use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, Phase, PipeId};
+use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, Phase, PipeId, RoomWait};
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::timers::Timers;
@@ -167,8 +167,8 @@ struct Shared<H> {
     /// A turn was put off because the caller held the lock in a wait for room: the caller
     /// asks for the turn again as it lets go. Cleared by the turn that runs.
     turn_wanted: AtomicBool,
-    /// The caller holding the lock is in a bounded wait for room (see `Core::room_wait`).
-    room_wait: Arc<AtomicBool>,
+    /// Shared with the state's `Core`: see [`crate::core::RoomWait`].
+    room_wait: Arc<RoomWait>,
     /// Readiness events of turns that found the lock taken, for the next turn.
     deferred: Mutex<Vec<Readiness>>,
 }
@@ -183,9 +183,8 @@ impl<H> Shared<H> {
     }
 
     /// Empties the notify descriptor if a signal made it readable (no system call
-    /// otherwise: EVENTS on many idle sockets costs none each). Read first, then the flag
-    /// cleared: a signal in between writes nothing, and the state change it announced
-    /// precedes the caller's next look at the state, which follows this.
+    /// otherwise: EVENTS on many idle sockets costs none each). Only under the state lock,
+    /// as every signal is: the flag and the descriptor then change together.
     fn drain_fd(&self) {
         if self.fd_signaled.load(Ordering::SeqCst) {
             sys::drain_eventfd(&self.notify_fd);
@@ -311,7 +310,7 @@ impl<H: Handler> Engine<H> {
         });
         // No descriptor is registered before the slot is known. (A stale wake-up of the
         // slot's previous socket may give this one a turn meanwhile: it finds nothing.)
-        let slot = reactor.add(shared.clone());
+        let slot = reactor.add(shared.clone())?;
         lock(&shared.state).slot = slot;
         Ok(Engine {
             shared,
@@ -338,7 +337,7 @@ impl<H: Handler> Engine<H> {
 
     /// Empties the pollable descriptor's counter.
     pub fn drain_notify_fd(&self) {
-        self.shared.drain_fd();
+        self.lock().drain_notify_fd();
     }
 
     /// A handle that reads monitor events from any thread.
@@ -538,6 +537,12 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// Delivers pending notices and cleans up closed connections now.
     pub fn settle(&mut self) {
         self.st().settle(None);
+    }
+
+    /// Empties the notify descriptor ([`Engine::drain_notify_fd`]) under this lock, before
+    /// the caller looks at the state: a change after that look signals it again.
+    pub fn drain_notify_fd(&mut self) {
+        self.shared.drain_fd();
     }
 
     /// Gives the connections that earlier waits parked back to the I/O thread now, rather
@@ -1523,16 +1528,23 @@ impl<H: Handler> State<H> {
     }
 
     fn settle_changes(&mut self, now: Option<Instant>) {
+        let mut delivered = false;
         loop {
             while let Some(k) = self.core.doomed.pop() {
                 self.reap(k, now.unwrap_or_else(Instant::now));
             }
-            let Some(n) = self.core.take_notice() else {
+            if let Some(n) = self.core.take_notice() {
+                self.dispatched = self.dispatched.wrapping_add(1);
+                let State { handler, core, .. } = self;
+                handler.on_notice(n, core);
+                delivered = true;
+                continue;
+            }
+            if !std::mem::take(&mut delivered) {
                 break;
-            };
-            self.dispatched = self.dispatched.wrapping_add(1);
-            let State { handler, core, .. } = self;
-            handler.on_notice(n, core);
+            }
+            // (May read again, queueing more notices: the loop settles those too.)
+            self.core.notices_delivered();
         }
         // (Checked first: taking an empty list every settle would free and regrow it.)
         if !self.core.retime.is_empty() {
@@ -1597,19 +1609,26 @@ impl<H: Handler> Driven for Shared<H> {
         let locked = match self.state.try_lock() {
             Ok(st) => Ok(st),
             Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
-            Err(TryLockError::WouldBlock) if self.room_wait.load(Ordering::SeqCst) => {
-                // The caller holds the lock in a bounded wait for room: the other
-                // sockets on this thread must not wait for it. The events wait here; the
-                // caller asks for a turn as it lets go (`turn_wanted`), and a look after
-                // `TURN_RETRY` covers a wait that ended just before the flag was set.
-                self.turn_wanted.store(true, Ordering::SeqCst);
-                if !events.is_empty() {
-                    lock(&self.deferred).extend_from_slice(events);
+            Err(TryLockError::WouldBlock) => {
+                // Announce the wait for the lock, then look whether the caller is in a
+                // bounded wait for room (`RoomWait`): if so, the other sockets on this
+                // thread must not wait for it. The events wait here; the caller asks for
+                // a turn as it lets go (`turn_wanted`), and a look after `TURN_RETRY`
+                // covers a wait that ended just before the flag was set. Otherwise the
+                // lock is held for an ordinary call, briefly, and no wait starts now.
+                self.room_wait.io.store(true, Ordering::SeqCst);
+                if self.room_wait.caller.load(Ordering::SeqCst) {
+                    self.room_wait.io.store(false, Ordering::SeqCst);
+                    self.turn_wanted.store(true, Ordering::SeqCst);
+                    if !events.is_empty() {
+                        lock(&self.deferred).extend_from_slice(events);
+                    }
+                    return Turn::Next(Some(now + TURN_RETRY));
                 }
-                return Turn::Next(Some(now + TURN_RETRY));
+                let locked = self.state.lock();
+                self.room_wait.io.store(false, Ordering::SeqCst);
+                locked
             }
-            // Held for an ordinary call: briefly.
-            Err(TryLockError::WouldBlock) => self.state.lock(),
         };
         let mut st = match locked {
             Ok(st) => st,

@@ -127,20 +127,29 @@ impl Reactor {
         self.registry.deregister(source)
     }
 
-    /// Places a socket on this thread; returns its slot.
-    pub(crate) fn add(&self, socket: Arc<dyn Driven>) -> usize {
+    /// Places a socket on this thread; returns its slot (an error once the thread died).
+    pub(crate) fn add(&self, socket: Arc<dyn Driven>) -> io::Result<usize> {
         self.load.fetch_add(1, Ordering::Relaxed);
-        let mut slots = lock(&self.sockets);
-        match slots.free.pop() {
-            Some(i) => {
-                slots.live[i] = Some(socket);
-                i
+        let slot = {
+            let mut slots = lock(&self.sockets);
+            match slots.free.pop() {
+                Some(i) => {
+                    slots.live[i] = Some(socket);
+                    i
+                }
+                None => {
+                    slots.live.push(Some(socket));
+                    slots.live.len() - 1
+                }
             }
-            None => {
-                slots.live.push(Some(socket));
-                slots.live.len() - 1
-            }
+        };
+        // (After the insertion: the thread marks itself dead before it abandons what it
+        // holds, so a socket it missed sees the mark here.)
+        if self.dead.load(Ordering::SeqCst) {
+            self.remove(slot);
+            return Err(io::Error::other("the context's I/O threads have stopped"));
         }
+        Ok(slot)
     }
 
     /// Asks for a turn of socket `slot` soon. Cheap when a wake-up is already on its way.

@@ -165,7 +165,7 @@ impl Req {
         }
         // A new request makes every reply already queued stale (libzmq eats them).
         for p in &self.dealer.fq.pipes {
-            while core.recv_queued(*p).is_some() {}
+            core.discard_queued(*p);
         }
         let id = self.request_id.wrapping_add(1);
         let head = if opts.req_correlate {

@@ -661,8 +661,8 @@ impl Socket {
     /// ZMQ_EVENTS: whether a receive and a send would succeed now. Also clears
     /// [`Socket::fd`]'s readiness, so wait on the descriptor again after this says nothing.
     pub fn events(&self) -> Events {
-        self.engine().drain_notify_fd();
         let mut g = self.lock();
+        g.drain_notify_fd();
         // The caller may wait on the descriptor next: input must reach the I/O thread.
         g.unpark();
         let (routing, core) = g.parts();

@@ -226,3 +226,33 @@ fn xpub_with_many_subscribers_receives_more_subscriptions_than_rcvhwm() {
         seen.insert(m[1..].to_vec());
     }
 }
+
+/// A subscriber that repeats one subscription more times than RCVHWM holds (an XPUB
+/// without XPUB_VERBOSE turns repeats into no message): reading its connection stops on
+/// them, and goes on once they are handed over, so the subscription after them arrives.
+#[test]
+fn xpub_reads_on_after_more_repeated_subscriptions_than_rcvhwm() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut xpub = sock(&ctx, SocketType::XPub);
+    xpub.set(SocketOption::RcvHwm(50)).unwrap();
+    let ep = xpub.bind(&d.ep("x")).unwrap();
+    // More subscribers than a receive reads itself.
+    let quiet: Vec<_> = (0..9)
+        .map(|_| {
+            let s = sock(&ctx, SocketType::Sub);
+            s.connect(&ep).unwrap();
+            s
+        })
+        .collect();
+    let mut bytes = greeting_and_ready("SUB");
+    for _ in 0..200 {
+        bytes.extend_from_slice(&data_frame(b"\x01dup"));
+    }
+    bytes.extend_from_slice(&data_frame(b"\x01new"));
+    let mut raw = UnixStream::connect(ep.strip_prefix("ipc://").unwrap()).unwrap();
+    raw.write_all(&bytes).unwrap();
+    assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x01dup"[..]);
+    assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x01new"[..]);
+    drop(quiet);
+}

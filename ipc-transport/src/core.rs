@@ -593,18 +593,15 @@ pub enum SendWait {
     ForRoom,
 }
 
-/// The hand-off between a caller that holds the lock and would wait for room for its
-/// output (bounded: `BATCH_PATIENCE`, `body_patience`) and the I/O thread, which must not
-/// sit behind that wait (its other sockets would wait too). Each side announces itself,
-/// then looks at the other (both sequentially consistent, so at least one sees the other):
-/// the I/O thread puts the socket's turn off while the caller waits; the caller does not
-/// start a wait while the I/O thread waits for the lock.
+/// A caller that holds the lock and waits for room for its output (bounded:
+/// `BATCH_PATIENCE`, `body_patience`) says so here, and the I/O thread, finding the lock
+/// taken meanwhile, puts this socket's turn off rather than sit behind the wait (its
+/// other sockets would wait too). A turn that took the lock just before the wait began
+/// still waits for it (a known gap: at most one wait's budget).
 #[derive(Debug, Default)]
 pub(crate) struct RoomWait {
     /// The caller is in a wait for room.
     pub(crate) caller: std::sync::atomic::AtomicBool,
-    /// The I/O thread is waiting for the lock.
-    pub(crate) io: std::sync::atomic::AtomicBool,
 }
 
 /// Whether a receive that finds its pipe's queue empty reads the socket: the caller's
@@ -2095,8 +2092,7 @@ fn wait_for_room_until(
         return false;
     }
     room_wait.caller.store(true, Ordering::SeqCst);
-    // The I/O thread waits for the lock: no wait with it held (the output is left to it).
-    let room = !room_wait.io.load(Ordering::SeqCst) && sys::wait_writable(&conn.stream, d - now);
+    let room = sys::wait_writable(&conn.stream, d - now);
     room_wait.caller.store(false, Ordering::SeqCst);
     room
 }

@@ -1609,26 +1609,20 @@ impl<H: Handler> Driven for Shared<H> {
         let locked = match self.state.try_lock() {
             Ok(st) => Ok(st),
             Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
-            Err(TryLockError::WouldBlock) => {
-                // Announce the wait for the lock, then look whether the caller is in a
-                // bounded wait for room (`RoomWait`): if so, the other sockets on this
-                // thread must not wait for it. The events wait here; the caller asks for
-                // a turn as it lets go (`turn_wanted`), and a look after `TURN_RETRY`
-                // covers a wait that ended just before the flag was set. Otherwise the
-                // lock is held for an ordinary call, briefly, and no wait starts now.
-                self.room_wait.io.store(true, Ordering::SeqCst);
-                if self.room_wait.caller.load(Ordering::SeqCst) {
-                    self.room_wait.io.store(false, Ordering::SeqCst);
-                    self.turn_wanted.store(true, Ordering::SeqCst);
-                    if !events.is_empty() {
-                        lock(&self.deferred).extend_from_slice(events);
-                    }
-                    return Turn::Next(Some(now + TURN_RETRY));
+            Err(TryLockError::WouldBlock) if self.room_wait.caller.load(Ordering::SeqCst) => {
+                // The caller holds the lock in a bounded wait for room (`RoomWait`): the
+                // other sockets on this thread must not wait for it. The events wait
+                // here; the caller asks for a turn as it lets go (`turn_wanted`), and a
+                // look after `TURN_RETRY` covers a wait that ended just before the flag
+                // was set.
+                self.turn_wanted.store(true, Ordering::SeqCst);
+                if !events.is_empty() {
+                    lock(&self.deferred).extend_from_slice(events);
                 }
-                let locked = self.state.lock();
-                self.room_wait.io.store(false, Ordering::SeqCst);
-                locked
+                return Turn::Next(Some(now + TURN_RETRY));
             }
+            // Held for an ordinary call: briefly.
+            Err(TryLockError::WouldBlock) => self.state.lock(),
         };
         let mut st = match locked {
             Ok(st) => st,

@@ -175,11 +175,7 @@ fn a_message_before_a_fatal_frame_is_delivered_and_the_router_goes_on() {
     let mut router = sock(&ctx, SocketType::Router);
     router.set(SocketOption::MaxMsgSize(100)).unwrap();
     let ep = router.bind(&d.ep("r")).unwrap();
-    let mut bytes = greeting_and_ready("DEALER");
-    bytes.extend_from_slice(&data_frame(b"before"));
-    bytes.extend_from_slice(&data_frame(&[7u8; 200]));
-    let mut raw = UnixStream::connect(ep.strip_prefix("ipc://").unwrap()).unwrap();
-    raw.write_all(&bytes).unwrap();
+    let mut raw = raw_sending(&ep, "DEALER", &[b"before", &[7u8; 200]]);
     let m = router.recv_msg(Flags::NONE).unwrap();
     assert_eq!(m.len(), 2);
     assert_eq!(&m.frames()[1][..], b"before");
@@ -204,12 +200,7 @@ fn xpub_with_many_subscribers_receives_more_subscriptions_than_rcvhwm() {
     let mut xpub = sock(&ctx, SocketType::XPub);
     xpub.set(SocketOption::RcvHwm(100)).unwrap();
     let ep = xpub.bind(&d.ep("x")).unwrap();
-    let mut quiet = Vec::new();
-    for _ in 0..9 {
-        let s = sock(&ctx, SocketType::Sub);
-        s.connect(&ep).unwrap();
-        quiet.push(s);
-    }
+    let _quiet = quiet_subscribers(&ctx, &ep);
     let mut sub = sock(&ctx, SocketType::Sub);
     sub.connect(&ep).unwrap();
     const TOPICS: usize = 300;
@@ -237,22 +228,34 @@ fn xpub_reads_on_after_more_repeated_subscriptions_than_rcvhwm() {
     let mut xpub = sock(&ctx, SocketType::XPub);
     xpub.set(SocketOption::RcvHwm(50)).unwrap();
     let ep = xpub.bind(&d.ep("x")).unwrap();
-    // More subscribers than a receive reads itself.
-    let quiet: Vec<_> = (0..9)
-        .map(|_| {
-            let s = sock(&ctx, SocketType::Sub);
-            s.connect(&ep).unwrap();
-            s
-        })
-        .collect();
-    let mut bytes = greeting_and_ready("SUB");
-    for _ in 0..200 {
-        bytes.extend_from_slice(&data_frame(b"\x01dup"));
-    }
-    bytes.extend_from_slice(&data_frame(b"\x01new"));
-    let mut raw = UnixStream::connect(ep.strip_prefix("ipc://").unwrap()).unwrap();
-    raw.write_all(&bytes).unwrap();
+    let _quiet = quiet_subscribers(&ctx, &ep);
+    let mut frames: Vec<&[u8]> = vec![b"\x01dup"; 200];
+    frames.push(b"\x01new");
+    let _raw = raw_sending(&ep, "SUB", &frames);
     assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x01dup"[..]);
     assert_eq!(xpub.recv(Flags::NONE).unwrap(), &b"\x01new"[..]);
-    drop(quiet);
+}
+
+/// Nine SUBs connected to `ep` and subscribed to nothing: with the tenth peer, more pipes
+/// than a receive reads itself.
+fn quiet_subscribers(ctx: &Context, ep: &str) -> Vec<zsock::Socket> {
+    (0..9)
+        .map(|_| {
+            let s = sock(ctx, SocketType::Sub);
+            s.connect(ep).unwrap();
+            s
+        })
+        .collect()
+}
+
+/// A raw `ty` peer connected to `ep` that has written its handshake and then one data
+/// frame per entry of `frames`, all in one write.
+fn raw_sending(ep: &str, ty: &str, frames: &[&[u8]]) -> UnixStream {
+    let mut bytes = greeting_and_ready(ty);
+    for f in frames {
+        bytes.extend_from_slice(&data_frame(f));
+    }
+    let mut raw = UnixStream::connect(ep.strip_prefix("ipc://").unwrap()).unwrap();
+    raw.write_all(&bytes).unwrap();
+    raw
 }

@@ -1358,13 +1358,8 @@ impl Core {
     /// the caller holds only shrinks), which stops reading early, never late. A lower
     /// count reads at once the connections that stopped at the mark and are now below it.
     pub fn set_lent(&mut self, n: usize) {
-        let lower = n < self.lent;
-        self.lent = n;
-        if lower {
-            self.resume_below_mark();
-        } else {
-            self.pause_at_mark();
-        }
+        let old = std::mem::replace(&mut self.lent, n);
+        self.held_changed(old, n);
     }
 
     /// How many notifications built from peers' commands the layer above holds and has
@@ -1373,11 +1368,17 @@ impl Core {
     /// connection is read, so a peer cannot make them pile up while the application does
     /// not receive. A lower count reads at once the connections that stopped at the mark.
     pub fn set_unread_notifications(&mut self, n: usize) {
-        let lower = n < self.unread_notifications;
-        self.unread_notifications = n;
-        if lower {
+        let old = std::mem::replace(&mut self.unread_notifications, n);
+        self.held_changed(old, n);
+    }
+
+    /// One part of what the layer above holds went from `old` to `new`: below the mark
+    /// connections are read again, at it they stop; unchanged, nothing is looked at (XPUB
+    /// reports its count on every notice).
+    fn held_changed(&mut self, old: usize, new: usize) {
+        if new < old {
             self.resume_below_mark();
-        } else {
+        } else if new > old {
             self.pause_at_mark();
         }
     }

@@ -322,7 +322,7 @@ impl<H: Handler> Engine<H> {
     /// The socket's pollable descriptor: readable when something may have changed (a
     /// message arrived, room to send appeared, a peer came or went). Like libzmq's ZMQ_FD
     /// it is a hint: after it fires, check readiness until there is none, then drain it
-    /// with [`Engine::drain_notify_fd`] and wait on it again.
+    /// with [`Guard::drain_notify_fd`] and wait on it again.
     pub fn notify_fd(&self) -> BorrowedFd<'_> {
         let mut st = lock_live(&self.shared.state);
         st.unpark_now();
@@ -333,11 +333,6 @@ impl<H: Handler> Engine<H> {
             self.shared.signal_fd();
         }
         self.shared.notify_fd.as_fd()
-    }
-
-    /// Empties the pollable descriptor's counter.
-    pub fn drain_notify_fd(&self) {
-        self.lock().drain_notify_fd();
     }
 
     /// A handle that reads monitor events from any thread.
@@ -539,7 +534,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st().settle(None);
     }
 
-    /// Empties the notify descriptor ([`Engine::drain_notify_fd`]) under this lock, before
+    /// Empties the notify descriptor under this lock, before
     /// the caller looks at the state: a change after that look signals it again.
     pub fn drain_notify_fd(&mut self) {
         self.shared.drain_fd();

@@ -8,18 +8,17 @@
 //! reconnects, so messages sent before the peer is up wait in it, as in libzmq.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
+use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use mio::net::UnixStream;
 use smallvec::SmallVec;
-use zmtp_codec::{
-    put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
-    HandshakeError, Heartbeat, HeartbeatError, Item, Limits, PeerInfo, SocketType, Subscription,
-    Version,
-};
+use zmtp_codec::{FrameHeader, Handshake, Heartbeat, Limits, PeerInfo, SocketType, Subscription};
+
+pub(crate) use crate::connection::CloseReason;
+use crate::connection::{Connection, Copied, Inbox, Outgoing, SMALL_SEND};
 
 use crate::slab::{Key, Slab};
 use crate::{sys, Message, PeerCred};
@@ -27,41 +26,13 @@ use crate::{sys, Message, PeerCred};
 /// Identifies a pipe; stale ids (of closed pipes) never reach a newer pipe.
 pub type PipeId = Key;
 
-/// Bodies up to this size are copied into the batch buffer; larger ones are written from
-/// their own buffer with a vectored write. (A caller copying a larger body for
-/// [`Core::send_copy`] does better to copy it into a message before it takes the lock.)
-pub const COPY_MAX: usize = 2048;
 /// A flush encodes messages until this many bytes are pending, then writes.
 const BATCH: usize = 64 * 1024;
-/// Most buffers in one vectored write.
-const MAX_IOV: usize = 64;
-/// The largest encoded message a caller's send to an idle connection writes from a fixed
-/// buffer of the socket's ([`Core`]'s `small`), in one `send`, without going through the
-/// connection's batch (a request, a reply, a lone message in a quiet stream).
-const SMALL_SEND: usize = 256;
 /// Sends closer together than this (with no wait or receive between) form a streak, which
 /// is batched by the I/O thread instead of written one by one.
 const STREAK_GAP: std::time::Duration = std::time::Duration::from_micros(200);
 /// Most frames in one received message (libzmq has no such cap; no real message nears it).
 pub const MAX_MESSAGE_FRAMES: u64 = 1 << 17;
-/// One read's worth, at most: a read buffer with less than a quarter of its connection's
-/// chunk spare grows by the chunk, which doubles from the first chunk up to this each time a
-/// read fills the room (a 64 KiB message then arrives in one read, not copied across two
-/// buffers, while a quiet connection never reserves more than the first chunk).
-pub const READ_CHUNK: usize = 256 * 1024;
-/// The first chunk of a connection, and of one whose idle buffer was given back.
-const FIRST_READ: usize = 16 * 1024;
-/// A read buffer larger than this is given back when it is empty and its connection read
-/// nothing for a sweep interval (see [`Core::sweep_read_buffers`]), so an idle connection
-/// holds at most this much (64 KiB per idle connection; TESTING.md case 14 measures it).
-const IDLE_RBUF_MAX: usize = 64 * 1024;
-/// Queued messages may keep a read buffer they came from alive only while they fill at
-/// least this fraction (one in `PIN_FACTOR`) of it. When a connection gives up a read
-/// buffer (a new one replaces it, it is given back while idle, or the connection closes),
-/// the messages it queued from that buffer are copied out if they fill less, so what the
-/// queue holds never keeps alive more than `PIN_FACTOR` times its own size in buffers
-/// (see `Core::release_read_buffer`).
-pub const PIN_FACTOR: usize = 8;
 
 /// What the engine tells the layer above. Delivered to [`Handler::on_notice`] under the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,197 +58,6 @@ pub enum Notice {
 pub trait Handler: Send + 'static {
     /// Handles one notice.
     fn on_notice(&mut self, notice: Notice, core: &mut Core);
-}
-
-/// Outgoing bytes of one connection: encoded chunks waiting for a vectored write.
-#[derive(Debug, Default)]
-struct OutBuf {
-    /// Frozen chunks (batches and large bodies), in order, before `cur`.
-    chunks: VecDeque<Bytes>,
-    /// The batch being filled with headers and small bodies.
-    cur: BytesMut,
-    len: usize,
-}
-
-impl OutBuf {
-    fn push_message(&mut self, msg: &Message) {
-        let frames = msg.frames();
-        if frames.is_empty() {
-            self.push_header(0, false); // a message of no frames goes as one empty frame
-        }
-        for (i, body) in frames.iter().enumerate() {
-            self.push_frame(body, i + 1 < frames.len());
-        }
-    }
-
-    fn push_frame(&mut self, body: &Bytes, more: bool) {
-        self.push_body(body, more, || body.clone());
-    }
-
-    /// A one-frame message copied from `body` (large bodies into a buffer of their own).
-    fn push_copy(&mut self, body: &[u8]) {
-        self.push_body(body, false, || Bytes::copy_from_slice(body));
-    }
-
-    /// A data frame (see [`OutBuf::push_bytes`]).
-    fn push_body(&mut self, body: &[u8], more: bool, own: impl FnOnce() -> Bytes) {
-        self.push_header(body.len(), more);
-        self.push_bytes(body, own);
-    }
-
-    /// Bytes already counted in `len`: small ones copied into the batch, larger ones
-    /// (`own`) after it, from a buffer of their own.
-    fn push_bytes(&mut self, bytes: &[u8], own: impl FnOnce() -> Bytes) {
-        if bytes.len() <= COPY_MAX {
-            self.cur.extend_from_slice(bytes);
-        } else {
-            self.push_chunk(own());
-        }
-    }
-
-    /// What a write from the caller's own buffers left unwritten of `parts`: the rest,
-    /// copied, in order.
-    fn push_unwritten(&mut self, parts: &[&[u8]], mut written: usize) {
-        for part in parts {
-            let rest = &part[written.min(part.len())..];
-            written = written.saturating_sub(part.len());
-            if rest.is_empty() {
-                continue;
-            }
-            self.len += rest.len();
-            self.push_bytes(rest, || Bytes::copy_from_slice(rest));
-        }
-    }
-
-    /// A data frame's header, counting the body that follows it.
-    fn push_header(&mut self, body: usize, more: bool) {
-        if let Ok(short) = u8::try_from(body) {
-            self.cur.extend_from_slice(&short_header(short, more));
-            self.len += 2 + body;
-            return;
-        }
-        let hdr = FrameHeader::data(body as u64, more);
-        self.cur.extend_from_slice(hdr.to_bytes().as_slice());
-        self.len += hdr.header_len() + body;
-    }
-
-    /// A body written from its own buffer, after what the batch holds so far.
-    fn push_chunk(&mut self, body: Bytes) {
-        if !self.cur.is_empty() {
-            self.chunks.push_back(self.cur.split().freeze());
-        }
-        self.chunks.push_back(body);
-    }
-
-    fn push_encoded(&mut self, f: impl FnOnce(&mut BytesMut)) {
-        let before = self.cur.len();
-        f(&mut self.cur);
-        self.len += self.cur.len() - before;
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// One vectored write. `Ok(true)`: everything went out.
-    fn write_to(&mut self, stream: &UnixStream) -> io::Result<bool> {
-        let mut iov: smallvec::SmallVec<[IoSlice<'_>; MAX_IOV]> = smallvec::SmallVec::new();
-        for c in self.chunks.iter().take(MAX_IOV - 1) {
-            iov.push(IoSlice::new(c));
-        }
-        // `cur` follows the chunks, so it goes in only when every chunk did.
-        if !self.cur.is_empty() && self.chunks.len() < MAX_IOV {
-            iov.push(IoSlice::new(&self.cur));
-        }
-        let mut n = sys::send_vectored(stream, &iov)?;
-        drop(iov);
-        self.len -= n;
-        while n > 0 {
-            match self.chunks.front_mut() {
-                Some(c) if c.len() <= n => {
-                    n -= c.len();
-                    self.chunks.pop_front();
-                }
-                Some(c) => {
-                    c.advance(n);
-                    n = 0;
-                }
-                None => {
-                    self.cur.advance(n);
-                    n = 0;
-                }
-            }
-        }
-        if self.cur.is_empty() {
-            // Reuse the allocation when no frozen chunk shares it.
-            self.cur.clear();
-        }
-        Ok(self.len == 0)
-    }
-}
-
-/// What [`Core::send`] and [`Core::send_copy`] hand over: a message, or an envelope and a
-/// last frame copied from a borrowed slice.
-trait Outgoing {
-    /// Encodes it into a connection's batch (the direct path), releasing what it held.
-    fn encode_into(&mut self, out: &mut OutBuf);
-    /// Encodes it into `buf` if it fits (see [`SMALL_SEND`]), releasing what it held;
-    /// returns the encoded length. `None`: it does not fit, and nothing changed.
-    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize>;
-    /// The message to queue in the pipe.
-    fn take_message(&mut self) -> Message;
-}
-
-impl Outgoing for Message {
-    fn encode_into(&mut self, out: &mut OutBuf) {
-        out.push_message(self);
-        self.frames_mut().clear();
-    }
-
-    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
-        let frames = self.frames();
-        let mut at = 0;
-        if frames.is_empty() {
-            at = put_short_frame(buf, 0, &[], false)?; // sent as one empty frame
-        }
-        for (i, f) in frames.iter().enumerate() {
-            at = put_short_frame(buf, at, f, i + 1 < frames.len())?;
-        }
-        self.frames_mut().clear();
-        Some(at)
-    }
-
-    fn take_message(&mut self) -> Message {
-        std::mem::take(self)
-    }
-}
-
-/// Frames to go first (an envelope), then a copy of `body`.
-struct Copied<'a> {
-    head: &'a [Bytes],
-    body: &'a [u8],
-}
-
-impl Outgoing for Copied<'_> {
-    fn encode_into(&mut self, out: &mut OutBuf) {
-        for f in self.head {
-            out.push_frame(f, true);
-        }
-        out.push_copy(self.body);
-    }
-
-    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
-        let mut at = 0;
-        for f in self.head {
-            at = put_short_frame(buf, at, f, true)?;
-        }
-        put_short_frame(buf, at, self.body, false)
-    }
-
-    fn take_message(&mut self) -> Message {
-        let copy = Bytes::copy_from_slice(self.body);
-        self.head.iter().cloned().chain([copy]).collect()
-    }
 }
 
 /// The caller's sends since it last waited or received, for the choice to write a
@@ -323,82 +103,6 @@ pub(crate) enum Origin {
     Connected(Key),
 }
 
-// The active phase is the hot path and stays inline; the handshake is the boxed one.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Phase {
-    Handshake(Box<Handshake>),
-    Active {
-        decoder: Decoder,
-        heartbeat: Heartbeat,
-    },
-}
-
-/// Why a connection ended, for events and for the connector's decision to reconnect:
-/// the codec's own errors where the peer's bytes or timing decided it.
-#[derive(Debug, Clone)]
-pub(crate) enum CloseReason {
-    /// The peer closed its end.
-    Eof,
-    /// A read or write failed with this errno.
-    Io(i32),
-    /// The peer's traffic could not be decoded: the connector gives up on this endpoint
-    /// (no reconnect loop).
-    Decode(DecodeError),
-    /// The peer broke the protocol after the handshake (also final for the endpoint).
-    Protocol(Violation),
-    /// The handshake failed; final for the endpoint unless it timed out (then the
-    /// connector tries again).
-    Handshake(HandshakeError),
-    /// The heartbeat gave up on the peer.
-    Heartbeat(HeartbeatError),
-    /// Closed by this side.
-    Local,
-}
-
-/// A protocol rule a peer broke after its handshake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Violation {
-    /// A second greeting.
-    Greeting,
-    /// A second READY.
-    Ready,
-    /// ERROR, with the reason it gave (lossily decoded).
-    PeerError(String),
-}
-
-impl CloseReason {
-    /// What a monitor event says about it.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            CloseReason::Eof => "peer closed the connection".into(),
-            CloseReason::Io(e) => io::Error::from_raw_os_error(*e).to_string(),
-            CloseReason::Decode(e) => e.to_string(),
-            CloseReason::Protocol(Violation::Greeting) => "unexpected greeting".into(),
-            CloseReason::Protocol(Violation::Ready) => "peer sent READY after the handshake".into(),
-            CloseReason::Protocol(Violation::PeerError(reason)) => {
-                format!("peer sent ERROR: {reason}")
-            }
-            CloseReason::Handshake(e) => e.to_string(),
-            CloseReason::Heartbeat(e) => e.to_string(),
-            CloseReason::Local => "closed locally".into(),
-        }
-    }
-
-    /// Whether the connector stops trying this endpoint.
-    pub(crate) fn ends_endpoint(&self) -> bool {
-        match self {
-            CloseReason::Decode(_) | CloseReason::Protocol(_) => true,
-            CloseReason::Handshake(e) => *e != HandshakeError::Timeout,
-            _ => false,
-        }
-    }
-
-    /// The handshake's own verdict (not a timeout, not a lost stream).
-    pub(crate) fn is_handshake_verdict(&self) -> bool {
-        matches!(self, CloseReason::Handshake(e) if *e != HandshakeError::Timeout)
-    }
-}
-
 /// What a read or write system call's result means for a connection: the one
 /// classification every IO path uses.
 pub(crate) enum IoOutcome<T = usize> {
@@ -414,8 +118,8 @@ pub(crate) enum IoOutcome<T = usize> {
 }
 
 impl<T> IoOutcome<T> {
-    /// A write's result.
-    pub(crate) fn of_write(r: io::Result<T>) -> IoOutcome<T> {
+    /// A system call's result (a read's end of file is [`Conn::read`]'s to tell).
+    pub(crate) fn of(r: io::Result<T>) -> IoOutcome<T> {
         match r {
             Ok(v) => IoOutcome::Moved(v),
             Err(e) => IoOutcome::of_error(&e),
@@ -431,37 +135,14 @@ impl<T> IoOutcome<T> {
     }
 }
 
-impl IoOutcome {
-    /// A read's result: 0 bytes is the peer's end of file.
-    pub(crate) fn of_read(r: io::Result<usize>) -> IoOutcome {
-        match r {
-            Ok(0) => IoOutcome::Lost(CloseReason::Eof),
-            r => IoOutcome::of_write(r),
-        }
-    }
-}
-
 pub(crate) struct Conn {
     pub(crate) stream: UnixStream,
     pub(crate) origin: Origin,
     pub(crate) endpoint: String,
     pub(crate) creds: Option<PeerCred>,
-    pub(crate) phase: Phase,
     pub(crate) pipe: Option<PipeId>,
-    rbuf: BytesMut,
-    /// The read buffer before this one, kept while messages still hold parts of it: once
-    /// they let go, reading goes on in it (its pages are warm) instead of a new buffer.
-    /// With its size. Given back, like a large `rbuf`, when the connection goes quiet.
-    spare: Option<(BytesMut, usize)>,
-    /// The size of `rbuf`'s allocation when it was last reserved.
-    rbuf_size: usize,
-    /// Messages queued on the pipe since `rbuf`'s allocation was made: the newest this many
-    /// of the pipe's queue may hold parts of it.
-    queued_from_rbuf: usize,
-    /// How many frames of `partial` came from allocations before `rbuf`'s.
-    partial_before_rbuf: usize,
-    out: OutBuf,
-    partial: Message,
+    /// The protocol machine: handshake, decoding, heartbeats, buffers, output.
+    pub(crate) zmtp: Connection,
     /// WRITABLE interest is registered (a write hit WouldBlock).
     pub(crate) want_write: bool,
     /// Out of the I/O thread's poll: a caller waited on it, and it stays out for
@@ -472,15 +153,10 @@ pub(crate) struct Conn {
     pub(crate) registered: bool,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
-    /// Something was read since the last sweep of read buffers.
-    read_since_sweep: bool,
     /// The I/O thread held this batch back once already, or looked at the connection while
     /// its batch was empty (it never holds a batch back twice, so what is added to it waits
     /// one hold-back at most). Cleared when the batch is all written.
     pub(crate) corked: bool,
-    /// How much the read buffer grows by (see [`READ_CHUNK`]).
-    read_chunk: usize,
-    pub(crate) peer_version: Version,
     pub(crate) closing: Option<CloseReason>,
 }
 
@@ -497,40 +173,23 @@ impl Conn {
             origin,
             endpoint,
             creds,
-            phase: Phase::Handshake(Box::new(handshake)),
             pipe: None,
-            rbuf: BytesMut::new(),
-            spare: None,
-            rbuf_size: 0,
-            queued_from_rbuf: 0,
-            partial_before_rbuf: 0,
-            out: OutBuf::default(),
-            partial: Message::new(),
+            zmtp: Connection::new(handshake),
             want_write: false,
             registered: false,
             parked: false,
             read_paused: false,
-            read_since_sweep: false,
             corked: false,
-            read_chunk: FIRST_READ,
-            peer_version: Version::V3_1,
             closing: None,
         }
     }
 
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        match &self.phase {
-            Phase::Handshake(h) => h.poll_timeout(),
-            Phase::Active { heartbeat, .. } => heartbeat.poll_timeout(),
-        }
-    }
-
     pub(crate) fn is_active(&self) -> bool {
-        matches!(self.phase, Phase::Active { .. })
+        self.zmtp.is_active()
     }
 
     pub(crate) fn has_output(&self) -> bool {
-        !self.out.is_empty()
+        self.zmtp.has_output()
     }
 
     /// A write hit WouldBlock: WRITABLE interest is wanted. Whether that is new (the
@@ -541,18 +200,30 @@ impl Conn {
 
     /// Up, writable, and with nothing of its own waiting to be written.
     fn is_idle(&self) -> bool {
-        self.is_active() && !self.want_write && self.out.is_empty()
+        self.is_active() && !self.want_write && !self.zmtp.has_output()
     }
 
-    /// Appends the heartbeat's pending PING and PONG, but only to an empty output: while
-    /// other output waits they stay pending in the heartbeat (one of each at most, the
-    /// PONG with the newest PING's context), so a peer that does not read makes nothing
-    /// pile up. `Core::write_out` calls this again each time the output is all written.
-    fn queue_heartbeat(&mut self) {
-        if let Phase::Active { heartbeat, .. } = &mut self.phase {
-            if heartbeat.wants_transmit() && self.out.is_empty() {
-                self.out.push_encoded(|b| heartbeat.poll_transmit(b));
-            }
+    /// The one write of a connection: its output, then `extra` (the caller's own
+    /// buffers), in one vectored write, classified. `Moved(n)`: `n` bytes of `extra` went
+    /// out (what is left of it is the caller's to keep or copy).
+    fn write(&mut self, extra: &[&[u8]]) -> IoOutcome<usize> {
+        let stream = &self.stream;
+        IoOutcome::of(
+            self.zmtp
+                .write_with(extra, |iov| sys::send_vectored(stream, iov)),
+        )
+    }
+
+    /// One read into the connection's buffer (`queue`: its pipe's received messages, see
+    /// [`Connection::read_with`]), classified: `Moved((bytes, room))`.
+    fn read(&mut self, queue: Option<&mut VecDeque<Message>>) -> IoOutcome<(usize, usize)> {
+        let stream = &self.stream;
+        match self
+            .zmtp
+            .read_with(queue, |buf| sys::read_into(stream, buf))
+        {
+            Ok((0, _)) => IoOutcome::Lost(CloseReason::Eof),
+            r => IoOutcome::of(r),
         }
     }
 }
@@ -936,15 +607,10 @@ impl Core {
         let mut written = 0;
         while written < total {
             let rest = [
-                IoSlice::new(&hdr[written.min(hdr.len())..]),
-                IoSlice::new(&body[written.saturating_sub(hdr.len())..]),
+                &hdr[written.min(hdr.len())..],
+                &body[written.saturating_sub(hdr.len())..],
             ];
-            let rest = if written < hdr.len() {
-                &rest[..]
-            } else {
-                &rest[1..]
-            };
-            match IoOutcome::of_write(sys::send_vectored(&conn.stream, rest)) {
+            match conn.write(&rest) {
                 IoOutcome::Moved(n) => written += n,
                 IoOutcome::Retry => {}
                 IoOutcome::WouldBlock => {
@@ -969,7 +635,7 @@ impl Core {
         if written < total {
             // The rest waits in the batch, in order; the kernel is full.
             conn.corked = false;
-            conn.out.push_unwritten(&[hdr, body], written);
+            conn.zmtp.push_unwritten(&[hdr, body], written);
             if conn.wait_for_room() {
                 self.reregister.push(c);
             }
@@ -1004,9 +670,9 @@ impl Core {
         let direct = if conflate || !pipe.out.is_empty() {
             None
         } else {
-            self.conns
-                .get_mut(c)
-                .filter(|conn| conn.is_active() && conn.out.len < BATCH && conn.closing.is_none())
+            self.conns.get_mut(c).filter(|conn| {
+                conn.is_active() && conn.zmtp.output_len() < BATCH && conn.closing.is_none()
+            })
         };
         let Some(conn) = direct else {
             if conflate {
@@ -1027,12 +693,12 @@ impl Core {
             }
             return true;
         };
-        let through = self.streak.starts(conn.out.is_empty());
+        let through = self.streak.starts(!conn.has_output());
         if through && !conn.want_write {
             // An idle connection and a small message: straight to the kernel, in one send.
             let buf = &mut self.small;
             if let Some(n) = msg.encode_small(buf) {
-                let written = match IoOutcome::of_write(sys::send(&conn.stream, &buf[..n])) {
+                let written = match conn.write(&[&buf[..n]]) {
                     IoOutcome::Moved(w) if w == n => {
                         conn.corked = false; // the next batch is a new one
                         return true;
@@ -1049,16 +715,17 @@ impl Core {
                 };
                 // The kernel took part or none of it: the rest waits in the batch, and the
                 // flush below writes it or waits for room, as for any batch.
-                conn.out.push_unwritten(&[&buf[..n]], written);
+                conn.zmtp.push_unwritten(&[&buf[..n]], written);
                 self.flush_for_caller(c);
                 return true;
             }
         }
-        msg.encode_into(&mut conn.out);
-        if patient && !through && conn.out.len >= BATCH {
+        conn.zmtp.encode(msg);
+        let batched = conn.zmtp.output_len();
+        if patient && !through && batched >= BATCH {
             // Once the batch is below BATCH the caller goes on filling it.
             let _ = self.write_patiently(c, BATCH_PATIENCE, &mut None, BATCH);
-        } else if through || conn.out.len >= BATCH {
+        } else if through || batched >= BATCH {
             self.flush_for_caller(c);
         } else if !conn.want_write {
             // (While a write waits for room, its flush writes this too.)
@@ -1113,8 +780,7 @@ impl Core {
         if !conn.is_active() {
             return;
         }
-        let v = conn.peer_version;
-        conn.out.push_encoded(|b| sub.encode(v, b));
+        conn.zmtp.push_subscription(sub);
         self.schedule_flush(c);
     }
 
@@ -1474,33 +1140,26 @@ impl Core {
             let Some(c) = self.conns.get_mut(k) else {
                 continue;
             };
-            if !c.read_since_sweep {
-                c.spare = None;
-            }
-            if c.rbuf.capacity() > IDLE_RBUF_MAX {
-                if c.rbuf.is_empty() && !c.read_since_sweep {
-                    let pipe = c.pipe.and_then(|p| self.pipes.get_mut(p));
-                    Self::release_read_buffer(c, pipe, c.rbuf_size);
-                    c.rbuf = BytesMut::new();
-                    c.rbuf_size = 0;
-                    c.read_chunk = FIRST_READ;
-                } else {
-                    big = true;
-                }
-            }
-            big |= c.spare.is_some();
-            c.read_since_sweep = false;
+            let queue = c
+                .pipe
+                .and_then(|p| self.pipes.get_mut(p))
+                .map(|p| &mut p.inbound);
+            big |= c.zmtp.sweep(queue);
         }
         self.big_rbufs = big;
     }
 
-    /// The connection is closing: its read buffer goes (see `Core::release_read_buffer`).
+    /// The connection is closing: its read buffer goes (see
+    /// [`Connection::release_read_buffer`]).
     pub(crate) fn release_read_buffers(&mut self, c: Key) {
         let Some(conn) = self.conns.get_mut(c) else {
             return;
         };
-        let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
-        Self::release_read_buffer(conn, pipe, conn.rbuf_size);
+        let queue = conn
+            .pipe
+            .and_then(|p| self.pipes.get_mut(p))
+            .map(|p| &mut p.inbound);
+        conn.zmtp.release_read_buffer(queue);
     }
 
     /// Whether reading the connection stopped at RCVHWM.
@@ -1512,13 +1171,13 @@ impl Core {
     pub(crate) fn read_buffer_bytes(&self) -> usize {
         self.conns
             .iter()
-            .map(|(_, c)| c.rbuf.capacity() + c.spare.as_ref().map_or(0, |s| s.1))
+            .map(|(_, c)| c.zmtp.read_buffer_bytes())
             .sum()
     }
 
     /// Bytes encoded into the connections' output and not yet written.
     pub(crate) fn output_bytes(&self) -> usize {
-        self.conns.iter().map(|(_, c)| c.out.len).sum()
+        self.conns.iter().map(|(_, c)| c.zmtp.output_len()).sum()
     }
 
     /// Whether a connection has output waiting anywhere (its buffer or its pipe).
@@ -1611,7 +1270,7 @@ impl Core {
             if !blocked {
                 break true;
             }
-            if conn.out.len < enough {
+            if conn.zmtp.output_len() < enough {
                 if !conn.want_write {
                     self.mark_dirty(c);
                 }
@@ -1658,18 +1317,18 @@ impl Core {
         let mut relieved = false;
         let mut wrote = false;
         loop {
-            conn.queue_heartbeat();
+            conn.zmtp.queue_heartbeat();
             if let Some(p) = pipe.as_deref_mut() {
-                while conn.out.len < BATCH {
+                while conn.zmtp.output_len() < BATCH {
                     let Some(m) = p.out.pop_front() else { break };
-                    conn.out.push_message(&m);
+                    conn.zmtp.push_message(&m);
                     relieved = true;
                 }
             }
-            if conn.out.is_empty() {
+            if !conn.has_output() {
                 break;
             }
-            match IoOutcome::of_write(conn.out.write_to(&conn.stream)) {
+            match conn.write(&[]) {
                 IoOutcome::Moved(_) => wrote = true,
                 IoOutcome::WouldBlock => {
                     if relieved {
@@ -1705,11 +1364,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(c) else {
             return;
         };
-        let Conn { phase, out, .. } = conn;
-        match phase {
-            Phase::Handshake(h) => out.push_encoded(|b| h.poll_transmit(b)),
-            Phase::Active { .. } => conn.queue_heartbeat(),
-        }
+        conn.zmtp.poll_transmit();
     }
 
     /// Reads and decodes what the connection has, up to RCVHWM queued messages (less what
@@ -1726,7 +1381,7 @@ impl Core {
         if conn.closing.is_some() {
             return;
         }
-        let mut buffered = !conn.rbuf.is_empty();
+        let mut buffered = conn.zmtp.has_buffered_input();
         loop {
             // Decode what is buffered first: it may fill the queue before any read.
             if buffered {
@@ -1754,18 +1409,14 @@ impl Core {
             if drained {
                 return;
             }
-            let pipe = conn.pipe.and_then(|p| self.pipes.get_mut(p));
-            let (read, room) = match read_some(conn, pipe) {
-                Ok((n, room)) => (Ok(n), room),
-                Err(e) => (Err(e), 0),
-            };
-            match IoOutcome::of_read(read) {
-                IoOutcome::Moved(n) => {
+            let queue = conn
+                .pipe
+                .and_then(|p| self.pipes.get_mut(p))
+                .map(|p| &mut p.inbound);
+            match conn.read(queue) {
+                IoOutcome::Moved((n, room)) => {
                     buffered = true;
-                    if let Phase::Active { heartbeat, .. } = &mut conn.phase {
-                        heartbeat.on_traffic();
-                    }
-                    if conn.rbuf.capacity() > IDLE_RBUF_MAX {
+                    if conn.zmtp.has_big_read_buffer() {
                         self.big_rbufs = true;
                     }
                     // For the calling thread, a read that did not fill the buffer emptied
@@ -1809,44 +1460,35 @@ impl Core {
         }
     }
 
-    /// Reads during the handshake (no HWM, no fast path). Returns Err on EOF or error.
-    pub(crate) fn read_handshake(&mut self, c: Key) -> Result<(), CloseReason> {
+    /// Reads during the handshake (no HWM, no fast path), feeding the handshake after
+    /// each read; stops once the peer's READY came in (the rest is traffic, read under
+    /// the HWM). `Ok(Some(peer))`: the handshake completed. `Err` on a verdict, end of file
+    /// or error.
+    pub(crate) fn read_handshake(&mut self, c: Key) -> Result<Option<PeerInfo>, CloseReason> {
         let Some(conn) = self.conns.get_mut(c) else {
-            return Ok(());
+            return Ok(None);
         };
         loop {
-            match IoOutcome::of_read(read_some(conn, None).map(|(n, _)| n)) {
+            match conn.read(None) {
                 IoOutcome::Moved(_) | IoOutcome::Retry => {}
-                IoOutcome::WouldBlock => return Ok(()),
+                IoOutcome::WouldBlock => return Ok(None),
                 IoOutcome::Lost(reason) => return Err(reason),
             }
-            // Stop reading once READY came in: the rest is traffic, read under HWM.
-            if let Phase::Handshake(h) = &mut conn.phase {
-                h.handle_input(&mut conn.rbuf)
-                    .map_err(CloseReason::Handshake)?;
-                if h.is_complete() {
-                    return Ok(());
-                }
+            if let Some(peer) = conn.zmtp.handshake_input()? {
+                return Ok(Some(peer));
             }
         }
     }
 
     /// Feeds buffered bytes to the handshake; returns the peer once it completed.
     pub(crate) fn advance_handshake(&mut self, c: Key) -> Result<Option<PeerInfo>, CloseReason> {
-        let Some(conn) = self.conns.get_mut(c) else {
-            return Ok(None);
-        };
-        let Phase::Handshake(h) = &mut conn.phase else {
-            return Ok(None);
-        };
-        h.handle_input(&mut conn.rbuf)
-            .map_err(CloseReason::Handshake)?;
-        match h.poll_event() {
-            Some(zmtp_codec::Event::Completed(peer)) => Ok(Some(peer)),
+        match self.conns.get_mut(c) {
+            Some(conn) => conn.zmtp.handshake_input(),
             None => Ok(None),
         }
     }
 
+    /// Starts traffic on a connection whose handshake completed with `peer`.
     pub(crate) fn activate(&mut self, c: Key, peer: &PeerInfo, heartbeat: Heartbeat) {
         let limits = Limits {
             // MAXMSGSIZE bounds each frame, as in libzmq; the frame count is capped so that
@@ -1856,19 +1498,9 @@ impl Core {
             max_message_frames: Some(MAX_MESSAGE_FRAMES),
             max_command_size: None,
         };
-        let Some(conn) = self.conns.get_mut(c) else {
-            return;
-        };
-        let placeholder = Phase::Active {
-            decoder: Decoder::frames_only(limits),
-            heartbeat: heartbeat.clone(),
-        };
-        if let Phase::Handshake(h) = std::mem::replace(&mut conn.phase, placeholder) {
-            let mut decoder = h.into_decoder();
-            decoder.set_limits(limits);
-            conn.phase = Phase::Active { decoder, heartbeat };
+        if let Some(conn) = self.conns.get_mut(c) {
+            conn.zmtp.activate(peer, limits, heartbeat);
         }
-        conn.peer_version = peer.version;
     }
 
     pub(crate) fn attach_conn_to_pipe(&mut self, c: Key, p: PipeId, peer: PeerInfo) {
@@ -1893,166 +1525,123 @@ impl Core {
         let Some(p) = conn.pipe else {
             return Ok(());
         };
-        let Phase::Active { decoder, heartbeat } = &mut conn.phase else {
-            return Ok(());
-        };
         let Some(pipe) = self.pipes.get_mut(p) else {
             return Ok(());
         };
-        let pub_side = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
-        // XPUB hands subscriptions to the application as messages: until it does, they
-        // count towards RCVHWM like the messages queued here (recounted where they grow).
-        let notices_count = self.socket_type == SocketType::XPub;
-        let rcvhwm = self.rcvhwm;
-        let above = self.lent.saturating_add(self.unread_notifications);
-        let with_notices = |subs: usize| above.saturating_add(if notices_count { subs } else { 0 });
-        let mut held = with_notices(self.sub_notices);
-        let mut pong = false;
-        let mut got = false;
-        let discard = self.discard_data || pipe.discard_input;
-        loop {
-            if Self::queue_full(rcvhwm, held, pipe.inbound.len()) {
-                break;
-            }
-            // Data frames take the inlined path; everything else, the general decoder.
-            let f = match decoder.decode_data(&mut conn.rbuf) {
-                Some(f) => f,
-                None => match decoder.decode(&mut conn.rbuf) {
-                    Ok(Some(Item::Frame(f))) => f,
-                    Ok(Some(Item::Command(cmd))) => {
-                        let before = self.notices.len();
-                        pong |=
-                            Self::handle_command(cmd, p, pub_side, heartbeat, &mut self.notices)?;
-                        // (It queues subscriptions only.)
-                        self.sub_notices += self.notices.len() - before;
-                        held = with_notices(self.sub_notices);
-                        continue;
-                    }
-                    Ok(Some(Item::Greeting(_))) => {
-                        return Err(CloseReason::Protocol(Violation::Greeting));
-                    }
-                    Ok(None) => break,
-                    // Post-handshake, a malformed command is ignored (IPC.md section 5).
-                    Err(e) if !e.is_fatal() => continue,
-                    Err(e) => return Err(protocol_error(&e)),
-                },
-            };
-            let msg = if f.more || !conn.partial.is_empty() {
-                conn.partial.push(f.body);
-                if f.more {
-                    continue;
-                }
-                conn.partial_before_rbuf = 0;
-                std::mem::take(&mut conn.partial)
-            } else if !pub_side && !discard {
-                // A single-frame message built in its queue slot: a message built
-                // elsewhere and moved there costs a stalled copy per message.
-                pipe.inbound.push_back(Message::new());
-                if let Some(m) = pipe.inbound.back_mut() {
-                    m.push(f.body);
-                }
-                conn.queued_from_rbuf += 1;
-                if !got {
-                    got = true;
-                    // Listed at once: an error later in this buffer returns early.
-                    Self::list(&mut self.readable, pipe, p);
-                }
-                continue;
-            } else {
-                Message::from(f.body)
-            };
-            if pub_side && msg.len() == 1 {
-                if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
-                    self.notices.push_back(Notice::Subscription(p, sub));
-                    self.sub_notices += 1;
-                    held = with_notices(self.sub_notices);
-                    continue;
-                }
-            }
-            if !discard {
-                pipe.inbound.push_back(msg);
-                conn.queued_from_rbuf += 1;
-                if !got {
-                    got = true;
-                    Self::list(&mut self.readable, pipe, p);
-                }
-            }
-        }
-        if pong {
-            self.retime.push(c);
-            conn.queue_heartbeat();
-            self.schedule_flush(c);
-        }
-        if got || !self.notices.is_empty() {
+        let socket_type = self.socket_type;
+        let mut inbox = PipeInbox {
+            discard: self.discard_data || pipe.discard_input,
+            id: p,
+            pipe,
+            readable: &mut self.readable,
+            notices: &mut self.notices,
+            sub_notices: &mut self.sub_notices,
+            rcvhwm: self.rcvhwm,
+            above: self.lent.saturating_add(self.unread_notifications),
+            pub_side: matches!(socket_type, SocketType::Pub | SocketType::XPub),
+            notices_count: socket_type == SocketType::XPub,
+            got: false,
+        };
+        let done = conn.zmtp.decode(&mut inbox);
+        let woke = inbox.got || !self.notices.is_empty();
+        if woke {
             self.wake_waiters = true;
+        }
+        if done?.pong {
+            self.retime.push(c);
+            self.schedule_flush(c);
         }
         Ok(())
     }
+}
 
-    /// Gives up the connection's read buffer allocation as it is (a new one replaces it,
-    /// or the connection closes), `size` bytes. The messages queued from it (the newest
-    /// [`Conn`]'s `queued_from_rbuf` of the pipe's queue) and the frames of a message in
-    /// progress that came from it keep it alive; if they fill less than one
-    /// [`PIN_FACTOR`]th of it, they are copied into buffers of their own, so a peer that
-    /// follows each small message with bytes that are not kept (commands, dropped data)
-    /// cannot make a few queued bytes hold whole read buffers.
-    fn release_read_buffer(conn: &mut Conn, pipe: Option<&mut Pipe>, size: usize) {
-        let queued = std::mem::take(&mut conn.queued_from_rbuf);
-        let frames = conn.partial.len();
-        let before = std::mem::replace(&mut conn.partial_before_rbuf, frames).min(frames);
-        let partial = &mut conn.partial.frames_mut()[before..];
-        let queue = pipe.map(|p| &mut p.inbound);
-        let start = queue
-            .as_deref()
-            .map_or(0, |q| q.len() - queued.min(q.len()));
-        let tail = || queue.as_deref().into_iter().flat_map(|q| q.range(start..));
-        if tail().next().is_none() && partial.is_empty() {
-            return;
-        }
-        let kept = tail().map(Message::byte_len).sum::<usize>()
-            + partial.iter().map(Bytes::len).sum::<usize>();
-        if kept.saturating_mul(PIN_FACTOR) >= size {
-            return;
-        }
-        // An empty frame is a slice of the buffer too, and keeps it alive as well.
-        let own = |f: &mut Bytes| *f = Bytes::copy_from_slice(f);
-        for m in queue.into_iter().flat_map(|q| q.range_mut(start..)) {
-            m.frames_mut().iter_mut().for_each(own);
-        }
-        partial.iter_mut().for_each(own);
+/// Where a connection's traffic goes: its pipe's queue (up to RCVHWM, less what the layer
+/// above holds) and, for PUB and XPUB, subscriptions as notices.
+struct PipeInbox<'a> {
+    id: PipeId,
+    pipe: &'a mut Pipe,
+    readable: &'a mut VecDeque<PipeId>,
+    notices: &'a mut VecDeque<Notice>,
+    sub_notices: &'a mut usize,
+    rcvhwm: usize,
+    /// What the layer above holds (taken ahead, unread notifications).
+    above: usize,
+    /// PUB and XPUB: subscriptions come as commands or (ZMTP 3.0) one-frame messages.
+    pub_side: bool,
+    /// XPUB hands subscriptions to the application as messages: until it does, they
+    /// count towards RCVHWM like the messages queued here.
+    notices_count: bool,
+    /// Data messages are dropped (PUB, or a pipe the layer above discards).
+    discard: bool,
+    /// A message was queued.
+    got: bool,
+}
+
+impl PipeInbox<'_> {
+    fn subscribe(&mut self, sub: Subscription) {
+        self.notices.push_back(Notice::Subscription(self.id, sub));
+        *self.sub_notices += 1;
     }
 
-    /// Handles a command on an active connection. `Ok(true)`: a PING wants its PONG.
-    fn handle_command(
-        cmd: Command,
-        p: PipeId,
-        pub_side: bool,
-        heartbeat: &mut Heartbeat,
-        notices: &mut VecDeque<Notice>,
-    ) -> Result<bool, CloseReason> {
-        match cmd {
-            Command::Ping(ping) => {
-                heartbeat.on_ping(&ping, Instant::now());
-                return Ok(true);
-            }
-            Command::Pong { .. } | Command::Unknown { .. } => {}
-            Command::Subscribe(_) | Command::Cancel(_) => {
-                if pub_side {
-                    if let Some(sub) = Subscription::from_command(&cmd) {
-                        notices.push_back(Notice::Subscription(p, sub));
-                    }
-                }
-            }
-            Command::Error { reason } => {
-                return Err(CloseReason::Protocol(Violation::PeerError(
-                    String::from_utf8_lossy(&reason).into_owned(),
-                )));
-            }
-            Command::Ready(_) => {
-                return Err(CloseReason::Protocol(Violation::Ready));
+    fn queued(&mut self) {
+        if !self.got {
+            self.got = true;
+            // Listed at once: an error later in the buffer ends the decoding early.
+            Core::list(self.readable, self.pipe, self.id);
+        }
+    }
+}
+
+impl Inbox for PipeInbox<'_> {
+    #[inline]
+    fn is_full(&self) -> bool {
+        let subs = if self.notices_count {
+            *self.sub_notices
+        } else {
+            0
+        };
+        let held = self.above.saturating_add(subs);
+        Core::queue_full(self.rcvhwm, held, self.pipe.inbound.len())
+    }
+
+    #[inline]
+    fn push_frame(&mut self, body: Bytes) -> bool {
+        if self.pub_side || self.discard {
+            return self.push_message(Message::from(body));
+        }
+        // A one-frame message built in its queue slot: a message built elsewhere and
+        // moved there costs a stalled copy per message.
+        self.pipe.inbound.push_back(Message::new());
+        if let Some(m) = self.pipe.inbound.back_mut() {
+            m.push(body);
+        }
+        self.queued();
+        true
+    }
+
+    fn push_message(&mut self, msg: Message) -> bool {
+        if self.pub_side && msg.len() == 1 {
+            if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
+                self.subscribe(sub);
+                return false;
             }
         }
-        Ok(false)
+        if self.discard {
+            return false;
+        }
+        self.pipe.inbound.push_back(msg);
+        self.queued();
+        true
+    }
+
+    fn subscription(&mut self, sub: Subscription) {
+        if self.pub_side {
+            self.subscribe(sub);
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 }
 
@@ -2096,53 +1685,4 @@ fn wait_for_room_until(
     let room = sys::wait_writable(&conn.stream, d - now);
     room_wait.caller.store(false, Ordering::SeqCst);
     room
-}
-
-fn protocol_error(e: &DecodeError) -> CloseReason {
-    CloseReason::Decode(e.clone())
-}
-
-/// One read into the connection's buffer. The buffer grows with what arrives, at most
-/// doubling per read, so a peer's declared length never sizes an allocation by itself.
-/// Returns the bytes read and the room there was for them.
-fn read_some(conn: &mut Conn, pipe: Option<&mut Pipe>) -> io::Result<(usize, usize)> {
-    let chunk = conn.read_chunk;
-    if conn.rbuf.capacity() - conn.rbuf.len() < chunk / 4 {
-        let needed = match &conn.phase {
-            Phase::Active { decoder, .. } => decoder.bytes_needed(&conn.rbuf),
-            Phase::Handshake(_) => 0,
-        };
-        let len = conn.rbuf.len();
-        let want = needed.clamp(chunk as u64, len.max(chunk) as u64) as usize; // <= max(len, chunk)
-        if !conn.rbuf.try_reclaim(want) {
-            if len >= chunk {
-                // A large frame still arriving: the allocator may extend the buffer in
-                // place, or, if messages hold parts of it, move it to a new one.
-                Core::release_read_buffer(conn, pipe, conn.rbuf_size);
-                conn.rbuf.reserve(want);
-            } else {
-                // Messages still hold parts of this buffer. Go on in the spare if they let
-                // go of it, else in a new buffer; this one becomes the spare.
-                Core::release_read_buffer(conn, pipe, conn.rbuf_size);
-                let (mut next, mut size) = conn.spare.take().unwrap_or_default();
-                if !next.try_reclaim(len + want) {
-                    next = BytesMut::with_capacity(len + want);
-                    size = next.capacity();
-                }
-                next.extend_from_slice(&conn.rbuf);
-                conn.rbuf.clear();
-                let old = std::mem::replace(&mut conn.rbuf, next);
-                conn.spare = Some((old, conn.rbuf_size));
-                conn.rbuf_size = size;
-            }
-        }
-        conn.rbuf_size = conn.rbuf_size.max(conn.rbuf.capacity());
-    }
-    let room = conn.rbuf.capacity() - conn.rbuf.len();
-    let n = sys::read_into(&conn.stream, &mut conn.rbuf)?;
-    conn.read_since_sweep = true;
-    if n == room && chunk < READ_CHUNK {
-        conn.read_chunk = chunk * 2;
-    }
-    Ok((n, room))
 }

@@ -25,7 +25,7 @@ use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Token};
 use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
-use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, Phase, PipeId, RoomWait};
+use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, RoomWait};
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::timers::Timers;
@@ -1142,7 +1142,7 @@ impl<H: Handler> State<H> {
         let Some(c) = self.core.conns.get_mut(k) else {
             return;
         };
-        let d = c.next_deadline();
+        let d = c.zmtp.next_deadline();
         let key = TimerKey::Conn(k);
         if d != self.timers.get(key) {
             self.timers.set(key, d);
@@ -1258,7 +1258,7 @@ impl<H: Handler> State<H> {
         if conn.closing.is_some() {
             return;
         }
-        if matches!(conn.phase, Phase::Handshake(_)) {
+        if !conn.is_active() {
             if readable {
                 self.drive_handshake(k, now);
             }
@@ -1292,10 +1292,7 @@ impl<H: Handler> State<H> {
     }
 
     fn drive_handshake(&mut self, k: Key, now: Instant) {
-        let r = self
-            .core
-            .read_handshake(k)
-            .and_then(|()| self.core.advance_handshake(k));
+        let r = self.core.read_handshake(k);
         match r {
             Ok(Some(peer)) => self.handshake_done(k, peer, now),
             Ok(None) => {
@@ -1365,13 +1362,7 @@ impl<H: Handler> State<H> {
         if conn.closing.is_some() {
             return;
         }
-        let r = match &mut conn.phase {
-            Phase::Handshake(h) => h.handle_timeout(now).map_err(CloseReason::Handshake),
-            Phase::Active { heartbeat, .. } => heartbeat
-                .handle_timeout(now)
-                .map_err(CloseReason::Heartbeat),
-        };
-        match r {
+        match conn.zmtp.handle_timeout(now) {
             Ok(()) => {
                 self.core.poll_transmit(k);
                 self.flush(k);

@@ -42,6 +42,7 @@
 mod backoff;
 mod bind;
 mod config;
+mod connection;
 mod core;
 mod creds;
 mod engine;
@@ -61,10 +62,8 @@ pub const CALLER_POLLED_CONNS: usize = 8;
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TransportEvent};
-pub use core::{
-    Core, Handler, Notice, Pipe, PipeId, RecvRead, SendWait, COPY_MAX, MAX_MESSAGE_FRAMES,
-    PIN_FACTOR, READ_CHUNK,
-};
+pub use connection::{COPY_MAX, PIN_FACTOR, READ_CHUNK};
+pub use core::{Core, Handler, Notice, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES};
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{Closing, Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};

@@ -1,0 +1,744 @@
+//! One ZMTP connection as a machine without IO: bytes in, messages out; messages in, bytes
+//! out.
+//!
+//! A [`Connection`] owns everything about one peer's stream that does not depend on what
+//! the stream is: the handshake, then the decoder and the heartbeat; the read buffers and
+//! the rule that bounds what queued messages may keep of them; the message being
+//! assembled; and the output batch. It never makes a system call and never reads the
+//! clock: whoever drives it (the engine, over a Unix or TCP socket; a test, over a byte
+//! queue) lends it a read ([`Connection::read_with`]) or a write
+//! ([`Connection::write_with`]) and passes the time in. Decoded messages go to an
+//! [`Inbox`], which says when it is full (RCVHWM): decoding stops there, and the bytes
+//! wait in the buffer until the inbox has room.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use smallvec::SmallVec;
+use zmtp_codec::{
+    put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
+    HandshakeError, Heartbeat, HeartbeatError, Item, Limits, PeerInfo, Subscription, Version,
+};
+
+use crate::Message;
+
+/// Bodies up to this size are copied into the batch buffer; larger ones are written from
+/// their own buffer with a vectored write. (A caller copying a larger body for
+/// [`crate::Core::send_copy`] does better to copy it into a message before it takes the
+/// lock.)
+pub const COPY_MAX: usize = 2048;
+/// Most buffers in one vectored write.
+const MAX_IOV: usize = 64;
+/// The largest encoded message written from a fixed buffer rather than a batch (see
+/// [`Outgoing::encode_small`]).
+pub(crate) const SMALL_SEND: usize = 256;
+/// One read's worth, at most: a read buffer with less than a quarter of its connection's
+/// chunk spare grows by the chunk, which doubles from the first chunk up to this each time a
+/// read fills the room (a 64 KiB message then arrives in one read, not copied across two
+/// buffers, while a quiet connection never reserves more than the first chunk).
+pub const READ_CHUNK: usize = 256 * 1024;
+/// The first chunk of a connection, and of one whose idle buffer was given back.
+const FIRST_READ: usize = 16 * 1024;
+/// A read buffer larger than this is given back when it is empty and its connection read
+/// nothing for a sweep interval (see [`Connection::sweep`]), so an idle connection holds at
+/// most this much (64 KiB per idle connection; TESTING.md case 14 measures it).
+pub(crate) const IDLE_RBUF_MAX: usize = 64 * 1024;
+/// Queued messages may keep a read buffer they came from alive only while they fill at
+/// least this fraction (one in `PIN_FACTOR`) of it. When a connection gives up a read
+/// buffer (a new one replaces it, it is given back while idle, or the connection closes),
+/// the messages it queued from that buffer are copied out if they fill less, so what the
+/// queue holds never keeps alive more than `PIN_FACTOR` times its own size in buffers
+/// (see [`Connection::release_read_buffer`]).
+pub const PIN_FACTOR: usize = 8;
+
+/// Why a connection ended, for events and for the connector's decision to reconnect:
+/// the codec's own errors where the peer's bytes or timing decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// The peer closed its end.
+    Eof,
+    /// A read or write failed with this errno.
+    Io(i32),
+    /// The peer's traffic could not be decoded: the connector gives up on this endpoint
+    /// (no reconnect loop).
+    Decode(DecodeError),
+    /// The peer broke the protocol after the handshake (also final for the endpoint).
+    Protocol(Violation),
+    /// The handshake failed; final for the endpoint unless it timed out (then the
+    /// connector tries again).
+    Handshake(HandshakeError),
+    /// The heartbeat gave up on the peer.
+    Heartbeat(HeartbeatError),
+    /// Closed by this side.
+    Local,
+}
+
+/// A protocol rule a peer broke after its handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Violation {
+    /// A second greeting.
+    Greeting,
+    /// A second READY.
+    Ready,
+    /// ERROR, with the reason it gave (lossily decoded).
+    PeerError(String),
+}
+
+impl CloseReason {
+    /// What a monitor event says about it.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            CloseReason::Eof => "peer closed the connection".into(),
+            CloseReason::Io(e) => io::Error::from_raw_os_error(*e).to_string(),
+            CloseReason::Decode(e) => e.to_string(),
+            CloseReason::Protocol(Violation::Greeting) => "unexpected greeting".into(),
+            CloseReason::Protocol(Violation::Ready) => "peer sent READY after the handshake".into(),
+            CloseReason::Protocol(Violation::PeerError(reason)) => {
+                format!("peer sent ERROR: {reason}")
+            }
+            CloseReason::Handshake(e) => e.to_string(),
+            CloseReason::Heartbeat(e) => e.to_string(),
+            CloseReason::Local => "closed locally".into(),
+        }
+    }
+
+    /// Whether the connector stops trying this endpoint.
+    pub(crate) fn ends_endpoint(&self) -> bool {
+        match self {
+            CloseReason::Decode(_) | CloseReason::Protocol(_) => true,
+            CloseReason::Handshake(e) => *e != HandshakeError::Timeout,
+            _ => false,
+        }
+    }
+
+    /// The handshake's own verdict (not a timeout, not a lost stream).
+    pub(crate) fn is_handshake_verdict(&self) -> bool {
+        matches!(self, CloseReason::Handshake(e) if *e != HandshakeError::Timeout)
+    }
+}
+
+/// Where decoded traffic goes: the pipe's queue of received messages, and the
+/// subscriptions for the layer above. The connection asks [`Inbox::is_full`] before each
+/// item, so what an inbox holds never passes its mark by more than one message.
+pub(crate) trait Inbox {
+    /// At the mark (RCVHWM): decoding stops, and the rest waits in the read buffer.
+    fn is_full(&self) -> bool;
+    /// A one-frame message, to be built in its queue slot. Whether the inbox kept it (it
+    /// may hold part of the read buffer).
+    fn push_frame(&mut self, body: Bytes) -> bool;
+    /// A multipart message. Whether the inbox kept it.
+    fn push_message(&mut self, msg: Message) -> bool;
+    /// A SUBSCRIBE or CANCEL command.
+    fn subscription(&mut self, sub: Subscription);
+    /// The time, read only when an item needs it (a PING).
+    fn now(&self) -> Instant;
+}
+
+/// What a [`Connection::decode`] did besides filling the inbox.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    /// A PING came: its PONG is queued (if the output was empty) and the peer's TTL is
+    /// armed (the connection's deadline moved).
+    pub(crate) pong: bool,
+}
+
+// The active phase is the hot path and stays inline; the handshake is the boxed one.
+#[allow(clippy::large_enum_variant)]
+enum Phase {
+    Handshake(Box<Handshake>),
+    Active {
+        decoder: Decoder,
+        heartbeat: Heartbeat,
+    },
+}
+
+/// One connection's protocol state, buffers and output, driven by bytes in and bytes out.
+pub(crate) struct Connection {
+    phase: Phase,
+    rbuf: BytesMut,
+    /// The read buffer before this one, kept while messages still hold parts of it: once
+    /// they let go, reading goes on in it (its pages are warm) instead of a new buffer.
+    /// With its size. Given back, like a large `rbuf`, when the connection goes quiet.
+    spare: Option<(BytesMut, usize)>,
+    /// The size of `rbuf`'s allocation when it was last reserved.
+    rbuf_size: usize,
+    /// Messages the inbox kept since `rbuf`'s allocation was made: the newest this many of
+    /// the pipe's queue may hold parts of it.
+    queued_from_rbuf: usize,
+    /// How many frames of `partial` came from allocations before `rbuf`'s.
+    partial_before_rbuf: usize,
+    /// The frames of a multipart message still arriving.
+    partial: Message,
+    /// How much the read buffer grows by (see [`READ_CHUNK`]).
+    read_chunk: usize,
+    /// Something was read since the last sweep of read buffers.
+    read_since_sweep: bool,
+    out: OutBuf,
+    peer_version: Version,
+}
+
+impl Connection {
+    /// A connection starting `handshake` (our greeting is ready to go at once).
+    pub(crate) fn new(handshake: Handshake) -> Connection {
+        Connection {
+            phase: Phase::Handshake(Box::new(handshake)),
+            rbuf: BytesMut::new(),
+            spare: None,
+            rbuf_size: 0,
+            queued_from_rbuf: 0,
+            partial_before_rbuf: 0,
+            partial: Message::new(),
+            read_chunk: FIRST_READ,
+            read_since_sweep: false,
+            out: OutBuf::default(),
+            peer_version: Version::V3_1,
+        }
+    }
+
+    /// The handshake is over and traffic flows.
+    #[inline]
+    pub(crate) fn is_active(&self) -> bool {
+        matches!(self.phase, Phase::Active { .. })
+    }
+
+    /// When [`Connection::handle_timeout`] is next due: the handshake's deadline, or the
+    /// heartbeat's next PING, answer or TTL.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Handshake(h) => h.poll_timeout(),
+            Phase::Active { heartbeat, .. } => heartbeat.poll_timeout(),
+        }
+    }
+
+    /// The deadline came: the handshake ran out of time, or the heartbeat pings or gives
+    /// up. A PING to send is queued by the next [`Connection::poll_transmit`].
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), CloseReason> {
+        match &mut self.phase {
+            Phase::Handshake(h) => h.handle_timeout(now).map_err(CloseReason::Handshake),
+            Phase::Active { heartbeat, .. } => heartbeat
+                .handle_timeout(now)
+                .map_err(CloseReason::Heartbeat),
+        }
+    }
+
+    // ----- input -----
+
+    /// One read into the read buffer, by `read` (which appends to the buffer's spare
+    /// capacity and returns how much it appended). The buffer grows with what arrives, at
+    /// most doubling per read, so a peer's declared length never sizes an allocation by
+    /// itself; giving up a buffer copies out the messages in `queue` (the pipe's received
+    /// messages) that would pin it (see [`PIN_FACTOR`]). Returns the bytes read and the
+    /// room there was for them (a read that did not fill the room emptied the stream).
+    pub(crate) fn read_with(
+        &mut self,
+        queue: Option<&mut VecDeque<Message>>,
+        read: impl FnOnce(&mut BytesMut) -> io::Result<usize>,
+    ) -> io::Result<(usize, usize)> {
+        let chunk = self.read_chunk;
+        if self.rbuf.capacity() - self.rbuf.len() < chunk / 4 {
+            let needed = match &self.phase {
+                Phase::Active { decoder, .. } => decoder.bytes_needed(&self.rbuf),
+                Phase::Handshake(_) => 0,
+            };
+            let len = self.rbuf.len();
+            let want = needed.clamp(chunk as u64, len.max(chunk) as u64) as usize; // <= max(len, chunk)
+            if !self.rbuf.try_reclaim(want) {
+                if len >= chunk {
+                    // A large frame still arriving: the allocator may extend the buffer in
+                    // place, or, if messages hold parts of it, move it to a new one.
+                    self.release_read_buffer(queue);
+                    self.rbuf.reserve(want);
+                } else {
+                    // Messages still hold parts of this buffer. Go on in the spare if they
+                    // let go of it, else in a new buffer; this one becomes the spare.
+                    self.release_read_buffer(queue);
+                    let (mut next, mut size) = self.spare.take().unwrap_or_default();
+                    if !next.try_reclaim(len + want) {
+                        next = BytesMut::with_capacity(len + want);
+                        size = next.capacity();
+                    }
+                    next.extend_from_slice(&self.rbuf);
+                    self.rbuf.clear();
+                    let old = std::mem::replace(&mut self.rbuf, next);
+                    self.spare = Some((old, self.rbuf_size));
+                    self.rbuf_size = size;
+                }
+            }
+            self.rbuf_size = self.rbuf_size.max(self.rbuf.capacity());
+        }
+        let room = self.rbuf.capacity() - self.rbuf.len();
+        let n = read(&mut self.rbuf)?;
+        if n == 0 {
+            return Ok((0, room)); // the peer's end of stream: nothing changes
+        }
+        self.read_since_sweep = true;
+        if n == room && chunk < READ_CHUNK {
+            self.read_chunk = chunk * 2;
+        }
+        if let Phase::Active { heartbeat, .. } = &mut self.phase {
+            heartbeat.on_traffic();
+        }
+        Ok((n, room))
+    }
+
+    /// Whether bytes read wait to be decoded.
+    #[inline]
+    pub(crate) fn has_buffered_input(&self) -> bool {
+        !self.rbuf.is_empty()
+    }
+
+    /// Feeds what was read to the handshake. `Ok(Some(peer))` once the peer's READY came
+    /// and was accepted (the bytes after it stay buffered, for
+    /// [`Connection::activate`]'s decoder). Any handshake output (our READY, an ERROR)
+    /// waits for [`Connection::poll_transmit`].
+    pub(crate) fn handshake_input(&mut self) -> Result<Option<PeerInfo>, CloseReason> {
+        let Phase::Handshake(h) = &mut self.phase else {
+            return Ok(None);
+        };
+        h.handle_input(&mut self.rbuf)
+            .map_err(CloseReason::Handshake)?;
+        match h.poll_event() {
+            Some(zmtp_codec::Event::Completed(peer)) => Ok(Some(peer)),
+            None => Ok(None),
+        }
+    }
+
+    /// Starts traffic after the handshake with `peer`: frames decoded under `limits`, and
+    /// heartbeats. Call [`Connection::poll_transmit`] first: our READY may still wait in
+    /// the handshake, and it must go before any message.
+    pub(crate) fn activate(&mut self, peer: &PeerInfo, limits: Limits, heartbeat: Heartbeat) {
+        let placeholder = Phase::Active {
+            decoder: Decoder::frames_only(limits),
+            heartbeat: heartbeat.clone(),
+        };
+        if let Phase::Handshake(h) = std::mem::replace(&mut self.phase, placeholder) {
+            let mut decoder = h.into_decoder();
+            decoder.set_limits(limits);
+            self.phase = Phase::Active { decoder, heartbeat };
+        }
+        self.peer_version = peer.version;
+    }
+
+    /// Decodes buffered traffic into `inbox` until it is full or the buffer holds no whole
+    /// item. A command the protocol forbids here, or bytes that cannot be decoded, end
+    /// the connection (`Err`); a malformed command that the protocol lets us ignore is
+    /// ignored, as libzmq does.
+    pub(crate) fn decode(&mut self, inbox: &mut impl Inbox) -> Result<Decoded, CloseReason> {
+        let Phase::Active { decoder, heartbeat } = &mut self.phase else {
+            return Ok(Decoded::default());
+        };
+        let mut done = Decoded::default();
+        loop {
+            if inbox.is_full() {
+                break;
+            }
+            // Data frames take the inlined path; everything else, the general decoder.
+            let f = match decoder.decode_data(&mut self.rbuf) {
+                Some(f) => f,
+                None => match decoder.decode(&mut self.rbuf) {
+                    Ok(Some(Item::Frame(f))) => f,
+                    Ok(Some(Item::Command(cmd))) => {
+                        match cmd {
+                            Command::Ping(ping) => {
+                                heartbeat.on_ping(&ping, inbox.now());
+                                done.pong = true;
+                            }
+                            Command::Pong { .. } | Command::Unknown { .. } => {}
+                            Command::Subscribe(_) | Command::Cancel(_) => {
+                                if let Some(sub) = Subscription::from_command(&cmd) {
+                                    inbox.subscription(sub);
+                                }
+                            }
+                            Command::Error { reason } => {
+                                return Err(CloseReason::Protocol(Violation::PeerError(
+                                    String::from_utf8_lossy(&reason).into_owned(),
+                                )));
+                            }
+                            Command::Ready(_) => {
+                                return Err(CloseReason::Protocol(Violation::Ready));
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(Some(Item::Greeting(_))) => {
+                        return Err(CloseReason::Protocol(Violation::Greeting));
+                    }
+                    Ok(None) => break,
+                    // Post-handshake, a malformed command is ignored (IPC.md section 5).
+                    Err(e) if !e.is_fatal() => continue,
+                    Err(e) => return Err(CloseReason::Decode(e)),
+                },
+            };
+            let kept = if f.more || !self.partial.is_empty() {
+                self.partial.push(f.body);
+                if f.more {
+                    continue;
+                }
+                self.partial_before_rbuf = 0;
+                inbox.push_message(std::mem::take(&mut self.partial))
+            } else {
+                inbox.push_frame(f.body)
+            };
+            if kept {
+                self.queued_from_rbuf += 1;
+            }
+        }
+        if done.pong {
+            self.queue_heartbeat();
+        }
+        Ok(done)
+    }
+
+    /// Gives up the read buffer's allocation as it is (a new one replaces it, it is given
+    /// back while idle, or the connection closes). The messages the inbox kept from it
+    /// (the newest `queued_from_rbuf` of `queue`) and the frames of a message in progress
+    /// that came from it keep it alive; if they fill less than one [`PIN_FACTOR`]th of it,
+    /// they are copied into buffers of their own, so a peer that follows each small
+    /// message with bytes that are not kept (commands, dropped data) cannot make a few
+    /// queued bytes hold whole read buffers.
+    pub(crate) fn release_read_buffer(&mut self, queue: Option<&mut VecDeque<Message>>) {
+        let size = self.rbuf_size;
+        let queued = std::mem::take(&mut self.queued_from_rbuf);
+        let frames = self.partial.len();
+        let before = std::mem::replace(&mut self.partial_before_rbuf, frames).min(frames);
+        let partial = &mut self.partial.frames_mut()[before..];
+        let start = queue
+            .as_deref()
+            .map_or(0, |q| q.len() - queued.min(q.len()));
+        let tail = || queue.as_deref().into_iter().flat_map(|q| q.range(start..));
+        if tail().next().is_none() && partial.is_empty() {
+            return;
+        }
+        let kept = tail().map(Message::byte_len).sum::<usize>()
+            + partial.iter().map(Bytes::len).sum::<usize>();
+        if kept.saturating_mul(PIN_FACTOR) >= size {
+            return;
+        }
+        // An empty frame is a slice of the buffer too, and keeps it alive as well.
+        let own = |f: &mut Bytes| *f = Bytes::copy_from_slice(f);
+        for m in queue.into_iter().flat_map(|q| q.range_mut(start..)) {
+            m.frames_mut().iter_mut().for_each(own);
+        }
+        partial.iter_mut().for_each(own);
+    }
+
+    /// The periodic look at the read buffers: the spare goes if nothing was read since
+    /// the last look, and a buffer larger than [`IDLE_RBUF_MAX`] that is empty and read
+    /// nothing is given back. Returns whether a large buffer or a spare is still held.
+    pub(crate) fn sweep(&mut self, queue: Option<&mut VecDeque<Message>>) -> bool {
+        let mut big = false;
+        if !self.read_since_sweep {
+            self.spare = None;
+        }
+        if self.rbuf.capacity() > IDLE_RBUF_MAX {
+            if self.rbuf.is_empty() && !self.read_since_sweep {
+                self.release_read_buffer(queue);
+                self.rbuf = BytesMut::new();
+                self.rbuf_size = 0;
+                self.read_chunk = FIRST_READ;
+            } else {
+                big = true;
+            }
+        }
+        self.read_since_sweep = false;
+        big || self.spare.is_some()
+    }
+
+    /// Whether the read buffer is large enough for the sweep to look at.
+    pub(crate) fn has_big_read_buffer(&self) -> bool {
+        self.rbuf.capacity() > IDLE_RBUF_MAX
+    }
+
+    /// The bytes of read buffers held: the current one's capacity and the spare's size.
+    pub(crate) fn read_buffer_bytes(&self) -> usize {
+        self.rbuf.capacity() + self.spare.as_ref().map_or(0, |s| s.1)
+    }
+
+    // ----- output -----
+
+    /// Bytes encoded and not yet written.
+    #[inline]
+    pub(crate) fn output_len(&self) -> usize {
+        self.out.len
+    }
+
+    #[inline]
+    pub(crate) fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Appends a message to the output.
+    pub(crate) fn push_message(&mut self, msg: &Message) {
+        debug_assert!(self.is_active(), "traffic before the handshake completed");
+        self.out.push_message(msg);
+    }
+
+    /// Appends an outgoing message to the output, releasing what it held.
+    pub(crate) fn encode(&mut self, msg: &mut impl Outgoing) {
+        debug_assert!(self.is_active(), "traffic before the handshake completed");
+        msg.encode_into(&mut self.out);
+    }
+
+    /// Appends what a write from the caller's own buffers left unwritten of `parts`
+    /// (after `written` bytes of them), copied.
+    pub(crate) fn push_unwritten(&mut self, parts: &[&[u8]], written: usize) {
+        self.out.push_unwritten(parts, written);
+    }
+
+    /// Appends a subscription change, in the form the peer's ZMTP version expects.
+    pub(crate) fn push_subscription(&mut self, sub: &Subscription) {
+        debug_assert!(self.is_active(), "traffic before the handshake completed");
+        let v = self.peer_version;
+        self.out.push_encoded(|b| sub.encode(v, b));
+    }
+
+    /// Appends what the protocol machines want to send: the handshake's greeting, READY or
+    /// ERROR; after it, the heartbeat's PING and PONG (see
+    /// [`Connection::queue_heartbeat`]).
+    pub(crate) fn poll_transmit(&mut self) {
+        let Connection { phase, out, .. } = self;
+        match phase {
+            Phase::Handshake(h) => out.push_encoded(|b| h.poll_transmit(b)),
+            Phase::Active { .. } => self.queue_heartbeat(),
+        }
+    }
+
+    /// Appends the heartbeat's pending PING and PONG, but only to an empty output: while
+    /// other output waits they stay pending in the heartbeat (one of each at most, the
+    /// PONG with the newest PING's context), so a peer that does not read makes nothing
+    /// pile up. Whoever writes calls this again each time the output is all written.
+    pub(crate) fn queue_heartbeat(&mut self) {
+        if let Phase::Active { heartbeat, .. } = &mut self.phase {
+            if heartbeat.wants_transmit() && self.out.is_empty() {
+                self.out.push_encoded(|b| heartbeat.poll_transmit(b));
+            }
+        }
+    }
+
+    /// One write of the output, followed by `extra` (bytes of the caller's own buffers,
+    /// not counted in the output), by `write` (one vectored write: a `sendmsg`, or a
+    /// test's copy; it returns how many bytes it took). `extra` goes in only when the whole
+    /// output fits in the same write. Returns how many bytes of `extra` went out; what is
+    /// left of it is the caller's to keep or to [`Connection::push_unwritten`]. The output
+    /// is advanced past what went out, whatever the result.
+    pub(crate) fn write_with(
+        &mut self,
+        extra: &[&[u8]],
+        write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let out = &mut self.out;
+        let mut iov: SmallVec<[IoSlice<'_>; MAX_IOV]> = SmallVec::new();
+        for c in out.chunks.iter().take(MAX_IOV - 1) {
+            iov.push(IoSlice::new(c));
+        }
+        // `cur` follows the chunks, so it goes in only when every chunk did; `extra`
+        // follows `cur`.
+        let all_out = out.chunks.len() < MAX_IOV;
+        if !out.cur.is_empty() && all_out {
+            iov.push(IoSlice::new(&out.cur));
+        }
+        if all_out {
+            for e in extra.iter().filter(|e| !e.is_empty()) {
+                if iov.len() == MAX_IOV {
+                    break;
+                }
+                iov.push(IoSlice::new(e));
+            }
+        }
+        if iov.is_empty() {
+            return Ok(0);
+        }
+        let n = write(&iov)?;
+        drop(iov);
+        let from_out = n.min(out.len);
+        out.advance(from_out);
+        Ok(n - from_out)
+    }
+}
+
+/// Outgoing bytes of one connection: encoded chunks waiting for a vectored write.
+#[derive(Debug, Default)]
+pub(crate) struct OutBuf {
+    /// Frozen chunks (batches and large bodies), in order, before `cur`.
+    chunks: VecDeque<Bytes>,
+    /// The batch being filled with headers and small bodies.
+    cur: BytesMut,
+    len: usize,
+}
+
+impl OutBuf {
+    fn push_message(&mut self, msg: &Message) {
+        let frames = msg.frames();
+        if frames.is_empty() {
+            self.push_header(0, false); // a message of no frames goes as one empty frame
+        }
+        for (i, body) in frames.iter().enumerate() {
+            self.push_frame(body, i + 1 < frames.len());
+        }
+    }
+
+    fn push_frame(&mut self, body: &Bytes, more: bool) {
+        self.push_body(body, more, || body.clone());
+    }
+
+    /// A one-frame message copied from `body` (large bodies into a buffer of their own).
+    fn push_copy(&mut self, body: &[u8]) {
+        self.push_body(body, false, || Bytes::copy_from_slice(body));
+    }
+
+    /// A data frame (see [`OutBuf::push_bytes`]).
+    fn push_body(&mut self, body: &[u8], more: bool, own: impl FnOnce() -> Bytes) {
+        self.push_header(body.len(), more);
+        self.push_bytes(body, own);
+    }
+
+    /// Bytes already counted in `len`: small ones copied into the batch, larger ones
+    /// (`own`) after it, from a buffer of their own.
+    fn push_bytes(&mut self, bytes: &[u8], own: impl FnOnce() -> Bytes) {
+        if bytes.len() <= COPY_MAX {
+            self.cur.extend_from_slice(bytes);
+        } else {
+            self.push_chunk(own());
+        }
+    }
+
+    /// What a write from the caller's own buffers left unwritten of `parts`: the rest,
+    /// copied, in order.
+    fn push_unwritten(&mut self, parts: &[&[u8]], mut written: usize) {
+        for part in parts {
+            let rest = &part[written.min(part.len())..];
+            written = written.saturating_sub(part.len());
+            if rest.is_empty() {
+                continue;
+            }
+            self.len += rest.len();
+            self.push_bytes(rest, || Bytes::copy_from_slice(rest));
+        }
+    }
+
+    /// A data frame's header, counting the body that follows it.
+    fn push_header(&mut self, body: usize, more: bool) {
+        if let Ok(short) = u8::try_from(body) {
+            self.cur.extend_from_slice(&short_header(short, more));
+            self.len += 2 + body;
+            return;
+        }
+        let hdr = FrameHeader::data(body as u64, more);
+        self.cur.extend_from_slice(hdr.to_bytes().as_slice());
+        self.len += hdr.header_len() + body;
+    }
+
+    /// A body written from its own buffer, after what the batch holds so far.
+    fn push_chunk(&mut self, body: Bytes) {
+        if !self.cur.is_empty() {
+            self.chunks.push_back(self.cur.split().freeze());
+        }
+        self.chunks.push_back(body);
+    }
+
+    fn push_encoded(&mut self, f: impl FnOnce(&mut BytesMut)) {
+        let before = self.cur.len();
+        f(&mut self.cur);
+        self.len += self.cur.len() - before;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Drops the first `n` bytes (written), `n <= len`.
+    fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(c) if c.len() <= n => {
+                    n -= c.len();
+                    self.chunks.pop_front();
+                }
+                Some(c) => {
+                    c.advance(n);
+                    n = 0;
+                }
+                None => {
+                    self.cur.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        if self.cur.is_empty() {
+            // Reuse the allocation when no frozen chunk shares it.
+            self.cur.clear();
+        }
+    }
+}
+
+/// What a send hands over: a message, or an envelope and a last frame copied from a
+/// borrowed slice.
+pub(crate) trait Outgoing {
+    /// Encodes it into a connection's batch (the direct path), releasing what it held.
+    fn encode_into(&mut self, out: &mut OutBuf);
+    /// Encodes it into `buf` if it fits, releasing what it held; returns the encoded
+    /// length. `None`: it does not fit, and nothing changed. (A message to an idle
+    /// connection is written from such a buffer in one `send`, skipping the batch: a
+    /// request, a reply, a lone message in a quiet stream.)
+    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize>;
+    /// The message to queue in the pipe.
+    fn take_message(&mut self) -> Message;
+}
+
+impl Outgoing for Message {
+    fn encode_into(&mut self, out: &mut OutBuf) {
+        out.push_message(self);
+        self.frames_mut().clear();
+    }
+
+    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
+        let frames = self.frames();
+        let mut at = 0;
+        if frames.is_empty() {
+            at = put_short_frame(buf, 0, &[], false)?; // sent as one empty frame
+        }
+        for (i, f) in frames.iter().enumerate() {
+            at = put_short_frame(buf, at, f, i + 1 < frames.len())?;
+        }
+        self.frames_mut().clear();
+        Some(at)
+    }
+
+    fn take_message(&mut self) -> Message {
+        std::mem::take(self)
+    }
+}
+
+/// Frames to go first (an envelope), then a copy of `body`.
+pub(crate) struct Copied<'a> {
+    pub(crate) head: &'a [Bytes],
+    pub(crate) body: &'a [u8],
+}
+
+impl Outgoing for Copied<'_> {
+    fn encode_into(&mut self, out: &mut OutBuf) {
+        for f in self.head {
+            out.push_frame(f, true);
+        }
+        out.push_copy(self.body);
+    }
+
+    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
+        let mut at = 0;
+        for f in self.head {
+            at = put_short_frame(buf, at, f, true)?;
+        }
+        put_short_frame(buf, at, self.body, false)
+    }
+
+    fn take_message(&mut self) -> Message {
+        let copy = Bytes::copy_from_slice(self.body);
+        self.head.iter().cloned().chain([copy]).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

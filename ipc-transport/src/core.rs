@@ -13,7 +13,6 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use bytes::Bytes;
-use mio::net::UnixStream;
 use smallvec::SmallVec;
 use zmtp_codec::{FrameHeader, Handshake, Heartbeat, Limits, PeerInfo, SocketType, Subscription};
 
@@ -21,6 +20,7 @@ pub(crate) use crate::connection::CloseReason;
 use crate::connection::{Connection, Copied, Inbox, Outgoing, SMALL_SEND};
 
 use crate::slab::{Key, Slab};
+use crate::transport::Stream;
 use crate::{sys, Message, PeerCred};
 
 /// Identifies a pipe; stale ids (of closed pipes) never reach a newer pipe.
@@ -136,7 +136,7 @@ impl<T> IoOutcome<T> {
 }
 
 pub(crate) struct Conn {
-    pub(crate) stream: UnixStream,
+    pub(crate) stream: Stream,
     pub(crate) origin: Origin,
     pub(crate) endpoint: String,
     pub(crate) creds: Option<PeerCred>,
@@ -162,7 +162,7 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(
-        stream: UnixStream,
+        stream: Stream,
         origin: Origin,
         endpoint: String,
         creds: Option<PeerCred>,

@@ -20,8 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use ipc_endpoint::Endpoint;
-use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Token};
 use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
@@ -29,10 +27,8 @@ use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, Room
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::timers::Timers;
-use crate::{
-    sys, Backoff, BoundSocket, Config, PeerCred, TransportError, TransportEvent,
-    CALLER_POLLED_CONNS,
-};
+use crate::transport::{self, Accepted, Dial, Listen, Stream};
+use crate::{sys, Backoff, Config, PeerCred, TransportError, TransportEvent, CALLER_POLLED_CONNS};
 
 /// Delay before accepting again after EMFILE, ENFILE, ENOBUFS or ENOMEM.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -89,15 +85,12 @@ enum TimerKey {
 }
 
 struct Listener {
-    bound: BoundSocket,
-    sock: UnixListener,
-    /// The resolved endpoint (what LAST_ENDPOINT reports).
-    endpoint: String,
+    sock: Box<dyn Listen>,
     retry_at: Option<Instant>,
 }
 
 struct Connector {
-    endpoint: Endpoint,
+    dialer: Box<dyn Dial>,
     text: String,
     backoff: Backoff,
     conn: Option<Key>,
@@ -757,7 +750,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st()
             .listeners
             .iter()
-            .map(|(_, l)| l.endpoint.clone())
+            .map(|(_, l)| l.sock.endpoint().to_string())
             .collect()
     }
 
@@ -783,7 +776,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         let k = st
             .listeners
             .iter()
-            .find(|(_, l)| l.endpoint == endpoint)
+            .find(|(_, l)| l.sock.endpoint() == endpoint)
             .map(|(k, _)| k)
             .ok_or_else(|| TransportError::UnknownEndpoint {
                 endpoint: endpoint.to_string(),
@@ -892,28 +885,22 @@ impl<H: Handler> State<H> {
         if self.closing.is_some() {
             return Err(TransportError::Terminated);
         }
-        let ep = Endpoint::parse_bind(endpoint)?;
-        let mut bound = BoundSocket::bind(&ep, &self.config.bind)?;
-        let resolved = bound.endpoint().to_string();
-        let std_listener = bound.take_listener().ok_or_else(|| TransportError::Io {
-            op: "listen",
-            endpoint: endpoint.to_string(),
-            source: io::Error::other("listener already taken"),
-        })?;
+        let sock = transport::bind(endpoint, &self.config)?;
+        let resolved = sock.endpoint().to_string();
         let k = self.listeners.insert(Listener {
-            bound,
-            sock: UnixListener::from_std(std_listener),
-            endpoint: resolved.clone(),
+            sock,
             retry_at: None,
         });
         let l = self.listeners.get_mut(k).expect("just inserted");
         if let Err(source) = self.reactor.register(
-            &mut l.sock,
+            l.sock.source(),
             self.slot,
             listener_token(k),
             Interest::READABLE,
         ) {
-            self.listeners.remove(k);
+            if let Some(mut l) = self.listeners.remove(k) {
+                l.sock.close();
+            }
             return Err(TransportError::Io {
                 op: "register",
                 endpoint: endpoint.to_string(),
@@ -932,7 +919,7 @@ impl<H: Handler> State<H> {
         if self.closing.is_some() {
             return Err(TransportError::Terminated);
         }
-        let ep = Endpoint::parse_connect(endpoint)?;
+        let dialer = transport::dialer(endpoint)?;
         let seed = self.next_seed();
         let backoff = Backoff::new(
             self.config.reconnect_ivl,
@@ -940,7 +927,7 @@ impl<H: Handler> State<H> {
             seed,
         );
         let k = self.connectors.insert(Connector {
-            endpoint: ep,
+            dialer,
             text: endpoint.to_string(),
             backoff,
             conn: None,
@@ -965,19 +952,14 @@ impl<H: Handler> State<H> {
             return;
         };
         c.retry_at = None;
-        let Some(addr) = c.endpoint.sock_addr() else {
-            return; // connect endpoints are never Wildcard or Unnamed
-        };
         let text = c.text.clone();
-        match sys::connect(&addr) {
-            Ok(fd) => {
-                let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd));
-                let creds = PeerCred::of(&stream).ok();
+        match c.dialer.dial() {
+            Ok(link) => {
                 self.event(TransportEvent::Connected {
                     endpoint: text.clone(),
-                    peer: creds,
+                    peer: link.peer,
                 });
-                self.add_conn(stream, Origin::Connected(k), text, creds, now);
+                self.add_conn(link.stream, Origin::Connected(k), text, link.peer, now);
             }
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(0);
@@ -1006,7 +988,7 @@ impl<H: Handler> State<H> {
 
     fn add_conn(
         &mut self,
-        stream: UnixStream,
+        stream: Stream,
         origin: Origin,
         endpoint: String,
         creds: Option<PeerCred>,
@@ -1157,26 +1139,18 @@ impl<H: Handler> State<H> {
             if l.retry_at.is_some() {
                 return;
             }
-            match l.sock.accept() {
-                Ok((stream, _)) => {
-                    let endpoint = l.endpoint.clone();
-                    let creds = PeerCred::of(&stream).ok();
-                    if !self.config.filter.is_open()
-                        && !self.config.filter.allows(&stream).unwrap_or(false)
-                    {
-                        // Rejected before any byte of ours is written.
-                        drop(stream);
-                        self.event(TransportEvent::AccessRejected {
-                            endpoint,
-                            peer: creds,
-                        });
-                        continue;
-                    }
+            match l.sock.accept(&self.config) {
+                Ok(Accepted::Link(link)) => {
+                    let endpoint = l.sock.endpoint().to_string();
                     self.event(TransportEvent::Accepted {
                         endpoint: endpoint.clone(),
-                        peer: creds,
+                        peer: link.peer,
                     });
-                    self.add_conn(stream, Origin::Accepted(lk), endpoint, creds, now);
+                    self.add_conn(link.stream, Origin::Accepted(lk), endpoint, link.peer, now);
+                }
+                Ok(Accepted::Refused(peer)) => {
+                    let endpoint = l.sock.endpoint().to_string();
+                    self.event(TransportEvent::AccessRejected { endpoint, peer });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1190,7 +1164,7 @@ impl<H: Handler> State<H> {
                     };
                     let at = now.checked_add(retry).unwrap_or(now);
                     l.retry_at = Some(at);
-                    let endpoint = l.endpoint.clone();
+                    let endpoint = l.sock.endpoint().to_string();
                     self.timers.set(TimerKey::Listener(lk), Some(at));
                     self.event(TransportEvent::AcceptFailed {
                         endpoint,
@@ -1210,9 +1184,9 @@ impl<H: Handler> State<H> {
         let Some(mut l) = self.listeners.remove(lk) else {
             return;
         };
-        let _ = self.reactor.deregister(&mut l.sock);
-        l.bound.remove_files();
-        let endpoint = l.endpoint.clone();
+        let _ = self.reactor.deregister(l.sock.source());
+        l.sock.close();
+        let endpoint = l.sock.endpoint().to_string();
         drop(l);
         if !close_conns {
             self.event(TransportEvent::Closed { endpoint });

@@ -47,11 +47,13 @@ mod core;
 mod creds;
 mod engine;
 mod error;
+mod ipc;
 mod message;
 mod reactor;
 mod slab;
 mod sys;
 mod timers;
+mod transport;
 
 /// With at most this many connections, a waiting caller polls them itself (and reads
 /// what arrives); with more it sleeps on a condition variable the I/O thread signals. The

@@ -101,7 +101,7 @@ impl Reactor {
     /// Registers a descriptor of socket `slot`.
     pub(crate) fn register(
         &self,
-        source: &mut impl mio::event::Source,
+        source: &mut (impl mio::event::Source + ?Sized),
         slot: usize,
         token: Token,
         interest: Interest,
@@ -113,7 +113,7 @@ impl Reactor {
     /// Changes a descriptor's interest.
     pub(crate) fn reregister(
         &self,
-        source: &mut impl mio::event::Source,
+        source: &mut (impl mio::event::Source + ?Sized),
         slot: usize,
         token: Token,
         interest: Interest,
@@ -123,7 +123,10 @@ impl Reactor {
     }
 
     /// Removes a descriptor.
-    pub(crate) fn deregister(&self, source: &mut impl mio::event::Source) -> io::Result<()> {
+    pub(crate) fn deregister(
+        &self,
+        source: &mut (impl mio::event::Source + ?Sized),
+    ) -> io::Result<()> {
         self.registry.deregister(source)
     }
 

@@ -58,6 +58,15 @@ pub enum Notice {
 pub trait Handler: Send + 'static {
     /// Handles one notice.
     fn on_notice(&mut self, notice: Notice, core: &mut Core);
+
+    /// How many messages built from peers' commands the layer above holds and has not
+    /// handed out (XPUB's subscription messages). They count towards RCVHWM like queued
+    /// messages: while they reach it no connection is read, so a peer cannot make them
+    /// pile up while the application does not receive. The engine asks after each notice
+    /// and whenever a caller lets go of the lock.
+    fn held(&self) -> usize {
+        0
+    }
 }
 
 /// The caller's sends since it last waited or received, for the choice to write a
@@ -372,14 +381,10 @@ impl Core {
             doomed: Vec::new(),
             retime: Vec::new(),
             reregister: Vec::new(),
-            discard_data: false,
+            // PUB has no receive: data from subscribers is dropped (their subscriptions
+            // still arrive as notices).
+            discard_data: socket_type == SocketType::Pub,
         }
-    }
-
-    /// Drop received data messages instead of queueing them (PUB, which has no receive).
-    /// Subscriptions still arrive as notices.
-    pub fn set_discard_data(&mut self, on: bool) {
-        self.discard_data = on;
     }
 
     /// Whether nothing waits for the engine's settle: no connection to close, no
@@ -828,10 +833,10 @@ impl Core {
         self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
     }
 
-    /// Moves every message already queued on a pipe to the end of `out`, oldest first,
-    /// without reading its socket; into an empty `out` by exchanging the two queues (no
-    /// message is moved). Returns how many it moved. What `out` holds is the caller's to
-    /// report with [`Core::set_lent`].
+    /// Lends the caller every message already queued on a pipe, moved to the end of `out`
+    /// oldest first, without reading its socket; into an empty `out` by exchanging the two
+    /// queues (no message is moved). Returns how many. What it lends counts towards
+    /// RCVHWM until the caller says it holds fewer ([`crate::Engine::lock_holding`]).
     pub fn recv_all_queued(&mut self, id: PipeId, out: &mut VecDeque<Message>) -> usize {
         let Some(p) = self.pipes.get_mut(id) else {
             return 0;
@@ -845,6 +850,23 @@ impl Core {
         if p.draining {
             self.remove_pipe(id);
         }
+        self.set_lent(self.lent.saturating_add(n));
+        n
+    }
+
+    /// Lends the caller up to `max` messages already queued, taken from the pipes with
+    /// input in turn as [`Core::recv_ready`] takes them, to the end of `out`. Returns how
+    /// many; they count as [`Core::recv_all_queued`]'s do.
+    pub fn lend_ready(&mut self, out: &mut VecDeque<Message>, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some((_, m)) = self.recv_ready(|_| true) else {
+                break;
+            };
+            out.push_back(m);
+            n += 1;
+        }
+        self.set_lent(self.lent.saturating_add(n));
         n
     }
 
@@ -1017,23 +1039,20 @@ impl Core {
     }
 
     /// How many messages the caller holds that it took ahead ([`Core::recv_all_queued`])
-    /// and has not handed out yet: they count towards RCVHWM as if still queued (in every
-    /// pipe: a pipe's queue and what the caller holds stay within RCVHWM together). The
-    /// caller reports its count when it sends or receives, and takes the lock to report
-    /// none when it hands out the last; in between the count is only ever too high (what
-    /// the caller holds only shrinks), which stops reading early, never late. A lower
-    /// count reads at once the connections that stopped at the mark and are now below it.
-    pub fn set_lent(&mut self, n: usize) {
+    /// and has not handed out yet, as it says when it takes the lock
+    /// ([`crate::Engine::lock_holding`]): they count towards RCVHWM as if still queued (in
+    /// every pipe: a pipe's queue and what the caller holds stay within RCVHWM together).
+    /// In between the count is only ever too high (what the caller holds only shrinks),
+    /// which stops reading early, never late. A lower count reads at once the connections
+    /// that stopped at the mark and are now below it.
+    pub(crate) fn set_lent(&mut self, n: usize) {
         let old = std::mem::replace(&mut self.lent, n);
         self.held_changed(old, n);
     }
 
-    /// How many notifications built from peers' commands the layer above holds and has
-    /// not handed out (XPUB's subscription messages). They count towards RCVHWM like
-    /// messages the caller took ahead ([`Core::set_lent`]): while they reach it, no
-    /// connection is read, so a peer cannot make them pile up while the application does
-    /// not receive. A lower count reads at once the connections that stopped at the mark.
-    pub fn set_unread_notifications(&mut self, n: usize) {
+    /// What the handler holds ([`Handler::held`]), as it last said. A lower count reads
+    /// at once the connections that stopped at the mark.
+    pub(crate) fn set_unread_notifications(&mut self, n: usize) {
         let old = std::mem::replace(&mut self.unread_notifications, n);
         self.held_changed(old, n);
     }

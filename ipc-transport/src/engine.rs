@@ -344,6 +344,17 @@ impl<H: Handler> Engine<H> {
         }
     }
 
+    /// Locks the state for a caller that holds `held` messages it took ahead
+    /// ([`Core::recv_all_queued`]) and has not handed out: they count towards RCVHWM
+    /// until it says it holds fewer. (A caller that lets go of the last takes the lock
+    /// again to say so, so that a connection stopped for them is read without waiting for
+    /// its next call.)
+    pub fn lock_holding(&self, held: usize) -> Guard<'_, H> {
+        let mut g = self.lock();
+        g.holding(held);
+        g
+    }
+
     /// Binds; returns the resolved endpoint.
     pub fn bind(&self, endpoint: &str) -> Result<String, TransportError> {
         self.lock().bind(endpoint)
@@ -488,6 +499,12 @@ impl<'a, H: Handler> Guard<'a, H> {
     fn st(&mut self) -> &mut State<H> {
         // `st` is None only inside `wait`, between moving the guard out and back in.
         self.st.as_deref_mut().expect("guard present")
+    }
+
+    /// The caller holds `n` messages it took ahead ([`Core::recv_all_queued`],
+    /// [`Core::lend_ready`]) and has not handed out (see [`Engine::lock_holding`]).
+    pub fn holding(&mut self, n: usize) {
+        self.st().core.set_lent(n);
     }
 
     /// The pipes.
@@ -816,6 +833,8 @@ impl<H: Handler> Guard<'_, H> {
     fn hand_over(&mut self) {
         let shared = self.shared;
         let st = self.st();
+        // What the handler holds may have shrunk (the caller received some of it).
+        st.core.set_unread_notifications(st.handler.held());
         st.settle(None);
         let next = match (st.next_timeout(), st.unpark_at) {
             (Some(t), Some(u)) => Some(t.min(u)),
@@ -1497,6 +1516,7 @@ impl<H: Handler> State<H> {
                 self.dispatched = self.dispatched.wrapping_add(1);
                 let State { handler, core, .. } = self;
                 handler.on_notice(n, core);
+                core.set_unread_notifications(handler.held());
                 delivered = true;
                 continue;
             }

@@ -545,7 +545,6 @@ impl Routing {
             }
             Kind::XPub(p) => {
                 if let Some(m) = p.pending.pop_front() {
-                    core.set_unread_notifications(p.pending.len());
                     return Ok(m);
                 }
                 // Non-subscription messages from subscribers pass up too.
@@ -587,7 +586,7 @@ impl Routing {
     /// Moves messages that are already queued into `out`, in the order `recv` would return
     /// them, for the types whose receive keeps no state (PAIR, PULL, DEALER): the caller
     /// then hands them out without taking the lock again (and reports what it holds with
-    /// [`Core::set_lent`]). From one peer, its whole queue; from several, up to `max` and at
+    /// [`ipc_transport::Engine::lock_holding`]). From one peer, its whole queue; from several, up to `max` and at
     /// most RCVHWM, one message from each in turn. Reads no socket.
     pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut VecDeque<Message>, max: usize) {
         match &mut self.kind {
@@ -605,12 +604,7 @@ impl Routing {
                     0 => max,
                     hwm => max.min(hwm),
                 };
-                while out.len() < max {
-                    match core.recv_ready(every) {
-                        Some((_, m)) => out.push_back(m),
-                        None => return,
-                    }
-                }
+                core.lend_ready(out, max.saturating_sub(out.len()));
             }
             _ => {}
         }
@@ -886,9 +880,14 @@ impl Handler for Routing {
             Notice::Detached(p) => self.detached(p),
             Notice::Subscription(p, sub) => self.subscription(p, sub),
         }
-        if let Kind::XPub(pb) = &self.kind {
-            // Subscription messages count towards RCVHWM until the application takes them.
-            core.set_unread_notifications(pb.pending.len());
+    }
+
+    /// XPUB's subscription messages count towards RCVHWM until the application takes
+    /// them.
+    fn held(&self) -> usize {
+        match &self.kind {
+            Kind::XPub(pb) => pb.pending.len(),
+            _ => 0,
         }
     }
 }

@@ -187,7 +187,7 @@ impl Drop for Context {
 /// exchanging queues): they were received already, and taking them under the same lock
 /// saves the lock, the routing and the settling for each. Like libzmq's receive pipe, this
 /// never reads from a socket: it moves only what is queued, and what the socket holds
-/// counts towards RCVHWM until it is handed out ([`Core::set_lent`]).
+/// counts towards RCVHWM until it is handed out ([`ipc_transport::Engine::lock_holding`]).
 const PREFETCH: usize = 32;
 
 /// `Socket::engine` is `None` only inside `drop`.
@@ -240,7 +240,7 @@ pub struct Socket {
     /// Whole messages taken from the engine with the one before them (PAIR, PULL,
     /// DEALER), handed out without the lock. See [`PREFETCH`].
     prefetched: VecDeque<Message>,
-    /// What the engine was last told `prefetched` holds ([`Core::set_lent`]).
+    /// What the engine counts of `prefetched` ([`ipc_transport::Engine::lock_holding`]).
     lent: std::cell::Cell<usize>,
     rcvmore: bool,
     last_endpoint: std::cell::RefCell<String>,
@@ -252,9 +252,6 @@ impl Socket {
         let mut routing = Routing::new(t);
         routing.opts = Default::default();
         let engine = Engine::with_io(io, config, routing)?;
-        if t == SocketType::Pub {
-            engine.lock().core().set_discard_data(true);
-        }
         Ok(Socket {
             engine: Some(engine),
             ctx,
@@ -535,23 +532,13 @@ impl Socket {
         }
     }
 
-    /// The engine's lock for a send, a receive, EVENTS or a wait: taken with
-    /// [`Socket::sync_lent`] first. (Connect and the options take it plainly: the count
-    /// stays as it was, too high by at most what was handed out since.)
+    /// The engine's lock for a send, a receive, EVENTS or a wait, saying how many messages
+    /// taken ahead this socket still holds. (Connect and the options take it plainly: the
+    /// count stays as it was, too high by at most what was handed out since.)
     fn lock(&self) -> Guard<'_, Routing> {
-        let mut g = self.engine().lock();
-        self.sync_lent(g.core());
-        g
-    }
-
-    /// Tells the engine how many messages taken ahead this socket still holds (they count
-    /// towards RCVHWM), if that changed since it last did; under the lock.
-    fn sync_lent(&self, core: &mut Core) {
         let n = self.prefetched.len();
-        if n != self.lent.get() {
-            core.set_lent(n);
-            self.lent.set(n);
-        }
+        self.lent.set(n);
+        self.engine().lock_holding(n)
     }
 
     /// After handing out a message taken ahead: once the last is out, the engine hears at
@@ -608,11 +595,12 @@ impl Socket {
         let deadline = deadline_of(self.local.rcvtimeo);
         let conflate = self.local.conflate;
         // (Not `Socket::lock`: the guard must leave `prefetched` free to fill below.)
-        let mut g = self.engine.as_ref().expect(ENGINE).lock();
-        self.sync_lent(g.core()); // none held now: handed out above
-                                  // Right after a send, a receive that may wait goes straight to the wait: the answer
-                                  // is rarely there yet, and the wait's poll finds it either way.
-                                  // (Only until the first wait, which ends "right after a send".)
+        // None held now: handed out above.
+        let mut g = self.engine.as_ref().expect(ENGINE).lock_holding(0);
+        self.lent.set(0);
+        // Right after a send, a receive that may wait goes straight to the wait: the answer
+        // is rarely there yet, and the wait's poll finds it either way.
+        // (Only until the first wait, which ends "right after a send".)
         let read =
             if !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO) {
                 RecvRead::AfterWaitIfJustSent
@@ -629,8 +617,9 @@ impl Socket {
                             m = newer;
                         }
                     } else {
+                        // (The engine counts what it lends.)
                         routing.prefetch(core, &mut self.prefetched, PREFETCH);
-                        self.sync_lent(core);
+                        self.lent.set(self.prefetched.len());
                     }
                     self.rcvmore = false;
                     return Ok(m);

@@ -238,7 +238,7 @@ fn lone_small_sends_into_a_full_kernel_arrive_whole_and_in_order() {
 }
 
 /// Messages the caller took ahead (`recv_all_queued`) and still holds count towards
-/// RCVHWM (`set_lent`): while it hands them out one at a time, what it holds never goes
+/// RCVHWM (counted when lent, until the caller says it holds fewer): while it hands them out one at a time, what it holds never goes
 /// past RCVHWM, and every message still arrives, in order, through each stop at the mark.
 #[test]
 fn messages_taken_ahead_count_towards_rcvhwm() {
@@ -257,11 +257,10 @@ fn messages_taken_ahead_count_towards_rcvhwm() {
     let mut held = std::collections::VecDeque::new();
     let mut next = 0u32;
     wait_for(&pull, "every message", |g| {
+        g.holding(held.len());
         let core = g.core();
-        core.set_lent(held.len());
         core.has_message(rx); // reads, as far as RCVHWM leaves room
         core.recv_all_queued(rx, &mut held);
-        core.set_lent(held.len());
         assert!(
             held.len() <= RCVHWM,
             "holding {} with RCVHWM {RCVHWM}",
@@ -280,7 +279,7 @@ fn messages_taken_ahead_count_towards_rcvhwm() {
 }
 
 /// A connection stopped at RCVHWM for messages the caller held is read again as soon as
-/// the caller reports holding fewer (`set_lent`, which a socket calls when it sends,
+/// the caller reports holding fewer (`Guard::holding`, which a socket does when it sends,
 /// receives or hands out its last), not only at its next receive: a socket that sends meanwhile
 /// keeps taking its peer's messages in, as libzmq's does.
 #[test]
@@ -303,7 +302,6 @@ fn reporting_fewer_held_messages_reads_a_connection_stopped_for_them() {
         let core = g.core();
         core.has_message(rx);
         core.recv_all_queued(rx, &mut held);
-        core.set_lent(held.len());
         (held.len() == RCVHWM).then_some(())
     });
     let mut g = pull.lock();
@@ -313,7 +311,8 @@ fn reporting_fewer_held_messages_reads_a_connection_stopped_for_them() {
         "read past RCVHWM while holding {RCVHWM}"
     );
     held.clear(); // handed out, without the lock
-    core.set_lent(0);
+    g.holding(0);
+    let core = g.core();
     assert_eq!(
         core.recv_all_queued(rx, &mut held),
         RCVHWM,

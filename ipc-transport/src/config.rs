@@ -18,7 +18,7 @@ pub struct Config {
     /// SNDHWM: messages queued per pipe before sending blocks or drops (0: no limit).
     pub sndhwm: usize,
     /// RCVHWM: messages queued per pipe before reading from it pauses (0: no limit);
-    /// what the caller took ahead counts too ([`crate::Core::set_lent`]).
+    /// what the caller took ahead counts too ([`crate::Engine::lock_holding`]).
     pub rcvhwm: usize,
     /// IMMEDIATE: queue messages only to completed connections.
     pub immediate: bool,

@@ -6,6 +6,29 @@
 //! traffic. An accepted connection gets its pipe when its handshake completes, and the pipe
 //! dies with it. A connector's pipe (IMMEDIATE off) exists from `connect` on and survives
 //! reconnects, so messages sent before the peer is up wait in it, as in libzmq.
+//!
+//! # The hand-off
+//!
+//! [`Core`] is what a socket's callers and its I/O thread share, always under the
+//! engine's lock. Whichever side holds the lock acts, and records here what it leaves
+//! to the other (connections to write, `dirty`; to close, `doomed`; to re-time or
+//! re-register; waiters to wake), which the engine settles before the lock is let go.
+//! Where it matters who acts, the method says so with a [`Side`]; the public methods are
+//! the caller's (reached through `Guard::core`). Whenever either side lets go of the
+//! lock (the end of an I/O thread's turn, a caller's hand-over), these hold, and debug
+//! builds assert them ([`Core::check_invariants`]; 5 where the wait is):
+//!
+//! 1. an open connection is watched by exactly one poller: the I/O thread's
+//!    (`registered`) or a waiting caller's (`parked`);
+//! 2. no output is stranded: an active connection with output waiting (in its batch or
+//!    its pipe) is on the dirty list (the I/O thread or the caller's next wait writes
+//!    it) or waits for room (WRITABLE, or POLLOUT in its caller's poll);
+//! 3. a pipe's queue and what the layer above holds stay within RCVHWM, unless the
+//!    pipe's connection is paused (not read until they are below it);
+//! 4. every pipe with a message queued is on the list of pipes with input;
+//! 5. a caller holding the lock blocks only in a blocking send's wait for room, for at
+//!    most `PATIENCE_MAX`, and says so (`RoomWait`) so that the I/O thread puts this
+//!    socket's turn off instead of waiting behind it.
 
 use std::collections::VecDeque;
 use std::io;
@@ -103,6 +126,19 @@ impl Streak {
     fn end(&mut self) {
         self.sends = 0;
     }
+}
+
+/// Which side of the hand-off acts on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// A thread calling the socket, holding the lock. It sees what it reads and the room
+    /// it makes itself, so neither wakes waiters; its reads stop at the first short read
+    /// (its own poll is level-triggered, so nothing is missed).
+    Caller,
+    /// The I/O thread, or anyone acting for it: what it reads or writes may be what a
+    /// waiting caller waits for, and its reads go on to EAGAIN (its poll is
+    /// edge-triggered: an end of file that came with the data would go unnoticed).
+    Io,
 }
 
 /// Where a connection came from.
@@ -469,7 +505,7 @@ impl Core {
         };
         p.inbound.clear();
         if let Some(c) = p.conn.filter(|&c| self.reading_paused(c)) {
-            self.read_conn(c);
+            self.read_conn(c, Side::Io);
         }
     }
 
@@ -692,7 +728,7 @@ impl Core {
                 c.is_active() && !c.want_write && !c.parked && c.closing.is_none()
             });
             if (lone && self.streak.starts(conn.is_some_and(Conn::is_idle))) || (!lone && room) {
-                self.flush_for_caller(c);
+                self.flush_conn(c, Side::Caller);
             } else {
                 self.schedule_flush(c);
             }
@@ -721,7 +757,7 @@ impl Core {
                 // The kernel took part or none of it: the rest waits in the batch, and the
                 // flush below writes it or waits for room, as for any batch.
                 conn.zmtp.push_unwritten(&[&buf[..n]], written);
-                self.flush_for_caller(c);
+                self.flush_conn(c, Side::Caller);
                 return true;
             }
         }
@@ -731,7 +767,7 @@ impl Core {
             // Once the batch is below BATCH the caller goes on filling it.
             let _ = self.write_patiently(c, BATCH_PATIENCE, &mut None, BATCH);
         } else if through || batched >= BATCH {
-            self.flush_for_caller(c);
+            self.flush_conn(c, Side::Caller);
         } else if !conn.want_write {
             // (While a write waits for room, its flush writes this too.)
             self.mark_dirty(c);
@@ -828,7 +864,7 @@ impl Core {
             return true;
         }
         if let Some(c) = p.conn {
-            self.read_conn_for_caller(c);
+            self.read_conn(c, Side::Caller);
         }
         self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
     }
@@ -870,16 +906,8 @@ impl Core {
         n
     }
 
-    /// The hand-off's invariants, checked in debug builds whenever either side lets go of
-    /// the state (the end of an I/O thread's turn, a caller's hand-over):
-    /// 1. an open connection is watched by exactly one poller: the I/O thread's
-    ///    (`registered`) or a waiting caller's (`parked`);
-    /// 2. no output is stranded: an active connection with output waiting (in its batch
-    ///    or its pipe) is on the dirty list (the I/O thread or the caller's next wait
-    ///    writes it) or waits for room (WRITABLE, or POLLOUT in its caller's poll);
-    /// 3. a pipe's queue and what the socket holds stay within RCVHWM, unless the pipe's
-    ///    connection is paused (not read until they are below it);
-    /// 4. every pipe with a message queued is on the list of pipes with input.
+    /// Asserts the hand-off's invariants 1 to 4 (see the module documentation); called in
+    /// debug builds whenever either side lets go of the state.
     #[cfg(debug_assertions)]
     pub(crate) fn check_invariants(&self) {
         for (k, c) in self.conns.iter() {
@@ -1006,7 +1034,7 @@ impl Core {
         };
         let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
         if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
-            self.read_conn_for_caller(c);
+            self.read_conn(c, Side::Caller);
         }
     }
 
@@ -1025,7 +1053,7 @@ impl Core {
             // and the kernel.
             let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
             if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
-                self.read_conn_for_caller(c);
+                self.read_conn(c, Side::Caller);
             }
             return Some(m);
         }
@@ -1034,7 +1062,7 @@ impl Core {
         if defer && !self.reading_paused(c) {
             return None;
         }
-        self.read_conn_for_caller(c);
+        self.read_conn(c, Side::Caller);
         self.pipes.get_mut(id)?.inbound.pop_front()
     }
 
@@ -1125,7 +1153,7 @@ impl Core {
         // Read to EAGAIN (not the caller's shortcut): this runs on either thread, and the
         // I/O thread's edge-triggered poll must see EAGAIN to report the next input.
         for c in below {
-            self.read_conn(c);
+            self.read_conn(c, Side::Io);
         }
     }
 
@@ -1227,16 +1255,8 @@ impl Core {
     /// the caller holds).
     pub(crate) fn read_polled(&mut self, conns: &[(Key, RawFd)]) {
         for &(k, _) in conns {
-            self.read_conn_for_caller(k);
+            self.read_conn(k, Side::Caller);
         }
-    }
-
-    /// A read by the calling thread: it sees what it read itself, so it is no reason to
-    /// wake waiters (only the I/O thread's reads are).
-    fn read_conn_for_caller(&mut self, c: Key) {
-        let before = self.wake_waiters;
-        self.read_conn_as(c, true);
-        self.wake_waiters = before;
     }
 
     /// Writes everything scheduled, in the calling thread. Returns whether that moved
@@ -1245,23 +1265,9 @@ impl Core {
         let dirty = std::mem::take(&mut self.dirty);
         let mut moved = false;
         for c in dirty {
-            moved |= self.flush_for_caller(c);
+            moved |= self.flush_conn(c, Side::Caller);
         }
         moved
-    }
-
-    /// A flush by the calling thread: room it made itself is no reason to wake waiters.
-    /// Returns whether it took messages out of the pipe.
-    fn flush_for_caller(&mut self, c: Key) -> bool {
-        let before = self.wake_waiters;
-        let relieved = self.flush_conn(c);
-        self.wake_waiters = before;
-        if let Some(conn) = self.conns.get_mut(c).filter(|_| relieved) {
-            // The caller is writing its backlog: what is left is newer than what the I/O
-            // thread held back, and may be held back once more.
-            conn.corked = false;
-        }
-        relieved
     }
 
     /// A patient caller's write of a connection's output (its batch, then its pipe's
@@ -1308,11 +1314,20 @@ impl Core {
 
     /// Writes a connection's pending output until done or WouldBlock (then WRITABLE
     /// interest takes over). Returns whether it took messages out of the pipe.
-    pub(crate) fn flush_conn(&mut self, c: Key) -> bool {
+    pub(crate) fn flush_conn(&mut self, c: Key, side: Side) -> bool {
+        let before = self.wake_waiters;
         let (relieved, blocked) = self.write_out(c);
+        if side == Side::Caller {
+            // Room it made itself is no reason to wake waiters.
+            self.wake_waiters = before;
+            if let Some(conn) = self.conns.get_mut(c).filter(|_| relieved) {
+                // The caller is writing its backlog: what is left is newer than what the
+                // I/O thread held back, and may be held back once more.
+                conn.corked = false;
+            }
+        }
         if blocked {
-            // Whoever flushed (I/O thread or caller), the I/O thread takes over once the
-            // kernel has room.
+            // Whoever flushed, the I/O thread takes over once the kernel has room.
             if self.conns.get_mut(c).is_some_and(Conn::wait_for_room) {
                 self.reregister.push(c);
             }
@@ -1387,12 +1402,19 @@ impl Core {
     }
 
     /// Reads and decodes what the connection has, up to RCVHWM queued messages (less what
-    /// the caller holds, see [`Core::set_lent`]).
-    pub(crate) fn read_conn(&mut self, c: Key) {
-        self.read_conn_as(c, false);
+    /// the layer above holds, see [`Core::set_lent`]).
+    pub(crate) fn read_conn(&mut self, c: Key, side: Side) {
+        let before = self.wake_waiters;
+        self.read_conn_until(c, side == Side::Caller);
+        if side == Side::Caller {
+            // It sees what it read itself: no reason to wake waiters.
+            self.wake_waiters = before;
+        }
     }
 
-    fn read_conn_as(&mut self, c: Key, caller: bool) {
+    /// [`Core::read_conn`]; `short_read_ends` stops at the first read that does not fill
+    /// the buffer (the caller's shortcut).
+    fn read_conn_until(&mut self, c: Key, short_read_ends: bool) {
         let mut drained = false;
         let Some(conn) = self.conns.get_mut(c) else {
             return;
@@ -1443,7 +1465,7 @@ impl Core {
                     // EAGAIN. (Not for the I/O thread: its edge-triggered poll needs
                     // EAGAIN, or an end of file that came with the data goes unnoticed.
                     // The caller's own poll is level-triggered.)
-                    if caller && n < room {
+                    if short_read_ends && n < room {
                         drained = true;
                     }
                 }
@@ -1695,6 +1717,10 @@ fn wait_for_room_until(
     budget: std::time::Duration,
 ) -> bool {
     use std::sync::atomic::Ordering;
+    debug_assert!(
+        budget <= PATIENCE_MAX,
+        "a wait under the lock past its bound"
+    );
     let now = Instant::now();
     let d = *deadline.get_or_insert(now + budget);
     if now >= d {

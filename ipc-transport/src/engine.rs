@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Token};
 use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
-use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, RoomWait};
+use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, RoomWait, Side};
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::timers::Timers;
@@ -629,7 +629,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             let core = &self.st().core;
             let pending = core.conn_has_pending(k);
             // A connection paused at RCVHWM is not read until the caller receives (or
-            // reports holding fewer messages, `Core::set_lent`): polling it would only
+            // reports holding fewer messages, `Guard::holding`): polling it would only
             // report the same input again and again.
             let mut events = if core.reading_paused(k) {
                 0
@@ -682,7 +682,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         for (k, i) in writers {
             if fds[i].revents != 0 {
                 // (Room this thread made for itself: no waiter to wake.)
-                st.core.flush_conn(k);
+                st.core.flush_conn(k, Side::Caller);
             }
         }
         st.waits = st.waits.wrapping_add(1);
@@ -1050,7 +1050,7 @@ impl<H: Handler> State<H> {
     fn flush(&mut self, k: Key) {
         // Output may need WRITABLE interest: the I/O thread must see the connection.
         self.unpark(k);
-        self.core.flush_conn(k);
+        self.core.flush_conn(k, Side::Io);
     }
 
     /// Puts a parked connection back into the I/O thread's poll, with its interest (a
@@ -1256,7 +1256,7 @@ impl<H: Handler> State<H> {
                 self.drive_handshake(k, now);
             }
         } else if readable {
-            self.core.read_conn(k);
+            self.core.read_conn(k, Side::Io);
         }
         if writable {
             let mut streaming = false;
@@ -1295,7 +1295,7 @@ impl<H: Handler> State<H> {
             Err(reason) => {
                 // Send what the handshake queued (our READY, an ERROR), best effort.
                 self.core.poll_transmit(k);
-                let _ = self.core.flush_conn(k);
+                let _ = self.core.flush_conn(k, Side::Io);
                 self.core.doom_for_verdict(k, reason);
             }
         }
@@ -1343,7 +1343,7 @@ impl<H: Handler> State<H> {
             peer: creds,
         });
         // Traffic that came with READY, then queued messages.
-        self.core.read_conn(k);
+        self.core.read_conn(k, Side::Io);
         self.flush(k);
     }
 

@@ -1,11 +1,14 @@
-//! The Unix-socket engine of zsock: makes ZMTP connections out of Unix domain sockets.
+//! The engine of zsock, and its Unix-socket transport: makes ZMTP connections out of
+//! stream sockets.
 //!
-//! What it does: binds (libzmq's takeover semantics, never removing anything that is not a
-//! socket; wildcard directories; exclusive bind; socket file mode; cleanup by inode), accepts
-//! (peer credentials, access filters, back-off on fd exhaustion), connects and reconnects
-//! with jittered back-off, drives each connection's handshake and heartbeats through
-//! zmtp-codec's sans-IO machines, and moves whole [`Message`]s through bounded per-pipe
-//! queues with batched, vectored writes.
+//! What it does: drives each connection (handshake, heartbeats, decoding, output) as a
+//! machine without IO, over any stream socket, on I/O threads the sockets of a context
+//! share; moves whole [`Message`]s through bounded per-pipe queues with batched, vectored
+//! writes; connects and reconnects with jittered back-off. The Unix-domain transport
+//! binds (libzmq's takeover semantics, never removing anything that is not a socket;
+//! wildcard directories; exclusive bind; socket file mode; cleanup by inode) and accepts
+//! (peer credentials, access filters, back-off on fd exhaustion). Transports plug in
+//! behind one seam, so the engine names none of them.
 //!
 //! What it deliberately does not do: routing. Which pipe a message goes to, subscriptions'
 //! matching and envelopes belong to the layer above (zsock), which plugs in as a handler.
@@ -20,8 +23,8 @@
 //!   larger than its room is arriving, by at most what has arrived, and an idle connection
 //!   gives a large one back.
 //! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
-//!   ahead ([`Core::set_lent`]) and, for XPUB, the subscription messages the application
-//!   has not received ([`Core::set_unread_notifications`]); reading stops at the mark.
+//!   ahead ([`Engine::lock_holding`]) and, for XPUB, the subscription messages the application
+//!   has not received ([`Handler::held`]); reading stops at the mark.
 //!   Each message has at most [`MAX_MESSAGE_FRAMES`] frames of at most F bytes, each frame
 //!   with a handle of a few dozen bytes beside its bytes (empty frames included). Queued
 //!   messages keep alive the read buffers they were sliced from only while they fill at

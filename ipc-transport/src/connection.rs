@@ -49,8 +49,7 @@ pub(crate) const IDLE_RBUF_MAX: usize = 64 * 1024;
 /// least this fraction (one in `PIN_FACTOR`) of it. When a connection gives up a read
 /// buffer (a new one replaces it, it is given back while idle, or the connection closes),
 /// the messages it queued from that buffer are copied out if they fill less, so what the
-/// queue holds never keeps alive more than `PIN_FACTOR` times its own size in buffers
-/// (see [`Connection::release_read_buffer`]).
+/// queue holds never keeps alive more than `PIN_FACTOR` times its own size in buffers.
 pub const PIN_FACTOR: usize = 8;
 
 /// Why a connection ended, for events and for the connector's decision to reconnect:

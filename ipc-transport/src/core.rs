@@ -599,7 +599,7 @@ impl Core {
         self.send_outgoing(id, &mut Copied { head, body }, wait)
     }
 
-    /// For a one-frame message copied from a large `body` (over [`COPY_MAX`]): when the
+    /// For a one-frame message copied from a large `body` (over [`crate::COPY_MAX`]): when the
     /// pipe's connection is up with nothing waiting (in the pipe or its batch), writes
     /// header and body straight from `body`, and copies only what the kernel did not take.
     /// A caller that may wait ([`SendWait::ForRoom`]) first writes what waits, and waits for the

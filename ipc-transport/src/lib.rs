@@ -50,6 +50,7 @@ mod core;
 mod creds;
 mod engine;
 mod error;
+pub mod fuzzing;
 mod ipc;
 mod message;
 mod reactor;

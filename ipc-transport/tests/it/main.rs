@@ -2,6 +2,7 @@
 //! peers for interop, and child processes (this binary re-run) where a test needs another
 //! process or another uid.
 mod bind;
+mod corpus;
 mod creds;
 mod engine;
 mod heartbeat;

@@ -295,7 +295,7 @@ impl<H: Handler> Engine<H> {
             }),
             cond: Condvar::new(),
             notify_fd: sys::new_eventfd()?,
-            multi_cpu: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+            multi_cpu: multi_cpu(),
             fd_signaled: AtomicBool::new(false),
             turn_wanted: AtomicBool::new(false),
             room_wait: core_room_wait,
@@ -433,6 +433,13 @@ impl<H: Handler> Drop for Engine<H> {
 
 /// Locks for what stays sound after a panic elsewhere: closing, waiting for the end, the
 /// monitor's queue (each a single flag or queue operation).
+/// Whether the process may run on more than one CPU, asked once: the answer costs a
+/// dozen system calls (cgroup quotas), too many for every socket.
+fn multi_cpu() -> bool {
+    static MULTI_CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MULTI_CPU.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -75,3 +75,25 @@ pub use engine::{Closing, Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};
 pub use message::Message;
 pub use reactor::IoThreads;
+
+/// Sleeps until one of `fds` is readable or `timeout` passes (`None`: no limit); returns
+/// how many are readable. A signal ends the sleep early, as a timeout would (`Ok(0)`).
+/// (`zmq_poll`'s wait, for the layer above: every raw system call stays in this crate.)
+pub fn wait_readable(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout: Option<std::time::Duration>,
+) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    match sys::poll(&mut polled, timeout) {
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(0),
+        r => r,
+    }
+}

@@ -1,6 +1,5 @@
 //! Waiting on many sockets at once (`zmq_poll`).
 
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
@@ -43,31 +42,17 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
         if ready > 0 {
             return Ok(ready);
         }
-        let wait_ms = match deadline {
-            None => -1,
+        let wait = match deadline {
+            None => None,
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Ok(0);
                 }
-                left.as_millis().clamp(1, i32::MAX as u128) as i32 // clamped to i32
+                Some(left)
             }
         };
-        let mut fds: Vec<libc::pollfd> = items
-            .iter()
-            .map(|it| libc::pollfd {
-                fd: it.socket.fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        // SAFETY: `fds` is a live array of `fds.len()` pollfd structs.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
-        if rc < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e.into());
-            }
-        }
+        let fds: Vec<_> = items.iter().map(|it| it.socket.fd()).collect();
+        ipc_transport::wait_readable(&fds, wait)?;
     }
 }

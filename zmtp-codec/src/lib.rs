@@ -29,6 +29,8 @@
 //! assert_eq!(parts, ["hello", "world"]);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod command;
 mod decoder;
 mod error;

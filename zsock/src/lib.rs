@@ -40,6 +40,8 @@
 //! # Ok::<(), zsock::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod error;
 pub mod fuzzing;
 mod monitor;

@@ -306,44 +306,155 @@ impl<V: Value> PrefixTree<V> {
     }
 }
 
-/// A subscriber's topics, each with how many times it was subscribed.
-pub(crate) type Subscriptions = PrefixTree<u32>;
+/// A subscriber's own topics (SUB, XSUB: set by the application, never by a peer), each
+/// with how many times it was subscribed, and a compact copy of them for matching
+/// ([`Matcher`]), rebuilt at the first match after a change.
+#[derive(Debug, Default)]
+pub(crate) struct Subscriptions {
+    tree: PrefixTree<u32>,
+    matcher: Option<Matcher>,
+}
 
-impl PrefixTree<u32> {
+impl Subscriptions {
     /// Adds one subscription; `true` when the topic was new.
     pub(crate) fn add(&mut self, topic: &[u8]) -> bool {
-        let count = self.entry(topic);
+        let count = self.tree.entry(topic);
         *count = count.saturating_add(1);
-        *count == 1
+        let new = *count == 1;
+        if new {
+            self.matcher = None;
+        }
+        new
     }
 
     /// Removes one subscription; `true` when the topic's last one went. Unknown topics
     /// are ignored.
     pub(crate) fn remove(&mut self, topic: &[u8]) -> bool {
-        self.update(topic, |count| {
+        let gone = self.tree.update(topic, |count| {
             if *count == 0 {
                 return false;
             }
             *count -= 1;
             *count == 0
-        })
+        });
+        if gone {
+            self.matcher = None;
+        }
+        gone
     }
 
     /// Whether `topic` itself is present.
     #[cfg(test)]
     fn contains(&self, topic: &[u8]) -> bool {
-        self.get(topic).is_some_and(|c| *c > 0)
+        self.tree.get(topic).is_some_and(|c| *c > 0)
+    }
+
+    /// Every topic, once each.
+    pub(crate) fn topics(&self) -> Vec<Bytes> {
+        self.tree.topics()
     }
 
     /// Whether some topic is a prefix of `data`.
     #[inline]
-    pub(crate) fn matches(&self, data: &[u8]) -> bool {
-        let mut hit = false;
-        self.walk(data, |_| {
-            hit = true;
-            false
+    pub(crate) fn matches(&mut self, data: &[u8]) -> bool {
+        let tree = &self.tree;
+        self.matcher
+            .get_or_insert_with(|| Matcher::of(tree))
+            .matches(data)
+    }
+}
+
+/// A subscriber's topics laid out for matching: the tree's nodes in breadth-first order,
+/// 16 bytes each, a node's children side by side with their first bytes in one run, so
+/// that a step of the walk reads a few adjacent bytes and one node, and a thousand topics
+/// fit in a few pages rather than a thousand allocations. Built from the tree in one pass;
+/// only the application's own subscriptions are kept this way (a peer's, on a publisher,
+/// change too often to rebuild).
+#[derive(Debug)]
+struct Matcher {
+    nodes: Vec<Step>,
+    /// `first[i]`: the first byte of node `i`'s label (the root's is unused).
+    first: Vec<u8>,
+    /// The rest of every label, one after another.
+    tails: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    /// Where the label's bytes after its first start in `tails`, and how many.
+    tail: u32,
+    tail_len: u32,
+    /// The node's children: `first_child..first_child + children` in `nodes`.
+    first_child: u32,
+    children: u16,
+    /// A topic ends here.
+    subscribed: bool,
+}
+
+impl Matcher {
+    fn of(tree: &PrefixTree<u32>) -> Matcher {
+        let mut m = Matcher {
+            nodes: Vec::with_capacity(tree.nodes.len() - tree.free.len()),
+            first: Vec::with_capacity(tree.nodes.len() - tree.free.len()),
+            tails: Vec::new(),
+        };
+        m.push(&tree.nodes[ROOT]);
+        // Breadth first: a node's children are appended together, so they are adjacent.
+        let mut queue = std::collections::VecDeque::from([ROOT]);
+        let mut at = 0usize;
+        while let Some(n) = queue.pop_front() {
+            let node = &tree.nodes[n];
+            m.nodes[at].first_child = slot(m.nodes.len());
+            m.nodes[at].children = node.children.len() as u16; // at most 256 first bytes
+            for &(_, c) in &node.children {
+                m.push(&tree.nodes[c as usize]);
+                queue.push_back(c as usize);
+            }
+            at += 1;
+        }
+        m
+    }
+
+    fn push(&mut self, node: &Node<u32>) {
+        let tail = node.label.get(1..).unwrap_or(&[]);
+        self.first.push(node.label.first().copied().unwrap_or(0));
+        self.nodes.push(Step {
+            tail: slot(self.tails.len()),
+            tail_len: slot(tail.len()),
+            first_child: 0,
+            children: 0,
+            subscribed: node.value != 0,
         });
-        hit
+        self.tails.extend_from_slice(tail);
+    }
+
+    #[inline]
+    fn matches(&self, data: &[u8]) -> bool {
+        let mut n = ROOT;
+        let mut rest = data;
+        loop {
+            let step = self.nodes[n];
+            if step.subscribed {
+                return true;
+            }
+            let Some((&b, after)) = rest.split_first() else {
+                return false;
+            };
+            let kids =
+                step.first_child as usize..step.first_child as usize + step.children as usize;
+            let Some(i) = self.first[kids.clone()].iter().position(|&k| k == b) else {
+                return false;
+            };
+            let c = kids.start + i;
+            let child = self.nodes[c];
+            let (start, len) = (child.tail as usize, child.tail_len as usize);
+            let tail = &self.tails[start..start + len];
+            if after.len() < len || !tail.iter().zip(after).all(|(a, b)| a == b) {
+                return false;
+            }
+            rest = &after[len..];
+            n = c;
+        }
     }
 }
 
@@ -430,7 +541,7 @@ mod tests {
         s.add(b"weather.");
         let walk = |data: &[u8]| {
             let mut hit = false;
-            let steps = s.walk(data, |_| {
+            let steps = s.tree.walk(data, |_| {
                 hit = true;
                 false
             });
@@ -452,14 +563,14 @@ mod tests {
         for t in &topics {
             assert!(s.add(t));
         }
-        assert!(s.nodes_in_use() <= 2 * topics.len() + 1);
+        assert!(s.tree.nodes_in_use() <= 2 * topics.len() + 1);
         for t in topics.iter().rev().step_by(2) {
             assert!(s.remove(t));
         }
         for t in &topics {
             assert!(s.remove(t) || !s.contains(t));
         }
-        assert_eq!(s.nodes_in_use(), 1);
+        assert_eq!(s.tree.nodes_in_use(), 1);
         assert!(s.topics().is_empty());
     }
 
@@ -511,7 +622,7 @@ mod tests {
         ) {
             let mut s = Subscriptions::default();
             let mut model: HashMap<Vec<u8>, u32> = HashMap::new();
-            for (add, t) in &ops {
+            for (i, (add, t)) in ops.iter().enumerate() {
                 if *add {
                     let n = model.entry(t.clone()).or_insert(0);
                     *n += 1;
@@ -526,7 +637,12 @@ mod tests {
                     }
                     prop_assert_eq!(s.remove(t), last);
                 }
-                prop_assert!(s.nodes_in_use() <= 2 * model.len() + 1);
+                prop_assert!(s.tree.nodes_in_use() <= 2 * model.len() + 1);
+                // Matching between changes: the compact copy follows every change.
+                if let Some(p) = probes.get(i % probes.len().max(1)) {
+                    let want = model.keys().any(|t| p.starts_with(t));
+                    prop_assert_eq!(s.matches(p), want);
+                }
             }
             for p in &probes {
                 let want = model.keys().any(|t| p.starts_with(t));

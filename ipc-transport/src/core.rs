@@ -890,17 +890,25 @@ impl Core {
         n
     }
 
-    /// Lends the caller up to `max` messages already queued, taken from the pipes with
-    /// input in turn as [`Core::recv_ready`] takes them, to the end of `out`. Returns how
-    /// many; they count as [`Core::recv_all_queued`]'s do.
-    pub fn lend_ready(&mut self, out: &mut VecDeque<Message>, max: usize) -> usize {
+    /// Lends the caller up to `max` messages already queued that `keep` admits, taken
+    /// from the pipes with input in turn as [`Core::recv_ready`] takes them, to the end of
+    /// `out`; those `keep` refuses are dropped (a subscriber's filter). Returns how many it
+    /// lent; they count as [`Core::recv_all_queued`]'s do.
+    pub fn lend_ready(
+        &mut self,
+        out: &mut VecDeque<Message>,
+        max: usize,
+        mut keep: impl FnMut(&Message) -> bool,
+    ) -> usize {
         let mut n = 0;
         while n < max {
             let Some((_, m)) = self.recv_ready(|_| true) else {
                 break;
             };
-            out.push_back(m);
-            n += 1;
+            if keep(&m) {
+                out.push_back(m);
+                n += 1;
+            }
         }
         self.set_lent(self.lent.saturating_add(n));
         n
@@ -1073,16 +1081,23 @@ impl Core {
     /// In between the count is only ever too high (what the caller holds only shrinks),
     /// which stops reading early, never late. A lower count reads at once the connections
     /// that stopped at the mark and are now below it.
+    #[inline]
     pub(crate) fn set_lent(&mut self, n: usize) {
-        let old = std::mem::replace(&mut self.lent, n);
-        self.held_changed(old, n);
+        // (Inline and checked first: every caller's lock says it, and it rarely changes.)
+        if n != self.lent {
+            let old = std::mem::replace(&mut self.lent, n);
+            self.held_changed(old, n);
+        }
     }
 
     /// What the handler holds ([`Handler::held`]), as it last said. A lower count reads
     /// at once the connections that stopped at the mark.
+    #[inline]
     pub(crate) fn set_unread_notifications(&mut self, n: usize) {
-        let old = std::mem::replace(&mut self.unread_notifications, n);
-        self.held_changed(old, n);
+        if n != self.unread_notifications {
+            let old = std::mem::replace(&mut self.unread_notifications, n);
+            self.held_changed(old, n);
+        }
     }
 
     /// One part of what the layer above holds went from `old` to `new`: below the mark

@@ -349,6 +349,7 @@ impl<H: Handler> Engine<H> {
     /// until it says it holds fewer. (A caller that lets go of the last takes the lock
     /// again to say so, so that a connection stopped for them is read without waiting for
     /// its next call.)
+    #[inline]
     pub fn lock_holding(&self, held: usize) -> Guard<'_, H> {
         let mut g = self.lock();
         g.holding(held);
@@ -510,6 +511,7 @@ impl<'a, H: Handler> Guard<'a, H> {
 
     /// The caller holds `n` messages it took ahead ([`Core::recv_all_queued`],
     /// [`Core::lend_ready`]) and has not handed out (see [`Engine::lock_holding`]).
+    #[inline]
     pub fn holding(&mut self, n: usize) {
         self.st().core.set_lent(n);
     }

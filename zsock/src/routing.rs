@@ -562,8 +562,7 @@ impl Routing {
                 let Some((_, m)) = s.fq.recv(core, every, read) else {
                     return Err(RecvError::Again);
                 };
-                let topic = m.frames().first().map_or(&[][..], |f| &f[..]);
-                if s.subs.matches(topic) {
+                if s.subs.matches(topic_of(&m)) {
                     return Ok(m);
                 }
             },
@@ -584,10 +583,12 @@ impl Routing {
     }
 
     /// Moves messages that are already queued into `out`, in the order `recv` would return
-    /// them, for the types whose receive keeps no state (PAIR, PULL, DEALER): the caller
-    /// then hands them out without taking the lock again (and reports what it holds with
-    /// [`ipc_transport::Engine::lock_holding`]). From one peer, its whole queue; from several, up to `max` and at
-    /// most RCVHWM, one message from each in turn. Reads no socket.
+    /// them, for the types whose receive keeps no state (PAIR, PULL, DEALER, and SUB,
+    /// which filters them as it takes them): the caller then hands them out without taking
+    /// the lock again (and says what it still holds with
+    /// [`ipc_transport::Engine::lock_holding`]). PAIR, and PULL or DEALER from one peer,
+    /// take the peer's whole queue; otherwise up to `max` and at most RCVHWM, one message
+    /// from each peer in turn. Reads no socket.
     pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut VecDeque<Message>, max: usize) {
         match &mut self.kind {
             Kind::Pair(p) => {
@@ -599,14 +600,35 @@ impl Routing {
                 core.recv_all_queued(d.fq.pipes[0], out);
             }
             Kind::Pull(_) | Kind::Dealer(_) => {
-                // What it takes counts towards every pipe's RCVHWM: never more than that.
-                let max = match core.rcvhwm() {
-                    0 => max,
-                    hwm => max.min(hwm),
-                };
-                core.lend_ready(out, max.saturating_sub(out.len()));
+                core.lend_ready(out, Self::room_ahead(core, max, out), |_| true);
+            }
+            Kind::Sub(s) => {
+                // Filtered as they are taken; an unsubscribe filters them again
+                // (`Routing::still_wanted`).
+                let subs = &mut s.subs;
+                let room = Self::room_ahead(core, max, out);
+                core.lend_ready(out, room, |m| subs.matches(topic_of(m)));
             }
             _ => {}
+        }
+    }
+
+    /// How many more messages a prefetch into `out` may take: what it takes counts towards
+    /// every pipe's RCVHWM, so never more than that.
+    fn room_ahead(core: &Core, max: usize, out: &VecDeque<Message>) -> usize {
+        let max = match core.rcvhwm() {
+            0 => max,
+            hwm => max.min(hwm),
+        };
+        max.saturating_sub(out.len())
+    }
+
+    /// Whether a message taken ahead is still to be handed out: for SUB, whether it still
+    /// matches a subscription (after an unsubscribe, as if it had waited in the queue).
+    pub(crate) fn still_wanted(&mut self, m: &Message) -> bool {
+        match &mut self.kind {
+            Kind::Sub(s) => s.subs.matches(topic_of(m)),
+            _ => true,
         }
     }
 
@@ -897,4 +919,9 @@ fn random_u32() -> u32 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id().into());
     h.finish() as u32
+}
+
+/// What a subscription is matched against: the message's first frame.
+fn topic_of(m: &Message) -> &[u8] {
+    m.frames().first().map_or(&[][..], |f| &f[..])
 }

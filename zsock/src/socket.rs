@@ -181,10 +181,9 @@ impl Drop for Context {
     }
 }
 
-/// Most messages one receive takes from the engine ahead of the caller (PAIR, PULL,
-/// DEALER) when they come from several peers, and at most RCVHWM (from one peer it takes
-/// its whole queue, by
-/// exchanging queues): they were received already, and taking them under the same lock
+/// Most messages one receive takes from the engine ahead of the caller (PULL and DEALER
+/// with several peers, SUB), and at most RCVHWM (PAIR, and PULL or DEALER with one peer,
+/// take the peer's whole queue, by exchanging queues): they were received already, and taking them under the same lock
 /// saves the lock, the routing and the settling for each. Like libzmq's receive pipe, this
 /// never reads from a socket: it moves only what is queued, and what the socket holds
 /// counts towards RCVHWM until it is handed out ([`ipc_transport::Engine::lock_holding`]).
@@ -238,7 +237,7 @@ pub struct Socket {
     /// Frames of a received message not yet handed out by `recv`.
     receiving: VecDeque<Bytes>,
     /// Whole messages taken from the engine with the one before them (PAIR, PULL,
-    /// DEALER), handed out without the lock. See [`PREFETCH`].
+    /// DEALER, SUB), handed out without the lock. See [`PREFETCH`].
     prefetched: VecDeque<Message>,
     /// What the engine counts of `prefetched` ([`ipc_transport::Engine::lock_holding`]).
     lent: std::cell::Cell<usize>,
@@ -731,6 +730,9 @@ impl Socket {
             SocketOption::Unsubscribe(topic) => {
                 let (routing, core) = g.parts();
                 routing.subscribe(core, topic, false);
+                // Messages taken ahead are filtered again, as if they had waited in
+                // the queue (the engine hears the lower count at the next lock).
+                self.prefetched.retain(|m| routing.still_wanted(m));
             }
             SocketOption::RouterMandatory(on) => g.handler().opts.router_mandatory = on,
             SocketOption::RouterHandover(on) => g.handler().opts.router_handover = on,

@@ -1,11 +1,14 @@
 //! Every pattern between zsock sockets.
 
+use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use zsock::{
     Context, ErrorKind, Events, Flags, Message, PollItem, Socket, SocketOption, SocketType,
 };
 
+use crate::raw::{data_frame, greeting_and_ready};
 use crate::support::*;
 
 #[test]
@@ -162,6 +165,32 @@ fn pub_sub_filters_by_prefix() {
     for _ in 0..100 {
         assert_eq!(sub.recv(Flags::NONE).unwrap(), "a-yes");
     }
+}
+
+/// Messages a SUB took ahead under one lock (the rest of what one read brought) are
+/// filtered again after an unsubscribe, as if they had waited in the queue: what no longer
+/// matches is never handed out.
+#[test]
+fn sub_filters_what_it_took_ahead_again_after_an_unsubscribe() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut sub = sock(&ctx, SocketType::Sub);
+    sub.set(SocketOption::Subscribe("a".into())).unwrap();
+    sub.set(SocketOption::Subscribe("b".into())).unwrap();
+    let ep = sub.bind(&d.ep("ahead")).unwrap();
+    // A raw publisher: its handshake and five messages in one write, read together.
+    let frames: [&[u8]; 6] = [b"a1", b"b1", b"c1", b"a2", b"b2", b"a3"];
+    let mut bytes = greeting_and_ready("PUB");
+    for f in frames {
+        bytes.extend_from_slice(&data_frame(f));
+    }
+    let mut raw = UnixStream::connect(ep.strip_prefix("ipc://").unwrap()).unwrap();
+    raw.write_all(&bytes).unwrap();
+    assert_eq!(sub.recv(Flags::NONE).unwrap(), "a1");
+    sub.set(SocketOption::Unsubscribe("b".into())).unwrap();
+    assert_eq!(sub.recv(Flags::NONE).unwrap(), "a2");
+    assert_eq!(sub.recv(Flags::NONE).unwrap(), "a3");
+    assert_no_message(&mut sub);
 }
 
 #[test]

@@ -28,7 +28,8 @@
 //! 4. every pipe with a message queued is on the list of pipes with input;
 //! 5. a caller holding the lock blocks only in a blocking send's wait for room, for at
 //!    most `PATIENCE_MAX`, and says so (`RoomWait`) so that the I/O thread puts this
-//!    socket's turn off instead of waiting behind it.
+//!    socket's turn off instead of waiting behind it; if the I/O thread was already
+//!    waiting for the lock, the wait lasts at most `BATCH_PATIENCE`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -312,12 +313,15 @@ pub enum SendWait {
 /// A caller that holds the lock and waits for room for its output (bounded:
 /// `BATCH_PATIENCE`, `body_patience`) says so here, and the I/O thread, finding the lock
 /// taken meanwhile, puts this socket's turn off rather than sit behind the wait (its
-/// other sockets would wait too). A turn that took the lock just before the wait began
-/// still waits for it (a known gap: at most one wait's budget).
+/// other sockets would wait too). The I/O thread says when it waits for the lock, and a
+/// caller that finds it waiting as its wait begins waits at most `BATCH_PATIENCE`: each
+/// side sets its flag before it reads the other's, so one of them always sees the other.
 #[derive(Debug, Default)]
 pub(crate) struct RoomWait {
     /// The caller is in a wait for room.
     pub(crate) caller: std::sync::atomic::AtomicBool,
+    /// The I/O thread waits for the lock.
+    pub(crate) io: std::sync::atomic::AtomicBool,
 }
 
 /// Whether a receive that finds its pipe's queue empty reads the socket: the caller's
@@ -1742,6 +1746,15 @@ fn wait_for_room_until(
         return false;
     }
     room_wait.caller.store(true, Ordering::SeqCst);
+    // The I/O thread already waits for the lock (it looked before this wait was said):
+    // its other sockets wait too, so what is left of this send's waiting is short.
+    let d = if room_wait.io.load(Ordering::SeqCst) {
+        let short = d.min(now + BATCH_PATIENCE);
+        *deadline = Some(short);
+        short
+    } else {
+        d
+    };
     let room = sys::wait_writable(&conn.stream, d - now);
     room_wait.caller.store(false, Ordering::SeqCst);
     room

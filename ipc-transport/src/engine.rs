@@ -1610,8 +1610,24 @@ impl<H: Handler> Driven for Shared<H> {
                 }
                 return Turn::Next(Some(now + TURN_RETRY));
             }
-            // Held for an ordinary call: briefly.
-            Err(TryLockError::WouldBlock) => self.state.lock(),
+            // Held for an ordinary call: briefly. Said first (`RoomWait::io`), and the
+            // caller's flag looked at again after: either this thread sees the caller's
+            // wait and puts the turn off, or the caller sees this thread waiting and cuts
+            // its wait short.
+            Err(TryLockError::WouldBlock) => {
+                self.room_wait.io.store(true, Ordering::SeqCst);
+                if self.room_wait.caller.load(Ordering::SeqCst) {
+                    self.room_wait.io.store(false, Ordering::SeqCst);
+                    self.turn_wanted.store(true, Ordering::SeqCst);
+                    if !events.is_empty() {
+                        lock(&self.deferred).extend_from_slice(events);
+                    }
+                    return Turn::Next(Some(now + TURN_RETRY));
+                }
+                let st = self.state.lock();
+                self.room_wait.io.store(false, Ordering::SeqCst);
+                st
+            }
         };
         let mut st = match locked {
             Ok(st) => st,

@@ -5,7 +5,7 @@
 //! the stream is: the handshake, then the decoder and the heartbeat; the read buffers and
 //! the rule that bounds what queued messages may keep of them; the message being
 //! assembled; and the output batch. It never makes a system call and never reads the
-//! clock: whoever drives it (the engine, over a Unix or TCP socket; a test, over a byte
+//! clock: whoever drives it (the engine, over a stream socket; a test, over a byte
 //! queue) lends it a read ([`Connection::read_with`]) or a write
 //! ([`Connection::write_with`]) and passes the time in. Decoded messages go to an
 //! [`Inbox`], which says when it is full (RCVHWM): decoding stops there, and the bytes
@@ -301,6 +301,15 @@ impl Connection {
         match h.poll_event() {
             Some(zmtp_codec::Event::Completed(peer)) => Ok(Some(peer)),
             None => Ok(None),
+        }
+    }
+
+    /// Whether the handshake saw the peer's READY (reading it may stop: the rest is
+    /// traffic, read under the inbox's mark).
+    pub(crate) fn handshake_complete(&self) -> bool {
+        match &self.phase {
+            Phase::Handshake(h) => h.is_complete(),
+            Phase::Active { .. } => true,
         }
     }
 

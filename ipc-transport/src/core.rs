@@ -2,7 +2,7 @@
 //! always under the engine's lock.
 //!
 //! A *pipe* is what the layer above routes to: a queue of outgoing messages, a queue of
-//! received ones, and the peer's identity. A *connection* is a Unix stream in handshake or in
+//! received ones, and the peer's identity. A *connection* is a stream in handshake or in
 //! traffic. An accepted connection gets its pipe when its handshake completes, and the pipe
 //! dies with it. A connector's pipe (IMMEDIATE off) exists from `connect` on and survives
 //! reconnects, so messages sent before the peer is up wait in it, as in libzmq.
@@ -374,7 +374,7 @@ pub struct Core {
     pub(crate) sends: u64,
     /// A message was queued since the caller last waited (see `Guard::wait_input`).
     pub(crate) sent_since_wait: bool,
-    /// Some connection's read buffer is larger than [`IDLE_RBUF_MAX`]: the I/O thread keeps
+    /// Some connection's read buffer is larger than `IDLE_RBUF_MAX`: the I/O thread keeps
     /// a sweep timer armed.
     pub(crate) big_rbufs: bool,
     /// Messages the caller took ahead and still holds (see [`Core::set_lent`]).
@@ -894,10 +894,12 @@ impl Core {
         n
     }
 
-    /// Lends the caller up to `max` messages already queued that `keep` admits, taken
-    /// from the pipes with input in turn as [`Core::recv_ready`] takes them, to the end of
-    /// `out`; those `keep` refuses are dropped (a subscriber's filter). Returns how many it
-    /// lent; they count as [`Core::recv_all_queued`]'s do.
+    /// Takes up to `max` messages already queued, from the pipes with input in turn as
+    /// [`Core::recv_ready`] takes them, and lends the caller those `keep` admits, at the
+    /// end of `out`; those it refuses are dropped (a subscriber's filter). Refused ones
+    /// count towards `max` too, so a peer flooding what nobody wants cannot hold the
+    /// caller here. Returns how many it lent; they count as [`Core::recv_all_queued`]'s
+    /// do.
     pub fn lend_ready(
         &mut self,
         out: &mut VecDeque<Message>,
@@ -905,7 +907,7 @@ impl Core {
         mut keep: impl FnMut(&Message) -> bool,
     ) -> usize {
         let mut n = 0;
-        while n < max {
+        for _ in 0..max {
             let Some((_, m)) = self.recv_ready(|_| true) else {
                 break;
             };
@@ -1197,7 +1199,7 @@ impl Core {
         rcvhwm == 0 || queued.saturating_add(lent) <= rcvhwm / 2
     }
 
-    /// Gives back the read buffers larger than [`IDLE_RBUF_MAX`] that are empty and read
+    /// Gives back the read buffers larger than `IDLE_RBUF_MAX` that are empty and read
     /// nothing since the last sweep (messages handed out keep their part of a buffer alive
     /// on their own). A connection in a stream keeps its buffer; an idle one holds none.
     pub(crate) fn sweep_read_buffers(&mut self) {
@@ -1290,7 +1292,7 @@ impl Core {
     }
 
     /// A patient caller's write of a connection's output (its batch, then its pipe's
-    /// queue), as [`Core::flush_for_caller`] but, while the kernel is full and `enough`
+    /// queue), as [`Core::flush_conn`] for the caller does but, while the kernel is full and `enough`
     /// bytes or more wait, waiting for room (up to `budget` from the first wait) instead of
     /// leaving them to the I/O thread. `true`: fewer than `enough` bytes wait (what is left
     /// goes with the next batch, or after the hold-back). `false`: the budget ran out (the
@@ -1528,7 +1530,8 @@ impl Core {
         let Some(conn) = self.conns.get_mut(c) else {
             return Ok(None);
         };
-        loop {
+        // (Complete already, its peer taken: the rest is traffic, read under the HWM.)
+        while !conn.zmtp.handshake_complete() {
             match conn.read(None) {
                 IoOutcome::Moved(_) | IoOutcome::Retry => {}
                 IoOutcome::WouldBlock => return Ok(None),
@@ -1538,6 +1541,7 @@ impl Core {
                 return Ok(Some(peer));
             }
         }
+        Ok(None)
     }
 
     /// Feeds buffered bytes to the handshake; returns the peer once it completed.

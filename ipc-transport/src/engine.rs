@@ -366,7 +366,8 @@ impl<H: Handler> Engine<H> {
         self.lock().connect(endpoint)
     }
 
-    /// Stops a listener, removes its socket file and closes its connections.
+    /// Stops a listener, removes what its bind left behind (an ipc socket file) and
+    /// closes its connections.
     pub fn unbind(&self, endpoint: &str) -> Result<(), TransportError> {
         self.lock().unbind(endpoint)
     }
@@ -432,8 +433,6 @@ impl<H: Handler> Drop for Engine<H> {
     }
 }
 
-/// Locks for what stays sound after a panic elsewhere: closing, waiting for the end, the
-/// monitor's queue (each a single flag or queue operation).
 /// Whether the process may run on more than one CPU, asked once: the answer costs a
 /// dozen system calls (cgroup quotas), too many for every socket.
 fn multi_cpu() -> bool {
@@ -441,6 +440,8 @@ fn multi_cpu() -> bool {
     *MULTI_CPU.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
+/// Locks for what stays sound after a panic elsewhere: closing, waiting for the end, the
+/// monitor's queue (each a single flag or queue operation).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -730,9 +730,11 @@ impl Socket {
             SocketOption::Unsubscribe(topic) => {
                 let (routing, core) = g.parts();
                 routing.subscribe(core, topic, false);
-                // Messages taken ahead are filtered again, as if they had waited in
-                // the queue (the engine hears the lower count at the next lock).
+                // Messages taken ahead are filtered again, so none that no longer
+                // matches is handed out, and the engine hears what is still held.
                 self.prefetched.retain(|m| routing.still_wanted(m));
+                g.holding(self.prefetched.len());
+                self.lent.set(self.prefetched.len());
             }
             SocketOption::RouterMandatory(on) => g.handler().opts.router_mandatory = on,
             SocketOption::RouterHandover(on) => g.handler().opts.router_handover = on,

@@ -306,14 +306,22 @@ impl<V: Value> PrefixTree<V> {
     }
 }
 
-/// A subscriber's own topics (SUB, XSUB: set by the application, never by a peer), each
-/// with how many times it was subscribed, and a compact copy of them for matching
-/// ([`Matcher`]), rebuilt at the first match after a change.
+/// A subscriber's topics (SUB, XSUB), each with how many times it was subscribed, and a
+/// compact copy of them for matching ([`Matcher`]). The copy is rebuilt once the tree
+/// has stayed unchanged for as many matches as it has nodes over [`REBUILD_AFTER`]
+/// (walking the tree meanwhile), so a rebuild costs each match a few node copies at most
+/// however often the topics change (an XSUB's come from peers through a proxy).
 #[derive(Debug, Default)]
 pub(crate) struct Subscriptions {
     tree: PrefixTree<u32>,
     matcher: Option<Matcher>,
+    /// Matches since the last change (while there is no compact copy).
+    walks: usize,
 }
+
+/// See [`Subscriptions`]: a rebuild waits for a sixteenth as many matches as there are
+/// nodes.
+const REBUILD_AFTER: usize = 16;
 
 impl Subscriptions {
     /// Adds one subscription; `true` when the topic was new.
@@ -322,7 +330,7 @@ impl Subscriptions {
         *count = count.saturating_add(1);
         let new = *count == 1;
         if new {
-            self.matcher = None;
+            self.changed();
         }
         new
     }
@@ -338,7 +346,7 @@ impl Subscriptions {
             *count == 0
         });
         if gone {
-            self.matcher = None;
+            self.changed();
         }
         gone
     }
@@ -354,22 +362,37 @@ impl Subscriptions {
         self.tree.topics()
     }
 
+    fn changed(&mut self) {
+        self.matcher = None;
+        self.walks = 0;
+    }
+
     /// Whether some topic is a prefix of `data`.
     #[inline]
     pub(crate) fn matches(&mut self, data: &[u8]) -> bool {
-        let tree = &self.tree;
-        self.matcher
-            .get_or_insert_with(|| Matcher::of(tree))
-            .matches(data)
+        if let Some(m) = &self.matcher {
+            return m.matches(data);
+        }
+        self.walks += 1;
+        if self.walks.saturating_mul(REBUILD_AFTER) >= self.tree.nodes.len() {
+            let m = self.matcher.insert(Matcher::of(&self.tree));
+            return m.matches(data);
+        }
+        let mut hit = false;
+        self.tree.walk(data, |_| {
+            hit = true;
+            false
+        });
+        hit
     }
 }
 
 /// A subscriber's topics laid out for matching: the tree's nodes in breadth-first order,
 /// 16 bytes each, a node's children side by side with their first bytes in one run, so
 /// that a step of the walk reads a few adjacent bytes and one node, and a thousand topics
-/// fit in a few pages rather than a thousand allocations. Built from the tree in one pass;
-/// only the application's own subscriptions are kept this way (a peer's, on a publisher,
-/// change too often to rebuild).
+/// fit in a few pages rather than a thousand allocations. Built from the tree in one pass.
+/// (A publisher's tree, one topic per subscriber's subscription, changes at its peers'
+/// pace and is walked as it is.)
 #[derive(Debug)]
 struct Matcher {
     nodes: Vec<Step>,

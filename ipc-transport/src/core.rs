@@ -582,12 +582,12 @@ impl Core {
     /// small one.)
     ///
     /// When nothing waits in the pipe and its connection is up with less than a batch
-    /// (64 KiB) unwritten, the message is encoded straight into the connection's batch (the
-    /// direct path): the calling thread writes the batch itself when it starts a streak (a
-    /// message of at most 256 encoded bytes then skips the batch: one `send` from a fixed
-    /// buffer) or reaches 64 KiB, and otherwise leaves it to the I/O thread, which holds it back once
-    /// for 50 us to 1 ms while sends keep coming (or, while the kernel is full, to whoever
-    /// sees room first: the caller's next wait or the I/O thread). Otherwise the message
+    /// (`BATCH`) unwritten, the message is encoded straight into the connection's batch
+    /// (the direct path): the calling thread writes the batch itself when it starts a
+    /// streak (a small message then skips the batch: one `send` from a fixed buffer) or
+    /// reaches `BATCH`, and otherwise leaves it to the I/O thread, which holds it back
+    /// once while sends keep coming (`Core::hold_back`; or, while the kernel is full, to
+    /// whoever sees room first: the caller's next wait or the I/O thread). Otherwise the message
     /// waits in the pipe, counted against SNDHWM, and is moved when the connection can
     /// take it.
     #[must_use]
@@ -608,7 +608,7 @@ impl Core {
     /// header and body straight from `body`, and copies only what the kernel did not take.
     /// A caller that may wait ([`SendWait::ForRoom`]) first writes what waits, and waits for the
     /// kernel to take the rest while the peer drains, up to a few times what the copy would
-    /// cost (1 ns a byte of `body`, at most 10 ms): the peer's pace then sets the sender's, as with a blocking
+    /// cost (`body_patience`): the peer's pace then sets the sender's, as with a blocking
     /// write, and no fresh buffer is touched. `true`: the message was taken. `false`: not
     /// so, and no part of it was written (copy the body into a message and
     /// [`Core::send`] it, preferably before taking the lock).
@@ -786,7 +786,7 @@ impl Core {
     /// the caller still leaves output to the I/O thread (`marked`: it wrote its batches
     /// itself, and its next send then wakes nobody), and what it adds before writing a
     /// batch is written at the next look. Holding a batch back once bounds the delay (to
-    /// the hold-back, at most 1 ms) whatever the pace of sends, and a batch of another
+    /// one hold-back, at most `CORK_MAX`) whatever the pace of sends, and a batch of another
     /// connection's (a PONG, a subscription) waits at most as long.
     pub(crate) fn hold_back(&mut self, c: Key, sends_seen: u64, marked: bool) -> bool {
         if self.sends == sends_seen {

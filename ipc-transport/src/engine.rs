@@ -56,9 +56,9 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// (see [`Guard::wait_input`]).
 const REPLY_SPIN: Duration = Duration::from_micros(30);
 /// How long the I/O thread holds back a batch the calling thread is still filling (once per
-/// batch; the caller writes full 64 KiB batches itself meanwhile): this after a pause in
-/// sends, doubling up to [`CORK_MAX`] while the caller keeps streaming, so that a short
-/// burst's tail waits about 50 us and a long stream is written in few, large writes and
+/// batch; the caller writes full batches itself meanwhile): this after a pause in sends,
+/// doubling up to [`CORK_MAX`] while the caller keeps streaming, so that a short burst's
+/// tail waits about this long and a long stream is written in few, large writes and
 /// costs the I/O thread one look per hold-back.
 const CORK_MIN: Duration = Duration::from_micros(50);
 /// The longest hold-back, for a caller that never pauses.
@@ -580,8 +580,8 @@ impl<'a, H: Handler> Guard<'a, H> {
 
     /// [`Guard::wait`] for a caller that waits for input. Input often comes within
     /// microseconds (the answer to a request or a reply, a stream's next batch once the
-    /// receiver caught up): on a machine with more than one CPU it polls for 30 us
-    /// (yielding the CPU between polls) before it sleeps, which saves the wake-up of an
+    /// receiver caught up): on a machine with more than one CPU it polls for
+    /// `REPLY_SPIN` (yielding the CPU between polls) before it sleeps, which saves the wake-up of an
     /// idle CPU (tens of microseconds on a VM) and the sender's cost of waking it.
     pub fn wait_input(&mut self, deadline: Option<Instant>) -> bool {
         let spin = self.shared.multi_cpu;
@@ -736,7 +736,8 @@ impl<'a, H: Handler> Guard<'a, H> {
     }
 
     /// Bytes reserved by the connections' read buffers: what connections cost beyond their
-    /// descriptors and queues (idle ones hold at most 64 KiB each). For diagnostics.
+    /// descriptors and queues (idle ones hold little, see [`crate::READ_CHUNK`]). For
+    /// diagnostics.
     pub fn read_buffer_bytes(&mut self) -> usize {
         self.st().core.read_buffer_bytes()
     }

@@ -31,7 +31,7 @@
 //!   least one [`PIN_FACTOR`]th of them: a buffer given up with less is copied out of.
 //!   So what the queue keeps alive is at most `PIN_FACTOR` times its own bytes, plus one
 //!   buffer the application is part way through.
-//! - **Output**: SNDHWM messages in the pipe, plus the batch being written (64 KiB of
+//! - **Output**: SNDHWM messages in the pipe, plus the batch being written (a batch of
 //!   headers and small bodies, and the large bodies it refers to), plus at most one PING
 //!   and one PONG: heartbeat commands wait, one of each, while other output waits, so a
 //!   peer that pings without reading makes nothing pile up.

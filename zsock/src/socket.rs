@@ -402,7 +402,7 @@ impl Socket {
     }
 
     /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH,
-    /// DEALER, REQ and REP, up to 2 KiB ([`ipc_transport::COPY_MAX`]), the bytes are copied
+    /// DEALER, REQ and REP, up to [`ipc_transport::COPY_MAX`] bytes, the bytes are copied
     /// straight into the connection's batch when it can take them, so no message is
     /// allocated; for PUB and XPUB, into each matching subscriber's batch (a message no
     /// subscriber wants costs no allocation). A larger body goes straight from `data` to the kernel when the

@@ -581,8 +581,9 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// [`Guard::wait`] for a caller that waits for input. Input often comes within
     /// microseconds (the answer to a request or a reply, a stream's next batch once the
     /// receiver caught up): on a machine with more than one CPU it polls for
-    /// `REPLY_SPIN` (yielding the CPU between polls) before it sleeps, which saves the wake-up of an
-    /// idle CPU (tens of microseconds on a VM) and the sender's cost of waking it.
+    /// `REPLY_SPIN` (yielding the CPU between polls) before it sleeps, which saves the
+    /// wake-up of an idle CPU (tens of microseconds on a VM) and the sender's cost of
+    /// waking it.
     pub fn wait_input(&mut self, deadline: Option<Instant>) -> bool {
         let spin = self.shared.multi_cpu;
         self.wait_inner(deadline, spin)

@@ -1292,8 +1292,8 @@ impl Core {
     }
 
     /// A patient caller's write of a connection's output (its batch, then its pipe's
-    /// queue), as [`Core::flush_conn`] for the caller does but, while the kernel is full and `enough`
-    /// bytes or more wait, waiting for room (up to `budget` from the first wait) instead of
+    /// queue), as [`Core::flush_conn`] for the caller does but, while the kernel is full
+    /// and `enough` bytes or more wait, waiting for room (up to `budget` from the first wait) instead of
     /// leaving them to the I/O thread. `true`: fewer than `enough` bytes wait (what is left
     /// goes with the next batch, or after the hold-back). `false`: the budget ran out (the
     /// I/O thread takes over once there is room) or the connection is lost.

@@ -868,8 +868,9 @@ impl<H: Handler> Guard<'_, H> {
         // (Loaded first: a swap on every hand-over would cost each send an atomic write.)
         let wanted = shared.turn_wanted.load(Ordering::SeqCst)
             && shared.turn_wanted.swap(false, Ordering::SeqCst);
-        let sweep = st.core.big_rbufs && !st.sweep_armed; // the caller grew a read buffer
-                                                          // (A turn that found the lock taken consumed its wake-up: ask again regardless.)
+        // The caller grew a read buffer.
+        let sweep = st.core.big_rbufs && !st.sweep_armed;
+        // (A turn that found the lock taken consumed its wake-up: ask again regardless.)
         if wanted || ((output || earlier_timer || sweep) && !st.wake_pending) {
             st.wake_pending = true;
             st.reactor.wake(st.slot);

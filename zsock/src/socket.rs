@@ -183,8 +183,8 @@ impl Drop for Context {
 
 /// Most messages one receive takes from the engine ahead of the caller (PULL and DEALER
 /// with several peers, SUB), and at most RCVHWM (PAIR, and PULL or DEALER with one peer,
-/// take the peer's whole queue, by exchanging queues): they were received already, and taking them under the same lock
-/// saves the lock, the routing and the settling for each. Like libzmq's receive pipe, this
+/// take the peer's whole queue, by exchanging queues): they were received already, and
+/// taking them under the same lock saves the lock, the routing and the settling for each. Like libzmq's receive pipe, this
 /// never reads from a socket: it moves only what is queued, and what the socket holds
 /// counts towards RCVHWM until it is handed out ([`ipc_transport::Engine::lock_holding`]).
 const PREFETCH: usize = 32;
@@ -405,8 +405,8 @@ impl Socket {
     /// DEALER, REQ and REP, up to [`ipc_transport::COPY_MAX`] bytes, the bytes are copied
     /// straight into the connection's batch when it can take them, so no message is
     /// allocated; for PUB and XPUB, into each matching subscriber's batch (a message no
-    /// subscriber wants costs no allocation). A larger body goes straight from `data` to the kernel when the
-    /// connection is ready for it (PAIR, and PUSH or DEALER with one peer), only what the
+    /// subscriber wants costs no allocation). A larger body goes straight from `data` to
+    /// the kernel when the connection is ready for it (PAIR, and PUSH or DEALER with one peer), only what the
     /// kernel did not take being copied. Unless the send may not block (DONTWAIT, or
     /// SNDTIMEO 0), it first writes what waits for that connection and then waits for the
     /// kernel to take the body while the peer reads, for a bounded while (a few times what

@@ -184,9 +184,10 @@ impl Drop for Context {
 /// Most messages one receive takes from the engine ahead of the caller (PULL and DEALER
 /// with several peers, SUB), and at most RCVHWM (PAIR, and PULL or DEALER with one peer,
 /// take the peer's whole queue, by exchanging queues): they were received already, and
-/// taking them under the same lock saves the lock, the routing and the settling for each. Like libzmq's receive pipe, this
-/// never reads from a socket: it moves only what is queued, and what the socket holds
-/// counts towards RCVHWM until it is handed out ([`ipc_transport::Engine::lock_holding`]).
+/// taking them under the same lock saves the lock, the routing and the settling for each.
+/// Like libzmq's receive pipe, this never reads from a socket: it moves only what is
+/// queued, and what the socket holds counts towards RCVHWM until it is handed out
+/// ([`ipc_transport::Engine::lock_holding`]).
 const PREFETCH: usize = 32;
 
 /// `Socket::engine` is `None` only inside `drop`.

@@ -817,7 +817,7 @@ impl Routing {
             Kind::Pub(pb) | Kind::XPub(pb) => {
                 pb.order.retain(|q| *q != p);
                 pb.attached.remove(&p);
-                for t in pb.subs.topics() {
+                for t in pb.subs.topics_of(p) {
                     let (_, last) = pb.subs.unsubscribe(&t, p);
                     if xpub && last {
                         // Topics nobody wants any more go up as unsubscriptions, as in

@@ -279,6 +279,12 @@ impl<V: Value> PrefixTree<V> {
 
     /// Every prefix with a non-empty value, once each.
     pub(crate) fn topics(&self) -> Vec<Bytes> {
+        self.topics_where(|_| true)
+    }
+
+    /// Every prefix whose (non-empty) value `keep` admits, once each. One walk of the
+    /// nodes; only the prefixes kept are copied out.
+    fn topics_where(&self, mut keep: impl FnMut(&V) -> bool) -> Vec<Bytes> {
         let mut out = Vec::new();
         // (node, length of the prefix above it), depth first.
         let mut stack = vec![(ROOT, 0usize)];
@@ -287,7 +293,7 @@ impl<V: Value> PrefixTree<V> {
             let node = &self.nodes[n];
             prefix.truncate(above);
             prefix.extend_from_slice(&node.label);
-            if !node.value.is_empty() {
+            if !node.value.is_empty() && keep(&node.value) {
                 out.push(Bytes::copy_from_slice(&prefix));
             }
             stack.extend(
@@ -509,6 +515,11 @@ impl<P: Copy + Ord> PrefixTree<PipeSet<P>> {
         })
     }
 
+    /// The topics `pipe` is subscribed to (one walk of the tree; only these are copied).
+    pub(crate) fn topics_of(&self, pipe: P) -> Vec<Bytes> {
+        self.topics_where(|set| set.contains(&pipe))
+    }
+
     /// Appends to `out` every pipe subscribed to a prefix of `data`, each once.
     pub(crate) fn matching(&self, data: &[u8], out: &mut SmallVec<[P; 8]>) {
         let mut sets = 0;
@@ -633,6 +644,19 @@ mod tests {
                 want.sort_unstable();
                 want.dedup();
                 prop_assert_eq!(got.to_vec(), want);
+            }
+            // What a detaching pipe is unsubscribed from: exactly its own topics.
+            for pipe in 0u32..4 {
+                let mut got: Vec<Vec<u8>> =
+                    tree.topics_of(pipe).iter().map(|t| t.to_vec()).collect();
+                got.sort();
+                let mut want: Vec<Vec<u8>> = model
+                    .iter()
+                    .filter(|(p, _)| *p == pipe)
+                    .map(|(_, t)| t.clone())
+                    .collect();
+                want.sort();
+                prop_assert_eq!(got, want);
             }
         }
 

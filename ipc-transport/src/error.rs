@@ -3,6 +3,7 @@
 use std::io;
 
 use ipc_endpoint::EndpointError;
+use tcp_endpoint::TcpEndpointError;
 
 /// Why a bind, connect, unbind or disconnect failed. [`TransportError::errno`] gives the errno
 /// a libzmq user knows; `Display` says what happened in words.
@@ -12,6 +13,26 @@ pub enum TransportError {
     /// The endpoint string is not valid.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// The `tcp://` endpoint string is not valid, or names what this version does not
+    /// resolve yet.
+    #[error(transparent)]
+    TcpEndpoint(#[from] TcpEndpointError),
+    /// A `tcp://` host this version cannot use yet (a name: interfaces and DNS are not
+    /// resolved yet; use an address). ENODEV, as libzmq gives for a name it cannot find.
+    #[error("{endpoint}: `{host}` is a name; tcp:// takes IPv4 and IPv6 addresses and `*` so far, not interface or host names")]
+    TcpNameNotResolved {
+        /// The endpoint as given.
+        endpoint: String,
+        /// The name.
+        host: String,
+    },
+    /// A connect from a given source address (`tcp://SOURCE;HOST:PORT`), which this
+    /// version does not make yet. ENOTSUP.
+    #[error("{endpoint}: connecting from a source address is not supported yet; connect without `SOURCE;`")]
+    TcpSourceAddress {
+        /// The endpoint as given.
+        endpoint: String,
+    },
     /// The address is taken. For a path: something that is not a socket is there, or (with
     /// exclusive bind) a live socket answered. For an abstract name: it is bound. EADDRINUSE.
     #[error("{endpoint} is in use: {reason}")]
@@ -62,6 +83,9 @@ impl TransportError {
     pub fn errno(&self) -> i32 {
         match self {
             TransportError::Endpoint(e) => e.errno(),
+            TransportError::TcpEndpoint(e) => e.errno(),
+            TransportError::TcpNameNotResolved { .. } => libc::ENODEV,
+            TransportError::TcpSourceAddress { .. } => libc::ENOTSUP,
             TransportError::AddrInUse { .. } => libc::EADDRINUSE,
             TransportError::NoDirectory { .. } | TransportError::UnknownEndpoint { .. } => {
                 libc::ENOENT

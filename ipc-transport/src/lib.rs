@@ -7,8 +7,9 @@
 //! writes; connects and reconnects with jittered back-off. The Unix-domain transport
 //! binds (libzmq's takeover semantics, never removing anything that is not a socket;
 //! wildcard directories; exclusive bind; socket file mode; cleanup by inode) and accepts
-//! (peer credentials, access filters, back-off on fd exhaustion). Transports plug in
-//! behind one seam, so the engine names none of them.
+//! (peer credentials, access filters, back-off on fd exhaustion). The TCP transport binds
+//! and connects IPv4 and IPv6 addresses. Transports plug in behind one seam, so the
+//! engine names none of them.
 //!
 //! What it deliberately does not do: routing. Which pipe a message goes to, subscriptions'
 //! matching and envelopes belong to the layer above (zsock), which plugs in as a handler.
@@ -56,6 +57,7 @@ mod message;
 mod reactor;
 mod slab;
 mod sys;
+mod tcp;
 mod timers;
 mod transport;
 

@@ -106,13 +106,20 @@ pub(crate) trait Dial: Send {
     fn dial(&mut self) -> io::Result<Link>;
 }
 
-/// Binds `endpoint` with the transport its scheme names.
+/// Binds `endpoint` with the transport its scheme names (`tcp://`; anything else goes to
+/// the ipc transport, whose parser names the mistake).
 pub(crate) fn bind(endpoint: &str, config: &Config) -> Result<Box<dyn Listen>, TransportError> {
+    if endpoint.starts_with("tcp://") {
+        return Ok(Box::new(crate::tcp::TcpListen::bind(endpoint)?));
+    }
     Ok(Box::new(crate::ipc::IpcListener::bind(endpoint, config)?))
 }
 
 /// A dialer for `endpoint`, with the transport its scheme names. The endpoint is checked
 /// now; nothing is opened until the first [`Dial::dial`].
 pub(crate) fn dialer(endpoint: &str) -> Result<Box<dyn Dial>, TransportError> {
+    if endpoint.starts_with("tcp://") {
+        return Ok(Box::new(crate::tcp::TcpDial::new(endpoint)?));
+    }
     Ok(Box::new(crate::ipc::IpcDialer::new(endpoint)?))
 }

@@ -283,15 +283,18 @@ impl Socket {
         self.socket_type
     }
 
-    /// Binds to an `ipc://` endpoint and returns the resolved endpoint (for `ipc://*`, the
-    /// generated path). Many endpoints per socket are fine.
+    /// Binds to an `ipc://` or `tcp://` endpoint and returns the resolved endpoint (for
+    /// `ipc://*`, the generated path; for a `tcp://` wildcard port, the real port). Many
+    /// endpoints per socket are fine. `tcp://` takes IPv4 and IPv6 addresses and `*` so
+    /// far; interface and host names are refused with ENODEV.
     pub fn bind(&self, endpoint: &str) -> Result<String> {
         let resolved = self.engine().bind(endpoint)?;
         self.last_endpoint.replace(resolved.clone());
         Ok(resolved)
     }
 
-    /// Connects to an `ipc://` endpoint. Returns at once; the connection is made (and
+    /// Connects to an `ipc://` or `tcp://` endpoint (an address so far, see
+    /// [`Socket::bind`]). Returns at once; the connection is made (and
     /// remade) in the background, so connecting before the peer binds works.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         {

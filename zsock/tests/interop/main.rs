@@ -13,3 +13,4 @@ mod matrix;
 mod pubsub;
 mod support;
 mod takeover;
+mod tcp;

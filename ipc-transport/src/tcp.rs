@@ -1,0 +1,143 @@
+//! The TCP transport (`tcp://`) behind the engine's [`Listen`] and [`Dial`]: numeric IPv4
+//! and IPv6 addresses and `*` so far (interface and host names are refused with an error
+//! that says so). Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR, so a
+//! restarted binder gets its port back at once. A connect returns while TCP is still
+//! connecting: the handshake's first write waits for the connection like any write that
+//! finds no room, and a refused connection ends as a lost one (the connector tries again).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
+use std::os::fd::OwnedFd;
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream};
+use tcp_endpoint::{BindEndpoint, ConnectEndpoint, Host, Port, Scope};
+
+use crate::transport::{Accepted, Dial, Link, Listen, Stream};
+use crate::{Config, TransportError};
+
+/// The socket address `host` and `port` name, or the error for what cannot be used yet.
+fn socket_addr(endpoint: &str, host: &Host, port: u16) -> Result<SocketAddr, TransportError> {
+    let not_yet = |name: &str| TransportError::TcpNameNotResolved {
+        endpoint: endpoint.to_string(),
+        host: name.to_string(),
+    };
+    Ok(match host {
+        Host::Any => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+        Host::V4(a) => SocketAddr::new(IpAddr::V4(*a), port),
+        Host::V6 { addr, scope } => {
+            let scope_id = match scope {
+                None => 0,
+                Some(Scope::Index(i)) => i.get(),
+                Some(Scope::Interface(name)) => return Err(not_yet(name)),
+            };
+            SocketAddr::V6(SocketAddrV6::new(*addr, port, 0, scope_id))
+        }
+        Host::Name(name) => return Err(not_yet(name)),
+    })
+}
+
+/// LAST_ENDPOINT for a bound or connected address: `tcp://A.B.C.D:P`, `tcp://[v6]:P`.
+fn endpoint_of(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("tcp://{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) if a.scope_id() != 0 => {
+            format!("tcp://[{}%{}]:{}", a.ip(), a.scope_id(), a.port())
+        }
+        SocketAddr::V6(a) => format!("tcp://[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// A bound TCP listener.
+pub(crate) struct TcpListen {
+    sock: TcpListener,
+    /// The bound address as LAST_ENDPOINT reports it, the real port in place of `*`.
+    endpoint: String,
+}
+
+impl TcpListen {
+    pub(crate) fn bind(endpoint: &str) -> Result<TcpListen, TransportError> {
+        let ep = BindEndpoint::parse(endpoint)?;
+        let port = match ep.port {
+            Port::Ephemeral => 0,
+            Port::Number(n) => n.get(),
+        };
+        let addr = socket_addr(endpoint, &ep.host, port)?;
+        let sock = TcpListener::bind(addr).map_err(|source| match source.kind() {
+            io::ErrorKind::AddrInUse => TransportError::AddrInUse {
+                endpoint: endpoint.to_string(),
+                reason: "another socket is bound to that address and port".into(),
+            },
+            io::ErrorKind::PermissionDenied => TransportError::PermissionDenied {
+                endpoint: endpoint.to_string(),
+            },
+            _ => TransportError::Io {
+                op: "bind",
+                endpoint: endpoint.to_string(),
+                source,
+            },
+        })?;
+        let bound = sock.local_addr().map_err(|source| TransportError::Io {
+            op: "getsockname",
+            endpoint: endpoint.to_string(),
+            source,
+        })?;
+        Ok(TcpListen {
+            sock,
+            endpoint: endpoint_of(bound),
+        })
+    }
+}
+
+impl Listen for TcpListen {
+    fn accept(&mut self, _config: &Config) -> io::Result<Accepted> {
+        let (stream, _) = self.sock.accept()?;
+        stream.set_nodelay(true)?;
+        Ok(Accepted::Link(Link {
+            stream: Stream::new(OwnedFd::from(stream)),
+            peer: None,
+        }))
+    }
+
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.sock
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn close(&mut self) {
+        // Nothing outlives a TCP listener but its descriptor.
+    }
+}
+
+/// Connects to one TCP address.
+pub(crate) struct TcpDial {
+    addr: SocketAddr,
+}
+
+impl TcpDial {
+    pub(crate) fn new(endpoint: &str) -> Result<TcpDial, TransportError> {
+        let ep = ConnectEndpoint::parse(endpoint)?;
+        if ep.source.is_some() {
+            return Err(TransportError::TcpSourceAddress {
+                endpoint: endpoint.to_string(),
+            });
+        }
+        Ok(TcpDial {
+            addr: socket_addr(endpoint, &ep.host, ep.port.get())?,
+        })
+    }
+}
+
+impl Dial for TcpDial {
+    fn dial(&mut self) -> io::Result<Link> {
+        let stream = TcpStream::connect(self.addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Link {
+            stream: Stream::new(OwnedFd::from(stream)),
+            peer: None,
+        })
+    }
+}

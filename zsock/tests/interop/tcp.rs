@@ -1,0 +1,133 @@
+//! tcp:// over loopback (127.0.0.1 and [::1]): zsock with zsock and with a real libzmq,
+//! both bind directions; LAST_ENDPOINT for a wildcard port; the errors of what this
+//! version does not carry yet.
+
+use zsock::{Context, Flags, SocketType};
+
+use crate::support::*;
+
+/// A PUSH binds `ep` (a wildcard port), a PULL connects to what bind reported; both zsock.
+fn zsock_pair_over(ep: &str) {
+    let ctx = Context::new();
+    let push = zsock_socket(&ctx, SocketType::Push);
+    let mut pull = zsock_socket(&ctx, SocketType::Pull);
+    let bound = push.bind(ep).unwrap();
+    assert!(!bound.ends_with(":*") && !bound.ends_with(":0"), "{bound}");
+    pull.connect(&bound).unwrap();
+    let mut push = push;
+    for i in 0..100u32 {
+        push.send(i.to_be_bytes().to_vec(), Flags::NONE).unwrap();
+    }
+    for i in 0..100u32 {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), i.to_be_bytes().to_vec());
+    }
+}
+
+#[test]
+fn zsock_to_zsock_over_ipv4_and_ipv6_loopback() {
+    zsock_pair_over("tcp://127.0.0.1:*");
+    zsock_pair_over("tcp://[::1]:*");
+}
+
+#[test]
+fn a_wildcard_port_reports_the_real_one_like_libzmq() {
+    let ctx = Context::new();
+    let s = zsock_socket(&ctx, SocketType::Pull);
+    let bound = s.bind("tcp://127.0.0.1:*").unwrap();
+    let port: u16 = bound
+        .strip_prefix("tcp://127.0.0.1:")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(port, 0);
+    assert_eq!(s.last_endpoint(), bound);
+    let v6 = s.bind("tcp://[::1]:*").unwrap();
+    assert!(v6.starts_with("tcp://[::1]:"), "{v6}");
+    // Unbind takes the resolved endpoint.
+    s.unbind(&bound).unwrap();
+    // libzmq's own format for the same kind of bind.
+    let zctx = zmq::Context::new();
+    let z = zmq_socket(&zctx, SocketType::Pull);
+    z.bind("tcp://127.0.0.1:*").unwrap();
+    let theirs = zmq_last_endpoint(&z);
+    assert!(theirs.starts_with("tcp://127.0.0.1:"), "{theirs}");
+}
+
+#[test]
+fn zsock_and_libzmq_exchange_over_tcp_both_ways() {
+    let ctx = Context::new();
+    let zctx = zmq::Context::new();
+    // zsock binds, libzmq connects.
+    let mut rep = zsock_socket(&ctx, SocketType::Rep);
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let req = zmq_socket(&zctx, SocketType::Req);
+    req.connect(&ep).unwrap();
+    req.send("ping", 0).unwrap();
+    assert_eq!(rep.recv(Flags::NONE).unwrap(), "ping");
+    rep.send("pong", Flags::NONE).unwrap();
+    assert_eq!(req.recv_bytes(0).unwrap(), b"pong");
+    // libzmq binds (IPv6), zsock connects; a multipart message with an empty frame.
+    let zpull = zmq_socket(&zctx, SocketType::Pull);
+    zpull.set_ipv6(true).unwrap();
+    zpull.bind("tcp://[::1]:*").unwrap();
+    let ep = zmq_last_endpoint(&zpull);
+    let mut push = zsock_socket(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send("a", Flags::SNDMORE).unwrap();
+    push.send(Vec::new(), Flags::SNDMORE).unwrap();
+    push.send(vec![7u8; 70_000], Flags::NONE).unwrap();
+    let got = zpull.recv_multipart(0).unwrap();
+    assert_eq!(got, vec![b"a".to_vec(), Vec::new(), vec![7u8; 70_000]]);
+}
+
+#[test]
+fn what_is_not_carried_yet_says_so() {
+    let ctx = Context::new();
+    let s = zsock_socket(&ctx, SocketType::Pull);
+    let e = s.bind("tcp://localhost:5555").unwrap_err();
+    assert_eq!(e.errno(), libc::ENODEV, "{e}");
+    assert!(e.to_string().contains("is a name"), "{e}");
+    let e = s.connect("tcp://127.0.0.1:1;127.0.0.1:5555").unwrap_err();
+    assert!(e.to_string().contains("source address"), "{e}");
+    let e = s.bind("tcp://*:65536").unwrap_err();
+    assert_eq!(e.errno(), libc::EINVAL);
+    assert!(e.to_string().contains("65535"), "{e}");
+}
+
+/// A connect to a port nobody listens on is refused asynchronously and retried: once a
+/// PULL binds there, the message queued before arrives.
+#[test]
+fn a_refused_connect_is_retried_until_the_binder_comes() {
+    let ctx = Context::new();
+    // A free port: bind, read it, unbind.
+    let probe = zsock_socket(&ctx, SocketType::Pull);
+    let ep = probe.bind("tcp://127.0.0.1:*").unwrap();
+    drop(probe);
+    let mut push = zsock_socket(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send("early", Flags::NONE).unwrap();
+    let mut pull = zsock_socket(&ctx, SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "early");
+}
+
+/// Junk from a raw TCP client closes that connection only: a well-behaved peer on the same
+/// endpoint still gets through.
+#[test]
+fn junk_over_tcp_closes_only_that_connection() {
+    use std::io::{Read, Write};
+    let ctx = Context::new();
+    let mut pull = zsock_socket(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let addr = ep.strip_prefix("tcp://").unwrap();
+    let mut raw = std::net::TcpStream::connect(addr).unwrap();
+    raw.write_all(&[0xFF; 200]).unwrap();
+    raw.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = raw.read_to_end(&mut rest); // closed by zsock (after its greeting)
+    let mut push = zsock_socket(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send("fine", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "fine");
+}

@@ -1,8 +1,9 @@
 //! The RFC 37 matrix: every legal socket pair with zsock on one side and libzmq on the
-//! other, both ways round, both bind/connect directions, over a path, an abstract name and a
-//! wildcard bind (`ipc://*`, the connecting side using the binder's LAST_ENDPOINT).
+//! other, both ways round, both bind/connect directions, over a path, an abstract name, a
+//! wildcard bind (`ipc://*`, the connecting side using the binder's LAST_ENDPOINT), and TCP
+//! over 127.0.0.1 and [::1] with a wildcard port.
 //!
-//! 12 pairs x 2 ways round x 2 binders x 3 endpoints = 144 cells, each its own test named
+//! 12 pairs x 2 ways round x 2 binders x 5 endpoints = 240 cells, each its own test named
 //! `matrix::<pair>::<who is what>::<who binds>_<endpoint>`. For a pair of two different types
 //! "ways round" is which library has which type; for DEALER-DEALER, ROUTER-ROUTER and
 //! PAIR-PAIR it is which library speaks first.
@@ -95,6 +96,9 @@ pub(crate) fn run(pair: Pattern, zsock_is: Zsock, binder: Binder, ep: Ep, test: 
         l.set_identity(lid).unwrap();
     }
 
+    if ep == Ep::Tcp6 {
+        l.set_ipv6(true).unwrap();
+    }
     let dir = tempfile::tempdir().unwrap();
     let addr = bind_address(ep, &dir, test);
     let mut _cleanup = None;
@@ -102,7 +106,7 @@ pub(crate) fn run(pair: Pattern, zsock_is: Zsock, binder: Binder, ep: Ep, test: 
         Binder::Zsock => {
             let resolved = z.bind(&addr).unwrap();
             assert_eq!(z.last_endpoint(), resolved);
-            if ep != Ep::Wildcard {
+            if !ep.picked_by_binder() {
                 assert_eq!(resolved, addr, "zsock's LAST_ENDPOINT of a bind to {addr}");
             }
             l.connect(&resolved).unwrap();
@@ -112,7 +116,7 @@ pub(crate) fn run(pair: Pattern, zsock_is: Zsock, binder: Binder, ep: Ep, test: 
             let resolved = zmq_last_endpoint(&l);
             if ep == Ep::Wildcard {
                 _cleanup = Some(LibzmqWildcardFile(resolved.clone()));
-            } else {
+            } else if !ep.picked_by_binder() {
                 assert_eq!(resolved, addr, "libzmq's LAST_ENDPOINT of a bind to {addr}");
             }
             z.connect(&resolved).unwrap();
@@ -321,7 +325,8 @@ fn publish_and_check(a: &mut dyn Peer, b: &mut dyn Peer, what: &str) {
     assert_frames(&recv_skipping_sync(b), &end, what);
 }
 
-/// One cell: `cell!(name, Pattern, zsock = A|B, Zsock|Libzmq (binder), Path|Abstract|Wildcard)`.
+/// One cell: `cell!(name, Pattern, zsock = A|B, Zsock|Libzmq (binder),
+/// Path|Abstract|Wildcard|Tcp|Tcp6)`.
 macro_rules! cell {
     ($name:ident, $pair:ident, zsock = $z:ident, $binder:ident, $ep:ident) => {
         #[test]
@@ -337,7 +342,7 @@ macro_rules! cell {
     };
 }
 
-/// The six cells (2 binders x 3 endpoints) of one pair, one way round, in module `$role`.
+/// The ten cells (2 binders x 5 endpoints) of one pair, one way round, in module `$role`.
 macro_rules! cells {
     ($role:ident, $pair:ident, zsock = $z:ident) => {
         mod $role {
@@ -347,6 +352,10 @@ macro_rules! cells {
             cell!(libzmq_binds_path, $pair, zsock = $z, Libzmq, Path);
             cell!(libzmq_binds_abstract, $pair, zsock = $z, Libzmq, Abstract);
             cell!(libzmq_binds_wildcard, $pair, zsock = $z, Libzmq, Wildcard);
+            cell!(zsock_binds_tcp, $pair, zsock = $z, Zsock, Tcp);
+            cell!(libzmq_binds_tcp, $pair, zsock = $z, Libzmq, Tcp);
+            cell!(zsock_binds_tcp6, $pair, zsock = $z, Zsock, Tcp6);
+            cell!(libzmq_binds_tcp6, $pair, zsock = $z, Libzmq, Tcp6);
         }
     };
 }

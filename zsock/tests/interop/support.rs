@@ -407,6 +407,20 @@ pub(crate) enum Ep {
     Abstract,
     /// `ipc://*`: the binder picks a path; the other side connects to its LAST_ENDPOINT.
     Wildcard,
+    /// `tcp://127.0.0.1:*`: the binder picks a port; the other side connects to its
+    /// LAST_ENDPOINT.
+    Tcp,
+    /// `tcp://[::1]:*` (libzmq with its IPV6 option on, which it needs for an IPv6
+    /// address).
+    Tcp6,
+}
+
+impl Ep {
+    /// The binder picks the address (a path or a port): the connecting side uses its
+    /// LAST_ENDPOINT, which differs from the bind address.
+    pub(crate) fn picked_by_binder(self) -> bool {
+        matches!(self, Ep::Wildcard | Ep::Tcp | Ep::Tcp6)
+    }
 }
 
 /// The bind address of `ep` for the test `test` (its temporary directory `dir`).
@@ -415,6 +429,8 @@ pub(crate) fn bind_address(ep: Ep, dir: &tempfile::TempDir, test: &str) -> Strin
         Ep::Path => format!("ipc://{}", dir.path().join("ep").display()),
         Ep::Abstract => abstract_address(test),
         Ep::Wildcard => "ipc://*".to_string(),
+        Ep::Tcp => "tcp://127.0.0.1:*".to_string(),
+        Ep::Tcp6 => "tcp://[::1]:*".to_string(),
     }
 }
 

@@ -20,8 +20,9 @@ use printer::Printer;
 
 const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
   TYPE                pair pub sub xpub xsub req rep dealer router push pull
-  --bind EP           bind to an ipc:// endpoint (repeatable); prints `bound EP` on stderr
-  --connect EP        connect to an ipc:// endpoint (repeatable)
+  --bind EP           bind to an ipc:// or tcp:// endpoint (repeatable); prints `bound EP`
+                      on stderr, with the real path or port for a wildcard
+  --connect EP        connect to an ipc:// or tcp:// endpoint (repeatable)
   --subscribe TOPIC   sub/xsub: subscribe (repeatable; none given: everything)
   --count N           exit 0 after N messages sent (push, pub), replies sent (rep), or
                       messages received (every other type)

@@ -161,6 +161,21 @@ fn req_to_rep_echo_and_rep_answering_from_stdin() {
     assert_eq!(rep.wait(), 0);
 }
 
+/// tcp:// wherever ipc:// goes: a wildcard port is printed as the real one, and a
+/// connecting zcat reaches it.
+#[test]
+fn push_to_pull_over_tcp_with_a_wildcard_port() {
+    let pull = zcat(&["pull", "--bind", "tcp://127.0.0.1:*", "--count", "1"]);
+    let e = pull.bound();
+    assert!(
+        e.starts_with("tcp://127.0.0.1:") && !e.ends_with(":*"),
+        "{e}"
+    );
+    let mut push = zcat(&["push", "--connect", &e]);
+    push.write("over tcp\n");
+    assert_eq!(pull.line(), "over tcp");
+}
+
 #[test]
 fn dealer_to_router_echo_shows_the_routing_id() {
     let d = dir();

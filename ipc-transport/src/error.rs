@@ -17,9 +17,10 @@ pub enum TransportError {
     /// resolve yet.
     #[error(transparent)]
     TcpEndpoint(#[from] TcpEndpointError),
-    /// A `tcp://` host this version cannot use yet (a name: interfaces and DNS are not
-    /// resolved yet; use an address). ENODEV, as libzmq gives for a name it cannot find.
-    #[error("{endpoint}: `{host}` is a name; tcp:// takes IPv4 and IPv6 addresses and `*` so far, not interface or host names")]
+    /// A `tcp://` name that is no interface of this host (on a bind, or as an IPv6 scope),
+    /// or a host name (DNS is not resolved yet; use an address). ENODEV, as libzmq gives
+    /// for a name it cannot find.
+    #[error("{endpoint}: `{host}` is a name but no interface of this host with an IPv4 address (host names are not resolved yet: use an address)")]
     TcpNameNotResolved {
         /// The endpoint as given.
         endpoint: String,

@@ -2,8 +2,9 @@
 //! connect, bind, listen; connect to a raw `sockaddr_un`, abstract names included), peer
 //! credentials and groups (`SO_PEERCRED`, `SO_PEERGROUPS`), files (`mkdtemp`,
 //! `renameat2(RENAME_NOREPLACE)`), reads into a buffer's spare capacity, (vectored) writes
-//! with MSG_NOSIGNAL, poll, the monotonic clock as nanoseconds, and the eventfds and
-//! timerfds the I/O threads and waiting callers sleep on. (Tests keep their own.)
+//! with MSG_NOSIGNAL, poll, the monotonic clock as nanoseconds, the eventfds and timerfds
+//! the I/O threads and waiting callers sleep on, and network interfaces' addresses and
+//! indexes (for `tcp://` endpoints that name one). (Tests keep their own.)
 
 use std::ffi::{CString, OsString};
 use std::io::{self, IoSlice};
@@ -380,4 +381,58 @@ pub(crate) fn peer_groups_into(
         Err(io::Error::last_os_error())
     };
     (result, len as usize)
+}
+
+/// The first address of the family asked for (IPv6 if `v6`, else IPv4) on the network
+/// interface named `name` (exact, case-sensitive). `Ok(None)`: no such interface, or no
+/// address of that family on it.
+pub(crate) fn interface_address(name: &str, v6: bool) -> io::Result<Option<std::net::IpAddr>> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list it allocated into `list`, freed below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut found = None;
+    let mut at = list;
+    while !at.is_null() {
+        // SAFETY: `at` is a node of the list getifaddrs returned, alive until freeifaddrs.
+        let ifa = unsafe { &*at };
+        at = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let ifname = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if ifname.to_bytes() != name.as_bytes() {
+            continue;
+        }
+        // SAFETY: ifa_addr points to a sockaddr whose family says its real type.
+        let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+        if family == libc::AF_INET && !v6 {
+            // SAFETY: an AF_INET address is a sockaddr_in.
+            let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+            found = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                sin.sin_addr.s_addr,
+            ))));
+            break;
+        }
+        if family == libc::AF_INET6 && v6 {
+            // SAFETY: an AF_INET6 address is a sockaddr_in6.
+            let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+            found = Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+            break;
+        }
+    }
+    // SAFETY: `list` came from getifaddrs and is freed once; no reference into it remains.
+    unsafe { libc::freeifaddrs(list) };
+    Ok(found)
+}
+
+/// The index of the network interface named `name` (an IPv6 scope), if there is one.
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: `name` is a valid NUL-terminated string for the call.
+    let i = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (i != 0).then_some(i)
 }

@@ -1,6 +1,7 @@
-//! The TCP transport (`tcp://`) behind the engine's [`Listen`] and [`Dial`]: numeric IPv4
-//! and IPv6 addresses and `*` so far (interface and host names are refused with an error
-//! that says so). Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR, so a
+//! The TCP transport (`tcp://`) behind the engine's [`Listen`] and [`Dial`]: IPv4 and IPv6
+//! addresses, `*`, and on a bind an interface's name (its first IPv4 address, as libzmq
+//! takes it without the IPV6 option); host names are refused with an error that says so
+//! (DNS is not resolved yet). Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR, so a
 //! restarted binder gets its port back at once. A connect returns while TCP is still
 //! connecting: the handshake's first write waits for the connection like any write that
 //! finds no room, and a refused connection ends as a lost one (the connector tries again).
@@ -16,8 +17,14 @@ use tcp_endpoint::{BindEndpoint, ConnectEndpoint, Host, Port, Scope};
 use crate::transport::{Accepted, Dial, Link, Listen, Stream};
 use crate::{Config, TransportError};
 
-/// The socket address `host` and `port` name, or the error for what cannot be used yet.
-fn socket_addr(endpoint: &str, host: &Host, port: u16) -> Result<SocketAddr, TransportError> {
+/// The socket address `host` and `port` name (a name as an interface on a bind), or the
+/// error for what cannot be used.
+fn socket_addr(
+    endpoint: &str,
+    host: &Host,
+    port: u16,
+    bind: bool,
+) -> Result<SocketAddr, TransportError> {
     let not_yet = |name: &str| TransportError::TcpNameNotResolved {
         endpoint: endpoint.to_string(),
         host: name.to_string(),
@@ -29,9 +36,18 @@ fn socket_addr(endpoint: &str, host: &Host, port: u16) -> Result<SocketAddr, Tra
             let scope_id = match scope {
                 None => 0,
                 Some(Scope::Index(i)) => i.get(),
-                Some(Scope::Interface(name)) => return Err(not_yet(name)),
+                Some(Scope::Interface(name)) => {
+                    crate::sys::interface_index(name).ok_or_else(|| not_yet(name))?
+                }
             };
             SocketAddr::V6(SocketAddrV6::new(*addr, port, 0, scope_id))
+        }
+        Host::Name(name) if bind => {
+            let ip = crate::sys::interface_address(name, false)
+                .ok()
+                .flatten()
+                .ok_or_else(|| not_yet(name))?;
+            SocketAddr::new(ip, port)
         }
         Host::Name(name) => return Err(not_yet(name)),
     })
@@ -62,7 +78,7 @@ impl TcpListen {
             Port::Ephemeral => 0,
             Port::Number(n) => n.get(),
         };
-        let addr = socket_addr(endpoint, &ep.host, port)?;
+        let addr = socket_addr(endpoint, &ep.host, port, true)?;
         let sock = TcpListener::bind(addr).map_err(|source| match source.kind() {
             io::ErrorKind::AddrInUse => TransportError::AddrInUse {
                 endpoint: endpoint.to_string(),
@@ -126,7 +142,7 @@ impl TcpDial {
             });
         }
         Ok(TcpDial {
-            addr: socket_addr(endpoint, &ep.host, ep.port.get())?,
+            addr: socket_addr(endpoint, &ep.host, ep.port.get(), false)?,
         })
     }
 }

@@ -285,8 +285,8 @@ impl Socket {
 
     /// Binds to an `ipc://` or `tcp://` endpoint and returns the resolved endpoint (for
     /// `ipc://*`, the generated path; for a `tcp://` wildcard port, the real port). Many
-    /// endpoints per socket are fine. `tcp://` takes IPv4 and IPv6 addresses and `*` so
-    /// far; interface and host names are refused with ENODEV.
+    /// endpoints per socket are fine. `tcp://` takes IPv4 and IPv6 addresses, `*` and an
+    /// interface's name (its IPv4 address); host names are refused with ENODEV so far.
     pub fn bind(&self, endpoint: &str) -> Result<String> {
         let resolved = self.engine().bind(endpoint)?;
         self.last_endpoint.replace(resolved.clone());

@@ -80,6 +80,23 @@ fn zsock_and_libzmq_exchange_over_tcp_both_ways() {
     assert_eq!(got, vec![b"a".to_vec(), Vec::new(), vec![7u8; 70_000]]);
 }
 
+/// A bind may name an interface: `lo` binds its IPv4 address, and LAST_ENDPOINT says
+/// which. (The libzmq the `zmq` crate builds here has no interface lookup: it answers
+/// ENODEV to the same bind, so there is nothing to compare with.)
+#[test]
+fn binding_an_interface_by_name_binds_its_address() {
+    let ctx = Context::new();
+    let mut pull = zsock_socket(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://lo:*").unwrap();
+    assert!(ep.starts_with("tcp://127.0.0.1:"), "{ep}");
+    let mut push = zsock_socket(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send("via lo", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "via lo");
+    let e = pull.bind("tcp://no-such-if9:*").unwrap_err();
+    assert_eq!(e.errno(), libc::ENODEV, "{e}");
+}
+
 #[test]
 fn what_is_not_carried_yet_says_so() {
     let ctx = Context::new();

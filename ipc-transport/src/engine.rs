@@ -363,7 +363,10 @@ impl<H: Handler> Engine<H> {
 
     /// Connects (at once when possible, else with retries in the background).
     pub fn connect(&self, endpoint: &str) -> Result<(), TransportError> {
-        self.lock().connect(endpoint)
+        // The endpoint is checked (a tcp host name resolved) before the lock is taken: a
+        // name lookup may take a while, and the I/O thread must not wait for it.
+        let dialer = transport::dialer(endpoint)?;
+        self.lock().connect_with(endpoint, dialer)
     }
 
     /// Stops a listener, removes what its bind left behind (an ipc socket file) and
@@ -796,8 +799,12 @@ impl<'a, H: Handler> Guard<'a, H> {
         r
     }
 
-    fn connect(&mut self, endpoint: &str) -> Result<(), TransportError> {
-        self.st().connect(endpoint, Instant::now())
+    fn connect_with(
+        &mut self,
+        endpoint: &str,
+        dialer: Box<dyn Dial>,
+    ) -> Result<(), TransportError> {
+        self.st().connect(endpoint, dialer, Instant::now())
     }
 
     fn unbind(&mut self, endpoint: &str) -> Result<(), TransportError> {
@@ -947,11 +954,15 @@ impl<H: Handler> State<H> {
         Ok(resolved)
     }
 
-    fn connect(&mut self, endpoint: &str, now: Instant) -> Result<(), TransportError> {
+    fn connect(
+        &mut self,
+        endpoint: &str,
+        dialer: Box<dyn Dial>,
+        now: Instant,
+    ) -> Result<(), TransportError> {
         if self.closing.is_some() {
             return Err(TransportError::Terminated);
         }
-        let dialer = transport::dialer(endpoint)?;
         let seed = self.next_seed();
         let backoff = Backoff::new(
             self.config.reconnect_ivl,

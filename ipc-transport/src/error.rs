@@ -17,15 +17,25 @@ pub enum TransportError {
     /// resolve yet.
     #[error(transparent)]
     TcpEndpoint(#[from] TcpEndpointError),
-    /// A `tcp://` name that is no interface of this host (on a bind, or as an IPv6 scope),
-    /// or a host name (DNS is not resolved yet; use an address). ENODEV, as libzmq gives
-    /// for a name it cannot find.
-    #[error("{endpoint}: `{host}` is a name but no interface of this host with an IPv4 address (host names are not resolved yet: use an address)")]
+    /// A `tcp://` name that is no interface of this host (on a bind, or as an IPv6 scope).
+    /// ENODEV, as libzmq gives for a name it cannot find.
+    #[error("{endpoint}: `{host}` is no interface of this host with an IPv4 address (a bind takes an address, `*` or an interface's name)")]
     TcpNameNotResolved {
         /// The endpoint as given.
         endpoint: String,
         /// The name.
         host: String,
+    },
+    /// A connect's host name that does not resolve (to an IPv4 address). ENODEV, as
+    /// libzmq gives for a name it cannot find.
+    #[error("{endpoint}: cannot look up `{host}`: {reason}")]
+    TcpHostNotFound {
+        /// The endpoint as given.
+        endpoint: String,
+        /// The name.
+        host: String,
+        /// What the lookup said.
+        reason: String,
     },
     /// A connect from a given source address (`tcp://SOURCE;HOST:PORT`), which this
     /// version does not make yet. ENOTSUP.
@@ -85,7 +95,9 @@ impl TransportError {
         match self {
             TransportError::Endpoint(e) => e.errno(),
             TransportError::TcpEndpoint(e) => e.errno(),
-            TransportError::TcpNameNotResolved { .. } => libc::ENODEV,
+            TransportError::TcpNameNotResolved { .. } | TransportError::TcpHostNotFound { .. } => {
+                libc::ENODEV
+            }
             TransportError::TcpSourceAddress { .. } => libc::ENOTSUP,
             TransportError::AddrInUse { .. } => libc::EADDRINUSE,
             TransportError::NoDirectory { .. } | TransportError::UnknownEndpoint { .. } => {

@@ -1,14 +1,17 @@
 //! The TCP transport (`tcp://`) behind the engine's [`Listen`] and [`Dial`]: IPv4 and IPv6
-//! addresses, `*`, and on a bind an interface's name (its first IPv4 address, as libzmq
-//! takes it without the IPV6 option); host names are refused with an error that says so
-//! (DNS is not resolved yet). Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR, so a
+//! addresses, `*`, on a bind an interface's name (its first IPv4 address, as libzmq takes
+//! it without the IPV6 option), on a connect a host name (looked up when the socket
+//! connects and again at each reconnect, see [`TcpDial`]). Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR, so a
 //! restarted binder gets its port back at once. A connect returns while TCP is still
 //! connecting: the handshake's first write waits for the connection like any write that
 //! finds no room, and a refused connection ends as a lost one (the connector tries again).
 
 use std::io;
+use std::net::ToSocketAddrs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream};
@@ -128,9 +131,35 @@ impl Listen for TcpListen {
     }
 }
 
-/// Connects to one TCP address.
+/// Connects to one TCP endpoint: an address, or a host name resolved when the socket
+/// connects (on the caller's thread, before it takes the socket's lock) and again, in the
+/// background, at each reconnect (the attempt uses what the last lookup found, so the I/O
+/// thread never waits for a lookup).
 pub(crate) struct TcpDial {
-    addr: SocketAddr,
+    /// The addresses to connect to (the first), shared with a lookup in the background.
+    addrs: Arc<Mutex<Vec<SocketAddr>>>,
+    /// The name and port to look up again at each reconnect, if the host is a name.
+    name: Option<(String, u16)>,
+    /// A lookup is running.
+    looking_up: Arc<AtomicBool>,
+    /// No attempt was made yet (the lookup at connect is fresh).
+    first: bool,
+}
+
+/// The IPv4 addresses `name` resolves to (IPv4 only, as libzmq resolves without its IPV6
+/// option).
+fn look_up(name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let found: Vec<SocketAddr> = (name, port)
+        .to_socket_addrs()?
+        .filter(SocketAddr::is_ipv4)
+        .collect();
+    if found.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the name has no IPv4 address",
+        ));
+    }
+    Ok(found)
 }
 
 impl TcpDial {
@@ -141,15 +170,63 @@ impl TcpDial {
                 endpoint: endpoint.to_string(),
             });
         }
+        let port = ep.port.get();
+        let (addrs, name) = match &ep.host {
+            Host::Name(name) => {
+                let addrs = look_up(name, port).map_err(|e| TransportError::TcpHostNotFound {
+                    endpoint: endpoint.to_string(),
+                    host: name.clone(),
+                    reason: e.to_string(),
+                })?;
+                (addrs, Some((name.clone(), port)))
+            }
+            host => (vec![socket_addr(endpoint, host, port, false)?], None),
+        };
         Ok(TcpDial {
-            addr: socket_addr(endpoint, &ep.host, ep.port.get(), false)?,
+            addrs: Arc::new(Mutex::new(addrs)),
+            name,
+            looking_up: Arc::new(AtomicBool::new(false)),
+            first: true,
         })
+    }
+
+    /// Starts a lookup of the name in the background, unless one runs; a lookup that
+    /// fails leaves the addresses as they were.
+    fn refresh(&self) {
+        let Some((name, port)) = self.name.clone() else {
+            return;
+        };
+        if self.looking_up.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (addrs, busy) = (self.addrs.clone(), self.looking_up.clone());
+        let spawned = std::thread::Builder::new()
+            .name("zsock-lookup".into())
+            .spawn(move || {
+                if let Ok(found) = look_up(&name, port) {
+                    *addrs.lock().unwrap_or_else(|p| p.into_inner()) = found;
+                }
+                busy.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.looking_up.store(false, Ordering::Release);
+        }
     }
 }
 
 impl Dial for TcpDial {
     fn dial(&mut self) -> io::Result<Link> {
-        let stream = TcpStream::connect(self.addr)?;
+        if !std::mem::take(&mut self.first) {
+            self.refresh();
+        }
+        let addr = self
+            .addrs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first()
+            .copied()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         Ok(Link {
             stream: Stream::new(OwnedFd::from(stream)),

@@ -285,16 +285,17 @@ impl Socket {
 
     /// Binds to an `ipc://` or `tcp://` endpoint and returns the resolved endpoint (for
     /// `ipc://*`, the generated path; for a `tcp://` wildcard port, the real port). Many
-    /// endpoints per socket are fine. `tcp://` takes IPv4 and IPv6 addresses, `*` and an
-    /// interface's name (its IPv4 address); host names are refused with ENODEV so far.
+    /// endpoints per socket are fine. A `tcp://` bind takes an IPv4 or IPv6 address, `*`
+    /// or an interface's name (its IPv4 address).
     pub fn bind(&self, endpoint: &str) -> Result<String> {
         let resolved = self.engine().bind(endpoint)?;
         self.last_endpoint.replace(resolved.clone());
         Ok(resolved)
     }
 
-    /// Connects to an `ipc://` or `tcp://` endpoint (an address so far, see
-    /// [`Socket::bind`]). Returns at once; the connection is made (and
+    /// Connects to an `ipc://` or `tcp://` endpoint (an address or a host name, looked up
+    /// now and again at each reconnect; a name that does not resolve is an error).
+    /// Returns at once; the connection is made (and
     /// remade) in the background, so connecting before the peer binds works.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         {

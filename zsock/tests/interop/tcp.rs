@@ -80,6 +80,20 @@ fn zsock_and_libzmq_exchange_over_tcp_both_ways() {
     assert_eq!(got, vec![b"a".to_vec(), Vec::new(), vec![7u8; 70_000]]);
 }
 
+/// A connect may name the host: `localhost` (from the hosts file, no DNS query) is looked
+/// up when the socket connects, and reached.
+#[test]
+fn connecting_to_a_host_name() {
+    let ctx = Context::new();
+    let mut pull = zsock_socket(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let port = ep.rsplit_once(':').unwrap().1;
+    let mut push = zsock_socket(&ctx, SocketType::Push);
+    push.connect(&format!("tcp://localhost:{port}")).unwrap();
+    push.send("by name", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "by name");
+}
+
 /// A bind may name an interface: `lo` binds its IPv4 address, and LAST_ENDPOINT says
 /// which. (The libzmq the `zmq` crate builds here has no interface lookup: it answers
 /// ENODEV to the same bind, so there is nothing to compare with.)
@@ -101,9 +115,10 @@ fn binding_an_interface_by_name_binds_its_address() {
 fn what_is_not_carried_yet_says_so() {
     let ctx = Context::new();
     let s = zsock_socket(&ctx, SocketType::Pull);
+    // A bind takes an interface's name, not a host name.
     let e = s.bind("tcp://localhost:5555").unwrap_err();
     assert_eq!(e.errno(), libc::ENODEV, "{e}");
-    assert!(e.to_string().contains("is a name"), "{e}");
+    assert!(e.to_string().contains("no interface"), "{e}");
     let e = s.connect("tcp://127.0.0.1:1;127.0.0.1:5555").unwrap_err();
     assert!(e.to_string().contains("source address"), "{e}");
     let e = s.bind("tcp://*:65536").unwrap_err();

@@ -4,10 +4,11 @@
 //!
 //! DEALER-ROUTER and PAIR-PAIR echo the message back, so zsock both sends and receives it
 //! in every one of their cells; PUSH-PULL goes one way, zsock sending in one direction and
-//! receiving in the other. The side that receives first binds a path, so each pair covers
-//! both bind directions.
+//! receiving in the other. The side that receives first binds (a path, or a wildcard TCP
+//! port on 127.0.0.1), so each pair covers both bind directions.
 //!
-//! 3 pairs x 2 ways x 9 contents = 54 cells, named `content::<pair>::<way>::<content>`.
+//! 3 pairs x 2 ways x 9 contents x 2 transports = 108 cells, named
+//! `content::<pair>::<way>::<ipc|tcp>::<content>`.
 
 use zsock::{Context, SocketType};
 
@@ -66,8 +67,17 @@ fn message(c: Content) -> Frames {
     }
 }
 
+/// The transport a content cell runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// A socket file.
+    Ipc,
+    /// `tcp://127.0.0.1:*`, the connecting side using the binder's LAST_ENDPOINT.
+    Tcp,
+}
+
 /// Runs one cell.
-pub(crate) fn run(pair: Pattern, zsock_is: Zsock, content: Content) {
+pub(crate) fn run(pair: Pattern, zsock_is: Zsock, content: Content, over: Over) {
     use SocketType as T;
     let (ta, tb) = match pair {
         Pattern::PushPull => (T::Push, T::Pull),
@@ -77,21 +87,24 @@ pub(crate) fn run(pair: Pattern, zsock_is: Zsock, content: Content) {
     let ctx = Context::new();
     let zctx = zmq::Context::new();
     let dir = tempfile::tempdir().unwrap();
-    let addr = format!("ipc://{}", dir.path().join("content").display());
+    let addr = match over {
+        Over::Ipc => format!("ipc://{}", dir.path().join("content").display()),
+        Over::Tcp => "tcp://127.0.0.1:*".to_string(),
+    };
     // `b` (the first receiver) binds.
     let (mut zp, mut lp) = match zsock_is {
         Zsock::A => {
             let l = zmq_socket(&zctx, tb);
             l.bind(&addr).unwrap();
             let z = zsock_socket(&ctx, ta);
-            z.connect(&addr).unwrap();
+            z.connect(&zmq_last_endpoint(&l)).unwrap();
             (Zsock(z), Zmq(l))
         }
         Zsock::B => {
             let z = zsock_socket(&ctx, tb);
-            z.bind(&addr).unwrap();
+            let bound = z.bind(&addr).unwrap();
             let l = zmq_socket(&zctx, ta);
-            l.connect(&addr).unwrap();
+            l.connect(&bound).unwrap();
             (Zsock(z), Zmq(l))
         }
     };
@@ -134,7 +147,16 @@ pub(crate) fn run(pair: Pattern, zsock_is: Zsock, content: Content) {
 macro_rules! content_cells {
     ($role:ident, $pair:ident, zsock = $z:ident) => {
         mod $role {
-            use $crate::content::{run, Content, Pattern, Zsock};
+            content_cells!(@over ipc, $pair, zsock = $z, Ipc);
+            content_cells!(@over tcp, $pair, zsock = $z, Tcp);
+        }
+    };
+    (@over $over_mod:ident, $pair:ident, zsock = $z:ident, $over:ident) => {
+        mod $over_mod {
+            use $crate::content::{Content, Over, Pattern, Zsock};
+            fn run(pair: Pattern, z: Zsock, content: Content) {
+                $crate::content::run(pair, z, content, Over::$over);
+            }
             #[test]
             fn empty() {
                 run(Pattern::$pair, Zsock::$z, Content::Empty);

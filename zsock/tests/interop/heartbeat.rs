@@ -40,11 +40,15 @@ fn zmq_is_disconnect(e: &ZmqEvent) -> bool {
 /// Both sides in this process: `pinger` sets HEARTBEAT_IVL and HEARTBEAT_TIMEOUT (and
 /// TTL), the other side sets nothing and only answers PINGs. After an idle second the
 /// connection is the same one (no disconnect on either monitor) and carries a message.
-fn idle_connection_stays_up(pinger: Lib) {
+fn idle_connection_stays_up(pinger: Lib, tcp: bool) {
     let ctx = Context::new();
     let zctx = zmq::Context::new();
     let dir = tempfile::tempdir().unwrap();
-    let ep = format!("ipc://{}", dir.path().join("hb").display());
+    let ep = if tcp {
+        "tcp://127.0.0.1:*".to_string()
+    } else {
+        format!("ipc://{}", dir.path().join("hb").display())
+    };
     let mut z = zsock_socket(&ctx, T::Pair);
     let l = zmq_socket(&zctx, T::Pair);
     let zmon = z.monitor();
@@ -54,15 +58,15 @@ fn idle_connection_stays_up(pinger: Lib) {
             z.set(SocketOption::HeartbeatIvl(IVL)).unwrap();
             z.set(SocketOption::HeartbeatTimeout(TIMEOUT)).unwrap();
             z.set(SocketOption::HeartbeatTtl(TTL)).unwrap();
-            z.bind(&ep).unwrap();
-            l.connect(&ep).unwrap();
+            let bound = z.bind(&ep).unwrap();
+            l.connect(&bound).unwrap();
         }
         Lib::Libzmq => {
             l.set_heartbeat_ivl(IVL).unwrap();
             l.set_heartbeat_timeout(TIMEOUT).unwrap();
             l.set_heartbeat_ttl(TTL).unwrap();
             l.bind(&ep).unwrap();
-            z.connect(&ep).unwrap();
+            z.connect(&zmq_last_endpoint(&l)).unwrap();
         }
     }
     let (mut z, mut l) = (Zsock(z), Zmq(l));
@@ -93,12 +97,22 @@ fn idle_connection_stays_up(pinger: Lib) {
 
 #[test]
 fn zsock_pings_keep_an_idle_libzmq_peer() {
-    idle_connection_stays_up(Lib::Zsock);
+    idle_connection_stays_up(Lib::Zsock, false);
 }
 
 #[test]
 fn libzmq_pings_keep_an_idle_zsock_peer() {
-    idle_connection_stays_up(Lib::Libzmq);
+    idle_connection_stays_up(Lib::Libzmq, false);
+}
+
+#[test]
+fn zsock_pings_keep_an_idle_libzmq_peer_over_tcp() {
+    idle_connection_stays_up(Lib::Zsock, true);
+}
+
+#[test]
+fn libzmq_pings_keep_an_idle_zsock_peer_over_tcp() {
+    idle_connection_stays_up(Lib::Libzmq, true);
 }
 
 /// Both sides heartbeat and exchange a message every 10 ms for a second: the connection

@@ -8,7 +8,8 @@
 //! (DISCONNECTED); messages sent either way (where the types can send and receive at all)
 //! do not arrive within a bounded wait.
 //!
-//! 4 pairs x 2 ways round x 2 binders = 16 cells, `illegal::<pair>::<way>::<binder>`.
+//! 4 pairs x 2 ways round x 2 binders x 2 transports (a socket file, and a wildcard TCP
+//! port on 127.0.0.1) = 32 cells, `illegal::<pair>::<way>::<binder>[_tcp]`.
 
 use std::time::{Duration, Instant};
 
@@ -27,11 +28,15 @@ fn can_recv(t: T) -> bool {
     matches!(t, T::Pull | T::Sub | T::Pair | T::Dealer)
 }
 
-pub(crate) fn run(zt: T, lt: T, binder: Lib) {
+pub(crate) fn run(zt: T, lt: T, binder: Lib, tcp: bool) {
     let ctx = Context::new();
     let zctx = zmq::Context::new();
     let dir = tempfile::tempdir().unwrap();
-    let addr = format!("ipc://{}", dir.path().join("illegal").display());
+    let addr = if tcp {
+        "tcp://127.0.0.1:*".to_string()
+    } else {
+        format!("ipc://{}", dir.path().join("illegal").display())
+    };
     let z = zsock_socket(&ctx, zt);
     let l = zmq_socket(&zctx, lt);
     let zmon = z.monitor();
@@ -43,16 +48,19 @@ pub(crate) fn run(zt: T, lt: T, binder: Lib) {
     if lt == T::Sub {
         l.subscribe(b"");
     }
-    match binder {
+    // The bound endpoint (a TCP wildcard port resolved), which the events name.
+    let bound = match binder {
         Lib::Zsock => {
             let ep = z.bind(&addr);
             l.connect(&ep);
+            ep
         }
         Lib::Libzmq => {
             let ep = l.bind(&addr);
             z.connect(&ep);
+            ep
         }
-    }
+    };
     let what = format!("{} vs {}, {binder:?} binds", z.describe(), l.describe());
 
     // zsock refuses: the handshake fails. The reason names the peer's type when zsock read
@@ -119,7 +127,7 @@ pub(crate) fn run(zt: T, lt: T, binder: Lib) {
             zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL
                 | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL
                 | zmq::SocketEvent::DISCONNECTED
-        ) && e.endpoint == addr;
+        ) && e.endpoint == bound;
         events.push(e);
         if refused {
             break;
@@ -151,22 +159,38 @@ macro_rules! illegal_cells {
                 use super::*;
                 #[test]
                 fn zsock_binds() {
-                    run(T::$a, T::$b, Lib::Zsock);
+                    run(T::$a, T::$b, Lib::Zsock, false);
                 }
                 #[test]
                 fn libzmq_binds() {
-                    run(T::$a, T::$b, Lib::Libzmq);
+                    run(T::$a, T::$b, Lib::Libzmq, false);
+                }
+                #[test]
+                fn zsock_binds_tcp() {
+                    run(T::$a, T::$b, Lib::Zsock, true);
+                }
+                #[test]
+                fn libzmq_binds_tcp() {
+                    run(T::$a, T::$b, Lib::Libzmq, true);
                 }
             }
             mod $zsock_b {
                 use super::*;
                 #[test]
                 fn zsock_binds() {
-                    run(T::$b, T::$a, Lib::Zsock);
+                    run(T::$b, T::$a, Lib::Zsock, false);
                 }
                 #[test]
                 fn libzmq_binds() {
-                    run(T::$b, T::$a, Lib::Libzmq);
+                    run(T::$b, T::$a, Lib::Libzmq, false);
+                }
+                #[test]
+                fn zsock_binds_tcp() {
+                    run(T::$b, T::$a, Lib::Zsock, true);
+                }
+                #[test]
+                fn libzmq_binds_tcp() {
+                    run(T::$b, T::$a, Lib::Libzmq, true);
                 }
             }
         }

@@ -111,7 +111,9 @@ impl TcpListen {
 impl Listen for TcpListen {
     fn accept(&mut self, _config: &Config) -> io::Result<Accepted> {
         let (stream, _) = self.sock.accept()?;
-        stream.set_nodelay(true)?;
+        // (A peer that already reset its connection makes this fail: its first read says
+        // so, and the listener goes on accepting.)
+        let _ = stream.set_nodelay(true);
         Ok(Accepted::Link(Link {
             stream: Stream::new(OwnedFd::from(stream)),
             peer: None,
@@ -227,7 +229,7 @@ impl Dial for TcpDial {
             .copied()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
+        let _ = stream.set_nodelay(true); // as for an accepted stream
         Ok(Link {
             stream: Stream::new(OwnedFd::from(stream)),
             peer: None,

@@ -81,13 +81,13 @@ pub use reactor::IoThreads;
 /// Sleeps until one of `fds` is readable or `timeout` passes (`None`: no limit); returns
 /// how many are readable. A signal ends the sleep early, as a timeout would (`Ok(0)`).
 /// (`zmq_poll`'s wait, for the layer above: every raw system call stays in this crate.)
-pub fn wait_readable(
-    fds: &[std::os::fd::BorrowedFd<'_>],
+pub fn wait_readable<'a>(
+    fds: impl IntoIterator<Item = std::os::fd::BorrowedFd<'a>>,
     timeout: Option<std::time::Duration>,
 ) -> std::io::Result<usize> {
     use std::os::fd::AsRawFd;
     let mut polled: Vec<libc::pollfd> = fds
-        .iter()
+        .into_iter()
         .map(|fd| libc::pollfd {
             fd: fd.as_raw_fd(),
             events: libc::POLLIN,

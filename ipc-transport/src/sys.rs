@@ -250,11 +250,9 @@ pub(crate) fn arm_timerfd(fd: &OwnedFd, after: std::time::Duration) {
     unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
 }
 
-/// `bind(2)` of `fd` to `addr`.
-pub(crate) fn bind(fd: &impl AsFd, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: `addr.as_ptr()` points to a `sockaddr_un` that lives as long as `addr`, and
-    // `socklen()` is at most its size; the descriptor is borrowed, open.
-    let rc = unsafe { libc::bind(fd.as_fd().as_raw_fd(), addr.as_ptr(), addr.socklen()) };
+/// A call's `0` as `Ok`, anything else as the errno it left.
+fn zero_or_errno(rc: impl Into<i64>) -> io::Result<()> {
+    let rc: i64 = rc.into();
     if rc == 0 {
         Ok(())
     } else {
@@ -262,15 +260,19 @@ pub(crate) fn bind(fd: &impl AsFd, addr: &SockAddr) -> io::Result<()> {
     }
 }
 
+/// `bind(2)` of `fd` to `addr`.
+pub(crate) fn bind(fd: &impl AsFd, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: `addr.as_ptr()` points to a `sockaddr_un` that lives as long as `addr`, and
+    // `socklen()` is at most its size; the descriptor is borrowed, open.
+    let rc = unsafe { libc::bind(fd.as_fd().as_raw_fd(), addr.as_ptr(), addr.socklen()) };
+    zero_or_errno(rc)
+}
+
 /// `listen(2)` on `fd`.
 pub(crate) fn listen(fd: &impl AsFd, backlog: i32) -> io::Result<()> {
     // SAFETY: listen(2) takes no pointers; the descriptor is borrowed, open.
     let rc = unsafe { libc::listen(fd.as_fd().as_raw_fd(), backlog) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    zero_or_errno(rc)
 }
 
 /// `mkdtemp(3)`: creates a new directory, mode 0700, from `template` (ending in `XXXXXX`),
@@ -313,11 +315,7 @@ pub(crate) fn renameat2_noreplace(from: &std::path::Path, to: &std::path::Path) 
             libc::RENAME_NOREPLACE,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    zero_or_errno(rc)
 }
 
 /// `connect(2)` of the socket `fd` to `addr`, once (no retry on EINTR or EINPROGRESS).
@@ -325,11 +323,7 @@ pub(crate) fn connect_fd(fd: &impl AsFd, addr: &SockAddr) -> io::Result<()> {
     // SAFETY: `addr.as_ptr()` points to a `sockaddr_un` that lives as long as `addr`, and
     // `socklen()` is at most its size; the descriptor is borrowed, open.
     let rc = unsafe { libc::connect(fd.as_fd().as_raw_fd(), addr.as_ptr(), addr.socklen()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    zero_or_errno(rc)
 }
 
 /// `getsockopt(SO_PEERCRED)` of the connected Unix socket `fd`: the credentials and how

@@ -56,15 +56,18 @@ fn socket_addr(
     })
 }
 
-/// LAST_ENDPOINT for a bound or connected address: `tcp://A.B.C.D:P`, `tcp://[v6]:P`.
+/// LAST_ENDPOINT for a bound address (`tcp://A.B.C.D:P`, `tcp://[v6]:P`): the
+/// endpoint's canonical form.
 fn endpoint_of(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => format!("tcp://{}:{}", a.ip(), a.port()),
-        SocketAddr::V6(a) if a.scope_id() != 0 => {
-            format!("tcp://[{}%{}]:{}", a.ip(), a.scope_id(), a.port())
-        }
-        SocketAddr::V6(a) => format!("tcp://[{}]:{}", a.ip(), a.port()),
-    }
+    let host = match addr {
+        SocketAddr::V4(a) => Host::V4(*a.ip()),
+        SocketAddr::V6(a) => Host::V6 {
+            addr: *a.ip(),
+            scope: std::num::NonZeroU32::new(a.scope_id()).map(Scope::Index),
+        },
+    };
+    let port = std::num::NonZeroU16::new(addr.port()).map_or(Port::Ephemeral, Port::Number);
+    BindEndpoint { host, port }.to_string()
 }
 
 /// A bound TCP listener.

@@ -52,7 +52,6 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
                 Some(left)
             }
         };
-        let fds: Vec<_> = items.iter().map(|it| it.socket.fd()).collect();
-        ipc_transport::wait_readable(&fds, wait)?;
+        ipc_transport::wait_readable(items.iter().map(|it| it.socket.fd()), wait)?;
     }
 }

@@ -168,15 +168,11 @@ impl<T> IoOutcome<T> {
     pub(crate) fn of(r: io::Result<T>) -> IoOutcome<T> {
         match r {
             Ok(v) => IoOutcome::Moved(v),
-            Err(e) => IoOutcome::of_error(&e),
-        }
-    }
-
-    fn of_error(e: &io::Error) -> IoOutcome<T> {
-        match e.kind() {
-            io::ErrorKind::Interrupted => IoOutcome::Retry,
-            io::ErrorKind::WouldBlock => IoOutcome::WouldBlock,
-            _ => IoOutcome::Lost(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+            Err(e) => match e.kind() {
+                io::ErrorKind::Interrupted => IoOutcome::Retry,
+                io::ErrorKind::WouldBlock => IoOutcome::WouldBlock,
+                _ => IoOutcome::Lost(CloseReason::Io(e.raw_os_error().unwrap_or(0))),
+            },
         }
     }
 }

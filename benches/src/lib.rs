@@ -1,5 +1,5 @@
 //! Side-by-side benchmark peers: zsock, libzmq, the zeromq crate, OMQ.rs (omq-tokio) and a
-//! raw AF_UNIX stream behind one command line, so `cargo xtask bench` can run them
+//! raw stream socket (AF_UNIX for `ipc://`, TCP for `tcp://`) behind one command line, so `cargo xtask bench` can run them
 //! interleaved (method and targets: BENCHMARKS.md, "Method and targets").
 //!
 //! Every binary `bench-NAME` takes
@@ -141,7 +141,7 @@ impl Mode {
 pub struct Args {
     /// The role.
     pub mode: Mode,
-    /// The endpoint as given (`ipc:///path`).
+    /// The endpoint as given (`ipc:///path` or `tcp://127.0.0.1:5555`).
     pub endpoint: String,
     /// Message size in bytes.
     pub size: usize,
@@ -152,14 +152,6 @@ pub struct Args {
 }
 
 impl Args {
-    /// The filesystem path of an `ipc://` endpoint (for the raw peer).
-    pub fn ipc_path(&self) -> Result<&str, String> {
-        self.endpoint
-            .strip_prefix("ipc://")
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| format!("endpoint `{}` is not ipc://PATH", self.endpoint))
-    }
-
     /// Messages the binding side handles: COUNT for thr-push, COUNT + [`WARMUP`] for lat-rep.
     pub fn messages(&self) -> u64 {
         match self.mode {
@@ -508,7 +500,7 @@ mod tests {
     fn parses_the_method_command_line_with_an_optional_cpu() {
         let a = parse_args(&argv("--cpu 0 thr-pull ipc:///tmp/x 64 1000")).unwrap();
         assert_eq!(a.mode, Mode::ThrPull);
-        assert_eq!(a.ipc_path().unwrap(), "/tmp/x");
+        assert_eq!(a.endpoint, "ipc:///tmp/x");
         assert_eq!((a.size, a.count, a.cpu), (64, 1000, Some(0)));
         let a = parse_args(&argv("lat-rep ipc:///tmp/x 1 10")).unwrap();
         assert_eq!(a.messages(), 10 + WARMUP);

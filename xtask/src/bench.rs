@@ -1,15 +1,19 @@
 //! `cargo xtask bench`: the side-by-side benchmark of BENCHMARKS.md ("Method and targets").
 //!
 //! ```text
-//! cargo xtask bench [--quick] [--scale] [--reps N] [--secs S] [--timeout S]
-//!                   [--impls zsock,libzmq,...] [--tests thr-1,lat-1024-cpu0,fanin-10,...]
+//! cargo xtask bench [--quick] [--scale] [--transport ipc|tcp] [--reps N] [--secs S]
+//!                   [--timeout S] [--impls zsock,libzmq,...] [--tests thr-1,fanin-10,...]
 //! ```
 //! Builds the `bench-*` binaries of `benches/` in release mode, calibrates COUNT per
 //! (implementation, test, size) so the measured window lasts `--secs` (1.5 s), then runs
 //! `--reps` (5) interleaved repetitions: every repetition runs every test for every
-//! implementation in turn. Each run is two processes on a fresh `ipc://` endpoint in a
-//! new temporary directory: the binding side (thr-push, lat-rep) starts first, the
-//! connecting side once the socket file exists. The binding side keeps its socket open
+//! implementation in turn. Each run is two processes on a fresh endpoint: with
+//! `--transport ipc` (the default) an `ipc://` path in a new temporary directory, with
+//! `--transport tcp` `tcp://127.0.0.1:PORT` on a port the harness found free (the
+//! one-pair rows only; the raw peer is then a TCP stream with TCP_NODELAY). The binding
+//! side (thr-push, lat-rep) starts first, the connecting side once the socket file
+//! exists or the port is listening (the harness reads `/proc/net/tcp`, so it makes no
+//! connection of its own). The binding side keeps its socket open
 //! until the harness closes its standard input, after the receiver printed RESULT (see
 //! `zsock-benches`' docs). Pinned tests run both processes under `taskset -c 0`, or with
 //! the binaries' own `--cpu 0` where taskset is missing. A run that fails or outlives
@@ -491,9 +495,17 @@ fn human_size(size: usize) -> String {
     }
 }
 
+/// The transport the one-pair rows run over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Ipc,
+    Tcp,
+}
+
 #[derive(Debug, Clone)]
 struct Config {
     quick: bool,
+    transport: Transport,
     reps: usize,
     /// Repetitions of the scale tests.
     scale_reps: usize,
@@ -517,6 +529,7 @@ impl Config {
 fn parse(args: &[String]) -> Result<Config> {
     let mut cfg = Config {
         quick: false,
+        transport: Transport::Ipc,
         reps: 5,
         scale_reps: SCALE_REPS,
         target_secs: 1.5,
@@ -538,6 +551,13 @@ fn parse(args: &[String]) -> Result<Config> {
         match a.as_str() {
             "--quick" => cfg.quick = true,
             "--scale" => scale_only = true,
+            "--transport" => {
+                cfg.transport = match it.next().map(String::as_str) {
+                    Some("ipc") => Transport::Ipc,
+                    Some("tcp") => Transport::Tcp,
+                    _ => return Err("--transport takes ipc or tcp".into()),
+                }
+            }
             "--reps" => reps = Some(number("--reps", it.next())? as usize),
             "--secs" => cfg.target_secs = number("--secs", it.next())?,
             "--timeout" => timeout = Some(number("--timeout", it.next())?),
@@ -571,20 +591,33 @@ fn parse(args: &[String]) -> Result<Config> {
             other => {
                 return Err(format!(
                     "bench: unknown argument {other}\nusage: cargo xtask bench [--quick] \
-                     [--scale] [--reps N] [--secs S] [--timeout S] [--impls a,b] \
-                     [--tests t1,t2]"
+                     [--scale] [--transport ipc|tcp] [--reps N] [--secs S] [--timeout S] \
+                     [--impls a,b] [--tests t1,t2]"
                 ))
             }
         }
     }
+    let tcp = cfg.transport == Transport::Tcp;
+    if tcp && scale_only {
+        return Err("the scale rows run over ipc only; drop --transport tcp or --scale".into());
+    }
     cfg.tests = tests.unwrap_or_else(|| {
-        let scale = Test::scale(cfg.quick);
+        let scale = if tcp {
+            Vec::new()
+        } else {
+            Test::scale(cfg.quick)
+        };
         if scale_only {
             scale
         } else {
             Test::all().into_iter().chain(scale).collect()
         }
     });
+    if tcp {
+        if let Some(t) = cfg.tests.iter().find(|t| t.scenario().is_some()) {
+            return Err(format!("{} runs over ipc only", t.id()));
+        }
+    }
     cfg.reps = reps.unwrap_or(if cfg.quick { 1 } else { 5 }).max(1);
     cfg.scale_reps = reps
         .unwrap_or(if cfg.quick { 1 } else { SCALE_REPS })
@@ -665,6 +698,7 @@ type Fields = BTreeMap<String, String>;
 /// Where the bench binaries are and how to pin.
 struct Runner {
     bin_dir: PathBuf,
+    transport: Transport,
     taskset: bool,
     timeout: Duration,
     /// The scale window in seconds.
@@ -704,6 +738,40 @@ fn target_dir() -> PathBuf {
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// A loopback TCP port nothing listens on now (the kernel's pick for an ephemeral bind,
+/// released at once; the binder of the run takes it next).
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free TCP port: {e}"))
+}
+
+/// Whether a socket listens on 127.0.0.1:`port` (or on any address), from
+/// `/proc/net/tcp`: rows of `sl local_address rem_address st ...`, the address as
+/// `HEXADDR:HEXPORT`, state 0A for LISTEN.
+fn listening(port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    listening_in(&table, port)
+}
+
+fn listening_in(table: &str, port: u16) -> bool {
+    let wanted = [
+        format!("0100007F:{port:04X}"),
+        format!("00000000:{port:04X}"),
+    ];
+    table.lines().skip(1).any(|row| {
+        let mut cols = row.split_whitespace();
+        let (Some(local), Some(_remote), Some(state)) = (cols.nth(1), cols.next(), cols.next())
+        else {
+            return false;
+        };
+        state == "0A" && wanted.iter().any(|w| w == local)
+    })
 }
 
 /// Kills a child that is still running and reaps it.
@@ -813,7 +881,17 @@ impl Runner {
 
     fn run_in(&self, dir: &Path, imp: &str, test: Test, count: u64) -> Result<RunOk> {
         let socket = dir.join("ep");
-        let endpoint = format!("ipc://{}", socket.display());
+        let (endpoint, port) = match self.transport {
+            Transport::Ipc => (format!("ipc://{}", socket.display()), None),
+            Transport::Tcp => {
+                let port = free_port()?;
+                (format!("tcp://127.0.0.1:{port}"), Some(port))
+            }
+        };
+        let bound = || match port {
+            None => socket.exists(),
+            Some(port) => listening(port),
+        };
         let roles = test.roles();
         let deadline = Instant::now() + self.timeout;
         let mut binder = match roles.binder {
@@ -821,9 +899,9 @@ impl Runner {
             None => None,
         };
         if let Some(server) = &mut binder {
-            // Start the connecting side once the socket file exists, so no
-            // implementation pays its reconnect interval; it retries by itself anyway.
-            while !socket.exists() {
+            // Start the connecting side once the socket file exists (or the port
+            // listens), so no implementation pays its reconnect interval.
+            while !bound() {
                 if let Ok(Some(status)) = server.child.try_wait() {
                     return Err(server.failed("exited early", status));
                 }
@@ -1025,6 +1103,14 @@ impl Report<'_> {
         let _ = writeln!(out, "# zsock side-by-side benchmark, {}\n", self.started);
         let _ = writeln!(out, "- machine: {}", machine());
         let _ = writeln!(out, "- source: {}", git_rev());
+        let _ = writeln!(
+            out,
+            "- transport: {}",
+            match cfg.transport {
+                Transport::Ipc => "ipc:// (raw = AF_UNIX stream)",
+                Transport::Tcp => "tcp:// over 127.0.0.1 (raw = TCP stream with TCP_NODELAY)",
+            }
+        );
         let _ = writeln!(
             out,
             "- {mode}; {:.0} s in all; one CPU = both processes {}",
@@ -1283,6 +1369,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     };
     let mut runner = Runner {
         bin_dir: target_dir().join("release"),
+        transport: cfg.transport,
         taskset,
         timeout: cfg.timeout,
         window: cfg.window(),
@@ -1389,11 +1476,14 @@ pub(crate) fn run(args: &[String]) -> Result {
     .render();
     println!("\n{report}");
     let dir = target_dir().join("bench");
-    let name = if cfg.quick {
-        format!("results-quick-{stamp}.md")
-    } else {
-        format!("results-{stamp}.md")
-    };
+    let name = format!(
+        "results-{}{}{stamp}.md",
+        if cfg.quick { "quick-" } else { "" },
+        match cfg.transport {
+            Transport::Ipc => "",
+            Transport::Tcp => "tcp-",
+        }
+    );
     let path = dir.join(name);
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&path, &report))
@@ -1524,6 +1614,27 @@ mod tests {
             table_head("| test |", &["a", "b"]),
             "| test | a | b |\n|---|---|---|"
         );
+    }
+
+    #[test]
+    fn a_listening_port_is_found_in_proc_net_tcp() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when\n   \
+             0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000\n   \
+             1: 0100007F:1F91 0100007F:9C40 01 00000000:00000000 00:00000000 00000000\n   \
+             2: 00000000:1F92 00000000:0000 0A 00000000:00000000 00:00000000 00000000\n";
+        assert!(listening_in(table, 8080));
+        assert!(!listening_in(table, 8081), "established, not listening");
+        assert!(listening_in(table, 8082), "bound to every address");
+        assert!(!listening_in(table, 8083));
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(listening(l.local_addr().unwrap().port()));
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        assert!(!listening(port));
+        let cfg = parse(&["--transport".into(), "tcp".into()]).unwrap();
+        assert!(cfg.tests.iter().all(|t| t.scenario().is_none()));
+        assert!(parse(&["--transport".into(), "tcp".into(), "--scale".into()]).is_err());
+        assert!(parse(&["--transport".into(), "udp".into()]).is_err());
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Bench peer for a plain AF_UNIX stream (std only): each message is a 4-byte
-//! little-endian length and the body. The sender gathers messages into a 64 KiB batch and
+//! Bench peer for a plain stream socket (std only): AF_UNIX for `ipc://PATH`, TCP with
+//! TCP_NODELAY for `tcp://ADDR:PORT`. Each message is a 4-byte little-endian length and
+//! the body. The sender gathers messages into a 64 KiB batch and
 //! writes a batch at a time (a body that does not fit goes out in one vectored write with
 //! its header, straight from the user buffer); the receiver reads 256 KiB at a time and
 //! walks the frames without copying them. The practical ceiling, not a target. See the
 //! crate docs for the command line.
 
 use std::io::{self, IoSlice, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -27,13 +29,99 @@ fn io(what: &'static str) -> impl Fn(io::Error) -> String {
     move |e| format!("{what}: {e}")
 }
 
-fn bind_accept(path: &str) -> Result<UnixStream, String> {
-    // A stale socket file from an earlier run would make bind fail.
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(io("bind"))?;
-    let (stream, _) = listener.accept().map_err(io("accept"))?;
-    let _ = std::fs::remove_file(path);
-    Ok(stream)
+/// A connected stream of either transport.
+enum Conn {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Conn {
+    fn try_clone(&self) -> io::Result<Conn> {
+        Ok(match self {
+            Conn::Unix(s) => Conn::Unix(s.try_clone()?),
+            Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
+        })
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.read(buf),
+            Conn::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write(buf),
+            Conn::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write_vectored(bufs),
+            Conn::Tcp(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where the endpoint says to bind or connect.
+enum Addr<'a> {
+    Path(&'a str),
+    Tcp(SocketAddr),
+}
+
+impl<'a> Addr<'a> {
+    fn of(endpoint: &'a str) -> Result<Addr<'a>, String> {
+        if let Some(path) = endpoint.strip_prefix("ipc://").filter(|p| !p.is_empty()) {
+            return Ok(Addr::Path(path));
+        }
+        endpoint
+            .strip_prefix("tcp://")
+            .and_then(|a| a.parse().ok())
+            .map(Addr::Tcp)
+            .ok_or_else(|| {
+                format!("endpoint `{endpoint}` is neither ipc://PATH nor tcp://ADDR:PORT")
+            })
+    }
+
+    fn bind_accept(&self) -> Result<Conn, String> {
+        match *self {
+            Addr::Path(path) => {
+                // A stale socket file from an earlier run would make bind fail.
+                let _ = std::fs::remove_file(path);
+                let listener = UnixListener::bind(path).map_err(io("bind"))?;
+                let (stream, _) = listener.accept().map_err(io("accept"))?;
+                let _ = std::fs::remove_file(path);
+                Ok(Conn::Unix(stream))
+            }
+            Addr::Tcp(addr) => {
+                let listener = TcpListener::bind(addr).map_err(io("bind"))?;
+                let (stream, _) = listener.accept().map_err(io("accept"))?;
+                stream.set_nodelay(true).map_err(io("TCP_NODELAY"))?;
+                Ok(Conn::Tcp(stream))
+            }
+        }
+    }
+
+    fn connect(&self) -> Result<Conn, String> {
+        match *self {
+            Addr::Path(path) => retry_connect(|| UnixStream::connect(path)).map(Conn::Unix),
+            Addr::Tcp(addr) => {
+                let stream = retry_connect(|| TcpStream::connect(addr))?;
+                stream.set_nodelay(true).map_err(io("TCP_NODELAY"))?;
+                Ok(Conn::Tcp(stream))
+            }
+        }
+    }
 }
 
 fn header(len: usize) -> Result<[u8; HEADER], String> {
@@ -42,7 +130,7 @@ fn header(len: usize) -> Result<[u8; HEADER], String> {
         .map_err(|_| format!("a {len}-byte message does not fit a 4-byte length"))
 }
 
-fn write_all_vectored(s: &mut UnixStream, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+fn write_all_vectored(s: &mut Conn, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
     while !bufs.is_empty() {
         match s.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -56,7 +144,7 @@ fn write_all_vectored(s: &mut UnixStream, mut bufs: &mut [IoSlice<'_>]) -> io::R
 
 /// Batches messages into 64 KiB writes.
 struct Sender {
-    stream: UnixStream,
+    stream: Conn,
     batch: Vec<u8>,
 }
 
@@ -92,14 +180,14 @@ impl Sender {
 
 /// Reads 256 KiB at a time and hands out frames as slices of the read buffer.
 struct Receiver {
-    stream: UnixStream,
+    stream: Conn,
     buf: Vec<u8>,
     start: usize,
     end: usize,
 }
 
 impl Receiver {
-    fn new(stream: UnixStream) -> Receiver {
+    fn new(stream: Conn) -> Receiver {
         Receiver {
             stream,
             buf: vec![0; READ],
@@ -179,7 +267,7 @@ impl Receiver {
 }
 
 /// One message written on its own: header and a fresh copy of the body in one write.
-fn send_one(stream: &mut UnixStream, body: &[u8]) -> Result<(), String> {
+fn send_one(stream: &mut Conn, body: &[u8]) -> Result<(), String> {
     let mut m = Vec::with_capacity(HEADER + body.len());
     m.extend_from_slice(&header(body.len())?);
     m.extend_from_slice(body);
@@ -187,12 +275,12 @@ fn send_one(stream: &mut UnixStream, body: &[u8]) -> Result<(), String> {
 }
 
 fn run(args: &Args) -> Result<Outcome, String> {
-    let path = args.ipc_path()?;
+    let addr = Addr::of(&args.endpoint)?;
     let buf = payload(args.size);
     match args.mode {
         Mode::ThrPush => {
             let mut tx = Sender {
-                stream: bind_accept(path)?,
+                stream: addr.bind_accept()?,
                 batch: Vec::with_capacity(BATCH),
             };
             for _ in 0..args.count {
@@ -203,7 +291,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             Ok(Outcome::Served)
         }
         Mode::ThrPull => {
-            let mut rx = Receiver::new(retry_connect(|| UnixStream::connect(path))?);
+            let mut rx = Receiver::new(addr.connect()?);
             let mut clock = ThrClock::new();
             check_size(rx.skip()?, args.size)?;
             clock.start();
@@ -214,7 +302,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             Ok(clock.outcome())
         }
         Mode::LatRep => {
-            let mut stream = bind_accept(path)?;
+            let mut stream = addr.bind_accept()?;
             let mut rx = Receiver::new(stream.try_clone().map_err(io("dup"))?);
             for _ in 0..args.messages() {
                 let body = rx.next()?;
@@ -225,7 +313,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             Ok(Outcome::Served)
         }
         Mode::LatReq => {
-            let mut stream = retry_connect(|| UnixStream::connect(path))?;
+            let mut stream = addr.connect()?;
             let mut rx = Receiver::new(stream.try_clone().map_err(io("dup"))?);
             let mut trip = || -> Result<(), String> {
                 send_one(&mut stream, &buf)?;

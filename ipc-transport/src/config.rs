@@ -1,5 +1,6 @@
 //! Transport settings (the options a libzmq user sets with setsockopt) and monitor events.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,6 +39,64 @@ pub struct Config {
     pub bind: BindOptions,
     /// Access filter for accepted peers.
     pub filter: AccessFilter,
+    /// The options of `tcp://` listeners and connections.
+    pub tcp: TcpOptions,
+}
+
+/// The options of `tcp://` sockets, with libzmq's names and defaults. Each applies to the
+/// listeners bound and connections made after it is set; none applies to `ipc://`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// TCP_KEEPALIVE: SO_KEEPALIVE on (`Some(true)`), off (`Some(false)`), or as the
+    /// system has it (`None`, the default).
+    pub keepalive: Option<bool>,
+    /// TCP_KEEPALIVE_IDLE: idle time before the first probe (TCP_KEEPIDLE), when keepalive
+    /// is on; `None`: the system's.
+    pub keepalive_idle: Option<Duration>,
+    /// TCP_KEEPALIVE_CNT: unanswered probes before the connection is dropped
+    /// (TCP_KEEPCNT), when keepalive is on; `None`: the system's.
+    pub keepalive_cnt: Option<u32>,
+    /// TCP_KEEPALIVE_INTVL: time between probes (TCP_KEEPINTVL), when keepalive is on;
+    /// `None`: the system's.
+    pub keepalive_intvl: Option<Duration>,
+    /// TCP_MAXRT: how long sent data may stay unacknowledged before the connection is
+    /// dropped (Linux's TCP_USER_TIMEOUT); `None`: the system's.
+    pub maxrt: Option<Duration>,
+    /// SNDBUF: the kernel's send buffer (SO_SNDBUF); `None`: the system's.
+    pub sndbuf: Option<usize>,
+    /// RCVBUF: the kernel's receive buffer (SO_RCVBUF); `None`: the system's.
+    pub rcvbuf: Option<usize>,
+    /// TOS: the IP type-of-service byte of outgoing packets (IP_TOS, IPV6_TCLASS); 0, the
+    /// default, leaves it alone.
+    pub tos: u8,
+    /// BINDTODEVICE: the interface every socket is bound to (SO_BINDTODEVICE, which needs
+    /// CAP_NET_RAW); `None`: any.
+    pub bind_to_device: Option<String>,
+    /// IPV6: a `*` bind listens on IPv6 and IPv4 both, interface names and host names may
+    /// resolve to IPv6 addresses. Bracketed IPv6 literals work either way.
+    pub ipv6: bool,
+    /// CONNECT_TIMEOUT: how long a TCP connect may take before it is abandoned and tried
+    /// again; `None`: as long as the system lets it.
+    pub connect_timeout: Option<Duration>,
+}
+
+impl Default for TcpOptions {
+    /// libzmq's defaults: everything as the system has it.
+    fn default() -> TcpOptions {
+        TcpOptions {
+            keepalive: None,
+            keepalive_idle: None,
+            keepalive_cnt: None,
+            keepalive_intvl: None,
+            maxrt: None,
+            sndbuf: None,
+            rcvbuf: None,
+            tos: 0,
+            bind_to_device: None,
+            ipv6: false,
+            connect_timeout: None,
+        }
+    }
 }
 
 impl Config {
@@ -57,6 +116,7 @@ impl Config {
             conflate: false,
             bind: BindOptions::default(),
             filter: AccessFilter::default(),
+            tcp: TcpOptions::default(),
         }
     }
 }
@@ -81,8 +141,10 @@ pub enum TransportEvent {
     Accepted {
         /// The listener's endpoint.
         endpoint: String,
-        /// The peer's credentials.
+        /// The peer's credentials (ipc).
         peer: Option<PeerCred>,
+        /// The peer's address and port (tcp).
+        peer_addr: Option<SocketAddr>,
     },
     /// accept failed for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM); retrying later.
     AcceptFailed {
@@ -97,17 +159,27 @@ pub enum TransportEvent {
     AccessRejected {
         /// The listener's endpoint.
         endpoint: String,
-        /// The peer's credentials.
+        /// The peer's credentials (ipc).
         peer: Option<PeerCred>,
+        /// The peer's address and port (tcp).
+        peer_addr: Option<SocketAddr>,
+    },
+    /// A connect is in progress (tcp; an ipc connect completes or fails at once).
+    ConnectDelayed {
+        /// The endpoint.
+        endpoint: String,
     },
     /// A connect succeeded at the socket level.
     Connected {
         /// The endpoint.
         endpoint: String,
-        /// The peer's credentials.
+        /// The peer's credentials (ipc).
         peer: Option<PeerCred>,
+        /// The peer's address and port (tcp).
+        peer_addr: Option<SocketAddr>,
     },
-    /// A connect attempt failed and will be retried.
+    /// A connect attempt failed (or, with CONNECT_TIMEOUT, took too long: ETIMEDOUT) and
+    /// will be retried.
     ConnectRetried {
         /// The endpoint.
         endpoint: String,
@@ -120,15 +192,19 @@ pub enum TransportEvent {
     HandshakeSucceeded {
         /// The endpoint.
         endpoint: String,
-        /// The peer's credentials.
+        /// The peer's credentials (ipc).
         peer: Option<PeerCred>,
+        /// The peer's address and port (tcp).
+        peer_addr: Option<SocketAddr>,
     },
     /// The ZMTP handshake failed; the connection is closed.
     HandshakeFailed {
         /// The endpoint.
         endpoint: String,
-        /// The peer's credentials.
+        /// The peer's credentials (ipc).
         peer: Option<PeerCred>,
+        /// The peer's address and port (tcp).
+        peer_addr: Option<SocketAddr>,
         /// What went wrong.
         reason: String,
     },
@@ -136,8 +212,10 @@ pub enum TransportEvent {
     Disconnected {
         /// The endpoint.
         endpoint: String,
-        /// The peer's credentials.
+        /// The peer's credentials (ipc).
         peer: Option<PeerCred>,
+        /// The peer's address and port (tcp).
+        peer_addr: Option<SocketAddr>,
         /// Why (end of file, protocol error, heartbeat timeout...).
         reason: String,
     },

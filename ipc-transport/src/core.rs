@@ -33,6 +33,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
@@ -44,7 +45,7 @@ pub(crate) use crate::connection::CloseReason;
 use crate::connection::{Connection, Copied, Inbox, Outgoing, SMALL_SEND};
 
 use crate::slab::{Key, Slab};
-use crate::transport::Stream;
+use crate::transport::{Link, Stream};
 use crate::{sys, Message, PeerCred};
 
 /// Identifies a pipe; stale ids (of closed pipes) never reach a newer pipe.
@@ -182,6 +183,13 @@ pub(crate) struct Conn {
     pub(crate) origin: Origin,
     pub(crate) endpoint: String,
     pub(crate) creds: Option<PeerCred>,
+    /// The peer's address (tcp).
+    pub(crate) addr: Option<SocketAddr>,
+    /// The transport is still connecting (a tcp connect in progress): the first readiness
+    /// tells whether it worked.
+    pub(crate) connecting: bool,
+    /// When a connect still in progress is given up (CONNECT_TIMEOUT).
+    pub(crate) connect_by: Option<Instant>,
     pub(crate) pipe: Option<PipeId>,
     /// The protocol machine: handshake, decoding, heartbeats, buffers, output.
     pub(crate) zmtp: Connection,
@@ -204,17 +212,20 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(
-        stream: Stream,
+        link: Link,
         origin: Origin,
         endpoint: String,
-        creds: Option<PeerCred>,
         handshake: Handshake,
+        now: Instant,
     ) -> Conn {
         Conn {
-            stream,
+            stream: link.stream,
             origin,
             endpoint,
-            creds,
+            creds: link.peer,
+            addr: link.addr,
+            connecting: link.connecting.is_some(),
+            connect_by: link.connecting.flatten().and_then(|t| now.checked_add(t)),
             pipe: None,
             zmtp: Connection::new(handshake),
             want_write: false,
@@ -276,6 +287,8 @@ pub struct Pipe {
     pub(crate) conn: Option<Key>,
     out: VecDeque<Message>,
     inbound: VecDeque<Message>,
+    /// The bytes of the frames in `inbound` (see [`READ_AHEAD_MAX`]).
+    inbound_bytes: usize,
     peer: Option<PeerInfo>,
     creds: Option<PeerCred>,
     endpoint: String,
@@ -287,6 +300,62 @@ pub struct Pipe {
     /// What arrives on it is dropped (see [`Core::discard_input`]).
     discard_input: bool,
 }
+
+impl Pipe {
+    /// The oldest received message.
+    #[inline]
+    fn take(&mut self) -> Option<Message> {
+        let m = self.inbound.pop_front()?;
+        self.inbound_bytes = self.inbound_bytes.saturating_sub(m.byte_len());
+        Some(m)
+    }
+
+    /// Whether the pipe, with `lent` more messages in the caller's hands, is at RCVHWM
+    /// or (under a RCVHWM) holds [`READ_AHEAD_MAX`] bytes: its connection is not read
+    /// further.
+    #[inline]
+    fn at_mark(&self, rcvhwm: usize, lent: usize) -> bool {
+        rcvhwm != 0
+            && (self.inbound.len().saturating_add(lent) >= rcvhwm
+                || self.inbound_bytes >= READ_AHEAD_MAX)
+    }
+
+    /// Past the mark (what reading stops short of; a message may take it over).
+    #[cfg(debug_assertions)]
+    fn over_mark(&self, rcvhwm: usize, lent: usize) -> bool {
+        rcvhwm != 0
+            && (self.inbound.len().saturating_add(lent) > rcvhwm
+                || (self.inbound_bytes > READ_AHEAD_MAX
+                    && self.inbound_bytes > READ_AHEAD_MAX.saturating_add(self.largest_inbound())))
+    }
+
+    #[cfg(debug_assertions)]
+    fn largest_inbound(&self) -> usize {
+        self.inbound
+            .iter()
+            .map(Message::byte_len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether reading a connection stopped at the mark starts again: once its pipe is
+    /// down to half of it (libzmq's low-water mark), not at the first message taken, so
+    /// a receiver that drains a full queue reads each connection once per half queue
+    /// rather than once per message.
+    #[inline]
+    fn may_resume(&self, rcvhwm: usize, lent: usize) -> bool {
+        rcvhwm == 0
+            || (self.inbound.len().saturating_add(lent) <= rcvhwm / 2
+                && self.inbound_bytes <= READ_AHEAD_MAX / 2)
+    }
+}
+
+/// What a connection reads ahead of the application, in bytes of queued messages, before
+/// it leaves the rest in the kernel, under any RCVHWM but 0 (no limit, as asked): RCVHWM
+/// counts messages, and a thousand large ones read ahead only cost memory and page faults
+/// (the kernel and the sender's queue hold them as well). A message larger than this is
+/// still read whole.
+pub const READ_AHEAD_MAX: usize = 4 << 20;
 
 /// Whether a send may wait for the kernel to take its bytes: the caller's intent, passed
 /// with each send.
@@ -455,6 +524,7 @@ impl Core {
             conn: None,
             out: VecDeque::new(),
             inbound: VecDeque::new(),
+            inbound_bytes: 0,
             peer: None,
             creds: None,
             endpoint,
@@ -504,6 +574,7 @@ impl Core {
             return;
         };
         p.inbound.clear();
+        p.inbound_bytes = 0;
         if let Some(c) = p.conn.filter(|&c| self.reading_paused(c)) {
             self.read_conn(c, Side::Io);
         }
@@ -883,6 +954,7 @@ impl Core {
         } else {
             out.append(&mut p.inbound);
         }
+        p.inbound_bytes = 0;
         if p.draining {
             self.remove_pipe(id);
         }
@@ -940,15 +1012,22 @@ impl Core {
         for (id, p) in self.pipes.iter() {
             let paused = p.conn.is_some_and(|c| self.reading_paused(c));
             assert!(
-                self.rcvhwm == 0
-                    || p.inbound.is_empty()
-                    || p.inbound.len().saturating_add(held) <= self.rcvhwm
+                p.inbound.is_empty()
+                    || !p.over_mark(self.rcvhwm, held)
                     || paused
                     || p.conn.is_none(),
-                "pipe {id:?}: {} queued + {held} held over RCVHWM {}",
+                "pipe {id:?}: {} queued ({} bytes) + {held} held over RCVHWM {}",
                 p.inbound.len(),
+                p.inbound_bytes,
                 self.rcvhwm
             );
+            if p.inbound.len() <= 64 {
+                assert_eq!(
+                    p.inbound_bytes,
+                    p.inbound.iter().map(Message::byte_len).sum::<usize>(),
+                    "pipe {id:?}: byte count"
+                );
+            }
             assert!(
                 p.inbound.is_empty() || p.listed,
                 "pipe {id:?}: input not listed"
@@ -979,7 +1058,7 @@ impl Core {
                 self.readable.push_back(id);
                 continue;
             }
-            let m = p.inbound.pop_front()?;
+            let m = p.take()?;
             if p.inbound.is_empty() {
                 p.listed = false;
                 if p.draining {
@@ -1026,7 +1105,7 @@ impl Core {
     /// Takes the next message already queued on a pipe, without reading its socket.
     pub fn recv_queued(&mut self, id: PipeId) -> Option<Message> {
         let p = self.pipes.get_mut(id)?;
-        let m = p.inbound.pop_front();
+        let m = p.take();
         if p.draining && p.inbound.is_empty() {
             self.remove_pipe(id);
         } else if m.is_some() {
@@ -1042,7 +1121,7 @@ impl Core {
         let Some(p) = self.pipes.get(id) else {
             return;
         };
-        let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
+        let below = p.may_resume(self.rcvhwm, held);
         if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
             self.read_conn(c, Side::Caller);
         }
@@ -1058,10 +1137,10 @@ impl Core {
         if p.draining {
             return self.recv_queued(id);
         }
-        if let Some(m) = p.inbound.pop_front() {
+        if let Some(m) = p.take() {
             // Down to the resume mark with reading paused: take what waits in the buffer
             // and the kernel.
-            let below = Self::may_resume(self.rcvhwm, held, p.inbound.len());
+            let below = p.may_resume(self.rcvhwm, held);
             if let Some(c) = p.conn.filter(|&c| below && self.reading_paused(c)) {
                 self.read_conn(c, Side::Caller);
             }
@@ -1073,7 +1152,7 @@ impl Core {
             return None;
         }
         self.read_conn(c, Side::Caller);
-        self.pipes.get_mut(id)?.inbound.pop_front()
+        self.pipes.get_mut(id)?.take()
     }
 
     /// How many messages the caller holds that it took ahead ([`Core::recv_all_queued`])
@@ -1148,7 +1227,7 @@ impl Core {
             let Some(p) = self.pipes.get(id) else {
                 continue;
             };
-            if !Self::queue_full(self.rcvhwm, held, p.inbound.len()) {
+            if !p.at_mark(self.rcvhwm, held) {
                 continue;
             }
             if let Some(c) = p.conn.and_then(|c| self.conns.get_mut(c)) {
@@ -1163,7 +1242,7 @@ impl Core {
         let below: SmallVec<[Key; 8]> = self
             .pipes
             .iter()
-            .filter(|(_, p)| Self::may_resume(self.rcvhwm, held, p.inbound.len()))
+            .filter(|(_, p)| p.may_resume(self.rcvhwm, held))
             .filter_map(|(_, p)| p.conn)
             .filter(|&c| self.reading_paused(c))
             .collect();
@@ -1177,22 +1256,6 @@ impl Core {
     /// RCVHWM (0: no limit).
     pub fn rcvhwm(&self) -> usize {
         self.rcvhwm
-    }
-
-    /// Whether a pipe holding `queued` messages (and `lent` more in the caller's hands)
-    /// is at RCVHWM.
-    #[inline]
-    fn queue_full(rcvhwm: usize, lent: usize, queued: usize) -> bool {
-        rcvhwm != 0 && queued.saturating_add(lent) >= rcvhwm
-    }
-
-    /// Whether reading a connection stopped at RCVHWM starts again: once its pipe is down
-    /// to half the mark (libzmq's low-water mark), not at the first message taken, so a
-    /// receiver that drains a full queue reads each connection once per half queue
-    /// rather than once per message.
-    #[inline]
-    fn may_resume(rcvhwm: usize, lent: usize, queued: usize) -> bool {
-        rcvhwm == 0 || queued.saturating_add(lent) <= rcvhwm / 2
     }
 
     /// Gives back the read buffers larger than `IDLE_RBUF_MAX` that are empty and read
@@ -1458,7 +1521,7 @@ impl Core {
             let full = conn
                 .pipe
                 .and_then(|p| self.pipes.get(p))
-                .is_some_and(|p| Self::queue_full(self.rcvhwm, held, p.inbound.len()));
+                .is_some_and(|p| p.at_mark(self.rcvhwm, held));
             if full {
                 conn.read_paused = true;
                 return;
@@ -1661,7 +1724,7 @@ impl Inbox for PipeInbox<'_> {
             0
         };
         let held = self.above.saturating_add(subs);
-        Core::queue_full(self.rcvhwm, held, self.pipe.inbound.len())
+        self.pipe.at_mark(self.rcvhwm, held)
     }
 
     #[inline]
@@ -1671,6 +1734,7 @@ impl Inbox for PipeInbox<'_> {
         }
         // A one-frame message built in its queue slot: a message built elsewhere and
         // moved there costs a stalled copy per message.
+        self.pipe.inbound_bytes += body.len();
         self.pipe.inbound.push_back(Message::new());
         if let Some(m) = self.pipe.inbound.back_mut() {
             m.push(body);
@@ -1689,6 +1753,7 @@ impl Inbox for PipeInbox<'_> {
         if self.discard {
             return false;
         }
+        self.pipe.inbound_bytes += msg.byte_len();
         self.pipe.inbound.push_back(msg);
         self.queued();
         true

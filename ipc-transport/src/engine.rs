@@ -27,8 +27,8 @@ use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, Room
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::timers::Timers;
-use crate::transport::{self, Accepted, Dial, Listen, Stream};
-use crate::{sys, Backoff, Config, PeerCred, TransportError, TransportEvent, CALLER_POLLED_CONNS};
+use crate::transport::{self, Accepted, Dial, Link, Listen};
+use crate::{sys, Backoff, Config, TransportError, TransportEvent, CALLER_POLLED_CONNS};
 
 /// Delay before accepting again after EMFILE, ENFILE, ENOBUFS or ENOMEM.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -365,7 +365,8 @@ impl<H: Handler> Engine<H> {
     pub fn connect(&self, endpoint: &str) -> Result<(), TransportError> {
         // The endpoint is checked (a tcp host name resolved) before the lock is taken: a
         // name lookup may take a while, and the I/O thread must not wait for it.
-        let dialer = transport::dialer(endpoint)?;
+        let config = self.lock().config().clone();
+        let dialer = transport::dialer(endpoint, &config)?;
         self.lock().connect_with(endpoint, dialer)
     }
 
@@ -886,8 +887,10 @@ impl<H: Handler> Guard<'_, H> {
 }
 
 /// What the I/O thread polls a connection for: input always, room once a write blocked.
+/// What a connection's descriptor is polled for: input always; room while output waits
+/// for it, or while a connect is in progress (its end makes the socket writable).
 fn interest_of(c: &Conn) -> Interest {
-    if c.want_write {
+    if c.want_write || c.connecting {
         Interest::READABLE | Interest::WRITABLE
     } else {
         Interest::READABLE
@@ -998,11 +1001,18 @@ impl<H: Handler> State<H> {
         let text = c.text.clone();
         match c.dialer.dial() {
             Ok(link) => {
-                self.event(TransportEvent::Connected {
-                    endpoint: text.clone(),
-                    peer: link.peer,
+                self.event(if link.connecting.is_some() {
+                    TransportEvent::ConnectDelayed {
+                        endpoint: text.clone(),
+                    }
+                } else {
+                    TransportEvent::Connected {
+                        endpoint: text.clone(),
+                        peer: link.peer,
+                        peer_addr: link.addr,
+                    }
                 });
-                self.add_conn(link.stream, Origin::Connected(k), text, link.peer, now);
+                self.add_conn(link, Origin::Connected(k), text, now);
             }
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(0);
@@ -1029,14 +1039,7 @@ impl<H: Handler> State<H> {
         }
     }
 
-    fn add_conn(
-        &mut self,
-        stream: Stream,
-        origin: Origin,
-        endpoint: String,
-        creds: Option<PeerCred>,
-        now: Instant,
-    ) {
+    fn add_conn(&mut self, link: Link, origin: Origin, endpoint: String, now: Instant) {
         let mut hc = HandshakeConfig::new(self.config.socket_type);
         hc.identity = self.config.routing_id.clone();
         hc.timeout = self.config.handshake_ivl;
@@ -1044,16 +1047,12 @@ impl<H: Handler> State<H> {
         let k = self
             .core
             .conns
-            .insert(Conn::new(stream, origin, endpoint, creds, hs));
+            .insert(Conn::new(link, origin, endpoint, hs, now));
         let conn = self.core.conns.get_mut(k).expect("just inserted");
+        let interest = interest_of(conn);
         if self
             .reactor
-            .register(
-                &mut conn.stream,
-                self.slot,
-                conn_token(k),
-                Interest::READABLE,
-            )
+            .register(&mut conn.stream, self.slot, conn_token(k), interest)
             .is_err()
         {
             self.core.doom(k, CloseReason::Local);
@@ -1167,7 +1166,10 @@ impl<H: Handler> State<H> {
         let Some(c) = self.core.conns.get_mut(k) else {
             return;
         };
-        let d = c.zmtp.next_deadline();
+        let d = match (c.zmtp.next_deadline(), c.connect_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let key = TimerKey::Conn(k);
         if d != self.timers.get(key) {
             self.timers.set(key, d);
@@ -1188,12 +1190,17 @@ impl<H: Handler> State<H> {
                     self.event(TransportEvent::Accepted {
                         endpoint: endpoint.clone(),
                         peer: link.peer,
+                        peer_addr: link.addr,
                     });
-                    self.add_conn(link.stream, Origin::Accepted(lk), endpoint, link.peer, now);
+                    self.add_conn(link, Origin::Accepted(lk), endpoint, now);
                 }
                 Ok(Accepted::Refused(peer)) => {
                     let endpoint = l.sock.endpoint().to_string();
-                    self.event(TransportEvent::AccessRejected { endpoint, peer });
+                    self.event(TransportEvent::AccessRejected {
+                        endpoint,
+                        peer,
+                        peer_addr: None,
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1275,6 +1282,12 @@ impl<H: Handler> State<H> {
         if conn.closing.is_some() {
             return;
         }
+        if conn.connecting && !self.connect_done(k) {
+            return;
+        }
+        let Some(conn) = self.core.conns.get(k) else {
+            return;
+        };
         if !conn.is_active() {
             if readable {
                 self.drive_handshake(k, now);
@@ -1308,6 +1321,30 @@ impl<H: Handler> State<H> {
         }
     }
 
+    /// A connect in progress became ready: it either failed (the connection is doomed,
+    /// and its connector tries again) or is done (Connected). Whether it is done.
+    fn connect_done(&mut self, k: Key) -> bool {
+        let Some(c) = self.core.conns.get_mut(k) else {
+            return false;
+        };
+        if let Some(errno) = c.stream.take_error() {
+            self.core.doom(k, CloseReason::Io(errno));
+            return false;
+        }
+        c.connecting = false;
+        c.connect_by = None;
+        // Output waits for room only if a write found none; readiness as usual.
+        self.core.reregister.push(k);
+        let ev = TransportEvent::Connected {
+            endpoint: c.endpoint.clone(),
+            peer: c.creds,
+            peer_addr: c.addr,
+        };
+        self.event(ev);
+        self.update_deadline(k);
+        true
+    }
+
     fn drive_handshake(&mut self, k: Key, now: Instant) {
         let r = self.core.read_handshake(k);
         match r {
@@ -1337,7 +1374,7 @@ impl<H: Handler> State<H> {
         };
         let origin = conn.origin;
         let endpoint = conn.endpoint.clone();
-        let creds = conn.creds;
+        let (creds, peer_addr) = (conn.creds, conn.addr);
         let (pipe, new) = match origin {
             Origin::Connected(ck) => {
                 let existing = self.connectors.get(ck).and_then(|c| c.pipe);
@@ -1365,6 +1402,7 @@ impl<H: Handler> State<H> {
         self.event(TransportEvent::HandshakeSucceeded {
             endpoint,
             peer: creds,
+            peer_addr,
         });
         // Traffic that came with READY, then queued messages.
         self.core.read_conn(k, Side::Io);
@@ -1377,6 +1415,11 @@ impl<H: Handler> State<H> {
         };
         // The entry was the connection's current deadline (`Timers` keeps no stale ones).
         if conn.closing.is_some() {
+            return;
+        }
+        if conn.connect_by.is_some_and(|by| by <= now) {
+            // CONNECT_TIMEOUT: the connector tries again.
+            self.core.doom(k, CloseReason::Io(libc::ETIMEDOUT));
             return;
         }
         match conn.zmtp.handle_timeout(now) {
@@ -1428,7 +1471,9 @@ impl<H: Handler> State<H> {
         // READY or ERROR waiting unread (a peer refusing our type sends ERROR, then closes,
         // and our write can fail first): its verdict is the real reason.
         let io_failure = self.core.conns.get(k).is_some_and(|c| {
-            !c.is_active() && matches!(c.closing, Some(CloseReason::Io(_) | CloseReason::Eof))
+            !c.connecting
+                && !c.is_active()
+                && matches!(c.closing, Some(CloseReason::Io(_) | CloseReason::Eof))
         });
         if io_failure {
             // What is buffered first, then what the kernel still holds.
@@ -1451,20 +1496,24 @@ impl<H: Handler> State<H> {
         let reason = conn.closing.clone().unwrap_or(CloseReason::Local);
         let was_active = conn.is_active();
         let text = reason.describe();
-        let ev = if was_active {
-            TransportEvent::Disconnected {
-                endpoint: conn.endpoint.clone(),
-                peer: conn.creds,
+        let (endpoint, peer, peer_addr) = (conn.endpoint.clone(), conn.creds, conn.addr);
+        if conn.connecting {
+            // A connect that failed: the connector's ConnectRetried says so.
+        } else if was_active {
+            self.event(TransportEvent::Disconnected {
+                endpoint,
+                peer,
+                peer_addr,
                 reason: text,
-            }
+            });
         } else {
-            TransportEvent::HandshakeFailed {
-                endpoint: conn.endpoint.clone(),
-                peer: conn.creds,
+            self.event(TransportEvent::HandshakeFailed {
+                endpoint,
+                peer,
+                peer_addr,
                 reason: text,
-            }
-        };
-        self.event(ev);
+            });
+        }
         let pipe = conn.pipe;
         if let Some(p) = pipe {
             if let Some(pp) = self.core.pipes.get_mut(p) {

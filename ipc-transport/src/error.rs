@@ -19,15 +19,15 @@ pub enum TransportError {
     TcpEndpoint(#[from] TcpEndpointError),
     /// A `tcp://` name that is no interface of this host (on a bind, or as an IPv6 scope).
     /// ENODEV, as libzmq gives for a name it cannot find.
-    #[error("{endpoint}: `{host}` is no interface of this host with an IPv4 address (a bind takes an address, `*` or an interface's name)")]
+    #[error("{endpoint}: `{host}` is no interface of this host with an address of the socket's family (IPv4; IPv6 too with the IPV6 option); a bind or source takes an address, `*` or an interface's name")]
     TcpNameNotResolved {
         /// The endpoint as given.
         endpoint: String,
         /// The name.
         host: String,
     },
-    /// A connect's host name that does not resolve (to an IPv4 address). ENODEV, as
-    /// libzmq gives for a name it cannot find.
+    /// A connect's host name that does not resolve (to an IPv4 address, or an IPv6 one with
+    /// the IPV6 option). ENODEV, as libzmq gives for a name it cannot find.
     #[error("{endpoint}: cannot look up `{host}`: {reason}")]
     TcpHostNotFound {
         /// The endpoint as given.
@@ -37,10 +37,9 @@ pub enum TransportError {
         /// What the lookup said.
         reason: String,
     },
-    /// A connect from a given source address (`tcp://SOURCE;HOST:PORT`), which this
-    /// version does not make yet. ENOTSUP.
-    #[error("{endpoint}: connecting from a source address is not supported yet; connect without `SOURCE;`")]
-    TcpSourceAddress {
+    /// A `tcp://` bind to an address no interface of this host has. EADDRNOTAVAIL.
+    #[error("cannot bind {endpoint}: no interface of this host has that address")]
+    TcpAddrNotLocal {
         /// The endpoint as given.
         endpoint: String,
     },
@@ -98,7 +97,7 @@ impl TransportError {
             TransportError::TcpNameNotResolved { .. } | TransportError::TcpHostNotFound { .. } => {
                 libc::ENODEV
             }
-            TransportError::TcpSourceAddress { .. } => libc::ENOTSUP,
+            TransportError::TcpAddrNotLocal { .. } => libc::EADDRNOTAVAIL,
             TransportError::AddrInUse { .. } => libc::EADDRINUSE,
             TransportError::NoDirectory { .. } | TransportError::UnknownEndpoint { .. } => {
                 libc::ENOENT

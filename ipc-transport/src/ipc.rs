@@ -51,6 +51,8 @@ impl Listen for IpcListener {
         Ok(Accepted::Link(Link {
             stream: Stream::new(fd),
             peer,
+            addr: None,
+            connecting: None,
         }))
     }
 
@@ -89,9 +91,12 @@ impl Dial for IpcDialer {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         let fd = sys::connect(&addr)?;
         let peer = PeerCred::of(&fd).ok();
+        // A Unix socket connects at once or fails.
         Ok(Link {
             stream: Stream::new(fd),
             peer,
+            addr: None,
+            connecting: None,
         })
     }
 }

@@ -25,7 +25,9 @@
 //!   gives a large one back.
 //! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
 //!   ahead ([`Engine::lock_holding`]) and, for XPUB, the subscription messages the application
-//!   has not received ([`Handler::held`]); reading stops at the mark.
+//!   has not received ([`Handler::held`]); reading stops at the mark, or earlier, under
+//!   any mark but 0, once the queued messages come to [`READ_AHEAD_MAX`] bytes (the
+//!   message that crosses it is whole).
 //!   Each message has at most [`MAX_MESSAGE_FRAMES`] frames of at most F bytes, each frame
 //!   with a handle of a few dozen bytes beside its bytes (empty frames included). Queued
 //!   messages keep alive the read buffers they were sliced from only while they fill at
@@ -69,9 +71,11 @@ pub const CALLER_POLLED_CONNS: usize = 8;
 
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
-pub use config::{Config, TransportEvent};
+pub use config::{Config, TcpOptions, TransportEvent};
 pub use connection::{COPY_MAX, PIN_FACTOR, READ_CHUNK};
-pub use core::{Core, Handler, Notice, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES};
+pub use core::{
+    Core, Handler, Notice, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES, READ_AHEAD_MAX,
+};
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{Closing, Engine, Guard, Monitor, State};
 pub use error::{TransportError, ETERM};

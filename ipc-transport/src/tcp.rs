@@ -1,38 +1,46 @@
 //! The TCP transport (`tcp://`) behind the engine's [`Listen`] and [`Dial`]: IPv4 and IPv6
-//! addresses, `*`, on a bind an interface's name (its first IPv4 address, as libzmq takes
-//! it without the IPV6 option), on a connect a host name (looked up when the socket
-//! connects and again at each reconnect, see [`TcpDial`]). Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR, so a
-//! restarted binder gets its port back at once. A connect returns while TCP is still
-//! connecting: the handshake's first write waits for the connection like any write that
-//! finds no room, and a refused connection ends as a lost one (the connector tries again).
+//! addresses, `*`, on a bind an interface's name, on a connect a host name (looked up when
+//! the socket connects and again at each reconnect, see [`TcpDial`]) and an optional
+//! source address (`tcp://SOURCE;HOST:PORT`).
+//!
+//! Sockets are opened with the socket's TCP options as they were at bind or connect (as
+//! libzmq takes them): SNDBUF, RCVBUF, TOS and BINDTODEVICE before the bind or connect;
+//! TCP_NODELAY, keepalive and TCP_MAXRT on every connection. Listeners get SO_REUSEADDR,
+//! so a restarted binder gets its port back at once. With the IPV6 option an IPv6 socket
+//! also takes IPv4 peers (IPV6_V6ONLY off). A connect returns while TCP is still
+//! connecting: the engine learns the outcome from the socket's first readiness, and gives
+//! up on it after CONNECT_TIMEOUT.
 
 use std::io;
 use std::net::ToSocketAddrs;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mio::event::Source;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use tcp_endpoint::{BindEndpoint, ConnectEndpoint, Host, Port, Scope};
 
+use crate::config::TcpOptions;
 use crate::transport::{Accepted, Dial, Link, Listen, Stream};
 use crate::{Config, TransportError};
 
-/// The socket address `host` and `port` name (a name as an interface on a bind), or the
-/// error for what cannot be used.
-fn socket_addr(
+/// The socket address `host` and `port` name on this host: `*` and interface names as
+/// a bind takes them (IPv6 ones with the IPV6 option). Host names are not looked up here.
+fn local_addr(
     endpoint: &str,
     host: &Host,
     port: u16,
-    bind: bool,
+    ipv6: bool,
 ) -> Result<SocketAddr, TransportError> {
-    let not_yet = |name: &str| TransportError::TcpNameNotResolved {
+    let not_found = |name: &str| TransportError::TcpNameNotResolved {
         endpoint: endpoint.to_string(),
         host: name.to_string(),
     };
     Ok(match host {
+        Host::Any if ipv6 => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
         Host::Any => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
         Host::V4(a) => SocketAddr::new(IpAddr::V4(*a), port),
         Host::V6 { addr, scope } => {
@@ -40,20 +48,26 @@ fn socket_addr(
                 None => 0,
                 Some(Scope::Index(i)) => i.get(),
                 Some(Scope::Interface(name)) => {
-                    crate::sys::interface_index(name).ok_or_else(|| not_yet(name))?
+                    crate::sys::interface_index(name).ok_or_else(|| not_found(name))?
                 }
             };
             SocketAddr::V6(SocketAddrV6::new(*addr, port, 0, scope_id))
         }
-        Host::Name(name) if bind => {
-            let ip = crate::sys::interface_address(name, false)
+        Host::Name(name) => {
+            let ip = crate::sys::interface_address(name, ipv6)
                 .ok()
                 .flatten()
-                .ok_or_else(|| not_yet(name))?;
+                .ok_or_else(|| not_found(name))?;
             SocketAddr::new(ip, port)
         }
-        Host::Name(name) => return Err(not_yet(name)),
     })
+}
+
+fn port_number(port: Port) -> u16 {
+    match port {
+        Port::Ephemeral => 0,
+        Port::Number(n) => n.get(),
+    }
 }
 
 /// LAST_ENDPOINT for a bound address (`tcp://A.B.C.D:P`, `tcp://[v6]:P`): the
@@ -70,56 +84,140 @@ fn endpoint_of(addr: SocketAddr) -> String {
     BindEndpoint { host, port }.to_string()
 }
 
+/// A new non-blocking TCP socket for `addr`'s family, with what must be set before a
+/// bind or connect: the kernel's buffer sizes, TOS, the device, dual stack for IPv6.
+fn open(addr: &SocketAddr, opts: &TcpOptions) -> io::Result<Socket> {
+    let sock = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    sock.set_nonblocking(true)?;
+    if addr.is_ipv6() {
+        // IPv4 peers reach an IPv6 socket too, as in libzmq (a failure leaves IPv6 only).
+        let _ = sock.set_only_v6(false);
+    }
+    // Buffer sizes are a hint the kernel may clamp; libzmq ignores a refusal too.
+    if let Some(n) = opts.sndbuf {
+        let _ = sock.set_send_buffer_size(n);
+    }
+    if let Some(n) = opts.rcvbuf {
+        let _ = sock.set_recv_buffer_size(n);
+    }
+    set_tos(&SockRef::from(&sock), addr.is_ipv6(), opts.tos)?;
+    if let Some(dev) = &opts.bind_to_device {
+        sock.bind_device(Some(dev.as_bytes()))?;
+    }
+    Ok(sock)
+}
+
+/// IP_TOS (and IPV6_TCLASS on an IPv6 socket, whose IPv4 peers take IP_TOS); 0 leaves
+/// the system's value.
+fn set_tos(sock: &SockRef<'_>, v6: bool, tos: u8) -> io::Result<()> {
+    if tos == 0 {
+        return Ok(());
+    }
+    if v6 {
+        sock.set_tclass_v6(u32::from(tos))?;
+        // For IPv4 peers of a dual-stack socket; an IPv6-only kernel may refuse it.
+        let _ = sock.set_tos_v4(u32::from(tos));
+        Ok(())
+    } else {
+        sock.set_tos_v4(u32::from(tos))
+    }
+}
+
+/// What every connection gets, accepted or connected: TCP_NODELAY, keepalive, TCP_MAXRT.
+/// Failures are ignored (a peer that already reset its connection makes them fail; its
+/// first read says so), and the values were checked when they were set.
+fn tune(sock: &SockRef<'_>, opts: &TcpOptions) {
+    let _ = sock.set_tcp_nodelay(true);
+    if let Some(on) = opts.keepalive {
+        let _ = sock.set_keepalive(on);
+        if on {
+            let mut ka = TcpKeepalive::new();
+            if let Some(t) = opts.keepalive_idle {
+                ka = ka.with_time(t);
+            }
+            if let Some(t) = opts.keepalive_intvl {
+                ka = ka.with_interval(t);
+            }
+            if let Some(n) = opts.keepalive_cnt {
+                ka = ka.with_retries(n);
+            }
+            let _ = sock.set_tcp_keepalive(&ka);
+        }
+    }
+    if let Some(t) = opts.maxrt {
+        let _ = sock.set_tcp_user_timeout(Some(t));
+    }
+}
+
 /// A bound TCP listener.
 pub(crate) struct TcpListen {
     sock: TcpListener,
     /// The bound address as LAST_ENDPOINT reports it, the real port in place of `*`.
     endpoint: String,
+    /// The TCP options as they were at the bind.
+    opts: TcpOptions,
 }
 
 impl TcpListen {
-    pub(crate) fn bind(endpoint: &str) -> Result<TcpListen, TransportError> {
+    pub(crate) fn bind(endpoint: &str, config: &Config) -> Result<TcpListen, TransportError> {
         let ep = BindEndpoint::parse(endpoint)?;
-        let port = match ep.port {
-            Port::Ephemeral => 0,
-            Port::Number(n) => n.get(),
-        };
-        let addr = socket_addr(endpoint, &ep.host, port, true)?;
-        let sock = TcpListener::bind(addr).map_err(|source| match source.kind() {
-            io::ErrorKind::AddrInUse => TransportError::AddrInUse {
-                endpoint: endpoint.to_string(),
-                reason: "another socket is bound to that address and port".into(),
-            },
-            io::ErrorKind::PermissionDenied => TransportError::PermissionDenied {
-                endpoint: endpoint.to_string(),
-            },
-            _ => TransportError::Io {
-                op: "bind",
+        let opts = config.tcp.clone();
+        let addr = local_addr(endpoint, &ep.host, port_number(ep.port), opts.ipv6)?;
+        let io_err = |op: &'static str| {
+            move |source: io::Error| TransportError::Io {
+                op,
                 endpoint: endpoint.to_string(),
                 source,
-            },
-        })?;
-        let bound = sock.local_addr().map_err(|source| TransportError::Io {
-            op: "getsockname",
-            endpoint: endpoint.to_string(),
-            source,
-        })?;
+            }
+        };
+        let sock = open(&addr, &opts).map_err(io_err("socket"))?;
+        sock.set_reuse_address(true)
+            .map_err(io_err("SO_REUSEADDR"))?;
+        sock.bind(&addr.into())
+            .map_err(|source| match source.raw_os_error() {
+                Some(libc::EADDRINUSE) => TransportError::AddrInUse {
+                    endpoint: endpoint.to_string(),
+                    reason: "another socket is bound to that address and port".into(),
+                },
+                Some(libc::EACCES) => TransportError::PermissionDenied {
+                    endpoint: endpoint.to_string(),
+                },
+                Some(libc::EADDRNOTAVAIL) => TransportError::TcpAddrNotLocal {
+                    endpoint: endpoint.to_string(),
+                },
+                _ => io_err("bind")(source),
+            })?;
+        sock.listen(config.bind.backlog).map_err(io_err("listen"))?;
+        let bound = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| io_err("getsockname")(io::ErrorKind::InvalidData.into()))?;
         Ok(TcpListen {
-            sock,
+            sock: TcpListener::from_std(std::net::TcpListener::from(sock)),
             endpoint: endpoint_of(bound),
+            opts,
         })
     }
 }
 
 impl Listen for TcpListen {
     fn accept(&mut self, _config: &Config) -> io::Result<Accepted> {
-        let (stream, _) = self.sock.accept()?;
-        // (A peer that already reset its connection makes this fail: its first read says
-        // so, and the listener goes on accepting.)
-        let _ = stream.set_nodelay(true);
+        let (stream, addr) = self.sock.accept()?;
+        let fd = OwnedFd::from(stream);
+        let sock = SockRef::from(&fd);
+        tune(&sock, &self.opts);
+        // (Accepted sockets inherit the listener's buffer sizes and device.)
+        let _ = set_tos(&sock, addr.is_ipv6(), self.opts.tos);
         Ok(Accepted::Link(Link {
-            stream: Stream::new(OwnedFd::from(stream)),
+            stream: Stream::new(fd),
             peer: None,
+            addr: Some(addr),
+            connecting: None,
         }))
     }
 
@@ -145,51 +243,66 @@ pub(crate) struct TcpDial {
     addrs: Arc<Mutex<Vec<SocketAddr>>>,
     /// The name and port to look up again at each reconnect, if the host is a name.
     name: Option<(String, u16)>,
+    /// The address to bind before connecting (`SOURCE;`).
+    source: Option<SocketAddr>,
+    /// The TCP options as they were at the connect.
+    opts: TcpOptions,
     /// A lookup is running.
     looking_up: Arc<AtomicBool>,
     /// No attempt was made yet (the lookup at connect is fresh).
     first: bool,
 }
 
-/// The IPv4 addresses `name` resolves to (IPv4 only, as libzmq resolves without its IPV6
-/// option).
-fn look_up(name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let found: Vec<SocketAddr> = (name, port)
+/// The addresses `name` resolves to: IPv4 only, or with `ipv6` the IPv6 ones first (as
+/// libzmq resolves with and without its IPV6 option).
+fn look_up(name: &str, port: u16, ipv6: bool) -> io::Result<Vec<SocketAddr>> {
+    let mut found: Vec<SocketAddr> = (name, port)
         .to_socket_addrs()?
-        .filter(SocketAddr::is_ipv4)
+        .filter(|a| ipv6 || a.is_ipv4())
         .collect();
+    found.sort_by_key(|a| a.is_ipv4());
     if found.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
-            "the name has no IPv4 address",
+            "the name has no IPv4 address (set the IPV6 option to take IPv6 ones)",
         ));
     }
     Ok(found)
 }
 
 impl TcpDial {
-    pub(crate) fn new(endpoint: &str) -> Result<TcpDial, TransportError> {
+    pub(crate) fn new(endpoint: &str, config: &Config) -> Result<TcpDial, TransportError> {
         let ep = ConnectEndpoint::parse(endpoint)?;
-        if ep.source.is_some() {
-            return Err(TransportError::TcpSourceAddress {
-                endpoint: endpoint.to_string(),
-            });
-        }
+        let opts = config.tcp.clone();
+        let source = match &ep.source {
+            Some(src) => Some(local_addr(
+                endpoint,
+                &src.host,
+                port_number(src.port),
+                opts.ipv6,
+            )?),
+            None => None,
+        };
         let port = ep.port.get();
         let (addrs, name) = match &ep.host {
             Host::Name(name) => {
-                let addrs = look_up(name, port).map_err(|e| TransportError::TcpHostNotFound {
-                    endpoint: endpoint.to_string(),
-                    host: name.clone(),
-                    reason: e.to_string(),
+                let addrs = look_up(name, port, opts.ipv6).map_err(|e| {
+                    TransportError::TcpHostNotFound {
+                        endpoint: endpoint.to_string(),
+                        host: name.clone(),
+                        reason: e.to_string(),
+                    }
                 })?;
                 (addrs, Some((name.clone(), port)))
             }
-            host => (vec![socket_addr(endpoint, host, port, false)?], None),
+            // (Never `*`: the parser refuses it on a connect.)
+            host => (vec![local_addr(endpoint, host, port, true)?], None),
         };
         Ok(TcpDial {
             addrs: Arc::new(Mutex::new(addrs)),
             name,
+            source,
+            opts,
             looking_up: Arc::new(AtomicBool::new(false)),
             first: true,
         })
@@ -204,11 +317,11 @@ impl TcpDial {
         if self.looking_up.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (addrs, busy) = (self.addrs.clone(), self.looking_up.clone());
+        let (addrs, busy, ipv6) = (self.addrs.clone(), self.looking_up.clone(), self.opts.ipv6);
         let spawned = std::thread::Builder::new()
             .name("zsock-lookup".into())
             .spawn(move || {
-                if let Ok(found) = look_up(&name, port) {
+                if let Ok(found) = look_up(&name, port, ipv6) {
                     *addrs.lock().unwrap_or_else(|p| p.into_inner()) = found;
                 }
                 busy.store(false, Ordering::Release);
@@ -231,11 +344,161 @@ impl Dial for TcpDial {
             .first()
             .copied()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        let stream = TcpStream::connect(addr)?;
-        let _ = stream.set_nodelay(true); // as for an accepted stream
+        // An IPv4 source for an IPv6 peer (or the other way) cannot work: the socket
+        // takes the source's family, and the peer's address is mapped when it is IPv4.
+        let (addr, source) = match (addr, self.source) {
+            (SocketAddr::V4(a), Some(SocketAddr::V6(s))) => (
+                SocketAddr::new(IpAddr::V6(a.ip().to_ipv6_mapped()), a.port()),
+                Some(SocketAddr::V6(s)),
+            ),
+            (a, s) => (a, s),
+        };
+        let sock = open(&addr, &self.opts)?;
+        if let Some(src) = source {
+            sock.set_reuse_address(true)?;
+            sock.bind(&src.into())?;
+        }
+        tune(&SockRef::from(&sock), &self.opts);
+        let connecting = match sock.connect(&addr.into()) {
+            Ok(()) => None,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                Some(self.opts.connect_timeout)
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Link {
-            stream: Stream::new(OwnedFd::from(stream)),
+            stream: Stream::new(OwnedFd::from(sock)),
             peer: None,
+            addr: Some(addr),
+            connecting,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::transport::Dial;
+
+    fn all_options() -> TcpOptions {
+        TcpOptions {
+            keepalive: Some(true),
+            keepalive_idle: Some(Duration::from_secs(61)),
+            keepalive_cnt: Some(7),
+            keepalive_intvl: Some(Duration::from_secs(9)),
+            maxrt: Some(Duration::from_millis(4321)),
+            sndbuf: Some(100_000),
+            rcvbuf: Some(120_000),
+            tos: 0x28,
+            bind_to_device: None,
+            ipv6: false,
+            connect_timeout: Some(Duration::from_secs(1)),
+        }
+    }
+
+    fn config(opts: TcpOptions) -> Config {
+        let mut c = Config::new(zmtp_codec::SocketType::Pull);
+        c.tcp = opts;
+        c
+    }
+
+    /// Asserts what [`tune`] and [`open`] set, read back from the kernel.
+    #[track_caller]
+    fn assert_tuned(sock: &SockRef<'_>, o: &TcpOptions, buffers: bool) {
+        assert!(sock.tcp_nodelay().unwrap());
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(
+            sock.tcp_keepalive_time().unwrap(),
+            o.keepalive_idle.unwrap()
+        );
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            o.keepalive_intvl.unwrap()
+        );
+        assert_eq!(
+            sock.tcp_keepalive_retries().unwrap(),
+            o.keepalive_cnt.unwrap()
+        );
+        assert_eq!(sock.tcp_user_timeout().unwrap(), o.maxrt);
+        assert_eq!(sock.tos_v4().unwrap(), u32::from(o.tos));
+        if buffers {
+            // The kernel doubles what it is given (for its own bookkeeping).
+            assert_eq!(sock.send_buffer_size().unwrap(), 2 * o.sndbuf.unwrap());
+            assert_eq!(sock.recv_buffer_size().unwrap(), 2 * o.rcvbuf.unwrap());
+        }
+    }
+
+    /// The options reach the listener, every accepted connection and every connecting
+    /// one; defaults leave the system's values alone.
+    #[test]
+    fn options_reach_the_kernel_on_both_sides() {
+        let o = all_options();
+        let mut l = TcpListen::bind("tcp://127.0.0.1:*", &config(o.clone())).unwrap();
+        let addr: SocketAddr = l.endpoint()["tcp://".len()..].parse().unwrap();
+        let lsock = SockRef::from(&l.sock);
+        assert!(lsock.reuse_address().unwrap());
+        assert_eq!(lsock.send_buffer_size().unwrap(), 2 * o.sndbuf.unwrap());
+        let mut d = TcpDial::new(&format!("tcp://{addr}"), &config(o.clone())).unwrap();
+        let link = d.dial().unwrap();
+        assert_eq!(link.addr, Some(addr));
+        if let Some(timeout) = link.connecting {
+            assert_eq!(
+                timeout, o.connect_timeout,
+                "CONNECT_TIMEOUT goes with the attempt"
+            );
+        }
+        assert_tuned(&SockRef::from(&link.stream), &o, true);
+        let accepted = loop {
+            match l.accept(&config(TcpOptions::default())) {
+                Ok(Accepted::Link(link)) => break link,
+                Ok(Accepted::Refused(_)) => panic!("refused"),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        // The options as they were at the bind, not the config passed to accept.
+        assert_tuned(&SockRef::from(&accepted.stream), &o, false);
+        assert!(accepted.addr.is_some_and(|a| a.ip().is_loopback()));
+        // Defaults: keepalive as the system has it (off for a new socket), no user timeout.
+        let mut d = TcpDial::new(&format!("tcp://{addr}"), &config(TcpOptions::default())).unwrap();
+        let plain = d.dial().unwrap();
+        let s = SockRef::from(&plain.stream);
+        assert!(s.tcp_nodelay().unwrap());
+        assert!(!s.keepalive().unwrap());
+        assert_eq!(s.tcp_user_timeout().unwrap(), None);
+        assert_eq!(s.tos_v4().unwrap(), 0);
+    }
+
+    /// TOS on an IPv6 socket is its traffic class.
+    #[test]
+    fn tos_on_ipv6_sets_the_traffic_class() {
+        let o = TcpOptions {
+            tos: 0x48,
+            ..TcpOptions::default()
+        };
+        let l = TcpListen::bind("tcp://[::1]:*", &config(o)).unwrap();
+        assert_eq!(SockRef::from(&l.sock).tclass_v6().unwrap(), 0x48);
+    }
+
+    /// A lookup that fails at a reconnect leaves the addresses of the last one.
+    #[test]
+    fn a_name_that_stops_resolving_keeps_the_last_addresses() {
+        let mut d = TcpDial::new("tcp://localhost:5555", &config(TcpOptions::default())).unwrap();
+        let first = d.addrs.lock().unwrap().clone();
+        assert!(first.iter().all(|a| a.ip().is_loopback()), "{first:?}");
+        // The name now fails to resolve: the attempt still uses what was found.
+        d.name = Some(("no-such-host.invalid".into(), 5555));
+        d.first = false;
+        let link = d.dial().unwrap();
+        assert_eq!(link.addr, first.first().copied());
+        while d.looking_up.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(*d.addrs.lock().unwrap(), first);
+        assert!(d.dial().is_ok());
     }
 }

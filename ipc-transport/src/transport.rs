@@ -9,7 +9,9 @@
 //! Unix-domain one is in `ipc.rs`.
 
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 use mio::event::Source;
 use mio::unix::SourceFd;
@@ -24,9 +26,18 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    /// Takes a connected stream socket that is already non-blocking.
+    /// Takes a connected (or connecting) stream socket that is already non-blocking.
     pub(crate) fn new(fd: OwnedFd) -> Stream {
         Stream { fd }
+    }
+
+    /// The socket's pending error (SO_ERROR), which ends a connect that failed; `None`
+    /// while it connects and once it is connected.
+    pub(crate) fn take_error(&self) -> Option<i32> {
+        match socket2::SockRef::from(&self.fd).take_error() {
+            Ok(None) => None,
+            Ok(Some(e)) | Err(e) => Some(e.raw_os_error().unwrap_or(libc::EIO)),
+        }
     }
 }
 
@@ -67,11 +78,15 @@ impl Source for Stream {
 }
 
 /// A stream a listener accepted or a dialer opened, and who is at the other end, when
-/// the transport can tell (a Unix socket's peer credentials).
+/// the transport can tell (a Unix socket's peer credentials, a TCP peer's address).
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) stream: Stream,
     pub(crate) peer: Option<PeerCred>,
+    pub(crate) addr: Option<SocketAddr>,
+    /// The connect is still in progress (`Some`), to be given up after the duration in
+    /// it (CONNECT_TIMEOUT), if any.
+    pub(crate) connecting: Option<Option<Duration>>,
 }
 
 /// What one accept gave.
@@ -110,16 +125,17 @@ pub(crate) trait Dial: Send {
 /// the ipc transport, whose parser names the mistake).
 pub(crate) fn bind(endpoint: &str, config: &Config) -> Result<Box<dyn Listen>, TransportError> {
     if endpoint.starts_with("tcp://") {
-        return Ok(Box::new(crate::tcp::TcpListen::bind(endpoint)?));
+        return Ok(Box::new(crate::tcp::TcpListen::bind(endpoint, config)?));
     }
     Ok(Box::new(crate::ipc::IpcListener::bind(endpoint, config)?))
 }
 
-/// A dialer for `endpoint`, with the transport its scheme names. The endpoint is checked
-/// now; nothing is opened until the first [`Dial::dial`].
-pub(crate) fn dialer(endpoint: &str) -> Result<Box<dyn Dial>, TransportError> {
+/// A dialer for `endpoint`, with the transport its scheme names, under the socket's
+/// options as they are now. The endpoint is checked now; nothing is opened until the
+/// first [`Dial::dial`].
+pub(crate) fn dialer(endpoint: &str, config: &Config) -> Result<Box<dyn Dial>, TransportError> {
     if endpoint.starts_with("tcp://") {
-        return Ok(Box::new(crate::tcp::TcpDial::new(endpoint)?));
+        return Ok(Box::new(crate::tcp::TcpDial::new(endpoint, config)?));
     }
     Ok(Box::new(crate::ipc::IpcDialer::new(endpoint)?))
 }

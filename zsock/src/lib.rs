@@ -53,7 +53,7 @@ mod subs;
 
 pub use bytes::Bytes;
 pub use error::{errno, Error, ErrorKind, Result};
-pub use ipc_transport::{Message, PeerCred};
+pub use ipc_transport::{Message, PeerCred, TcpOptions, READ_AHEAD_MAX};
 pub use monitor::{Event, Monitor};
 pub use options::{SocketOption, OPTION_NAMES};
 pub use poll::{poll, PollItem};

@@ -15,10 +15,13 @@ pub enum SocketOption {
     SndHwm(i32),
     /// ZMQ_RCVHWM: messages queued per peer before reading from it pauses (0: no limit);
     /// messages the socket took ahead and has not handed out yet count too, and so do an
-    /// XPUB's subscription messages not yet received. With MAXMSGSIZE it bounds what a
-    /// peer can make the socket hold: ipc-transport's crate docs give the whole bound
-    /// (queued messages never keep alive more than `ipc_transport::PIN_FACTOR` times
-    /// their own size of read buffers).
+    /// XPUB's subscription messages not yet received. Under any mark but 0, a peer is
+    /// also read no further while its queued messages come to 4 MiB
+    /// ([`crate::READ_AHEAD_MAX`]; the rest waits in the kernel and the sender's
+    /// queue, as with libzmq's HWMs, which are never exact). With MAXMSGSIZE it bounds
+    /// what a peer can make the socket hold: ipc-transport's crate docs give the whole
+    /// bound (queued messages never keep alive more than `ipc_transport::PIN_FACTOR`
+    /// times their own size of read buffers).
     RcvHwm(i32),
     /// ZMQ_LINGER: how long close keeps sending queued messages, in ms (-1: until done).
     Linger(i32),
@@ -81,6 +84,36 @@ pub enum SocketOption {
     /// zsock: refuse to bind over a socket file that a live process answers on (the error
     /// names its pid and uid) instead of taking it over.
     IpcExclusiveBind(bool),
+    /// ZMQ_IPV6: a `tcp://*` bind listens on IPv6 and IPv4 both, and interface and host
+    /// names may resolve to IPv6 addresses (IPv6 first). Bracketed IPv6 addresses work
+    /// without it (libzmq needs it for them). Default off.
+    Ipv6(bool),
+    /// ZMQ_CONNECT_TIMEOUT in ms: a `tcp://` connect not done by then is given up and
+    /// tried again after the reconnect interval (0, the default: the system's limit).
+    ConnectTimeout(i32),
+    /// ZMQ_TCP_KEEPALIVE: SO_KEEPALIVE on `tcp://` connections: 1 on, 0 off, -1 (the
+    /// default) the system's setting.
+    TcpKeepalive(i32),
+    /// ZMQ_TCP_KEEPALIVE_IDLE in seconds before the first probe (-1: the system's).
+    TcpKeepaliveIdle(i32),
+    /// ZMQ_TCP_KEEPALIVE_CNT: unanswered probes before the connection is dropped (-1:
+    /// the system's).
+    TcpKeepaliveCnt(i32),
+    /// ZMQ_TCP_KEEPALIVE_INTVL in seconds between probes (-1: the system's).
+    TcpKeepaliveIntvl(i32),
+    /// ZMQ_TCP_MAXRT in ms: how long sent data may go unacknowledged before the
+    /// connection is dropped (Linux's TCP_USER_TIMEOUT; 0, the default: the system's).
+    TcpMaxrt(i32),
+    /// ZMQ_SNDBUF: the kernel send buffer of `tcp://` sockets, in bytes (-1: the system's).
+    SndBuf(i32),
+    /// ZMQ_RCVBUF: the kernel receive buffer of `tcp://` sockets, in bytes (-1: the
+    /// system's).
+    RcvBuf(i32),
+    /// ZMQ_TOS: the IP type-of-service byte of `tcp://` packets (0, the default: unset).
+    Tos(i32),
+    /// ZMQ_BINDTODEVICE: bind `tcp://` sockets to this interface (SO_BINDTODEVICE, which
+    /// needs CAP_NET_RAW on older kernels); empty: any interface.
+    BindToDevice(String),
 }
 
 /// The option names [`SocketOption::parse`] takes (lower case, libzmq's without `ZMQ_`).
@@ -115,6 +148,18 @@ pub const OPTION_NAMES: &[&str] = &[
     "ipc_filter_pid",
     "ipc_file_mode",
     "ipc_exclusive_bind",
+    "ipv6",
+    "ipv4only",
+    "connect_timeout",
+    "tcp_keepalive",
+    "tcp_keepalive_idle",
+    "tcp_keepalive_cnt",
+    "tcp_keepalive_intvl",
+    "tcp_maxrt",
+    "sndbuf",
+    "rcvbuf",
+    "tos",
+    "bindtodevice",
 ];
 
 fn int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
@@ -183,6 +228,18 @@ impl SocketOption {
             "ipc_exclusive_bind" | "exclusive_bind" => {
                 SocketOption::IpcExclusiveBind(boolean(n, value)?)
             }
+            "ipv6" => SocketOption::Ipv6(boolean(n, value)?),
+            "ipv4only" => SocketOption::Ipv6(!boolean(n, value)?),
+            "connect_timeout" => SocketOption::ConnectTimeout(int(n, value)?),
+            "tcp_keepalive" => SocketOption::TcpKeepalive(int(n, value)?),
+            "tcp_keepalive_idle" => SocketOption::TcpKeepaliveIdle(int(n, value)?),
+            "tcp_keepalive_cnt" => SocketOption::TcpKeepaliveCnt(int(n, value)?),
+            "tcp_keepalive_intvl" => SocketOption::TcpKeepaliveIntvl(int(n, value)?),
+            "tcp_maxrt" => SocketOption::TcpMaxrt(int(n, value)?),
+            "sndbuf" => SocketOption::SndBuf(int(n, value)?),
+            "rcvbuf" => SocketOption::RcvBuf(int(n, value)?),
+            "tos" => SocketOption::Tos(int(n, value)?),
+            "bindtodevice" | "bind_to_device" => SocketOption::BindToDevice(value.to_string()),
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown socket option `{name}` (known: {})",
@@ -200,6 +257,29 @@ pub(crate) fn millis_or_infinite(name: &str, v: i32) -> Result<Option<Duration>>
         v if v >= 0 => Ok(Some(Duration::from_millis(v as u64))), // v >= 0
         _ => Err(Error::invalid(format!(
             "{name} must be -1 or at least 0, not {v}"
+        ))),
+    }
+}
+
+/// A TCP option's "-1: the system's value, else at least 1" (Linux refuses 0 for the
+/// keepalive settings, which libzmq would find out on every connection).
+pub(crate) fn system_or_positive(name: &str, v: i32) -> Result<Option<u32>> {
+    match v {
+        -1 => Ok(None),
+        v if v >= 1 => Ok(Some(v as u32)), // v >= 1
+        _ => Err(Error::invalid(format!(
+            "{name} must be -1 (the system's value) or at least 1, not {v}"
+        ))),
+    }
+}
+
+/// A buffer size: -1 for the system's, else bytes.
+pub(crate) fn buffer_size(name: &str, v: i32) -> Result<Option<usize>> {
+    match v {
+        -1 => Ok(None),
+        v if v >= 0 => Ok(Some(v as usize)), // v >= 0
+        _ => Err(Error::invalid(format!(
+            "{name} must be -1 (the system's size) or at least 0, not {v}"
         ))),
     }
 }

@@ -6,12 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Closing, Config, Core, Engine, Guard, IoThreads, Message, RecvRead, SendWait};
+use ipc_transport::{
+    Closing, Config, Core, Engine, Guard, IoThreads, Message, RecvRead, SendWait, TcpOptions,
+};
 use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::monitor::Monitor;
-use crate::options::{millis_or_infinite, non_negative, SocketOption};
+use crate::options::{
+    buffer_size, millis_or_infinite, non_negative, system_or_positive, SocketOption,
+};
 use crate::routing::{RecvError, Routing, SendError};
 
 /// Flags of a send or receive call (libzmq's ZMQ_DONTWAIT and ZMQ_SNDMORE).
@@ -812,6 +816,56 @@ impl Socket {
                 g.config().bind.file_mode = mode;
             }
             SocketOption::IpcExclusiveBind(on) => g.config().bind.exclusive = on,
+            SocketOption::Ipv6(on) => g.config().tcp.ipv6 = on,
+            SocketOption::ConnectTimeout(v) => {
+                let ms = non_negative("CONNECT_TIMEOUT", v)?;
+                g.config().tcp.connect_timeout =
+                    (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
+            }
+            SocketOption::TcpKeepalive(v) => {
+                g.config().tcp.keepalive = match v {
+                    -1 => None,
+                    0 => Some(false),
+                    1 => Some(true),
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "TCP_KEEPALIVE must be -1 (the system's), 0 or 1, not {v}"
+                        )))
+                    }
+                }
+            }
+            SocketOption::TcpKeepaliveIdle(v) => {
+                g.config().tcp.keepalive_idle = system_or_positive("TCP_KEEPALIVE_IDLE", v)?
+                    .map(|s| Duration::from_secs(u64::from(s)));
+            }
+            SocketOption::TcpKeepaliveCnt(v) => {
+                g.config().tcp.keepalive_cnt = system_or_positive("TCP_KEEPALIVE_CNT", v)?;
+            }
+            SocketOption::TcpKeepaliveIntvl(v) => {
+                g.config().tcp.keepalive_intvl = system_or_positive("TCP_KEEPALIVE_INTVL", v)?
+                    .map(|s| Duration::from_secs(u64::from(s)));
+            }
+            SocketOption::TcpMaxrt(v) => {
+                let ms = non_negative("TCP_MAXRT", v)?;
+                g.config().tcp.maxrt = (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
+            }
+            SocketOption::SndBuf(v) => g.config().tcp.sndbuf = buffer_size("SNDBUF", v)?,
+            SocketOption::RcvBuf(v) => g.config().tcp.rcvbuf = buffer_size("RCVBUF", v)?,
+            SocketOption::Tos(v) => {
+                g.config().tcp.tos = u8::try_from(v).map_err(|_| {
+                    Error::invalid(format!("TOS must be 0 to 255 (one byte), not {v}"))
+                })?;
+            }
+            SocketOption::BindToDevice(name) => {
+                if name.len() > 15 || name.contains('\0') {
+                    return Err(Error::invalid(format!(
+                        "BINDTODEVICE takes an interface name of at most 15 bytes without \
+                         NUL, not `{}`",
+                        name.escape_debug()
+                    )));
+                }
+                g.config().tcp.bind_to_device = (!name.is_empty()).then_some(name);
+            }
         }
         Ok(())
     }
@@ -877,6 +931,12 @@ impl Socket {
     /// ZMQ_IMMEDIATE.
     pub fn immediate(&self) -> bool {
         self.engine().lock().config().immediate
+    }
+
+    /// The `tcp://` options as set (ZMQ_IPV6, CONNECT_TIMEOUT, TCP_KEEPALIVE*, TCP_MAXRT,
+    /// SNDBUF, RCVBUF, TOS, BINDTODEVICE), `None` where the system's value applies.
+    pub fn tcp_options(&self) -> TcpOptions {
+        self.engine().lock().config().tcp.clone()
     }
 }
 

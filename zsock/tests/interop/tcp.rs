@@ -1,6 +1,6 @@
 //! tcp:// over loopback (127.0.0.1 and [::1]): zsock with zsock and with a real libzmq,
-//! both bind directions; LAST_ENDPOINT for a wildcard port; the errors of what this
-//! version does not carry yet.
+//! both bind directions; LAST_ENDPOINT for a wildcard port; endpoint errors beside
+//! libzmq's. (zsock-only tcp behaviour, options and hostile peers: the `it` tests.)
 
 use zsock::{Context, Flags, SocketType};
 
@@ -111,19 +111,38 @@ fn binding_an_interface_by_name_binds_its_address() {
     assert_eq!(e.errno(), libc::ENODEV, "{e}");
 }
 
+/// Each endpoint mistake has libzmq's errno and says what is wrong.
 #[test]
-fn what_is_not_carried_yet_says_so() {
+fn tcp_endpoint_errors_say_what_is_wrong() {
     let ctx = Context::new();
     let s = zsock_socket(&ctx, SocketType::Pull);
     // A bind takes an interface's name, not a host name.
     let e = s.bind("tcp://localhost:5555").unwrap_err();
     assert_eq!(e.errno(), libc::ENODEV, "{e}");
     assert!(e.to_string().contains("no interface"), "{e}");
-    let e = s.connect("tcp://127.0.0.1:1;127.0.0.1:5555").unwrap_err();
-    assert!(e.to_string().contains("source address"), "{e}");
     let e = s.bind("tcp://*:65536").unwrap_err();
     assert_eq!(e.errno(), libc::EINVAL);
     assert!(e.to_string().contains("65535"), "{e}");
+    let e = s.bind("tcp://127.0.0.1").unwrap_err();
+    assert_eq!(e.errno(), libc::EINVAL, "{e}");
+    assert!(e.to_string().contains("port"), "{e}");
+    // An address no interface has (TEST-NET-1, never local).
+    let e = s.bind("tcp://192.0.2.1:*").unwrap_err();
+    assert_eq!(e.errno(), libc::EADDRNOTAVAIL, "{e}");
+    assert!(e.to_string().contains("no interface of this host"), "{e}");
+    // A port taken, by libzmq here.
+    let zctx = zmq::Context::new();
+    let z = zmq_socket(&zctx, SocketType::Pull);
+    z.bind("tcp://127.0.0.1:*").unwrap();
+    let taken = zmq_last_endpoint(&z);
+    let e = s.bind(&taken).unwrap_err();
+    assert_eq!(e.errno(), libc::EADDRINUSE, "{e}");
+    assert!(e.to_string().contains("in use"), "{e}");
+    // A source address whose interface does not exist.
+    let e = s
+        .connect(&format!("tcp://no-such-if9:0;{}", &taken["tcp://".len()..]))
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ENODEV, "{e}");
 }
 
 /// A connect to a port nobody listens on is refused asynchronously and retried: once a

@@ -10,3 +10,4 @@ mod raw;
 mod reliability;
 mod spec;
 mod support;
+mod tcp;

@@ -754,6 +754,39 @@ fn rcvhwm_bounds_what_a_pull_takes_in_without_reading() {
     assert_eq!(counts[1], MANY, "RCVHWM 0 takes everything in");
 }
 
+/// Under a RCVHWM, a PULL reads large messages ahead only up to READ_AHEAD_MAX bytes
+/// (4 MiB), not RCVHWM messages' worth: a thousand 64 KiB messages would be 64 MiB. The
+/// sender is pushed back; everything arrives, in order, once the PULL reads.
+#[test]
+fn a_pull_reads_large_messages_ahead_only_up_to_a_byte_mark() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let ep = d.ep("ahead");
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(10)).unwrap();
+    push.set(SocketOption::SndTimeo(300)).unwrap();
+    push.connect(&ep).unwrap();
+    let body = vec![b'a'; 64 * 1024];
+    let mut sent = 0u32;
+    while sent < 1000 {
+        let mut m = sent.to_be_bytes().to_vec();
+        m.extend_from_slice(&body);
+        if push.send(m, Flags::NONE).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    let mark = zsock::READ_AHEAD_MAX / body.len();
+    assert!(sent >= mark as u32, "read ahead {sent} messages");
+    // The mark, SNDHWM and what the kernel buffers: far below RCVHWM (1000).
+    assert!(sent < 3 * mark as u32, "read ahead {sent} messages");
+    for i in 0..sent {
+        assert_eq!(pull.recv(Flags::NONE).unwrap()[..4], i.to_be_bytes());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // LINGER
 // ---------------------------------------------------------------------------------------------

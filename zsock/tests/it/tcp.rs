@@ -412,13 +412,9 @@ fn a_port_scanner_leaves_no_trace() {
         drop(s);
     }
     good_peer_gets_through(&ctx, &mut pull, &ep, 1000);
-    // Every scanner connection closed on zsock's side too.
-    let closed = |e: &Event| {
-        matches!(
-            e,
-            Event::HandshakeFailed { .. } | Event::Disconnected { .. }
-        )
-    };
+    // Every scanner connection closed on zsock's side too (before any handshake; the good
+    // peers' connections end as disconnects).
+    let closed = |e: &Event| matches!(e, Event::HandshakeFailed { .. });
     let mut n = 0;
     let deadline = Instant::now() + LONG;
     while n < 250 && Instant::now() < deadline {
@@ -463,8 +459,8 @@ fn an_http_request_to_a_zmtp_port_is_closed() {
 }
 
 /// A subscriber over TCP that stops reading until the kernel's buffers fill: the PUB
-/// never blocks (it drops for that subscriber at SNDHWM), and a good subscriber goes on
-/// receiving, up to the last message.
+/// never blocks (it drops for that subscriber at SNDHWM), and a good subscriber receives
+/// every message.
 #[test]
 fn a_subscriber_that_stops_reading_never_blocks_the_publisher() {
     let ctx = Context::new();
@@ -492,34 +488,23 @@ fn a_subscriber_that_stops_reading_never_blocks_the_publisher() {
         std::thread::sleep(Duration::from_millis(5));
     }
     while good.recv(Flags::DONTWAIT).is_ok() {}
-    // 20 MB at the stalled peer: far past its kernel buffers and SNDHWM.
+    // 20 MB at the stalled peer: far past its kernel buffers and SNDHWM. Each send
+    // returns at once; the good subscriber receives each message before the next is
+    // sent, so all of them.
     let body = vec![7u8; 16 * 1024];
-    let t0 = Instant::now();
     for i in 0..1280u32 {
         let mut m = i.to_le_bytes().to_vec();
         m.extend_from_slice(&body);
         publisher.send(m, Flags::DONTWAIT).unwrap();
-        // The good subscriber keeps up (late probes aside).
-        while let Ok(m) = good.recv(Flags::DONTWAIT) {
-            assert!(
-                m.len() == 4 + body.len() || m == "probe",
-                "{} bytes",
-                m.len()
-            );
-        }
+        let got = loop {
+            let m = good.recv(Flags::NONE).unwrap();
+            if m != "probe" {
+                break m;
+            }
+        };
+        assert_eq!(got.len(), 4 + body.len());
+        assert_eq!(u32::from_le_bytes(got[..4].try_into().unwrap()), i);
     }
-    assert!(t0.elapsed() < LONG);
-    let mut last = 0;
-    while let Ok(m) = good.recv(Flags::NONE) {
-        if m == "probe" {
-            continue;
-        }
-        last = u32::from_le_bytes(m[..4].try_into().unwrap());
-        if last == 1279 {
-            break;
-        }
-    }
-    assert_eq!(last, 1279, "the good subscriber got the last message");
     drop(stalled);
 }
 

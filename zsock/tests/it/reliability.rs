@@ -464,80 +464,117 @@ fn xorshift(mut x: u64) -> u64 {
 // Case 10: half-open flood
 // ---------------------------------------------------------------------------------------------
 
+/// A raw connection of either transport, as the flood makes them.
+trait RawConn: Read + Write + Send {
+    fn read_timeout(&self, d: Duration);
+}
+
+impl RawConn for UnixStream {
+    fn read_timeout(&self, d: Duration) {
+        self.set_read_timeout(Some(d)).unwrap();
+    }
+}
+
+impl RawConn for std::net::TcpStream {
+    fn read_timeout(&self, d: Duration) {
+        self.set_read_timeout(Some(d)).unwrap();
+    }
+}
+
 /// 500 raw connections sit idle or stuck after 10 bytes of greeting while the PUSH sends
 /// 10 000 messages: the real PULL gets all of them in order, the raw ones receive nothing but
 /// our greeting and are closed once HANDSHAKE_IVL (1 s) passes.
 #[test]
 fn half_open_flood_leaves_every_message_to_the_real_peer_and_is_closed_after_handshake_ivl() {
     const TEST: &str = "reliability::half_open_flood_leaves_every_message_to_the_real_peer_and_is_closed_after_handshake_ivl";
-    isolated(TEST, || {
-        const RAW: usize = 500;
-        const MESSAGES: u32 = 10_000;
-        ensure_nofile(3 * RAW as u64);
-        let d = Dir::new();
-        let ctx = Context::new();
-        let mut push = sock(&ctx, SocketType::Push);
-        push.set(SocketOption::HandshakeIvl(1000)).unwrap();
-        let mon = push.monitor();
-        let ep = push.bind(&d.ep("flood")).unwrap();
+    isolated(TEST, || half_open_flood(false));
+}
 
-        let start = Instant::now();
-        let mut raws = Vec::with_capacity(RAW);
-        for i in 0..RAW {
-            let mut s = UnixStream::connect(path_of(&ep)).unwrap();
-            if i % 2 == 0 {
-                s.write_all(&raw_greeting()[..10]).unwrap();
-            }
-            raws.push(s);
-        }
-        wait_events(&mon, "Accepted", RAW, PATIENCE, |e| {
-            matches!(e, Event::Accepted { .. })
-        });
+/// The same over loopback TCP.
+#[test]
+fn half_open_flood_over_tcp() {
+    const TEST: &str = "reliability::half_open_flood_over_tcp";
+    isolated(TEST, || half_open_flood(true));
+}
 
-        let sender = thread::spawn(move || {
-            for seq in 0..MESSAGES {
-                push.send(seq.to_be_bytes().to_vec(), Flags::NONE).unwrap();
-            }
-            push
-        });
-        let mut pull = sock(&ctx, SocketType::Pull);
-        pull.connect(&ep).unwrap();
-        for seq in 0..MESSAGES {
-            let m = pull
-                .recv_msg(Flags::NONE)
-                .unwrap_or_else(|e| panic!("message {seq} of {MESSAGES} did not arrive: {e}"));
-            assert_eq!(m.frames(), [Bytes::from(seq.to_be_bytes().to_vec())]);
-        }
-        let all_delivered = start.elapsed();
-        let push = sender.join().unwrap();
+fn half_open_flood(tcp: bool) {
+    const RAW: usize = 500;
+    const MESSAGES: u32 = 10_000;
+    ensure_nofile(3 * RAW as u64);
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::HandshakeIvl(1000)).unwrap();
+    // Room for the whole burst: past BACKLOG (100, as libzmq) the kernel drops a TCP
+    // SYN, and the client only tries again a second later, as late as HANDSHAKE_IVL.
+    push.set(SocketOption::Backlog(RAW as i32)).unwrap();
+    let mon = push.monitor();
+    let ep = if tcp {
+        push.bind("tcp://127.0.0.1:*").unwrap()
+    } else {
+        push.bind(&d.ep("flood")).unwrap()
+    };
 
-        // Each raw connection received exactly our greeting, then end of file.
-        for (i, s) in raws.iter_mut().enumerate() {
-            s.set_read_timeout(Some(PATIENCE)).unwrap();
-            let mut got = Vec::new();
-            match s.read_to_end(&mut got) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-                Err(e) => panic!("raw connection {i} was not closed: {e}; read {got:?}"),
-            }
-            assert!(
-                got.len() == 64 && got[0] == 0xFF && got[9] == 0x7F,
-                "raw connection {i} should get our greeting only, got {} bytes",
-                got.len()
-            );
+    let start = Instant::now();
+    let mut raws: Vec<Box<dyn RawConn>> = Vec::with_capacity(RAW);
+    for i in 0..RAW {
+        let mut s: Box<dyn RawConn> = match ep.strip_prefix("tcp://") {
+            Some(addr) => Box::new(std::net::TcpStream::connect(addr).unwrap()),
+            None => Box::new(UnixStream::connect(path_of(&ep)).unwrap()),
+        };
+        if i % 2 == 0 {
+            s.write_all(&raw_greeting()[..10]).unwrap();
         }
-        let all_closed = start.elapsed();
-        let failed = wait_events(&mon, "HandshakeFailed", RAW, PATIENCE, |e| {
-            matches!(e, Event::HandshakeFailed { .. })
-        });
-        eprintln!(
-            "case 10: {MESSAGES} messages delivered in order in {all_delivered:?} beside {RAW} \
-             half-open connections; all {RAW} closed {all_closed:?} after the flood began \
-             (HANDSHAKE_IVL 1 s); first reason: {failed:?}",
-            failed = &failed[0]
-        );
-        drop((raws, pull, push, mon));
+        raws.push(s);
+    }
+    wait_events(&mon, "Accepted", RAW, PATIENCE, |e| {
+        matches!(e, Event::Accepted { .. })
     });
+
+    let sender = thread::spawn(move || {
+        for seq in 0..MESSAGES {
+            push.send(seq.to_be_bytes().to_vec(), Flags::NONE).unwrap();
+        }
+        push
+    });
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.connect(&ep).unwrap();
+    for seq in 0..MESSAGES {
+        let m = pull
+            .recv_msg(Flags::NONE)
+            .unwrap_or_else(|e| panic!("message {seq} of {MESSAGES} did not arrive: {e}"));
+        assert_eq!(m.frames(), [Bytes::from(seq.to_be_bytes().to_vec())]);
+    }
+    let all_delivered = start.elapsed();
+    let push = sender.join().unwrap();
+
+    // Each raw connection received exactly our greeting, then end of file.
+    for (i, s) in raws.iter_mut().enumerate() {
+        s.read_timeout(PATIENCE);
+        let mut got = Vec::new();
+        match s.read_to_end(&mut got) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("raw connection {i} was not closed: {e}; read {got:?}"),
+        }
+        assert!(
+            got.len() == 64 && got[0] == 0xFF && got[9] == 0x7F,
+            "raw connection {i} should get our greeting only, got {} bytes",
+            got.len()
+        );
+    }
+    let all_closed = start.elapsed();
+    let failed = wait_events(&mon, "HandshakeFailed", RAW, PATIENCE, |e| {
+        matches!(e, Event::HandshakeFailed { .. })
+    });
+    eprintln!(
+        "case 10 ({}): {MESSAGES} messages delivered in order in {all_delivered:?} beside \
+         {RAW} half-open connections; all {RAW} closed {all_closed:?} after the flood began \
+         (HANDSHAKE_IVL 1 s); first reason: {failed:?}",
+        if tcp { "tcp" } else { "ipc" },
+        failed = &failed[0]
+    );
+    drop((raws, pull, push, mon));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -261,25 +261,14 @@ pub(crate) fn millis_or_infinite(name: &str, v: i32) -> Result<Option<Duration>>
     }
 }
 
-/// A TCP option's "-1: the system's value, else at least 1" (Linux refuses 0 for the
-/// keepalive settings, which libzmq would find out on every connection).
-pub(crate) fn system_or_positive(name: &str, v: i32) -> Result<Option<u32>> {
+/// A TCP option's "-1: the system's value, else at least `min`" (1 for the keepalive
+/// settings: Linux refuses 0, which libzmq would find out on every connection).
+pub(crate) fn system_or_at_least(name: &str, v: i32, min: i32) -> Result<Option<u32>> {
     match v {
         -1 => Ok(None),
-        v if v >= 1 => Ok(Some(v as u32)), // v >= 1
+        v if v >= min => Ok(u32::try_from(v).ok()),
         _ => Err(Error::invalid(format!(
-            "{name} must be -1 (the system's value) or at least 1, not {v}"
-        ))),
-    }
-}
-
-/// A buffer size: -1 for the system's, else bytes.
-pub(crate) fn buffer_size(name: &str, v: i32) -> Result<Option<usize>> {
-    match v {
-        -1 => Ok(None),
-        v if v >= 0 => Ok(Some(v as usize)), // v >= 0
-        _ => Err(Error::invalid(format!(
-            "{name} must be -1 (the system's size) or at least 0, not {v}"
+            "{name} must be -1 (the system's value) or at least {min}, not {v}"
         ))),
     }
 }

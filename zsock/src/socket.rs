@@ -13,9 +13,7 @@ use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::monitor::Monitor;
-use crate::options::{
-    buffer_size, millis_or_infinite, non_negative, system_or_positive, SocketOption,
-};
+use crate::options::{millis_or_infinite, non_negative, system_or_at_least, SocketOption};
 use crate::routing::{RecvError, Routing, SendError};
 
 /// Flags of a send or receive call (libzmq's ZMQ_DONTWAIT and ZMQ_SNDMORE).
@@ -835,22 +833,26 @@ impl Socket {
                 }
             }
             SocketOption::TcpKeepaliveIdle(v) => {
-                g.config().tcp.keepalive_idle = system_or_positive("TCP_KEEPALIVE_IDLE", v)?
+                g.config().tcp.keepalive_idle = system_or_at_least("TCP_KEEPALIVE_IDLE", v, 1)?
                     .map(|s| Duration::from_secs(u64::from(s)));
             }
             SocketOption::TcpKeepaliveCnt(v) => {
-                g.config().tcp.keepalive_cnt = system_or_positive("TCP_KEEPALIVE_CNT", v)?;
+                g.config().tcp.keepalive_cnt = system_or_at_least("TCP_KEEPALIVE_CNT", v, 1)?;
             }
             SocketOption::TcpKeepaliveIntvl(v) => {
-                g.config().tcp.keepalive_intvl = system_or_positive("TCP_KEEPALIVE_INTVL", v)?
+                g.config().tcp.keepalive_intvl = system_or_at_least("TCP_KEEPALIVE_INTVL", v, 1)?
                     .map(|s| Duration::from_secs(u64::from(s)));
             }
             SocketOption::TcpMaxrt(v) => {
                 let ms = non_negative("TCP_MAXRT", v)?;
                 g.config().tcp.maxrt = (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
             }
-            SocketOption::SndBuf(v) => g.config().tcp.sndbuf = buffer_size("SNDBUF", v)?,
-            SocketOption::RcvBuf(v) => g.config().tcp.rcvbuf = buffer_size("RCVBUF", v)?,
+            SocketOption::SndBuf(v) => {
+                g.config().tcp.sndbuf = system_or_at_least("SNDBUF", v, 0)?.map(|n| n as usize);
+            }
+            SocketOption::RcvBuf(v) => {
+                g.config().tcp.rcvbuf = system_or_at_least("RCVBUF", v, 0)?.map(|n| n as usize);
+            }
             SocketOption::Tos(v) => {
                 g.config().tcp.tos = u8::try_from(v).map_err(|_| {
                     Error::invalid(format!("TOS must be 0 to 255 (one byte), not {v}"))

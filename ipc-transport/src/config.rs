@@ -43,9 +43,10 @@ pub struct Config {
     pub tcp: TcpOptions,
 }
 
-/// The options of `tcp://` sockets, with libzmq's names and defaults. Each applies to the
-/// listeners bound and connections made after it is set; none applies to `ipc://`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The options of `tcp://` sockets, with libzmq's names and defaults (`Default`: everything
+/// as the system has it). Each applies to the listeners bound and connections made after
+/// it is set; none applies to `ipc://`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TcpOptions {
     /// TCP_KEEPALIVE: SO_KEEPALIVE on (`Some(true)`), off (`Some(false)`), or as the
     /// system has it (`None`, the default).
@@ -78,25 +79,6 @@ pub struct TcpOptions {
     /// CONNECT_TIMEOUT: how long a TCP connect may take before it is abandoned and tried
     /// again; `None`: as long as the system lets it.
     pub connect_timeout: Option<Duration>,
-}
-
-impl Default for TcpOptions {
-    /// libzmq's defaults: everything as the system has it.
-    fn default() -> TcpOptions {
-        TcpOptions {
-            keepalive: None,
-            keepalive_idle: None,
-            keepalive_cnt: None,
-            keepalive_intvl: None,
-            maxrt: None,
-            sndbuf: None,
-            rcvbuf: None,
-            tos: 0,
-            bind_to_device: None,
-            ipv6: false,
-            connect_timeout: None,
-        }
-    }
 }
 
 impl Config {

@@ -455,7 +455,6 @@ pub struct Core {
     pub(crate) retime: Vec<Key>,
     /// Connections whose mio interest must change (WRITABLE on or off).
     pub(crate) reregister: Vec<Key>,
-    discard_data: bool,
 }
 
 impl Core {
@@ -488,7 +487,6 @@ impl Core {
             reregister: Vec::new(),
             // PUB has no receive: data from subscribers is dropped (their subscriptions
             // still arrive as notices).
-            discard_data: socket_type == SocketType::Pub,
         }
     }
 
@@ -1642,6 +1640,7 @@ impl Core {
 
     /// Decodes buffered traffic of an active connection into its pipe's queue.
     fn decode_buffered(&mut self, c: Key) -> Result<(), CloseReason> {
+        let held = self.held_with_notices();
         let Some(conn) = self.conns.get_mut(c) else {
             return Ok(());
         };
@@ -1653,14 +1652,14 @@ impl Core {
         };
         let socket_type = self.socket_type;
         let mut inbox = PipeInbox {
-            discard: self.discard_data || pipe.discard_input,
+            discard: socket_type == SocketType::Pub || pipe.discard_input,
             id: p,
             pipe,
             readable: &mut self.readable,
             notices: &mut self.notices,
             sub_notices: &mut self.sub_notices,
             rcvhwm: self.rcvhwm,
-            above: self.lent.saturating_add(self.unread_notifications),
+            held,
             pub_side: matches!(socket_type, SocketType::Pub | SocketType::XPub),
             notices_count: socket_type == SocketType::XPub,
             got: false,
@@ -1687,8 +1686,9 @@ struct PipeInbox<'a> {
     notices: &'a mut VecDeque<Notice>,
     sub_notices: &'a mut usize,
     rcvhwm: usize,
-    /// What the layer above holds (taken ahead, unread notifications).
-    above: usize,
+    /// What counts towards RCVHWM besides the queue ([`Core::held_with_notices`]),
+    /// kept up to date as subscriptions come.
+    held: usize,
     /// PUB and XPUB: subscriptions come as commands or (ZMTP 3.0) one-frame messages.
     pub_side: bool,
     /// XPUB hands subscriptions to the application as messages: until it does, they
@@ -1704,6 +1704,9 @@ impl PipeInbox<'_> {
     fn subscribe(&mut self, sub: Subscription) {
         self.notices.push_back(Notice::Subscription(self.id, sub));
         *self.sub_notices += 1;
+        if self.notices_count {
+            self.held = self.held.saturating_add(1);
+        }
     }
 
     fn queued(&mut self) {
@@ -1718,13 +1721,7 @@ impl PipeInbox<'_> {
 impl Inbox for PipeInbox<'_> {
     #[inline]
     fn is_full(&self) -> bool {
-        let subs = if self.notices_count {
-            *self.sub_notices
-        } else {
-            0
-        };
-        let held = self.above.saturating_add(subs);
-        self.pipe.at_mark(self.rcvhwm, held)
+        self.pipe.at_mark(self.rcvhwm, self.held)
     }
 
     #[inline]

@@ -365,8 +365,8 @@ impl<H: Handler> Engine<H> {
     pub fn connect(&self, endpoint: &str) -> Result<(), TransportError> {
         // The endpoint is checked (a tcp host name resolved) before the lock is taken: a
         // name lookup may take a while, and the I/O thread must not wait for it.
-        let config = self.lock().config().clone();
-        let dialer = transport::dialer(endpoint, &config)?;
+        let tcp = self.lock().config().tcp.clone();
+        let dialer = transport::dialer(endpoint, &tcp)?;
         self.lock().connect_with(endpoint, dialer)
     }
 
@@ -886,7 +886,6 @@ impl<H: Handler> Guard<'_, H> {
     }
 }
 
-/// What the I/O thread polls a connection for: input always, room once a write blocked.
 /// What a connection's descriptor is polled for: input always; room while output waits
 /// for it, or while a connect is in progress (its end makes the socket writable).
 fn interest_of(c: &Conn) -> Interest {
@@ -1659,20 +1658,22 @@ impl<H: Handler> State<H> {
 
 impl<H: Handler> Driven for Shared<H> {
     fn turn(&self, events: &[Readiness], now: Instant) -> Turn {
+        // The caller holds the lock in a bounded wait for room (`RoomWait`): the other
+        // sockets on this thread must not wait for it. The events wait here; the caller
+        // asks for a turn as it lets go (`turn_wanted`), and a look after `TURN_RETRY`
+        // covers a wait that ended just before the flag was set.
+        let put_off = || {
+            self.turn_wanted.store(true, Ordering::SeqCst);
+            if !events.is_empty() {
+                lock(&self.deferred).extend_from_slice(events);
+            }
+            Turn::Next(Some(now + TURN_RETRY))
+        };
         let locked = match self.state.try_lock() {
             Ok(st) => Ok(st),
             Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
             Err(TryLockError::WouldBlock) if self.room_wait.caller.load(Ordering::SeqCst) => {
-                // The caller holds the lock in a bounded wait for room (`RoomWait`): the
-                // other sockets on this thread must not wait for it. The events wait
-                // here; the caller asks for a turn as it lets go (`turn_wanted`), and a
-                // look after `TURN_RETRY` covers a wait that ended just before the flag
-                // was set.
-                self.turn_wanted.store(true, Ordering::SeqCst);
-                if !events.is_empty() {
-                    lock(&self.deferred).extend_from_slice(events);
-                }
-                return Turn::Next(Some(now + TURN_RETRY));
+                return put_off();
             }
             // Held for an ordinary call: briefly. Said first (`RoomWait::io`), and the
             // caller's flag looked at again after: either this thread sees the caller's
@@ -1682,11 +1683,7 @@ impl<H: Handler> Driven for Shared<H> {
                 self.room_wait.io.store(true, Ordering::SeqCst);
                 if self.room_wait.caller.load(Ordering::SeqCst) {
                     self.room_wait.io.store(false, Ordering::SeqCst);
-                    self.turn_wanted.store(true, Ordering::SeqCst);
-                    if !events.is_empty() {
-                        lock(&self.deferred).extend_from_slice(events);
-                    }
-                    return Turn::Next(Some(now + TURN_RETRY));
+                    return put_off();
                 }
                 let st = self.state.lock();
                 self.room_wait.io.store(false, Ordering::SeqCst);

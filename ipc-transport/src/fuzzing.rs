@@ -17,7 +17,6 @@ use crate::Message;
 struct Bounded {
     msgs: VecDeque<Message>,
     cap: usize,
-    subs: usize,
     now: Instant,
 }
 
@@ -33,9 +32,7 @@ impl Inbox for Bounded {
         self.msgs.push_back(msg);
         true
     }
-    fn subscription(&mut self, _: Subscription) {
-        self.subs += 1;
-    }
+    fn subscription(&mut self, _: Subscription) {}
     fn now(&self) -> Instant {
         self.now
     }
@@ -69,7 +66,6 @@ pub fn connection(data: &[u8]) {
     let mut inbox = Bounded {
         msgs: VecDeque::new(),
         cap: usize::from(*hwm % 16) + 1,
-        subs: 0,
         now,
     };
     let limits = Limits {
@@ -140,7 +136,6 @@ pub fn connection(data: &[u8]) {
             "{} bytes of output pile up",
             conn.output_len()
         );
-        let _ = inbox.subs;
     }
     if closed.is_none() && conn.is_active() {
         // What is left in the buffer decodes as the inbox empties.

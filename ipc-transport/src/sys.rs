@@ -105,7 +105,7 @@ pub(crate) fn read_into(fd: &impl AsRawFd, buf: &mut BytesMut) -> io::Result<usi
 }
 
 /// `send` of `buf` with MSG_NOSIGNAL (a closed peer gives EPIPE, never SIGPIPE).
-pub(crate) fn send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+fn send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is readable memory of `buf.len()` bytes for the call.
     let n = unsafe {
         libc::syscall(

@@ -239,8 +239,8 @@ impl Listen for TcpListen {
 /// background, at each reconnect (the attempt uses what the last lookup found, so the I/O
 /// thread never waits for a lookup).
 pub(crate) struct TcpDial {
-    /// The addresses to connect to (the first), shared with a lookup in the background.
-    addrs: Arc<Mutex<Vec<SocketAddr>>>,
+    /// The address to connect to, shared with a lookup in the background.
+    addr: Arc<Mutex<SocketAddr>>,
     /// The name and port to look up again at each reconnect, if the host is a name.
     name: Option<(String, u16)>,
     /// The address to bind before connecting (`SOURCE;`).
@@ -253,27 +253,25 @@ pub(crate) struct TcpDial {
     first: bool,
 }
 
-/// The addresses `name` resolves to: IPv4 only, or with `ipv6` the IPv6 ones first (as
+/// The address `name` resolves to first: IPv4 only, or with `ipv6` an IPv6 one first (as
 /// libzmq resolves with and without its IPV6 option).
-fn look_up(name: &str, port: u16, ipv6: bool) -> io::Result<Vec<SocketAddr>> {
-    let mut found: Vec<SocketAddr> = (name, port)
+fn look_up(name: &str, port: u16, ipv6: bool) -> io::Result<SocketAddr> {
+    (name, port)
         .to_socket_addrs()?
         .filter(|a| ipv6 || a.is_ipv4())
-        .collect();
-    found.sort_by_key(|a| a.is_ipv4());
-    if found.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "the name has no IPv4 address (set the IPV6 option to take IPv6 ones)",
-        ));
-    }
-    Ok(found)
+        .min_by_key(SocketAddr::is_ipv4)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "the name has no IPv4 address (set the IPV6 option to take IPv6 ones)",
+            )
+        })
 }
 
 impl TcpDial {
-    pub(crate) fn new(endpoint: &str, config: &Config) -> Result<TcpDial, TransportError> {
+    pub(crate) fn new(endpoint: &str, opts: &TcpOptions) -> Result<TcpDial, TransportError> {
         let ep = ConnectEndpoint::parse(endpoint)?;
-        let opts = config.tcp.clone();
+        let opts = opts.clone();
         let source = match &ep.source {
             Some(src) => Some(local_addr(
                 endpoint,
@@ -284,22 +282,22 @@ impl TcpDial {
             None => None,
         };
         let port = ep.port.get();
-        let (addrs, name) = match &ep.host {
+        let (addr, name) = match &ep.host {
             Host::Name(name) => {
-                let addrs = look_up(name, port, opts.ipv6).map_err(|e| {
+                let addr = look_up(name, port, opts.ipv6).map_err(|e| {
                     TransportError::TcpHostNotFound {
                         endpoint: endpoint.to_string(),
                         host: name.clone(),
                         reason: e.to_string(),
                     }
                 })?;
-                (addrs, Some((name.clone(), port)))
+                (addr, Some((name.clone(), port)))
             }
             // (Never `*`: the parser refuses it on a connect.)
-            host => (vec![local_addr(endpoint, host, port, true)?], None),
+            host => (local_addr(endpoint, host, port, true)?, None),
         };
         Ok(TcpDial {
-            addrs: Arc::new(Mutex::new(addrs)),
+            addr: Arc::new(Mutex::new(addr)),
             name,
             source,
             opts,
@@ -317,12 +315,12 @@ impl TcpDial {
         if self.looking_up.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (addrs, busy, ipv6) = (self.addrs.clone(), self.looking_up.clone(), self.opts.ipv6);
+        let (addr, busy, ipv6) = (self.addr.clone(), self.looking_up.clone(), self.opts.ipv6);
         let spawned = std::thread::Builder::new()
             .name("zsock-lookup".into())
             .spawn(move || {
                 if let Ok(found) = look_up(&name, port, ipv6) {
-                    *addrs.lock().unwrap_or_else(|p| p.into_inner()) = found;
+                    *addr.lock().unwrap_or_else(|p| p.into_inner()) = found;
                 }
                 busy.store(false, Ordering::Release);
             });
@@ -337,15 +335,9 @@ impl Dial for TcpDial {
         if !std::mem::take(&mut self.first) {
             self.refresh();
         }
-        let addr = self
-            .addrs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .first()
-            .copied()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        // An IPv4 source for an IPv6 peer (or the other way) cannot work: the socket
-        // takes the source's family, and the peer's address is mapped when it is IPv4.
+        let addr = *self.addr.lock().unwrap_or_else(|p| p.into_inner());
+        // The socket takes the peer's family: with an IPv6 source, an IPv4 peer is reached
+        // at its mapped address. (An IPv4 source for an IPv6 peer fails each attempt.)
         let (addr, source) = match (addr, self.source) {
             (SocketAddr::V4(a), Some(SocketAddr::V6(s))) => (
                 SocketAddr::new(IpAddr::V6(a.ip().to_ipv6_mapped()), a.port()),
@@ -440,7 +432,7 @@ mod tests {
         let lsock = SockRef::from(&l.sock);
         assert!(lsock.reuse_address().unwrap());
         assert_eq!(lsock.send_buffer_size().unwrap(), 2 * o.sndbuf.unwrap());
-        let mut d = TcpDial::new(&format!("tcp://{addr}"), &config(o.clone())).unwrap();
+        let mut d = TcpDial::new(&format!("tcp://{addr}"), &o).unwrap();
         let link = d.dial().unwrap();
         assert_eq!(link.addr, Some(addr));
         if let Some(timeout) = link.connecting {
@@ -464,7 +456,7 @@ mod tests {
         assert_tuned(&SockRef::from(&accepted.stream), &o, false);
         assert!(accepted.addr.is_some_and(|a| a.ip().is_loopback()));
         // Defaults: keepalive as the system has it (off for a new socket), no user timeout.
-        let mut d = TcpDial::new(&format!("tcp://{addr}"), &config(TcpOptions::default())).unwrap();
+        let mut d = TcpDial::new(&format!("tcp://{addr}"), &TcpOptions::default()).unwrap();
         let plain = d.dial().unwrap();
         let s = SockRef::from(&plain.stream);
         assert!(s.tcp_nodelay().unwrap());
@@ -484,21 +476,21 @@ mod tests {
         assert_eq!(SockRef::from(&l.sock).tclass_v6().unwrap(), 0x48);
     }
 
-    /// A lookup that fails at a reconnect leaves the addresses of the last one.
+    /// A lookup that fails at a reconnect leaves the address of the last one.
     #[test]
     fn a_name_that_stops_resolving_keeps_the_last_addresses() {
-        let mut d = TcpDial::new("tcp://localhost:5555", &config(TcpOptions::default())).unwrap();
-        let first = d.addrs.lock().unwrap().clone();
-        assert!(first.iter().all(|a| a.ip().is_loopback()), "{first:?}");
+        let mut d = TcpDial::new("tcp://localhost:5555", &TcpOptions::default()).unwrap();
+        let first = *d.addr.lock().unwrap();
+        assert!(first.ip().is_loopback(), "{first:?}");
         // The name now fails to resolve: the attempt still uses what was found.
         d.name = Some(("no-such-host.invalid".into(), 5555));
         d.first = false;
         let link = d.dial().unwrap();
-        assert_eq!(link.addr, first.first().copied());
+        assert_eq!(link.addr, Some(first));
         while d.looking_up.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(*d.addrs.lock().unwrap(), first);
+        assert_eq!(*d.addr.lock().unwrap(), first);
         assert!(d.dial().is_ok());
     }
 }

@@ -17,7 +17,7 @@ use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::{Config, PeerCred, TransportError};
+use crate::{Config, PeerCred, TcpOptions, TransportError};
 
 /// A connected, non-blocking stream socket of any transport.
 #[derive(Debug)]
@@ -131,11 +131,11 @@ pub(crate) fn bind(endpoint: &str, config: &Config) -> Result<Box<dyn Listen>, T
 }
 
 /// A dialer for `endpoint`, with the transport its scheme names, under the socket's
-/// options as they are now. The endpoint is checked now; nothing is opened until the
+/// TCP options as they are now. The endpoint is checked now; nothing is opened until the
 /// first [`Dial::dial`].
-pub(crate) fn dialer(endpoint: &str, config: &Config) -> Result<Box<dyn Dial>, TransportError> {
+pub(crate) fn dialer(endpoint: &str, tcp: &TcpOptions) -> Result<Box<dyn Dial>, TransportError> {
     if endpoint.starts_with("tcp://") {
-        return Ok(Box::new(crate::tcp::TcpDial::new(endpoint, config)?));
+        return Ok(Box::new(crate::tcp::TcpDial::new(endpoint, tcp)?));
     }
     Ok(Box::new(crate::ipc::IpcDialer::new(endpoint)?))
 }

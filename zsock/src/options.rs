@@ -273,6 +273,17 @@ pub(crate) fn system_or_at_least(name: &str, v: i32, min: i32) -> Result<Option<
     }
 }
 
+/// A keepalive time in seconds: -1 for the system's, else at least 1.
+pub(crate) fn secs_or_system(name: &str, v: i32) -> Result<Option<Duration>> {
+    Ok(system_or_at_least(name, v, 1)?.map(|s| Duration::from_secs(u64::from(s))))
+}
+
+/// Milliseconds where 0 leaves the system's limit (CONNECT_TIMEOUT, TCP_MAXRT).
+pub(crate) fn millis_or_system(name: &str, v: i32) -> Result<Option<Duration>> {
+    let ms = non_negative(name, v)?;
+    Ok((ms > 0).then(|| Duration::from_millis(u64::from(ms))))
+}
+
 pub(crate) fn non_negative(name: &str, v: i32) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::invalid(format!("{name} must be at least 0, not {v}")))
 }

@@ -13,7 +13,10 @@ use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::monitor::Monitor;
-use crate::options::{millis_or_infinite, non_negative, system_or_at_least, SocketOption};
+use crate::options::{
+    millis_or_infinite, millis_or_system, non_negative, secs_or_system, system_or_at_least,
+    SocketOption,
+};
 use crate::routing::{RecvError, Routing, SendError};
 
 /// Flags of a send or receive call (libzmq's ZMQ_DONTWAIT and ZMQ_SNDMORE).
@@ -816,9 +819,7 @@ impl Socket {
             SocketOption::IpcExclusiveBind(on) => g.config().bind.exclusive = on,
             SocketOption::Ipv6(on) => g.config().tcp.ipv6 = on,
             SocketOption::ConnectTimeout(v) => {
-                let ms = non_negative("CONNECT_TIMEOUT", v)?;
-                g.config().tcp.connect_timeout =
-                    (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
+                g.config().tcp.connect_timeout = millis_or_system("CONNECT_TIMEOUT", v)?;
             }
             SocketOption::TcpKeepalive(v) => {
                 g.config().tcp.keepalive = match v {
@@ -833,19 +834,16 @@ impl Socket {
                 }
             }
             SocketOption::TcpKeepaliveIdle(v) => {
-                g.config().tcp.keepalive_idle = system_or_at_least("TCP_KEEPALIVE_IDLE", v, 1)?
-                    .map(|s| Duration::from_secs(u64::from(s)));
+                g.config().tcp.keepalive_idle = secs_or_system("TCP_KEEPALIVE_IDLE", v)?;
             }
             SocketOption::TcpKeepaliveCnt(v) => {
                 g.config().tcp.keepalive_cnt = system_or_at_least("TCP_KEEPALIVE_CNT", v, 1)?;
             }
             SocketOption::TcpKeepaliveIntvl(v) => {
-                g.config().tcp.keepalive_intvl = system_or_at_least("TCP_KEEPALIVE_INTVL", v, 1)?
-                    .map(|s| Duration::from_secs(u64::from(s)));
+                g.config().tcp.keepalive_intvl = secs_or_system("TCP_KEEPALIVE_INTVL", v)?;
             }
             SocketOption::TcpMaxrt(v) => {
-                let ms = non_negative("TCP_MAXRT", v)?;
-                g.config().tcp.maxrt = (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
+                g.config().tcp.maxrt = millis_or_system("TCP_MAXRT", v)?;
             }
             SocketOption::SndBuf(v) => {
                 g.config().tcp.sndbuf = system_or_at_least("SNDBUF", v, 0)?.map(|n| n as usize);

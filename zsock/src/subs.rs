@@ -73,14 +73,20 @@ fn slot(i: usize) -> u32 {
 /// Whether `data` starts with `label`, whose first byte is known to match.
 #[inline]
 fn starts_with_tail(data: &[u8], label: &[u8]) -> bool {
-    if label.len() > data.len() {
+    label.len() <= data.len() && has_prefix(&data[1..], &label[1..])
+}
+
+/// Whether `data` starts with `want`: short ones compared byte by byte (cheaper than a
+/// call to memcmp), long ones as slices.
+#[inline]
+fn has_prefix(data: &[u8], want: &[u8]) -> bool {
+    let Some(head) = data.get(..want.len()) else {
         return false;
-    }
-    let (label, data) = (&label[1..], &data[1..label.len()]);
-    if label.len() <= 16 {
-        label.iter().zip(data).all(|(a, b)| a == b)
+    };
+    if want.len() <= 16 {
+        want.iter().zip(head).all(|(a, b)| a == b)
     } else {
-        label == data
+        want == head
     }
 }
 
@@ -306,7 +312,6 @@ impl<V: Value> PrefixTree<V> {
     }
 
     /// Nodes in use (the root included): at most twice the distinct topics, plus one.
-    #[cfg(test)]
     fn nodes_in_use(&self) -> usize {
         self.nodes.len() - self.free.len()
     }
@@ -423,8 +428,8 @@ struct Step {
 impl Matcher {
     fn of(tree: &PrefixTree<u32>) -> Matcher {
         let mut m = Matcher {
-            nodes: Vec::with_capacity(tree.nodes.len() - tree.free.len()),
-            first: Vec::with_capacity(tree.nodes.len() - tree.free.len()),
+            nodes: Vec::with_capacity(tree.nodes_in_use()),
+            first: Vec::with_capacity(tree.nodes_in_use()),
             tails: Vec::new(),
         };
         m.push(&tree.nodes[ROOT]);
@@ -478,7 +483,7 @@ impl Matcher {
             let child = self.nodes[c];
             let (start, len) = (child.tail as usize, child.tail_len as usize);
             let tail = &self.tails[start..start + len];
-            if after.len() < len || !tail.iter().zip(after).all(|(a, b)| a == b) {
+            if !has_prefix(after, tail) {
                 return false;
             }
             rest = &after[len..];

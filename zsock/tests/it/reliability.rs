@@ -75,13 +75,13 @@ fn count_panics() {
     }));
 }
 
-fn open_fds() -> usize {
+pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// Waits (bounded) for the descriptor count to come back to `baseline`: sockets closed on
 /// another thread may take a moment.
-fn assert_fds_back_to(baseline: usize) {
+pub(crate) fn assert_fds_back_to(baseline: usize) {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let now = open_fds();
@@ -418,7 +418,7 @@ fn accept_within(listener: &UnixListener, timeout: Duration) -> UnixStream {
 }
 
 /// Waits until `n` events that `pred` accepts have come; panics after `timeout`.
-fn wait_events(
+pub(crate) fn wait_events(
     mon: &Monitor,
     what: &str,
     n: usize,

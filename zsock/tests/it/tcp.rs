@@ -11,6 +11,7 @@ use zsock::{Context, ErrorKind, Event, Flags, Socket, SocketOption, SocketType};
 
 use crate::options::{wait_event, wait_handshake, LONG};
 use crate::raw::{command, data_frame, greeting_and_ready};
+use crate::reliability::{assert_fds_back_to, open_fds, wait_events};
 use crate::support::*;
 
 /// The `ADDR:PORT` of a `tcp://ADDR:PORT` endpoint.
@@ -386,11 +387,6 @@ fn good_peer_gets_through(ctx: &Context, pull: &mut Socket, ep: &str, n: u32) {
     }
 }
 
-/// Descriptors this process holds.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 /// A port scanner connects and closes at once, 200 times, and resets 50 more: nothing
 /// leaks and the good peer's messages all arrive.
 #[test]
@@ -414,21 +410,11 @@ fn a_port_scanner_leaves_no_trace() {
     good_peer_gets_through(&ctx, &mut pull, &ep, 1000);
     // Every scanner connection closed on zsock's side too (before any handshake; the good
     // peers' connections end as disconnects).
-    let closed = |e: &Event| matches!(e, Event::HandshakeFailed { .. });
-    let mut n = 0;
-    let deadline = Instant::now() + LONG;
-    while n < 250 && Instant::now() < deadline {
-        if let Some(e) = mon.next(Some(Duration::from_millis(100))) {
-            n += usize::from(closed(&e));
-        }
-    }
-    assert_eq!(n, 250, "every scan closed");
+    wait_events(&mon, "HandshakeFailed", 250, LONG, |e| {
+        matches!(e, Event::HandshakeFailed { .. })
+    });
     // The good peer's socket went with good_peer_gets_through: back to where we were.
-    let deadline = Instant::now() + LONG;
-    while open_fds() > before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(open_fds() <= before, "{} fds, {before} before", open_fds());
+    assert_fds_back_to(before);
 }
 
 /// An HTTP request sent to a ZMTP port is junk: zsock answers with its greeting and closes

@@ -85,6 +85,10 @@ impl ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// The frame a receive took and could not hand out ([`Socket::recv_string`]).
+    ///
+    /// [`Socket::recv_string`]: crate::Socket::recv_string
+    frame: Option<bytes::Bytes>,
 }
 
 impl Error {
@@ -93,7 +97,21 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            frame: None,
         }
+    }
+
+    /// The frame a receive took but could not give as asked (a frame that is not UTF-8,
+    /// from [`Socket::recv_string`]): nothing received is lost.
+    ///
+    /// [`Socket::recv_string`]: crate::Socket::recv_string
+    pub fn into_frame(self) -> Option<bytes::Bytes> {
+        self.frame
+    }
+
+    pub(crate) fn with_frame(mut self, frame: bytes::Bytes) -> Error {
+        self.frame = Some(frame);
+        self
     }
 
     /// What kind of failure.

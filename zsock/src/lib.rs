@@ -48,6 +48,7 @@ mod monitor;
 mod options;
 mod poll;
 mod routing;
+mod sendable;
 mod socket;
 mod subs;
 
@@ -57,5 +58,6 @@ pub use ipc_transport::{Message, PeerCred, TcpOptions, READ_AHEAD_MAX};
 pub use monitor::{Event, Monitor};
 pub use options::{SocketOption, OPTION_NAMES};
 pub use poll::{poll, PollItem};
+pub use sendable::{Payload, Sendable};
 pub use socket::{Context, Events, Flags, Socket};
 pub use zmtp_codec::SocketType;

@@ -18,6 +18,7 @@ use crate::options::{
     SocketOption,
 };
 use crate::routing::{RecvError, Routing, SendError};
+use crate::sendable::{Payload, Sendable};
 
 /// Flags of a send or receive call (libzmq's ZMQ_DONTWAIT and ZMQ_SNDMORE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -337,8 +338,58 @@ impl Socket {
 
     /// Sends one frame; with [`Flags::SNDMORE`], more frames of the same message follow.
     /// The message goes out whole when its last frame is sent.
-    pub fn send(&mut self, frame: impl Into<Bytes>, flags: Flags) -> Result<()> {
-        let frame = frame.into();
+    ///
+    /// Borrowed bytes (`&[u8]`, `&[u8; N]`, `&str`, `&Vec<u8>`, `&String`) are copied, as
+    /// [`Socket::send_copy`] does; owned ones (`Vec<u8>`, `String`, `Bytes`, ...) are
+    /// handed over without a copy. See [`Sendable`].
+    ///
+    /// ```
+    /// # use zsock::{Context, Flags, SocketType};
+    /// # let ctx = Context::new();
+    /// # let mut push = ctx.socket(SocketType::Push)?;
+    /// # let mut pull = ctx.socket(SocketType::Pull)?;
+    /// # pull.connect(&push.bind("ipc://*")?)?;
+    /// let name = String::from("world");
+    /// push.send(b"hello", Flags::SNDMORE)?; // copied
+    /// push.send(&name, Flags::SNDMORE)?; // copied
+    /// push.send(name, Flags::NONE)?; // handed over
+    /// assert_eq!(pull.recv_multipart(Flags::NONE)?, ["hello", "world", "world"]);
+    /// # Ok::<(), zsock::Error>(())
+    /// ```
+    #[inline]
+    pub fn send<'a>(&mut self, frame: impl Sendable<'a>, flags: Flags) -> Result<()> {
+        match frame.into_payload() {
+            Payload::Borrowed(b) => self.send_copy(b, flags),
+            Payload::Owned(b) => self.send_owned(b, flags),
+        }
+    }
+
+    /// Sends a whole message, one frame per item (borrowed ones copied, owned ones
+    /// handed over, as for [`Socket::send`]). With [`Flags::SNDMORE`], more frames of the
+    /// same message follow. An empty list is EINVAL: a message has at least one frame.
+    pub fn send_multipart<'a, I>(&mut self, frames: I, flags: Flags) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: Sendable<'a>,
+    {
+        let mut msg: Message = frames
+            .into_iter()
+            .map(|f| f.into_payload().into_bytes())
+            .collect();
+        if msg.is_empty() {
+            return Err(Error::invalid("send_multipart needs at least one frame"));
+        }
+        if flags.contains(Flags::SNDMORE) {
+            for f in msg {
+                self.send_owned(f, flags)?;
+            }
+            return Ok(());
+        }
+        self.send_whole(&mut msg, flags)
+    }
+
+    /// Sends one frame of bytes the caller hands over.
+    fn send_owned(&mut self, frame: Bytes, flags: Flags) -> Result<()> {
         if !flags.contains(Flags::SNDMORE) {
             // The last frame: `send_whole` puts the frames held so far in front of it (and
             // decides EAGAIN for a single-frame message), under one lock.
@@ -426,7 +477,7 @@ impl Socket {
     /// already own, [`Socket::send`] hands them over without a copy.
     pub fn send_copy(&mut self, data: &[u8], flags: Flags) -> Result<()> {
         if flags.contains(Flags::SNDMORE) || self.sending.is_some() {
-            return self.send(Bytes::copy_from_slice(data), flags);
+            return self.send_owned(Bytes::copy_from_slice(data), flags);
         }
         let publishes = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
         if publishes && data.len() <= ipc_transport::COPY_MAX {
@@ -438,7 +489,7 @@ impl Socket {
             });
         }
         if !sends_to_one_peer(self.socket_type) {
-            return self.send(Bytes::copy_from_slice(data), flags);
+            return self.send_owned(Bytes::copy_from_slice(data), flags);
         }
         if data.len() > ipc_transport::COPY_MAX {
             // Straight to the kernel when the connection is ready for it; otherwise the
@@ -450,7 +501,7 @@ impl Socket {
                 return Ok(());
             }
             drop(g);
-            return self.send(Bytes::copy_from_slice(data), flags);
+            return self.send_owned(Bytes::copy_from_slice(data), flags);
         }
         self.send_with(flags, |routing, core, wait| {
             routing
@@ -582,6 +633,28 @@ impl Socket {
         let f = self.receiving.pop_front().unwrap_or_default();
         self.rcvmore = !self.receiving.is_empty();
         Ok(f)
+    }
+
+    /// Receives the frames of a whole message (the rest of it, after frames taken with
+    /// [`Socket::recv`]). Frames are slices of the read buffer: no copy.
+    pub fn recv_multipart(&mut self, flags: Flags) -> Result<Vec<Bytes>> {
+        Ok(self.recv_msg(flags)?.into_iter().collect())
+    }
+
+    /// Receives one frame as text, like [`Socket::recv`]. A frame that is not UTF-8 is an
+    /// EINVAL error that says where the text breaks and still holds the frame
+    /// ([`Error::into_frame`]): nothing is lost or replaced.
+    pub fn recv_string(&mut self, flags: Flags) -> Result<String> {
+        let frame = self.recv(flags)?;
+        match std::str::from_utf8(&frame) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(e) => Err(Error::invalid(format!(
+                "the frame is not UTF-8 text (invalid byte at offset {} of {})",
+                e.valid_up_to(),
+                frame.len()
+            ))
+            .with_frame(frame)),
+        }
     }
 
     /// ZMQ_RCVMORE: whether the last frame from [`Socket::recv`] has more after it.

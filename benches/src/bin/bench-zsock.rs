@@ -1,6 +1,6 @@
-//! Bench peer for zsock (default options, blocking `send_copy`/`recv`). Every send copies
-//! the payload from the user's buffer, as zmq_send does: `send_copy` copies it straight
-//! into the connection's batch where it can, instead of into a new message. See the crate
+//! Bench peer for zsock (default options, blocking `send`/`recv`). Every send copies
+//! the payload from the user's buffer, as zmq_send does: `send` of borrowed bytes copies
+//! them straight into the connection's batch where it can, instead of into a new message. See the crate
 //! docs for the command line; the scale scenarios run through [`Zsock`].
 
 use std::process::ExitCode;
@@ -81,13 +81,11 @@ impl scale::Library for Zsock {
     }
 
     fn send(socket: &mut zsock::Socket, data: &[u8], wait: Wait) -> Result<bool, String> {
-        unless_again(socket.send_copy(data, flags(wait)))
+        unless_again(socket.send(data, flags(wait)))
     }
 
     fn send_more(socket: &mut zsock::Socket, data: &[u8]) -> Result<(), String> {
-        socket
-            .send_copy(data, Flags::SNDMORE)
-            .map_err(|e| e.to_string())
+        socket.send(data, Flags::SNDMORE).map_err(|e| e.to_string())
     }
 
     fn recv(socket: &mut zsock::Socket, into: &mut Bytes, wait: Wait) -> Result<bool, String> {
@@ -119,7 +117,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             let mut push = ctx.socket(SocketType::Push).map_err(e)?;
             push.bind(&args.endpoint).map_err(e)?;
             for _ in 0..args.count {
-                push.send_copy(&buf, Flags::NONE).map_err(e)?;
+                push.send(&buf, Flags::NONE).map_err(e)?;
             }
             wait_for_release();
             Ok(Outcome::Served)
@@ -144,7 +142,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             for _ in 0..args.messages() {
                 let m = rep.recv(Flags::NONE).map_err(e)?;
                 check_size(m.len(), args.size)?;
-                rep.send_copy(&m, Flags::NONE).map_err(e)?;
+                rep.send(&m[..], Flags::NONE).map_err(e)?;
             }
             wait_for_release();
             Ok(Outcome::Served)
@@ -153,7 +151,7 @@ fn run(args: &Args) -> Result<Outcome, String> {
             let mut req = ctx.socket(SocketType::Req).map_err(e)?;
             req.connect(&args.endpoint).map_err(e)?;
             let trip = |req: &mut zsock::Socket| -> Result<(), String> {
-                req.send_copy(&buf, Flags::NONE).map_err(e)?;
+                req.send(&buf, Flags::NONE).map_err(e)?;
                 let m = req.recv(Flags::NONE).map_err(e)?;
                 check_size(m.len(), args.size)
             };

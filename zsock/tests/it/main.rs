@@ -1,4 +1,5 @@
 //! Integration tests of zsock over real ipc endpoints in temporary directories.
+mod api;
 mod behaviour;
 mod corpus;
 mod hostile;

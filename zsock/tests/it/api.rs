@@ -1,0 +1,90 @@
+//! The conveniences a pyzmq or `zmq` crate user reaches for: sending borrowed and owned
+//! bytes, whole messages as lists of frames, text.
+
+use zsock::{Bytes, Context, ErrorKind, Flags, SocketType};
+
+use crate::support::{bound_pair, Dir};
+
+#[test]
+fn send_takes_borrowed_and_owned_bytes() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "s", SocketType::Pull, SocketType::Push);
+    let local = [7u8; 3];
+    let text = String::from("text");
+    let vec = b"vec".to_vec();
+    push.send(b"array", Flags::NONE).unwrap();
+    push.send(&local, Flags::NONE).unwrap(); // a borrowed array that is not 'static
+    push.send(&local[..2], Flags::NONE).unwrap();
+    push.send("str", Flags::NONE).unwrap();
+    push.send(&text, Flags::NONE).unwrap();
+    push.send(&vec, Flags::NONE).unwrap();
+    push.send(text.clone(), Flags::NONE).unwrap();
+    push.send(vec.clone(), Flags::NONE).unwrap();
+    push.send(Bytes::from_static(b"bytes"), Flags::NONE)
+        .unwrap();
+    let want: [&[u8]; 9] = [
+        b"array",
+        &local,
+        &local[..2],
+        b"str",
+        b"text",
+        b"vec",
+        b"text",
+        b"vec",
+        b"bytes",
+    ];
+    for w in want {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), w);
+    }
+}
+
+#[test]
+fn multipart_round_trips_with_empty_and_large_frames() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "m", SocketType::Pull, SocketType::Push);
+    let big = vec![0xabu8; 1 << 20];
+    push.send_multipart([&b"head"[..], b"", &big], Flags::NONE)
+        .unwrap();
+    let got = pull.recv_multipart(Flags::NONE).unwrap();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], "head");
+    assert!(got[1].is_empty());
+    assert_eq!(got[2], big);
+    // Owned frames, and frames of one message split between SNDMORE calls.
+    push.send("first", Flags::SNDMORE).unwrap();
+    push.send_multipart(vec![b"a".to_vec(), b"b".to_vec()], Flags::SNDMORE)
+        .unwrap();
+    push.send_multipart(["last"], Flags::NONE).unwrap();
+    assert_eq!(
+        pull.recv_multipart(Flags::NONE).unwrap(),
+        ["first", "a", "b", "last"]
+    );
+    // recv_multipart after recv: the rest of the message.
+    push.send_multipart(["x", "y", "z"], Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "x");
+    assert!(pull.rcvmore());
+    assert_eq!(pull.recv_multipart(Flags::NONE).unwrap(), ["y", "z"]);
+    assert!(!pull.rcvmore());
+    let none: [&str; 0] = [];
+    let e = push.send_multipart(none, Flags::NONE).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+}
+
+#[test]
+fn recv_string_refuses_bytes_that_are_not_utf8_and_keeps_them() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "t", SocketType::Pull, SocketType::Push);
+    push.send("grüße", Flags::NONE).unwrap();
+    push.send(&[b'o', b'k', 0xff, 0xfe][..], Flags::NONE)
+        .unwrap();
+    push.send("after", Flags::NONE).unwrap();
+    assert_eq!(pull.recv_string(Flags::NONE).unwrap(), "grüße");
+    let e = pull.recv_string(Flags::NONE).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert!(e.to_string().contains("offset 2"), "{e}");
+    assert_eq!(e.into_frame().unwrap(), &[b'o', b'k', 0xff, 0xfe][..]);
+    assert_eq!(pull.recv_string(Flags::NONE).unwrap(), "after");
+}

@@ -96,7 +96,8 @@ impl BoundSocket {
     /// - path: [`TransportError::AddrInUse`] when something that is not a socket is at the
     ///   path (it is left untouched) or, with [`BindOptions::exclusive`], when the socket
     ///   there accepts connections (the reason names its pid and uid);
-    ///   [`TransportError::NoDirectory`] when the directory does not exist;
+    ///   [`TransportError::NoDirectory`] when the directory does not exist (another ENOENT,
+    ///   such as bind(2) gives in `/proc`, is [`TransportError::Io`]);
     ///   [`TransportError::PermissionDenied`] when it is not writable (or not searchable);
     /// - abstract name: [`TransportError::AddrInUse`] when another socket holds the name;
     /// - wildcard: [`TransportError::NoDirectory`] or [`TransportError::PermissionDenied`] for
@@ -546,7 +547,8 @@ fn io_error(given: &str, op: &'static str, source: io::Error) -> TransportError 
 }
 
 /// Maps an error of a step on `path` to the error a libzmq user expects: ENOENT is a missing
-/// directory, EACCES/EPERM a permission problem, the rest [`TransportError::Io`].
+/// directory when the directory is indeed missing, EACCES/EPERM a permission problem, the
+/// rest (another ENOENT too) [`TransportError::Io`].
 fn path_error(given: &str, op: &'static str, path: &Path, e: io::Error) -> TransportError {
     dir_error(given, op, &parent_dir(path), e)
 }
@@ -554,7 +556,7 @@ fn path_error(given: &str, op: &'static str, path: &Path, e: io::Error) -> Trans
 /// As [`path_error`], for a step that creates something in `dir`.
 fn dir_error(given: &str, op: &'static str, dir: &Path, e: io::Error) -> TransportError {
     match e.raw_os_error() {
-        Some(libc::ENOENT) => TransportError::NoDirectory {
+        Some(libc::ENOENT) if is_missing(dir) => TransportError::NoDirectory {
             endpoint: given.to_owned(),
             dir: dir.display().to_string(),
         },
@@ -563,6 +565,13 @@ fn dir_error(given: &str, op: &'static str, dir: &Path, e: io::Error) -> Transpo
         },
         _ => io_error(given, op, e),
     }
+}
+
+/// Whether nothing is at `dir` (symbolic links not followed). A step in a directory that exists
+/// can fail with ENOENT too (bind(2) in /proc does), and then the system's error is the one to
+/// report; a check that fails for another reason does not make the directory missing.
+fn is_missing(dir: &Path) -> bool {
+    fs::symlink_metadata(dir).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
 }
 
 /// The error for a failed `bind(2)` on the path `target`. EADDRINUSE means something

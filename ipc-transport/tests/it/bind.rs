@@ -292,6 +292,21 @@ fn bind_in_missing_directory_is_enoent() {
     assert!(!missing.exists());
 }
 
+/// /proc exists, but bind(2) and mkdir(2) there fail with ENOENT: the error is the system's
+/// (still ENOENT), not a claim that /proc is missing.
+#[test]
+fn enoent_in_an_existing_directory_does_not_say_it_is_missing() {
+    let path = PathBuf::from(format!("/proc/zsock-test-{}.ipc", std::process::id()));
+    for opts in [BindOptions::default(), with_mode(0o600)] {
+        let err = BoundSocket::bind(&path_endpoint(&path), &opts).unwrap_err();
+        assert!(matches!(err, TransportError::Io { .. }), "{err:?}");
+        assert_eq!(err.errno(), libc::ENOENT);
+        let text = err.to_string();
+        assert!(!text.contains("does not exist"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+    }
+}
+
 /// Root ignores directory permissions, so as root this test re-runs itself as uid 65534.
 #[test]
 fn bind_in_readonly_directory_is_eacces() {

@@ -488,6 +488,29 @@ fn errors_carry_the_errno_a_libzmq_user_knows() {
     }
 }
 
+/// An ENOENT from bind(2) in a directory that exists (/proc refuses socket files) keeps
+/// ENOENT but does not say the directory is missing; a missing directory still says so.
+#[test]
+fn bind_enoent_says_the_directory_is_missing_only_when_it_is() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let s = sock(&ctx, SocketType::Pull);
+    let in_proc = format!("ipc:///proc/zsock-test-{}.ipc", std::process::id());
+    let e = s.bind(&in_proc).unwrap_err();
+    assert_eq!((e.kind(), e.errno()), (ErrorKind::NotFound, libc::ENOENT));
+    let text = e.to_string();
+    assert!(!text.contains("does not exist"), "{text}");
+
+    let missing = d.0.path().join("missing");
+    let e = s.bind(&d.ep("missing/socket")).unwrap_err();
+    assert_eq!((e.kind(), e.errno()), (ErrorKind::NotFound, libc::ENOENT));
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("directory {} does not exist", missing.display())),
+        "{text}"
+    );
+}
+
 /// A receive may take the messages queued behind the one it returns (PULL, PAIR, DEALER):
 /// EVENTS and poll must still report them, although the engine's queue is empty and no
 /// byte will arrive to wake the descriptor.

@@ -339,6 +339,18 @@ impl Run {
     }
 }
 
+/// The message for a failed `verb` ("bind", "connect") of `ep`: the error's own words when
+/// they name the endpoint already (most transport errors do), else with the verb and the
+/// endpoint before them, so that the endpoint is named once.
+fn endpoint_error(verb: &str, ep: &str, e: &zsock::Error) -> String {
+    let words = e.to_string();
+    if words.contains(ep) {
+        words
+    } else {
+        format!("cannot {verb} {ep}: {words}")
+    }
+}
+
 fn run(args: Args) -> Result<ExitCode, String> {
     let sig = signal_fd().map_err(|e| format!("signalfd: {e}"))?;
     let ctx = Context::new();
@@ -372,14 +384,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
         _ => {}
     }
     for ep in &args.binds {
-        let bound = sock
-            .bind(ep)
-            .map_err(|e| format!("cannot bind {ep}: {e}"))?;
+        let bound = sock.bind(ep).map_err(|e| endpoint_error("bind", ep, &e))?;
         eprintln!("bound {bound}");
     }
     for ep in &args.connects {
         sock.connect(ep)
-            .map_err(|e| format!("cannot connect {ep}: {e}"))?;
+            .map_err(|e| endpoint_error("connect", ep, &e))?;
     }
 
     let (wake_r, wake_w) = wake_pipe().map_err(|e| format!("pipe: {e}"))?;

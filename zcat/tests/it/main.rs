@@ -270,6 +270,34 @@ fn errors_name_the_cause_and_exit_2() {
     }
 }
 
+/// A failed bind or connect names its endpoint once, whether or not the error it reports
+/// names the endpoint itself.
+#[test]
+fn bind_and_connect_errors_name_the_endpoint_once() {
+    let d = dir();
+    let file = d.path().join("regular-file");
+    std::fs::write(&file, b"").unwrap();
+    let in_use = format!("ipc://{}", file.display());
+    let missing_dir = ep(&d, "missing/x.sock");
+    let in_proc = format!("ipc:///proc/zcat-test-{}.ipc", std::process::id());
+    let too_long = format!("ipc:///{}", "x".repeat(120));
+    for (op, endpoint) in [
+        ("--bind", missing_dir.as_str()),
+        ("--bind", in_proc.as_str()),
+        ("--bind", in_use.as_str()),
+        ("--bind", too_long.as_str()),
+        ("--bind", "tcp://192.0.2.1:5555"),
+        ("--connect", "tcp://[::1%no-such-interface]:5555"),
+        ("--connect", "inproc://x"),
+    ] {
+        let mut z = zcat(&["pull", op, endpoint]);
+        assert_eq!(z.wait(), 2, "{op} {endpoint}");
+        let first = z.err.recv_timeout(WAIT).unwrap();
+        assert!(first.starts_with("zcat: "), "{first}");
+        assert_eq!(first.matches(endpoint).count(), 1, "{first}");
+    }
+}
+
 #[test]
 fn sigint_and_sigterm_close_cleanly_and_remove_the_socket_file() {
     let d = dir();

@@ -11,6 +11,7 @@ mod heartbeat;
 mod identities;
 mod illegal;
 mod matrix;
+mod proxy;
 mod pubsub;
 mod support;
 mod takeover;

@@ -6,6 +6,7 @@ mod hostile;
 mod options;
 mod patterns;
 mod ports;
+mod proxy;
 #[path = "../common/raw.rs"]
 mod raw;
 mod reliability;

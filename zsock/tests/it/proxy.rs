@@ -1,0 +1,163 @@
+//! The proxy between zsock peers: steering (PAUSE, RESUME, TERMINATE, STATISTICS), a
+//! receiving side that cannot take more (nothing lost, order kept), the tap, and the stop
+//! descriptor.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::thread;
+
+use zsock::{Direction, ErrorKind, Flags, Proxy, SocketOption, SocketType};
+
+use crate::support::{sock, Dir};
+
+#[test]
+fn pause_holds_messages_and_resume_lets_them_through() {
+    let ctx = zsock::Context::new();
+    let d = Dir::new();
+    let mut front = sock(&ctx, SocketType::Pull);
+    let mut back = sock(&ctx, SocketType::Push);
+    let mut control = sock(&ctx, SocketType::Rep);
+    front.bind(&d.ep("front")).unwrap();
+    back.bind(&d.ep("back")).unwrap();
+    control.bind(&d.ep("ctl")).unwrap();
+    let streamer = thread::spawn(move || {
+        Proxy::new(&mut front, &mut back)
+            .control(&mut control)
+            .run()
+    });
+    let mut producer = sock(&ctx, SocketType::Push);
+    producer.connect(&d.ep("front")).unwrap();
+    let mut consumer = sock(&ctx, SocketType::Pull);
+    consumer.connect(&d.ep("back")).unwrap();
+    let mut ctl = sock(&ctx, SocketType::Req);
+    ctl.connect(&d.ep("ctl")).unwrap();
+
+    producer.send("before", Flags::NONE).unwrap();
+    assert_eq!(consumer.recv(Flags::NONE).unwrap(), "before");
+    ctl.send("PAUSE", Flags::NONE).unwrap();
+    assert_eq!(
+        ctl.recv(Flags::NONE).unwrap(),
+        "",
+        "a REP control socket answers"
+    );
+    producer.send("while paused", Flags::NONE).unwrap();
+    // Paused: the proxy takes nothing from the frontend.
+    consumer.set(SocketOption::RcvTimeo(200)).unwrap();
+    assert_eq!(
+        consumer.recv(Flags::NONE).unwrap_err().kind(),
+        ErrorKind::Again
+    );
+    ctl.send("STATISTICS", Flags::NONE).unwrap();
+    let stats = ctl.recv_multipart(Flags::NONE).unwrap();
+    assert_eq!(stats.len(), 8);
+    assert_eq!(
+        u64::from_ne_bytes(stats[0][..].try_into().unwrap()),
+        1,
+        "one frame in"
+    );
+    assert_eq!(
+        u64::from_ne_bytes(stats[1][..].try_into().unwrap()),
+        6,
+        "of 6 bytes"
+    );
+    ctl.send("an unknown command", Flags::NONE).unwrap();
+    assert_eq!(ctl.recv(Flags::NONE).unwrap(), "", "ignored, and answered");
+    ctl.send("RESUME", Flags::NONE).unwrap();
+    assert_eq!(ctl.recv(Flags::NONE).unwrap(), "");
+    consumer.set(SocketOption::RcvTimeo(10_000)).unwrap();
+    assert_eq!(consumer.recv(Flags::NONE).unwrap(), "while paused");
+    ctl.send("TERMINATE", Flags::NONE).unwrap();
+    assert_eq!(ctl.recv(Flags::NONE).unwrap(), "");
+    let stats = streamer.join().unwrap().unwrap();
+    assert_eq!(stats.frontend.recv_frames, 2);
+    assert_eq!(stats.backend.sent_frames, 2);
+    assert_eq!(stats.backend.sent_bytes, 6 + 12);
+}
+
+#[test]
+fn a_side_that_cannot_take_more_holds_the_proxy_back_without_loss() {
+    const N: usize = 500;
+    let ctx = zsock::Context::new();
+    let d = Dir::new();
+    let mut front = sock(&ctx, SocketType::Pull);
+    let mut back = sock(&ctx, SocketType::Push);
+    back.set(SocketOption::SndHwm(1)).unwrap();
+    let mut control = sock(&ctx, SocketType::Pair);
+    front.bind(&d.ep("front")).unwrap();
+    back.bind(&d.ep("back")).unwrap();
+    control.bind(&d.ep("ctl")).unwrap();
+    let streamer = thread::spawn(move || {
+        Proxy::new(&mut front, &mut back)
+            .control(&mut control)
+            .run()
+    });
+    let mut producer = sock(&ctx, SocketType::Push);
+    producer.connect(&d.ep("front")).unwrap();
+    // No consumer yet: the backend PUSH cannot send, so the proxy holds a message.
+    for i in 0..N {
+        producer.send(format!("{i}"), Flags::NONE).unwrap();
+    }
+    let mut consumer = sock(&ctx, SocketType::Pull);
+    consumer.connect(&d.ep("back")).unwrap();
+    for i in 0..N {
+        assert_eq!(consumer.recv_string(Flags::NONE).unwrap(), format!("{i}"));
+    }
+    let mut ctl = sock(&ctx, SocketType::Pair);
+    ctl.connect(&d.ep("ctl")).unwrap();
+    ctl.send("TERMINATE", Flags::NONE).unwrap();
+    let stats = streamer.join().unwrap().unwrap();
+    assert_eq!(stats.frontend.recv_frames, N as u64);
+    assert_eq!(stats.backend.sent_frames, N as u64);
+}
+
+#[test]
+fn the_tap_sees_both_directions_and_the_stop_descriptor_ends_the_proxy() {
+    let ctx = zsock::Context::new();
+    let d = Dir::new();
+    let mut front = sock(&ctx, SocketType::Router);
+    let mut back = sock(&ctx, SocketType::Dealer);
+    front.bind(&d.ep("front")).unwrap();
+    back.bind(&d.ep("back")).unwrap();
+    let (mut stop_tx, stop_rx) = UnixStream::pair().unwrap();
+    let (seen_tx, seen) = mpsc::channel();
+    let broker = thread::spawn(move || {
+        Proxy::new(&mut front, &mut back)
+            .tap(|dir, m| {
+                let body = m.iter().last().unwrap().to_vec();
+                seen_tx.send((dir, body)).unwrap();
+            })
+            .stop_on(stop_rx.as_fd())
+            .run()
+    });
+    let mut worker = sock(&ctx, SocketType::Rep);
+    worker.connect(&d.ep("back")).unwrap();
+    let mut client = sock(&ctx, SocketType::Req);
+    client.connect(&d.ep("front")).unwrap();
+    client.send("question", Flags::NONE).unwrap();
+    assert_eq!(worker.recv(Flags::NONE).unwrap(), "question");
+    worker.send("answer", Flags::NONE).unwrap();
+    assert_eq!(client.recv(Flags::NONE).unwrap(), "answer");
+    stop_tx.write_all(b"x").unwrap();
+    let stats = broker.join().unwrap().unwrap();
+    assert_eq!(stats.frontend.recv_frames, 3);
+    let seen: Vec<_> = seen.iter().collect();
+    assert_eq!(
+        seen,
+        [
+            (Direction::FrontToBack, b"question".to_vec()),
+            (Direction::BackToFront, b"answer".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn a_pair_that_cannot_forward_is_refused() {
+    let ctx = zsock::Context::new();
+    let mut front = sock(&ctx, SocketType::Router);
+    let mut back = sock(&ctx, SocketType::Pull);
+    let e = zsock::proxy(&mut front, &mut back, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert!(e.to_string().contains("PULL sockets cannot send"), "{e}");
+}

@@ -56,6 +56,10 @@ pub enum SocketKind {
     Router,
     /// DEALER.
     Dealer,
+    /// REQ.
+    Req,
+    /// REP.
+    Rep,
 }
 
 /// Whether a send or receive may wait.
@@ -71,9 +75,9 @@ pub enum Wait {
 /// default options. Errors are rendered as text.
 pub trait Library {
     /// A context. Dropping it after every socket terminates it (`zmq_ctx_term`).
-    type Context;
+    type Context: Send + 'static;
     /// A socket.
-    type Socket;
+    type Socket: Send + 'static;
     /// A received frame, reused across receives.
     type Frame: std::ops::Deref<Target = [u8]>;
 
@@ -105,6 +109,13 @@ pub trait Library {
         timeout: Duration,
         ready: &mut Vec<usize>,
     ) -> Result<(), String>;
+    /// Runs the library's proxy (`zmq_proxy`) between `frontend` and `backend` on this
+    /// thread, holding `ctx`; returns only on an error.
+    fn proxy(
+        ctx: Self::Context,
+        frontend: Self::Socket,
+        backend: Self::Socket,
+    ) -> Result<(), String>;
 }
 
 /// One of the scale roles a bench binary plays.
@@ -128,6 +139,12 @@ pub enum ScaleMode {
     RouterEcho,
     /// N DEALER connect, one request in flight each, round trips for SECS.
     RouterDealers,
+    /// The library's proxy between a ROUTER bound at ENDPOINT and a DEALER bound at
+    /// ENDPOINT-workers, until released.
+    ProxyBroker,
+    /// N REQ clients (one request in flight each) connect to ENDPOINT and N REP workers
+    /// to ENDPOINT-workers, served by one thread; round trips for SECS.
+    ProxyClients,
 }
 
 /// A positional parameter of a scale mode, after ENDPOINT.
@@ -142,7 +159,7 @@ enum Param {
 }
 
 impl ScaleMode {
-    const ALL: [ScaleMode; 9] = [
+    const ALL: [ScaleMode; 11] = [
         ScaleMode::Sockets,
         ScaleMode::FaninPush,
         ScaleMode::FaninPull,
@@ -152,6 +169,8 @@ impl ScaleMode {
         ScaleMode::TopicsSub,
         ScaleMode::RouterEcho,
         ScaleMode::RouterDealers,
+        ScaleMode::ProxyBroker,
+        ScaleMode::ProxyClients,
     ];
 
     /// The mode's name on the command line.
@@ -166,6 +185,8 @@ impl ScaleMode {
             ScaleMode::TopicsSub => "scale-topics-sub",
             ScaleMode::RouterEcho => "scale-router-echo",
             ScaleMode::RouterDealers => "scale-router-dealers",
+            ScaleMode::ProxyBroker => "scale-proxy-broker",
+            ScaleMode::ProxyClients => "scale-proxy-clients",
         }
     }
 
@@ -177,6 +198,7 @@ impl ScaleMode {
             ScaleMode::FanoutPub | ScaleMode::FanoutSub => "scale-fanout",
             ScaleMode::TopicsPub | ScaleMode::TopicsSub => "scale-topics",
             ScaleMode::RouterEcho | ScaleMode::RouterDealers => "scale-router",
+            ScaleMode::ProxyBroker | ScaleMode::ProxyClients => "scale-proxy",
         }
     }
 
@@ -185,10 +207,14 @@ impl ScaleMode {
             ScaleMode::Sockets => &[Param::Sockets],
             ScaleMode::FaninPush => &[Param::Sockets, Param::Count],
             ScaleMode::FaninPull => &[Param::Count],
-            ScaleMode::FanoutPub | ScaleMode::TopicsPub | ScaleMode::RouterEcho => &[],
-            ScaleMode::FanoutSub | ScaleMode::TopicsSub | ScaleMode::RouterDealers => {
-                &[Param::Sockets, Param::Secs]
-            }
+            ScaleMode::FanoutPub
+            | ScaleMode::TopicsPub
+            | ScaleMode::RouterEcho
+            | ScaleMode::ProxyBroker => &[],
+            ScaleMode::FanoutSub
+            | ScaleMode::TopicsSub
+            | ScaleMode::RouterDealers
+            | ScaleMode::ProxyClients => &[Param::Sockets, Param::Secs],
         }
     }
 
@@ -475,6 +501,8 @@ pub fn run_scale<L: Library>(args: &ScaleArgs) -> Result<ScaleOutcome, String> {
         }
         ScaleMode::RouterEcho => router_echo::<L>(args),
         ScaleMode::RouterDealers => dealers::<L>(args),
+        ScaleMode::ProxyBroker => proxy_broker::<L>(args),
+        ScaleMode::ProxyClients => proxy_clients::<L>(args),
     }
 }
 
@@ -853,6 +881,106 @@ fn dealers<L: Library>(args: &ScaleArgs) -> Result<ScaleOutcome, String> {
     Ok(ScaleOutcome::Measured(
         poller.measure(args.window, &mut handle)?,
     ))
+}
+
+/// The endpoint the proxy's backend binds and the workers connect to.
+pub fn workers_endpoint(endpoint: &str) -> String {
+    format!("{endpoint}-workers")
+}
+
+/// The proxy: binds both sides, runs the library's proxy on a thread of its own (which
+/// keeps the context: a libzmq context would wait for its sockets on drop), and reports
+/// the process's CPU time from the start to the release.
+fn proxy_broker<L: Library>(args: &ScaleArgs) -> Result<ScaleOutcome, String> {
+    let ctx = L::context();
+    let front = L::socket(&ctx, SocketKind::Router)?;
+    let back = L::socket(&ctx, SocketKind::Dealer)?;
+    // The workers' side first: the harness starts the clients once ENDPOINT exists.
+    L::bind(&back, &workers_endpoint(&args.endpoint))?;
+    L::bind(&front, &args.endpoint)?;
+    let start = Usage::now();
+    std::thread::spawn(move || {
+        if let Err(e) = L::proxy(ctx, front, back) {
+            eprintln!("proxy: {e}");
+            std::process::exit(1);
+        }
+    });
+    crate::wait_for_release();
+    Ok(ScaleOutcome::Served(start.span_to(Usage::now(), 0)))
+}
+
+/// The clients and workers of the proxy: N REQ and N REP sockets served by one thread;
+/// warm once every REQ had a reply, then round trips are counted for SECS.
+fn proxy_clients<L: Library>(args: &ScaleArgs) -> Result<ScaleOutcome, String> {
+    let ctx = L::context();
+    let workers = workers_endpoint(&args.endpoint);
+    let n = args.sockets;
+    let mut sockets = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        sockets.push(connected::<L>(&ctx, SocketKind::Rep, &workers, |_| Ok(()))?);
+    }
+    for _ in 0..n {
+        sockets.push(connected::<L>(
+            &ctx,
+            SocketKind::Req,
+            &args.endpoint,
+            |_| Ok(()),
+        )?);
+    }
+    let request = payload(SIZE);
+    for req in &mut sockets[n..] {
+        L::send(req, &request, Wait::Block)?;
+    }
+    let (mut frame, mut ready) = (L::new_frame(), Vec::new());
+    // One poll, then each ready socket answered once: a REP echoes the request, a REQ
+    // counts the reply and asks again. Returns the indexes of the REQs that had a reply.
+    let mut round = |sockets: &mut [L::Socket], timeout, replied: &mut Vec<usize>| {
+        L::poll_readable(sockets, timeout, &mut ready)?;
+        for &i in &ready {
+            if !L::recv(&mut sockets[i], &mut frame, Wait::DontWait)? {
+                continue;
+            }
+            check_size(frame.len(), SIZE)?;
+            if i < n {
+                let reply: Vec<u8> = frame.to_vec();
+                L::send(&mut sockets[i], &reply, Wait::Block)?;
+            } else {
+                L::send(&mut sockets[i], &request, Wait::Block)?;
+                replied.push(i);
+            }
+        }
+        Ok::<(), String>(())
+    };
+    let mut warm = vec![false; n];
+    let mut pending = n;
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let mut replied = Vec::new();
+    while pending > 0 {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{pending} of {n} REQ clients had no reply within {CONNECT_TIMEOUT:?}"
+            ));
+        }
+        round(&mut sockets, POLL_WAIT, &mut replied)?;
+        for i in replied.drain(..) {
+            if !std::mem::replace(&mut warm[i - n], true) {
+                pending -= 1;
+            }
+        }
+    }
+    let mut trips = 0;
+    let start = Usage::now();
+    let end = start.at + args.window;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        round(&mut sockets, left.min(POLL_WAIT), &mut replied)?;
+        trips += replied.len() as u64;
+        replied.clear();
+    }
+    Ok(ScaleOutcome::Measured(start.span_to(Usage::now(), trips)))
 }
 
 #[cfg(test)]

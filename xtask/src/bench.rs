@@ -80,15 +80,18 @@ enum Scenario {
     Topics,
     /// One ROUTER echoing to N DEALER, one request in flight each.
     Router,
+    /// The library's ROUTER-DEALER proxy between N REQ clients and N REP workers.
+    Proxy,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 6] = [
         Scenario::Sockets,
         Scenario::FanIn,
         Scenario::FanOut,
         Scenario::Topics,
         Scenario::Router,
+        Scenario::Proxy,
     ];
 
     /// The sizes N of a full run; `--quick` runs the first only.
@@ -98,6 +101,7 @@ impl Scenario {
             Scenario::FanIn => &[1, 10, 100],
             Scenario::FanOut | Scenario::Topics => &[1, 10, 50],
             Scenario::Router => &[100, 1000],
+            Scenario::Proxy => &[1, 10],
         }
     }
 
@@ -109,6 +113,7 @@ impl Scenario {
             Scenario::FanOut => "fanout",
             Scenario::Topics => "topics",
             Scenario::Router => "router",
+            Scenario::Proxy => "proxy",
         }
     }
 
@@ -119,13 +124,14 @@ impl Scenario {
             Scenario::FanOut => format!("fan-out {n} SUB"),
             Scenario::Topics => format!("topics {n} SUB"),
             Scenario::Router => format!("ROUTER {n} DEALER"),
+            Scenario::Proxy => format!("proxy {n} REQ-REP"),
         }
     }
 
     /// What the rate counts: messages, or round trips for the ROUTER.
     fn per(self) -> &'static str {
         match self {
-            Scenario::Router => "trip",
+            Scenario::Router | Scenario::Proxy => "trip",
             _ => "msg",
         }
     }
@@ -150,6 +156,7 @@ impl Scenario {
             Scenario::FanOut => pair("scale-fanout-pub", "scale-fanout-sub"),
             Scenario::Topics => pair("scale-topics-pub", "scale-topics-sub"),
             Scenario::Router => pair("scale-router-echo", "scale-router-dealers"),
+            Scenario::Proxy => pair("scale-proxy-broker", "scale-proxy-clients"),
         }
     }
 }
@@ -411,7 +418,7 @@ impl Test {
             Kind::Thr => "M msg/s",
             Kind::Lat => "us one-way",
             Kind::Scale(Scenario::Sockets, _) => "ms",
-            Kind::Scale(Scenario::Router, _) => "k trips/s",
+            Kind::Scale(Scenario::Router | Scenario::Proxy, _) => "k trips/s",
             Kind::Scale(..) => "M msg/s",
         }
     }
@@ -423,7 +430,7 @@ impl Test {
             Kind::Thr => r.msgs_per_s / 1e6,
             Kind::Lat => r.lat_us,
             Kind::Scale(Scenario::Sockets, _) => r.setup_s * 1e3,
-            Kind::Scale(Scenario::Router, _) => r.msgs_per_s / 1e3,
+            Kind::Scale(Scenario::Router | Scenario::Proxy, _) => r.msgs_per_s / 1e3,
             Kind::Scale(..) => r.msgs_per_s / 1e6,
         }
     }
@@ -1538,15 +1545,16 @@ mod tests {
                 "fanin-1",
                 "fanout-1",
                 "topics-1",
-                "router-100"
+                "router-100",
+                "proxy-1"
             ]
         );
-        assert_eq!(Test::scale(false).len(), 14);
+        assert_eq!(Test::scale(false).len(), 16);
         let cfg = parse(&["--scale".into()]).unwrap();
         assert!(cfg.tests.iter().all(|t| t.scenario().is_some()));
         assert_eq!((cfg.reps, cfg.scale_reps), (5, SCALE_REPS));
         let cfg = parse(&["--quick".into()]).unwrap();
-        assert_eq!(cfg.tests.len(), Test::all().len() + 5);
+        assert_eq!(cfg.tests.len(), Test::all().len() + 6);
         assert_eq!(
             (cfg.reps, cfg.scale_reps, cfg.window()),
             (1, 1, SCALE_WINDOW_QUICK)

@@ -48,6 +48,8 @@ impl scale::Library for Libzmq {
             SocketKind::Sub => zmq::SUB,
             SocketKind::Router => zmq::ROUTER,
             SocketKind::Dealer => zmq::DEALER,
+            SocketKind::Req => zmq::REQ,
+            SocketKind::Rep => zmq::REP,
         };
         ctx.socket(t).map_err(|e| e.to_string())
     }
@@ -99,6 +101,14 @@ impl scale::Library for Libzmq {
         ready.clear();
         ready.extend((0..items.len()).filter(|&i| items[i].is_readable()));
         Ok(())
+    }
+
+    fn proxy(
+        _ctx: zmq::Context,
+        frontend: zmq::Socket,
+        backend: zmq::Socket,
+    ) -> Result<(), String> {
+        zmq::proxy(&frontend, &backend).map_err(|e| e.to_string())
     }
 }
 

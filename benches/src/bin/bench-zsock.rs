@@ -50,6 +50,8 @@ impl scale::Library for Zsock {
             SocketKind::Sub => SocketType::Sub,
             SocketKind::Router => SocketType::Router,
             SocketKind::Dealer => SocketType::Dealer,
+            SocketKind::Req => SocketType::Req,
+            SocketKind::Rep => SocketType::Rep,
         };
         ctx.socket(t).map_err(|e| e.to_string())
     }
@@ -105,6 +107,16 @@ impl scale::Library for Zsock {
         ready.clear();
         ready.extend((0..items.len()).filter(|&i| items[i].revents.contains(Events::POLLIN)));
         Ok(())
+    }
+
+    fn proxy(
+        _ctx: Context,
+        mut frontend: zsock::Socket,
+        mut backend: zsock::Socket,
+    ) -> Result<(), String> {
+        zsock::proxy(&mut frontend, &mut backend, None)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 

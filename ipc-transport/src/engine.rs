@@ -201,6 +201,47 @@ pub struct Engine<H: Handler> {
     closed: bool,
 }
 
+/// A socket's readiness, seen from a poller ([`Engine::watcher`]). It keeps the socket's
+/// state alive but not the socket open: once the socket is closed, [`Watcher::lock`]
+/// gives `None`.
+pub struct Watcher<H: Handler> {
+    shared: Arc<Shared<H>>,
+}
+
+impl<H: Handler> Shared<H> {
+    /// The notify descriptor, armed: see [`Engine::notify_fd`].
+    fn arm_notify_fd(&self) -> BorrowedFd<'_> {
+        let mut st = lock_live(&self.state);
+        st.unpark_now();
+        if !st.fd_armed {
+            st.fd_armed = true;
+            // Changes before arming were not signalled: start readable, so the first wait
+            // returns at once and the caller checks readiness.
+            self.signal_fd();
+        }
+        self.notify_fd.as_fd()
+    }
+}
+
+impl<H: Handler> Watcher<H> {
+    /// The socket's notify descriptor ([`Engine::notify_fd`]).
+    pub fn notify_fd(&self) -> BorrowedFd<'_> {
+        self.shared.arm_notify_fd()
+    }
+
+    /// Locks the state to look at readiness; `None` once the socket is closed.
+    pub fn lock(&self) -> Option<Guard<'_, H>> {
+        let st = lock_live(&self.shared.state);
+        if st.closing.is_some() || st.shutdown {
+            return None;
+        }
+        Some(Guard {
+            st: Some(st),
+            shared: &self.shared,
+        })
+    }
+}
+
 /// A closed socket's remaining work (lingering output): [`Closing::wait`] waits for it.
 pub struct Closing {
     socket: Arc<dyn Finish>,
@@ -317,15 +358,15 @@ impl<H: Handler> Engine<H> {
     /// it is a hint: after it fires, check readiness until there is none, then drain it
     /// with [`Guard::drain_notify_fd`] and wait on it again.
     pub fn notify_fd(&self) -> BorrowedFd<'_> {
-        let mut st = lock_live(&self.shared.state);
-        st.unpark_now();
-        if !st.fd_armed {
-            st.fd_armed = true;
-            // Changes before arming were not signalled: start readable, so the first wait
-            // returns at once and the caller checks readiness.
-            self.shared.signal_fd();
+        self.shared.arm_notify_fd()
+    }
+
+    /// A handle on the socket's readiness that does not borrow the socket: for a poller
+    /// whose items live across calls that need the socket itself.
+    pub fn watcher(&self) -> Watcher<H> {
+        Watcher {
+            shared: self.shared.clone(),
         }
-        self.shared.notify_fd.as_fd()
     }
 
     /// A handle that reads monitor events from any thread.

@@ -77,7 +77,7 @@ pub use core::{
     Core, Handler, Notice, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES, READ_AHEAD_MAX,
 };
 pub use creds::{AccessFilter, PeerCred};
-pub use engine::{Closing, Engine, Guard, Monitor, State};
+pub use engine::{Closing, Engine, Guard, Monitor, State, Watcher};
 pub use error::{TransportError, ETERM};
 pub use message::Message;
 pub use reactor::IoThreads;

@@ -1,9 +1,10 @@
 //! ROUTER-DEALER broker: REQ clients talk to REP workers through a broker that polls a
 //! ROUTER (clients' side) and a DEALER (workers' side) and moves whole messages between
-//! them, envelopes and all.
+//! them, envelopes and all. The poll items are built once, as with the `zmq` crate; the
+//! ready-made version of this loop is `zsock::proxy` (see the `proxy` example).
 use std::time::Duration;
 
-use zsock::{poll, Context, Events, Flags, PollItem, SocketType};
+use zsock::{poll, Context, Events, Flags, SocketType};
 
 const CLIENTS: usize = 3;
 const REQUESTS: usize = 5;
@@ -45,22 +46,19 @@ fn main() -> zsock::Result<()> {
         }));
     }
 
+    let mut items = [
+        frontend.as_poll_item(Events::POLLIN),
+        backend.as_poll_item(Events::POLLIN),
+    ];
     let mut moved = 0;
     while moved < 2 * CLIENTS * REQUESTS {
-        let (front_ready, back_ready) = {
-            let mut items = [
-                PollItem::new(&frontend, Events::POLLIN),
-                PollItem::new(&backend, Events::POLLIN),
-            ];
-            poll(&mut items, Some(Duration::from_secs(10)))?;
-            (!items[0].revents.is_empty(), !items[1].revents.is_empty())
-        };
-        if front_ready {
+        poll(&mut items, Some(Duration::from_secs(10)))?;
+        if items[0].is_readable() {
             let msg = frontend.recv_msg(Flags::DONTWAIT)?;
             backend.send_msg(msg, Flags::NONE)?;
             moved += 1;
         }
-        if back_ready {
+        if items[1].is_readable() {
             let msg = backend.recv_msg(Flags::DONTWAIT)?;
             frontend.send_msg(msg, Flags::NONE)?;
             moved += 1;

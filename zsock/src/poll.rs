@@ -1,42 +1,109 @@
 //! Waiting on many sockets at once (`zmq_poll`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
-use crate::socket::{Events, Socket};
+use ipc_transport::Watcher;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::routing::Routing;
+use crate::socket::{readiness, Events, Socket};
 
 /// One socket to poll and what to wait for; `revents` holds what is ready afterwards.
-#[derive(Debug)]
-pub struct PollItem<'a> {
-    /// The socket.
-    pub socket: &'a Socket,
+///
+/// An item does not borrow its socket: build the items once and poll them in a loop while
+/// the sockets send and receive, as with the `zmq` crate. Polling an item whose socket was
+/// closed fails with ENOTSOCK.
+///
+/// ```
+/// use zsock::{poll, Context, Events, Flags, PollItem, SocketType};
+///
+/// let ctx = Context::new();
+/// let mut a = ctx.socket(SocketType::Pair)?;
+/// let mut b = ctx.socket(SocketType::Pair)?;
+/// a.connect(&b.bind("ipc://*")?)?;
+/// let mut items = [a.as_poll_item(Events::POLLIN), PollItem::new(&b, Events::POLLIN)];
+/// a.send("to b", Flags::NONE)?;
+/// for _ in 0..2 {
+///     poll(&mut items, None)?;
+///     if items[0].is_readable() {
+///         assert_eq!(a.recv(Flags::NONE)?, "to a");
+///     }
+///     if items[1].is_readable() {
+///         assert_eq!(b.recv(Flags::NONE)?, "to b");
+///         b.send("to a", Flags::NONE)?;
+///     }
+/// }
+/// # Ok::<(), zsock::Error>(())
+/// ```
+pub struct PollItem {
+    watcher: Watcher<Routing>,
+    /// The socket holds frames of a message partly received.
+    partial: Arc<AtomicBool>,
     /// What to wait for.
     pub events: Events,
     /// What is ready (set by [`poll`]).
     pub revents: Events,
 }
 
-impl<'a> PollItem<'a> {
-    /// Waits for `events` on `socket`.
-    pub fn new(socket: &'a Socket, events: Events) -> PollItem<'a> {
+impl std::fmt::Debug for PollItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollItem")
+            .field("events", &self.events)
+            .field("revents", &self.revents)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PollItem {
+    /// Waits for `events` on `socket` (the item does not borrow it).
+    pub fn new(socket: &Socket, events: Events) -> PollItem {
+        let (watcher, partial) = socket.watch();
         PollItem {
-            socket,
+            watcher,
+            partial,
             events,
             revents: Events::NONE,
         }
+    }
+
+    /// Whether the last [`poll`] found a message to receive.
+    pub fn is_readable(&self) -> bool {
+        self.revents.contains(Events::POLLIN)
+    }
+
+    /// Whether the last [`poll`] found room to send.
+    pub fn is_writable(&self) -> bool {
+        self.revents.contains(Events::POLLOUT)
+    }
+
+    /// ZMQ_EVENTS of the item's socket (clearing its descriptor, as
+    /// [`Socket::events`] does).
+    fn ready(&self) -> Result<Events> {
+        let mut g = self.watcher.lock().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other(libc::ENOTSOCK),
+                "a poll item's socket is closed",
+            )
+        })?;
+        // The socket holds input of its own: taken ahead (the engine counts it) or a
+        // message partly received.
+        let holds = self.partial.load(Ordering::Relaxed) || g.parts().1.lent() > 0;
+        Ok(readiness(&mut g, holds))
     }
 }
 
 /// Waits until at least one item is ready or `timeout` passes (`None`: forever); returns
 /// how many items are ready.
-pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usize> {
+pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
-        // `events` clears each socket's descriptor before it checks, so a change after the
-        // check makes the descriptor readable and the system poll below returns.
+        // Each look empties the socket's descriptor before it checks, so a change after
+        // the check makes the descriptor readable and the system poll below returns.
         let mut ready = 0;
         for it in items.iter_mut() {
-            it.revents = it.socket.events() & it.events;
+            it.revents = it.ready()? & it.events;
             ready += usize::from(!it.revents.is_empty());
         }
         if ready > 0 {
@@ -52,6 +119,6 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
                 Some(left)
             }
         };
-        ipc_transport::wait_readable(items.iter().map(|it| it.socket.fd()), wait)?;
+        ipc_transport::wait_readable(items.iter().map(|it| it.watcher.notify_fd()), wait)?;
     }
 }

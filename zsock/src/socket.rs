@@ -2,12 +2,14 @@
 
 use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipc_transport::{
     Closing, Config, Core, Engine, Guard, IoThreads, Message, RecvRead, SendWait, TcpOptions,
+    Watcher,
 };
 use zmtp_codec::SocketType;
 
@@ -196,6 +198,24 @@ impl Drop for Context {
 /// ([`ipc_transport::Engine::lock_holding`]).
 const PREFETCH: usize = 32;
 
+/// ZMQ_EVENTS from the socket's state, `holds_input` saying whether the socket holds
+/// received frames or messages of its own. Empties the notify descriptor first, and hands
+/// parked connections back to the I/O thread (the caller may wait on the descriptor next:
+/// their input must reach the I/O thread).
+pub(crate) fn readiness(g: &mut Guard<'_, Routing>, holds_input: bool) -> Events {
+    g.drain_notify_fd();
+    g.unpark();
+    let (routing, core) = g.parts();
+    let mut ev = Events::NONE;
+    if holds_input || routing.can_recv(core) {
+        ev = ev | Events::POLLIN;
+    }
+    if routing.can_send(core) {
+        ev = ev | Events::POLLOUT;
+    }
+    ev
+}
+
 /// `Socket::engine` is `None` only inside `drop`.
 const ENGINE: &str = "socket engine present until drop";
 
@@ -243,6 +263,11 @@ pub struct Socket {
     sending: Option<Message>,
     /// Frames of a received message not yet handed out by `recv`.
     receiving: VecDeque<Bytes>,
+    /// Whether `receiving` holds frames, for poll items ([`PollItem`]), which see the
+    /// socket's readiness without borrowing it.
+    ///
+    /// [`PollItem`]: crate::PollItem
+    partial: Arc<std::sync::atomic::AtomicBool>,
     /// Whole messages taken from the engine with the one before them (PAIR, PULL,
     /// DEALER, SUB), handed out without the lock. See [`PREFETCH`].
     prefetched: VecDeque<Message>,
@@ -273,6 +298,7 @@ impl Socket {
             },
             sending: None,
             receiving: VecDeque::new(),
+            partial: Arc::default(),
             prefetched: VecDeque::new(),
             lent: std::cell::Cell::new(0),
             rcvmore: false,
@@ -638,6 +664,7 @@ impl Socket {
         }
         let f = self.receiving.pop_front().unwrap_or_default();
         self.rcvmore = !self.receiving.is_empty();
+        self.partial.store(self.rcvmore, Ordering::Relaxed);
         Ok(f)
     }
 
@@ -673,6 +700,7 @@ impl Socket {
         if !self.receiving.is_empty() {
             // The rest of a message partly taken with `recv`.
             self.rcvmore = false;
+            self.partial.store(false, Ordering::Relaxed);
             return Ok(self.receiving.drain(..).collect());
         }
         if let Some(m) = self.prefetched.pop_front() {
@@ -739,18 +767,21 @@ impl Socket {
     /// [`Socket::fd`]'s readiness, so wait on the descriptor again after this says nothing.
     pub fn events(&self) -> Events {
         let mut g = self.lock();
-        g.drain_notify_fd();
-        // The caller may wait on the descriptor next: input must reach the I/O thread.
-        g.unpark();
-        let (routing, core) = g.parts();
-        let mut ev = Events::NONE;
-        if !self.receiving.is_empty() || !self.prefetched.is_empty() || routing.can_recv(core) {
-            ev = ev | Events::POLLIN;
-        }
-        if routing.can_send(core) {
-            ev = ev | Events::POLLOUT;
-        }
-        ev
+        readiness(
+            &mut g,
+            !self.receiving.is_empty() || !self.prefetched.is_empty(),
+        )
+    }
+
+    /// A [`PollItem`](crate::PollItem) for this socket (the `zmq` crate's
+    /// `as_poll_item`): it does not borrow the socket.
+    pub fn as_poll_item(&self, events: Events) -> crate::PollItem {
+        crate::PollItem::new(self, events)
+    }
+
+    /// What a poll item needs to see this socket's readiness without borrowing it.
+    pub(crate) fn watch(&self) -> (Watcher<Routing>, Arc<std::sync::atomic::AtomicBool>) {
+        (self.engine().watcher(), self.partial.clone())
     }
 
     /// ZMQ_FD: a descriptor that becomes readable when the socket's readiness may have

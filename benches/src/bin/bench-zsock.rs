@@ -99,7 +99,7 @@ impl scale::Library for Zsock {
         timeout: Duration,
         ready: &mut Vec<usize>,
     ) -> Result<(), String> {
-        let mut items: Vec<PollItem<'_>> = sockets
+        let mut items: Vec<PollItem> = sockets
             .iter()
             .map(|s| PollItem::new(s, Events::POLLIN))
             .collect();

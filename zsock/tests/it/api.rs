@@ -1,7 +1,9 @@
 //! The conveniences a pyzmq or `zmq` crate user reaches for: sending borrowed and owned
-//! bytes, whole messages as lists of frames, text.
+//! bytes, whole messages as lists of frames, text, poll items built once.
 
-use zsock::{Bytes, Context, ErrorKind, Flags, SocketType};
+use std::time::Duration;
+
+use zsock::{poll, Bytes, Context, ErrorKind, Events, Flags, PollItem, SocketType};
 
 use crate::support::{bound_pair, Dir};
 
@@ -87,4 +89,63 @@ fn recv_string_refuses_bytes_that_are_not_utf8_and_keeps_them() {
     assert!(e.to_string().contains("offset 2"), "{e}");
     assert_eq!(e.into_frame().unwrap(), &[b'o', b'k', 0xff, 0xfe][..]);
     assert_eq!(pull.recv_string(Flags::NONE).unwrap(), "after");
+}
+
+#[test]
+fn poll_items_built_once_serve_a_loop_that_sends_and_receives() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "p", SocketType::Pull, SocketType::Push);
+    let (mut rep, mut req) = bound_pair(&ctx, &d, "r", SocketType::Rep, SocketType::Req);
+    // The items do not borrow the sockets: the loop below uses them mutably.
+    let mut items = [
+        pull.as_poll_item(Events::POLLIN),
+        PollItem::new(&rep, Events::POLLIN),
+    ];
+    for i in 0..5 {
+        push.send(format!("work {i}"), Flags::NONE).unwrap();
+    }
+    req.send("question", Flags::NONE).unwrap();
+    let (mut work, mut answered) = (Vec::new(), false);
+    while work.len() < 5 || !answered {
+        let n = poll(&mut items, Some(Duration::from_secs(10))).unwrap();
+        assert!(n > 0, "poll timed out");
+        if items[0].is_readable() {
+            // One at a time: the others, taken ahead by the first receive, must keep the
+            // item readable.
+            work.push(pull.recv_string(Flags::DONTWAIT).unwrap());
+        }
+        if items[1].is_readable() {
+            assert_eq!(rep.recv(Flags::DONTWAIT).unwrap(), "question");
+            rep.send("answer", Flags::NONE).unwrap();
+            answered = true;
+        }
+    }
+    assert_eq!(
+        work,
+        (0..5).map(|i| format!("work {i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(req.recv(Flags::NONE).unwrap(), "answer");
+    // Nothing left: a poll that times out says so.
+    assert_eq!(poll(&mut items, Some(Duration::from_millis(1))).unwrap(), 0);
+}
+
+#[test]
+fn poll_items_see_a_message_partly_received_and_a_closed_socket() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (mut pull, mut push) = bound_pair(&ctx, &d, "q", SocketType::Pull, SocketType::Push);
+    let mut items = [pull.as_poll_item(Events::POLLIN)];
+    push.send_multipart(["a", "b"], Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "a");
+    assert_eq!(
+        poll(&mut items, Some(Duration::ZERO)).unwrap(),
+        1,
+        "frame b waits"
+    );
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "b");
+    assert_eq!(poll(&mut items, Some(Duration::ZERO)).unwrap(), 0);
+    drop(pull);
+    let e = poll(&mut items, Some(Duration::ZERO)).unwrap_err();
+    assert_eq!(e.errno(), libc::ENOTSOCK);
 }

@@ -291,6 +291,8 @@ pub struct Pipe {
     inbound_bytes: usize,
     peer: Option<PeerInfo>,
     creds: Option<PeerCred>,
+    /// The peer's address (tcp).
+    addr: Option<SocketAddr>,
     endpoint: String,
     pub(crate) origin: Origin,
     /// The connection is gone; the pipe lives on until its received messages are taken.
@@ -301,7 +303,35 @@ pub struct Pipe {
     discard_input: bool,
 }
 
+/// How many removed pipes' peers [`Core::peer_meta`] still knows: enough for the
+/// messages a caller holds from peers that just went, bounded however often peers come and go.
+pub const RETIRED_PEERS: usize = 64;
+
+/// What a socket knows of one peer: what it said in its handshake and what the kernel
+/// says of it. See [`Core::peer_meta`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerMeta {
+    /// The peer's handshake: its socket type, identity and READY properties.
+    pub info: PeerInfo,
+    /// The peer process's credentials (ipc).
+    pub creds: Option<PeerCred>,
+    /// The peer's address and port (tcp).
+    pub addr: Option<SocketAddr>,
+    /// The endpoint of the bind or connect the connection came from.
+    pub endpoint: String,
+}
+
 impl Pipe {
+    /// What is known of its peer, once the handshake completed.
+    fn meta(&self) -> Option<PeerMeta> {
+        Some(PeerMeta {
+            info: self.peer.clone()?,
+            creds: self.creds,
+            addr: self.addr,
+            endpoint: self.endpoint.clone(),
+        })
+    }
+
     /// The oldest received message.
     #[inline]
     fn take(&mut self) -> Option<Message> {
@@ -444,6 +474,8 @@ pub struct Core {
     pub(crate) big_rbufs: bool,
     /// Messages the caller took ahead and still holds (see [`Core::set_lent`]).
     lent: usize,
+    /// Removed pipes' peers, newest last (see [`Core::peer_meta`]).
+    retired: VecDeque<(PipeId, PeerMeta)>,
     /// Notifications the layer above built from peers' commands and has not handed out
     /// yet (see [`Core::set_unread_notifications`]).
     unread_notifications: usize,
@@ -480,6 +512,7 @@ impl Core {
             sent_since_wait: false,
             big_rbufs: false,
             lent: 0,
+            retired: VecDeque::new(),
             unread_notifications: 0,
             wake_waiters: false,
             doomed: Vec::new(),
@@ -525,6 +558,7 @@ impl Core {
             inbound_bytes: 0,
             peer: None,
             creds: None,
+            addr: None,
             endpoint,
             origin,
             draining: false,
@@ -549,7 +583,15 @@ impl Core {
     }
 
     pub(crate) fn remove_pipe(&mut self, id: PipeId) {
-        if self.pipes.remove(id).is_some() {
+        if let Some(p) = self.pipes.remove(id) {
+            // Messages it delivered may still be in the caller's hands: their peer stays
+            // known for a while.
+            if let Some(meta) = p.meta() {
+                if self.retired.len() == RETIRED_PEERS {
+                    self.retired.pop_front();
+                }
+                self.retired.push_back((id, meta));
+            }
             self.notify(Notice::Detached(id));
             self.compact_readable();
         }
@@ -600,6 +642,21 @@ impl Core {
     /// What the peer said in its handshake, once connected.
     pub fn peer(&self, id: PipeId) -> Option<&PeerInfo> {
         self.pipes.get(id)?.peer.as_ref()
+    }
+
+    /// What is known of the peer that pipe `id` leads (or led) to: for a received
+    /// message's peer ([`Message::received_on`]). A pipe removed since is still known among
+    /// the last [`RETIRED_PEERS`] removed.
+    pub fn peer_meta(&self, id: PipeId) -> Option<PeerMeta> {
+        match self.pipes.get(id) {
+            Some(p) => p.meta(),
+            None => self
+                .retired
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == id)
+                .map(|(_, m)| m.clone()),
+        }
     }
 
     /// The peer's credentials (SO_PEERCRED), once connected.
@@ -1631,11 +1688,15 @@ impl Core {
     }
 
     pub(crate) fn attach_conn_to_pipe(&mut self, c: Key, p: PipeId, peer: PeerInfo) {
-        let creds = self.conns.get(c).and_then(|c| c.creds);
+        let (creds, addr) = self
+            .conns
+            .get(c)
+            .map_or((None, None), |c| (c.creds, c.addr));
         if let Some(pipe) = self.pipes.get_mut(p) {
             pipe.conn = Some(c);
             pipe.peer = Some(peer);
             pipe.creds = creds;
+            pipe.addr = addr;
             // A new peer on a kept pipe: the layer above decides afresh (Connected).
             pipe.discard_input = false;
         }
@@ -1741,12 +1802,13 @@ impl Inbox for PipeInbox<'_> {
         self.pipe.inbound.push_back(Message::new());
         if let Some(m) = self.pipe.inbound.back_mut() {
             m.push(body);
+            m.set_received_on(self.id);
         }
         self.queued();
         true
     }
 
-    fn push_message(&mut self, msg: Message) -> bool {
+    fn push_message(&mut self, mut msg: Message) -> bool {
         if self.pub_side && msg.len() == 1 {
             if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
                 self.subscribe(sub);
@@ -1757,6 +1819,7 @@ impl Inbox for PipeInbox<'_> {
             return false;
         }
         self.pipe.inbound_bytes += msg.byte_len();
+        msg.set_received_on(self.id);
         self.pipe.inbound.push_back(msg);
         self.queued();
         true

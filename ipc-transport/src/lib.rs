@@ -74,7 +74,8 @@ pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, TcpOptions, TransportEvent};
 pub use connection::{COPY_MAX, PIN_FACTOR, READ_CHUNK};
 pub use core::{
-    Core, Handler, Notice, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES, READ_AHEAD_MAX,
+    Core, Handler, Notice, PeerMeta, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES,
+    READ_AHEAD_MAX, RETIRED_PEERS,
 };
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{Closing, Engine, Guard, Monitor, State, Watcher};

@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod metadata;
 pub mod fuzzing;
 mod monitor;
 mod options;
@@ -56,6 +57,7 @@ mod subs;
 pub use bytes::Bytes;
 pub use error::{errno, Error, ErrorKind, Result};
 pub use ipc_transport::{Message, PeerCred, TcpOptions, READ_AHEAD_MAX};
+pub use metadata::Metadata;
 pub use monitor::{Event, Monitor};
 pub use options::{SocketOption, OPTION_NAMES};
 pub use poll::{poll, PollItem};

@@ -206,6 +206,11 @@ struct Router {
 }
 
 impl Router {
+    /// The pipe of the peer with routing id `id`.
+    fn pipe_of(&self, id: &[u8]) -> Option<PipeId> {
+        self.by_id.get(id).copied()
+    }
+
     /// Drops a pipe's routing id (and the id's entry, if it still names this pipe), and
     /// the pipe from fair queueing.
     fn forget(&mut self, p: PipeId) {
@@ -633,6 +638,14 @@ impl Routing {
     }
 
     /// EVENTS' POLLIN: a message is queued (nothing is read from the sockets).
+    /// A ROUTER's pipe for routing id `id`.
+    pub(crate) fn pipe_of_routing_id(&self, id: &[u8]) -> Option<PipeId> {
+        match &self.kind {
+            Kind::Router(r) => r.pipe_of(id),
+            _ => None,
+        }
+    }
+
     pub(crate) fn can_recv(&mut self, core: &mut Core) -> bool {
         match &mut self.kind {
             Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.has_queued(pipe)),

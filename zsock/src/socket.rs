@@ -14,6 +14,7 @@ use ipc_transport::{
 use zmtp_codec::SocketType;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::metadata::Metadata;
 use crate::monitor::Monitor;
 use crate::options::{
     millis_or_infinite, millis_or_system, non_negative, secs_or_system, system_or_at_least,
@@ -761,6 +762,41 @@ impl Socket {
                 }
             }
         }
+    }
+
+    /// The metadata of the peer a received message came from (`zmq_msg_gets`): its
+    /// socket type, routing id and handshake properties, and its credentials (ipc) or
+    /// address (tcp). `None` for a message this socket did not receive, or whose peer left
+    /// long ago (the socket keeps the last few departed peers).
+    ///
+    /// ```
+    /// # use zsock::{Context, Flags, SocketType};
+    /// # let ctx = Context::new();
+    /// # let mut pull = ctx.socket(SocketType::Pull)?;
+    /// # let mut push = ctx.socket(SocketType::Push)?;
+    /// # push.connect(&pull.bind("ipc://*")?)?;
+    /// push.send("hello", Flags::NONE)?;
+    /// let msg = pull.recv_msg(Flags::NONE)?;
+    /// let peer = pull.metadata(&msg).expect("received here");
+    /// assert_eq!(peer.socket_type(), Some(SocketType::Push));
+    /// assert_eq!(peer.peer_cred().map(|c| c.pid), Some(std::process::id() as i32));
+    /// assert_eq!(peer.gets("Socket-Type").as_deref(), Some("PUSH"));
+    /// # Ok::<(), zsock::Error>(())
+    /// ```
+    pub fn metadata(&self, msg: &Message) -> Option<Metadata> {
+        let pipe = msg.received_on()?;
+        let mut g = self.engine().lock();
+        g.parts().1.peer_meta(pipe).map(Metadata::new)
+    }
+
+    /// A ROUTER's peer by the routing id it has there (the first frame of what it
+    /// receives from that peer): its [`Metadata`], while it is connected. `None` for other
+    /// socket types and unknown ids.
+    pub fn peer_metadata(&self, routing_id: &[u8]) -> Option<Metadata> {
+        let mut g = self.engine().lock();
+        let (routing, core) = g.parts();
+        let pipe = routing.pipe_of_routing_id(routing_id)?;
+        core.peer_meta(pipe).map(Metadata::new)
     }
 
     /// ZMQ_EVENTS: whether a receive and a send would succeed now. Also clears

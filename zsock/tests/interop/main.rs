@@ -11,6 +11,7 @@ mod heartbeat;
 mod identities;
 mod illegal;
 mod matrix;
+mod metadata;
 mod proxy;
 mod pubsub;
 mod support;

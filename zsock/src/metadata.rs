@@ -1,0 +1,87 @@
+//! What a socket knows of the peer a message came from (`zmq_msg_gets`).
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use ipc_transport::{PeerCred, PeerMeta};
+use zmtp_codec::SocketType;
+
+/// A peer as a received message's metadata describes it: what it said in its handshake
+/// (socket type, routing id, its READY properties) and what the kernel says of it (an ipc
+/// peer's process credentials, a tcp peer's address and port).
+///
+/// From [`Socket::metadata`](crate::Socket::metadata) for a received message, or
+/// [`Socket::peer_metadata`](crate::Socket::peer_metadata) for a ROUTER's routing id.
+/// [`Metadata::gets`] looks properties up by libzmq's names, for code ported from
+/// `zmq_msg_gets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    meta: PeerMeta,
+}
+
+impl Metadata {
+    pub(crate) fn new(meta: PeerMeta) -> Metadata {
+        Metadata { meta }
+    }
+
+    /// The peer's socket type (its `Socket-Type` property).
+    pub fn socket_type(&self) -> Option<SocketType> {
+        self.meta.info.socket_type
+    }
+
+    /// The routing id the peer asked for (its `Identity` property, libzmq's ROUTING_ID
+    /// option), if it set one.
+    pub fn routing_id(&self) -> Option<&Bytes> {
+        self.meta.info.identity.as_ref().filter(|id| !id.is_empty())
+    }
+
+    /// The peer process's pid, uid and gid (ipc), as the kernel gave them at connect.
+    pub fn peer_cred(&self) -> Option<PeerCred> {
+        self.meta.creds
+    }
+
+    /// The peer's address and port (tcp).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.meta.addr
+    }
+
+    /// The endpoint of the bind or connect the peer's connection came through.
+    pub fn endpoint(&self) -> &str {
+        &self.meta.endpoint
+    }
+
+    /// A property of the peer's handshake by name (case-insensitive, as ZMTP says):
+    /// `Socket-Type`, `Identity`, and any the peer added (libzmq's ZMQ_METADATA, `X-...`).
+    pub fn property(&self, name: &str) -> Option<&Bytes> {
+        self.meta.info.metadata.get(name)
+    }
+
+    /// The peer's handshake properties, as sent.
+    pub fn properties(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
+        self.meta.info.metadata.iter()
+    }
+
+    /// A property by libzmq's name, as `zmq_msg_gets` gives it: `Socket-Type`
+    /// (`"DEALER"`), `Routing-Id` (the peer's `Identity`), `Peer-Address` (a tcp peer's
+    /// IP address without the port, or `:UID:GID:PID` for an ipc peer, as libzmq writes
+    /// them), or any property of the peer's handshake. `None` for what this peer did not
+    /// give (libzmq: EINVAL). `User-Id` (set by a ZAP handler) is never present: zsock
+    /// has no ZAP yet. Names are case-insensitive.
+    pub fn gets(&self, name: &str) -> Option<String> {
+        let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+        if name.eq_ignore_ascii_case("Peer-Address") {
+            return match (self.meta.addr, self.meta.creds) {
+                (Some(addr), _) => Some(addr.ip().to_string()),
+                (None, Some(c)) => Some(format!(":{}:{}:{}", c.uid, c.gid, c.pid)),
+                (None, None) => None,
+            };
+        }
+        if name.eq_ignore_ascii_case("Routing-Id") {
+            return self.routing_id().map(text);
+        }
+        if name.eq_ignore_ascii_case("User-Id") {
+            return None;
+        }
+        self.property(name).map(text)
+    }
+}

@@ -27,6 +27,9 @@ const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
   --count N           exit 0 after N messages sent (push, pub), replies sent (rep), or
                       messages received (every other type)
   --echo              rep/router/dealer/pair: send every received message back unchanged
+  --wait-subscribers N
+                      pub: hold stdin's lines until N subscriptions have arrived (two
+                      subscribers to one topic count as two), then send them
   --OPTION VALUE      any socket option by its libzmq name, e.g. --sndhwm 10, --linger 0,
                       --routing-id me, --reconnect-ivl 50, --heartbeat-ivl 1000,
                       --maxmsgsize 65536, --mode 600, --filter-uid 1000, --exclusive-bind
@@ -52,6 +55,8 @@ struct Args {
     subscribe: Vec<String>,
     count: Option<u64>,
     echo: bool,
+    /// pub: subscriptions to wait for before sending stdin's lines.
+    wait_subscribers: Option<u64>,
     options: Vec<SocketOption>,
 }
 
@@ -75,6 +80,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         subscribe: Vec::new(),
         count: None,
         echo: false,
+        wait_subscribers: None,
         options: Vec::new(),
     };
     while let Some(arg) = it.next() {
@@ -98,12 +104,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "bind" => a.binds.push(value("an endpoint")?),
             "connect" => a.connects.push(value("an endpoint")?),
             "subscribe" => a.subscribe.push(value("a topic")?),
-            "count" => {
-                let v = value("a number")?;
-                a.count = Some(
-                    v.parse()
-                        .map_err(|_| format!("--count: `{v}` is not a number"))?,
-                );
+            "count" => a.count = Some(number("count", &value("a number")?)?),
+            "wait-subscribers" => {
+                a.wait_subscribers = Some(number("wait-subscribers", &value("a number")?)?);
             }
             "echo" => a.echo = true,
             "help" => return Err(String::new()),
@@ -126,7 +129,28 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if a.binds.is_empty() && a.connects.is_empty() {
         return Err("give at least one --bind or --connect".into());
     }
+    if a.wait_subscribers.is_some() && a.ty != SocketType::Pub {
+        return Err("--wait-subscribers is for pub only".into());
+    }
     Ok(a)
+}
+
+/// The value of `--NAME` as a count.
+fn number(name: &str, v: &str) -> Result<u64, String> {
+    v.parse()
+        .map_err(|_| format!("--{name}: `{v}` is not a number"))
+}
+
+impl Args {
+    /// The socket to create: an XPUB, which receives the subscriptions, for a pub that waits
+    /// for subscribers (it sends as a PUB does); else the type asked for.
+    fn socket_type(&self) -> SocketType {
+        if self.wait_subscribers.is_some() {
+            SocketType::XPub
+        } else {
+            self.ty
+        }
+    }
 }
 
 /// What the type does with stdin and with received messages.
@@ -190,6 +214,11 @@ pub(crate) fn drain(fd: &OwnedFd) {
     while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
 }
 
+/// Whether an XPUB's message is a subscription (first byte 1; 0 is an unsubscription).
+fn is_subscribe(m: &Message) -> bool {
+    m.frames().first().is_some_and(|f| f.first() == Some(&1))
+}
+
 enum Input {
     Line(String),
     Eof,
@@ -201,6 +230,8 @@ struct Run {
     role: Role,
     sent: u64,
     received: u64,
+    /// Subscriptions received, for `--wait-subscribers`.
+    subscriptions: u64,
     /// A REP request (printed) waiting for its reply line.
     reply_due: bool,
     /// A REQ request out, waiting for its reply.
@@ -224,6 +255,33 @@ impl Run {
         self.args.count.is_some_and(|c| n >= c)
     }
 
+    /// Whether stdin's lines wait for more subscriptions (`--wait-subscribers`).
+    fn awaiting_subscribers(&self) -> bool {
+        self.args
+            .wait_subscribers
+            .is_some_and(|n| self.subscriptions < n)
+    }
+
+    /// Whether a line waits that may go out once the socket takes it (a pub's socket always
+    /// does: lines held for subscribers must not count, or the loop would spin).
+    fn has_line_to_send(&self) -> bool {
+        !self.lines.is_empty() && !self.awaiting_subscribers()
+    }
+
+    /// Counts the subscriptions the XPUB of a waiting pub has received; the rest of its
+    /// messages (unsubscriptions) are dropped. Always drained, also once enough have
+    /// arrived, so that the socket does not stay readable.
+    fn take_subscriptions(&mut self) -> Result<(), String> {
+        loop {
+            match self.sock.recv_msg(Flags::DONTWAIT) {
+                Ok(m) if is_subscribe(&m) => self.subscriptions += 1,
+                Ok(_) => {}
+                Err(e) if e.kind() == zsock::ErrorKind::Again => return Ok(()),
+                Err(e) => return Err(format!("receive failed: {e}")),
+            }
+        }
+    }
+
     fn send(&mut self, m: Message) -> zsock::Result<()> {
         self.sock.send_msg(m, Flags::NONE)?;
         self.sent += 1;
@@ -232,6 +290,10 @@ impl Run {
 
     /// Handles every message that can be received now.
     fn on_readable(&mut self) -> Result<Step, String> {
+        if self.args.wait_subscribers.is_some() {
+            self.take_subscriptions()?;
+            return Ok(Step::Continue);
+        }
         loop {
             if self.role == Role::Replier && self.reply_due {
                 return Ok(Step::Continue); // REP must reply first
@@ -293,7 +355,8 @@ impl Run {
                 }
                 Role::Requester => !self.awaiting_reply,
                 Role::Replier => self.reply_due,
-                Role::Sender | Role::Both => true,
+                Role::Sender => !self.awaiting_subscribers(),
+                Role::Both => true,
             };
             if !ready {
                 break;
@@ -355,10 +418,15 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let sig = signal_fd().map_err(|e| format!("signalfd: {e}"))?;
     let ctx = Context::new();
     let mut sock = ctx
-        .socket(args.ty)
+        .socket(args.socket_type())
         .map_err(|e| format!("cannot create socket: {e}"))?;
     for o in &args.options {
         sock.set(o.clone()).map_err(|e| format!("option: {e}"))?;
+    }
+    if args.wait_subscribers.is_some() {
+        // Every subscription counts, a second one to a topic too.
+        sock.set(SocketOption::XpubVerbose(true))
+            .map_err(|e| format!("option: {e}"))?;
     }
     // With no --subscribe, sub and xsub subscribe to everything.
     let topics = if args.subscribe.is_empty() {
@@ -420,6 +488,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         args,
         sent: 0,
         received: 0,
+        subscriptions: 0,
         reply_due: false,
         awaiting_reply: false,
         stdin_done: !uses_stdin,
@@ -445,7 +514,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         let ev = st.sock.events();
         let room = st.printer.has_room().map_err(|e| format!("stdout: {e}"))?;
         if (ev.contains(Events::POLLIN) && room)
-            || (ev.contains(Events::POLLOUT) && !st.lines.is_empty())
+            || (ev.contains(Events::POLLOUT) && st.has_line_to_send())
         {
             continue;
         }

@@ -228,6 +228,53 @@ fn pub_sub_with_topics_and_pair() {
     assert_eq!(b.wait(), 0);
 }
 
+/// `--wait-subscribers`: all of stdin is read and ended before anyone subscribes; pub holds
+/// the lines until the subscription arrives, delivers every one, then exits.
+#[test]
+fn pub_waits_for_a_subscriber_before_sending_stdin() {
+    let d = dir();
+    let e = ep(&d, "wait1");
+    let mut publ = zcat(&["pub", "--bind", &e, "--wait-subscribers", "1"]);
+    publ.bound();
+    publ.write("a\nb\nc\n");
+    publ.close_stdin();
+    let mut sub = zcat(&["sub", "--connect", &e, "--count", "3"]);
+    for want in ["a", "b", "c"] {
+        assert_eq!(sub.line(), want);
+    }
+    assert_eq!(sub.wait(), 0);
+    assert_eq!(publ.wait(), 0, "pub exits once its lines are out");
+}
+
+/// Two subscribers to the same topic are two subscriptions: with `--wait-subscribers 2`,
+/// both receive every line.
+#[test]
+fn pub_counts_two_subscribers_to_one_topic_as_two() {
+    let d = dir();
+    let e = ep(&d, "wait2");
+    let mut publ = zcat(&["pub", "--bind", &e, "--wait-subscribers", "2"]);
+    publ.bound();
+    publ.write("t1\nt2\nt3\n");
+    publ.close_stdin();
+    let subscriber = || zcat(&["sub", "--connect", &e, "--subscribe", "t", "--count", "3"]);
+    let mut subs = [subscriber(), subscriber()];
+    for sub in &mut subs {
+        for want in ["t1", "t2", "t3"] {
+            assert_eq!(sub.line(), want);
+        }
+        assert_eq!(sub.wait(), 0);
+    }
+    assert_eq!(publ.wait(), 0);
+}
+
+#[test]
+fn wait_subscribers_is_for_pub_only() {
+    let mut z = zcat(&["push", "--bind", "ipc://*", "--wait-subscribers", "1"]);
+    assert_eq!(z.wait(), 2);
+    let first = z.err.recv_timeout(WAIT).unwrap();
+    assert_eq!(first, "zcat: --wait-subscribers is for pub only");
+}
+
 #[test]
 fn xsub_subscribes_through_xpub() {
     let d = dir();

@@ -103,6 +103,85 @@ impl Config {
     }
 }
 
+/// A system error number, shown by name: `ECONNREFUSED (Connection refused)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The symbolic name (`ECONNREFUSED`), for the errors sockets meet; `None` for others.
+    pub fn name(self) -> Option<&'static str> {
+        ERRNO_NAMES
+            .iter()
+            .find(|(n, _)| *n == self.0)
+            .map(|(_, name)| *name)
+    }
+
+    /// The error of an I/O failure (EIO when it carries no system error: a name that did
+    /// not resolve, which says more in its own message).
+    pub(crate) fn of(e: &std::io::Error) -> Errno {
+        Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl PartialEq<i32> for Errno {
+    fn eq(&self, other: &i32) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = std::io::Error::from_raw_os_error(self.0).to_string();
+        // std's text ends with " (os error N)": the name says that already.
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        match self.name() {
+            Some(name) => write!(f, "{name} ({text})"),
+            None => write!(f, "errno {} ({text})", self.0),
+        }
+    }
+}
+
+/// The errnos a socket's events carry, by name.
+const ERRNO_NAMES: &[(i32, &str)] = &[
+    (libc::EPERM, "EPERM"),
+    (libc::ENOENT, "ENOENT"),
+    (libc::EINTR, "EINTR"),
+    (libc::EIO, "EIO"),
+    (libc::EBADF, "EBADF"),
+    (libc::EAGAIN, "EAGAIN"),
+    (libc::ENOMEM, "ENOMEM"),
+    (libc::EACCES, "EACCES"),
+    (libc::ENOTDIR, "ENOTDIR"),
+    (libc::EISDIR, "EISDIR"),
+    (libc::EINVAL, "EINVAL"),
+    (libc::ENFILE, "ENFILE"),
+    (libc::EMFILE, "EMFILE"),
+    (libc::ENOSPC, "ENOSPC"),
+    (libc::EROFS, "EROFS"),
+    (libc::EPIPE, "EPIPE"),
+    (libc::ENAMETOOLONG, "ENAMETOOLONG"),
+    (libc::ELOOP, "ELOOP"),
+    (libc::ENODEV, "ENODEV"),
+    (libc::EPROTO, "EPROTO"),
+    (libc::ENOTSOCK, "ENOTSOCK"),
+    (libc::EPROTONOSUPPORT, "EPROTONOSUPPORT"),
+    (libc::EAFNOSUPPORT, "EAFNOSUPPORT"),
+    (libc::EADDRINUSE, "EADDRINUSE"),
+    (libc::EADDRNOTAVAIL, "EADDRNOTAVAIL"),
+    (libc::ENETDOWN, "ENETDOWN"),
+    (libc::ENETUNREACH, "ENETUNREACH"),
+    (libc::ECONNABORTED, "ECONNABORTED"),
+    (libc::ECONNRESET, "ECONNRESET"),
+    (libc::ENOBUFS, "ENOBUFS"),
+    (libc::ENOTCONN, "ENOTCONN"),
+    (libc::ETIMEDOUT, "ETIMEDOUT"),
+    (libc::ECONNREFUSED, "ECONNREFUSED"),
+    (libc::EHOSTDOWN, "EHOSTDOWN"),
+    (libc::EHOSTUNREACH, "EHOSTUNREACH"),
+    (libc::EPROTOTYPE, "EPROTOTYPE"),
+    (libc::ENOPROTOOPT, "ENOPROTOOPT"),
+];
+
 /// What happened to an endpoint or connection (libzmq's socket monitor events).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -116,8 +195,8 @@ pub enum TransportEvent {
     BindFailed {
         /// The endpoint as given.
         endpoint: String,
-        /// The errno.
-        errno: i32,
+        /// Why.
+        errno: Errno,
     },
     /// A connection was accepted.
     Accepted {
@@ -132,8 +211,8 @@ pub enum TransportEvent {
     AcceptFailed {
         /// The listener's endpoint.
         endpoint: String,
-        /// The errno.
-        errno: i32,
+        /// Why.
+        errno: Errno,
         /// When the next attempt is made.
         retry_in: Duration,
     },
@@ -160,13 +239,15 @@ pub enum TransportEvent {
         /// The peer's address and port (tcp).
         peer_addr: Option<SocketAddr>,
     },
-    /// A connect attempt failed (or, with CONNECT_TIMEOUT, took too long: ETIMEDOUT) and
-    /// will be retried.
+    /// The next connect attempt is scheduled (libzmq's CONNECT_RETRIED): after an attempt
+    /// failed (or, with CONNECT_TIMEOUT, took too long: ETIMEDOUT), or after the connection
+    /// was lost or failed its handshake (the `Disconnected` or `HandshakeFailed` before it
+    /// says why).
     ConnectRetried {
         /// The endpoint.
         endpoint: String,
-        /// Why the attempt failed.
-        errno: i32,
+        /// Why the attempt failed; `None` when no attempt failed (the connection was lost).
+        errno: Option<Errno>,
         /// The delay before the next attempt.
         delay: Duration,
     },
@@ -206,4 +287,100 @@ pub enum TransportEvent {
         /// The endpoint.
         endpoint: String,
     },
+}
+
+impl std::fmt::Display for TransportEvent {
+    /// One line in words, naming the peer where known and errors by name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let peer = |f: &mut std::fmt::Formatter<'_>,
+                    cred: &Option<PeerCred>,
+                    addr: &Option<SocketAddr>| {
+            match (addr, cred) {
+                (Some(a), _) => write!(f, " (peer {a})"),
+                (None, Some(c)) => write!(f, " (peer pid {} uid {} gid {})", c.pid, c.uid, c.gid),
+                (None, None) => Ok(()),
+            }
+        };
+        match self {
+            TransportEvent::Listening { endpoint } => write!(f, "listening on {endpoint}"),
+            TransportEvent::BindFailed { endpoint, errno } => {
+                write!(f, "bind to {endpoint} failed: {errno}")
+            }
+            TransportEvent::Accepted {
+                endpoint,
+                peer: c,
+                peer_addr: a,
+            } => {
+                write!(f, "accepted a connection on {endpoint}")?;
+                peer(f, c, a)
+            }
+            TransportEvent::AcceptFailed {
+                endpoint,
+                errno,
+                retry_in,
+            } => write!(
+                f,
+                "accept on {endpoint} failed: {errno}; trying again in {retry_in:?}"
+            ),
+            TransportEvent::AccessRejected {
+                endpoint,
+                peer: c,
+                peer_addr: a,
+            } => {
+                write!(f, "refused a peer on {endpoint} (access filter)")?;
+                peer(f, c, a)
+            }
+            TransportEvent::ConnectDelayed { endpoint } => {
+                write!(f, "connecting to {endpoint}")
+            }
+            TransportEvent::Connected {
+                endpoint,
+                peer: c,
+                peer_addr: a,
+            } => {
+                write!(f, "connected to {endpoint}")?;
+                peer(f, c, a)
+            }
+            TransportEvent::ConnectRetried {
+                endpoint,
+                errno,
+                delay,
+            } => match errno {
+                Some(e) => write!(
+                    f,
+                    "connect to {endpoint} failed: {e}; trying again in {delay:?}"
+                ),
+                None => write!(f, "reconnecting to {endpoint} in {delay:?}"),
+            },
+            TransportEvent::HandshakeSucceeded {
+                endpoint,
+                peer: c,
+                peer_addr: a,
+            } => {
+                write!(f, "handshake done on {endpoint}")?;
+                peer(f, c, a)
+            }
+            TransportEvent::HandshakeFailed {
+                endpoint,
+                peer: c,
+                peer_addr: a,
+                reason,
+            } => {
+                write!(f, "handshake failed on {endpoint}")?;
+                peer(f, c, a)?;
+                write!(f, ": {reason}")
+            }
+            TransportEvent::Disconnected {
+                endpoint,
+                peer: c,
+                peer_addr: a,
+                reason,
+            } => {
+                write!(f, "disconnected from {endpoint}")?;
+                peer(f, c, a)?;
+                write!(f, ": {reason}")
+            }
+            TransportEvent::Closed { endpoint } => write!(f, "closed {endpoint}"),
+        }
+    }
 }

@@ -17,12 +17,13 @@ use std::panic::AssertUnwindSafe;
 
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
 use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
+use crate::config::Errno;
 use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, RoomWait, Side};
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
@@ -109,6 +110,8 @@ pub struct State<H> {
     timers: Timers<TimerKey>,
     events: VecDeque<TransportEvent>,
     monitor: bool,
+    /// The queues of the [`Monitor`] handles, each fed every event.
+    monitors: Vec<Weak<MonitorQueue>>,
     /// The I/O thread this socket is placed on, and its slot there.
     reactor: Arc<Reactor>,
     slot: usize,
@@ -188,6 +191,9 @@ impl<H> Shared<H> {
     /// Marks the socket finished and wakes everyone waiting on it.
     fn finished(&self, st: &mut State<H>) {
         st.shutdown = true;
+        for m in st.monitors.drain(..).filter_map(|m| m.upgrade()) {
+            m.close();
+        }
         self.cond.notify_all();
         self.signal_fd();
     }
@@ -313,6 +319,7 @@ impl<H: Handler> Engine<H> {
                 timers: Timers::default(),
                 events: VecDeque::new(),
                 monitor: false,
+                monitors: Vec::new(),
                 reactor: reactor.clone(),
                 slot: usize::MAX,
                 wake_pending: false,
@@ -370,11 +377,12 @@ impl<H: Handler> Engine<H> {
     }
 
     /// A handle that reads monitor events from any thread.
-    pub fn monitor(&self) -> Monitor<H> {
-        lock(&self.shared.state).monitor = true;
-        Monitor {
-            shared: self.shared.clone(),
-        }
+    pub fn monitor(&self) -> Monitor {
+        let queue = Arc::new(MonitorQueue::default());
+        let mut st = lock(&self.shared.state);
+        queue.inbox().closed = st.shutdown;
+        st.monitors.push(Arc::downgrade(&queue));
+        Monitor { queue }
     }
 
     /// Locks the state for the calling thread.
@@ -507,36 +515,107 @@ fn poisoned() -> ! {
 }
 
 /// Reads a socket's monitor events; `Send` and `Sync`, usable while the socket is busy.
-pub struct Monitor<H: Handler> {
-    shared: Arc<Shared<H>>,
+/// Each handle has a queue of its own, fed every event from its creation on.
+pub struct Monitor {
+    queue: Arc<MonitorQueue>,
 }
 
-impl<H: Handler> Monitor<H> {
+/// One monitor handle's events.
+#[derive(Default)]
+struct MonitorQueue {
+    inbox: Mutex<MonitorInbox>,
+    cond: Condvar,
+    /// Readable while events wait: made on the first [`Monitor::fd`].
+    fd: std::sync::OnceLock<OwnedFd>,
+}
+
+#[derive(Default)]
+struct MonitorInbox {
+    events: VecDeque<TransportEvent>,
+    /// The socket finished: no more events come.
+    closed: bool,
+    /// The descriptor was signalled and not drained since.
+    signaled: bool,
+}
+
+impl MonitorQueue {
+    fn inbox(&self) -> MutexGuard<'_, MonitorInbox> {
+        lock(&self.inbox)
+    }
+
+    /// Queues an event (dropping the oldest beyond MAX_EVENTS) and wakes the reader.
+    fn push(&self, e: TransportEvent) {
+        let mut inbox = self.inbox();
+        if inbox.events.len() == MAX_EVENTS {
+            inbox.events.pop_front();
+        }
+        inbox.events.push_back(e);
+        self.signal(&mut inbox);
+        self.cond.notify_all();
+    }
+
+    fn close(&self) {
+        let mut inbox = self.inbox();
+        inbox.closed = true;
+        // A reader waiting on the descriptor learns of the end too.
+        self.signal(&mut inbox);
+        self.cond.notify_all();
+    }
+
+    fn signal(&self, inbox: &mut MonitorInbox) {
+        if let Some(fd) = self.fd.get() {
+            if !std::mem::replace(&mut inbox.signaled, true) {
+                sys::signal_eventfd(fd);
+            }
+        }
+    }
+}
+
+impl Monitor {
     /// The next event, waiting until `deadline` (`None`: forever, or until the socket
     /// closes, which gives `None`).
     pub fn next_event(&self, deadline: Option<Instant>) -> Option<TransportEvent> {
-        let mut st = lock(&self.shared.state);
+        let q = &self.queue;
+        let mut inbox = q.inbox();
         loop {
-            if let Some(e) = st.events.pop_front() {
+            if let Some(e) = inbox.events.pop_front() {
+                if inbox.events.is_empty() && !inbox.closed && inbox.signaled {
+                    if let Some(fd) = q.fd.get() {
+                        sys::drain_eventfd(fd);
+                    }
+                    inbox.signaled = false;
+                }
                 return Some(e);
             }
-            if st.shutdown || deadline.is_some_and(|d| Instant::now() >= d) {
+            if inbox.closed || deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
-            st.waiters += 1;
-            st = match deadline {
-                None => self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
+            inbox = match deadline {
+                None => q.cond.wait(inbox).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let dur = d.saturating_duration_since(Instant::now());
-                    self.shared
-                        .cond
-                        .wait_timeout(st, dur)
+                    q.cond
+                        .wait_timeout(inbox, dur)
                         .unwrap_or_else(|e| e.into_inner())
                         .0
                 }
             };
-            st.waiters -= 1;
         }
+    }
+
+    /// A descriptor that is readable while events wait (and once the socket has closed),
+    /// for poll(2), mio or tokio: after it fires, take events until none is left. Made on
+    /// the first call (a monitor that is never polled costs no descriptor).
+    pub fn fd(&self) -> std::io::Result<BorrowedFd<'_>> {
+        let q = &self.queue;
+        if q.fd.get().is_none() {
+            let fd = sys::new_eventfd()?;
+            let mut inbox = q.inbox();
+            if q.fd.set(fd).is_ok() && (!inbox.events.is_empty() || inbox.closed) {
+                q.signal(&mut inbox);
+            }
+        }
+        Ok(q.fd.get().expect("set above").as_fd())
     }
 }
 
@@ -832,7 +911,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         let st = self.st();
         let r = st.bind(endpoint);
         if let Err(e) = &r {
-            let errno = e.errno();
+            let errno = Errno(e.errno());
             st.event(TransportEvent::BindFailed {
                 endpoint: endpoint.to_string(),
                 errno,
@@ -946,6 +1025,12 @@ fn is_retryable_accept_error(e: &io::Error) -> bool {
 
 impl<H: Handler> State<H> {
     fn event(&mut self, e: TransportEvent) {
+        if !self.monitors.is_empty() {
+            self.monitors.retain(|m| m.strong_count() > 0);
+            for m in self.monitors.iter().filter_map(Weak::upgrade) {
+                m.push(e.clone());
+            }
+        }
         if self.monitor {
             if self.events.len() == MAX_EVENTS {
                 self.events.pop_front();
@@ -1054,14 +1139,11 @@ impl<H: Handler> State<H> {
                 });
                 self.add_conn(link, Origin::Connected(k), text, now);
             }
-            Err(e) => {
-                let errno = e.raw_os_error().unwrap_or(0);
-                self.schedule_reconnect(k, errno, now);
-            }
+            Err(e) => self.schedule_reconnect(k, Some(Errno::of(&e)), now),
         }
     }
 
-    fn schedule_reconnect(&mut self, k: Key, errno: i32, now: Instant) {
+    fn schedule_reconnect(&mut self, k: Key, errno: Option<Errno>, now: Instant) {
         let Some(c) = self.connectors.get_mut(k) else {
             return;
         };
@@ -1258,7 +1340,7 @@ impl<H: Handler> State<H> {
                     self.timers.set(TimerKey::Listener(lk), Some(at));
                     self.event(TransportEvent::AcceptFailed {
                         endpoint,
-                        errno: e.raw_os_error().unwrap_or(0),
+                        errno: Errno::of(&e),
                         retry_in: retry,
                     });
                     return;
@@ -1535,6 +1617,7 @@ impl<H: Handler> State<H> {
         let _ = self.reactor.deregister(&mut conn.stream);
         let reason = conn.closing.clone().unwrap_or(CloseReason::Local);
         let was_active = conn.is_active();
+        let was_connecting = conn.connecting;
         let text = reason.describe();
         let (endpoint, peer, peer_addr) = (conn.endpoint.clone(), conn.creds, conn.addr);
         if conn.connecting {
@@ -1597,9 +1680,11 @@ impl<H: Handler> State<H> {
                 // never completed its handshake leaves the queue in place.
                 self.close_connector(ck);
             } else {
+                // A connect that failed has its errno; a connection lost or refused in
+                // the handshake has no attempt that failed (its own event said why).
                 let errno = match reason {
-                    CloseReason::Io(e) => e,
-                    _ => 0,
+                    CloseReason::Io(e) if was_connecting => Some(Errno(e)),
+                    _ => None,
                 };
                 self.schedule_reconnect(ck, errno, now);
             }

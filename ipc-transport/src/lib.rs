@@ -71,7 +71,7 @@ pub const CALLER_POLLED_CONNS: usize = 8;
 
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
-pub use config::{Config, TcpOptions, TransportEvent};
+pub use config::{Config, Errno, TcpOptions, TransportEvent};
 pub use connection::{COPY_MAX, PIN_FACTOR, READ_CHUNK};
 pub use core::{
     Core, Handler, Notice, PeerMeta, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES,

@@ -2,23 +2,35 @@
 
 use std::time::{Duration, Instant};
 
+use std::os::fd::BorrowedFd;
+
 use ipc_transport::TransportEvent;
 
-use crate::routing::Routing;
+use crate::error::Result;
 
-/// A monitor event. Connection events carry the peer's credentials (uid, gid, pid) when
-/// the kernel gave them.
+/// A monitor event. Connection events carry the peer's credentials (uid, gid, pid) for
+/// ipc or its address and port for tcp; errors are [`Errno`](crate::Errno)s, shown by
+/// name. `Display` writes one line in words.
 pub type Event = TransportEvent;
 
-/// Reads a socket's events from any thread (`Send + Sync`), in order. Events are kept from
-/// the moment the first monitor is made (at most 10 000 unread; older ones are dropped).
+/// Reads a socket's events from any thread (`Send + Sync`), in order. Each handle from
+/// [`Socket::monitor`](crate::Socket::monitor) receives every event from its creation on
+/// (at most 10 000 unread; older ones are dropped), whatever the other handles read.
 pub struct Monitor {
-    inner: ipc_transport::Monitor<Routing>,
+    inner: ipc_transport::Monitor,
 }
 
 impl Monitor {
-    pub(crate) fn new(inner: ipc_transport::Monitor<Routing>) -> Monitor {
+    pub(crate) fn new(inner: ipc_transport::Monitor) -> Monitor {
         Monitor { inner }
+    }
+
+    /// A descriptor that is readable while events wait, and once the socket has closed:
+    /// the monitor can sit in poll(2), mio or tokio beside other descriptors. After it
+    /// fires, take events with [`Monitor::try_next`] until there is none. The descriptor
+    /// is made on the first call.
+    pub fn fd(&self) -> Result<BorrowedFd<'_>> {
+        Ok(self.inner.fd()?)
     }
 
     /// The next event, waiting up to `timeout` (`None`: until one comes or the socket

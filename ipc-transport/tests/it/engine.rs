@@ -484,7 +484,7 @@ fn connect_before_bind_queues_and_delivers() {
     event(
         &push,
         "a retry with ENOENT",
-        |e| matches!(e, TransportEvent::ConnectRetried { errno, .. } if *errno == libc::ENOENT),
+        |e| matches!(e, TransportEvent::ConnectRetried { errno, .. } if *errno == Some(ipc_transport::Errno(libc::ENOENT))),
     );
     let pull = engine(SocketType::Pull, |_| {});
     pull.bind(&addr).unwrap();

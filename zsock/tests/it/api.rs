@@ -1,9 +1,12 @@
 //! The conveniences a pyzmq or `zmq` crate user reaches for: sending borrowed and owned
-//! bytes, whole messages as lists of frames, text, poll items built once.
+//! bytes, whole messages as lists of frames, text, poll items built once, monitors.
 
 use std::time::Duration;
 
-use zsock::{poll, Bytes, Context, ErrorKind, Events, Flags, PollItem, SocketType};
+use zsock::{
+    poll, Bytes, Context, Errno, ErrorKind, Event, Events, Flags, Monitor, PollItem, SocketOption,
+    SocketType,
+};
 
 use crate::support::{bound_pair, Dir};
 
@@ -148,4 +151,89 @@ fn poll_items_see_a_message_partly_received_and_a_closed_socket() {
     drop(pull);
     let e = poll(&mut items, Some(Duration::ZERO)).unwrap_err();
     assert_eq!(e.errno(), libc::ENOTSOCK);
+}
+
+/// Whether `fd` is readable now.
+fn readable_now(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    rc == 1
+}
+
+/// The next event that `pick` accepts, within 10 s.
+fn next_matching(mon: &Monitor, pick: impl Fn(&Event) -> bool) -> Event {
+    loop {
+        match mon.next(Some(Duration::from_secs(10))) {
+            Some(e) if pick(&e) => return e,
+            Some(_) => {}
+            None => panic!("no such event within 10 s"),
+        }
+    }
+}
+
+#[test]
+fn every_monitor_handle_gets_every_event_and_has_a_descriptor() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    let first = pull.monitor();
+    let second = pull.monitor();
+    let fd = first.fd().unwrap();
+    assert!(!readable_now(fd), "nothing happened yet");
+    pull.bind(&d.ep("m")).unwrap();
+    assert!(readable_now(fd), "an event waits");
+    for mon in [&first, &second] {
+        let e = mon.try_next().expect("each handle has the event");
+        assert!(matches!(e, Event::Listening { .. }), "{e:?}");
+    }
+    assert!(!readable_now(fd), "all taken");
+    assert_eq!(second.try_next(), None);
+    // A handle made later sees what happens from then on.
+    let third = pull.monitor();
+    pull.unbind(&d.ep("m")).unwrap();
+    for mon in [&first, &second, &third] {
+        assert!(matches!(mon.try_next(), Some(Event::Closed { .. })));
+    }
+    drop(pull);
+    assert_eq!(first.next(None), None, "the socket closed");
+    assert!(readable_now(fd), "the end of the socket is readable too");
+}
+
+#[test]
+fn events_name_their_errno_and_a_lost_connection_has_none() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let mut push = ctx.socket(SocketType::Push).unwrap();
+    push.set(SocketOption::ReconnectIvl(20)).unwrap();
+    let mon = push.monitor();
+    push.connect(&d.ep("later")).unwrap();
+    let e = next_matching(&mon, |e| matches!(e, Event::ConnectRetried { .. }));
+    let Event::ConnectRetried { errno, .. } = &e else {
+        unreachable!()
+    };
+    assert_eq!(*errno, Some(Errno(libc::ENOENT)), "no file at the path yet");
+    assert!(e.to_string().contains("ENOENT"), "{e}");
+    assert_eq!(
+        Errno(libc::ECONNREFUSED).to_string(),
+        "ECONNREFUSED (Connection refused)"
+    );
+
+    // The peer comes, then goes: the retry after a lost connection names no errno.
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.bind(&d.ep("later")).unwrap();
+    next_matching(&mon, |e| matches!(e, Event::HandshakeSucceeded { .. }));
+    drop(pull);
+    next_matching(&mon, |e| matches!(e, Event::Disconnected { .. }));
+    let e = next_matching(&mon, |e| matches!(e, Event::ConnectRetried { .. }));
+    assert!(
+        matches!(e, Event::ConnectRetried { errno: None, .. }),
+        "no attempt failed: {e:?}"
+    );
+    assert!(e.to_string().starts_with("reconnecting to"), "{e}");
 }

@@ -218,7 +218,7 @@ fn unbind_stops_new_connections_and_closes_accepted_ones() {
     wait_event(
         &mon_push,
         "ConnectRetried with ENOENT",
-        |e| matches!(e, Event::ConnectRetried { errno, .. } if *errno == libc::ENOENT),
+        |e| matches!(e, Event::ConnectRetried { errno, .. } if *errno == Some(zsock::Errno(libc::ENOENT))),
     );
     push.send("after", Flags::NONE).unwrap();
     assert_nothing_arrives(&mut pull, 300);

@@ -1627,7 +1627,11 @@ fn retry_delays(ivl: i32, max: Option<i32>, n: usize) -> Vec<Duration> {
                 matches!(e, Event::ConnectRetried { .. })
             }) {
                 Event::ConnectRetried { errno, delay, .. } => {
-                    assert_eq!(errno, libc::ENOENT, "no file at the path");
+                    assert_eq!(
+                        errno,
+                        Some(zsock::Errno(libc::ENOENT)),
+                        "no file at the path"
+                    );
                     delay
                 }
                 _ => unreachable!(),

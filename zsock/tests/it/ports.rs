@@ -903,7 +903,7 @@ fn monitor_reports_disconnect_then_retries_when_the_binder_goes() {
                 ..
             } => {
                 assert_eq!(*ep, endpoint);
-                if errno == libc::ENOENT {
+                if errno == Some(zsock::Errno(libc::ENOENT)) {
                     break;
                 }
             }

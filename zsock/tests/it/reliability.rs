@@ -1011,7 +1011,7 @@ fn deleted_socket_file_keeps_connections_and_connectors_retry_until_the_path_is_
             retries.len()
         );
         for (errno, delay) in &retries {
-            assert_eq!(*errno, libc::ENOENT);
+            assert_eq!(*errno, Some(zsock::Errno(libc::ENOENT)));
             assert!(
                 (Duration::from_millis(100)..Duration::from_millis(200)).contains(delay),
                 "{delay:?}"

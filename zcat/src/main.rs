@@ -1,7 +1,8 @@
-//! `zcat`: netcat for ZeroMQ sockets over `ipc://`.
+//! `zcat`: netcat for ZeroMQ sockets over `ipc://` and `tcp://`, and the built-in proxy.
 //!
 //! ```text
 //! zcat TYPE [--bind EP]... [--connect EP]... [options]
+//! zcat proxy FRONT_TYPE BACK_TYPE [--front-bind EP]... [--back-bind EP]... [--print]
 //! ```
 //! Messages are text lines; frames are separated by TAB; a frame that is not printable
 //! UTF-8 is written as `0x` + hex, and an input frame `0x<hex>` is read as bytes.
@@ -14,11 +15,14 @@ use std::sync::mpsc;
 use zsock::{Context, Events, Flags, Message, Socket, SocketOption, SocketType};
 
 mod printer;
+mod proxy;
 mod text;
 
 use printer::Printer;
 
 const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
+       zcat proxy FRONT_TYPE BACK_TYPE [--front-bind EP]... [--back-bind EP]... [--print]
+                  (see zcat proxy --help)
   TYPE                pair pub sub xpub xsub req rep dealer router push pull
   --bind EP           bind to an ipc:// or tcp:// endpoint (repeatable); prints `bound EP`
                       on stderr, with the real path or port for a wildcard
@@ -585,6 +589,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "proxy") {
+        return proxy::main(&argv[1..]);
+    }
     let args = match parse_args(&argv) {
         Ok(a) => a,
         Err(e) if e.is_empty() => {

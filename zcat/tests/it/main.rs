@@ -522,3 +522,105 @@ fn sigterm_ends_zcat_while_its_stdout_is_blocked() {
     let path = bound.strip_prefix("ipc://").unwrap();
     assert!(!std::path::Path::new(path).exists(), "{path} left behind");
 }
+
+#[test]
+fn proxy_brokers_requests_prints_both_ways_and_exits_cleanly_on_a_signal() {
+    let d = dir();
+    let (front, back) = (ep(&d, "front"), ep(&d, "back"));
+    let mut z = zcat(&[
+        "proxy",
+        "router",
+        "dealer",
+        "--front-bind",
+        &front,
+        "--back-bind",
+        &back,
+        "--print",
+    ]);
+    assert_eq!(z.bound(), front);
+    assert_eq!(z.bound(), back);
+    let ctx = zsock::Context::new();
+    let mut worker = ctx.socket(zsock::SocketType::Rep).unwrap();
+    worker.set(zsock::SocketOption::RcvTimeo(20_000)).unwrap();
+    worker.connect(&back).unwrap();
+    let mut client = ctx.socket(zsock::SocketType::Req).unwrap();
+    client.set(zsock::SocketOption::RcvTimeo(20_000)).unwrap();
+    client.connect(&front).unwrap();
+    client.send("ping", zsock::Flags::NONE).unwrap();
+    assert_eq!(worker.recv(zsock::Flags::NONE).unwrap(), "ping");
+    worker.send("pong", zsock::Flags::NONE).unwrap();
+    assert_eq!(client.recv(zsock::Flags::NONE).unwrap(), "pong");
+    // Routing id (binary), empty delimiter, body; `>` going to the workers.
+    let (request, reply) = (z.line(), z.line());
+    assert!(
+        request.starts_with("> 0x") && request.ends_with("\t\tping"),
+        "{request}"
+    );
+    assert!(
+        reply.starts_with("< 0x") && reply.ends_with("\t\tpong"),
+        "{reply}"
+    );
+    z.signal(libc::SIGINT);
+    assert_eq!(z.wait(), 0);
+    for ep in [&front, &back] {
+        let path = ep.strip_prefix("ipc://").unwrap();
+        assert!(!std::path::Path::new(path).exists(), "{path} left behind");
+    }
+}
+
+#[test]
+fn proxy_forwards_subscriptions_from_xpub_to_xsub() {
+    let d = dir();
+    let (up, down) = (ep(&d, "up"), ep(&d, "down"));
+    let mut publisher = zcat(&["pub", "--bind", &up, "--wait-subscribers", "1"]);
+    publisher.bound();
+    let mut z = zcat(&[
+        "proxy",
+        "xsub",
+        "xpub",
+        "--front-connect",
+        &up,
+        "--back-bind",
+        &down,
+    ]);
+    assert_eq!(z.bound(), down);
+    let mut sub = zcat(&[
+        "sub",
+        "--connect",
+        &down,
+        "--subscribe",
+        "news",
+        "--count",
+        "1",
+    ]);
+    // The subscription reaches the publisher through the proxy; then it sends.
+    publisher.write("sports 1\nnews 2\n");
+    publisher.close_stdin();
+    assert_eq!(sub.line(), "news 2");
+    assert_eq!(sub.wait(), 0);
+    z.signal(libc::SIGTERM);
+    assert_eq!(z.wait(), 0);
+}
+
+#[test]
+fn proxy_usage_errors_exit_2() {
+    for args in [
+        &["proxy"][..],
+        &["proxy", "router"],
+        &["proxy", "router", "nosuch", "--back-bind", "ipc://@x"],
+        &["proxy", "router", "dealer", "--front-bind", "ipc://@x"],
+        &[
+            "proxy",
+            "router",
+            "dealer",
+            "--front-bind",
+            "ipc://@x",
+            "--back-bind",
+        ],
+    ] {
+        let mut z = zcat(args);
+        assert_eq!(z.wait(), 2, "{args:?}");
+        let err = z.err.recv_timeout(WAIT).unwrap();
+        assert!(err.starts_with("zcat: "), "{err}");
+    }
+}

@@ -1,0 +1,156 @@
+//! `zcat proxy`: the built-in proxy between two sockets, optionally printing what passes.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+
+use zsock::{Context, Direction, Proxy, Socket, SocketOption, SocketType};
+
+use crate::{endpoint_error, parse_type, signal_fd, text};
+
+pub(crate) const USAGE: &str =
+    "usage: zcat proxy FRONT_TYPE BACK_TYPE [--front-bind EP]... [--front-connect EP]...
+                  [--back-bind EP]... [--back-connect EP]... [--print]
+  FRONT_TYPE, BACK_TYPE   the two sockets' types: router dealer (a broker), xsub xpub (a
+                          forwarder), pull push (a streamer), ...
+  --front-bind EP, --back-bind EP
+                          bind that side (repeatable); prints `bound EP` on stderr
+  --front-connect EP, --back-connect EP
+                          connect that side (repeatable)
+  --print                 write each message that passes as a line, `> ` before those
+                          going front to back and `< ` before those going back to front
+Runs until SIGINT or SIGTERM, then closes at once (socket files are removed).";
+
+/// `zcat proxy`'s command line.
+#[derive(Debug)]
+struct ProxyArgs {
+    front: Side,
+    back: Side,
+    print: bool,
+}
+
+/// One side of the proxy: its type and endpoints.
+#[derive(Debug)]
+struct Side {
+    ty: SocketType,
+    binds: Vec<String>,
+    connects: Vec<String>,
+}
+
+impl Side {
+    fn new(ty: SocketType) -> Side {
+        Side {
+            ty,
+            binds: Vec::new(),
+            connects: Vec::new(),
+        }
+    }
+
+    /// The side's socket, bound (each bind printed) and connected.
+    fn open(&self, ctx: &Context) -> Result<Socket, String> {
+        let s = ctx
+            .socket(self.ty)
+            .map_err(|e| format!("cannot create socket: {e}"))?;
+        for ep in &self.binds {
+            let bound = s.bind(ep).map_err(|e| endpoint_error("bind", ep, &e))?;
+            eprintln!("bound {bound}");
+        }
+        for ep in &self.connects {
+            s.connect(ep)
+                .map_err(|e| endpoint_error("connect", ep, &e))?;
+        }
+        Ok(s)
+    }
+}
+
+fn parse(argv: &[String]) -> Result<ProxyArgs, String> {
+    let ty = |s: Option<&String>, which: &str| {
+        let s = s.ok_or_else(|| format!("missing {which} socket type"))?;
+        parse_type(s).ok_or_else(|| format!("unknown socket type `{s}`"))
+    };
+    let mut it = argv.iter();
+    let first = it.next();
+    if first.is_some_and(|a| a == "--help" || a == "-h") {
+        return Err(String::new());
+    }
+    let mut a = ProxyArgs {
+        front: Side::new(ty(first, "frontend")?),
+        back: Side::new(ty(it.next(), "backend")?),
+        print: false,
+    };
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs an endpoint"))
+        };
+        match arg.as_str() {
+            "--front-bind" => a.front.binds.push(value()?),
+            "--front-connect" => a.front.connects.push(value()?),
+            "--back-bind" => a.back.binds.push(value()?),
+            "--back-connect" => a.back.connects.push(value()?),
+            "--print" => a.print = true,
+            "--help" | "-h" => return Err(String::new()),
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+    for (side, name) in [(&a.front, "front"), (&a.back, "back")] {
+        if side.binds.is_empty() && side.connects.is_empty() {
+            return Err(format!(
+                "give the {name}end at least one --{name}-bind or --{name}-connect"
+            ));
+        }
+    }
+    Ok(a)
+}
+
+/// Runs `zcat proxy` with its arguments (after `proxy`).
+pub(crate) fn main(argv: &[String]) -> ExitCode {
+    let args = match parse(argv) {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("zcat: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zcat: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &ProxyArgs) -> Result<(), String> {
+    // Before the context's threads start, so that every thread blocks the signals.
+    let sig = signal_fd().map_err(|e| format!("signalfd: {e}"))?;
+    let ctx = Context::new();
+    let mut front = args.front.open(&ctx)?;
+    let mut back = args.back.open(&ctx)?;
+    let mut proxy = Proxy::new(&mut front, &mut back).stop_on(sig.as_fd());
+    if args.print {
+        let mut out = std::io::stdout().lock();
+        proxy = proxy.tap(move |dir, m| {
+            let mark = match dir {
+                Direction::FrontToBack => '>',
+                Direction::BackToFront => '<',
+            };
+            // A reader that went away does not stop the proxy.
+            let _ = writeln!(out, "{mark} {}", text::format_message(m));
+            let _ = out.flush();
+        });
+    }
+    let result = proxy.run().map(drop).map_err(|e| format!("proxy: {e}"));
+    // Stopped by a signal (or failed): close at once; socket files are removed.
+    for s in [&mut front, &mut back] {
+        let _ = s.set(SocketOption::Linger(0));
+    }
+    drop((front, back));
+    drop(ctx);
+    result
+}

@@ -1,18 +1,24 @@
-//! ZeroMQ sockets over `ipc://` (Unix domain sockets) in pure Rust, wire-compatible with
-//! libzmq 4.3: PAIR, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER, PUSH and PULL.
+//! ZeroMQ sockets over `ipc://` (Unix domain sockets) and `tcp://` in pure Rust,
+//! wire-compatible with libzmq 4.3: PAIR, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER,
+//! PUSH and PULL.
 //!
 //! What it does: the socket API a libzmq or pyzmq user knows — [`Context`], [`Socket`],
 //! `bind`/`connect`/`unbind`/`disconnect`, frame and multipart send/receive with
-//! [`Flags::DONTWAIT`] and [`Flags::SNDMORE`], options with libzmq's names and defaults
-//! ([`SocketOption`]), [`poll`], a pollable descriptor per socket ([`Socket::fd`]), a
-//! [`Monitor`], and one [`Error`] whose [`kind`](Error::kind) is the errno you know.
-//! Messages are [`Message`]s of `Bytes` frames: sending a `Vec<u8>` or `Bytes` never
-//! copies the body, and received frames are slices of the read buffer.
+//! [`Flags::DONTWAIT`] and [`Flags::SNDMORE`] ([`Socket::send`] takes borrowed bytes, which
+//! it copies, or owned ones, which it hands over; [`Socket::send_multipart`],
+//! [`Socket::recv_multipart`], [`Socket::recv_string`]), options with libzmq's names and
+//! defaults ([`SocketOption`]), [`poll`] with items built once ([`PollItem`]), a pollable
+//! descriptor per socket ([`Socket::fd`]), the built-in [`proxy`] (and [`Proxy`]), each
+//! received message's peer ([`Socket::metadata`]), a [`Monitor`] of typed events, and one
+//! [`Error`] whose [`kind`](Error::kind) is the errno you know. Messages are [`Message`]s
+//! of `Bytes` frames: sending a `Vec<u8>` or `Bytes` never copies the body, and received
+//! frames are slices of the read buffer.
 //!
-//! What it deliberately does not do: transports other than `ipc://` (tcp and inproc are
-//! refused with a clear error), security mechanisms other than NULL, and the draft socket
-//! types. The wire protocol lives in `zmtp-codec`, endpoints in `ipc-endpoint`, sockets and
-//! threads in `ipc-transport`.
+//! What it deliberately does not do yet: `inproc://` and the other transports (refused
+//! with a clear error), security mechanisms other than NULL, an async API, and the draft
+//! socket types. Coming from pyzmq or the `zmq` crate: see `docs/migration.md` in the
+//! repository. The wire protocol lives in `zmtp-codec`, endpoints in `ipc-endpoint` and
+//! `tcp-endpoint`, sockets and threads in `ipc-transport`.
 //!
 //! Threading: a [`Socket`] is `Send`, not `Sync`. The sockets of a [`Context`] share its
 //! I/O threads (one unless [`Context::set_io_threads`] says otherwise), and the calling

@@ -231,7 +231,7 @@ struct Local {
     conflate: bool,
 }
 
-/// A ZeroMQ socket over `ipc://`.
+/// A ZeroMQ socket over `ipc://` or `tcp://`.
 ///
 /// Threading contract: a `Socket` is `Send` but not `Sync`. Move it between threads freely,
 /// use it from one at a time (as libzmq requires). Its context's I/O threads keep accepting,

@@ -49,8 +49,8 @@
 #![forbid(unsafe_code)]
 
 mod error;
-mod metadata;
 pub mod fuzzing;
+mod metadata;
 mod monitor;
 mod options;
 mod poll;

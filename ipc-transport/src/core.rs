@@ -1217,12 +1217,6 @@ impl Core {
     /// In between the count is only ever too high (what the caller holds only shrinks),
     /// which stops reading early, never late. A lower count reads at once the connections
     /// that stopped at the mark and are now below it.
-    /// How many messages the caller holds that it took ahead, as it last said (see
-    /// [`Core::set_lent`]): none exactly when it holds none.
-    pub fn lent(&self) -> usize {
-        self.lent
-    }
-
     #[inline]
     pub(crate) fn set_lent(&mut self, n: usize) {
         // (Inline and checked first: every caller's lock says it, and it rarely changes.)
@@ -1230,6 +1224,12 @@ impl Core {
             let old = std::mem::replace(&mut self.lent, n);
             self.held_changed(old, n);
         }
+    }
+
+    /// How many messages the caller holds that it took ahead, as it last said when it
+    /// took the lock ([`crate::Engine::lock_holding`]): none exactly when it holds none.
+    pub fn lent(&self) -> usize {
+        self.lent
     }
 
     /// What the handler holds ([`Handler::held`]), as it last said. A lower count reads

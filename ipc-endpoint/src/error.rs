@@ -26,9 +26,9 @@ pub enum EndpointError {
         /// The text before `://`, as given.
         scheme: String,
     },
-    /// A ZeroMQ transport (`tcp://`, `inproc://`) that zsock does not carry yet.
+    /// A ZeroMQ transport (`inproc://`, `pgm://`, ...) that zsock does not carry yet.
     /// EPROTONOSUPPORT.
-    #[error("`{scheme}://` is a ZeroMQ transport that zsock does not carry yet; only `ipc://` is supported")]
+    #[error("`{scheme}://` is a ZeroMQ transport that zsock does not carry yet; zsock speaks `ipc://` and `tcp://`")]
     TransportNotCarried {
         /// The transport's name, e.g. `"tcp"`.
         scheme: &'static str,
@@ -108,7 +108,7 @@ fn unknown_transport_message(scheme: &str) -> String {
             );
         }
     }
-    format!("transport `{scheme}` is not supported; zsock speaks `ipc://`")
+    format!("transport `{scheme}` is not supported; zsock speaks `ipc://` and `tcp://`")
 }
 
 #[cfg(test)]

@@ -33,12 +33,14 @@ pub enum ErrorKind {
     NotFound,
     /// EACCES: permission denied.
     PermissionDenied,
-    /// EPROTONOSUPPORT: not an ipc:// endpoint.
+    /// EPROTONOSUPPORT: a transport zsock does not carry (neither ipc:// nor tcp://).
     ProtocolNotSupported,
     /// ENOTSUP: the socket type does not support the operation (e.g. recv on PUB).
     NotSupported,
     /// ETERM: the socket is closed.
     Terminated,
+    /// ENOTSOCK: the socket is gone (a poll item whose socket was closed).
+    NotSocket,
     /// Any other system error.
     Other(i32),
 }
@@ -58,6 +60,7 @@ impl ErrorKind {
             ErrorKind::ProtocolNotSupported => libc::EPROTONOSUPPORT,
             ErrorKind::NotSupported => libc::ENOTSUP,
             ErrorKind::Terminated => errno::ETERM,
+            ErrorKind::NotSocket => libc::ENOTSOCK,
             ErrorKind::Other(e) => e,
         }
     }
@@ -75,6 +78,7 @@ impl ErrorKind {
             libc::ENOTSUP => ErrorKind::NotSupported,
             errno::EFSM => ErrorKind::Fsm,
             errno::ETERM => ErrorKind::Terminated,
+            libc::ENOTSOCK => ErrorKind::NotSocket,
             other => ErrorKind::Other(other),
         }
     }

@@ -81,12 +81,10 @@ impl PollItem {
     /// ZMQ_EVENTS of the item's socket (clearing its descriptor, as
     /// [`Socket::events`] does).
     fn ready(&self) -> Result<Events> {
-        let mut g = self.watcher.lock().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Other(libc::ENOTSOCK),
-                "a poll item's socket is closed",
-            )
-        })?;
+        let mut g = self
+            .watcher
+            .lock()
+            .ok_or_else(|| Error::new(ErrorKind::NotSocket, "a poll item's socket is closed"))?;
         // The socket holds input of its own: taken ahead (the engine counts it) or a
         // message partly received.
         let holds = self.partial.load(Ordering::Relaxed) || g.parts().1.lent() > 0;

@@ -150,6 +150,7 @@ fn poll_items_see_a_message_partly_received_and_a_closed_socket() {
     assert_eq!(poll(&mut items, Some(Duration::ZERO)).unwrap(), 0);
     drop(pull);
     let e = poll(&mut items, Some(Duration::ZERO)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotSocket);
     assert_eq!(e.errno(), libc::ENOTSOCK);
 }
 

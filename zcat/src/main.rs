@@ -587,21 +587,30 @@ fn run(args: Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A parsed command line, or how to exit: `--help` (an empty error) prints `usage` and
+/// succeeds; a usage error prints the error and `usage` and exits 2.
+pub(crate) fn usage_or<A>(parsed: Result<A, String>, usage: &str) -> Result<A, ExitCode> {
+    match parsed {
+        Ok(a) => Ok(a),
+        Err(e) if e.is_empty() => {
+            println!("{usage}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("zcat: {e}\n{usage}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().is_some_and(|a| a == "proxy") {
         return proxy::main(&argv[1..]);
     }
-    let args = match parse_args(&argv) {
+    let args = match usage_or(parse_args(&argv), USAGE) {
         Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("zcat: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match run(args) {
         Ok(code) => code,

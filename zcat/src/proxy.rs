@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use zsock::{Context, Direction, Proxy, Socket, SocketOption, SocketType};
 
-use crate::{endpoint_error, parse_type, signal_fd, text};
+use crate::{endpoint_error, parse_type, signal_fd, text, usage_or};
 
 pub(crate) const USAGE: &str =
     "usage: zcat proxy FRONT_TYPE BACK_TYPE [--front-bind EP]... [--front-connect EP]...
@@ -106,16 +106,9 @@ fn parse(argv: &[String]) -> Result<ProxyArgs, String> {
 
 /// Runs `zcat proxy` with its arguments (after `proxy`).
 pub(crate) fn main(argv: &[String]) -> ExitCode {
-    let args = match parse(argv) {
+    let args = match usage_or(parse(argv), USAGE) {
         Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("zcat: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,21 +12,35 @@ use zsock::{Direction, ErrorKind, Flags, Proxy, SocketOption, SocketType};
 
 use crate::support::{sock, Dir};
 
+/// A PULL-to-PUSH proxy bound at `front` and `back` in `d`, steered by a `control` socket
+/// bound at `ctl`, running on a thread of its own. `back_hwm`: the backend's SNDHWM.
+fn streamer(
+    ctx: &zsock::Context,
+    d: &Dir,
+    control: SocketType,
+    back_hwm: Option<i32>,
+) -> thread::JoinHandle<zsock::Result<zsock::Statistics>> {
+    let mut front = sock(ctx, SocketType::Pull);
+    let mut back = sock(ctx, SocketType::Push);
+    if let Some(hwm) = back_hwm {
+        back.set(SocketOption::SndHwm(hwm)).unwrap();
+    }
+    let mut control = sock(ctx, control);
+    front.bind(&d.ep("front")).unwrap();
+    back.bind(&d.ep("back")).unwrap();
+    control.bind(&d.ep("ctl")).unwrap();
+    thread::spawn(move || {
+        Proxy::new(&mut front, &mut back)
+            .control(&mut control)
+            .run()
+    })
+}
+
 #[test]
 fn pause_holds_messages_and_resume_lets_them_through() {
     let ctx = zsock::Context::new();
     let d = Dir::new();
-    let mut front = sock(&ctx, SocketType::Pull);
-    let mut back = sock(&ctx, SocketType::Push);
-    let mut control = sock(&ctx, SocketType::Rep);
-    front.bind(&d.ep("front")).unwrap();
-    back.bind(&d.ep("back")).unwrap();
-    control.bind(&d.ep("ctl")).unwrap();
-    let streamer = thread::spawn(move || {
-        Proxy::new(&mut front, &mut back)
-            .control(&mut control)
-            .run()
-    });
+    let streamer = streamer(&ctx, &d, SocketType::Rep, None);
     let mut producer = sock(&ctx, SocketType::Push);
     producer.connect(&d.ep("front")).unwrap();
     let mut consumer = sock(&ctx, SocketType::Pull);
@@ -81,18 +95,7 @@ fn a_side_that_cannot_take_more_holds_the_proxy_back_without_loss() {
     const N: usize = 500;
     let ctx = zsock::Context::new();
     let d = Dir::new();
-    let mut front = sock(&ctx, SocketType::Pull);
-    let mut back = sock(&ctx, SocketType::Push);
-    back.set(SocketOption::SndHwm(1)).unwrap();
-    let mut control = sock(&ctx, SocketType::Pair);
-    front.bind(&d.ep("front")).unwrap();
-    back.bind(&d.ep("back")).unwrap();
-    control.bind(&d.ep("ctl")).unwrap();
-    let streamer = thread::spawn(move || {
-        Proxy::new(&mut front, &mut back)
-            .control(&mut control)
-            .run()
-    });
+    let streamer = streamer(&ctx, &d, SocketType::Pair, Some(1));
     let mut producer = sock(&ctx, SocketType::Push);
     producer.connect(&d.ep("front")).unwrap();
     // No consumer yet: the backend PUSH cannot send, so the proxy holds a message.

@@ -645,7 +645,7 @@ impl Core {
     }
 
     /// What is known of the peer that pipe `id` leads (or led) to: for a received
-    /// message's peer ([`Message::received_on`]). A pipe removed since is still known among
+    /// message's peer (the layer above knows which pipe gave it). A pipe removed since is still known among
     /// the last [`RETIRED_PEERS`] removed.
     pub fn peer_meta(&self, id: PipeId) -> Option<PeerMeta> {
         match self.pipes.get(id) {
@@ -1018,7 +1018,8 @@ impl Core {
     }
 
     /// Takes up to `max` messages already queued, from the pipes with input in turn as
-    /// [`Core::recv_ready`] takes them, and lends the caller those `keep` admits, at the
+    /// [`Core::recv_ready`] takes them, and lends the caller those `keep` admits (it is
+    /// given each message's pipe), at the
     /// end of `out`; those it refuses are dropped (a subscriber's filter). Refused ones
     /// count towards `max` too, so a peer flooding what nobody wants cannot hold the
     /// caller here. Returns how many it lent; they count as [`Core::recv_all_queued`]'s
@@ -1027,14 +1028,14 @@ impl Core {
         &mut self,
         out: &mut VecDeque<Message>,
         max: usize,
-        mut keep: impl FnMut(&Message) -> bool,
+        mut keep: impl FnMut(PipeId, &Message) -> bool,
     ) -> usize {
         let mut n = 0;
         for _ in 0..max {
-            let Some((_, m)) = self.recv_ready(|_| true) else {
+            let Some((pipe, m)) = self.recv_ready(|_| true) else {
                 break;
             };
-            if keep(&m) {
+            if keep(pipe, &m) {
                 out.push_back(m);
                 n += 1;
             }
@@ -1802,13 +1803,12 @@ impl Inbox for PipeInbox<'_> {
         self.pipe.inbound.push_back(Message::new());
         if let Some(m) = self.pipe.inbound.back_mut() {
             m.push(body);
-            m.set_received_on(self.id);
         }
         self.queued();
         true
     }
 
-    fn push_message(&mut self, mut msg: Message) -> bool {
+    fn push_message(&mut self, msg: Message) -> bool {
         if self.pub_side && msg.len() == 1 {
             if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
                 self.subscribe(sub);
@@ -1819,7 +1819,6 @@ impl Inbox for PipeInbox<'_> {
             return false;
         }
         self.pipe.inbound_bytes += msg.byte_len();
-        msg.set_received_on(self.id);
         self.pipe.inbound.push_back(msg);
         self.queued();
         true

@@ -7,27 +7,12 @@ use smallvec::SmallVec;
 /// from a `Vec<u8>` or `Bytes` moves the buffer without copying it, and received frames are
 /// slices of the connection's read buffer.
 ///
-/// A received message also knows which of the socket's peers it came from (see
-/// [`crate::Core::peer_meta`]); equality and hashing look at the frames only.
-#[derive(Debug, Clone, Default)]
+/// A message is its frames only (72 bytes with two inline): which peer it came from is the
+/// socket's to know (see [`crate::Core::peer_meta`]), since a larger message costs every
+/// message on the way through the queues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Message {
     frames: SmallVec<[Bytes; 2]>,
-    /// The pipe it was received on ([`crate::slab::Key::to_tag`]), 0 if none.
-    from: u64,
-}
-
-impl PartialEq for Message {
-    fn eq(&self, other: &Message) -> bool {
-        self.frames == other.frames
-    }
-}
-
-impl Eq for Message {}
-
-impl std::hash::Hash for Message {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.frames.hash(state);
-    }
 }
 
 impl Message {
@@ -95,17 +80,6 @@ impl Message {
     pub fn iter(&self) -> std::slice::Iter<'_, Bytes> {
         self.frames.iter()
     }
-
-    /// The pipe the message was received on, if it was received.
-    pub fn received_on(&self) -> Option<crate::PipeId> {
-        crate::slab::Key::from_tag(self.from)
-    }
-
-    /// Marks the message as received on `pipe`.
-    #[inline]
-    pub(crate) fn set_received_on(&mut self, pipe: crate::PipeId) {
-        self.from = pipe.to_tag();
-    }
 }
 
 impl<T: Into<Bytes>> From<T> for Message {
@@ -121,7 +95,6 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Message {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
-            from: 0,
         }
     }
 }

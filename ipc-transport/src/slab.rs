@@ -12,20 +12,6 @@ impl Key {
     pub(crate) fn index(self) -> usize {
         self.idx as usize
     }
-
-    /// The key as a non-zero number (a message's tag, see [`crate::Message`]).
-    pub(crate) fn to_tag(self) -> u64 {
-        (u64::from(self.gen) << 32 | u64::from(self.idx)).wrapping_add(1)
-    }
-
-    /// The key of a non-zero tag from [`Key::to_tag`].
-    pub(crate) fn from_tag(tag: u64) -> Option<Key> {
-        let v = tag.checked_sub(1)?;
-        Some(Key {
-            idx: v as u32,
-            gen: (v >> 32) as u32,
-        })
-    }
 }
 
 #[derive(Debug)]

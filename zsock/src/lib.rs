@@ -9,7 +9,7 @@
 //! [`Socket::recv_multipart`], [`Socket::recv_string`]), options with libzmq's names and
 //! defaults ([`SocketOption`]), [`poll`] with items built once ([`PollItem`]), a pollable
 //! descriptor per socket ([`Socket::fd`]), the built-in [`proxy`] (and [`Proxy`]), each
-//! received message's peer ([`Socket::metadata`]), a [`Monitor`] of typed events, and one
+//! received message's peer ([`Socket::peer`]), a [`Monitor`] of typed events, and one
 //! [`Error`] whose [`kind`](Error::kind) is the errno you know. Messages are [`Message`]s
 //! of `Bytes` frames: sending a `Vec<u8>` or `Bytes` never copies the body, and received
 //! frames are slices of the read buffer.

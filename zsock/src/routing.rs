@@ -130,6 +130,54 @@ impl Ring {
     }
 }
 
+/// Whole messages taken ahead of the caller ([`Routing::prefetch`]), and the pipe each came
+/// from, as runs of consecutive messages from one pipe (taking a peer's whole queue is one
+/// run: no per-message bookkeeping).
+#[derive(Debug, Default)]
+pub(crate) struct Ahead {
+    pub(crate) msgs: VecDeque<Message>,
+    runs: VecDeque<(PipeId, usize)>,
+}
+
+impl Ahead {
+    /// The oldest message and its pipe.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<(Option<PipeId>, Message)> {
+        let m = self.msgs.pop_front()?;
+        Some((self.pop_run(), m))
+    }
+
+    /// The pipe of the oldest message, taking it from its run.
+    #[inline]
+    fn pop_run(&mut self) -> Option<PipeId> {
+        let (pipe, n) = self.runs.front_mut()?;
+        let pipe = *pipe;
+        *n -= 1;
+        if *n == 0 {
+            self.runs.pop_front();
+        }
+        Some(pipe)
+    }
+
+    /// Keeps the messages `keep` admits (and their pipes).
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
+        let mut msgs = VecDeque::with_capacity(self.msgs.len());
+        let mut runs: VecDeque<(PipeId, usize)> = VecDeque::new();
+        while let Some((pipe, m)) = self.pop() {
+            if !keep(&m) {
+                continue;
+            }
+            msgs.push_back(m);
+            match (runs.back_mut(), pipe) {
+                (Some((p, n)), Some(pipe)) if *p == pipe => *n += 1,
+                (_, Some(pipe)) => runs.push_back((pipe, 1)),
+                (_, None) => {}
+            }
+        }
+        *self = Ahead { msgs, runs };
+    }
+}
+
 /// PAIR: one peer at a time; a second is refused (31/EXPAIR).
 #[derive(Debug, Default)]
 struct Pair {
@@ -477,16 +525,20 @@ impl Routing {
 
     /// Receives a whole message.
     /// Receives a whole message; `read` says whether a socket is read for it.
-    pub(crate) fn recv(&mut self, core: &mut Core, read: RecvRead) -> Result<Message, RecvError> {
+    pub(crate) fn recv(
+        &mut self,
+        core: &mut Core,
+        read: RecvRead,
+    ) -> Result<(Option<PipeId>, Message), RecvError> {
         let opts = &self.opts;
         match &mut self.kind {
             Kind::Pair(p) => p
                 .pipe
-                .and_then(|pipe| core.recv(pipe, read))
+                .and_then(|pipe| Some((Some(pipe), core.recv(pipe, read)?)))
                 .ok_or(RecvError::Again),
             Kind::Pull(d) | Kind::Dealer(d) => {
                 d.fq.recv(core, every, read)
-                    .map(|(_, m)| m)
+                    .map(|(pipe, m)| (Some(pipe), m))
                     .ok_or(RecvError::Again)
             }
             Kind::Push(_) | Kind::Pub(_) => Err(RecvError::NotSupported),
@@ -513,7 +565,7 @@ impl Routing {
                     }
                     r.expect_reply = false;
                     r.reply_pipe = None;
-                    return Ok(m);
+                    return Ok((Some(pipe), m));
                 }
             }
             Kind::Rep(r) => {
@@ -536,7 +588,7 @@ impl Routing {
                         m.frames_mut().drain(..=delimiter).collect()
                     };
                     r.replying = Some((pipe, envelope));
-                    return Ok(m);
+                    return Ok((Some(pipe), m));
                 }
             }
             Kind::Router(r) => {
@@ -546,29 +598,31 @@ impl Routing {
                 };
                 let id = r.ids.get(&pipe).cloned().unwrap_or_default();
                 m.push_front(id);
-                Ok(m)
+                Ok((Some(pipe), m))
             }
             Kind::XPub(p) => {
+                // (A subscription's pipe is not kept: it may be gone already.)
                 if let Some(m) = p.pending.pop_front() {
-                    return Ok(m);
+                    return Ok((None, m));
                 }
                 // Non-subscription messages from subscribers pass up too.
-                if let Some((_, m)) = core.recv_ready(every) {
-                    return Ok(m);
+                if let Some((pipe, m)) = core.recv_ready(every) {
+                    return Ok((Some(pipe), m));
                 }
                 if p.order.len() <= CALLER_READ_PIPES {
-                    if let Some(m) = p.order.iter().find_map(|&pipe| core.recv(pipe, read)) {
-                        return Ok(m);
+                    let mut from = p.order.iter().map(|&pipe| (pipe, core.recv(pipe, read)));
+                    if let Some((pipe, Some(m))) = from.find(|(_, m)| m.is_some()) {
+                        return Ok((Some(pipe), m));
                     }
                 }
                 Err(RecvError::Again)
             }
             Kind::Sub(s) | Kind::XSub(s) => loop {
-                let Some((_, m)) = s.fq.recv(core, every, read) else {
+                let Some((pipe, m)) = s.fq.recv(core, every, read) else {
                     return Err(RecvError::Again);
                 };
                 if s.subs.matches(topic_of(&m)) {
-                    return Ok(m);
+                    return Ok((Some(pipe), m));
                 }
             },
         }
@@ -594,25 +648,43 @@ impl Routing {
     /// [`ipc_transport::Engine::lock_holding`]). PAIR, and PULL or DEALER from one peer,
     /// take the peer's whole queue; otherwise up to `max` and at most RCVHWM, one message
     /// from each peer in turn. Reads no socket.
-    pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut VecDeque<Message>, max: usize) {
+    pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut Ahead, max: usize) {
+        let Ahead { msgs, runs } = out;
+        // Each message's pipe, as runs of messages from one pipe.
+        let mut note = |pipe: PipeId, n: usize| match runs.back_mut() {
+            _ if n == 0 => {}
+            Some((p, len)) if *p == pipe => *len += n,
+            _ => runs.push_back((pipe, n)),
+        };
         match &mut self.kind {
-            Kind::Pair(p) => {
-                if let Some(pipe) = p.pipe {
-                    core.recv_all_queued(pipe, out);
-                }
+            Kind::Pair(Pair { pipe: Some(pipe) }) => {
+                let n = core.recv_all_queued(*pipe, msgs);
+                note(*pipe, n);
             }
             Kind::Pull(d) | Kind::Dealer(d) if d.fq.pipes.len() == 1 => {
-                core.recv_all_queued(d.fq.pipes[0], out);
+                let pipe = d.fq.pipes[0];
+                let n = core.recv_all_queued(pipe, msgs);
+                note(pipe, n);
             }
             Kind::Pull(_) | Kind::Dealer(_) => {
-                core.lend_ready(out, Self::room_ahead(core, max, out), |_| true);
+                let room = Self::room_ahead(core, max, msgs);
+                core.lend_ready(msgs, room, |pipe, _| {
+                    note(pipe, 1);
+                    true
+                });
             }
             Kind::Sub(s) => {
                 // Filtered as they are taken; an unsubscribe filters them again
                 // (`Routing::still_wanted`).
                 let subs = &mut s.subs;
-                let room = Self::room_ahead(core, max, out);
-                core.lend_ready(out, room, |m| subs.matches(topic_of(m)));
+                let room = Self::room_ahead(core, max, msgs);
+                core.lend_ready(msgs, room, |pipe, m| {
+                    let keep = subs.matches(topic_of(m));
+                    if keep {
+                        note(pipe, 1);
+                    }
+                    keep
+                });
             }
             _ => {}
         }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipc_transport::{
-    Closing, Config, Core, Engine, Guard, IoThreads, Message, RecvRead, SendWait, TcpOptions,
-    Watcher,
+    Closing, Config, Core, Engine, Guard, IoThreads, Message, PipeId, RecvRead, SendWait,
+    TcpOptions, Watcher,
 };
 use zmtp_codec::SocketType;
 
@@ -20,7 +20,7 @@ use crate::options::{
     millis_or_infinite, millis_or_system, non_negative, secs_or_system, system_or_at_least,
     SocketOption,
 };
-use crate::routing::{RecvError, Routing, SendError};
+use crate::routing::{Ahead, RecvError, Routing, SendError};
 use crate::sendable::{Payload, Sendable};
 
 /// Flags of a send or receive call (libzmq's ZMQ_DONTWAIT and ZMQ_SNDMORE).
@@ -271,7 +271,10 @@ pub struct Socket {
     partial: Arc<std::sync::atomic::AtomicBool>,
     /// Whole messages taken from the engine with the one before them (PAIR, PULL,
     /// DEALER, SUB), handed out without the lock. See [`PREFETCH`].
-    prefetched: VecDeque<Message>,
+    prefetched: Ahead,
+    /// The pipe of the message handed out last, for [`Socket::peer`]: `None` when it
+    /// came from no pipe (an XPUB's subscription) or none was received yet.
+    last_from: Option<PipeId>,
     /// What the engine counts of `prefetched` ([`ipc_transport::Engine::lock_holding`]).
     lent: std::cell::Cell<usize>,
     rcvmore: bool,
@@ -300,7 +303,8 @@ impl Socket {
             sending: None,
             receiving: VecDeque::new(),
             partial: Arc::default(),
-            prefetched: VecDeque::new(),
+            prefetched: Ahead::default(),
+            last_from: None,
             lent: std::cell::Cell::new(0),
             rcvmore: false,
             last_endpoint: std::cell::RefCell::new(String::new()),
@@ -629,7 +633,7 @@ impl Socket {
     /// taken ahead this socket still holds. (Connect and the options take it plainly: the
     /// count stays as it was, too high by at most what was handed out since.)
     fn lock(&self) -> Guard<'_, Routing> {
-        let n = self.prefetched.len();
+        let n = self.prefetched.msgs.len();
         self.lent.set(n);
         self.engine().lock_holding(n)
     }
@@ -638,7 +642,7 @@ impl Socket {
     /// once that none is held, so that a connection stopped at RCVHWM for them is read
     /// again even if this socket makes no further call (a lock per batch).
     fn handed_out_ahead(&self) {
-        if self.prefetched.is_empty() && self.lent.get() != 0 {
+        if self.prefetched.msgs.is_empty() && self.lent.get() != 0 {
             drop(self.lock());
         }
     }
@@ -648,9 +652,9 @@ impl Socket {
     pub fn recv(&mut self, flags: Flags) -> Result<Bytes> {
         if self.receiving.is_empty() {
             // A single-frame message taken ahead: its frame straight out of the queue.
-            if let Some(m) = self.prefetched.front_mut().filter(|m| m.len() == 1) {
+            if let Some(m) = self.prefetched.msgs.front_mut().filter(|m| m.len() == 1) {
                 let f = m.frames_mut().pop().unwrap_or_default();
-                self.prefetched.pop_front();
+                self.last_from = self.prefetched.pop().and_then(|(pipe, _)| pipe);
                 self.rcvmore = false;
                 self.handed_out_ahead();
                 return Ok(f);
@@ -704,7 +708,8 @@ impl Socket {
             self.partial.store(false, Ordering::Relaxed);
             return Ok(self.receiving.drain(..).collect());
         }
-        if let Some(m) = self.prefetched.pop_front() {
+        if let Some((pipe, m)) = self.prefetched.pop() {
+            self.last_from = pipe;
             self.rcvmore = false;
             self.handed_out_ahead();
             return Ok(m);
@@ -727,17 +732,18 @@ impl Socket {
         loop {
             let (routing, core) = g.parts();
             match routing.recv(core, read) {
-                Ok(mut m) => {
+                Ok((mut from, mut m)) => {
                     if conflate {
                         // Only the newest message available counts.
                         while let Ok(newer) = routing.recv(core, RecvRead::Now) {
-                            m = newer;
+                            (from, m) = newer;
                         }
                     } else {
                         // (The engine counts what it lends.)
                         routing.prefetch(core, &mut self.prefetched, PREFETCH);
-                        self.lent.set(self.prefetched.len());
+                        self.lent.set(self.prefetched.msgs.len());
                     }
+                    self.last_from = from;
                     self.rcvmore = false;
                     return Ok(m);
                 }
@@ -764,10 +770,12 @@ impl Socket {
         }
     }
 
-    /// The metadata of the peer a received message came from (`zmq_msg_gets`): its
-    /// socket type, routing id and handshake properties, and its credentials (ipc) or
-    /// address (tcp). `None` for a message this socket did not receive, or whose peer left
-    /// long ago (the socket keeps the last few departed peers).
+    /// The metadata of the peer the last message received came from (`zmq_msg_gets` on
+    /// it): its socket type, routing id and handshake properties, and its credentials
+    /// (ipc) or address (tcp). Whatever call received it (`recv`, `recv_msg`,
+    /// `recv_multipart`, `recv_string`). `None` before the first message, for an XPUB's
+    /// subscription message, and for a peer that left long ago (the socket keeps the last
+    /// few departed peers).
     ///
     /// ```
     /// # use zsock::{Context, Flags, SocketType};
@@ -776,15 +784,15 @@ impl Socket {
     /// # let mut push = ctx.socket(SocketType::Push)?;
     /// # push.connect(&pull.bind("ipc://*")?)?;
     /// push.send("hello", Flags::NONE)?;
-    /// let msg = pull.recv_msg(Flags::NONE)?;
-    /// let peer = pull.metadata(&msg).expect("received here");
+    /// pull.recv(Flags::NONE)?;
+    /// let peer = pull.peer().expect("a message came");
     /// assert_eq!(peer.socket_type(), Some(SocketType::Push));
     /// assert_eq!(peer.peer_cred().map(|c| c.pid), Some(std::process::id() as i32));
     /// assert_eq!(peer.gets("Socket-Type").as_deref(), Some("PUSH"));
     /// # Ok::<(), zsock::Error>(())
     /// ```
-    pub fn metadata(&self, msg: &Message) -> Option<Metadata> {
-        let pipe = msg.received_on()?;
+    pub fn peer(&self) -> Option<Metadata> {
+        let pipe = self.last_from?;
         let mut g = self.engine().lock();
         g.parts().1.peer_meta(pipe).map(Metadata::new)
     }
@@ -805,7 +813,7 @@ impl Socket {
         let mut g = self.lock();
         readiness(
             &mut g,
-            !self.receiving.is_empty() || !self.prefetched.is_empty(),
+            !self.receiving.is_empty() || !self.prefetched.msgs.is_empty(),
         )
     }
 
@@ -889,8 +897,8 @@ impl Socket {
                 // Messages taken ahead are filtered again, so none that no longer
                 // matches is handed out, and the engine hears what is still held.
                 self.prefetched.retain(|m| routing.still_wanted(m));
-                g.holding(self.prefetched.len());
-                self.lent.set(self.prefetched.len());
+                g.holding(self.prefetched.msgs.len());
+                self.lent.set(self.prefetched.msgs.len());
             }
             SocketOption::RouterMandatory(on) => g.handler().opts.router_mandatory = on,
             SocketOption::RouterHandover(on) => g.handler().opts.router_handover = on,

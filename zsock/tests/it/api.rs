@@ -238,3 +238,71 @@ fn events_name_their_errno_and_a_lost_connection_has_none() {
     );
     assert!(e.to_string().starts_with("reconnecting to"), "{e}");
 }
+
+#[test]
+fn the_peer_of_each_message_taken_ahead_from_several_peers_and_after_an_unsubscribe() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (a_ep, b_ep) = (d.ep("a"), d.ep("b"));
+    // A PULL with two peers takes messages ahead from both: each keeps its own peer.
+    let mut pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.bind(&a_ep).unwrap();
+    pull.bind(&b_ep).unwrap();
+    let mut pushes: Vec<_> = [&a_ep, &b_ep]
+        .iter()
+        .map(|ep| {
+            let p = ctx.socket(SocketType::Push).unwrap();
+            p.connect(ep).unwrap();
+            p
+        })
+        .collect();
+    for _ in 0..20 {
+        for (p, name) in pushes.iter_mut().zip(["a", "b"]) {
+            p.send(name, Flags::NONE).unwrap();
+        }
+    }
+    for _ in 0..40 {
+        let from = pull.recv_string(Flags::NONE).unwrap();
+        let peer = pull.peer().unwrap();
+        assert_eq!(peer.endpoint(), d.ep(&from), "message from {from}");
+    }
+    // A SUB whose messages taken ahead are filtered again by an unsubscribe.
+    let mut sub = ctx.socket(SocketType::Sub).unwrap();
+    sub.set(SocketOption::Subscribe("x".into())).unwrap();
+    sub.set(SocketOption::Subscribe("y".into())).unwrap();
+    let mut pubs: Vec<_> = ["px", "py"]
+        .iter()
+        .map(|name| {
+            let p = ctx.socket(SocketType::Pub).unwrap();
+            p.bind(&d.ep(name)).unwrap();
+            sub.connect(&d.ep(name)).unwrap();
+            p
+        })
+        .collect();
+    // Publish until both subscriptions arrived at both publishers.
+    sub.set(SocketOption::RcvTimeo(20)).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 2 {
+        for (p, topic) in pubs.iter_mut().zip(["x", "y"]) {
+            p.send(topic, Flags::NONE).unwrap();
+        }
+        if let Ok(t) = sub.recv_string(Flags::NONE) {
+            seen.insert(t);
+        }
+    }
+    sub.set(SocketOption::RcvTimeo(10_000)).unwrap();
+    while sub.recv(Flags::DONTWAIT).is_ok() {}
+    for _ in 0..10 {
+        for (p, topic) in pubs.iter_mut().zip(["x", "y"]) {
+            p.send(topic, Flags::NONE).unwrap();
+        }
+    }
+    // The first receive takes the rest ahead; the unsubscribe drops the x ones from it.
+    let first = sub.recv_string(Flags::NONE).unwrap();
+    assert_eq!(sub.peer().unwrap().endpoint(), d.ep(&format!("p{first}")));
+    sub.set(SocketOption::Unsubscribe("x".into())).unwrap();
+    while let Ok(t) = sub.recv_string(Flags::DONTWAIT) {
+        assert_eq!(t, "y", "x was unsubscribed");
+        assert_eq!(sub.peer().unwrap().endpoint(), d.ep("py"));
+    }
+}

@@ -132,38 +132,70 @@ impl Ring {
 
 /// Whole messages taken ahead of the caller ([`Routing::prefetch`]), and the pipe each came
 /// from, as runs of consecutive messages from one pipe (taking a peer's whole queue is one
-/// run: no per-message bookkeeping).
+/// run), with a count of those handed out: handing one out costs an addition, and the
+/// pipe is looked up only when asked for ([`Ahead::last_pipe`]).
 #[derive(Debug, Default)]
 pub(crate) struct Ahead {
     pub(crate) msgs: VecDeque<Message>,
     runs: VecDeque<(PipeId, usize)>,
+    /// Messages handed out since the runs began.
+    taken: usize,
 }
 
 impl Ahead {
-    /// The oldest message and its pipe.
+    /// The oldest message.
     #[inline]
-    pub(crate) fn pop(&mut self) -> Option<(Option<PipeId>, Message)> {
+    pub(crate) fn pop(&mut self) -> Option<Message> {
         let m = self.msgs.pop_front()?;
-        Some((self.pop_run(), m))
+        self.taken += 1;
+        Some(m)
     }
 
-    /// The pipe of the oldest message, taking it from its run.
+    /// How many were handed out since the runs began.
+    pub(crate) fn taken(&self) -> usize {
+        self.taken
+    }
+
+    /// Forgets the runs: nothing taken ahead is held (a message was received directly).
     #[inline]
-    fn pop_run(&mut self) -> Option<PipeId> {
-        let (pipe, n) = self.runs.front_mut()?;
-        let pipe = *pipe;
-        *n -= 1;
-        if *n == 0 {
-            self.runs.pop_front();
+    pub(crate) fn restart(&mut self) {
+        if self.taken != 0 || !self.runs.is_empty() {
+            self.runs.clear();
+            self.taken = 0;
         }
-        Some(pipe)
     }
 
-    /// Keeps the messages `keep` admits (and their pipes).
+    /// The pipe of the message handed out last, if it was one of these.
+    pub(crate) fn last_pipe(&self) -> Option<PipeId> {
+        let mut left = self.taken.checked_sub(1)?;
+        for &(pipe, n) in &self.runs {
+            if left < n {
+                return Some(pipe);
+            }
+            left -= n;
+        }
+        None
+    }
+
+    /// Keeps the messages not yet handed out that `keep` admits, and their pipes; the runs
+    /// start again from them.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
-        let mut msgs = VecDeque::with_capacity(self.msgs.len());
         let mut runs: VecDeque<(PipeId, usize)> = VecDeque::new();
-        while let Some((pipe, m)) = self.pop() {
+        let mut msgs = VecDeque::with_capacity(self.msgs.len());
+        let mut skip = self.taken;
+        let mut pipes = self
+            .runs
+            .iter()
+            .flat_map(|&(p, n)| std::iter::repeat_n(p, n));
+        for m in self.msgs.drain(..) {
+            // (The runs cover every message taken ahead: handed out ones first.)
+            let pipe = loop {
+                let p = pipes.next();
+                if skip == 0 {
+                    break p;
+                }
+                skip -= 1;
+            };
             if !keep(&m) {
                 continue;
             }
@@ -174,7 +206,11 @@ impl Ahead {
                 (_, None) => {}
             }
         }
-        *self = Ahead { msgs, runs };
+        *self = Ahead {
+            msgs,
+            runs,
+            taken: 0,
+        };
     }
 }
 
@@ -649,7 +685,7 @@ impl Routing {
     /// take the peer's whole queue; otherwise up to `max` and at most RCVHWM, one message
     /// from each peer in turn. Reads no socket.
     pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut Ahead, max: usize) {
-        let Ahead { msgs, runs } = out;
+        let Ahead { msgs, runs, .. } = out;
         // Each message's pipe, as runs of messages from one pipe.
         let mut note = |pipe: PipeId, n: usize| match runs.back_mut() {
             _ if n == 0 => {}

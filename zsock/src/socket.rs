@@ -654,7 +654,7 @@ impl Socket {
             // A single-frame message taken ahead: its frame straight out of the queue.
             if let Some(m) = self.prefetched.msgs.front_mut().filter(|m| m.len() == 1) {
                 let f = m.frames_mut().pop().unwrap_or_default();
-                self.last_from = self.prefetched.pop().and_then(|(pipe, _)| pipe);
+                self.prefetched.pop();
                 self.rcvmore = false;
                 self.handed_out_ahead();
                 return Ok(f);
@@ -708,8 +708,7 @@ impl Socket {
             self.partial.store(false, Ordering::Relaxed);
             return Ok(self.receiving.drain(..).collect());
         }
-        if let Some((pipe, m)) = self.prefetched.pop() {
-            self.last_from = pipe;
+        if let Some(m) = self.prefetched.pop() {
             self.rcvmore = false;
             self.handed_out_ahead();
             return Ok(m);
@@ -733,17 +732,20 @@ impl Socket {
             let (routing, core) = g.parts();
             match routing.recv(core, read) {
                 Ok((mut from, mut m)) => {
+                    // Received directly: the last message handed out from now on.
+                    self.prefetched.restart();
                     if conflate {
                         // Only the newest message available counts.
                         while let Ok(newer) = routing.recv(core, RecvRead::Now) {
                             (from, m) = newer;
                         }
-                    } else {
+                    }
+                    self.last_from = from;
+                    if !conflate {
                         // (The engine counts what it lends.)
                         routing.prefetch(core, &mut self.prefetched, PREFETCH);
                         self.lent.set(self.prefetched.msgs.len());
                     }
-                    self.last_from = from;
                     self.rcvmore = false;
                     return Ok(m);
                 }
@@ -792,9 +794,19 @@ impl Socket {
     /// # Ok::<(), zsock::Error>(())
     /// ```
     pub fn peer(&self) -> Option<Metadata> {
-        let pipe = self.last_from?;
+        let pipe = self.last_pipe()?;
         let mut g = self.engine().lock();
         g.parts().1.peer_meta(pipe).map(Metadata::new)
+    }
+
+    /// The pipe of the message handed out last.
+    fn last_pipe(&self) -> Option<PipeId> {
+        self.prefetched
+            .last_pipe()
+            .or(match self.prefetched.taken() {
+                0 => self.last_from,
+                _ => None,
+            })
     }
 
     /// A ROUTER's peer by the routing id it has there (the first frame of what it
@@ -896,6 +908,8 @@ impl Socket {
                 routing.subscribe(core, topic, false);
                 // Messages taken ahead are filtered again, so none that no longer
                 // matches is handed out, and the engine hears what is still held.
+                // (The last message's pipe is kept first: the runs start again.)
+                self.last_from = self.last_pipe();
                 self.prefetched.retain(|m| routing.still_wanted(m));
                 g.holding(self.prefetched.msgs.len());
                 self.lent.set(self.prefetched.msgs.len());

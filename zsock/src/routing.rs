@@ -134,15 +134,30 @@ impl Ring {
 /// from, as runs of consecutive messages from one pipe (taking a peer's whole queue is one
 /// run), with a count of those handed out: handing one out costs an addition, and the
 /// pipe is looked up only when asked for ([`Ahead::last_pipe`]).
-#[derive(Debug, Default)]
-pub(crate) struct Ahead {
+#[derive(Debug)]
+pub(crate) struct Ahead<P = PipeId> {
     pub(crate) msgs: VecDeque<Message>,
-    runs: VecDeque<(PipeId, usize)>,
+    runs: VecDeque<(P, usize)>,
     /// Messages handed out since the runs began.
     taken: usize,
 }
 
-impl Ahead {
+impl<P> Default for Ahead<P> {
+    fn default() -> Self {
+        Ahead {
+            msgs: VecDeque::new(),
+            runs: VecDeque::new(),
+            taken: 0,
+        }
+    }
+}
+
+impl<P: Copy + PartialEq> Ahead<P> {
+    /// Appends `n` messages' pipe (their messages are at the end of `msgs`).
+    fn note(&mut self, pipe: P, n: usize) {
+        note_run(&mut self.runs, pipe, n);
+    }
+
     /// The oldest message.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Message> {
@@ -166,7 +181,7 @@ impl Ahead {
     }
 
     /// The pipe of the message handed out last, if it was one of these.
-    pub(crate) fn last_pipe(&self) -> Option<PipeId> {
+    pub(crate) fn last_pipe(&self) -> Option<P> {
         let mut left = self.taken.checked_sub(1)?;
         for &(pipe, n) in &self.runs {
             if left < n {
@@ -180,8 +195,7 @@ impl Ahead {
     /// Keeps the messages not yet handed out that `keep` admits, and their pipes; the runs
     /// start again from them.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
-        let mut runs: VecDeque<(PipeId, usize)> = VecDeque::new();
-        let mut msgs = VecDeque::with_capacity(self.msgs.len());
+        let mut kept = Ahead::default();
         let mut skip = self.taken;
         let mut pipes = self
             .runs
@@ -199,18 +213,21 @@ impl Ahead {
             if !keep(&m) {
                 continue;
             }
-            msgs.push_back(m);
-            match (runs.back_mut(), pipe) {
-                (Some((p, n)), Some(pipe)) if *p == pipe => *n += 1,
-                (_, Some(pipe)) => runs.push_back((pipe, 1)),
-                (_, None) => {}
+            kept.msgs.push_back(m);
+            if let Some(pipe) = pipe {
+                kept.note(pipe, 1);
             }
         }
-        *self = Ahead {
-            msgs,
-            runs,
-            taken: 0,
-        };
+        *self = kept;
+    }
+}
+
+/// Adds `n` messages from `pipe` to the end of `runs`.
+fn note_run<P: PartialEq>(runs: &mut VecDeque<(P, usize)>, pipe: P, n: usize) {
+    match runs.back_mut() {
+        _ if n == 0 => {}
+        Some((p, len)) if *p == pipe => *len += n,
+        _ => runs.push_back((pipe, n)),
     }
 }
 
@@ -687,11 +704,7 @@ impl Routing {
     pub(crate) fn prefetch(&mut self, core: &mut Core, out: &mut Ahead, max: usize) {
         let Ahead { msgs, runs, .. } = out;
         // Each message's pipe, as runs of messages from one pipe.
-        let mut note = |pipe: PipeId, n: usize| match runs.back_mut() {
-            _ if n == 0 => {}
-            Some((p, len)) if *p == pipe => *len += n,
-            _ => runs.push_back((pipe, n)),
-        };
+        let mut note = |pipe: PipeId, n: usize| note_run(runs, pipe, n);
         match &mut self.kind {
             Kind::Pair(Pair { pipe: Some(pipe) }) => {
                 let n = core.recv_all_queued(*pipe, msgs);
@@ -1045,4 +1058,58 @@ fn random_u32() -> u32 {
 /// What a subscription is matched against: the message's first frame.
 fn topic_of(m: &Message) -> &[u8] {
     m.frames().first().map_or(&[][..], |f| &f[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages "0", "1", ... from the pipes given, in that order.
+    fn ahead(pipes: &[u32]) -> Ahead<u32> {
+        let mut a = Ahead::default();
+        for (i, &p) in pipes.iter().enumerate() {
+            a.msgs.push_back(Message::from(i.to_string()));
+            a.note(p, 1);
+        }
+        a
+    }
+
+    #[test]
+    fn each_message_handed_out_is_known_by_its_pipe() {
+        let pipes = [7, 7, 8, 7, 9, 9, 9];
+        let mut a = ahead(&pipes);
+        assert_eq!(a.runs.len(), 4, "runs of one pipe");
+        assert_eq!(a.last_pipe(), None, "none handed out yet");
+        for &p in &pipes {
+            a.pop().unwrap();
+            assert_eq!(a.last_pipe(), Some(p));
+        }
+        assert!(a.pop().is_none());
+        a.restart();
+        assert_eq!((a.last_pipe(), a.taken()), (None, 0));
+    }
+
+    #[test]
+    fn filtering_keeps_the_pipes_of_what_is_left() {
+        let mut a = ahead(&[1, 2, 2, 3, 1, 1]);
+        a.pop().unwrap(); // "0" from 1 is out
+        a.pop().unwrap(); // "1" from 2 is out
+        a.retain(|m| m.frames()[0] != "3"); // drops "3" (pipe 3)
+        let left: Vec<(String, Option<u32>)> = std::iter::from_fn(|| {
+            let m = a.pop()?;
+            Some((
+                String::from_utf8(m.frames()[0].to_vec()).unwrap(),
+                a.last_pipe(),
+            ))
+        })
+        .collect();
+        assert_eq!(
+            left,
+            [
+                ("2".to_string(), Some(2)),
+                ("4".to_string(), Some(1)),
+                ("5".to_string(), Some(1))
+            ]
+        );
+    }
 }

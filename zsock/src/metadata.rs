@@ -10,7 +10,7 @@ use zmtp_codec::SocketType;
 /// (socket type, routing id, its READY properties) and what the kernel says of it (an ipc
 /// peer's process credentials, a tcp peer's address and port).
 ///
-/// From [`Socket::metadata`](crate::Socket::metadata) for a received message, or
+/// From [`Socket::peer`](crate::Socket::peer) for the message received last, or
 /// [`Socket::peer_metadata`](crate::Socket::peer_metadata) for a ROUTER's routing id.
 /// [`Metadata::gets`] looks properties up by libzmq's names, for code ported from
 /// `zmq_msg_gets`.

@@ -942,8 +942,7 @@ fn proxy_clients<L: Library>(args: &ScaleArgs) -> Result<ScaleOutcome, String> {
             }
             check_size(frame.len(), SIZE)?;
             if i < n {
-                let reply: Vec<u8> = frame.to_vec();
-                L::send(&mut sockets[i], &reply, Wait::Block)?;
+                L::send(&mut sockets[i], &frame, Wait::Block)?;
             } else {
                 L::send(&mut sockets[i], &request, Wait::Block)?;
                 replied.push(i);

@@ -123,12 +123,6 @@ impl Errno {
     }
 }
 
-impl PartialEq<i32> for Errno {
-    fn eq(&self, other: &i32) -> bool {
-        self.0 == *other
-    }
-}
-
 impl std::fmt::Display for Errno {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = std::io::Error::from_raw_os_error(self.0).to_string();

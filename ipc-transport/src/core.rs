@@ -332,6 +332,16 @@ impl Pipe {
         })
     }
 
+    /// [`Pipe::meta`] of a pipe let go of: moved, not copied.
+    fn into_meta(self) -> Option<PeerMeta> {
+        Some(PeerMeta {
+            info: self.peer?,
+            creds: self.creds,
+            addr: self.addr,
+            endpoint: self.endpoint,
+        })
+    }
+
     /// The oldest received message.
     #[inline]
     fn take(&mut self) -> Option<Message> {
@@ -518,8 +528,6 @@ impl Core {
             doomed: Vec::new(),
             retime: Vec::new(),
             reregister: Vec::new(),
-            // PUB has no receive: data from subscribers is dropped (their subscriptions
-            // still arrive as notices).
         }
     }
 
@@ -586,7 +594,7 @@ impl Core {
         if let Some(p) = self.pipes.remove(id) {
             // Messages it delivered may still be in the caller's hands: their peer stays
             // known for a while.
-            if let Some(meta) = p.meta() {
+            if let Some(meta) = p.into_meta() {
                 if self.retired.len() == RETIRED_PEERS {
                     self.retired.pop_front();
                 }
@@ -657,11 +665,6 @@ impl Core {
                 .find(|(k, _)| *k == id)
                 .map(|(_, m)| m.clone()),
         }
-    }
-
-    /// The peer's credentials (SO_PEERCRED), once connected.
-    pub fn creds(&self, id: PipeId) -> Option<PeerCred> {
-        self.pipes.get(id)?.creds
     }
 
     /// The endpoint the pipe belongs to (bound or connected).
@@ -1720,6 +1723,8 @@ impl Core {
         };
         let socket_type = self.socket_type;
         let mut inbox = PipeInbox {
+            // PUB has no receive: data from subscribers is dropped (their subscriptions
+            // still arrive as notices).
             discard: socket_type == SocketType::Pub || pipe.discard_input,
             id: p,
             pipe,

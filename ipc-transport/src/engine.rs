@@ -536,6 +536,8 @@ struct MonitorInbox {
     closed: bool,
     /// The descriptor was signalled and not drained since.
     signaled: bool,
+    /// Readers waiting on the condition variable.
+    waiting: usize,
 }
 
 impl MonitorQueue {
@@ -551,7 +553,7 @@ impl MonitorQueue {
         }
         inbox.events.push_back(e);
         self.signal(&mut inbox);
-        self.cond.notify_all();
+        self.wake(&inbox);
     }
 
     fn close(&self) {
@@ -559,7 +561,15 @@ impl MonitorQueue {
         inbox.closed = true;
         // A reader waiting on the descriptor learns of the end too.
         self.signal(&mut inbox);
-        self.cond.notify_all();
+        self.wake(&inbox);
+    }
+
+    /// Wakes the readers waiting in [`Monitor::next_event`], if any (a notify costs a
+    /// system call even with nobody waiting, and this runs under the socket's lock).
+    fn wake(&self, inbox: &MonitorInbox) {
+        if inbox.waiting > 0 {
+            self.cond.notify_all();
+        }
     }
 
     fn signal(&self, inbox: &mut MonitorInbox) {
@@ -590,6 +600,7 @@ impl Monitor {
             if inbox.closed || deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
+            inbox.waiting += 1;
             inbox = match deadline {
                 None => q.cond.wait(inbox).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
@@ -600,6 +611,7 @@ impl Monitor {
                         .0
                 }
             };
+            inbox.waiting -= 1;
         }
     }
 
@@ -1025,12 +1037,9 @@ fn is_retryable_accept_error(e: &io::Error) -> bool {
 
 impl<H: Handler> State<H> {
     fn event(&mut self, e: TransportEvent) {
-        if !self.monitors.is_empty() {
-            self.monitors.retain(|m| m.strong_count() > 0);
-            for m in self.monitors.iter().filter_map(Weak::upgrade) {
-                m.push(e.clone());
-            }
-        }
+        // One pass: each live handle gets the event, dropped ones are forgotten.
+        self.monitors
+            .retain(|m| m.upgrade().map(|q| q.push(e.clone())).is_some());
         if self.monitor {
             if self.events.len() == MAX_EVENTS {
                 self.events.pop_front();

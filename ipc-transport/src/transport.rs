@@ -36,7 +36,7 @@ impl Stream {
     pub(crate) fn take_error(&self) -> Option<i32> {
         match socket2::SockRef::from(&self.fd).take_error() {
             Ok(None) => None,
-            Ok(Some(e)) | Err(e) => Some(e.raw_os_error().unwrap_or(libc::EIO)),
+            Ok(Some(e)) | Err(e) => Some(crate::Errno::of(&e).0),
         }
     }
 }

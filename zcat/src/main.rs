@@ -418,6 +418,20 @@ fn endpoint_error(verb: &str, ep: &str, e: &zsock::Error) -> String {
     }
 }
 
+/// Binds `sock` to each of `binds` (printing `bound EP`, with the real path or port of a
+/// wildcard) and connects it to each of `connects`.
+pub(crate) fn attach(sock: &Socket, binds: &[String], connects: &[String]) -> Result<(), String> {
+    for ep in binds {
+        let bound = sock.bind(ep).map_err(|e| endpoint_error("bind", ep, &e))?;
+        eprintln!("bound {bound}");
+    }
+    for ep in connects {
+        sock.connect(ep)
+            .map_err(|e| endpoint_error("connect", ep, &e))?;
+    }
+    Ok(())
+}
+
 fn run(args: Args) -> Result<ExitCode, String> {
     let sig = signal_fd().map_err(|e| format!("signalfd: {e}"))?;
     let ctx = Context::new();
@@ -455,14 +469,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         _ => {}
     }
-    for ep in &args.binds {
-        let bound = sock.bind(ep).map_err(|e| endpoint_error("bind", ep, &e))?;
-        eprintln!("bound {bound}");
-    }
-    for ep in &args.connects {
-        sock.connect(ep)
-            .map_err(|e| endpoint_error("connect", ep, &e))?;
-    }
+    attach(&sock, &args.binds, &args.connects)?;
 
     let (wake_r, wake_w) = wake_pipe().map_err(|e| format!("pipe: {e}"))?;
     let (tx, rx) = mpsc::channel::<Input>();

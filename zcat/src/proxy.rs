@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use zsock::{Context, Direction, Proxy, Socket, SocketOption, SocketType};
 
-use crate::{endpoint_error, parse_type, signal_fd, text, usage_or};
+use crate::{attach, parse_type, signal_fd, text, usage_or};
 
 pub(crate) const USAGE: &str =
     "usage: zcat proxy FRONT_TYPE BACK_TYPE [--front-bind EP]... [--front-connect EP]...
@@ -51,14 +51,7 @@ impl Side {
         let s = ctx
             .socket(self.ty)
             .map_err(|e| format!("cannot create socket: {e}"))?;
-        for ep in &self.binds {
-            let bound = s.bind(ep).map_err(|e| endpoint_error("bind", ep, &e))?;
-            eprintln!("bound {bound}");
-        }
-        for ep in &self.connects {
-            s.connect(ep)
-                .map_err(|e| endpoint_error("connect", ep, &e))?;
-        }
+        attach(&s, &self.binds, &self.connects)?;
         Ok(s)
     }
 }

@@ -92,7 +92,8 @@ pub struct Error {
     /// The frame a receive took and could not hand out ([`Socket::recv_string`]).
     ///
     /// [`Socket::recv_string`]: crate::Socket::recv_string
-    frame: Option<bytes::Bytes>,
+    /// (Boxed: every `Result` of a send or receive carries an `Error`'s size.)
+    frame: Option<Box<bytes::Bytes>>,
 }
 
 impl Error {
@@ -110,11 +111,11 @@ impl Error {
     ///
     /// [`Socket::recv_string`]: crate::Socket::recv_string
     pub fn into_frame(self) -> Option<bytes::Bytes> {
-        self.frame
+        self.frame.map(|f| *f)
     }
 
     pub(crate) fn with_frame(mut self, frame: bytes::Bytes) -> Error {
-        self.frame = Some(frame);
+        self.frame = Some(Box::new(frame));
         self
     }
 

@@ -134,12 +134,30 @@ enum State {
     Terminated,
 }
 
-/// One direction's forwarding: a message the receiving side could not take yet waits here
-/// (nothing more is read from the sending side meanwhile, so HWMs push back).
-#[derive(Debug, Default)]
-struct Lane {
-    held: Option<Message>,
+/// One direction's message that the receiving side could not take yet, with its size
+/// (counted once, when received). Nothing more is read from the sending side meanwhile, so
+/// HWMs push back.
+type Held = Option<(Message, Size)>;
+
+/// A message's frames and bytes, as the statistics count them.
+#[derive(Debug, Clone, Copy)]
+struct Size {
+    frames: u64,
+    bytes: u64,
 }
+
+impl Size {
+    fn of(m: &Message) -> Size {
+        Size {
+            frames: m.len() as u64,
+            bytes: m.byte_len() as u64,
+        }
+    }
+}
+
+/// While forwarding keeps the proxy busy, the stop descriptor is looked at once per this
+/// many rounds (otherwise only when the proxy waits).
+const STOP_CHECK_ROUNDS: u32 = 64;
 
 impl<'a> Proxy<'a> {
     /// A proxy from `frontend` to `backend` and back.
@@ -196,7 +214,8 @@ impl<'a> Proxy<'a> {
         let returns = receives(back) && sends(front);
         let mut stats = Statistics::default();
         let mut state = State::Active;
-        let (mut forth, mut back) = (Lane::default(), Lane::default());
+        let (mut forth, mut back): (Held, Held) = (None, None);
+        let mut busy_rounds = 0u32;
         loop {
             let mut busy = false;
             if state == State::Active {
@@ -213,14 +232,19 @@ impl<'a> Proxy<'a> {
                     return Ok(stats);
                 }
             }
-            if !busy && self.wait(state, [forwards, returns], &forth, &back)? {
+            if busy {
+                busy_rounds = busy_rounds.wrapping_add(1);
+                if busy_rounds % STOP_CHECK_ROUNDS == 0 && self.stop_requested()? {
+                    return Ok(stats);
+                }
+            } else if self.wait(state, [forwards, returns], &forth, &back)? {
                 return Ok(stats);
             }
         }
     }
 
     /// Forwards a burst one way. Returns whether anything moved.
-    fn forward(&mut self, dir: Direction, lane: &mut Lane, stats: &mut Statistics) -> Result<bool> {
+    fn forward(&mut self, dir: Direction, held: &mut Held, stats: &mut Statistics) -> Result<bool> {
         let (from, to, from_stats, to_stats) = match dir {
             Direction::FrontToBack => (
                 &mut *self.frontend,
@@ -237,33 +261,33 @@ impl<'a> Proxy<'a> {
         };
         let mut moved = false;
         for _ in 0..BURST {
-            let mut msg = match lane.held.take() {
-                Some(m) => m,
+            let (mut msg, size) = match held.take() {
+                Some(h) => h,
                 None => match from.recv_msg(Flags::DONTWAIT) {
                     Ok(m) => {
-                        count(&m, &mut from_stats.recv_frames, &mut from_stats.recv_bytes);
+                        let size = Size::of(&m);
+                        from_stats.recv_frames += size.frames;
+                        from_stats.recv_bytes += size.bytes;
                         if let Some(tap) = self.tap.as_mut() {
                             tap(dir, &m);
                         }
                         if let Some(capture) = self.capture.as_deref_mut() {
                             capture.send_msg(m.clone(), Flags::NONE)?;
                         }
-                        m
+                        (m, size)
                     }
                     Err(e) if e.kind() == ErrorKind::Again => break,
                     Err(e) => return Err(e),
                 },
             };
-            // (Counted before: sending takes the frames.)
-            let (frames, bytes) = (to_stats.sent_frames, to_stats.sent_bytes);
-            count(&msg, &mut to_stats.sent_frames, &mut to_stats.sent_bytes);
-            match to.send_msg_keeping(&mut msg, Flags::DONTWAIT) {
+            match to.send_whole(&mut msg, Flags::DONTWAIT) {
                 Ok(()) => {
+                    to_stats.sent_frames += size.frames;
+                    to_stats.sent_bytes += size.bytes;
                     moved = true;
                 }
                 Err(e) if e.kind() == ErrorKind::Again => {
-                    (to_stats.sent_frames, to_stats.sent_bytes) = (frames, bytes);
-                    lane.held = Some(msg);
+                    *held = Some((msg, size));
                     break;
                 }
                 Err(e) => return Err(e),
@@ -274,7 +298,7 @@ impl<'a> Proxy<'a> {
 
     /// Sleeps until a socket may have something for the proxy to do. `true`: the stop
     /// descriptor is readable.
-    fn wait(&mut self, state: State, ways: [bool; 2], forth: &Lane, back: &Lane) -> Result<bool> {
+    fn wait(&mut self, state: State, ways: [bool; 2], forth: &Held, back: &Held) -> Result<bool> {
         let active = state == State::Active;
         // What each side waits for: input to forward unless a message waits to go the
         // same way; room for a waiting message.
@@ -288,8 +312,8 @@ impl<'a> Proxy<'a> {
             }
             e
         };
-        let front_wants = want(ways[0], forth.held.is_some(), back.held.is_some());
-        let back_wants = want(ways[1], back.held.is_some(), forth.held.is_some());
+        let front_wants = want(ways[0], forth.is_some(), back.is_some());
+        let back_wants = want(ways[1], back.is_some(), forth.is_some());
         // `events` empties each descriptor before it looks: a change after the look makes
         // it readable again, so the wait below cannot miss it.
         let mut ready = !(self.frontend.events() & front_wants).is_empty();
@@ -305,6 +329,11 @@ impl<'a> Proxy<'a> {
             .chain([self.control.as_deref().map(|c| c.fd()), self.stop])
             .flatten();
         ipc_transport::wait_readable(fds, None)?;
+        self.stop_requested()
+    }
+
+    /// Whether the stop descriptor is readable (never, without one).
+    fn stop_requested(&self) -> Result<bool> {
         match self.stop {
             Some(fd) => Ok(ipc_transport::wait_readable([fd.as_fd()], Some(Duration::ZERO))? > 0),
             None => Ok(false),
@@ -320,14 +349,6 @@ fn receives(t: SocketType) -> bool {
 /// Whether sockets of type `t` send messages.
 fn sends(t: SocketType) -> bool {
     !matches!(t, SocketType::Sub | SocketType::Pull)
-}
-
-/// Adds a message's frames and bytes to the counters.
-fn count(m: &Message, frames: &mut u64, bytes: &mut u64) {
-    for f in m.iter() {
-        *frames += 1;
-        *bytes += f.len() as u64;
-    }
 }
 
 /// Refuses pairs where nothing can move: neither side receives, or one side receives what
@@ -392,11 +413,11 @@ pub fn proxy(
     backend: &mut Socket,
     capture: Option<&mut Socket>,
 ) -> Result<Statistics> {
-    let p = Proxy::new(frontend, backend);
-    match capture {
-        Some(c) => p.capture(c).run(),
-        None => p.run(),
+    Proxy {
+        capture,
+        ..Proxy::new(frontend, backend)
     }
+    .run()
 }
 
 /// `zmq_proxy_steerable`: [`proxy`] that takes PAUSE, RESUME, TERMINATE and STATISTICS
@@ -407,11 +428,11 @@ pub fn proxy_steerable(
     capture: Option<&mut Socket>,
     control: &mut Socket,
 ) -> Result<Statistics> {
-    let p = Proxy::new(frontend, backend).control(control);
-    match capture {
-        Some(c) => p.capture(c).run(),
-        None => p.run(),
+    Proxy {
+        capture,
+        ..Proxy::new(frontend, backend).control(control)
     }
+    .run()
 }
 
 #[cfg(test)]

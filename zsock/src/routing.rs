@@ -196,20 +196,14 @@ impl<P: Copy + PartialEq> Ahead<P> {
     /// start again from them.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
         let mut kept = Ahead::default();
-        let mut skip = self.taken;
+        // The runs cover every message taken ahead, the handed out ones first.
         let mut pipes = self
             .runs
             .iter()
-            .flat_map(|&(p, n)| std::iter::repeat_n(p, n));
+            .flat_map(|&(p, n)| std::iter::repeat_n(p, n))
+            .skip(self.taken);
         for m in self.msgs.drain(..) {
-            // (The runs cover every message taken ahead: handed out ones first.)
-            let pipe = loop {
-                let p = pipes.next();
-                if skip == 0 {
-                    break p;
-                }
-                skip -= 1;
-            };
+            let pipe = pipes.next();
             if !keep(&m) {
                 continue;
             }
@@ -307,11 +301,6 @@ struct Router {
 }
 
 impl Router {
-    /// The pipe of the peer with routing id `id`.
-    fn pipe_of(&self, id: &[u8]) -> Option<PipeId> {
-        self.by_id.get(id).copied()
-    }
-
     /// Drops a pipe's routing id (and the id's entry, if it still names this pipe), and
     /// the pipe from fair queueing.
     fn forget(&mut self, p: PipeId) {
@@ -663,8 +652,11 @@ impl Routing {
                     return Ok((Some(pipe), m));
                 }
                 if p.order.len() <= CALLER_READ_PIPES {
-                    let mut from = p.order.iter().map(|&pipe| (pipe, core.recv(pipe, read)));
-                    if let Some((pipe, Some(m))) = from.find(|(_, m)| m.is_some()) {
+                    let got = p
+                        .order
+                        .iter()
+                        .find_map(|&pipe| Some((pipe, core.recv(pipe, read)?)));
+                    if let Some((pipe, m)) = got {
                         return Ok((Some(pipe), m));
                     }
                 }
@@ -758,15 +750,15 @@ impl Routing {
         }
     }
 
-    /// EVENTS' POLLIN: a message is queued (nothing is read from the sockets).
     /// A ROUTER's pipe for routing id `id`.
     pub(crate) fn pipe_of_routing_id(&self, id: &[u8]) -> Option<PipeId> {
         match &self.kind {
-            Kind::Router(r) => r.pipe_of(id),
+            Kind::Router(r) => r.by_id.get(id).copied(),
             _ => None,
         }
     }
 
+    /// EVENTS' POLLIN: a message is queued (nothing is read from the sockets).
     pub(crate) fn can_recv(&mut self, core: &mut Core) -> bool {
         match &mut self.kind {
             Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.has_queued(pipe)),

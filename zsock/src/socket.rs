@@ -475,15 +475,11 @@ impl Socket {
         self.send_whole(&mut msg, flags)
     }
 
-    /// [`Socket::send_msg`] that leaves `msg` as it was when it fails (EAGAIN: a proxy
-    /// keeps it for later).
-    pub(crate) fn send_msg_keeping(&mut self, msg: &mut Message, flags: Flags) -> Result<()> {
-        self.send_whole(msg, flags)
-    }
-
     /// [`Socket::send_msg`] with the message by reference: it is not moved on the way to
-    /// the connection (a move of a message costs more than encoding a small one).
-    fn send_whole(&mut self, msg: &mut Message, flags: Flags) -> Result<()> {
+    /// the connection (a move of a message costs more than encoding a small one). With no
+    /// SNDMORE frames held, `msg` is left as it was when the send fails (a proxy keeps it
+    /// for later).
+    pub(crate) fn send_whole(&mut self, msg: &mut Message, flags: Flags) -> Result<()> {
         // (Looked at before it is taken: taking moves the whole Option, on every send.)
         if self.sending.is_some() {
             if let Some(mut head) = self.sending.take() {

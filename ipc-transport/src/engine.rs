@@ -108,8 +108,6 @@ pub struct State<H> {
     connectors: Slab<Connector>,
     /// One deadline at most per connection, connector, listener and the sweep.
     timers: Timers<TimerKey>,
-    events: VecDeque<TransportEvent>,
-    monitor: bool,
     /// The queues of the [`Monitor`] handles, each fed every event.
     monitors: Vec<Weak<MonitorQueue>>,
     /// The I/O thread this socket is placed on, and its slot there.
@@ -317,8 +315,6 @@ impl<H: Handler> Engine<H> {
                 listeners: Slab::default(),
                 connectors: Slab::default(),
                 timers: Timers::default(),
-                events: VecDeque::new(),
-                monitor: false,
                 monitors: Vec::new(),
                 reactor: reactor.clone(),
                 slot: usize::MAX,
@@ -896,20 +892,6 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st().io_turns
     }
 
-    /// Turns monitor events on or off.
-    pub fn set_monitor(&mut self, on: bool) {
-        let st = self.st();
-        st.monitor = on;
-        if !on {
-            st.events.clear();
-        }
-    }
-
-    /// The next monitor event.
-    pub fn take_event(&mut self) -> Option<TransportEvent> {
-        self.st().events.pop_front()
-    }
-
     /// The resolved endpoints of all listeners, oldest first.
     pub fn bound_endpoints(&mut self) -> Vec<String> {
         self.st()
@@ -997,10 +979,6 @@ impl<H: Handler> Guard<'_, H> {
             (Some(_), None) => true,
             (None, _) => false,
         };
-        // Events the caller's own reads produced (a peer's close): monitors may be waiting.
-        if st.waiters > 0 && !st.events.is_empty() {
-            shared.cond.notify_all();
-        }
         #[cfg(debug_assertions)]
         st.core.check_invariants();
         let output = !st.core.dirty.is_empty() && !st.core.dirty_corked;
@@ -1040,13 +1018,6 @@ impl<H: Handler> State<H> {
         // One pass: each live handle gets the event, dropped ones are forgotten.
         self.monitors
             .retain(|m| m.upgrade().map(|q| q.push(e.clone())).is_some());
-        if self.monitor {
-            if self.events.len() == MAX_EVENTS {
-                self.events.pop_front();
-            }
-            self.events.push_back(e);
-            self.core.wake_waiters = true;
-        }
     }
 
     fn next_seed(&mut self) -> u64 {

@@ -541,7 +541,7 @@ fn incompatible_peer_fails_the_handshake_and_is_not_retried() {
     });
     std::thread::sleep(Duration::from_millis(100)); // several reconnect intervals
     let mut g = push.lock();
-    while let Some(e) = g.take_event() {
+    while let Some(e) = take_event(&mut g) {
         assert!(
             !matches!(
                 e,

@@ -65,7 +65,7 @@ fn traffic_counts_as_liveness() {
         std::thread::sleep(Duration::from_millis(30));
     }
     let mut g = pull.lock();
-    while let Some(e) = g.take_event() {
+    while let Some(e) = take_event(&mut g) {
         assert!(!matches!(e, TransportEvent::Disconnected { .. }), "{e:?}");
     }
 }

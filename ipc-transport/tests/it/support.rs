@@ -6,16 +6,17 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use ipc_transport::{
-    Config, Core, Engine, Guard, Handler, Message, Notice, PipeId, RecvRead, SendWait,
+    Config, Core, Engine, Guard, Handler, Message, Monitor, Notice, PipeId, RecvRead, SendWait,
     TransportEvent,
 };
 use zmtp_codec::{Greeting, SocketType};
 
-/// Records notices and keeps the list of live pipes.
+/// Records notices and keeps the list of live pipes, and the engine's monitor.
 #[derive(Default)]
 pub(crate) struct Recorder {
     pub(crate) notices: Vec<Notice>,
     pub(crate) pipes: Vec<PipeId>,
+    pub(crate) monitor: Option<Monitor>,
 }
 
 impl Handler for Recorder {
@@ -35,8 +36,15 @@ pub(crate) fn engine(t: SocketType, f: impl FnOnce(&mut Config)) -> Engine<Recor
     let mut c = Config::new(t);
     f(&mut c);
     let e = Engine::new(c, Recorder::default()).unwrap();
-    e.lock().set_monitor(true);
+    let monitor = e.monitor();
+    e.lock().handler().monitor = Some(monitor);
     e
+}
+
+/// The next monitor event already queued, if any.
+pub(crate) fn take_event(g: &mut Guard<'_, Recorder>) -> Option<TransportEvent> {
+    let monitor = g.handler().monitor.as_ref()?;
+    monitor.next_event(Some(Instant::now()))
 }
 
 /// Waits (on the engine's condition variable) until `f` returns `Some`, or panics after
@@ -54,7 +62,7 @@ pub(crate) fn wait_for<T>(
         }
         if Instant::now() >= deadline {
             let mut seen = Vec::new();
-            while let Some(ev) = g.take_event() {
+            while let Some(ev) = take_event(&mut g) {
                 seen.push(ev);
             }
             let seen = &seen[seen.len().saturating_sub(12)..];
@@ -95,7 +103,7 @@ pub(crate) fn event(
     mut f: impl FnMut(&TransportEvent) -> bool,
 ) -> TransportEvent {
     wait_for(e, what, |g| {
-        while let Some(ev) = g.take_event() {
+        while let Some(ev) = take_event(g) {
             if f(&ev) {
                 return Some(ev);
             }

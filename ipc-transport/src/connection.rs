@@ -211,6 +211,14 @@ impl Connection {
         }
     }
 
+    /// The stream is up (a connect in progress completed): the handshake's time limit
+    /// counts from `now`.
+    pub(crate) fn restart_handshake_clock(&mut self, now: Instant) {
+        if let Phase::Handshake(h) = &mut self.phase {
+            h.restart_clock(now);
+        }
+    }
+
     /// The deadline came: the handshake ran out of time, or the heartbeat pings or gives
     /// up. A PING to send is queued by the next [`Connection::poll_transmit`].
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), CloseReason> {

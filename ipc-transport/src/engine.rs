@@ -1268,9 +1268,12 @@ impl<H: Handler> State<H> {
         let Some(c) = self.core.conns.get_mut(k) else {
             return;
         };
-        let d = match (c.zmtp.next_deadline(), c.connect_by) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        // A connect in progress has only its own limit (CONNECT_TIMEOUT, if any; else the
+        // kernel's): the handshake's starts when the stream is up.
+        let d = if c.connecting {
+            c.connect_by
+        } else {
+            c.zmtp.next_deadline()
         };
         let key = TimerKey::Conn(k);
         if d != self.timers.get(key) {
@@ -1384,7 +1387,7 @@ impl<H: Handler> State<H> {
         if conn.closing.is_some() {
             return;
         }
-        if conn.connecting && !self.connect_done(k) {
+        if conn.connecting && !self.connect_done(k, now) {
             return;
         }
         let Some(conn) = self.core.conns.get(k) else {
@@ -1425,7 +1428,7 @@ impl<H: Handler> State<H> {
 
     /// A connect in progress became ready: it either failed (the connection is doomed,
     /// and its connector tries again) or is done (Connected). Whether it is done.
-    fn connect_done(&mut self, k: Key) -> bool {
+    fn connect_done(&mut self, k: Key, now: Instant) -> bool {
         let Some(c) = self.core.conns.get_mut(k) else {
             return false;
         };
@@ -1435,6 +1438,7 @@ impl<H: Handler> State<H> {
         }
         c.connecting = false;
         c.connect_by = None;
+        c.zmtp.restart_handshake_clock(now);
         // Output waits for room only if a write found none; readiness as usual.
         self.core.reregister.push(k);
         let ev = TransportEvent::Connected {
@@ -1523,6 +1527,9 @@ impl<H: Handler> State<H> {
             // CONNECT_TIMEOUT: the connector tries again.
             self.core.doom(k, CloseReason::Io(libc::ETIMEDOUT));
             return;
+        }
+        if conn.connecting {
+            return; // (no handshake clock yet)
         }
         match conn.zmtp.handle_timeout(now) {
             Ok(()) => {

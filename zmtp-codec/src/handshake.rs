@@ -102,6 +102,13 @@ impl Handshake {
         }
     }
 
+    /// Starts the handshake's time limit again at `now`: for a transport whose stream was
+    /// still being established when the handshake was made (a TCP connect in progress),
+    /// the limit counts from the moment the stream is up, as libzmq's does.
+    pub fn restart_clock(&mut self, now: Instant) {
+        self.deadline = self.config.timeout.and_then(|t| now.checked_add(t));
+    }
+
     /// Whether the handshake completed.
     pub fn is_complete(&self) -> bool {
         self.state == State::Done

@@ -139,6 +139,20 @@ fn handshake_times_out_at_the_deadline_only() {
 }
 
 #[test]
+fn a_restarted_clock_moves_the_deadline() {
+    let (mut hs, t0) = ours_with(SocketType::Pull);
+    let up = t0 + Duration::from_secs(20);
+    hs.restart_clock(up);
+    assert_eq!(hs.poll_timeout(), Some(up + Duration::from_secs(30)));
+    hs.handle_timeout(t0 + Duration::from_secs(30)).unwrap();
+    assert!(!hs.is_failed());
+    assert_eq!(
+        hs.handle_timeout(up + Duration::from_secs(30)),
+        Err(HandshakeError::Timeout)
+    );
+}
+
+#[test]
 fn no_timeout_when_disabled_or_complete() {
     let now = Instant::now();
     let mut cfg = HandshakeConfig::new(SocketType::Pair);

@@ -298,6 +298,54 @@ fn connect_timeout_gives_up_a_hanging_connect_and_tries_again() {
     drop(push);
 }
 
+/// HANDSHAKE_IVL counts from the moment the TCP connection is up, not from the connect
+/// call: a connect still in progress is governed by CONNECT_TIMEOUT alone, however much
+/// longer it is than HANDSHAKE_IVL (as in libzmq, whose handshake starts once the
+/// connect completed).
+#[test]
+fn the_handshake_clock_starts_once_the_connect_completes() {
+    // A full backlog: the kernel drops our SYN, so the connect stays in progress.
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let filler = TcpStream::connect(addr).unwrap();
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::HandshakeIvl(50)).unwrap();
+    push.set(SocketOption::ConnectTimeout(400)).unwrap();
+    push.set(SocketOption::ReconnectIvl(50)).unwrap();
+    let mon = push.monitor();
+    let t0 = Instant::now();
+    push.connect(&format!("tcp://{addr}")).unwrap();
+    // The first attempt ends by CONNECT_TIMEOUT, not by the handshake's limit (which
+    // would end it after 50 ms as an attempt without an errno).
+    let e = wait_event(&mon, "ConnectRetried", |e| {
+        matches!(e, Event::ConnectRetried { .. })
+    });
+    assert!(
+        matches!(e, Event::ConnectRetried { errno, .. } if errno == Some(zsock::Errno(libc::ETIMEDOUT))),
+        "the connect in progress ends with ETIMEDOUT: {e:?}"
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(400));
+    // Once a connection is up, the handshake's limit applies: a listener that accepts and
+    // stays silent fails the handshake by timeout.
+    drop(listener.accept().unwrap());
+    drop(filler);
+    let (silent, _) = listener.accept().unwrap();
+    let e = wait_event(&mon, "HandshakeFailed", |e| {
+        matches!(e, Event::HandshakeFailed { .. })
+    });
+    assert!(
+        matches!(&e, Event::HandshakeFailed { reason, .. } if reason.contains("in time")),
+        "a handshake timeout: {e:?}"
+    );
+    drop(silent);
+}
+
 /// `tcp://SOURCE;HOST:PORT`: the connection leaves from the source address and port (the
 /// accepting side sees them); an interface name and a wildcard port work as a source; a
 /// source that is no local address fails each attempt with EADDRNOTAVAIL.

@@ -611,6 +611,12 @@ impl Monitor {
         }
     }
 
+    /// Whether the socket has closed and every event was taken: no more will come.
+    pub fn is_finished(&self) -> bool {
+        let inbox = self.queue.inbox();
+        inbox.closed && inbox.events.is_empty()
+    }
+
     /// A descriptor that is readable while events wait (and once the socket has closed),
     /// for poll(2), mio or tokio: after it fires, take events until none is left. Made on
     /// the first call (a monitor that is never polled costs no descriptor).

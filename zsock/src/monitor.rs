@@ -44,6 +44,12 @@ impl Monitor {
     pub fn try_next(&self) -> Option<Event> {
         self.inner.next_event(Some(Instant::now()))
     }
+
+    /// Whether the socket has closed and every event was taken: [`Monitor::try_next`]'s
+    /// `None` is then final (it otherwise means "none yet").
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
 }
 
 impl std::fmt::Debug for Monitor {

@@ -15,7 +15,7 @@ pub enum Payload<'a> {
 
 impl Payload<'_> {
     /// The bytes as a frame of their own (borrowed ones copied).
-    pub(crate) fn into_bytes(self) -> Bytes {
+    pub fn into_bytes(self) -> Bytes {
         match self {
             Payload::Borrowed(b) => Bytes::copy_from_slice(b),
             Payload::Owned(b) => b,

@@ -475,6 +475,20 @@ impl Socket {
         self.send_whole(&mut msg, flags)
     }
 
+    /// [`Socket::send_msg`] for a caller that keeps the message when the send fails: it is
+    /// taken (`msg` left empty) only if the send succeeds; on any error, EAGAIN included,
+    /// `msg` is as it was, ready for another attempt. What an event loop needs to retry a
+    /// send once the socket becomes writable (`zsock-tokio` is built on it). Frames given
+    /// earlier with [`Flags::SNDMORE`] go in front of `msg`'s and, should the send fail,
+    /// stay in `msg`.
+    pub fn send_msg_ref(&mut self, msg: &mut Message, flags: Flags) -> Result<()> {
+        self.send_whole(msg, flags)?;
+        if !msg.is_empty() {
+            *msg = Message::new();
+        }
+        Ok(())
+    }
+
     /// [`Socket::send_msg`] with the message by reference: it is not moved on the way to
     /// the connection (a move of a message costs more than encoding a small one). With no
     /// SNDMORE frames held, `msg` is left as it was when the send fails (a proxy keeps it

@@ -1,0 +1,356 @@
+//! Async [`zsock`] sockets for tokio: ZeroMQ over `ipc://` and `tcp://` in pure Rust,
+//! wire-compatible with libzmq 4.3.
+//!
+//! An [`AsyncSocket`] owns a [`zsock::Socket`] and gives it `async` sends and receives, a
+//! [`Stream`] of received messages and a [`Sink`] of messages to send. It works on the
+//! current-thread and the multi-thread runtime, needs no `unsafe` from you, and costs no CPU
+//! while it waits: a waiting task sleeps in tokio's reactor on the socket's notify
+//! descriptor ([`zsock::Socket::fd`]), and the descriptor stays registered for exactly as
+//! long as the `AsyncSocket` that owns the socket lives.
+//!
+//! ```
+//! use zsock::{Context, SocketType};
+//! use zsock_tokio::AsyncSocket;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> zsock::Result<()> {
+//! let ctx = Context::new();
+//! let mut rep = AsyncSocket::new(ctx.socket(SocketType::Rep)?)?;
+//! let endpoint = rep.get_ref().bind("ipc://*")?;
+//! let mut req = AsyncSocket::new(ctx.socket(SocketType::Req)?)?;
+//! req.get_ref().connect(&endpoint)?;
+//!
+//! req.send("ping").await?;
+//! assert_eq!(rep.recv().await?, "ping");
+//! rep.send("pong").await?;
+//! assert_eq!(req.recv().await?, "pong");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Cancellation
+//!
+//! Every future here is cancel safe: dropping it (a losing `tokio::select!` branch, a
+//! timeout) loses nothing. A receive takes a message only in the poll that completes it, so
+//! a receive dropped before then leaves every message in the socket for the next one. A
+//! send hands the socket a whole message in one step, so a send dropped before it completed
+//! sent none of its message; once it completed, all of it.
+//!
+//! # Readiness, done once here
+//!
+//! ZeroMQ's notify descriptor (ZMQ_FD) tells that the socket's readiness *may* have
+//! changed, not that a message waits, and an event loop that waits on it again while
+//! messages remain queued waits forever: the trap pyzmq's asyncio integration long fell
+//! into. This crate does it the safe way: an operation is always tried first; only when the
+//! socket says EAGAIN does the task wait, and before it waits it clears the descriptor and
+//! looks at the socket's state again, so a message that arrived at any moment before is
+//! seen, and any change after signals the descriptor anew. Messages that arrived while no
+//! task was polling are all received.
+
+#![deny(unsafe_code)]
+
+use std::future::poll_fn;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use zsock::{ErrorKind, Event, Flags, Message, Payload, Result, Sendable, Socket};
+
+/// What tokio's reactor watches for a socket: a descriptor of its own for the socket's
+/// notify descriptor (a duplicate, so that it stays open for as long as it is registered,
+/// whatever happens to the socket), beside the socket.
+struct Watched {
+    socket: Socket,
+    fd: OwnedFd,
+}
+
+impl AsRawFd for Watched {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Registers `inner`'s descriptor with the current runtime's reactor for readability.
+///
+/// (The crate's one `unsafe`: tokio's registration of a descriptor asks its caller to
+/// promise that the descriptor stays open and the same while registered. Both callers
+/// pass a value whose `as_raw_fd` is an `OwnedFd` field of its own, private to this crate
+/// and never replaced, which the `AsyncFd` owns until it deregisters it.)
+#[allow(unsafe_code)]
+fn register<T: AsRawFd>(inner: T) -> Result<AsyncFd<T>> {
+    // SAFETY: see above: the descriptor is owned by `inner`, which the `AsyncFd` owns.
+    let io = unsafe { AsyncFd::register_with_interest(inner, Interest::READABLE) };
+    Ok(io.map_err(std::io::Error::from)?)
+}
+
+/// A [`zsock::Socket`] for tokio: `async` send and receive, a [`Stream`] of received
+/// messages, a [`Sink`] of messages to send.
+///
+/// Options, bind, connect and the like are the socket's own: reach it with
+/// [`AsyncSocket::get_ref`] and [`AsyncSocket::get_mut`]. Do not call the socket's blocking
+/// `send`/`recv` through them (they would block the runtime's thread); with
+/// [`Flags::DONTWAIT`] they are fine.
+pub struct AsyncSocket {
+    io: AsyncFd<Watched>,
+    /// The [`Sink`]'s message not yet taken by the socket.
+    pending: Option<Message>,
+}
+
+impl AsyncSocket {
+    /// Wraps `socket`. Must be called within a tokio runtime (with its I/O driver
+    /// enabled, as `#[tokio::main]` and `Runtime::new` do).
+    pub fn new(socket: Socket) -> Result<AsyncSocket> {
+        let fd = socket.fd().try_clone_to_owned()?;
+        let io = register(Watched { socket, fd })?;
+        Ok(AsyncSocket { io, pending: None })
+    }
+
+    /// The socket, for options, `bind`, `connect`, `monitor`, `peer` and the like.
+    pub fn get_ref(&self) -> &Socket {
+        &self.io.get_ref().socket
+    }
+
+    /// The socket, mutably (for [`Socket::set`]).
+    pub fn get_mut(&mut self) -> &mut Socket {
+        &mut self.io.get_mut().socket
+    }
+
+    /// The socket back, for blocking use. A message given to the [`Sink`] and not yet
+    /// flushed is dropped.
+    pub fn into_inner(self) -> Socket {
+        self.io.into_inner().socket
+    }
+
+    /// An async reader of the socket's monitor events (see [`zsock::Socket::monitor`]).
+    pub fn monitor(&self) -> Result<AsyncMonitor> {
+        AsyncMonitor::new(self.get_ref().monitor())
+    }
+
+    /// Sends a one-frame message, waiting while the socket cannot take it (at its HWM, or
+    /// with no peer to send to). Borrowed bytes are copied, owned ones handed over, as for
+    /// [`Socket::send`]. Cancel safe: sent whole, or not at all.
+    pub async fn send<'a>(&mut self, frame: impl Sendable<'a>) -> Result<()> {
+        match frame.into_payload() {
+            Payload::Borrowed(b) => {
+                poll_fn(|cx| self.poll_op(cx, |s| s.send_copy(b, Flags::DONTWAIT))).await
+            }
+            Payload::Owned(b) => self.send_msg(b).await,
+        }
+    }
+
+    /// Sends a multipart message, one frame per item, waiting while the socket cannot
+    /// take it. Cancel safe: either every frame was sent or none.
+    pub async fn send_multipart<'a, I>(&mut self, frames: I) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: Sendable<'a>,
+    {
+        let msg: Message = frames
+            .into_iter()
+            .map(|f| f.into_payload().into_bytes())
+            .collect();
+        if msg.is_empty() {
+            return Err(zsock::Error::new(
+                ErrorKind::Invalid,
+                "send_multipart needs at least one frame",
+            ));
+        }
+        self.send_msg(msg).await
+    }
+
+    /// Sends a whole message (its frames are handed over, not copied), waiting while the
+    /// socket cannot take it. Cancel safe: sent whole, or not at all.
+    pub async fn send_msg(&mut self, msg: impl Into<Message>) -> Result<()> {
+        let mut msg = msg.into();
+        poll_fn(|cx| self.poll_op(cx, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT))).await
+    }
+
+    /// Receives one frame, waiting until one comes; [`Socket::rcvmore`] says whether more
+    /// frames of the same message follow (they are there already: a message arrives
+    /// whole). Cancel safe.
+    pub async fn recv(&mut self) -> Result<Bytes> {
+        poll_fn(|cx| self.poll_op(cx, |s| s.recv(Flags::DONTWAIT))).await
+    }
+
+    /// Receives a whole message as its frames. Cancel safe.
+    pub async fn recv_multipart(&mut self) -> Result<Vec<Bytes>> {
+        poll_fn(|cx| self.poll_op(cx, |s| s.recv_multipart(Flags::DONTWAIT))).await
+    }
+
+    /// Receives a whole message. Cancel safe.
+    pub async fn recv_msg(&mut self) -> Result<Message> {
+        poll_fn(|cx| self.poll_recv_msg(cx)).await
+    }
+
+    /// Receives one frame as UTF-8 text (a frame that is not is EINVAL, and
+    /// [`zsock::Error::into_frame`] gives it back). Cancel safe.
+    pub async fn recv_string(&mut self) -> Result<String> {
+        poll_fn(|cx| self.poll_op(cx, |s| s.recv_string(Flags::DONTWAIT))).await
+    }
+
+    /// Polls for a whole message: what [`AsyncSocket::recv_msg`] and the [`Stream`] use.
+    pub fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        self.poll_op(cx, |s| s.recv_msg(Flags::DONTWAIT))
+    }
+
+    /// Tries `op` (a non-blocking operation) until it does not say EAGAIN, waiting in
+    /// between for the socket's readiness to change.
+    fn poll_op<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut Socket) -> Result<T>,
+    ) -> Poll<Result<T>> {
+        loop {
+            match op(&mut self.io.get_mut().socket) {
+                Err(e) if e.kind() == ErrorKind::Again => {}
+                done => return Poll::Ready(done),
+            }
+            let mut guard = ready!(self.io.poll_read_ready_mut(cx))?;
+            // Forget the readiness tokio saw, then empty the descriptor and look again:
+            // a change from here on signals the descriptor anew (a new edge for tokio),
+            // and one from before is seen by the next try.
+            guard.clear_ready();
+            guard.get_inner().socket.events();
+        }
+    }
+
+    /// Sends the [`Sink`]'s pending message, if any.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Some(mut msg) = self.pending.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        let r = self.poll_op(cx, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT));
+        if r.is_pending() {
+            self.pending = Some(msg);
+        }
+        r
+    }
+}
+
+impl std::fmt::Debug for AsyncSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncSocket")
+            .field("socket", self.get_ref())
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
+}
+
+/// Received messages, whole. The stream does not end by itself (a socket always may
+/// receive more); an error (a socket type that cannot receive: ENOTSUP) is an item.
+impl Stream for AsyncSocket {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv_msg(cx).map(Some)
+    }
+}
+
+/// Messages to send, whole. `start_send` hands the message to the socket at once when it
+/// can take it; otherwise it is sent by the next `poll_ready`, `poll_flush` or
+/// `poll_close`. A message the socket took is on its way: ZeroMQ's queues and I/O threads
+/// deliver it without further calls.
+impl<M: Into<Message>> Sink<M> for AsyncSocket {
+    type Error = zsock::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_pending(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: M) -> Result<()> {
+        let this = self.get_mut();
+        debug_assert!(this.pending.is_none(), "start_send without poll_ready");
+        let mut msg = item.into();
+        match this.get_mut().send_msg_ref(&mut msg, Flags::DONTWAIT) {
+            Err(e) if e.kind() == ErrorKind::Again => {
+                this.pending = Some(msg);
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_pending(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_pending(cx)
+    }
+}
+
+/// What tokio's reactor watches for a monitor: a duplicate of its descriptor, beside it.
+struct WatchedMonitor {
+    monitor: zsock::Monitor,
+    fd: OwnedFd,
+}
+
+impl AsRawFd for WatchedMonitor {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// A socket's monitor events for tokio: [`AsyncMonitor::next`] and a [`Stream`] that ends
+/// when the socket has closed and every event was taken.
+pub struct AsyncMonitor {
+    io: AsyncFd<WatchedMonitor>,
+}
+
+impl AsyncMonitor {
+    /// Wraps `monitor` (from [`Socket::monitor`]). Must be called within a tokio runtime.
+    pub fn new(monitor: zsock::Monitor) -> Result<AsyncMonitor> {
+        let fd = monitor.fd()?.try_clone_to_owned()?;
+        let io = register(WatchedMonitor { monitor, fd })?;
+        Ok(AsyncMonitor { io })
+    }
+
+    /// The next event, waiting until one comes; `None` once the socket has closed and
+    /// every event was taken. Cancel safe.
+    pub async fn next(&self) -> Option<Event> {
+        poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_next(&self) -> Option<Event> {
+        self.io.get_ref().monitor.try_next()
+    }
+
+    /// Polls for the next event.
+    pub fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        loop {
+            let m = &self.io.get_ref().monitor;
+            if let Some(e) = m.try_next() {
+                return Poll::Ready(Some(e));
+            }
+            if m.is_finished() {
+                return Poll::Ready(None);
+            }
+            // The descriptor is readable exactly while events wait; tokio's readiness is
+            // forgotten before the next look, which sees any event that came meanwhile.
+            match ready!(self.io.poll_read_ready(cx)) {
+                Ok(mut guard) => guard.clear_ready(),
+                Err(_) => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for AsyncMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AsyncMonitor")
+    }
+}
+
+impl Stream for AsyncMonitor {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.poll_event(cx)
+    }
+}

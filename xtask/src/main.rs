@@ -116,7 +116,7 @@ fn ci() -> Result {
 
 /// Runs every example of every crate; each must exit 0 within two minutes.
 fn run_examples() -> Result {
-    for krate in ["zmtp-codec", "zsock"] {
+    for krate in ["zmtp-codec", "zsock", "zsock-tokio"] {
         let dir = root().join(krate).join("examples");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

@@ -15,8 +15,9 @@
 //! frames are slices of the read buffer.
 //!
 //! What it deliberately does not do yet: `inproc://` and the other transports (refused
-//! with a clear error), security mechanisms other than NULL, an async API, and the draft
-//! socket types. Coming from pyzmq or the `zmq` crate: see `docs/migration.md` in the
+//! with a clear error), security mechanisms other than NULL, and the draft socket types.
+//! For async code on tokio, the `zsock-tokio` crate wraps a [`Socket`] in an
+//! `AsyncSocket`. Coming from pyzmq or the `zmq` crate: see `docs/migration.md` in the
 //! repository. The wire protocol lives in `zmtp-codec`, endpoints in `ipc-endpoint` and
 //! `tcp-endpoint`, sockets and threads in `ipc-transport`.
 //!

@@ -1,6 +1,7 @@
-//! Side-by-side benchmark peers: zsock, libzmq, the zeromq crate, OMQ.rs (omq-tokio) and a
-//! raw stream socket (AF_UNIX for `ipc://`, TCP for `tcp://`) behind one command line, so `cargo xtask bench` can run them
-//! interleaved (method and targets: BENCHMARKS.md, "Method and targets").
+//! Side-by-side benchmark peers: zsock (blocking, and async through zsock-tokio), libzmq,
+//! the zeromq crate, OMQ.rs (omq-tokio) and a raw stream socket (AF_UNIX for `ipc://`, TCP
+//! for `tcp://`) behind one command line, so `cargo xtask bench` can run them interleaved
+//! (method and targets: BENCHMARKS.md, "Method and targets").
 //!
 //! Every binary `bench-NAME` takes
 //! ```text
@@ -27,6 +28,15 @@
 //!
 //! `--cpu N` pins the process to CPU N with `sched_setaffinity` before any thread starts
 //! (the harness uses `taskset -c N` when it exists, this flag otherwise).
+//!
+//! The async peers (`bench-zsock-tokio`, `bench-zeromq`, `bench-omq`) run on a tokio
+//! runtime picked by the environment variable `BENCH_RUNTIME` ([`RUNTIME_VAR`]):
+//! `current` (the default) for the current-thread runtime, `multi` for the multi-thread
+//! one with tokio's default worker count ([`Flavor`]). Their loop runs under `block_on`,
+//! as `#[tokio::main]` runs `main`. The name in their lines says which: `impl=zeromq` on
+//! the current-thread runtime (the name of earlier tables), `impl=zeromq-mt` on the
+//! multi-thread one. They also run the CPU scenarios ([`cpu`]: `cpu-push`, `cpu-pull`),
+//! a receiver's CPU time while idle and at 1,000 messages per second.
 //!
 //! The scale scenarios ([`scale`]), in `bench-zsock` and `bench-libzmq` only, 64-byte
 //! messages:
@@ -84,6 +94,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod cpu;
 pub mod scale;
 
 /// Warm-up round trips lat-req makes before timing (and lat-rep echoes on top of COUNT).
@@ -455,19 +466,74 @@ pub(crate) fn print_outcome(
     }
 }
 
-/// [`main_with`] for async peers: runs `run` to completion on a new tokio current-thread
-/// runtime (every task on the calling thread). Failing to build the runtime is an error
-/// like any other.
+/// The tokio runtime an async peer runs on, chosen by the environment variable
+/// [`RUNTIME_VAR`] (`BENCH_RUNTIME=current`, the default, or `multi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `new_current_thread`: every task on the calling thread.
+    Current,
+    /// `new_multi_thread` with tokio's default worker count (one per CPU the process may
+    /// run on, so one under `taskset -c 0`).
+    Multi,
+}
+
+/// The environment variable that picks an async peer's runtime: `current` or `multi`.
+pub const RUNTIME_VAR: &str = "BENCH_RUNTIME";
+
+impl Flavor {
+    /// The flavour [`RUNTIME_VAR`] asks for (unset or empty: [`Flavor::Current`]).
+    pub fn from_env() -> Result<Flavor, String> {
+        let v = std::env::var(RUNTIME_VAR).unwrap_or_default();
+        Flavor::parse(&v)
+    }
+
+    fn parse(v: &str) -> Result<Flavor, String> {
+        match v {
+            "" | "current" => Ok(Flavor::Current),
+            "multi" => Ok(Flavor::Multi),
+            other => Err(format!(
+                "{RUNTIME_VAR}=`{other}`: expected `current` or `multi`"
+            )),
+        }
+    }
+
+    /// The implementation name in RESULT and PEER lines: `imp` on the current-thread
+    /// runtime (the names earlier tables used), `imp-mt` on the multi-thread one.
+    pub fn name(self, imp: &str) -> String {
+        match self {
+            Flavor::Current => imp.to_string(),
+            Flavor::Multi => format!("{imp}-mt"),
+        }
+    }
+
+    /// A new runtime of this flavour, I/O and time drivers enabled.
+    pub fn runtime(self) -> Result<tokio::runtime::Runtime, String> {
+        let mut b = match self {
+            Flavor::Current => tokio::runtime::Builder::new_current_thread(),
+            Flavor::Multi => tokio::runtime::Builder::new_multi_thread(),
+        };
+        b.enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))
+    }
+}
+
+/// [`main_with`] for async peers: runs `run` to completion with `block_on` on a new tokio
+/// runtime of the flavour [`RUNTIME_VAR`] asks for, as `#[tokio::main]` does. On the
+/// current-thread runtime every task runs on the calling thread; on the multi-thread one
+/// the peer's own loop runs on the calling thread and the tasks its library spawns on the
+/// workers. The name in the RESULT and PEER lines is [`Flavor::name`]. Failing to build
+/// the runtime is an error like any other.
 pub fn main_with_tokio(
     imp: &str,
     run: impl AsyncFnOnce(&Args) -> Result<Outcome, String>,
 ) -> ExitCode {
-    main_with(imp, |args| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio runtime: {e}"))?;
-        rt.block_on(run(args))
+    let flavor = match Flavor::from_env() {
+        Ok(f) => f,
+        Err(e) => return usage_error(imp, &e),
+    };
+    main_with(&flavor.name(imp), |args| {
+        flavor.runtime()?.block_on(run(args))
     })
 }
 

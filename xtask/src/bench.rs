@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: the side-by-side benchmark of BENCHMARKS.md ("Method and targets").
 //!
 //! ```text
-//! cargo xtask bench [--quick] [--scale] [--transport ipc|tcp] [--reps N] [--secs S]
+//! cargo xtask bench [--quick] [--scale | --async] [--transport ipc|tcp] [--reps N] [--secs S]
 //!                   [--timeout S] [--impls zsock,libzmq,...] [--tests thr-1,fanin-10,...]
 //! ```
 //! Builds the `bench-*` binaries of `benches/` in release mode, calibrates COUNT per
@@ -36,6 +36,21 @@
 //! rates, CPU time and context switches per message (both processes) and peak RSS for the
 //! rest. `--scale` runs only these rows; the full run and `--quick` (smallest N only,
 //! COUNT 500,000, 0.5 s windows) include them.
+//!
+//! The async rows (`--async`; never part of the default run) put zsock's async API
+//! (`bench-zsock-tokio`) beside the async peers, each on tokio's current-thread runtime
+//! (`zsock-tokio`, `zeromq`, `omq`) and multi-thread runtime (`zsock-tokio-mt`,
+//! `zeromq-mt`, `omq-mt`: the same binaries with `BENCH_RUNTIME=multi`; the harness sets
+//! `BENCH_RUNTIME` for every process it starts), with zsock's blocking API as the
+//! reference: throughput at 1 B, 64 B, 1 KiB and 64 KiB, latency at 1 B unpinned and on
+//! one CPU, interleaved and calibrated like the default rows, and two CPU scenarios on the
+//! async implementations only: `idle-cpu` (a PULL waiting in recv on a connected peer that
+//! sends nothing for 2 s, then one message) and `rate-cpu` (a PULL receiving 1,000 64-byte
+//! messages per second for 3 s, paced by the sender's timer), each giving the receiver's
+//! CPU time (all its threads) per second of wall time. Their tables give zsock-tokio's
+//! ratios to the best of zeromq and omq on the same runtime and to blocking zsock.
+//! `--impls` and `--tests` narrow them (`--tests idle-cpu,rate-cpu` for the CPU rows only);
+//! `--quick` runs each once with small COUNTs and 0.5 s CPU scenarios.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,6 +67,36 @@ const IMPLS: [&str; 5] = ["zsock", "libzmq", "zeromq", "omq", "raw"];
 const PEERS: [&str; 3] = ["libzmq", "zeromq", "omq"];
 /// The implementations with the scale scenarios.
 const SCALE_IMPLS: [&str; 2] = ["zsock", "libzmq"];
+/// The async implementations: current-thread runtime under the plain name, multi-thread
+/// with `-mt` (the binary is `bench-` + the name without `-mt`). They alone run the CPU
+/// scenarios.
+const ASYNC_IMPLS: [&str; 6] = [
+    "zsock-tokio",
+    "zeromq",
+    "omq",
+    "zsock-tokio-mt",
+    "zeromq-mt",
+    "omq-mt",
+];
+/// Every name `--impls` takes.
+const KNOWN_IMPLS: [&str; 9] = [
+    "zsock",
+    "libzmq",
+    "zeromq",
+    "omq",
+    "raw",
+    "zsock-tokio",
+    "zsock-tokio-mt",
+    "zeromq-mt",
+    "omq-mt",
+];
+/// The async peers of zsock-tokio, and of zsock-tokio-mt ("best" of its async rows).
+const ASYNC_PEERS: [&str; 2] = ["zeromq", "omq"];
+const ASYNC_PEERS_MT: [&str; 2] = ["zeromq-mt", "omq-mt"];
+/// The environment variable that picks an async peer's runtime (`zsock-benches`).
+const RUNTIME_VAR: &str = "BENCH_RUNTIME";
+/// Throughput sizes of the async rows.
+const ASYNC_THR_SIZES: [usize; 4] = [1, 64, 1024, 65536];
 const THR_SIZES: [usize; 5] = [1, 64, 1024, 65536, 1048576];
 const LAT_SIZES: [usize; 2] = [1, 1024];
 /// How often the harness looks at its children (it sleeps in between, off the CPUs the
@@ -161,12 +206,47 @@ impl Scenario {
     }
 }
 
+/// A CPU scenario of the async rows: what a receiver costs while it waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CpuScenario {
+    /// A connected PULL waiting in recv while its peer sends nothing, then one message.
+    Idle,
+    /// A PULL receiving [`CPU_RATE`] 64-byte messages per second, paced by a timer.
+    Rate,
+}
+
+/// Messages per second of [`CpuScenario::Rate`].
+const CPU_RATE: u32 = 1000;
+
+impl CpuScenario {
+    const ALL: [CpuScenario; 2] = [CpuScenario::Idle, CpuScenario::Rate];
+
+    /// RATE on the command line.
+    fn rate(self) -> u32 {
+        match self {
+            CpuScenario::Idle => 0,
+            CpuScenario::Rate => CPU_RATE,
+        }
+    }
+
+    /// SECS on the command line: ~2 s idle, ~3 s at the rate; 0.5 s with `--quick`.
+    fn secs(self, quick: bool) -> f64 {
+        match (self, quick) {
+            (_, true) => 0.5,
+            (CpuScenario::Idle, false) => 2.0,
+            (CpuScenario::Rate, false) => 3.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Thr,
     Lat,
     /// A scale scenario at size N (zsock and libzmq only, 64 B messages).
     Scale(Scenario, usize),
+    /// A CPU scenario (the async implementations only, 64 B messages).
+    Cpu(CpuScenario),
 }
 
 /// The processes of one run.
@@ -229,6 +309,8 @@ enum Metric {
     Switches,
     /// Peak RSS of both processes, added.
     PeakRss,
+    /// CPU scenarios: the receiver's context switches per second.
+    SwitchesPerSec,
 }
 
 impl Metric {
@@ -243,6 +325,8 @@ impl Metric {
     ];
     /// The rows of the other scale scenarios.
     const RATES: [Metric; 4] = [Metric::Main, Metric::Cpu, Metric::Switches, Metric::PeakRss];
+    /// The rows of a CPU scenario.
+    const CPU: [Metric; 2] = [Metric::Main, Metric::SwitchesPerSec];
 
     fn label(self, test: Test) -> String {
         let what = match self {
@@ -256,6 +340,7 @@ impl Metric {
             Metric::Cpu => "CPU",
             Metric::Switches => "context switches",
             Metric::PeakRss => "peak RSS",
+            Metric::SwitchesPerSec => "context switches",
         };
         format!("{}, {what}", test.label())
     }
@@ -271,6 +356,7 @@ impl Metric {
             Metric::Cpu => format!("us CPU/{per}"),
             Metric::Switches => format!("per 1k {per}s"),
             Metric::PeakRss => "MiB, both".into(),
+            Metric::SwitchesPerSec => "per s".into(),
         }
     }
 
@@ -286,6 +372,7 @@ impl Metric {
             Metric::Cpu => r.cpu_per_msg_s * 1e6,
             Metric::Switches => r.csw_per_msg * 1e3,
             Metric::PeakRss => (r.server_rss_kb + r.client_rss_kb) as f64 / 1024.0,
+            Metric::SwitchesPerSec => r.csw_per_s,
         }
     }
 
@@ -348,23 +435,62 @@ impl Test {
             .collect()
     }
 
+    /// The CPU scenarios: `idle-cpu`, `rate-cpu`.
+    fn cpu() -> Vec<Test> {
+        CpuScenario::ALL
+            .into_iter()
+            .map(|c| Test {
+                kind: Kind::Cpu(c),
+                size: 64,
+                pinned: false,
+            })
+            .collect()
+    }
+
+    /// The rows of `--async`: throughput up to 64 KiB, latency at 1 B unpinned and on
+    /// one CPU, the CPU scenarios.
+    fn async_rows() -> Vec<Test> {
+        let thr = ASYNC_THR_SIZES.iter().map(|&size| Test {
+            kind: Kind::Thr,
+            size,
+            pinned: false,
+        });
+        let lat = [false, true].map(|pinned| Test {
+            kind: Kind::Lat,
+            size: 1,
+            pinned,
+        });
+        thr.chain(lat).chain(Test::cpu()).collect()
+    }
+
     /// Every test `--tests` can name.
     fn known() -> Vec<Test> {
         let mut all = Test::all();
         all.extend(Test::scale(false));
+        all.extend(Test::cpu());
         all
     }
 
     fn scenario(self) -> Option<Scenario> {
         match self.kind {
             Kind::Scale(scenario, _) => Some(scenario),
-            Kind::Thr | Kind::Lat => None,
+            Kind::Thr | Kind::Lat | Kind::Cpu(_) => None,
         }
     }
 
-    /// Whether `imp` runs this test: scale tests have zsock and libzmq only.
+    /// A one-pair throughput or latency test (calibrated, in the main table).
+    fn is_pair(self) -> bool {
+        matches!(self.kind, Kind::Thr | Kind::Lat)
+    }
+
+    /// Whether `imp` runs this test: scale tests have zsock and libzmq only, CPU
+    /// scenarios the async implementations only.
     fn runs_on(self, imp: &str) -> bool {
-        self.scenario().is_none() || SCALE_IMPLS.contains(&imp)
+        match self.kind {
+            Kind::Scale(..) => SCALE_IMPLS.contains(&imp),
+            Kind::Cpu(_) => ASYNC_IMPLS.contains(&imp),
+            Kind::Thr | Kind::Lat => true,
+        }
     }
 
     /// Repetitions of this test.
@@ -378,6 +504,9 @@ impl Test {
 
     /// The table rows of this test.
     fn metrics(self) -> &'static [Metric] {
+        if let Kind::Cpu(_) = self.kind {
+            return &Metric::CPU;
+        }
         match self.scenario() {
             None => &[Metric::Main],
             Some(Scenario::Sockets) => &Metric::SOCKETS,
@@ -391,6 +520,8 @@ impl Test {
             Kind::Thr => "thr",
             Kind::Lat => "lat",
             Kind::Scale(scenario, n) => return format!("{}-{n}", scenario.id()),
+            Kind::Cpu(CpuScenario::Idle) => return "idle-cpu".into(),
+            Kind::Cpu(CpuScenario::Rate) => return "rate-cpu".into(),
         };
         let cpu = if self.pinned { "-cpu0" } else { "" };
         format!("{kind}-{}{cpu}", self.size)
@@ -403,6 +534,8 @@ impl Test {
             (Kind::Lat, false) => format!("lat {size}, unpinned"),
             (Kind::Lat, true) => format!("lat {size}, one CPU"),
             (Kind::Scale(scenario, n), _) => scenario.label(n),
+            (Kind::Cpu(CpuScenario::Idle), _) => "idle PULL, CPU".into(),
+            (Kind::Cpu(CpuScenario::Rate), _) => format!("PULL at {CPU_RATE} msg/s {size}, CPU"),
         }
     }
 
@@ -420,6 +553,7 @@ impl Test {
             Kind::Scale(Scenario::Sockets, _) => "ms",
             Kind::Scale(Scenario::Router | Scenario::Proxy, _) => "k trips/s",
             Kind::Scale(..) => "M msg/s",
+            Kind::Cpu(_) => "ms CPU/s",
         }
     }
 
@@ -432,6 +566,7 @@ impl Test {
             Kind::Scale(Scenario::Sockets, _) => r.setup_s * 1e3,
             Kind::Scale(Scenario::Router | Scenario::Proxy, _) => r.msgs_per_s / 1e3,
             Kind::Scale(..) => r.msgs_per_s / 1e6,
+            Kind::Cpu(_) => r.cpu_ms_per_s,
         }
     }
 
@@ -440,7 +575,7 @@ impl Test {
     fn better(self, a: f64, b: f64) -> bool {
         match self.kind {
             Kind::Thr => a > b,
-            Kind::Lat | Kind::Scale(Scenario::Sockets, _) => a < b,
+            Kind::Lat | Kind::Scale(Scenario::Sockets, _) | Kind::Cpu(_) => a < b,
             Kind::Scale(..) => a > b,
         }
     }
@@ -449,6 +584,7 @@ impl Test {
         let (binder, connecter) = match self.kind {
             Kind::Thr => ("thr-push", "thr-pull"),
             Kind::Lat => ("lat-rep", "lat-req"),
+            Kind::Cpu(_) => ("cpu-push", "cpu-pull"),
             Kind::Scale(scenario, _) => return scenario.roles(),
         };
         Roles {
@@ -459,11 +595,12 @@ impl Test {
     }
 
     /// The command line of `side` after the binary (and `--cpu`): `count` is COUNT where
-    /// the mode takes one, `window` the scale window in seconds.
+    /// the mode takes one, `window` the scale window or the CPU scenario's SECS.
     fn args(self, side: Side, endpoint: &str, count: u64, window: f64) -> Vec<String> {
         let mut args = vec![self.roles().mode(side).to_string(), endpoint.to_string()];
         let rest = match (self.kind, side) {
             (Kind::Thr | Kind::Lat, _) => vec![self.size.to_string(), count.to_string()],
+            (Kind::Cpu(c), _) => vec![c.rate().to_string(), window.to_string()],
             (Kind::Scale(Scenario::Sockets, n), _) => vec![n.to_string()],
             (Kind::Scale(Scenario::FanIn, _), Side::Binder) => vec![count.to_string()],
             (Kind::Scale(Scenario::FanIn, n), Side::Connecter) => {
@@ -489,7 +626,7 @@ impl Test {
             }
             Kind::Scale(Scenario::FanIn, _) if quick => FANIN_COUNT_QUICK,
             Kind::Scale(Scenario::FanIn, _) => FANIN_COUNT,
-            Kind::Scale(..) => 0,
+            Kind::Scale(..) | Kind::Cpu(_) => 0,
         }
     }
 }
@@ -512,6 +649,8 @@ enum Transport {
 #[derive(Debug, Clone)]
 struct Config {
     quick: bool,
+    /// `--async`: the async rows instead of the default ones.
+    async_rows: bool,
     transport: Transport,
     reps: usize,
     /// Repetitions of the scale tests.
@@ -536,6 +675,7 @@ impl Config {
 fn parse(args: &[String]) -> Result<Config> {
     let mut cfg = Config {
         quick: false,
+        async_rows: false,
         transport: Transport::Ipc,
         reps: 5,
         scale_reps: SCALE_REPS,
@@ -547,6 +687,7 @@ fn parse(args: &[String]) -> Result<Config> {
     let mut reps = None;
     let mut timeout = None;
     let mut tests = None;
+    let mut impls = None;
     let mut scale_only = false;
     let mut it = args.iter();
     let number = |flag: &str, v: Option<&String>| -> Result<f64> {
@@ -558,6 +699,7 @@ fn parse(args: &[String]) -> Result<Config> {
         match a.as_str() {
             "--quick" => cfg.quick = true,
             "--scale" => scale_only = true,
+            "--async" => cfg.async_rows = true,
             "--transport" => {
                 cfg.transport = match it.next().map(String::as_str) {
                     Some("ipc") => Transport::Ipc,
@@ -570,19 +712,24 @@ fn parse(args: &[String]) -> Result<Config> {
             "--timeout" => timeout = Some(number("--timeout", it.next())?),
             "--impls" => {
                 let list = it.next().ok_or("--impls takes a list: zsock,libzmq,...")?;
-                cfg.impls =
+                impls = Some(
                     list.split(',')
                         .map(|n| {
-                            IMPLS.iter().find(|i| **i == n).copied().ok_or_else(|| {
-                                format!("unknown implementation {n}; known: {IMPLS:?}")
-                            })
+                            KNOWN_IMPLS
+                                .iter()
+                                .find(|i| **i == n)
+                                .copied()
+                                .ok_or_else(|| {
+                                    format!("unknown implementation {n}; known: {KNOWN_IMPLS:?}")
+                                })
                         })
-                        .collect::<Result<_>>()?;
+                        .collect::<Result<Vec<_>>>()?,
+                );
             }
             "--tests" => {
                 let list = it
                     .next()
-                    .ok_or("--tests takes a list: thr-1,lat-1-cpu0,fanin-10,...")?;
+                    .ok_or("--tests takes a list: thr-1,lat-1-cpu0,fanin-10,idle-cpu,...")?;
                 let all = Test::known();
                 tests = Some(
                     list.split(',')
@@ -598,8 +745,8 @@ fn parse(args: &[String]) -> Result<Config> {
             other => {
                 return Err(format!(
                     "bench: unknown argument {other}\nusage: cargo xtask bench [--quick] \
-                     [--scale] [--transport ipc|tcp] [--reps N] [--secs S] [--timeout S] \
-                     [--impls a,b] [--tests t1,t2]"
+                     [--scale | --async] [--transport ipc|tcp] [--reps N] [--secs S] \
+                     [--timeout S] [--impls a,b] [--tests t1,t2]"
                 ))
             }
         }
@@ -608,7 +755,24 @@ fn parse(args: &[String]) -> Result<Config> {
     if tcp && scale_only {
         return Err("the scale rows run over ipc only; drop --transport tcp or --scale".into());
     }
+    if cfg.async_rows && scale_only {
+        return Err("--scale and --async select different rows; give one".into());
+    }
+    // Tests named for the CPU scenarios alone need the async implementations too.
+    let cpu_only = tests
+        .as_ref()
+        .is_some_and(|t: &Vec<Test>| t.iter().all(|t| matches!(t.kind, Kind::Cpu(_))));
+    cfg.impls = impls.unwrap_or_else(|| {
+        if cfg.async_rows || cpu_only {
+            ["zsock"].into_iter().chain(ASYNC_IMPLS).collect()
+        } else {
+            IMPLS.to_vec()
+        }
+    });
     cfg.tests = tests.unwrap_or_else(|| {
+        if cfg.async_rows {
+            return Test::async_rows();
+        }
         let scale = if tcp {
             Vec::new()
         } else {
@@ -624,6 +788,24 @@ fn parse(args: &[String]) -> Result<Config> {
         if let Some(t) = cfg.tests.iter().find(|t| t.scenario().is_some()) {
             return Err(format!("{} runs over ipc only", t.id()));
         }
+    }
+    if let Some(t) = cfg
+        .tests
+        .iter()
+        .find(|t| !cfg.impls.iter().any(|i| t.runs_on(i)))
+    {
+        let hint = match t.kind {
+            Kind::Cpu(_) => format!(
+                "; the CPU scenarios run on {} (add --async, or name them in --impls)",
+                ASYNC_IMPLS.join(",")
+            ),
+            _ => String::new(),
+        };
+        return Err(format!(
+            "{} runs on none of the implementations selected ({}){hint}",
+            t.id(),
+            cfg.impls.join(","),
+        ));
     }
     cfg.reps = reps.unwrap_or(if cfg.quick { 1 } else { 5 }).max(1);
     cfg.scale_reps = reps
@@ -654,6 +836,10 @@ struct RunOk {
     cpu_per_msg_s: f64,
     /// Context switches per message of both processes, added the same way.
     csw_per_msg: f64,
+    /// CPU scenarios: the receiver's CPU milliseconds per second of its span.
+    cpu_ms_per_s: f64,
+    /// CPU scenarios: the receiver's context switches per second of its span.
+    csw_per_s: f64,
 }
 
 impl RunOk {
@@ -695,6 +881,15 @@ impl RunOk {
             vmrss_kb: field(result, "vmrss_kb"),
             cpu_per_msg_s: per_msg("cpu_s"),
             csw_per_msg: per_msg("csw"),
+            cpu_ms_per_s: field(result, "cpu_ms_per_s"),
+            csw_per_s: {
+                let secs = field(result, "secs");
+                if secs > 0.0 {
+                    field(result, "csw") / secs
+                } else {
+                    0.0
+                }
+            },
         }
     }
 }
@@ -710,6 +905,8 @@ struct Runner {
     timeout: Duration,
     /// The scale window in seconds.
     window: f64,
+    /// `--quick` (shorter CPU scenarios).
+    quick: bool,
     seq: u32,
 }
 
@@ -819,9 +1016,19 @@ fn field(map: &Fields, key: &str) -> f64 {
     map.get(key).and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
+/// The binary an implementation runs (`bench-` + this) and its `BENCH_RUNTIME`: an
+/// `-mt` name is its binary on the multi-thread runtime.
+fn binary(imp: &str) -> (&str, &'static str) {
+    match imp.strip_suffix("-mt") {
+        Some(name) => (name, "multi"),
+        None => (imp, "current"),
+    }
+}
+
 impl Runner {
     fn command(&self, imp: &str, test: Test, args: &[String]) -> Command {
-        let bin = self.bin_dir.join(format!("bench-{imp}"));
+        let (name, runtime) = binary(imp);
+        let bin = self.bin_dir.join(format!("bench-{name}"));
         let mut cmd = if test.pinned && self.taskset {
             let mut c = Command::new("taskset");
             c.args(["-c", "0"]).arg(bin);
@@ -832,7 +1039,8 @@ impl Runner {
         if test.pinned && !self.taskset {
             cmd.args(["--cpu", "0"]);
         }
-        cmd.args(args);
+        // Set for every process, so that none inherits a stray one from the caller.
+        cmd.args(args).env(RUNTIME_VAR, runtime);
         cmd
     }
 
@@ -867,8 +1075,12 @@ impl Runner {
         let file = |path: &Path| -> Result<File> {
             File::create(path).map_err(|e| format!("{}: {e}", path.display()))
         };
+        let window = match test.kind {
+            Kind::Cpu(c) => c.secs(self.quick),
+            _ => self.window,
+        };
         let child = self
-            .command(imp, test, &test.args(side, endpoint, count, self.window))
+            .command(imp, test, &test.args(side, endpoint, count, window))
             .stdin(if measures {
                 Stdio::null()
             } else {
@@ -1124,20 +1336,40 @@ impl Report<'_> {
             self.wall.as_secs_f64(),
             self.pinning
         );
-        let _ = writeln!(
-            out,
-            "- cells: median (min-max). Ratios of medians, zsock / other: throughput > 1 and \
-             latency < 1 mean zsock is ahead; \"best\" is the best of {}. Compare ratios \
-             within this run only.\n",
-            PEERS.join(", ")
-        );
-        let pair: Vec<usize> = self.tests_where(|t| t.scenario().is_none());
+        if has_async_ratios(&cfg.impls) {
+            let _ = writeln!(
+                out,
+                "- async rows: zsock-tokio (zsock's async API) and the async peers on tokio's \
+                 current-thread runtime (plain names) and multi-thread runtime (`-mt`, default \
+                 worker count), each peer's loop under `block_on` as `#[tokio::main]` runs \
+                 `main`; zsock is the blocking API.\n\
+                 - cells: median (min-max). Ratios of medians: zsock-tokio / the best of {} \
+                 (`-mt`: of {}) on the same runtime, and zsock-tokio / zsock (blocking); \
+                 throughput > 1 and latency or CPU < 1 mean zsock-tokio is ahead. Compare \
+                 ratios within this run only.\n",
+                ASYNC_PEERS.join(", "),
+                ASYNC_PEERS_MT.join(", ")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "- cells: median (min-max). Ratios of medians, zsock / other: throughput > 1 and \
+                 latency < 1 mean zsock is ahead; \"best\" is the best of {}. Compare ratios \
+                 within this run only.\n",
+                PEERS.join(", ")
+            );
+        }
+        let pair: Vec<usize> = self.tests_where(Test::is_pair);
         let scale: Vec<usize> = self.tests_where(|t| t.scenario().is_some());
+        let cpu: Vec<usize> = self.tests_where(|t| matches!(t.kind, Kind::Cpu(_)));
         if !pair.is_empty() {
             self.pair_tables(&mut out, &pair);
         }
         if !scale.is_empty() {
             self.scale_table(&mut out, &scale);
+        }
+        if !cpu.is_empty() {
+            self.cpu_table(&mut out, &cpu);
         }
         let errors = self.errors();
         if !errors.is_empty() {
@@ -1164,8 +1396,13 @@ impl Report<'_> {
     /// The one-pair tests: the main table, peak RSS, COUNTs.
     fn pair_tables(&self, out: &mut String, tests: &[usize]) {
         let cfg = self.cfg;
-        let has_peer = cfg.impls.iter().any(|i| PEERS.contains(i));
-        self.metric_table(out, tests, &cfg.impls, has_peer);
+        let ratios = if has_async_ratios(&cfg.impls) {
+            async_ratios(&cfg.impls)
+        } else {
+            let has_peer = cfg.impls.iter().any(|i| PEERS.contains(i));
+            zsock_ratios(&cfg.impls, has_peer)
+        };
+        self.metric_table(out, tests, &cfg.impls, &ratios);
 
         let _ = writeln!(
             out,
@@ -1239,23 +1476,49 @@ impl Report<'_> {
             let _ = writeln!(out, "(none of {SCALE_IMPLS:?} selected)");
             return;
         }
-        self.metric_table(out, tests, &impls, false);
+        self.metric_table(out, tests, &impls, &zsock_ratios(&impls, false));
+    }
+
+    /// The CPU scenarios: the async implementations' receivers, zsock-tokio's ratios.
+    fn cpu_table(&self, out: &mut String, tests: &[usize]) {
+        let cfg = self.cfg;
+        let impls: Vec<&'static str> = cfg
+            .impls
+            .iter()
+            .copied()
+            .filter(|i| ASYNC_IMPLS.contains(i))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nCPU of an async receiver, 64 B messages, {} interleaved repetition(s): a PULL \
+             connected to a PUSH that sends nothing for {} s and then one message (idle), or \
+             {CPU_RATE} messages per second paced by its timer for {} s. CPU: milliseconds of \
+             user + system time of every thread of the receiving process per second of wall \
+             time (10 = 1% of a CPU), from just after its connect call to its last message; \
+             context switches per second over the same span. Ratios zsock-tokio / the best \
+             peer on the same runtime: < 1 means zsock-tokio is ahead.\n",
+            cfg.reps,
+            CpuScenario::Idle.secs(cfg.quick),
+            CpuScenario::Rate.secs(cfg.quick),
+        );
+        if impls.is_empty() {
+            let _ = writeln!(out, "(none of {ASYNC_IMPLS:?} selected)");
+            return;
+        }
+        self.metric_table(out, tests, &impls, &async_ratios(&impls));
     }
 
     /// `| test | unit | impl... | ratios... |` with a row per test and metric: medians,
-    /// min-max and zsock's ratios to the others (and to the best of [`PEERS`] if `best`).
-    fn metric_table(&self, out: &mut String, tests: &[usize], impls: &[&'static str], best: bool) {
-        let others: Vec<&str> = impls.iter().copied().filter(|i| *i != "zsock").collect();
-        let has_zsock = impls.contains(&"zsock");
-        let mut ratios: Vec<String> = Vec::new();
-        if has_zsock {
-            if best {
-                ratios.push("zsock/best".into());
-            }
-            ratios.extend(others.iter().map(|o| format!("zsock/{o}")));
-        }
+    /// min-max and the `ratios`.
+    fn metric_table(
+        &self,
+        out: &mut String,
+        tests: &[usize],
+        impls: &[&'static str],
+        ratios: &[Ratio],
+    ) {
         let mut columns: Vec<&str> = impls.to_vec();
-        columns.extend(ratios.iter().map(String::as_str));
+        columns.extend(ratios.iter().map(|r| r.label.as_str()));
         let _ = writeln!(out, "{}", table_head("| test | unit |", &columns));
         for &ti in tests {
             let test = self.cfg.tests[ti];
@@ -1292,22 +1555,18 @@ impl Report<'_> {
                     };
                     let _ = write!(row, " {cell} |");
                 }
-                if has_zsock {
-                    let z = medians.get("zsock").copied();
-                    let ratio = |other: Option<f64>| match (z, other) {
-                        (Some(z), Some(o)) if o > 0.0 => format!("{:.2}", z / o),
+                for r in ratios {
+                    let num = medians.get(r.num).copied();
+                    let den = r
+                        .den
+                        .iter()
+                        .filter_map(|p| medians.get(p).copied())
+                        .reduce(|a, b| if metric.better(test, a, b) { a } else { b });
+                    let cell = match (num, den) {
+                        (Some(n), Some(d)) if d > 0.0 => format!("{:.2}", n / d),
                         _ => "-".to_string(),
                     };
-                    if best {
-                        let best = PEERS
-                            .iter()
-                            .filter_map(|p| medians.get(p).copied())
-                            .reduce(|a, b| if metric.better(test, a, b) { a } else { b });
-                        let _ = write!(row, " {} |", ratio(best));
-                    }
-                    for o in &others {
-                        let _ = write!(row, " {} |", ratio(medians.get(o).copied()));
-                    }
+                    let _ = write!(row, " {cell} |");
                 }
                 let _ = writeln!(out, "{row}");
             }
@@ -1331,6 +1590,69 @@ impl Report<'_> {
         }
         errors
     }
+}
+
+/// A ratio column: `num`'s median over `den`'s (the best of them if several).
+struct Ratio {
+    label: String,
+    num: &'static str,
+    den: Vec<&'static str>,
+}
+
+/// zsock's ratios to each other implementation of `impls`, led by the best of [`PEERS`]
+/// if `best`; none without zsock.
+fn zsock_ratios(impls: &[&'static str], best: bool) -> Vec<Ratio> {
+    if !impls.contains(&"zsock") {
+        return Vec::new();
+    }
+    let mut ratios = Vec::new();
+    if best {
+        ratios.push(Ratio {
+            label: "zsock/best".into(),
+            num: "zsock",
+            den: PEERS.to_vec(),
+        });
+    }
+    ratios.extend(impls.iter().filter(|i| **i != "zsock").map(|&o| Ratio {
+        label: format!("zsock/{o}"),
+        num: "zsock",
+        den: vec![o],
+    }));
+    ratios
+}
+
+/// Whether a table of `impls` gives zsock-tokio's ratios rather than zsock's.
+fn has_async_ratios(impls: &[&str]) -> bool {
+    impls.iter().any(|i| i.starts_with("zsock-tokio"))
+}
+
+/// zsock-tokio's ratios on each runtime: to the best async peer on the same runtime,
+/// then to blocking zsock, for those of `impls` selected.
+fn async_ratios(impls: &[&'static str]) -> Vec<Ratio> {
+    let flavours = [
+        ("zsock-tokio", &ASYNC_PEERS, "best"),
+        ("zsock-tokio-mt", &ASYNC_PEERS_MT, "best-mt"),
+    ];
+    let mut ratios = Vec::new();
+    for (num, peers, best) in flavours {
+        if impls.contains(&num) && peers.iter().any(|p| impls.contains(p)) {
+            ratios.push(Ratio {
+                label: format!("{num}/{best}"),
+                num,
+                den: peers.to_vec(),
+            });
+        }
+    }
+    for (num, _, _) in flavours {
+        if impls.contains(&num) && impls.contains(&"zsock") {
+            ratios.push(Ratio {
+                label: format!("{num}/zsock"),
+                num,
+                den: vec!["zsock"],
+            });
+        }
+    }
+    ratios
 }
 
 /// A table's head and rule: `first` (its own columns) then one column per name.
@@ -1380,6 +1702,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         taskset,
         timeout: cfg.timeout,
         window: cfg.window(),
+        quick: cfg.quick,
         seq: 0,
     };
 
@@ -1396,8 +1719,8 @@ pub(crate) fn run(args: &[String]) -> Result {
                 .map(move |imp| (ti, imp))
         })
         .collect();
-    // One-pair tests calibrate COUNT unless --quick; scale tests have fixed sizes.
-    let calibrated = |ti: usize| !cfg.quick && cfg.tests[ti].scenario().is_none();
+    // One-pair tests calibrate COUNT unless --quick; scale and CPU tests have fixed sizes.
+    let calibrated = |ti: usize| !cfg.quick && cfg.tests[ti].is_pair();
     let mut counts: BTreeMap<(usize, &'static str), Result<u64>> = BTreeMap::new();
     for &(ti, imp) in &cells_to_run {
         if !calibrated(ti) {
@@ -1484,8 +1807,9 @@ pub(crate) fn run(args: &[String]) -> Result {
     println!("\n{report}");
     let dir = target_dir().join("bench");
     let name = format!(
-        "results-{}{}{stamp}.md",
+        "results-{}{}{}{stamp}.md",
         if cfg.quick { "quick-" } else { "" },
+        if cfg.async_rows { "async-" } else { "" },
         match cfg.transport {
             Transport::Ipc => "",
             Transport::Tcp => "tcp-",
@@ -1593,6 +1917,121 @@ mod tests {
             cfg.tests[1].args(Side::Binder, ep, 9, 2.0),
             ["thr-push", ep, "1", "9"]
         );
+    }
+
+    #[test]
+    fn async_rows_select_their_impls_runtimes_and_ratios() {
+        assert_eq!(parse(&[]).unwrap().impls, IMPLS);
+        assert!(IMPLS
+            .iter()
+            .chain(&ASYNC_IMPLS)
+            .all(|i| KNOWN_IMPLS.contains(i)));
+        let cfg = parse(&["--async".into()]).unwrap();
+        assert_eq!(
+            cfg.impls,
+            [
+                "zsock",
+                "zsock-tokio",
+                "zeromq",
+                "omq",
+                "zsock-tokio-mt",
+                "zeromq-mt",
+                "omq-mt"
+            ]
+        );
+        let ids: Vec<String> = cfg.tests.iter().map(|t| t.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "thr-1",
+                "thr-64",
+                "thr-1024",
+                "thr-65536",
+                "lat-1",
+                "lat-1-cpu0",
+                "idle-cpu",
+                "rate-cpu"
+            ]
+        );
+        assert!(parse(&["--async".into(), "--scale".into()]).is_err());
+        let idle = parse(&["--tests".into(), "idle-cpu".into()]).unwrap();
+        assert_eq!(idle.impls, cfg.impls);
+        assert!(parse(&[
+            "--tests".into(),
+            "idle-cpu".into(),
+            "--impls".into(),
+            "zsock,libzmq".into()
+        ])
+        .is_err());
+        let cfg = parse(&[
+            "--tests".into(),
+            "rate-cpu".into(),
+            "--impls".into(),
+            "zsock-tokio-mt,omq-mt".into(),
+        ])
+        .unwrap();
+        let rate = cfg.tests[0];
+        assert!(rate.runs_on("omq-mt") && !rate.runs_on("zsock") && !rate.is_pair());
+        let ep = "ipc:///t/ep";
+        assert_eq!(
+            rate.args(Side::Binder, ep, 0, 3.0),
+            ["cpu-push", ep, "1000", "3"]
+        );
+        assert_eq!(
+            rate.args(Side::Connecter, ep, 0, 0.5),
+            ["cpu-pull", ep, "1000", "0.5"]
+        );
+        assert_eq!(binary("omq-mt"), ("omq", "multi"));
+        assert_eq!(binary("zsock-tokio"), ("zsock-tokio", "current"));
+        let labels = |impls: &[&'static str]| -> Vec<String> {
+            async_ratios(impls).into_iter().map(|r| r.label).collect()
+        };
+        assert_eq!(
+            labels(&cfg_impls_async()),
+            [
+                "zsock-tokio/best",
+                "zsock-tokio-mt/best-mt",
+                "zsock-tokio/zsock",
+                "zsock-tokio-mt/zsock"
+            ]
+        );
+        assert_eq!(
+            labels(&["zsock-tokio-mt", "omq-mt"]),
+            ["zsock-tokio-mt/best-mt"]
+        );
+        let classic: Vec<String> = zsock_ratios(&IMPLS, true)
+            .into_iter()
+            .map(|r| r.label)
+            .collect();
+        assert_eq!(
+            classic,
+            [
+                "zsock/best",
+                "zsock/libzmq",
+                "zsock/zeromq",
+                "zsock/omq",
+                "zsock/raw"
+            ]
+        );
+        assert!(!has_async_ratios(&IMPLS) && has_async_ratios(&["zsock-tokio-mt"]));
+        let fields = |s: &str| -> Fields {
+            s.split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let r = RunOk::new(
+            &fields("rate=1000 msgs=3000 secs=3 cpu_s=0.06 cpu_ms_per_s=20 csw=300"),
+            &Fields::new(),
+            false,
+        );
+        assert_eq!(Metric::Main.value(rate, &r), 20.0);
+        assert_eq!(Metric::SwitchesPerSec.value(rate, &r), 100.0);
+        assert!(Metric::Main.better(rate, 1.0, 2.0));
+    }
+
+    fn cfg_impls_async() -> Vec<&'static str> {
+        parse(&["--async".into()]).unwrap().impls
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //!   included), docs with warnings denied, and a fuzz smoke run of every target.
 //! - `cargo xtask fuzz [--time SECS] [--asan] [TARGET...]`: runs fuzz targets.
 //! - `cargo xtask demo`: two processes exchanging messages over an ipc endpoint.
-//! - `cargo xtask bench [--quick] [--scale]`: zsock beside libzmq, the zeromq crate, OMQ.rs
-//!   and raw AF_UNIX, side by side, and the scale scenarios beside libzmq (see BENCHMARKS.md).
+//! - `cargo xtask bench [--quick] [--scale | --async]`: zsock beside libzmq, the zeromq crate,
+//!   OMQ.rs and raw AF_UNIX, side by side, and the scale scenarios beside libzmq (see
+//!   BENCHMARKS.md); `--async`: zsock-tokio beside the async peers on both tokio runtimes,
+//!   and what an async receiver costs in CPU idle and at 1,000 msg/s.
 //! - `cargo xtask soak [--minutes N]`: kills, restarts and hostile peers for minutes.
 
 use std::path::{Path, PathBuf};
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask ci | fuzz [--time SECS] [--asan] [TARGET...] | demo \
-                 | bench [--quick] [--scale] | soak [--minutes N]"
+                 | bench [--quick] [--scale | --async] | soak [--minutes N]"
             );
             return ExitCode::from(2);
         }

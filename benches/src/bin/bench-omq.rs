@@ -1,22 +1,56 @@
-//! Bench peer for OMQ.rs (`omq-tokio` 0.33) on a tokio current-thread runtime: sockets
-//! from `Context::current()`, so their drivers run on the caller's one thread (OMQ.rs's
-//! own "current_thread" bench setting), default `Options`, `send`/`recv`. See the crate
-//! docs for the command line.
+//! Bench peer for OMQ.rs (`omq-tokio` 0.33) on a tokio runtime: sockets from
+//! `Context::current()`, so their drivers run on the caller's runtime, default `Options`,
+//! `send`/`recv`. Current-thread by default (`impl=omq`: the drivers on the caller's one
+//! thread, OMQ.rs's own "current_thread" bench setting), multi-thread with
+//! `BENCH_RUNTIME=multi` (`impl=omq-mt`: the drivers on the workers, as OMQ.rs's own
+//! `OMQ_BENCH_MT_RUNTIME` setting). See the crate docs for the command line; the CPU
+//! scenarios run through [`Omq`].
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use omq_tokio::{Context, Error, Message, Options, SocketType};
-use zsock_benches::{
-    check_size, main_with_tokio, payload, released, Args, Mode, Outcome, ThrClock, WARMUP,
-};
+use omq_tokio::{Context, Error, Message, Options, Socket, SocketType};
+use zsock_benches::cpu::{self, main_with_cpu};
+use zsock_benches::{check_size, payload, released, Args, Mode, Outcome, ThrClock, WARMUP};
 
 fn main() -> ExitCode {
-    main_with_tokio("omq", run)
+    main_with_cpu::<Omq>("omq", run)
 }
 
 fn e(e: Error) -> String {
     e.to_string()
+}
+
+/// OMQ.rs's calls for the CPU scenarios.
+struct Omq;
+
+impl cpu::Library for Omq {
+    type Push = Socket;
+    type Pull = Socket;
+
+    async fn bind_push(endpoint: &str) -> Result<Socket, String> {
+        let push = Context::current().socket(SocketType::Push, Options::default());
+        push.bind(endpoint).await.map_err(e)?;
+        Ok(push)
+    }
+
+    async fn connect_pull(endpoint: &str) -> Result<Socket, String> {
+        let pull = Context::current().socket(SocketType::Pull, Options::default());
+        pull.connect(endpoint).await.map_err(e)?;
+        Ok(pull)
+    }
+
+    async fn send(push: &mut Socket, data: &[u8]) -> Result<(), String> {
+        push.send(Message::from_slice(data)).await.map_err(e)
+    }
+
+    async fn recv(pull: &mut Socket) -> Result<usize, String> {
+        pull.recv().await.map(|m| m.byte_len()).map_err(e)
+    }
+
+    async fn close(push: Socket) -> Result<(), String> {
+        push.close().await.map_err(e)
+    }
 }
 
 async fn run(args: &Args) -> Result<Outcome, String> {

@@ -120,6 +120,9 @@ pub struct State<H> {
     shutdown: bool,
     seed: u64,
     fd_armed: bool,
+    /// The wait set of [`Engine::wait_fd`], once made: connections lent to an event loop's
+    /// waiting task are in it (`Conn::in_wait_set`).
+    wait_set: Option<Arc<OwnedFd>>,
     /// Notices delivered to the handler so far.
     dispatched: u64,
     /// Callers waiting in [`Guard::wait`] on the notify descriptor.
@@ -153,6 +156,8 @@ struct Shared<H> {
     /// An eventfd made readable whenever waiters would be woken, once armed: the socket's
     /// pollable descriptor (libzmq's ZMQ_FD).
     notify_fd: OwnedFd,
+    /// The wait set (see [`Engine::wait_fd`]), once made; the state keeps it too.
+    wait_set: std::sync::OnceLock<Arc<OwnedFd>>,
     /// This process may run on more than one CPU (so a spinning caller does not hold off
     /// the peer it waits for).
     multi_cpu: bool,
@@ -324,6 +329,7 @@ impl<H: Handler> Engine<H> {
                 shutdown: false,
                 seed,
                 fd_armed: false,
+                wait_set: None,
                 dispatched: 0,
                 poll_waiters: 0,
                 poll_until: None,
@@ -339,6 +345,7 @@ impl<H: Handler> Engine<H> {
             }),
             cond: Condvar::new(),
             notify_fd: sys::new_eventfd()?,
+            wait_set: std::sync::OnceLock::new(),
             multi_cpu: multi_cpu(),
             fd_signaled: AtomicBool::new(false),
             turn_wanted: AtomicBool::new(false),
@@ -362,6 +369,33 @@ impl<H: Handler> Engine<H> {
     /// with [`Guard::drain_notify_fd`] and wait on it again.
     pub fn notify_fd(&self) -> BorrowedFd<'_> {
         self.shared.arm_notify_fd()
+    }
+
+    /// The descriptor an event loop's task waits on for this socket (an epoll set, made on
+    /// the first call): it becomes readable when the notify descriptor does (it is in the
+    /// set, armed) and when input or room comes on a connection that
+    /// [`Guard::prepare_wait`] lent to the waiting task, so that a reply wakes the task
+    /// straight from the kernel, as it wakes a blocking caller, without the I/O thread.
+    /// The protocol: try the operation; on EAGAIN, [`Guard::prepare_wait`] (`true`: try
+    /// again now); wait until this descriptor is readable; [`Guard::finish_wait`]; try again.
+    pub fn wait_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let sh = &self.shared;
+        if sh.wait_set.get().is_none() {
+            let ep = Arc::new(sys::new_epoll()?);
+            sys::epoll_ctl(
+                &ep,
+                libc::EPOLL_CTL_ADD,
+                sh.notify_fd.as_raw_fd(),
+                sys::epoll_events(false),
+                u64::MAX,
+            )?;
+            let mut st = lock_live(&sh.state);
+            if sh.wait_set.set(ep.clone()).is_ok() {
+                st.wait_set = Some(ep);
+            }
+        }
+        sh.arm_notify_fd();
+        Ok(sh.wait_set.get().expect("made above").as_fd())
     }
 
     /// A handle on the socket's readiness that does not borrow the socket: for a poller
@@ -846,6 +880,100 @@ impl<'a, H: Handler> Guard<'a, H> {
         rc != 0 || deadline.is_none_or(|d| Instant::now() < d)
     }
 
+    /// For an event loop's task about to wait on [`Engine::wait_fd`] after an operation
+    /// said EAGAIN: writes queued output, and lends the connections (up to
+    /// [`CALLER_POLLED_CONNS`]) to the wait set, out of the I/O thread's poll, as a blocking
+    /// wait parks them: their input then wakes the task, which reads it in
+    /// [`Guard::finish_wait`]. They stay lent while the task keeps waiting, and go back to
+    /// the I/O thread (which then signals their input on the notify descriptor) once it
+    /// stops, as parked connections do. Returns `true` when something the operation may
+    /// need happened meanwhile (a notice, room made by the write): try again before waiting.
+    pub fn prepare_wait(&mut self) -> bool {
+        let moved = self.st().core.flush_all();
+        self.st().core.caller_waits();
+        let dispatched = self.st().dispatched;
+        self.hand_over();
+        let st = self.st();
+        if std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched {
+            return true;
+        }
+        let Some(ep) = st.wait_set.clone() else {
+            return false; // no wait set: the notify descriptor is all there is
+        };
+        let Some(conns) = st.core.active_conns(CALLER_POLLED_CONNS) else {
+            return false; // too many: the I/O thread reads them
+        };
+        let mut lent = false;
+        for (k, fd) in conns {
+            let events = if st.core.reading_paused(k) {
+                0
+            } else {
+                sys::epoll_events(false)
+            } | if st.core.conn_has_pending(k) {
+                libc::EPOLLOUT as u32
+            } else {
+                0
+            };
+            let Some(c) = st.core.conns.get_mut(k) else {
+                continue;
+            };
+            if !c.parked {
+                if st.reactor.deregister(&mut c.stream).is_err() {
+                    continue;
+                }
+                c.parked = true;
+                c.registered = false;
+            }
+            let op = match c.in_wait_set {
+                Some(e) if e == events => None,
+                Some(_) => Some(libc::EPOLL_CTL_MOD),
+                None => Some(libc::EPOLL_CTL_ADD),
+            };
+            if let Some(op) = op {
+                if sys::epoll_ctl(&ep, op, fd, events, 0).is_err() {
+                    // (Parked but not watched: the I/O thread's look takes it back.)
+                    continue;
+                }
+                c.in_wait_set = Some(events);
+            }
+            lent = true;
+        }
+        if lent {
+            // A wait on parked connections, as a blocking caller's (see PARK_GRACE).
+            st.waits = st.waits.wrapping_add(1);
+            if st.unpark_at.is_none() {
+                st.waits_seen = st.waits;
+                st.unpark_at = Some(Instant::now() + PARK_GRACE);
+            }
+        }
+        false
+    }
+
+    /// After [`Engine::wait_fd`] became readable: empties the notify descriptor (a change
+    /// from here on signals it again), reads what came on the lent connections and writes
+    /// their output if room came. Then try the operation again.
+    pub fn finish_wait(&mut self) {
+        self.shared.drain_fd();
+        let st = self.st();
+        let lent: SmallVec<[(Key, bool); 8]> = st
+            .core
+            .conns
+            .iter()
+            .filter_map(|(k, c)| {
+                let e = c.in_wait_set.filter(|_| c.parked)?;
+                Some((k, e & libc::EPOLLOUT as u32 != 0))
+            })
+            .collect();
+        for (k, writable) in lent {
+            st.core.read_conn(k, Side::Caller);
+            if writable {
+                st.core.flush_conn(k, Side::Caller);
+            }
+        }
+        st.core.wake_waiters = false;
+        st.settle(None);
+    }
+
     fn wait_condvar(&mut self, deadline: Option<Instant>) -> bool {
         // Nobody polls parked connections during this wait: the I/O thread takes them.
         self.st().unpark_all();
@@ -1198,6 +1326,11 @@ impl<H: Handler> State<H> {
             return false;
         };
         c.parked = false;
+        if c.in_wait_set.take().is_some() {
+            if let Some(ep) = &self.wait_set {
+                let _ = sys::epoll_ctl(ep, libc::EPOLL_CTL_DEL, c.stream.as_raw_fd(), 0, 0);
+            }
+        }
         if c.closing.is_none() {
             let interest = interest_of(c);
             if self

@@ -3,7 +3,8 @@
 //! credentials and groups (`SO_PEERCRED`, `SO_PEERGROUPS`), files (`mkdtemp`,
 //! `renameat2(RENAME_NOREPLACE)`), reads into a buffer's spare capacity, (vectored) writes
 //! with MSG_NOSIGNAL, poll, the monotonic clock as nanoseconds, the eventfds and timerfds
-//! the I/O threads and waiting callers sleep on, and network interfaces' addresses and
+//! the I/O threads and waiting callers sleep on, the epoll set an event loop's task waits
+//! on, and network interfaces' addresses and
 //! indexes (for `tcp://` endpoints that name one). (Tests keep their own.)
 
 use std::ffi::{CString, OsString};
@@ -215,6 +216,39 @@ pub(crate) fn drain_eventfd(fd: &OwnedFd) {
     let mut v: u64 = 0;
     // SAFETY: reads at most 8 bytes into a live u64; EAGAIN when it is already empty.
     unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+}
+
+/// A new epoll instance (close-on-exec): the descriptor an event loop's task waits on for
+/// a socket (see `Engine::wait_fd`).
+pub(crate) fn new_epoll() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call; the result is checked before it is owned.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// What an epoll set watches a descriptor for: input, and room to write if asked.
+pub(crate) fn epoll_events(writable: bool) -> u32 {
+    let mut ev = libc::EPOLLIN | libc::EPOLLRDHUP;
+    if writable {
+        ev |= libc::EPOLLOUT;
+    }
+    ev as u32
+}
+
+/// Adds (`EPOLL_CTL_ADD`), changes (`EPOLL_CTL_MOD`) or removes (`EPOLL_CTL_DEL`, `events`
+/// ignored) `fd` in the epoll set `ep`, level-triggered, with `token` as its data. A
+/// descriptor that closes leaves every set by itself.
+pub(crate) fn epoll_ctl(ep: &OwnedFd, op: i32, fd: i32, events: u32, token: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event { events, u64: token };
+    // SAFETY: `ev` lives across the call; the kernel validates both descriptors.
+    if unsafe { libc::epoll_ctl(ep.as_raw_fd(), op, fd, &mut ev) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A non-blocking monotonic timerfd.

@@ -4,9 +4,10 @@
 //! An [`AsyncSocket`] owns a [`zsock::Socket`] and gives it `async` sends and receives, a
 //! [`Stream`] of received messages and a [`Sink`] of messages to send. It works on the
 //! current-thread and the multi-thread runtime, needs no `unsafe` from you, and costs no CPU
-//! while it waits: a waiting task sleeps in tokio's reactor on the socket's notify
-//! descriptor ([`zsock::Socket::fd`]), and the descriptor stays registered for exactly as
-//! long as the `AsyncSocket` that owns the socket lives.
+//! while it waits: a waiting task sleeps in tokio's reactor on the socket's wait descriptor
+//! ([`zsock::Socket::wait_fd`]), which the socket's connections join for the wait, so a
+//! reply wakes the task straight from the kernel, as it wakes a blocking caller; the
+//! descriptor stays registered for exactly as long as the `AsyncSocket` lives.
 //!
 //! ```
 //! use zsock::{Context, SocketType};
@@ -42,10 +43,10 @@
 //! changed, not that a message waits, and an event loop that waits on it again while
 //! messages remain queued waits forever: the trap pyzmq's asyncio integration long fell
 //! into. This crate does it the safe way: an operation is always tried first; only when the
-//! socket says EAGAIN does the task wait, and before it waits it clears the descriptor and
-//! looks at the socket's state again, so a message that arrived at any moment before is
-//! seen, and any change after signals the descriptor anew. Messages that arrived while no
-//! task was polling are all received.
+//! socket says EAGAIN does the task wait, and once woken it clears tokio's readiness,
+//! empties the descriptor and tries again, so a message that arrived at any moment before
+//! is seen, and any change after makes the descriptor readable anew. Messages that arrived
+//! while no task was polling are all received.
 
 #![deny(unsafe_code)]
 
@@ -62,7 +63,7 @@ use tokio::io::Interest;
 use zsock::{ErrorKind, Event, Flags, Message, Payload, Result, Sendable, Socket};
 
 /// What tokio's reactor watches for a socket: a descriptor of its own for the socket's
-/// notify descriptor (a duplicate, so that it stays open for as long as it is registered,
+/// wait descriptor (a duplicate, so that it stays open for as long as it is registered,
 /// whatever happens to the socket), beside the socket.
 struct Watched {
     socket: Socket,
@@ -99,15 +100,22 @@ pub struct AsyncSocket {
     io: AsyncFd<Watched>,
     /// The [`Sink`]'s message not yet taken by the socket.
     pending: Option<Message>,
+    /// The socket was told a wait begins (`Socket::prepare_wait`) and no readiness has
+    /// ended it yet.
+    waiting: bool,
 }
 
 impl AsyncSocket {
     /// Wraps `socket`. Must be called within a tokio runtime (with its I/O driver
     /// enabled, as `#[tokio::main]` and `Runtime::new` do).
     pub fn new(socket: Socket) -> Result<AsyncSocket> {
-        let fd = socket.fd().try_clone_to_owned()?;
+        let fd = socket.wait_fd()?.try_clone_to_owned()?;
         let io = register(Watched { socket, fd })?;
-        Ok(AsyncSocket { io, pending: None })
+        Ok(AsyncSocket {
+            io,
+            pending: None,
+            waiting: false,
+        })
     }
 
     /// The socket, for options, `bind`, `connect`, `monitor`, `peer` and the like.
@@ -206,16 +214,25 @@ impl AsyncSocket {
         mut op: impl FnMut(&mut Socket) -> Result<T>,
     ) -> Poll<Result<T>> {
         loop {
-            match op(&mut self.io.get_mut().socket) {
+            let socket = &mut self.io.get_mut().socket;
+            match op(socket) {
                 Err(e) if e.kind() == ErrorKind::Again => {}
                 done => return Poll::Ready(done),
             }
+            if !self.waiting {
+                if socket.prepare_wait() {
+                    continue;
+                }
+                self.waiting = true;
+            }
             let mut guard = ready!(self.io.poll_read_ready_mut(cx))?;
-            // Forget the readiness tokio saw, then empty the descriptor and look again:
-            // a change from here on signals the descriptor anew (a new edge for tokio),
-            // and one from before is seen by the next try.
+            // Forget the readiness tokio saw, then take in what came (which empties the
+            // notify descriptor) and try again: a change from here on makes the wait
+            // descriptor readable anew (a new edge for tokio), and one from before is seen
+            // by the next try.
             guard.clear_ready();
-            guard.get_inner().socket.events();
+            guard.get_inner().socket.finish_wait();
+            self.waiting = false;
         }
     }
 
@@ -264,7 +281,13 @@ impl<M: Into<Message>> Sink<M> for AsyncSocket {
 
     fn start_send(self: Pin<&mut Self>, item: M) -> Result<()> {
         let this = self.get_mut();
-        debug_assert!(this.pending.is_none(), "start_send without poll_ready");
+        if this.pending.is_some() {
+            // (The Sink contract: `poll_ready` first, which sends the pending message.)
+            return Err(zsock::Error::new(
+                ErrorKind::Again,
+                "start_send before poll_ready: the previous message is not sent yet",
+            ));
+        }
         let mut msg = item.into();
         match this.get_mut().send_msg_ref(&mut msg, Flags::DONTWAIT) {
             Err(e) if e.kind() == ErrorKind::Again => {

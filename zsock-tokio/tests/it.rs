@@ -421,3 +421,68 @@ async fn against_libzmq_peers() {
         "only what was subscribed"
     );
 }
+
+/// A waiting task watches its connections itself (they are lent to its wait): a peer
+/// that leaves during the wait is seen (Disconnected), and a peer that comes later
+/// delivers to the same waiting receive.
+#[tokio::test(flavor = "current_thread")]
+async fn a_peer_leaving_during_a_wait_is_seen_and_the_next_one_delivers() {
+    let ctx = Context::new();
+    let mut pull = asock(&ctx, SocketType::Pull);
+    let ep = pull.get_ref().bind("ipc://*").unwrap();
+    let mon = pull.monitor().unwrap();
+    let mut first = ctx.socket(SocketType::Push).unwrap();
+    first.connect(&ep).unwrap();
+    first.send("one", Flags::NONE).unwrap();
+    assert_eq!(
+        within("the first message", pull.recv()).await.unwrap(),
+        "one"
+    );
+    let recv = pull.recv();
+    tokio::pin!(recv);
+    // The receive waits (its connection lent to it) while the peer leaves.
+    assert!(futures::poll!(&mut recv).is_pending());
+    drop(first);
+    within("Disconnected", async {
+        while !matches!(mon.next().await, Some(Event::Disconnected { .. })) {}
+    })
+    .await;
+    assert!(futures::poll!(&mut recv).is_pending());
+    let mut second = ctx.socket(SocketType::Push).unwrap();
+    second.connect(&ep).unwrap();
+    second.send("two", Flags::NONE).unwrap();
+    assert_eq!(
+        within("the second peer's message", recv).await.unwrap(),
+        "two"
+    );
+}
+
+/// A wait given up (its connections lent to it) leaves the socket whole: the blocking API
+/// on the same socket, and a later async receive, get what comes next.
+#[tokio::test(flavor = "current_thread")]
+async fn a_wait_given_up_leaves_the_socket_to_the_blocking_api() {
+    let ctx = Context::new();
+    let mut pull = asock(&ctx, SocketType::Pull);
+    let ep = pull.get_ref().bind("ipc://*").unwrap();
+    let mut push = ctx.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    push.send("warm", Flags::NONE).unwrap();
+    assert_eq!(within("warm-up", pull.recv()).await.unwrap(), "warm");
+    for _ in 0..3 {
+        assert!(tokio::time::timeout(Duration::from_millis(20), pull.recv())
+            .await
+            .is_err());
+    }
+    push.send("later", Flags::NONE).unwrap();
+    assert_eq!(
+        within("an async receive after", pull.recv()).await.unwrap(),
+        "later"
+    );
+    assert!(tokio::time::timeout(Duration::from_millis(5), pull.recv())
+        .await
+        .is_err());
+    let mut blocking = pull.into_inner();
+    push.send("blocking", Flags::NONE).unwrap();
+    blocking.set(SocketOption::RcvTimeo(20_000)).unwrap();
+    assert_eq!(blocking.recv(Flags::NONE).unwrap(), "blocking");
+}

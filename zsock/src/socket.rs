@@ -857,6 +857,34 @@ impl Socket {
         self.engine().notify_fd()
     }
 
+    /// For event loops that want input as fast as the blocking calls get it (what
+    /// `zsock-tokio` uses): a descriptor that becomes readable when [`Socket::fd`] does and
+    /// when input or room comes on a connection lent to the waiting task, which then wakes
+    /// straight from the kernel instead of through the I/O thread. The protocol:
+    ///
+    /// 1. try the operation with [`Flags::DONTWAIT`];
+    /// 2. on EAGAIN, call [`Socket::prepare_wait`]; if it returns `true`, go to 1;
+    /// 3. wait until this descriptor is readable (once registered, it stays the same);
+    /// 4. call [`Socket::finish_wait`], and go to 1.
+    ///
+    /// Connections stay lent while the loop keeps waiting, and go back to the I/O thread
+    /// within milliseconds once it stops (or at once on [`Socket::events`]), so a task that
+    /// goes away loses nothing.
+    pub fn wait_fd(&self) -> Result<BorrowedFd<'_>> {
+        Ok(self.engine().wait_fd()?)
+    }
+
+    /// Step 2 of [`Socket::wait_fd`]'s protocol: writes queued output and lends the
+    /// connections to the wait. `true`: something changed meanwhile, try again now.
+    pub fn prepare_wait(&self) -> bool {
+        self.lock().prepare_wait()
+    }
+
+    /// Step 4 of [`Socket::wait_fd`]'s protocol: takes in what woke the wait.
+    pub fn finish_wait(&self) {
+        self.lock().finish_wait()
+    }
+
     /// A monitor reading this socket's events (listening, accepted, connected, handshake
     /// results, disconnects...) from any thread.
     pub fn monitor(&self) -> Monitor {

@@ -60,7 +60,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use zsock::{ErrorKind, Event, Flags, Message, Payload, Result, Sendable, Socket};
+use zsock::{ErrorKind, Event, Events, Flags, Message, Payload, Result, Sendable, Socket};
 
 /// What tokio's reactor watches for a socket: a descriptor of its own for the socket's
 /// wait descriptor (a duplicate, so that it stays open for as long as it is registered,
@@ -100,9 +100,29 @@ pub struct AsyncSocket {
     io: AsyncFd<Watched>,
     /// The [`Sink`]'s message not yet taken by the socket.
     pending: Option<Message>,
-    /// The socket was told a wait begins (`Socket::prepare_wait`) and no readiness has
-    /// ended it yet.
-    waiting: bool,
+    /// A wait for this kind of operation began (`Socket::prepare_wait` said the socket is
+    /// not ready for it) and no readiness has ended it yet: any change that makes the
+    /// operation possible makes the wait descriptor readable.
+    waiting: Option<Op>,
+    /// A send completed since the last receive.
+    sent: bool,
+}
+
+/// What an operation does, for how it waits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Send,
+    Recv,
+}
+
+impl Op {
+    /// The readiness it waits for.
+    fn events(self) -> Events {
+        match self {
+            Op::Send => Events::POLLOUT,
+            Op::Recv => Events::POLLIN,
+        }
+    }
 }
 
 impl AsyncSocket {
@@ -114,7 +134,8 @@ impl AsyncSocket {
         Ok(AsyncSocket {
             io,
             pending: None,
-            waiting: false,
+            waiting: None,
+            sent: false,
         })
     }
 
@@ -125,6 +146,9 @@ impl AsyncSocket {
 
     /// The socket, mutably (for [`Socket::set`]).
     pub fn get_mut(&mut self) -> &mut Socket {
+        // (What is done with it may change the socket's readiness without a wake-up:
+        // the next operation tries first.)
+        self.waiting = None;
         &mut self.io.get_mut().socket
     }
 
@@ -145,7 +169,7 @@ impl AsyncSocket {
     pub async fn send<'a>(&mut self, frame: impl Sendable<'a>) -> Result<()> {
         match frame.into_payload() {
             Payload::Borrowed(b) => {
-                poll_fn(|cx| self.poll_op(cx, |s| s.send_copy(b, Flags::DONTWAIT))).await
+                poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_copy(b, Flags::DONTWAIT))).await
             }
             Payload::Owned(b) => self.send_msg(b).await,
         }
@@ -175,19 +199,20 @@ impl AsyncSocket {
     /// socket cannot take it. Cancel safe: sent whole, or not at all.
     pub async fn send_msg(&mut self, msg: impl Into<Message>) -> Result<()> {
         let mut msg = msg.into();
-        poll_fn(|cx| self.poll_op(cx, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT))).await
+        poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT)))
+            .await
     }
 
     /// Receives one frame, waiting until one comes; [`Socket::rcvmore`] says whether more
     /// frames of the same message follow (they are there already: a message arrives
     /// whole). Cancel safe.
     pub async fn recv(&mut self) -> Result<Bytes> {
-        poll_fn(|cx| self.poll_op(cx, |s| s.recv(Flags::DONTWAIT))).await
+        poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv(Flags::DONTWAIT))).await
     }
 
     /// Receives a whole message as its frames. Cancel safe.
     pub async fn recv_multipart(&mut self) -> Result<Vec<Bytes>> {
-        poll_fn(|cx| self.poll_op(cx, |s| s.recv_multipart(Flags::DONTWAIT))).await
+        poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_multipart(Flags::DONTWAIT))).await
     }
 
     /// Receives a whole message. Cancel safe.
@@ -198,41 +223,61 @@ impl AsyncSocket {
     /// Receives one frame as UTF-8 text (a frame that is not is EINVAL, and
     /// [`zsock::Error::into_frame`] gives it back). Cancel safe.
     pub async fn recv_string(&mut self) -> Result<String> {
-        poll_fn(|cx| self.poll_op(cx, |s| s.recv_string(Flags::DONTWAIT))).await
+        poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_string(Flags::DONTWAIT))).await
     }
 
     /// Polls for a whole message: what [`AsyncSocket::recv_msg`] and the [`Stream`] use.
     pub fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        self.poll_op(cx, |s| s.recv_msg(Flags::DONTWAIT))
+        self.poll_op(cx, Op::Recv, |s| s.recv_msg(Flags::DONTWAIT))
     }
 
     /// Tries `op` (a non-blocking operation) until it does not say EAGAIN, waiting in
     /// between for the socket's readiness to change.
+    ///
+    /// The wait: `prepare_wait` lends the socket's connections to this task's wait
+    /// descriptor and says whether the socket is ready for `kind` already; if not, every
+    /// change from then on (input on a lent connection, anything the I/O thread does)
+    /// makes the descriptor readable, a new edge for tokio. Once tokio reports it, its
+    /// readiness is cleared and `finish_wait` takes in what came (reads the lent
+    /// connections, empties the notify descriptor), and `op` is tried again.
     fn poll_op<T>(
         &mut self,
         cx: &mut Context<'_>,
+        kind: Op,
         mut op: impl FnMut(&mut Socket) -> Result<T>,
     ) -> Poll<Result<T>> {
+        if self.waiting.is_some_and(|w| w != kind) {
+            // A wait for something else was given up: try this operation first.
+            self.waiting = None;
+        }
+        if kind == Op::Recv && std::mem::take(&mut self.sent) && self.waiting.is_none() {
+            // A receive right after a send waits for an answer, as a blocking receive
+            // does: it lends its connections and waits (unless the socket holds input
+            // already) rather than read first, which would mostly find nothing yet.
+            if !self.io.get_ref().socket.prepare_wait(kind.events()) {
+                self.waiting = Some(kind);
+            }
+        }
         loop {
+            if self.waiting.is_some() {
+                let mut guard = ready!(self.io.poll_read_ready_mut(cx))?;
+                guard.clear_ready();
+                guard.get_inner().socket.finish_wait();
+                self.waiting = None;
+            }
             let socket = &mut self.io.get_mut().socket;
             match op(socket) {
                 Err(e) if e.kind() == ErrorKind::Again => {}
-                done => return Poll::Ready(done),
-            }
-            if !self.waiting {
-                if socket.prepare_wait() {
-                    continue;
+                done => {
+                    if kind == Op::Send && done.is_ok() {
+                        self.sent = true;
+                    }
+                    return Poll::Ready(done);
                 }
-                self.waiting = true;
             }
-            let mut guard = ready!(self.io.poll_read_ready_mut(cx))?;
-            // Forget the readiness tokio saw, then take in what came (which empties the
-            // notify descriptor) and try again: a change from here on makes the wait
-            // descriptor readable anew (a new edge for tokio), and one from before is seen
-            // by the next try.
-            guard.clear_ready();
-            guard.get_inner().socket.finish_wait();
-            self.waiting = false;
+            if !socket.prepare_wait(kind.events()) {
+                self.waiting = Some(kind);
+            }
         }
     }
 
@@ -241,7 +286,7 @@ impl AsyncSocket {
         let Some(mut msg) = self.pending.take() else {
             return Poll::Ready(Ok(()));
         };
-        let r = self.poll_op(cx, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT));
+        let r = self.poll_op(cx, Op::Send, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT));
         if r.is_pending() {
             self.pending = Some(msg);
         }
@@ -294,7 +339,10 @@ impl<M: Into<Message>> Sink<M> for AsyncSocket {
                 this.pending = Some(msg);
                 Ok(())
             }
-            r => r,
+            r => {
+                this.sent |= r.is_ok();
+                r
+            }
         }
     }
 

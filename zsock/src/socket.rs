@@ -863,7 +863,8 @@ impl Socket {
     /// straight from the kernel instead of through the I/O thread. The protocol:
     ///
     /// 1. try the operation with [`Flags::DONTWAIT`];
-    /// 2. on EAGAIN, call [`Socket::prepare_wait`]; if it returns `true`, go to 1;
+    /// 2. on EAGAIN, call [`Socket::prepare_wait`] with what the operation waits for; if
+    ///    it returns `true`, go to 1;
     /// 3. wait until this descriptor is readable (once registered, it stays the same);
     /// 4. call [`Socket::finish_wait`], and go to 1.
     ///
@@ -874,10 +875,20 @@ impl Socket {
         Ok(self.engine().wait_fd()?)
     }
 
-    /// Step 2 of [`Socket::wait_fd`]'s protocol: writes queued output and lends the
-    /// connections to the wait. `true`: something changed meanwhile, try again now.
-    pub fn prepare_wait(&self) -> bool {
-        self.lock().prepare_wait()
+    /// Step 2 of [`Socket::wait_fd`]'s protocol, for an operation that waits for
+    /// `events` (POLLIN for a receive, POLLOUT for a send): writes queued output and lends
+    /// the connections to the wait. `true`: the socket is ready for `events` already, or
+    /// something changed meanwhile; try again now. `false`: any change from now on makes
+    /// the wait descriptor readable.
+    pub fn prepare_wait(&self, events: Events) -> bool {
+        let holds_input = !self.receiving.is_empty() || !self.prefetched.msgs.is_empty();
+        let mut g = self.lock();
+        if g.prepare_wait() {
+            return true;
+        }
+        let (routing, core) = g.parts();
+        (events.contains(Events::POLLIN) && (holds_input || routing.can_recv(core)))
+            || (events.contains(Events::POLLOUT) && routing.can_send(core))
     }
 
     /// Step 4 of [`Socket::wait_fd`]'s protocol: takes in what woke the wait.

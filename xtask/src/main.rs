@@ -104,10 +104,11 @@ fn ci() -> Result {
     run("rustdoc", doc)?;
     run_examples()?;
     demo()?;
-    // One short repetition of every benchmark cell, over each transport, so the harness
-    // cannot rot.
+    // One short repetition of every benchmark cell, over each transport and for the async
+    // rows, so the harness cannot rot.
     bench::run(&["--quick".to_string()])?;
     bench::run(&["--quick".into(), "--transport".into(), "tcp".into()])?;
+    bench::run(&["--quick".into(), "--async".into()])?;
     fuzz(20, false, &[])?;
     eprintln!(
         "\nci: all steps passed in {:.0}s",

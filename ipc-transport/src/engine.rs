@@ -761,17 +761,24 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.wait_inner(deadline, spin)
     }
 
-    fn wait_inner(&mut self, deadline: Option<Instant>, spin: bool) -> bool {
+    /// What every wait starts with: writes the caller's output and hands the state over.
+    /// `true`: something the caller's operation may need happened meanwhile (notices
+    /// delivered from its own reads, such as a subscription for an XPUB or a closed pipe,
+    /// or room made by the write): it should try again rather than wait.
+    fn begin_wait(&mut self) -> bool {
         let moved = self.st().core.flush_all();
         self.st().core.caller_waits();
         let dispatched = self.st().dispatched;
         self.hand_over();
         let st = self.st();
-        // Notices delivered just now (from the caller's own reads: a subscription for an
-        // XPUB, a closed pipe) may have made the caller's operation possible.
-        if std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched {
+        std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched
+    }
+
+    fn wait_inner(&mut self, deadline: Option<Instant>, spin: bool) -> bool {
+        if self.begin_wait() {
             return true;
         }
+        let st = self.st();
         match st.core.active_conns(CALLER_POLLED_CONNS) {
             Some(conns) => self.wait_polling(&conns, deadline, spin),
             None => self.wait_condvar(deadline),
@@ -889,14 +896,10 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// stops, as parked connections do. Returns `true` when something the operation may
     /// need happened meanwhile (a notice, room made by the write): try again before waiting.
     pub fn prepare_wait(&mut self) -> bool {
-        let moved = self.st().core.flush_all();
-        self.st().core.caller_waits();
-        let dispatched = self.st().dispatched;
-        self.hand_over();
-        let st = self.st();
-        if std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched {
+        if self.begin_wait() {
             return true;
         }
+        let st = self.st();
         let Some(ep) = st.wait_set.clone() else {
             return false; // no wait set: the notify descriptor is all there is
         };

@@ -1445,15 +1445,20 @@ impl Report<'_> {
         }
     }
 
-    /// The scale tests: one row per test and metric, zsock beside libzmq.
-    fn scale_table(&self, out: &mut String, tests: &[usize]) {
-        let cfg = self.cfg;
-        let impls: Vec<&'static str> = cfg
+    /// The implementations chosen for this run that are among `these`, in the run's order.
+    fn selected(&self, these: &[&'static str]) -> Vec<&'static str> {
+        self.cfg
             .impls
             .iter()
             .copied()
-            .filter(|i| SCALE_IMPLS.contains(i))
-            .collect();
+            .filter(|i| these.contains(i))
+            .collect()
+    }
+
+    /// The scale tests: one row per test and metric, zsock beside libzmq.
+    fn scale_table(&self, out: &mut String, tests: &[usize]) {
+        let cfg = self.cfg;
+        let impls = self.selected(&SCALE_IMPLS);
         let count = if cfg.quick {
             FANIN_COUNT_QUICK
         } else {
@@ -1482,12 +1487,7 @@ impl Report<'_> {
     /// The CPU scenarios: the async implementations' receivers, zsock-tokio's ratios.
     fn cpu_table(&self, out: &mut String, tests: &[usize]) {
         let cfg = self.cfg;
-        let impls: Vec<&'static str> = cfg
-            .impls
-            .iter()
-            .copied()
-            .filter(|i| ASYNC_IMPLS.contains(i))
-            .collect();
+        let impls = self.selected(&ASYNC_IMPLS);
         let _ = writeln!(
             out,
             "\nCPU of an async receiver, 64 B messages, {} interleaved repetition(s): a PULL \

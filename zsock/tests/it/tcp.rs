@@ -260,12 +260,10 @@ fn a_refused_connect_says_econnrefused_and_is_retried() {
     );
 }
 
-/// CONNECT_TIMEOUT: a connect that the listener does not answer (its backlog is full, so
-/// the kernel drops the SYN) is given up with ETIMEDOUT and tried again; the attempt after
-/// the listener makes room gets through.
-#[test]
-fn connect_timeout_gives_up_a_hanging_connect_and_tries_again() {
-    // A listener with a backlog of 0 queues one connection: a second one hangs.
+/// A listener whose backlog is full (a backlog of 0 queues one connection, which the
+/// returned stream holds): the kernel drops the next SYN, so a connect to it stays in
+/// progress until the listener accepts.
+fn full_listener() -> (socket2::Socket, SocketAddr, TcpStream) {
     let listener =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     listener
@@ -274,6 +272,15 @@ fn connect_timeout_gives_up_a_hanging_connect_and_tries_again() {
     listener.listen(0).unwrap();
     let addr = listener.local_addr().unwrap().as_socket().unwrap();
     let filler = TcpStream::connect(addr).unwrap();
+    (listener, addr, filler)
+}
+
+/// CONNECT_TIMEOUT: a connect that the listener does not answer (its backlog is full, so
+/// the kernel drops the SYN) is given up with ETIMEDOUT and tried again; the attempt after
+/// the listener makes room gets through.
+#[test]
+fn connect_timeout_gives_up_a_hanging_connect_and_tries_again() {
+    let (listener, addr, filler) = full_listener();
     let ctx = Context::new();
     let mut push = sock(&ctx, SocketType::Push);
     push.set(SocketOption::ConnectTimeout(100)).unwrap();
@@ -304,15 +311,7 @@ fn connect_timeout_gives_up_a_hanging_connect_and_tries_again() {
 /// connect completed).
 #[test]
 fn the_handshake_clock_starts_once_the_connect_completes() {
-    // A full backlog: the kernel drops our SYN, so the connect stays in progress.
-    let listener =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    listener
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    listener.listen(0).unwrap();
-    let addr = listener.local_addr().unwrap().as_socket().unwrap();
-    let filler = TcpStream::connect(addr).unwrap();
+    let (listener, addr, filler) = full_listener();
     let ctx = Context::new();
     let mut push = sock(&ctx, SocketType::Push);
     push.set(SocketOption::HandshakeIvl(50)).unwrap();

@@ -19,7 +19,8 @@
 //! builds assert them ([`Core::check_invariants`]; 5 where the wait is):
 //!
 //! 1. an open connection is watched by exactly one poller: the I/O thread's
-//!    (`registered`) or a waiting caller's (`parked`);
+//!    (`registered`) or a waiting caller's (`parked`: its poll(2), or, `in_wait_set`,
+//!    the wait set an event loop's task sleeps on);
 //! 2. no output is stranded: an active connection with output waiting (in its batch or
 //!    its pipe) is on the dirty list (the I/O thread or the caller's next wait writes
 //!    it) or waits for room (WRITABLE, or POLLOUT in its caller's poll);
@@ -1064,6 +1065,10 @@ impl Core {
                 "connection {k:?} registered={} parked={}",
                 c.registered,
                 c.parked
+            );
+            assert!(
+                c.in_wait_set.is_none() || c.parked,
+                "connection {k:?} in an event loop's wait set but not parked"
             );
             let waiting = c.has_output() || c.pipe.is_some_and(|p| self.has_pending_output(p));
             assert!(

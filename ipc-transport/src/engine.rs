@@ -891,9 +891,10 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// said EAGAIN: writes queued output, and lends the connections (up to
     /// [`CALLER_POLLED_CONNS`]) to the wait set, out of the I/O thread's poll, as a blocking
     /// wait parks them: their input then wakes the task, which reads it in
-    /// [`Guard::finish_wait`]. They stay lent while the task keeps waiting, and go back to
-    /// the I/O thread (which then signals their input on the notify descriptor) once it
-    /// stops, as parked connections do. Returns `true` when something the operation may
+    /// [`Guard::finish_wait`]. They go back to the I/O thread (which then signals their
+    /// input on the notify descriptor) by the parking rules: kept across back-to-back
+    /// waits, taken back a few milliseconds into a long wait or once waits stop (see
+    /// PARK_GRACE). Returns `true` when something the operation may
     /// need happened meanwhile (a notice, room made by the write): try again before waiting.
     pub fn prepare_wait(&mut self) -> bool {
         if self.begin_wait() {
@@ -934,7 +935,9 @@ impl<'a, H: Handler> Guard<'a, H> {
             };
             if let Some(op) = op {
                 if sys::epoll_ctl(&ep, op, fd, events, 0).is_err() {
-                    // (Parked but not watched: the I/O thread's look takes it back.)
+                    // Not in the set: back to the I/O thread's poll at once (parked but
+                    // watched by nobody, its input would wait for the next look).
+                    st.take_back(k);
                     continue;
                 }
                 c.in_wait_set = Some(events);

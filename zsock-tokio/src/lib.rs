@@ -6,8 +6,18 @@
 //! current-thread and the multi-thread runtime, needs no `unsafe` from you, and costs no CPU
 //! while it waits: a waiting task sleeps in tokio's reactor on the socket's wait descriptor
 //! ([`zsock::Socket::wait_fd`]), which the socket's connections join for the wait, so a
-//! reply wakes the task straight from the kernel, as it wakes a blocking caller; the
-//! descriptor stays registered for exactly as long as the `AsyncSocket` lives.
+//! prompt reply wakes the task straight from the kernel, as it wakes a blocking caller (one
+//! that comes milliseconds later, through the socket's I/O thread); the descriptor stays
+//! registered for exactly as long as the `AsyncSocket` lives.
+//!
+//! One task owns an `AsyncSocket` (its methods take `&mut self`): to send and receive on
+//! one socket at the same time, wait on both in one task with `tokio::select!` (the
+//! futures are cancel safe), as `examples/router_broker.rs` does.
+//!
+//! Dropping the last [`zsock::Context`] waits, as in libzmq, until every socket's queued
+//! messages are sent (LINGER, infinite by default): in async code that blocks the runtime's
+//! thread while a peer is away. Set [`zsock::SocketOption::Linger`] on sockets that may
+//! hold messages for absent peers, or drop the context in `spawn_blocking`.
 //!
 //! ```
 //! use zsock::{Context, SocketType};
@@ -35,7 +45,11 @@
 //! timeout) loses nothing. A receive takes a message only in the poll that completes it, so
 //! a receive dropped before then leaves every message in the socket for the next one. A
 //! send hands the socket a whole message in one step, so a send dropped before it completed
-//! sent none of its message; once it completed, all of it.
+//! sent none of its message; once it completed, all of it. The [`Sink`] is the exception
+//! every `Sink` has: a message it accepted (`start_send`) and could not hand over yet is
+//! sent before anything else the socket sends (by `poll_ready`, `poll_flush`,
+//! `poll_close`, or the next async send), and dropped if the `AsyncSocket` is dropped
+//! first: flush or close the sink before dropping it.
 //!
 //! # Readiness, done once here
 //!
@@ -108,6 +122,10 @@ pub struct AsyncSocket {
     sent: bool,
 }
 
+/// How many times in one poll an operation is tried again because the socket said it is
+/// ready, before the task yields to the runtime.
+const MAX_RETRIES: u32 = 16;
+
 /// What an operation does, for how it waits.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -126,8 +144,13 @@ impl Op {
 }
 
 impl AsyncSocket {
-    /// Wraps `socket`. Must be called within a tokio runtime (with its I/O driver
-    /// enabled, as `#[tokio::main]` and `Runtime::new` do).
+    /// Wraps `socket`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one without its I/O driver (`#[tokio::main]` and
+    /// `Runtime::new` enable it; a `Builder` needs `enable_io`), as tokio's registration
+    /// does.
     pub fn new(socket: Socket) -> Result<AsyncSocket> {
         let fd = socket.wait_fd()?.try_clone_to_owned()?;
         let io = register(Watched { socket, fd })?;
@@ -246,6 +269,10 @@ impl AsyncSocket {
         kind: Op,
         mut op: impl FnMut(&mut Socket) -> Result<T>,
     ) -> Poll<Result<T>> {
+        if kind == Op::Send && self.pending.is_some() {
+            // The Sink's message goes first: sends leave in the order they were made.
+            ready!(self.poll_pending(cx))?;
+        }
         if self.waiting.is_some_and(|w| w != kind) {
             // A wait for something else was given up: try this operation first.
             self.waiting = None;
@@ -258,6 +285,7 @@ impl AsyncSocket {
                 self.waiting = Some(kind);
             }
         }
+        let mut retries = 0;
         loop {
             if self.waiting.is_some() {
                 let mut guard = ready!(self.io.poll_read_ready_mut(cx))?;
@@ -277,6 +305,14 @@ impl AsyncSocket {
             }
             if !socket.prepare_wait(kind.events()) {
                 self.waiting = Some(kind);
+            } else {
+                // The socket says it is ready, yet the operation failed: try again, but
+                // never hold the runtime's thread for long (a yield lets other tasks run).
+                retries += 1;
+                if retries == MAX_RETRIES {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -374,7 +410,11 @@ pub struct AsyncMonitor {
 }
 
 impl AsyncMonitor {
-    /// Wraps `monitor` (from [`Socket::monitor`]). Must be called within a tokio runtime.
+    /// Wraps `monitor` (from [`Socket::monitor`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with its I/O driver, as [`AsyncSocket::new`].
     pub fn new(monitor: zsock::Monitor) -> Result<AsyncMonitor> {
         let fd = monitor.fd()?.try_clone_to_owned()?;
         let io = register(WatchedMonitor { monitor, fd })?;
@@ -383,7 +423,7 @@ impl AsyncMonitor {
 
     /// The next event, waiting until one comes; `None` once the socket has closed and
     /// every event was taken. Cancel safe.
-    pub async fn next(&self) -> Option<Event> {
+    pub async fn next(&mut self) -> Option<Event> {
         poll_fn(|cx| self.poll_event(cx)).await
     }
 
@@ -392,8 +432,9 @@ impl AsyncMonitor {
         self.io.get_ref().monitor.try_next()
     }
 
-    /// Polls for the next event.
-    pub fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    /// Polls for the next event. (One task waits on a monitor at a time: take another
+    /// [`Socket::monitor`] handle for another task; each handle gets every event.)
+    pub fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         loop {
             let m = &self.io.get_ref().monitor;
             if let Some(e) = m.try_next() {
@@ -422,6 +463,6 @@ impl Stream for AsyncMonitor {
     type Item = Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.poll_event(cx)
+        self.get_mut().poll_event(cx)
     }
 }

@@ -686,6 +686,17 @@ impl Routing {
         }
     }
 
+    /// Whether [`Routing::can_send`] may say yes while a send still fails with EAGAIN:
+    /// ROUTER_MANDATORY (the routed peer is full) and XPUB_NODROP (a matching subscriber is
+    /// full), where room depends on the message.
+    pub(crate) fn send_depends_on_message(&self) -> bool {
+        match &self.kind {
+            Kind::Router(_) => self.opts.router_mandatory,
+            Kind::XPub(_) => self.opts.xpub_nodrop,
+            _ => false,
+        }
+    }
+
     /// Moves messages that are already queued into `out`, in the order `recv` would return
     /// them, for the types whose receive keeps no state (PAIR, PULL, DEALER, and SUB,
     /// which filters them as it takes them): the caller then hands them out without taking

@@ -868,9 +868,12 @@ impl Socket {
     /// 3. wait until this descriptor is readable (once registered, it stays the same);
     /// 4. call [`Socket::finish_wait`], and go to 1.
     ///
-    /// Connections stay lent while the loop keeps waiting, and go back to the I/O thread
-    /// within milliseconds once it stops (or at once on [`Socket::events`]), so a task that
-    /// goes away loses nothing.
+    /// Connections stay lent across back-to-back waits and go back to the I/O thread a few
+    /// milliseconds into a long wait or once the loop stops waiting (at once on
+    /// [`Socket::events`]); the I/O thread then signals their input through the notify
+    /// descriptor, which is in the set. So an answer within milliseconds wakes the task
+    /// straight from the kernel, a later one through the I/O thread, and a task that goes
+    /// away loses nothing.
     pub fn wait_fd(&self) -> Result<BorrowedFd<'_>> {
         Ok(self.engine().wait_fd()?)
     }
@@ -887,8 +890,12 @@ impl Socket {
             return true;
         }
         let (routing, core) = g.parts();
+        // (Where room depends on the message, "can send" is no answer: the wait goes on
+        // until a peer takes more, which the wait descriptor reports.)
         (events.contains(Events::POLLIN) && (holds_input || routing.can_recv(core)))
-            || (events.contains(Events::POLLOUT) && routing.can_send(core))
+            || (events.contains(Events::POLLOUT)
+                && !routing.send_depends_on_message()
+                && routing.can_send(core))
     }
 
     /// Step 4 of [`Socket::wait_fd`]'s protocol: takes in what woke the wait.

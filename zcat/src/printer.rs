@@ -90,6 +90,20 @@ impl Printer {
         crate::drain(&self.written);
     }
 
+    /// Hands a line to the thread, waiting while its queue is full, unless `signal`
+    /// becomes readable first. `Ok(false)`: the signal came and the line was left out.
+    /// (For a caller with nothing else to watch, such as the proxy's tap.)
+    pub(crate) fn print_or_stop(&mut self, line: String, signal: &OwnedFd) -> io::Result<bool> {
+        while !self.has_room()? {
+            if !wait_either(&self.written, signal)? {
+                return Ok(false);
+            }
+            self.drain();
+        }
+        self.print(line)?;
+        Ok(true)
+    }
+
     /// Ends the thread after it wrote everything, unless `signal` becomes readable first.
     /// `Ok(false)`: the signal came (the thread is left to the process's exit).
     pub(crate) fn finish(&mut self, signal: &OwnedFd) -> io::Result<bool> {

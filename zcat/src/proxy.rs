@@ -1,11 +1,11 @@
 //! `zcat proxy`: the built-in proxy between two sockets, optionally printing what passes.
 
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use zsock::{Context, Direction, Proxy, Socket, SocketOption, SocketType};
 
+use crate::printer::Printer;
 use crate::{attach, parse_type, signal_fd, text, usage_or};
 
 pub(crate) const USAGE: &str =
@@ -118,20 +118,37 @@ fn run(args: &ProxyArgs) -> Result<(), String> {
     let ctx = Context::new();
     let mut front = args.front.open(&ctx)?;
     let mut back = args.back.open(&ctx)?;
+    // Standard output is written by a thread of its own: a reader that stops reading slows
+    // the proxy down (the tap waits for room, and the sockets' HWMs push back on the peers)
+    // but never keeps SIGINT or SIGTERM from stopping it.
+    let mut printer = match args.print {
+        true => Some(Printer::start().map_err(|e| format!("stdout: {e}"))?),
+        false => None,
+    };
     let mut proxy = Proxy::new(&mut front, &mut back).stop_on(sig.as_fd());
-    if args.print {
-        let mut out = std::io::stdout().lock();
+    if let Some(printer) = printer.as_mut() {
+        let sig = &sig;
+        let mut out_gone = false;
         proxy = proxy.tap(move |dir, m| {
             let mark = match dir {
                 Direction::FrontToBack => '>',
                 Direction::BackToFront => '<',
             };
-            // A reader that went away does not stop the proxy.
-            let _ = writeln!(out, "{mark} {}", text::format_message(m));
-            let _ = out.flush();
+            // A reader that went away does not stop the proxy; the signal stops the wait
+            // (the proxy then sees it and returns).
+            if !out_gone {
+                let line = format!("{mark} {}", text::format_message(m));
+                out_gone = printer.print_or_stop(line, sig).is_err();
+            }
         });
     }
     let result = proxy.run().map(drop).map_err(|e| format!("proxy: {e}"));
+    if let Some(p) = printer.as_mut() {
+        // Stopped by a signal (still pending on the descriptor): exit at once, as zcat's
+        // other commands do, leaving a write that cannot finish behind. (An error ends the
+        // proxy with the signal absent: then what was printed goes out first.)
+        let _ = p.finish(&sig);
+    }
     // Stopped by a signal (or failed): close at once; socket files are removed.
     for s in [&mut front, &mut back] {
         let _ = s.set(SocketOption::Linger(0));

@@ -568,6 +568,74 @@ fn proxy_brokers_requests_prints_both_ways_and_exits_cleanly_on_a_signal() {
     }
 }
 
+/// `proxy --print` with a stdout nobody reads: the tap waits for room, so the proxy stops
+/// taking messages (the sender sees its HWM), and SIGTERM still ends it at once, cleanly.
+#[test]
+fn proxy_print_to_a_blocked_stdout_still_ends_on_a_signal() {
+    let d = dir();
+    let (front, back) = (ep(&d, "front"), ep(&d, "back"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zcat"))
+        .args([
+            "proxy",
+            "pull",
+            "push",
+            "--front-bind",
+            &front,
+            "--back-bind",
+            &back,
+            "--print",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped()) // never read
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _unread = child.stdout.take();
+    let err = lines(child.stderr.take().unwrap());
+    let mut z = Zcat {
+        child,
+        stdin: None,
+        out: mpsc::channel().1,
+        err,
+    };
+    assert_eq!(z.bound(), front);
+    assert_eq!(z.bound(), back);
+    let ctx = zsock::Context::new();
+    // A consumer that takes everything the proxy forwards.
+    let mut pull = ctx.socket(zsock::SocketType::Pull).unwrap();
+    pull.set(zsock::SocketOption::RcvTimeo(500)).unwrap();
+    pull.connect(&back).unwrap();
+    let consumer = std::thread::spawn(move || {
+        let mut n = 0u64;
+        while pull.recv(zsock::Flags::NONE).is_ok() {
+            n += 1;
+        }
+        n
+    });
+    let mut push = ctx.socket(zsock::SocketType::Push).unwrap();
+    push.set(zsock::SocketOption::SndTimeo(1000)).unwrap();
+    push.set(zsock::SocketOption::Linger(0)).unwrap();
+    push.connect(&front).unwrap();
+    let line = vec![b'x'; 1024];
+    let mut sent = 0u64;
+    loop {
+        match push.send_copy(&line, zsock::Flags::NONE) {
+            Ok(()) => sent += 1,
+            Err(e) if e.kind() == zsock::ErrorKind::Again => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 1_000_000, "the proxy never stopped taking messages");
+    }
+    assert!(sent * 1027 > 64 * 1024, "only {sent} messages sent");
+    z.signal(libc::SIGTERM);
+    assert_eq!(z.wait(), 0);
+    for ep in [&front, &back] {
+        let path = ep.strip_prefix("ipc://").unwrap();
+        assert!(!std::path::Path::new(path).exists(), "{path} left behind");
+    }
+    assert!(consumer.join().unwrap() > 0);
+}
+
 #[test]
 fn proxy_forwards_subscriptions_from_xpub_to_xsub() {
     let d = dir();

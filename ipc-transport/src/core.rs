@@ -496,6 +496,9 @@ pub struct Core {
     unread_notifications: usize,
     /// Something a waiting caller may want happened (message, room, pipe change).
     pub(crate) wake_waiters: bool,
+    /// A caller waits for a connection to write all its output (see
+    /// [`Core::wake_when_written`]).
+    wake_on_written: bool,
     /// Connections that must be closed by the engine (which owns the cleanup).
     pub(crate) doomed: Vec<Key>,
     /// Connections whose timers changed (a PING armed the peer's TTL).
@@ -530,6 +533,7 @@ impl Core {
             retired: VecDeque::new(),
             unread_notifications: 0,
             wake_waiters: false,
+            wake_on_written: false,
             doomed: Vec::new(),
             retime: Vec::new(),
             reregister: Vec::new(),
@@ -731,6 +735,26 @@ impl Core {
     #[must_use]
     pub fn send_copy(&mut self, id: PipeId, head: &[Bytes], body: &[u8], wait: SendWait) -> bool {
         self.send_outgoing(id, &mut Copied { head, body }, wait)
+    }
+
+    /// Whether the pipe's connection is up and still writing earlier output (its batch,
+    /// or messages queued in the pipe): a large body sent now would be copied into the
+    /// queue rather than go straight to the kernel ([`Core::send_copy_now`]).
+    pub fn pipe_busy(&self, id: PipeId) -> bool {
+        let Some(p) = self.pipes.get(id) else {
+            return false;
+        };
+        let Some(conn) = p.conn.and_then(|c| self.conns.get(c)) else {
+            return false;
+        };
+        conn.is_active() && conn.closing.is_none() && (!p.out.is_empty() || !conn.is_idle())
+    }
+
+    /// Asks for a wake-up of waiting callers (the notify descriptor, the wait set) once a
+    /// connection has written all its output: for an event loop's send that keeps a large
+    /// body until its connection can take it straight ([`Core::pipe_busy`]).
+    pub fn wake_when_written(&mut self) {
+        self.wake_on_written = true;
     }
 
     /// For a one-frame message copied from a large `body` (over [`crate::COPY_MAX`]): when the
@@ -1541,7 +1565,7 @@ impl Core {
             conn.want_write = false;
             self.reregister.push(c);
         }
-        if relieved {
+        if relieved || std::mem::take(&mut self.wake_on_written) {
             self.wake_waiters = true;
         }
         (relieved, false)

@@ -192,7 +192,7 @@ impl AsyncSocket {
     pub async fn send<'a>(&mut self, frame: impl Sendable<'a>) -> Result<()> {
         match frame.into_payload() {
             Payload::Borrowed(b) => {
-                poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_copy(b, Flags::DONTWAIT))).await
+                poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_copy_deferring(b))).await
             }
             Payload::Owned(b) => self.send_msg(b).await,
         }

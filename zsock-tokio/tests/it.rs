@@ -594,3 +594,41 @@ async fn a_sink_message_goes_before_a_later_send() {
     assert_eq!(within("first", pull.recv()).await.unwrap(), "first");
     assert_eq!(within("second", pull.recv()).await.unwrap(), "second");
 }
+
+/// Large messages to a reader that pauses for longer than a connection stays lent: an
+/// async send keeps a large body while the connection writes earlier output (it is not
+/// copied into the queue), and is woken when the output is written, whether the task or the
+/// I/O thread wrote it. Every message arrives, whole and in order.
+#[tokio::test(flavor = "current_thread")]
+async fn large_sends_to_a_pausing_reader_all_arrive() {
+    let ctx = Context::new();
+    let mut push = asock(&ctx, SocketType::Push);
+    let ep = push.get_ref().bind("ipc://*").unwrap();
+    const N: u32 = 300;
+    const BIG: usize = 64 * 1024;
+    let reader = std::thread::spawn({
+        let ctx = ctx.clone();
+        move || {
+            let mut pull = ctx.socket(SocketType::Pull).unwrap();
+            pull.set(SocketOption::RcvTimeo(20_000)).unwrap();
+            pull.connect(&ep).unwrap();
+            for i in 0..N {
+                let m = pull.recv(Flags::NONE).unwrap();
+                assert_eq!(m.len(), BIG, "message {i} whole");
+                assert_eq!(&m[..4], &i.to_be_bytes()[..], "message {i} in order");
+                if i % 20 == 19 {
+                    std::thread::sleep(Duration::from_millis(20)); // longer than a lend
+                }
+            }
+        }
+    });
+    let mut body = vec![0u8; BIG];
+    for i in 0..N {
+        body[..4].copy_from_slice(&i.to_be_bytes());
+        within("a large send", push.send(&body[..])).await.unwrap();
+    }
+    within("the reader's end", tokio::task::spawn_blocking(move || reader.join()))
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -565,7 +565,18 @@ impl Routing {
         }
     }
 
-    /// Receives a whole message.
+    /// Whether the one peer a large copied body would go straight to
+    /// ([`Routing::send_copy_now`]) is still writing earlier output.
+    pub(crate) fn copy_now_busy(&self, core: &Core) -> bool {
+        match &self.kind {
+            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.pipe_busy(pipe)),
+            Kind::Push(d) | Kind::Dealer(d) if d.lb.pipes.len() == 1 => {
+                core.pipe_busy(d.lb.pipes[0])
+            }
+            _ => false,
+        }
+    }
+
     /// Receives a whole message; `read` says whether a socket is read for it.
     pub(crate) fn recv(
         &mut self,

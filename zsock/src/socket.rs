@@ -279,6 +279,9 @@ pub struct Socket {
     lent: std::cell::Cell<usize>,
     rcvmore: bool,
     last_endpoint: std::cell::RefCell<String>,
+    /// The last [`Socket::send_copy_deferring`] kept its body for want of an idle
+    /// connection: [`Socket::prepare_wait`] for POLLOUT waits for one.
+    deferred: bool,
 }
 
 impl Socket {
@@ -308,6 +311,7 @@ impl Socket {
             lent: std::cell::Cell::new(0),
             rcvmore: false,
             last_endpoint: std::cell::RefCell::new(String::new()),
+            deferred: false,
         })
     }
 
@@ -555,6 +559,36 @@ impl Socket {
                 .send_copy(core, data, wait)
                 .unwrap_or(Err(SendError::NotSupported)) // not for the types checked above
         })
+    }
+
+    /// For event loops (`zsock-tokio`'s send of borrowed bytes): [`Socket::send_copy`] with
+    /// [`Flags::DONTWAIT`], except for a body over [`ipc_transport::COPY_MAX`] to the one
+    /// peer of a PAIR, PUSH or DEALER whose connection is still writing earlier output:
+    /// instead of copying it into the queue, EAGAIN, and [`Socket::prepare_wait`] for
+    /// POLLOUT then waits until that connection has written its output. The body then goes
+    /// from `data` straight to the kernel, as a blocking send's does, rather than through a
+    /// copy that the I/O thread writes. A loop that waits anyway loses nothing by it.
+    pub fn send_copy_deferring(&mut self, data: &[u8]) -> Result<()> {
+        self.deferred = false;
+        if data.len() > ipc_transport::COPY_MAX
+            && self.sending.is_none()
+            && sends_to_one_peer(self.socket_type)
+        {
+            let mut g = self.lock();
+            let (routing, core) = g.parts();
+            if routing.send_copy_now(core, data, SendWait::Never) {
+                return Ok(());
+            }
+            if routing.copy_now_busy(core) {
+                core.wake_when_written();
+                drop(g);
+                self.deferred = true;
+                return Err(Error::again(
+                    "the peer's connection is still writing earlier output",
+                ));
+            }
+        }
+        self.send_copy(data, Flags::DONTWAIT)
     }
 
     /// Whether this send may wait a while for the kernel to take its bytes
@@ -892,10 +926,13 @@ impl Socket {
         let (routing, core) = g.parts();
         // (Where room depends on the message, "can send" is no answer: the wait goes on
         // until a peer takes more, which the wait descriptor reports.)
+        let can_send = if self.deferred {
+            !routing.copy_now_busy(core)
+        } else {
+            !routing.send_depends_on_message() && routing.can_send(core)
+        };
         (events.contains(Events::POLLIN) && (holds_input || routing.can_recv(core)))
-            || (events.contains(Events::POLLOUT)
-                && !routing.send_depends_on_message()
-                && routing.can_send(core))
+            || (events.contains(Events::POLLOUT) && can_send)
     }
 
     /// Step 4 of [`Socket::wait_fd`]'s protocol: takes in what woke the wait.

@@ -627,8 +627,11 @@ async fn large_sends_to_a_pausing_reader_all_arrive() {
         body[..4].copy_from_slice(&i.to_be_bytes());
         within("a large send", push.send(&body[..])).await.unwrap();
     }
-    within("the reader's end", tokio::task::spawn_blocking(move || reader.join()))
-        .await
-        .unwrap()
-        .unwrap();
+    within(
+        "the reader's end",
+        tokio::task::spawn_blocking(move || reader.join()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
 }

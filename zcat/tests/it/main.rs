@@ -476,6 +476,51 @@ fn every_type_works_bound_and_connected() {
     }
 }
 
+/// zcat with these arguments and a standard output nobody reads (the pipe, kept open,
+/// fills up): returns it and the unread end.
+fn zcat_unread(args: &[&str]) -> (Zcat, Option<std::process::ChildStdout>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zcat"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped()) // never read
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let unread = child.stdout.take();
+    let err = lines(child.stderr.take().unwrap());
+    let z = Zcat {
+        child,
+        stdin: None,
+        out: mpsc::channel().1,
+        err,
+    };
+    (z, unread)
+}
+
+/// Sends 1 KiB messages to `endpoint` until a send waits a second (whoever receives
+/// stopped taking them); returns how many went. Asserts that more than a pipe's worth did.
+fn send_until_refused(ctx: &zsock::Context, endpoint: &str) -> u64 {
+    let mut push = ctx.socket(zsock::SocketType::Push).unwrap();
+    push.set(zsock::SocketOption::SndTimeo(1000)).unwrap();
+    push.set(zsock::SocketOption::Linger(0)).unwrap();
+    push.connect(endpoint).unwrap();
+    let line = vec![b'x'; 1024];
+    let mut sent = 0u64;
+    loop {
+        match push.send_copy(&line, zsock::Flags::NONE) {
+            Ok(()) => sent += 1,
+            Err(e) if e.kind() == zsock::ErrorKind::Again => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            sent < 1_000_000,
+            "the receiver never stopped taking messages"
+        );
+    }
+    assert!(sent * 1025 > 64 * 1024, "only {sent} messages sent");
+    sent
+}
+
 /// Issue 17's case 6: a reader that stops reading zcat's output must not make zcat deaf to
 /// SIGTERM. zcat's stdout is a pipe nobody reads; a PUSH sends until zcat stops taking
 /// messages (its output is full); SIGTERM still ends it at once, cleanly.
@@ -483,40 +528,11 @@ fn every_type_works_bound_and_connected() {
 fn sigterm_ends_zcat_while_its_stdout_is_blocked() {
     let d = dir();
     let e = ep(&d, "blocked");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zcat"))
-        .args(["pull", "--bind", &e])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped()) // never read
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _unread = child.stdout.take();
-    let err = lines(child.stderr.take().unwrap());
-    let mut z = Zcat {
-        child,
-        stdin: None,
-        out: mpsc::channel().1,
-        err,
-    };
+    let (mut z, _unread) = zcat_unread(&["pull", "--bind", &e]);
     let bound = z.bound();
     let ctx = zsock::Context::new();
-    let mut push = ctx.socket(zsock::SocketType::Push).unwrap();
-    push.set(zsock::SocketOption::SndTimeo(1000)).unwrap();
-    push.set(zsock::SocketOption::Linger(0)).unwrap();
-    push.connect(&bound).unwrap();
-    let line = vec![b'x'; 1024];
-    let mut sent = 0u64;
-    // Sends until a send waits a second: zcat stopped receiving, its output being full.
-    loop {
-        match push.send_copy(&line, zsock::Flags::NONE) {
-            Ok(()) => sent += 1,
-            Err(e) if e.kind() == zsock::ErrorKind::Again => break,
-            Err(e) => panic!("{e}"),
-        }
-        assert!(sent < 1_000_000, "zcat never stopped taking messages");
-    }
-    // More than a pipe's worth went out: zcat's output is blocked.
-    assert!(sent * 1025 > 64 * 1024, "only {sent} messages sent");
+    // zcat stops receiving once its output is full.
+    send_until_refused(&ctx, &bound);
     z.signal(libc::SIGTERM);
     assert_eq!(z.wait(), 0);
     let path = bound.strip_prefix("ipc://").unwrap();
@@ -574,30 +590,16 @@ fn proxy_brokers_requests_prints_both_ways_and_exits_cleanly_on_a_signal() {
 fn proxy_print_to_a_blocked_stdout_still_ends_on_a_signal() {
     let d = dir();
     let (front, back) = (ep(&d, "front"), ep(&d, "back"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zcat"))
-        .args([
-            "proxy",
-            "pull",
-            "push",
-            "--front-bind",
-            &front,
-            "--back-bind",
-            &back,
-            "--print",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped()) // never read
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _unread = child.stdout.take();
-    let err = lines(child.stderr.take().unwrap());
-    let mut z = Zcat {
-        child,
-        stdin: None,
-        out: mpsc::channel().1,
-        err,
-    };
+    let (mut z, _unread) = zcat_unread(&[
+        "proxy",
+        "pull",
+        "push",
+        "--front-bind",
+        &front,
+        "--back-bind",
+        &back,
+        "--print",
+    ]);
     assert_eq!(z.bound(), front);
     assert_eq!(z.bound(), back);
     let ctx = zsock::Context::new();
@@ -612,21 +614,8 @@ fn proxy_print_to_a_blocked_stdout_still_ends_on_a_signal() {
         }
         n
     });
-    let mut push = ctx.socket(zsock::SocketType::Push).unwrap();
-    push.set(zsock::SocketOption::SndTimeo(1000)).unwrap();
-    push.set(zsock::SocketOption::Linger(0)).unwrap();
-    push.connect(&front).unwrap();
-    let line = vec![b'x'; 1024];
-    let mut sent = 0u64;
-    loop {
-        match push.send_copy(&line, zsock::Flags::NONE) {
-            Ok(()) => sent += 1,
-            Err(e) if e.kind() == zsock::ErrorKind::Again => break,
-            Err(e) => panic!("{e}"),
-        }
-        assert!(sent < 1_000_000, "the proxy never stopped taking messages");
-    }
-    assert!(sent * 1027 > 64 * 1024, "only {sent} messages sent");
+    // The proxy stops taking messages once its tap waits for room in stdout.
+    send_until_refused(&ctx, &front);
     z.signal(libc::SIGTERM);
     assert_eq!(z.wait(), 0);
     for ep in [&front, &back] {

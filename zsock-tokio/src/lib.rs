@@ -188,7 +188,10 @@ impl AsyncSocket {
 
     /// Sends a one-frame message, waiting while the socket cannot take it (at its HWM, or
     /// with no peer to send to). Borrowed bytes are copied, owned ones handed over, as for
-    /// [`Socket::send`]. Cancel safe: sent whole, or not at all.
+    /// [`Socket::send`]; a large borrowed body (over `ipc_transport::COPY_MAX`) for a PAIR,
+    /// PUSH or DEALER peer whose connection is still writing earlier output also waits, and
+    /// then goes from `frame` straight to the kernel instead of through a copy in the
+    /// queue ([`Socket::send_copy_deferring`]). Cancel safe: sent whole, or not at all.
     pub async fn send<'a>(&mut self, frame: impl Sendable<'a>) -> Result<()> {
         match frame.into_payload() {
             Payload::Borrowed(b) => {

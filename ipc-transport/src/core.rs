@@ -202,9 +202,9 @@ pub(crate) struct Conn {
     /// In the I/O thread's poll. An open connection is in exactly one poll: this, or
     /// `parked` (see [`Core::check_invariants`]).
     pub(crate) registered: bool,
-    /// In the wait set of an event loop's task, with these epoll events (only while
-    /// `parked`: see `Guard::prepare_wait`).
-    pub(crate) in_wait_set: Option<u32>,
+    /// In the wait set of an event loop's task, with this interest (only while `parked`:
+    /// see `Guard::prepare_wait`).
+    pub(crate) in_wait_set: Option<crate::sys::EpollInterest>,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
     /// The I/O thread held this batch back once already, or looked at the connection while

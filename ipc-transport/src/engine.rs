@@ -27,6 +27,7 @@ use crate::config::Errno;
 use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, RoomWait, Side};
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
+use crate::sys::{EpollChange, EpollInterest};
 use crate::timers::Timers;
 use crate::transport::{self, Accepted, Dial, Link, Listen};
 use crate::{sys, Backoff, Config, TransportError, TransportEvent, CALLER_POLLED_CONNS};
@@ -384,10 +385,11 @@ impl<H: Handler> Engine<H> {
             let ep = Arc::new(sys::new_epoll()?);
             sys::epoll_ctl(
                 &ep,
-                libc::EPOLL_CTL_ADD,
                 sh.notify_fd.as_raw_fd(),
-                sys::epoll_events(false),
-                u64::MAX,
+                EpollChange::Add(EpollInterest {
+                    readable: true,
+                    writable: false,
+                }),
             )?;
             let mut st = lock_live(&sh.state);
             if sh.wait_set.set(ep.clone()).is_ok() {
@@ -909,14 +911,9 @@ impl<'a, H: Handler> Guard<'a, H> {
         };
         let mut lent = false;
         for (k, fd) in conns {
-            let events = if st.core.reading_paused(k) {
-                0
-            } else {
-                sys::epoll_events(false)
-            } | if st.core.conn_has_pending(k) {
-                libc::EPOLLOUT as u32
-            } else {
-                0
+            let interest = EpollInterest {
+                readable: !st.core.reading_paused(k),
+                writable: st.core.conn_has_pending(k),
             };
             let Some(c) = st.core.conns.get_mut(k) else {
                 continue;
@@ -928,19 +925,19 @@ impl<'a, H: Handler> Guard<'a, H> {
                 c.parked = true;
                 c.registered = false;
             }
-            let op = match c.in_wait_set {
-                Some(e) if e == events => None,
-                Some(_) => Some(libc::EPOLL_CTL_MOD),
-                None => Some(libc::EPOLL_CTL_ADD),
+            let change = match c.in_wait_set {
+                Some(i) if i == interest => None,
+                Some(_) => Some(EpollChange::Modify(interest)),
+                None => Some(EpollChange::Add(interest)),
             };
-            if let Some(op) = op {
-                if sys::epoll_ctl(&ep, op, fd, events, 0).is_err() {
+            if let Some(change) = change {
+                if sys::epoll_ctl(&ep, fd, change).is_err() {
                     // Not in the set: back to the I/O thread's poll at once (parked but
                     // watched by nobody, its input would wait for the next look).
                     st.take_back(k);
                     continue;
                 }
-                c.in_wait_set = Some(events);
+                c.in_wait_set = Some(interest);
             }
             lent = true;
         }
@@ -966,8 +963,8 @@ impl<'a, H: Handler> Guard<'a, H> {
             .conns
             .iter()
             .filter_map(|(k, c)| {
-                let e = c.in_wait_set.filter(|_| c.parked)?;
-                Some((k, e & libc::EPOLLOUT as u32 != 0))
+                let i = c.in_wait_set.filter(|_| c.parked)?;
+                Some((k, i.writable))
             })
             .collect();
         for (k, writable) in lent {
@@ -1334,7 +1331,7 @@ impl<H: Handler> State<H> {
         c.parked = false;
         if c.in_wait_set.take().is_some() {
             if let Some(ep) = &self.wait_set {
-                let _ = sys::epoll_ctl(ep, libc::EPOLL_CTL_DEL, c.stream.as_raw_fd(), 0, 0);
+                let _ = sys::epoll_ctl(ep, c.stream.as_raw_fd(), EpollChange::Remove);
             }
         }
         if c.closing.is_none() {

@@ -230,20 +230,44 @@ pub(crate) fn new_epoll() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// What an epoll set watches a descriptor for: input, and room to write if asked.
-pub(crate) fn epoll_events(writable: bool) -> u32 {
-    let mut ev = libc::EPOLLIN | libc::EPOLLRDHUP;
-    if writable {
-        ev |= libc::EPOLLOUT;
-    }
-    ev as u32
+/// What an epoll set watches a descriptor for (level-triggered): input (and the peer's
+/// end), room to write, either or neither (errors and hang-ups are always reported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EpollInterest {
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
 }
 
-/// Adds (`EPOLL_CTL_ADD`), changes (`EPOLL_CTL_MOD`) or removes (`EPOLL_CTL_DEL`, `events`
-/// ignored) `fd` in the epoll set `ep`, level-triggered, with `token` as its data. A
-/// descriptor that closes leaves every set by itself.
-pub(crate) fn epoll_ctl(ep: &OwnedFd, op: i32, fd: i32, events: u32, token: u64) -> io::Result<()> {
-    let mut ev = libc::epoll_event { events, u64: token };
+impl EpollInterest {
+    fn bits(self) -> u32 {
+        let mut ev = 0;
+        if self.readable {
+            ev |= libc::EPOLLIN | libc::EPOLLRDHUP;
+        }
+        if self.writable {
+            ev |= libc::EPOLLOUT;
+        }
+        ev as u32
+    }
+}
+
+/// A change to an epoll set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EpollChange {
+    Add(EpollInterest),
+    Modify(EpollInterest),
+    Remove,
+}
+
+/// Applies `change` to `fd` in the epoll set `ep`. A descriptor that closes leaves every
+/// set by itself.
+pub(crate) fn epoll_ctl(ep: &OwnedFd, fd: i32, change: EpollChange) -> io::Result<()> {
+    let (op, events) = match change {
+        EpollChange::Add(i) => (libc::EPOLL_CTL_ADD, i.bits()),
+        EpollChange::Modify(i) => (libc::EPOLL_CTL_MOD, i.bits()),
+        EpollChange::Remove => (libc::EPOLL_CTL_DEL, 0),
+    };
+    let mut ev = libc::epoll_event { events, u64: 0 };
     // SAFETY: `ev` lives across the call; the kernel validates both descriptors.
     if unsafe { libc::epoll_ctl(ep.as_raw_fd(), op, fd, &mut ev) } < 0 {
         return Err(io::Error::last_os_error());

@@ -1565,7 +1565,8 @@ impl Core {
             conn.want_write = false;
             self.reregister.push(c);
         }
-        if relieved || std::mem::take(&mut self.wake_on_written) {
+        if relieved || self.wake_on_written {
+            self.wake_on_written = false;
             self.wake_waiters = true;
         }
         (relieved, false)

@@ -958,15 +958,20 @@ impl<'a, H: Handler> Guard<'a, H> {
     pub fn finish_wait(&mut self) {
         self.shared.drain_fd();
         let st = self.st();
-        let lent: SmallVec<[(Key, bool); 8]> = st
-            .core
-            .conns
-            .iter()
-            .filter_map(|(k, c)| {
-                let i = c.in_wait_set.filter(|_| c.parked)?;
-                Some((k, i.writable))
-            })
-            .collect();
+        // (Nothing parked, nothing lent: no look at every connection, which a socket with
+        // more than CALLER_POLLED_CONNS of them would pay on each wake-up.)
+        let lent: SmallVec<[(Key, bool); 8]> = if st.unpark_at.is_none() {
+            SmallVec::new()
+        } else {
+            st.core
+                .conns
+                .iter()
+                .filter_map(|(k, c)| {
+                    let i = c.in_wait_set.filter(|_| c.parked)?;
+                    Some((k, i.writable))
+                })
+                .collect()
+        };
         for (k, writable) in lent {
             st.core.read_conn(k, Side::Caller);
             if writable {

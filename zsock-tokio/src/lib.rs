@@ -208,16 +208,7 @@ impl AsyncSocket {
         I: IntoIterator,
         I::Item: Sendable<'a>,
     {
-        let msg: Message = frames
-            .into_iter()
-            .map(|f| f.into_payload().into_bytes())
-            .collect();
-        if msg.is_empty() {
-            return Err(zsock::Error::new(
-                ErrorKind::Invalid,
-                "send_multipart needs at least one frame",
-            ));
-        }
+        let msg = zsock::multipart(frames)?;
         self.send_msg(msg).await
     }
 

@@ -69,6 +69,6 @@ pub use monitor::{Event, Monitor};
 pub use options::{SocketOption, OPTION_NAMES};
 pub use poll::{poll, PollItem};
 pub use proxy::{proxy, proxy_steerable, Direction, Proxy, SideStatistics, Statistics};
-pub use sendable::{Payload, Sendable};
+pub use sendable::{multipart, Payload, Sendable};
 pub use socket::{Context, Events, Flags, Socket};
 pub use zmtp_codec::SocketType;

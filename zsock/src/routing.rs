@@ -554,27 +554,25 @@ impl Routing {
     /// peer: PAIR, and PUSH or DEALER with one pipe (with more, the copy goes the usual way
     /// through the round robin). `false`: not done.
     pub(crate) fn send_copy_now(&mut self, core: &mut Core, body: &[u8], wait: SendWait) -> bool {
+        self.copy_now_pipe()
+            .is_some_and(|pipe| core.send_copy_now(pipe, body, wait))
+    }
+
+    /// The one pipe a large copied body can go straight to: PAIR's, or that of a PUSH or
+    /// DEALER with one peer.
+    fn copy_now_pipe(&self) -> Option<PipeId> {
         match &self.kind {
-            Kind::Pair(p) => p
-                .pipe
-                .is_some_and(|pipe| core.send_copy_now(pipe, body, wait)),
-            Kind::Push(d) | Kind::Dealer(d) if d.lb.pipes.len() == 1 => {
-                core.send_copy_now(d.lb.pipes[0], body, wait)
-            }
-            _ => false,
+            Kind::Pair(p) => p.pipe,
+            Kind::Push(d) | Kind::Dealer(d) if d.lb.pipes.len() == 1 => Some(d.lb.pipes[0]),
+            _ => None,
         }
     }
 
     /// Whether the one peer a large copied body would go straight to
     /// ([`Routing::send_copy_now`]) is still writing earlier output.
     pub(crate) fn copy_now_busy(&self, core: &Core) -> bool {
-        match &self.kind {
-            Kind::Pair(p) => p.pipe.is_some_and(|pipe| core.pipe_busy(pipe)),
-            Kind::Push(d) | Kind::Dealer(d) if d.lb.pipes.len() == 1 => {
-                core.pipe_busy(d.lb.pipes[0])
-            }
-            _ => false,
-        }
+        self.copy_now_pipe()
+            .is_some_and(|pipe| core.pipe_busy(pipe))
     }
 
     /// Receives a whole message; `read` says whether a socket is read for it.

@@ -13,6 +13,26 @@ pub enum Payload<'a> {
     Owned(Bytes),
 }
 
+/// A whole message from frames, one per item (borrowed ones copied, owned ones handed
+/// over): what [`Socket::send_multipart`](crate::Socket::send_multipart) sends. An empty
+/// list is EINVAL: a message has at least one frame.
+pub fn multipart<'a, I>(frames: I) -> crate::Result<crate::Message>
+where
+    I: IntoIterator,
+    I::Item: Sendable<'a>,
+{
+    let msg: crate::Message = frames
+        .into_iter()
+        .map(|f| f.into_payload().into_bytes())
+        .collect();
+    if msg.is_empty() {
+        return Err(crate::Error::invalid(
+            "send_multipart needs at least one frame",
+        ));
+    }
+    Ok(msg)
+}
+
 impl Payload<'_> {
     /// The bytes as a frame of their own (borrowed ones copied).
     pub fn into_bytes(self) -> Bytes {

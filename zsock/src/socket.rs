@@ -407,13 +407,7 @@ impl Socket {
         I: IntoIterator,
         I::Item: Sendable<'a>,
     {
-        let mut msg: Message = frames
-            .into_iter()
-            .map(|f| f.into_payload().into_bytes())
-            .collect();
-        if msg.is_empty() {
-            return Err(Error::invalid("send_multipart needs at least one frame"));
-        }
+        let mut msg = crate::multipart(frames)?;
         if flags.contains(Flags::SNDMORE) {
             for f in msg {
                 self.send_owned(f, flags)?;
@@ -867,10 +861,13 @@ impl Socket {
     /// [`Socket::fd`]'s readiness, so wait on the descriptor again after this says nothing.
     pub fn events(&self) -> Events {
         let mut g = self.lock();
-        readiness(
-            &mut g,
-            !self.receiving.is_empty() || !self.prefetched.msgs.is_empty(),
-        )
+        readiness(&mut g, self.holds_input())
+    }
+
+    /// Whether the socket holds received frames or messages of its own (a message partly
+    /// received, messages taken ahead).
+    fn holds_input(&self) -> bool {
+        !self.receiving.is_empty() || !self.prefetched.msgs.is_empty()
     }
 
     /// A [`PollItem`](crate::PollItem) for this socket (the `zmq` crate's
@@ -918,7 +915,7 @@ impl Socket {
     /// something changed meanwhile; try again now. `false`: any change from now on makes
     /// the wait descriptor readable.
     pub fn prepare_wait(&self, events: Events) -> bool {
-        let holds_input = !self.receiving.is_empty() || !self.prefetched.msgs.is_empty();
+        let holds_input = self.holds_input();
         let mut g = self.lock();
         if g.prepare_wait() {
             return true;

@@ -702,6 +702,9 @@ pub(crate) trait Outgoing {
     fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize>;
     /// The message to queue in the pipe.
     fn take_message(&mut self) -> Message;
+    /// Gives back what [`Outgoing::take_message`] took, when the message was refused after
+    /// all (an inproc flow at its HWM): the sender keeps its message.
+    fn restore(&mut self, _msg: Message) {}
 }
 
 impl Outgoing for Message {
@@ -725,6 +728,10 @@ impl Outgoing for Message {
 
     fn take_message(&mut self) -> Message {
         std::mem::take(self)
+    }
+
+    fn restore(&mut self, msg: Message) {
+        *self = msg;
     }
 }
 

@@ -149,6 +149,10 @@ pub(crate) enum Side {
 pub(crate) enum Origin {
     Accepted(Key),
     Connected(Key),
+    /// An inproc pipe: of a connect (`outgoing`) or of a bound name.
+    Inproc {
+        outgoing: bool,
+    },
 }
 
 /// What a read or write system call's result means for a connection: the one
@@ -286,6 +290,18 @@ impl Conn {
     }
 }
 
+/// What [`Core::inproc_look`] found, for the engine's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InprocSeen {
+    Nothing,
+    /// The peer attached: the pipe is connected.
+    Joined,
+    /// The peer's type cannot talk to ours (why, in words): the pipe must go.
+    Refused(String),
+    /// The peer let go: the pipe is retired.
+    Left,
+}
+
 /// A pipe: the unit the layer above routes to.
 #[derive(Debug)]
 pub struct Pipe {
@@ -306,6 +322,9 @@ pub struct Pipe {
     listed: bool,
     /// What arrives on it is dropped (see [`Core::discard_input`]).
     discard_input: bool,
+    /// An inproc pipe's end of its link (its `conn` is always `None`): what it sends is
+    /// appended to the link, and `inbound` is the batch taken from it last.
+    pub(crate) inproc: Option<crate::inproc::InprocEnd>,
 }
 
 /// How many removed pipes' peers [`Core::peer_meta`] still knows: enough for the
@@ -352,7 +371,32 @@ impl Pipe {
     fn take(&mut self) -> Option<Message> {
         let m = self.inbound.pop_front()?;
         self.inbound_bytes = self.inbound_bytes.saturating_sub(m.byte_len());
+        if self.inproc.is_some() {
+            self.inproc_taken(1);
+        }
         Some(m)
+    }
+
+    /// An inproc pipe's application took `n` messages: they leave the flow's count (at
+    /// once if its writer waits for room, else with the next batch), and an empty queue
+    /// takes the next batch at once. So an inproc pipe's queue is empty only while its
+    /// flow is (marked idle: the next write rings) or a ring is on its way.
+    fn inproc_taken(&mut self, n: usize) {
+        let Some(end) = &mut self.inproc else {
+            return;
+        };
+        end.released += n;
+        if self.inbound.is_empty() || end.link.writer_waits(end.side, end.released) {
+            let discard = self.discard_input;
+            end.link.sync(
+                end.side,
+                &mut self.inbound,
+                &mut self.inbound_bytes,
+                &mut end.released,
+                discard,
+                None,
+            );
+        }
     }
 
     /// Whether the pipe, with `lent` more messages in the caller's hands, is at RCVHWM
@@ -581,7 +625,94 @@ impl Core {
             draining: false,
             listed: false,
             discard_input: false,
+            inproc: None,
         })
+    }
+
+    /// Gives a new pipe its end of an inproc link.
+    pub(crate) fn set_inproc(&mut self, id: PipeId, end: crate::inproc::InprocEnd) {
+        if let Some(p) = self.pipes.get_mut(id) {
+            p.inproc = Some(end);
+        }
+    }
+
+    /// Whether any pipe is an inproc one (their input is rung, not polled).
+    pub(crate) fn has_inproc(&self) -> bool {
+        self.pipes.iter().any(|(_, p)| p.inproc.is_some())
+    }
+
+    /// The inproc pipes (a closing socket lets go of them at once).
+    pub(crate) fn inproc_pipes(&self) -> Vec<PipeId> {
+        self.pipes
+            .iter()
+            .filter(|(_, p)| p.inproc.is_some())
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Looks at an inproc pipe its peer rang: the peer's arrival (the pipe is connected:
+    /// `Connected` notice), input (the next batch is taken if the queue is empty, the pipe
+    /// listed), subscription changes (PUB and XPUB: notices; PUB drops data), room (waiters
+    /// are woken) and the peer's departure (what it wrote is taken, then the pipe is
+    /// retired as a connection's is).
+    pub(crate) fn inproc_look(&mut self, id: PipeId) -> InprocSeen {
+        let pub_side = matches!(self.socket_type, SocketType::Pub | SocketType::XPub);
+        let drop_data = self.socket_type == SocketType::Pub;
+        let Some(p) = self.pipes.get_mut(id) else {
+            return InprocSeen::Nothing;
+        };
+        if p.draining {
+            return InprocSeen::Nothing;
+        }
+        let Pipe {
+            inproc: Some(end),
+            inbound,
+            inbound_bytes,
+            peer,
+            discard_input,
+            ..
+        } = &mut *p
+        else {
+            return InprocSeen::Nothing;
+        };
+        let mut seen = InprocSeen::Nothing;
+        if peer.is_none() {
+            if let Some(info) = end.link.peer_info(end.side) {
+                if end.link.is_refused() {
+                    let ours = self.socket_type;
+                    return InprocSeen::Refused(match info.socket_type {
+                        Some(theirs) => format!("socket type {theirs} cannot connect to {ours}"),
+                        None => format!("the peer cannot connect to {ours}"),
+                    });
+                }
+                *peer = Some(info);
+                seen = InprocSeen::Joined;
+            }
+        }
+        let mut subs = Vec::new();
+        let synced = end.link.sync(
+            end.side,
+            inbound,
+            inbound_bytes,
+            &mut end.released,
+            drop_data || *discard_input,
+            pub_side.then_some(&mut subs),
+        );
+        if !inbound.is_empty() {
+            Core::list(&mut self.readable, p, id);
+        }
+        if seen == InprocSeen::Joined {
+            self.notify(Notice::Connected(id));
+        }
+        for sub in subs {
+            self.notify(Notice::Subscription(id, sub));
+        }
+        self.wake_waiters = true;
+        if synced.peer_closed {
+            self.retire_pipe(id);
+            return InprocSeen::Left;
+        }
+        seen
     }
 
     /// Removes a pipe whose connection closed, once the messages it received before the
@@ -630,8 +761,22 @@ impl Core {
         let Some(p) = self.pipes.get_mut(id) else {
             return;
         };
+        let n = p.inbound.len();
         p.inbound.clear();
         p.inbound_bytes = 0;
+        if let Some(end) = &mut p.inproc {
+            // What the peer wrote before now is as stale: dropped with the next batch.
+            end.released += n;
+            end.link.sync(
+                end.side,
+                &mut p.inbound,
+                &mut p.inbound_bytes,
+                &mut end.released,
+                true,
+                None,
+            );
+            return;
+        }
         if let Some(c) = p.conn.filter(|&c| self.reading_paused(c)) {
             self.read_conn(c, Side::Io);
         }
@@ -684,13 +829,19 @@ impl Core {
     /// Whether the pipe belongs to a `connect` (rather than to a connection accepted by a
     /// listener).
     pub fn is_outgoing(&self, id: PipeId) -> bool {
-        self.pipes
-            .get(id)
-            .is_some_and(|p| matches!(p.origin, Origin::Connected(_)))
+        self.pipes.get(id).is_some_and(|p| {
+            matches!(
+                p.origin,
+                Origin::Connected(_) | Origin::Inproc { outgoing: true }
+            )
+        })
     }
 
     /// Whether the pipe has a live, handshaken connection.
     pub fn is_connected(&self, id: PipeId) -> bool {
+        if let Some(p) = self.pipes.get(id).filter(|p| p.inproc.is_some()) {
+            return p.peer.is_some() && !p.draining;
+        }
         self.pipes
             .get(id)
             .and_then(|p| p.conn)
@@ -705,9 +856,13 @@ impl Core {
 
     /// Whether a message can be queued on the pipe without passing SNDHWM.
     pub fn can_send(&self, id: PipeId) -> bool {
-        self.pipes
-            .get(id)
-            .is_some_and(|p| !p.draining && (self.sndhwm == 0 || p.out.len() < self.sndhwm))
+        self.pipes.get(id).is_some_and(|p| {
+            !p.draining
+                && match &p.inproc {
+                    Some(end) => end.link.can_write(end.side),
+                    None => self.sndhwm == 0 || p.out.len() < self.sndhwm,
+                }
+        })
     }
 
     /// Queues a message on a pipe. `true`: the message was taken and `msg` is left empty;
@@ -854,6 +1009,21 @@ impl Core {
         let Some(pipe) = self.pipes.get_mut(id) else {
             return false;
         };
+        if let Some(end) = &pipe.inproc {
+            if pipe.draining {
+                return false;
+            }
+            return match end.link.write(end.side, msg.take_message()) {
+                Ok(()) => {
+                    self.sends = self.sends.wrapping_add(1);
+                    true
+                }
+                Err(m) => {
+                    msg.restore(m);
+                    false
+                }
+            };
+        }
         if pipe.draining || (!conflate && hwm != 0 && pipe.out.len() >= hwm) {
             return false;
         }
@@ -970,6 +1140,10 @@ impl Core {
     /// ZMTP version expects. Dropped when the pipe has no connection: the layer above sends
     /// its subscriptions again on [`Notice::Connected`].
     pub fn send_subscription(&mut self, id: PipeId, sub: &Subscription) {
+        if let Some(end) = self.pipes.get(id).and_then(|p| p.inproc.as_ref()) {
+            end.link.write_subscription(end.side, sub.clone());
+            return;
+        }
         let Some(c) = self.pipes.get(id).and_then(|p| p.conn) else {
             return;
         };
@@ -1042,7 +1216,15 @@ impl Core {
             out.append(&mut p.inbound);
         }
         p.inbound_bytes = 0;
-        if p.draining {
+        if p.inproc.is_some() {
+            // Lent messages leave an inproc flow's count (its HWM counts what the peer
+            // wrote and this socket has not taken); the next batch comes in now.
+            p.inproc_taken(n);
+            if !p.inbound.is_empty() {
+                Core::list(&mut self.readable, p, id);
+            }
+        }
+        if p.draining && p.inbound.is_empty() {
             self.remove_pipe(id);
         }
         self.set_lent(self.lent.saturating_add(n));

@@ -24,7 +24,10 @@ use mio::{Interest, Token};
 use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
 
 use crate::config::Errno;
-use crate::core::{CloseReason, Conn, Core, Handler, Notice, Origin, PipeId, RoomWait, Side};
+use crate::core::{
+    CloseReason, Conn, Core, Handler, InprocSeen, Notice, Origin, PipeId, RoomWait, Side,
+};
+use crate::inproc::{self, Bell, InprocEnd, InprocSocket, Link as InprocLink, BINDER, CONNECTER};
 use crate::reactor::{Driven, IoThreads, Reactor, Readiness, Turn};
 use crate::slab::{Key, Slab};
 use crate::sys::{EpollChange, EpollInterest};
@@ -171,6 +174,10 @@ struct Shared<H> {
     room_wait: Arc<RoomWait>,
     /// Readiness events of turns that found the lock taken, for the next turn.
     deferred: Mutex<Vec<Readiness>>,
+    /// What inproc peers ring (see `inproc`).
+    bell: Bell,
+    /// This socket, as its inproc peers and its context's names hold it.
+    me: Weak<Shared<H>>,
 }
 
 impl<H> Shared<H> {
@@ -203,11 +210,45 @@ impl<H> Shared<H> {
     }
 }
 
+impl<H: Handler> InprocSocket for Shared<H> {
+    fn ring(&self, pipe: PipeId) {
+        if self.bell.ring(pipe) {
+            self.signal_fd();
+        }
+    }
+
+    fn attach(&self, link: &Arc<InprocLink>, side: usize, endpoint: &str) -> bool {
+        // (Another thread's call: a socket left poisoned by a panic takes no new pipes,
+        // and the caller is not the one to be told.)
+        let Ok(st) = self.state.lock() else {
+            return false;
+        };
+        if st.closing.is_some() || st.shutdown {
+            return false;
+        }
+        let mut g = Guard {
+            st: Some(st),
+            shared: self,
+        };
+        let me: Weak<dyn InprocSocket> = self.me.clone();
+        let p = g.st().inproc_attach(link, side, endpoint, me);
+        // A caller of this socket may be waiting for a peer (this is another thread's
+        // call): one waiting on the condition variable is woken under the lock and waits
+        // on the descriptor from its next wait on (rings do not reach the condition
+        // variable); one waiting on the descriptor is rung as a peer would.
+        self.cond.notify_all();
+        drop(g);
+        self.ring(p);
+        true
+    }
+}
+
 /// The transport of one socket: its state, shared with an I/O thread.
 pub struct Engine<H: Handler> {
     shared: Arc<Shared<H>>,
-    /// Keeps the I/O threads running while the socket is open.
-    _io: IoThreads,
+    /// Keeps the I/O threads running while the socket is open; their context's inproc
+    /// names.
+    io: IoThreads,
     closed: bool,
 }
 
@@ -225,6 +266,7 @@ impl<H: Handler> Shared<H> {
         st.unpark_now();
         if !st.fd_armed {
             st.fd_armed = true;
+            self.bell.armed.store(true, Ordering::SeqCst);
             // Changes before arming were not signalled: start readable, so the first wait
             // returns at once and the caller checks readiness.
             self.signal_fd();
@@ -245,10 +287,12 @@ impl<H: Handler> Watcher<H> {
         if st.closing.is_some() || st.shutdown {
             return None;
         }
-        Some(Guard {
+        let mut g = Guard {
             st: Some(st),
             shared: &self.shared,
-        })
+        };
+        g.take_rings();
+        Some(g)
     }
 }
 
@@ -313,7 +357,8 @@ impl<H: Handler> Engine<H> {
         let seed = Instant::now().elapsed().as_nanos() as u64 // low bits only
             ^ u64::from(std::process::id()).rotate_left(32)
             ^ (Arc::as_ptr(&reactor) as u64);
-        let shared = Arc::new(Shared {
+        let notify_fd = sys::new_eventfd()?;
+        let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(State {
                 core,
                 handler,
@@ -345,13 +390,15 @@ impl<H: Handler> Engine<H> {
                 io_turns: 0,
             }),
             cond: Condvar::new(),
-            notify_fd: sys::new_eventfd()?,
+            notify_fd,
             wait_set: std::sync::OnceLock::new(),
             multi_cpu: multi_cpu(),
             fd_signaled: AtomicBool::new(false),
             turn_wanted: AtomicBool::new(false),
             room_wait: core_room_wait,
             deferred: Mutex::new(Vec::new()),
+            bell: Bell::default(),
+            me: me.clone(),
         });
         // No descriptor is registered before the slot is known. (A stale wake-up of the
         // slot's previous socket may give this one a turn meanwhile: it finds nothing.)
@@ -359,7 +406,7 @@ impl<H: Handler> Engine<H> {
         lock(&shared.state).slot = slot;
         Ok(Engine {
             shared,
-            _io: io.clone(),
+            io: io.clone(),
             closed: false,
         })
     }
@@ -419,10 +466,12 @@ impl<H: Handler> Engine<H> {
 
     /// Locks the state for the calling thread.
     pub fn lock(&self) -> Guard<'_, H> {
-        Guard {
+        let mut g = Guard {
             st: Some(lock_live(&self.shared.state)),
             shared: &self.shared,
-        }
+        };
+        g.take_rings();
+        g
     }
 
     /// Locks the state for a caller that holds `held` messages it took ahead
@@ -439,11 +488,60 @@ impl<H: Handler> Engine<H> {
 
     /// Binds; returns the resolved endpoint.
     pub fn bind(&self, endpoint: &str) -> Result<String, TransportError> {
-        self.lock().bind(endpoint)
+        match inproc::name(endpoint) {
+            Ok(Some(name)) => self.bind_inproc(name, endpoint),
+            Ok(None) => self.lock().bind(endpoint),
+            Err(e) => {
+                self.lock().st().event(TransportEvent::BindFailed {
+                    endpoint: endpoint.to_string(),
+                    errno: Errno(e.errno()),
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// This socket as its inproc peers and names hold it.
+    fn me(&self) -> Weak<dyn InprocSocket> {
+        self.shared.me.clone()
+    }
+
+    /// Binds an inproc name of the context; the connects that waited for it are attached.
+    fn bind_inproc(&self, name: &str, endpoint: &str) -> Result<String, TransportError> {
+        if self.lock().st().closing.is_some() {
+            return Err(TransportError::Terminated);
+        }
+        // (The names' lock is never taken under a socket's.)
+        let waiting = match self.io.names().bind(name, endpoint, self.me()) {
+            Ok(w) => w,
+            Err(e) => {
+                self.lock().st().event(TransportEvent::BindFailed {
+                    endpoint: endpoint.to_string(),
+                    errno: Errno(e.errno()),
+                });
+                return Err(e);
+            }
+        };
+        self.lock().st().event(TransportEvent::Listening {
+            endpoint: endpoint.to_string(),
+        });
+        for link in waiting {
+            self.shared.attach(&link, BINDER, endpoint);
+        }
+        Ok(endpoint.to_string())
     }
 
     /// Connects (at once when possible, else with retries in the background).
     pub fn connect(&self, endpoint: &str) -> Result<(), TransportError> {
+        if let Some(name) = inproc::name(endpoint)? {
+            // The pipe is made now, bound or not: what is sent before the bind waits in it.
+            let link = Arc::new(InprocLink::new());
+            if !self.shared.attach(&link, CONNECTER, endpoint) {
+                return Err(TransportError::Terminated);
+            }
+            self.io.names().connect(name, endpoint, link);
+            return Ok(());
+        }
         // The endpoint is checked (a tcp host name resolved) before the lock is taken: a
         // name lookup may take a while, and the I/O thread must not wait for it.
         let tcp = self.lock().config().tcp.clone();
@@ -454,11 +552,50 @@ impl<H: Handler> Engine<H> {
     /// Stops a listener, removes what its bind left behind (an ipc socket file) and
     /// closes its connections.
     pub fn unbind(&self, endpoint: &str) -> Result<(), TransportError> {
+        if let Some(name) = inproc::name(endpoint)? {
+            // The name goes; its connections stay, as in libzmq.
+            if !self.io.names().unbind(name, &self.me()) {
+                return Err(TransportError::UnknownEndpoint {
+                    endpoint: endpoint.to_string(),
+                });
+            }
+            self.lock().st().event(TransportEvent::Closed {
+                endpoint: endpoint.to_string(),
+            });
+            return Ok(());
+        }
         self.lock().unbind(endpoint)
     }
 
     /// Stops a connector and closes its connection and pipe.
     pub fn disconnect(&self, endpoint: &str) -> Result<(), TransportError> {
+        if inproc::name(endpoint)?.is_some() {
+            let mut g = self.lock();
+            let st = g.st();
+            let pipes: Vec<PipeId> = st
+                .core
+                .inproc_pipes()
+                .into_iter()
+                .filter(|&p| st.core.is_outgoing(p) && st.core.endpoint(p) == Some(endpoint))
+                .collect();
+            if pipes.is_empty() {
+                return Err(TransportError::UnknownEndpoint {
+                    endpoint: endpoint.to_string(),
+                });
+            }
+            for p in pipes {
+                st.core.terminate(p);
+            }
+            st.event(TransportEvent::Closed {
+                endpoint: endpoint.to_string(),
+            });
+            drop(g);
+            // A connect still waiting for its bind goes with what it carried.
+            if let Some(name) = inproc::name(endpoint)? {
+                self.io.names().forget_pending(name, &self.me());
+            }
+            return Ok(());
+        }
         self.lock().disconnect(endpoint)
     }
 
@@ -485,6 +622,11 @@ impl<H: Handler> Engine<H> {
         }
         let now = Instant::now();
         let deadline = linger.map(|l| now.checked_add(l).unwrap_or(now));
+        // Inproc pipes go now: what this socket wrote stays in their links for the peers,
+        // which are rung; nothing of theirs is written by this socket's I/O thread.
+        for p in st.core.inproc_pipes() {
+            st.core.terminate(p);
+        }
         // Listeners stop now; connections they accepted linger like the others.
         for k in st.listeners.keys() {
             st.close_listener(k, false);
@@ -506,6 +648,9 @@ impl<H: Handler> Engine<H> {
         st.closing = Some(deadline);
         st.wake_pending = true;
         st.reactor.wake(st.slot);
+        drop(st);
+        // (Without the socket's lock: the names' lock is never taken under it.)
+        self.io.names().socket_closed(&self.me());
     }
 }
 
@@ -732,6 +877,22 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// the caller looks at the state: a change after that look signals it again.
     pub fn drain_notify_fd(&mut self) {
         self.shared.drain_fd();
+        // A ring that came before the drain may have been what made it readable.
+        self.take_rings();
+    }
+
+    /// Looks at the inproc pipes their peers rang since the last look (cheap when none
+    /// did): what every hold on the state does first, and again after emptying the
+    /// notify descriptor.
+    #[inline]
+    fn take_rings(&mut self) {
+        if let Some(pipes) = self.shared.bell.take() {
+            let st = self.st();
+            for p in pipes {
+                st.inproc_look(p);
+            }
+            st.settle(None);
+        }
     }
 
     /// Gives the connections that earlier waits parked back to the I/O thread now, rather
@@ -768,6 +929,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// delivered from its own reads, such as a subscription for an XPUB or a closed pipe,
     /// or room made by the write): it should try again rather than wait.
     fn begin_wait(&mut self) -> bool {
+        self.take_rings();
         let moved = self.st().core.flush_all();
         self.st().core.caller_waits();
         let dispatched = self.st().dispatched;
@@ -783,6 +945,8 @@ impl<'a, H: Handler> Guard<'a, H> {
         let st = self.st();
         match st.core.active_conns(CALLER_POLLED_CONNS) {
             Some(conns) => self.wait_polling(&conns, deadline, spin),
+            // Inproc peers ring the notify descriptor, not the condition variable.
+            None if st.core.has_inproc() => self.wait_polling(&[], deadline, spin),
             None => self.wait_condvar(deadline),
         }
     }
@@ -841,29 +1005,37 @@ impl<'a, H: Handler> Guard<'a, H> {
             }
         }
         drop(self.st.take());
+        // An inproc peer's ring signals the descriptor from now on; one that came before
+        // is seen here (the ring sets `pending` before it reads `sleeping`).
+        let bell = &self.shared.bell;
+        bell.sleeping.store(true, Ordering::SeqCst);
+        let mut rung = bell.pending.load(Ordering::SeqCst);
         // The descriptors stay open meanwhile (closing one needs the lock this thread
         // reacquires afterwards, and a descriptor closed and reused only costs a spurious
         // wake-up). An error (EINTR) counts as a wake-up.
         let poll = |fds: &mut [libc::pollfd], t| sys::poll(fds, t).map_or(-1, |n| n as i32);
         let mut rc = 0;
-        if spin && timeout != Some(Duration::ZERO) {
+        if spin && !rung && timeout != Some(Duration::ZERO) {
             let until = Instant::now() + REPLY_SPIN;
             loop {
                 rc = poll(&mut fds, Some(Duration::ZERO));
-                if rc != 0 || Instant::now() >= until {
+                rung = bell.pending.load(Ordering::SeqCst);
+                if rc != 0 || rung || Instant::now() >= until {
                     break;
                 }
                 std::thread::yield_now();
             }
         }
-        if rc == 0 {
+        if rc == 0 && !rung {
             rc = poll(&mut fds, timeout);
         }
+        bell.sleeping.store(false, Ordering::SeqCst);
         self.st = Some(lock_live(&self.shared.state));
         // A stale signal costs one spurious turn; drain only when it fired.
         if fds[0].revents != 0 {
             self.shared.drain_fd();
         }
+        self.take_rings();
         let st = self.st();
         st.poll_waiters -= 1;
         // Read what arrived on the connections polled (parked: nobody else reads them; a
@@ -886,7 +1058,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         }
         st.core.wake_waiters = false;
         st.settle(None);
-        rc != 0 || deadline.is_none_or(|d| Instant::now() < d)
+        rc != 0 || rung || deadline.is_none_or(|d| Instant::now() < d)
     }
 
     /// For an event loop's task about to wait on [`Engine::wait_fd`] after an operation
@@ -957,6 +1129,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// their output if room came. Then try the operation again.
     pub fn finish_wait(&mut self) {
         self.shared.drain_fd();
+        self.take_rings();
         let st = self.st();
         // (Nothing parked, nothing lent: no look at every connection, which a socket with
         // more than CALLER_POLLED_CONNS of them would pay on each wake-up.)
@@ -1003,6 +1176,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             }
         };
         self.st = Some(g);
+        self.take_rings();
         let st = self.st();
         st.waiters -= 1;
         st.core.wake_waiters = false;
@@ -1156,6 +1330,85 @@ fn is_retryable_accept_error(e: &io::Error) -> bool {
 }
 
 impl<H: Handler> State<H> {
+    /// Makes this socket's pipe for `side` of an inproc link.
+    fn inproc_attach(
+        &mut self,
+        link: &Arc<InprocLink>,
+        side: usize,
+        endpoint: &str,
+        me: Weak<dyn InprocSocket>,
+    ) -> PipeId {
+        let outgoing = side == CONNECTER;
+        let p = self
+            .core
+            .new_pipe(Origin::Inproc { outgoing }, endpoint.to_string());
+        let info = inproc::peer_info(self.config.socket_type, &self.config.routing_id);
+        link.join(
+            side,
+            me,
+            p,
+            info,
+            self.config.sndhwm,
+            self.config.rcvhwm,
+            self.config.conflate,
+        );
+        self.core.set_inproc(
+            p,
+            InprocEnd {
+                link: link.clone(),
+                side,
+                released: 0,
+            },
+        );
+        self.core.notify(Notice::Attached(p));
+        if !outgoing {
+            self.event(TransportEvent::Accepted {
+                endpoint: endpoint.to_string(),
+                peer: None,
+                peer_addr: None,
+            });
+        }
+        self.inproc_look(p);
+        p
+    }
+
+    /// [`Core::inproc_look`], and the events it calls for.
+    fn inproc_look(&mut self, p: PipeId) {
+        let seen = self.core.inproc_look(p);
+        if seen == InprocSeen::Nothing {
+            return;
+        }
+        let endpoint = self.core.endpoint(p).unwrap_or_default().to_string();
+        let outgoing = self.core.is_outgoing(p);
+        match seen {
+            InprocSeen::Nothing => {}
+            InprocSeen::Joined => {
+                if outgoing {
+                    self.event(TransportEvent::Connected {
+                        endpoint,
+                        peer: None,
+                        peer_addr: None,
+                    });
+                }
+            }
+            InprocSeen::Refused(reason) => {
+                self.core.terminate(p);
+                self.event(TransportEvent::HandshakeFailed {
+                    endpoint,
+                    peer: None,
+                    peer_addr: None,
+                    reason,
+                });
+            }
+            InprocSeen::Left => self.event(TransportEvent::Disconnected {
+                endpoint,
+                peer: None,
+                peer_addr: None,
+                reason: "the peer closed".to_string(),
+            }),
+        }
+    }
+
     fn event(&mut self, e: TransportEvent) {
         // One pass: each live handle gets the event, dropped ones are forgotten.
         self.monitors
@@ -1646,6 +1899,8 @@ impl<H: Handler> State<H> {
                 }
             }
             Origin::Accepted(_) => (self.core.new_pipe(origin, endpoint.clone()), true),
+            // (No connection comes from an inproc link.)
+            Origin::Inproc { .. } => return,
         };
         self.core.attach_conn_to_pipe(k, pipe, peer);
         if new {
@@ -1784,7 +2039,7 @@ impl<H: Handler> State<H> {
             Some((p, Origin::Accepted(_))) => self.core.retire_pipe(p),
             Some((p, Origin::Connected(_))) if self.config.immediate => self.core.retire_pipe(p),
             Some((p, Origin::Connected(_))) => self.core.notify(Notice::Disconnected(p)),
-            None => {}
+            Some((_, Origin::Inproc { .. })) | None => {}
         }
         // The connector tries again unless the failure was a protocol error.
         let ck = self

@@ -72,6 +72,9 @@ pub enum TransportError {
         /// The endpoint as given.
         endpoint: String,
     },
+    /// An `inproc://` endpoint with no name. EINVAL.
+    #[error("inproc:// needs a name")]
+    InprocEmptyName,
     /// The engine is shut down. ETERM.
     #[error("the socket is closed")]
     Terminated,
@@ -103,6 +106,7 @@ impl TransportError {
                 libc::ENOENT
             }
             TransportError::PermissionDenied { .. } => libc::EACCES,
+            TransportError::InprocEmptyName => libc::EINVAL,
             // ETERM is ZeroMQ's own errno (156384765), not a system one.
             TransportError::Terminated => ETERM,
             TransportError::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),

@@ -54,6 +54,7 @@ mod creds;
 mod engine;
 mod error;
 pub mod fuzzing;
+mod inproc;
 mod ipc;
 mod message;
 mod reactor;

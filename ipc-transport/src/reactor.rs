@@ -204,6 +204,8 @@ pub struct IoThreads {
 struct IoInner {
     reactors: Vec<Arc<Reactor>>,
     threads: Vec<JoinHandle<()>>,
+    /// The `inproc://` names of the context these threads serve.
+    names: Arc<crate::inproc::Names>,
 }
 
 impl Drop for IoInner {
@@ -263,8 +265,18 @@ impl IoThreads {
             reactors.push(reactor);
         }
         Ok(IoThreads {
-            inner: Arc::new(IoInner { reactors, threads }),
+            inner: Arc::new(IoInner {
+                reactors,
+                threads,
+                names: Arc::default(),
+            }),
         })
+    }
+
+    /// The `inproc://` names of the sockets these threads serve (a context's: another
+    /// context's names are not seen).
+    pub(crate) fn names(&self) -> &crate::inproc::Names {
+        &self.inner.names
     }
 
     /// How many threads there are.

@@ -1,4 +1,4 @@
-//! ZeroMQ sockets over `ipc://` (Unix domain sockets) and `tcp://` in pure Rust,
+//! ZeroMQ sockets over `ipc://` (Unix domain sockets), `tcp://` and `inproc://` in pure Rust,
 //! wire-compatible with libzmq 4.3: PAIR, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER,
 //! PUSH and PULL.
 //!
@@ -14,7 +14,11 @@
 //! of `Bytes` frames: sending a `Vec<u8>` or `Bytes` never copies the body, and received
 //! frames are slices of the read buffer.
 //!
-//! What it deliberately does not do yet: `inproc://` and the other transports (refused
+//! Sockets of one [`Context`] in different threads also talk over `inproc://NAME`, with no
+//! kernel socket and no copy: a message's frames move between the two sockets as they are
+//! (libzmq's semantics: connect before bind works, HWM is the sum of both sides').
+//!
+//! What it deliberately does not do yet: the other transports (`pgm://`, ...; refused
 //! with a clear error), security mechanisms other than NULL, and the draft socket types.
 //! For async code on tokio, the `zsock-tokio` crate wraps a [`Socket`] in an
 //! `AsyncSocket`. Coming from pyzmq or the `zmq` crate: see `docs/migration.md` in the

@@ -231,7 +231,7 @@ struct Local {
     conflate: bool,
 }
 
-/// A ZeroMQ socket over `ipc://` or `tcp://`.
+/// A ZeroMQ socket over `ipc://`, `tcp://` or `inproc://`.
 ///
 /// Threading contract: a `Socket` is `Send` but not `Sync`. Move it between threads freely,
 /// use it from one at a time (as libzmq requires). Its context's I/O threads keep accepting,
@@ -324,10 +324,12 @@ impl Socket {
         self.socket_type
     }
 
-    /// Binds to an `ipc://` or `tcp://` endpoint and returns the resolved endpoint (for
-    /// `ipc://*`, the generated path; for a `tcp://` wildcard port, the real port). Many
-    /// endpoints per socket are fine. A `tcp://` bind takes an IPv4 or IPv6 address, `*`
-    /// or an interface's name (its IPv4 address).
+    /// Binds to an `ipc://`, `tcp://` or `inproc://` endpoint and returns the resolved
+    /// endpoint (for `ipc://*`, the generated path; for a `tcp://` wildcard port, the real
+    /// port). Many endpoints per socket are fine. A `tcp://` bind takes an IPv4 or IPv6
+    /// address, `*` or an interface's name (its IPv4 address). An `inproc://NAME` is the
+    /// context's: another socket of the same context holding it is EADDRINUSE, and the
+    /// connects that waited for it are joined now.
     pub fn bind(&self, endpoint: &str) -> Result<String> {
         let resolved = self.engine().bind(endpoint)?;
         self.last_endpoint.replace(resolved.clone());
@@ -335,9 +337,10 @@ impl Socket {
     }
 
     /// Connects to an `ipc://` or `tcp://` endpoint (an address or a host name, looked up
-    /// now and again at each reconnect; a name that does not resolve is an error).
-    /// Returns at once; the connection is made (and
-    /// remade) in the background, so connecting before the peer binds works.
+    /// now and again at each reconnect; a name that does not resolve is an error), or to
+    /// an `inproc://NAME` of this socket's context. Returns at once; the connection is
+    /// made (and remade) in the background, so connecting before the peer binds works
+    /// (over inproc, what is sent meanwhile waits for the bind, up to SNDHWM).
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         {
             let mut g = self.engine().lock();
@@ -352,7 +355,8 @@ impl Socket {
     }
 
     /// Stops listening on an endpoint (by the string `bind` returned, which is what
-    /// [`Socket::last_endpoint`] reports); closes the connections accepted through it.
+    /// [`Socket::last_endpoint`] reports); closes the connections accepted through it
+    /// (over inproc, as in libzmq, only the name goes: its connections stay).
     pub fn unbind(&self, endpoint: &str) -> Result<()> {
         self.engine().unbind(endpoint)?;
         Ok(())

@@ -3,6 +3,7 @@ mod api;
 mod behaviour;
 mod corpus;
 mod hostile;
+mod inproc;
 mod options;
 mod patterns;
 mod ports;

@@ -1,0 +1,549 @@
+//! `inproc://`: sockets of one context joined in memory, with no kernel socket and no
+//! wire encoding: a message's frames move from one socket's pipe to the other's as they
+//! are.
+//!
+//! A connect makes a [`Link`]: two flows (one each way) between a pipe in each socket.
+//! The writer of a flow appends under the link's own lock (a leaf: nothing else is locked
+//! while it is held) and the reader takes whole batches, swapping the flow's queue with
+//! its pipe's empty one. Neither side ever takes the other socket's lock to move
+//! messages: what the other must learn (input after it found the flow empty, room after
+//! its writer found it full, the peer's arrival or departure) goes through the other
+//! socket's [`Bell`], a list of pipes to look at and a flag its calls check whenever they
+//! take their own lock, which also wakes a caller sleeping on the socket.
+//!
+//! HWM as libzmq counts it over inproc: a flow holds at most the writer's SNDHWM plus the
+//! reader's RCVHWM messages that the reader's application has not taken (no limit if
+//! either is 0); until the name is bound, the writer's SNDHWM alone.
+//!
+//! Names are a context's ([`Names`]): a connect to a name nobody bound waits in the
+//! registry, with what was sent meanwhile, until a socket binds it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bytes::Bytes;
+use zmtp_codec::{Metadata, PeerInfo, SocketType, Subscription, Version};
+
+use crate::core::PipeId;
+use crate::{Message, TransportError};
+
+/// The side of a link that connected.
+pub(crate) const CONNECTER: usize = 0;
+/// The side of a link that bound the name.
+pub(crate) const BINDER: usize = 1;
+
+/// The name of an `inproc://` endpoint, or `None` for another scheme. An empty name is
+/// EINVAL, as in libzmq.
+pub(crate) fn name(endpoint: &str) -> Result<Option<&str>, TransportError> {
+    let Some(name) = endpoint.strip_prefix("inproc://") else {
+        return Ok(None);
+    };
+    if name.is_empty() {
+        return Err(TransportError::InprocEmptyName);
+    }
+    Ok(Some(name))
+}
+
+/// How many messages a reader takes before it tells a writer waiting for room, unless
+/// the flow runs empty first: about half the mark, as libzmq's low-water mark, so that
+/// a writer at the mark is woken once per half queue rather than once per message.
+fn low_water(cap: usize) -> usize {
+    if cap > 2048 {
+        cap - 1024
+    } else {
+        cap.div_ceil(2).max(1)
+    }
+}
+
+/// The sum of two HWMs, as libzmq adds them for inproc (0, no limit, if either is).
+fn hwm_sum(a: usize, b: usize) -> usize {
+    if a == 0 || b == 0 {
+        0
+    } else {
+        a.saturating_add(b)
+    }
+}
+
+/// What a socket shows the other end of its inproc links: its bell and the pipes that
+/// links attach to.
+pub(crate) trait InprocSocket: Send + Sync {
+    /// Asks the socket to look at its pipe `pipe` (input, room, or the peer's arrival or
+    /// departure). Takes no lock but the bell's; wakes a caller sleeping on the socket.
+    fn ring(&self, pipe: PipeId);
+    /// Gives the socket a pipe for its `side` of `link` (made by a connect to
+    /// `endpoint`). `false`: the socket is closing or closed.
+    fn attach(&self, link: &Arc<Link>, side: usize, endpoint: &str) -> bool;
+}
+
+/// A socket's doorbell for its inproc links (see the module documentation).
+#[derive(Default)]
+pub(crate) struct Bell {
+    /// Pipes to look at.
+    ready: Mutex<Vec<PipeId>>,
+    /// Something was rung since the socket last looked.
+    pub(crate) pending: AtomicBool,
+    /// A caller is about to sleep (or sleeps) on the notify descriptor: a ring must
+    /// signal it.
+    pub(crate) sleeping: AtomicBool,
+    /// The notify descriptor was handed out (ZMQ_FD, an event loop's wait set): every
+    /// ring signals it.
+    pub(crate) armed: AtomicBool,
+}
+
+impl Bell {
+    /// Records a ring; `true` when the notify descriptor must be signalled.
+    pub(crate) fn ring(&self, pipe: PipeId) -> bool {
+        lock(&self.ready).push(pipe);
+        self.pending.store(true, Ordering::SeqCst);
+        self.sleeping.load(Ordering::SeqCst) || self.armed.load(Ordering::SeqCst)
+    }
+
+    /// The pipes rung since the last call, if any (cheap when none were).
+    pub(crate) fn take(&self) -> Option<Vec<PipeId>> {
+        if !self.pending.load(Ordering::Acquire) || !self.pending.swap(false, Ordering::SeqCst) {
+            return None;
+        }
+        Some(std::mem::take(&mut *lock(&self.ready)))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is a single step: nothing half-done to see.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One direction of a link: what one side wrote and the other has not taken.
+#[derive(Default)]
+struct Flow {
+    msgs: VecDeque<Message>,
+    /// The bytes of the frames in `msgs`.
+    bytes: usize,
+    /// Subscription changes (SUB and XSUB to PUB and XPUB), ahead of the HWM.
+    subs: VecDeque<Subscription>,
+    /// Written and not yet taken by the reader's application.
+    in_flight: usize,
+    /// The most in flight (0: no limit).
+    cap: usize,
+    /// The writer's CONFLATE: the flow keeps only the newest message.
+    conflate: bool,
+    /// The reader found the flow empty and stopped looking at it: the next write rings.
+    reader_idle: bool,
+    /// The writer found it full: the reader rings it once it takes enough.
+    writer_blocked: bool,
+}
+
+/// One side of a link.
+#[derive(Default)]
+struct End {
+    /// The side's socket and its pipe, once attached.
+    socket: Option<(Weak<dyn InprocSocket>, PipeId)>,
+    /// Who the side is (for the other's peer metadata and routing id).
+    info: Option<PeerInfo>,
+    sndhwm: usize,
+    rcvhwm: usize,
+    /// The side let go of the link: nothing more comes from it, and what it did not
+    /// take is dropped.
+    closed: bool,
+}
+
+struct LinkState {
+    /// `flows[s]`: written by side `s`.
+    flows: [Flow; 2],
+    ends: [End; 2],
+    /// The two socket types cannot talk (a PUSH connected to a PUSH's name).
+    refused: bool,
+}
+
+/// Two pipes of two sockets of one context, joined in memory.
+pub(crate) struct Link {
+    state: Mutex<LinkState>,
+    /// `writer_blocked` of each flow, readable without the lock: a reader looks at it
+    /// after each message it takes.
+    blocked: [AtomicBool; 2],
+}
+
+/// What a reader learned from [`Link::sync`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Synced {
+    /// The peer let go: everything it wrote is in the pipe's queue now, and no more comes.
+    pub(crate) peer_closed: bool,
+}
+
+impl Link {
+    pub(crate) fn new() -> Link {
+        Link {
+            state: Mutex::new(LinkState {
+                flows: Default::default(),
+                ends: Default::default(),
+                refused: false,
+            }),
+            blocked: Default::default(),
+        }
+    }
+
+    /// Attaches `side`: its socket, pipe, identity and HWMs. Sets the flows' marks (the
+    /// sums once both sides are known) and tells an attached peer.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn join(
+        &self,
+        side: usize,
+        socket: Weak<dyn InprocSocket>,
+        pipe: PipeId,
+        info: PeerInfo,
+        sndhwm: usize,
+        rcvhwm: usize,
+        conflate: bool,
+    ) {
+        let peer = 1 - side;
+        let mut st = lock(&self.state);
+        let ours = info.socket_type;
+        st.ends[side] = End {
+            socket: Some((socket, pipe)),
+            info: Some(info),
+            sndhwm,
+            rcvhwm,
+            closed: false,
+        };
+        st.flows[side].conflate = conflate;
+        let theirs = st.ends[peer].info.as_ref().map(|p| p.socket_type);
+        let joined = theirs.is_some();
+        if let (Some(a), Some(Some(b))) = (ours, theirs) {
+            if !a.is_compatible(b) {
+                st.refused = true;
+            }
+        }
+        if joined {
+            let (psnd, prcv) = (st.ends[peer].sndhwm, st.ends[peer].rcvhwm);
+            st.flows[side].cap = hwm_sum(sndhwm, prcv);
+            st.flows[peer].cap = hwm_sum(psnd, rcvhwm);
+        } else {
+            st.flows[side].cap = sndhwm;
+        }
+        let ring = if joined {
+            st.ends[peer].socket.clone()
+        } else {
+            None
+        };
+        drop(st);
+        ring_end(ring);
+    }
+
+    /// Who the other side of `side` is, once it attached.
+    pub(crate) fn peer_info(&self, side: usize) -> Option<PeerInfo> {
+        lock(&self.state).ends[1 - side].info.clone()
+    }
+
+    /// Whether the pair was refused (incompatible socket types).
+    pub(crate) fn is_refused(&self) -> bool {
+        lock(&self.state).refused
+    }
+
+    /// Whether a message from `side` would be taken now.
+    pub(crate) fn can_write(&self, side: usize) -> bool {
+        let st = lock(&self.state);
+        let f = &st.flows[side];
+        !st.refused
+            && !st.ends[1 - side].closed
+            && (f.conflate || f.cap == 0 || f.in_flight < f.cap)
+    }
+
+    /// Appends a message from `side` (an empty message is one empty frame, as on the
+    /// wire); rings the reader if it had stopped looking. `Err` gives the message back:
+    /// the flow is at its HWM (the reader rings the writer once it has taken enough) or
+    /// the peer is gone (the pipe is about to go too).
+    pub(crate) fn write(&self, side: usize, mut msg: Message) -> Result<(), Message> {
+        if msg.is_empty() {
+            msg.push(Bytes::new());
+        }
+        let bytes = msg.byte_len();
+        let mut st = lock(&self.state);
+        let peer = 1 - side;
+        if st.refused || st.ends[peer].closed {
+            return Err(msg);
+        }
+        let f = &mut st.flows[side];
+        if f.conflate {
+            f.in_flight = f.in_flight.saturating_sub(f.msgs.len());
+            f.msgs.clear();
+            f.bytes = 0;
+        } else if f.cap != 0 && f.in_flight >= f.cap {
+            f.writer_blocked = true;
+            self.blocked[side].store(true, Ordering::SeqCst);
+            return Err(msg);
+        }
+        f.msgs.push_back(msg);
+        f.bytes += bytes;
+        f.in_flight += 1;
+        let ring = if std::mem::take(&mut f.reader_idle) {
+            st.ends[peer].socket.clone()
+        } else {
+            None
+        };
+        drop(st);
+        ring_end(ring);
+        Ok(())
+    }
+
+    /// Appends a subscription change from `side`, ahead of the HWM; always rings the
+    /// reader (it handles them as it looks at the pipe).
+    pub(crate) fn write_subscription(&self, side: usize, sub: Subscription) {
+        let mut st = lock(&self.state);
+        let peer = 1 - side;
+        if st.refused || st.ends[peer].closed {
+            return;
+        }
+        st.flows[side].subs.push_back(sub);
+        let ring = st.ends[peer].socket.clone();
+        drop(st);
+        ring_end(ring);
+    }
+
+    /// Whether a reader that took messages should tell the flow now rather than at its
+    /// next batch: the writer waits for room and `released` reached the low-water mark.
+    #[inline]
+    pub(crate) fn writer_waits(&self, side: usize, released: usize) -> bool {
+        self.blocked[1 - side].load(Ordering::Relaxed)
+            && released >= low_water(lock(&self.state).flows[1 - side].cap)
+    }
+
+    /// The reader `side`'s look at what its peer wrote: counts `released` messages as
+    /// taken (ringing a writer waiting for room); moves the next batch into `queue` if
+    /// it is empty (`bytes`: their size), dropping it instead with `discard`; takes the
+    /// subscription changes into `subs` when given. When nothing is left the flow is
+    /// marked idle, so the next write rings.
+    pub(crate) fn sync(
+        &self,
+        side: usize,
+        queue: &mut VecDeque<Message>,
+        bytes: &mut usize,
+        released: &mut usize,
+        discard: bool,
+        subs: Option<&mut Vec<Subscription>>,
+    ) -> Synced {
+        let peer = 1 - side;
+        let mut st = lock(&self.state);
+        let peer_closed = st.ends[peer].closed || st.refused;
+        let LinkState { flows, ends, .. } = &mut *st;
+        let f = &mut flows[peer];
+        f.in_flight = f.in_flight.saturating_sub(std::mem::take(released));
+        if peer_closed {
+            // No more writes: take all that is left, it counts for nothing any more.
+            queue.append(&mut f.msgs);
+            *bytes += std::mem::take(&mut f.bytes);
+            f.in_flight = 0;
+        } else if queue.is_empty() {
+            std::mem::swap(queue, &mut f.msgs);
+            *bytes = std::mem::take(&mut f.bytes);
+            if queue.is_empty() {
+                f.reader_idle = true;
+            }
+        }
+        if discard && !queue.is_empty() {
+            f.in_flight = f.in_flight.saturating_sub(queue.len());
+            queue.clear();
+            *bytes = 0;
+            if !peer_closed {
+                f.reader_idle = true;
+            }
+        }
+        if let Some(subs) = subs {
+            subs.extend(f.subs.drain(..));
+        }
+        let room = f.writer_blocked && (f.cap == 0 || f.in_flight < f.cap);
+        let ring = if room {
+            f.writer_blocked = false;
+            self.blocked[peer].store(false, Ordering::SeqCst);
+            ends[peer].socket.clone()
+        } else {
+            None
+        };
+        drop(st);
+        ring_end(ring);
+        Synced { peer_closed }
+    }
+
+    /// `side` lets go: what it did not take is dropped (waking a writer waiting for room
+    /// is pointless now), what it wrote stays for the peer, and the peer is rung.
+    pub(crate) fn close(&self, side: usize) {
+        let peer = 1 - side;
+        let mut st = lock(&self.state);
+        if st.ends[side].closed {
+            return;
+        }
+        st.ends[side].closed = true;
+        st.ends[side].socket = None;
+        let f = &mut st.flows[peer];
+        f.msgs.clear();
+        f.subs.clear();
+        f.bytes = 0;
+        f.in_flight = 0;
+        let ring = st.ends[peer].socket.clone();
+        drop(st);
+        ring_end(ring);
+    }
+
+    /// Whether `side` let go and left nothing for a peer to take (a pending connect that
+    /// no bind needs to see).
+    fn abandoned_by(&self, side: usize) -> bool {
+        let st = lock(&self.state);
+        st.ends[side].closed && st.flows[side].msgs.is_empty()
+    }
+
+    /// Whether `socket` is the connecting side.
+    fn connected_by(&self, socket: &Weak<dyn InprocSocket>) -> bool {
+        lock(&self.state).ends[CONNECTER]
+            .socket
+            .as_ref()
+            .is_some_and(|(s, _)| Weak::ptr_eq(s, socket))
+    }
+}
+
+fn ring_end(end: Option<(Weak<dyn InprocSocket>, PipeId)>) {
+    if let Some((socket, pipe)) = end {
+        if let Some(s) = socket.upgrade() {
+            s.ring(pipe);
+        }
+    }
+}
+
+/// A pipe's end of its link.
+pub(crate) struct InprocEnd {
+    pub(crate) link: Arc<Link>,
+    pub(crate) side: usize,
+    /// Messages the application took since the flow was last told.
+    pub(crate) released: usize,
+}
+
+impl std::fmt::Debug for InprocEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InprocEnd")
+            .field("side", &self.side)
+            .field("released", &self.released)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for InprocEnd {
+    fn drop(&mut self) {
+        self.link.close(self.side);
+    }
+}
+
+/// What a socket tells an inproc peer about itself: its type and (REQ, DEALER, ROUTER,
+/// as the ZMTP handshake sends it) its routing id.
+pub(crate) fn peer_info(socket_type: SocketType, routing_id: &Bytes) -> PeerInfo {
+    let identity = matches!(
+        socket_type,
+        SocketType::Req | SocketType::Dealer | SocketType::Router
+    )
+    .then(|| routing_id.clone());
+    let mut metadata = Metadata::new().with(zmtp_codec::wire::PROP_SOCKET_TYPE, socket_type.name());
+    if let Some(id) = &identity {
+        metadata = metadata.with(zmtp_codec::wire::PROP_IDENTITY, id.clone());
+    }
+    PeerInfo {
+        version: Version::V3_1,
+        socket_type: Some(socket_type),
+        identity,
+        metadata,
+    }
+}
+
+/// A bound name.
+struct Bound {
+    socket: Weak<dyn InprocSocket>,
+}
+
+/// The inproc names of one context: who bound each, and the connects waiting for a bind.
+///
+/// Lock order: this registry's lock may be held while a socket's state is locked (a
+/// connect attaching to the binder), never the other way round.
+#[derive(Default)]
+pub(crate) struct Names {
+    inner: Mutex<NamesInner>,
+}
+
+#[derive(Default)]
+struct NamesInner {
+    bound: HashMap<String, Bound>,
+    /// Connects made before their name was bound, oldest first.
+    pending: HashMap<String, Vec<Arc<Link>>>,
+}
+
+impl Names {
+    /// Binds `name` for `socket`; returns the connects that waited for it (to be attached
+    /// by the caller, without this lock). EADDRINUSE when a live socket holds it.
+    pub(crate) fn bind(
+        &self,
+        name: &str,
+        endpoint: &str,
+        socket: Weak<dyn InprocSocket>,
+    ) -> Result<Vec<Arc<Link>>, TransportError> {
+        let mut n = lock(&self.inner);
+        if n.bound
+            .get(name)
+            .is_some_and(|b| b.socket.strong_count() > 0)
+        {
+            return Err(TransportError::AddrInUse {
+                endpoint: endpoint.to_string(),
+                reason: "another socket of this context bound it".to_string(),
+            });
+        }
+        n.bound.insert(name.to_string(), Bound { socket });
+        Ok(n.pending.remove(name).unwrap_or_default())
+    }
+
+    /// Connects `link` (attached on the connecting side already) to whoever bound `name`,
+    /// or leaves it waiting for a bind.
+    pub(crate) fn connect(&self, name: &str, endpoint: &str, link: Arc<Link>) {
+        let mut n = lock(&self.inner);
+        if let Some(binder) = n.bound.get(name).and_then(|b| b.socket.upgrade()) {
+            // (The binder's lock is taken under this one: see the lock order.)
+            if binder.attach(&link, BINDER, endpoint) {
+                return;
+            }
+        }
+        n.pending.entry(name.to_string()).or_default().push(link);
+    }
+
+    /// Unbinds `name` if `socket` bound it. Connections made through it stay, as in
+    /// libzmq.
+    pub(crate) fn unbind(&self, name: &str, socket: &Weak<dyn InprocSocket>) -> bool {
+        let mut n = lock(&self.inner);
+        match n.bound.get(name) {
+            Some(b) if Weak::ptr_eq(&b.socket, socket) => {
+                n.bound.remove(name);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops `socket`'s connects to `name` that still wait for a bind; whether there were
+    /// any.
+    pub(crate) fn forget_pending(&self, name: &str, socket: &Weak<dyn InprocSocket>) -> bool {
+        let mut n = lock(&self.inner);
+        let Some(links) = n.pending.get_mut(name) else {
+            return false;
+        };
+        let before = links.len();
+        links.retain(|l| !l.connected_by(socket));
+        let found = links.len() != before;
+        if links.is_empty() {
+            n.pending.remove(name);
+        }
+        found
+    }
+
+    /// A socket closes: its names go, and so do its waiting connects that carry nothing
+    /// (the others keep what was sent for the bind that may come, as in libzmq).
+    pub(crate) fn socket_closed(&self, socket: &Weak<dyn InprocSocket>) {
+        let mut n = lock(&self.inner);
+        n.bound.retain(|_, b| !Weak::ptr_eq(&b.socket, socket));
+        n.pending.retain(|_, links| {
+            links.retain(|l| !l.abandoned_by(CONNECTER));
+            !links.is_empty()
+        });
+    }
+}

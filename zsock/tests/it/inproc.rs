@@ -1,0 +1,482 @@
+//! inproc:// between sockets of one context: libzmq's test_inproc_connect ported, HWM as
+//! libzmq counts it over inproc, every pattern, monitor events, and what a closed or
+//! disconnected peer leaves.
+
+use bytes::Bytes;
+use zsock::{Context, ErrorKind, Flags, SocketOption, SocketType};
+
+use crate::ports::await_event;
+use crate::support::*;
+
+/// Sends without waiting until the socket refuses; how many it took.
+fn fill(s: &mut zsock::Socket) -> usize {
+    let mut n = 0;
+    loop {
+        match s.send("x", Flags::DONTWAIT) {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == ErrorKind::Again => return n,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn bind_before_connect() {
+    let ctx = Context::new();
+    let mut b = sock(&ctx, SocketType::Pair);
+    b.bind("inproc://bbc").unwrap();
+    let mut c = sock(&ctx, SocketType::Pair);
+    c.connect("inproc://bbc").unwrap();
+    c.send("foobar", Flags::NONE).unwrap();
+    assert_eq!(b.recv(Flags::NONE).unwrap(), "foobar");
+    b.send("back", Flags::NONE).unwrap();
+    assert_eq!(c.recv(Flags::NONE).unwrap(), "back");
+}
+
+#[test]
+fn connect_before_bind() {
+    let ctx = Context::new();
+    let mut c = sock(&ctx, SocketType::Pair);
+    c.connect("inproc://cbb").unwrap();
+    c.send("foobar", Flags::NONE).unwrap();
+    let mut b = sock(&ctx, SocketType::Pair);
+    b.bind("inproc://cbb").unwrap();
+    assert_eq!(b.recv(Flags::NONE).unwrap(), "foobar");
+    b.send("back", Flags::NONE).unwrap();
+    assert_eq!(c.recv(Flags::NONE).unwrap(), "back");
+}
+
+#[test]
+fn connect_before_bind_pub_sub() {
+    let ctx = Context::new();
+    let mut publisher = sock(&ctx, SocketType::Pub);
+    publisher.connect("inproc://cbbps").unwrap();
+    // No subscriber yet: dropped.
+    publisher.send("before", Flags::NONE).unwrap();
+    let mut sub = sock(&ctx, SocketType::Sub);
+    sub.set(SocketOption::Subscribe(Bytes::new())).unwrap();
+    sub.bind("inproc://cbbps").unwrap();
+    // The subscription reaches the publisher with its next call: no settling time.
+    publisher.send("after", Flags::NONE).unwrap();
+    assert_eq!(sub.recv(Flags::NONE).unwrap(), "after");
+    assert_no_message(&mut sub);
+}
+
+#[test]
+fn connect_before_bind_ctx_term() {
+    let ctx = Context::new();
+    for i in 0..20 {
+        let s = sock(&ctx, SocketType::Router);
+        s.connect(&format!("inproc://cbbrr{i}")).unwrap();
+    }
+    drop(ctx); // returns: the waiting connects hold nothing up
+}
+
+#[test]
+fn multiple_connects() {
+    let ctx = Context::new();
+    let mut pushers: Vec<_> = (0..10)
+        .map(|_| {
+            let mut s = sock(&ctx, SocketType::Push);
+            s.connect("inproc://multiple").unwrap();
+            s.send("foobar", Flags::NONE).unwrap();
+            s
+        })
+        .collect();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://multiple").unwrap();
+    for _ in 0..10 {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), "foobar");
+    }
+    assert_no_message(&mut pull);
+    pushers.clear();
+}
+
+#[test]
+fn multiple_threads_send_and_close_before_the_bind() {
+    let ctx = Context::new();
+    let threads: Vec<_> = (0..30)
+        .map(|_| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                // (libzmq's test connects PAIRs to the PULL: libzmq does not check the
+                // types over inproc; zsock refuses what ZMTP refuses.)
+                let mut s = sock(&ctx, SocketType::Push);
+                s.set(SocketOption::Linger(-1)).unwrap();
+                s.connect("inproc://sink").unwrap();
+                s.send("foobar", Flags::NONE).unwrap();
+                // Closed before anyone bound: the message still reaches the binder.
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://sink").unwrap();
+    for _ in 0..30 {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), "foobar");
+    }
+}
+
+#[test]
+fn simultaneous_connect_and_bind_threads() {
+    let ctx = Context::new();
+    let mut threads = Vec::new();
+    for i in 0..50 {
+        let endpoint = format!("inproc://foo_{i}");
+        let (c1, e1) = (ctx.clone(), endpoint.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut s = sock(&c1, SocketType::Pair);
+            s.connect(&e1).unwrap();
+            assert_eq!(s.recv(Flags::NONE).unwrap(), "foobar");
+        }));
+        let c2 = ctx.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut s = sock(&c2, SocketType::Pair);
+            s.set(SocketOption::Linger(-1)).unwrap();
+            s.bind(&endpoint).unwrap();
+            s.send("foobar", Flags::NONE).unwrap();
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn routing_id_comes_first_at_a_router() {
+    let ctx = Context::new();
+    let mut dealer = sock(&ctx, SocketType::Dealer);
+    dealer
+        .set(SocketOption::RoutingId(Bytes::from_static(b"D1")))
+        .unwrap();
+    dealer.connect("inproc://routing_id").unwrap();
+    let mut router = sock(&ctx, SocketType::Router);
+    router.bind("inproc://routing_id").unwrap();
+    dealer.send_multipart(["A", "B"], Flags::NONE).unwrap();
+    assert_eq!(
+        router.recv_multipart(Flags::NONE).unwrap(),
+        ["D1", "A", "B"]
+    );
+    router.send_multipart(["D1", "reply"], Flags::NONE).unwrap();
+    assert_eq!(dealer.recv(Flags::NONE).unwrap(), "reply");
+}
+
+#[test]
+fn connect_only_then_close() {
+    let ctx = Context::new();
+    let s = sock(&ctx, SocketType::Push);
+    s.connect("inproc://a").unwrap();
+    drop(s);
+    drop(ctx);
+}
+
+#[test]
+fn unbind_frees_the_name() {
+    let ctx = Context::new();
+    let b1 = sock(&ctx, SocketType::Pair);
+    b1.bind("inproc://unbind").unwrap();
+    b1.unbind("inproc://unbind").unwrap();
+    let mut b2 = sock(&ctx, SocketType::Pair);
+    b2.bind("inproc://unbind").unwrap();
+    let mut c = sock(&ctx, SocketType::Pair);
+    c.connect("inproc://unbind").unwrap();
+    c.send("foobar", Flags::NONE).unwrap();
+    assert_eq!(b2.recv(Flags::NONE).unwrap(), "foobar");
+    assert_eq!(
+        b1.unbind("inproc://unbind").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn a_taken_name_is_addr_in_use_and_an_empty_one_invalid() {
+    let ctx = Context::new();
+    let a = sock(&ctx, SocketType::Pull);
+    a.bind("inproc://taken").unwrap();
+    let b = sock(&ctx, SocketType::Pull);
+    assert_eq!(
+        b.bind("inproc://taken").unwrap_err().kind(),
+        ErrorKind::AddrInUse
+    );
+    assert_eq!(b.bind("inproc://").unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        b.connect("inproc://").unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    // Once the holder is closed the name is free again.
+    drop(a);
+    b.bind("inproc://taken").unwrap();
+    assert_eq!(b.last_endpoint(), "inproc://taken");
+}
+
+#[test]
+fn another_contexts_names_are_invisible() {
+    let ctx1 = Context::new();
+    let ctx2 = Context::new();
+    let mut pull = sock(&ctx1, SocketType::Pull);
+    pull.bind("inproc://shared-name").unwrap();
+    let mut push = sock(&ctx2, SocketType::Push);
+    push.connect("inproc://shared-name").unwrap();
+    // The connect waits for a bind in its own context: the message waits with it.
+    push.send("hello", Flags::NONE).unwrap();
+    pull.set(SocketOption::RcvTimeo(100)).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap_err().kind(), ErrorKind::Again);
+    let mut pull2 = sock(&ctx2, SocketType::Pull);
+    pull2.bind("inproc://shared-name").unwrap();
+    assert_eq!(pull2.recv(Flags::NONE).unwrap(), "hello");
+}
+
+#[test]
+fn hwm_is_the_sum_of_both_sides() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(7)).unwrap();
+    pull.bind("inproc://hwm").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(5)).unwrap();
+    push.connect("inproc://hwm").unwrap();
+    assert_eq!(fill(&mut push), 12);
+    // Everything sent arrives, then room again.
+    for _ in 0..12 {
+        pull.recv(Flags::NONE).unwrap();
+    }
+    assert_no_message(&mut pull);
+    assert_eq!(fill(&mut push), 12);
+}
+
+#[test]
+fn hwm_before_the_bind_is_the_senders_then_the_sum() {
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(5)).unwrap();
+    push.connect("inproc://hwm-pending").unwrap();
+    assert_eq!(fill(&mut push), 5);
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(7)).unwrap();
+    pull.bind("inproc://hwm-pending").unwrap();
+    assert_eq!(fill(&mut push), 7);
+    for _ in 0..12 {
+        pull.recv(Flags::NONE).unwrap();
+    }
+    assert_no_message(&mut pull);
+}
+
+#[test]
+fn hwm_zero_on_either_side_is_no_limit() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(0)).unwrap();
+    pull.bind("inproc://nolimit").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(2)).unwrap();
+    push.connect("inproc://nolimit").unwrap();
+    for _ in 0..10_000 {
+        push.send("x", Flags::DONTWAIT).unwrap();
+    }
+    for _ in 0..10_000 {
+        pull.recv(Flags::NONE).unwrap();
+    }
+}
+
+#[test]
+fn a_blocked_sender_is_woken_when_the_receiver_takes() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(1)).unwrap();
+    pull.bind("inproc://blocked").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(1)).unwrap();
+    push.connect("inproc://blocked").unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..2000u32 {
+            push.send(i.to_be_bytes().as_slice(), Flags::NONE).unwrap();
+        }
+    });
+    for i in 0..2000u32 {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), i.to_be_bytes().as_slice());
+    }
+    sender.join().unwrap();
+}
+
+#[test]
+fn frames_move_without_a_copy() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://zero-copy").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://zero-copy").unwrap();
+    let body = Bytes::from(vec![7u8; 100_000]);
+    let at = body.as_ptr();
+    push.send(body, Flags::NONE).unwrap();
+    let got = pull.recv(Flags::NONE).unwrap();
+    assert_eq!(got.len(), 100_000);
+    assert_eq!(got.as_ptr(), at, "the receiver got the sender's buffer");
+}
+
+#[test]
+fn req_rep_across_threads() {
+    let ctx = Context::new();
+    let mut rep = sock(&ctx, SocketType::Rep);
+    rep.bind("inproc://reqrep").unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..3 * 100 {
+            let m = rep.recv(Flags::NONE).unwrap();
+            rep.send(m, Flags::NONE).unwrap();
+        }
+    });
+    let clients: Vec<_> = (0..3)
+        .map(|c| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                let mut req = sock(&ctx, SocketType::Req);
+                req.connect("inproc://reqrep").unwrap();
+                for i in 0..100 {
+                    let m = format!("{c}-{i}");
+                    req.send(&m, Flags::NONE).unwrap();
+                    assert_eq!(req.recv(Flags::NONE).unwrap(), m.as_str());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    server.join().unwrap();
+}
+
+#[test]
+fn subscriptions_reach_the_publisher_and_filter() {
+    let ctx = Context::new();
+    let mut publisher = sock(&ctx, SocketType::XPub);
+    publisher.bind("inproc://pubsub").unwrap();
+    let mut sub = sock(&ctx, SocketType::Sub);
+    sub.connect("inproc://pubsub").unwrap();
+    sub.set(SocketOption::Subscribe(Bytes::from_static(b"a")))
+        .unwrap();
+    // The XPUB receives the subscription as a message.
+    assert_eq!(publisher.recv(Flags::NONE).unwrap(), b"\x01a".as_slice());
+    publisher.send("b-no", Flags::NONE).unwrap();
+    publisher.send("a-yes", Flags::NONE).unwrap();
+    assert_eq!(sub.recv(Flags::NONE).unwrap(), "a-yes");
+    sub.set(SocketOption::Unsubscribe(Bytes::from_static(b"a")))
+        .unwrap();
+    assert_eq!(publisher.recv(Flags::NONE).unwrap(), b"\x00a".as_slice());
+    publisher.send("a-no", Flags::NONE).unwrap();
+    assert_no_message(&mut sub);
+}
+
+#[test]
+fn monitor_sees_connected_accepted_and_disconnected() {
+    let ctx = Context::new();
+    let b = sock(&ctx, SocketType::Pair);
+    let bmon = b.monitor();
+    b.bind("inproc://events").unwrap();
+    let c = sock(&ctx, SocketType::Pair);
+    let cmon = c.monitor();
+    c.connect("inproc://events").unwrap();
+    await_event(&bmon, "Accepted");
+    let mut b = b;
+    // The connecter learns of the bind at its next call.
+    assert_no_message(&mut b);
+    let mut c = c;
+    assert_no_message(&mut c);
+    await_event(&cmon, "Connected");
+    drop(c);
+    assert_no_message(&mut b);
+    await_event(&bmon, "Disconnected");
+}
+
+#[test]
+fn a_closed_peers_messages_are_still_delivered_then_the_pipe_goes() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://closed").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://closed").unwrap();
+    for i in 0..10u8 {
+        push.send([i].as_slice(), Flags::NONE).unwrap();
+    }
+    drop(push);
+    for i in 0..10u8 {
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), [i].as_slice());
+    }
+    assert_no_message(&mut pull);
+}
+
+#[test]
+fn disconnect_leaves_no_peer() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://disc").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://disc").unwrap();
+    push.send("one", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "one");
+    push.disconnect("inproc://disc").unwrap();
+    assert_eq!(
+        push.send("two", Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again
+    );
+    assert_eq!(
+        push.disconnect("inproc://disc").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_no_message(&mut pull);
+}
+
+#[test]
+fn incompatible_types_are_refused() {
+    let ctx = Context::new();
+    let b = sock(&ctx, SocketType::Push);
+    let bmon = b.monitor();
+    b.bind("inproc://mismatch").unwrap();
+    let mut c = sock(&ctx, SocketType::Push);
+    let cmon = c.monitor();
+    c.connect("inproc://mismatch").unwrap();
+    let e = await_event(&bmon, "HandshakeFailed");
+    assert!(e.to_string().contains("PUSH"), "{e}");
+    assert_eq!(
+        c.send("x", Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again
+    );
+    await_event(&cmon, "HandshakeFailed");
+}
+
+#[test]
+fn connect_routing_id_names_the_peer_at_a_connecting_router() {
+    let ctx = Context::new();
+    let mut server = sock(&ctx, SocketType::Router);
+    server
+        .set(SocketOption::RoutingId(Bytes::from_static(b"srv")))
+        .unwrap();
+    server.bind("inproc://crid").unwrap();
+    let mut client = sock(&ctx, SocketType::Router);
+    client
+        .set(SocketOption::ConnectRoutingId(Bytes::from_static(
+            b"to-server",
+        )))
+        .unwrap();
+    client
+        .set(SocketOption::RoutingId(Bytes::from_static(b"cli")))
+        .unwrap();
+    client.set(SocketOption::RouterMandatory(true)).unwrap();
+    client.connect("inproc://crid").unwrap();
+    client
+        .send_multipart(["to-server", "hi"], Flags::NONE)
+        .unwrap();
+    assert_eq!(server.recv_multipart(Flags::NONE).unwrap(), ["cli", "hi"]);
+}
+
+#[test]
+fn a_blocking_receive_in_another_thread_is_woken() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://wake").unwrap();
+    let t = std::thread::spawn(move || pull.recv(Flags::NONE).unwrap());
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://wake").unwrap();
+    push.send("late", Flags::NONE).unwrap();
+    assert_eq!(t.join().unwrap(), "late");
+}

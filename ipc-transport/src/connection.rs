@@ -705,6 +705,11 @@ pub(crate) trait Outgoing {
     /// Gives back what [`Outgoing::take_message`] took, when the message was refused after
     /// all (an inproc flow at its HWM): the sender keeps its message.
     fn restore(&mut self, _msg: Message) {}
+    /// A one-frame message whose body is to be copied anyway: an inproc flow packs it
+    /// with its neighbours instead of allocating it a buffer of its own.
+    fn copied_body(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 impl Outgoing for Message {
@@ -742,6 +747,10 @@ pub(crate) struct Copied<'a> {
 }
 
 impl Outgoing for Copied<'_> {
+    fn copied_body(&self) -> Option<&[u8]> {
+        self.head.is_empty().then_some(self.body)
+    }
+
     fn encode_into(&mut self, out: &mut OutBuf) {
         for f in self.head {
             out.push_frame(f, true);

@@ -1013,6 +1013,13 @@ impl Core {
             if pipe.draining {
                 return false;
             }
+            if let Some(body) = msg.copied_body() {
+                let taken = end.link.write_copy(end.side, body);
+                if taken {
+                    self.sends = self.sends.wrapping_add(1);
+                }
+                return taken;
+            }
             return match end.link.write(end.side, msg.take_message()) {
                 Ok(()) => {
                     self.sends = self.sends.wrapping_add(1);

@@ -22,7 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use zmtp_codec::{Metadata, PeerInfo, SocketType, Subscription, Version};
 
 use crate::core::PipeId;
@@ -113,10 +113,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Bodies up to this size that are copied anyway (a send of borrowed bytes) are packed
+/// into the flow's shared buffer rather than each given an allocation of its own: the
+/// reader slices them out of it, as it slices frames out of a read buffer.
+pub(crate) const PACK_MAX: usize = 2048;
+
+/// The first allocation of a flow's pack buffer (it grows as needed).
+const PACK_CHUNK: usize = 16 * 1024;
+
 /// One direction of a link: what one side wrote and the other has not taken.
 #[derive(Default)]
 struct Flow {
+    /// In order; a message with no frames stands for the next body in `packed`.
     msgs: VecDeque<Message>,
+    /// The packed bodies (see [`PACK_MAX`]), each after its length (u32, little end).
+    packed: BytesMut,
     /// The bytes of the frames in `msgs`.
     bytes: usize,
     /// Subscription changes (SUB and XSUB to PUB and XPUB), ahead of the HWM.
@@ -263,13 +274,7 @@ impl Link {
             return Err(msg);
         }
         let f = &mut st.flows[side];
-        if f.conflate {
-            f.in_flight = f.in_flight.saturating_sub(f.msgs.len());
-            f.msgs.clear();
-            f.bytes = 0;
-        } else if f.cap != 0 && f.in_flight >= f.cap {
-            f.writer_blocked = true;
-            self.blocked[side].store(true, Ordering::SeqCst);
+        if !self.make_room(f, side) {
             return Err(msg);
         }
         f.msgs.push_back(msg);
@@ -283,6 +288,57 @@ impl Link {
         drop(st);
         ring_end(ring);
         Ok(())
+    }
+
+    /// [`Link::write`] of a copy of `body` (at most [`PACK_MAX`] bytes), packed into the
+    /// flow's buffer. `false`: at the HWM, or the peer is gone.
+    pub(crate) fn write_copy(&self, side: usize, body: &[u8]) -> bool {
+        if body.len() > PACK_MAX {
+            return self
+                .write(side, Message::from(Bytes::copy_from_slice(body)))
+                .is_ok();
+        }
+        let mut st = lock(&self.state);
+        let peer = 1 - side;
+        if st.refused || st.ends[peer].closed {
+            return false;
+        }
+        let f = &mut st.flows[side];
+        if !self.make_room(f, side) {
+            return false;
+        }
+        if f.packed.capacity() == 0 {
+            f.packed.reserve(PACK_CHUNK);
+        }
+        f.packed.put_u32_le(body.len() as u32);
+        f.packed.extend_from_slice(body);
+        f.msgs.push_back(Message::new());
+        f.bytes += body.len();
+        f.in_flight += 1;
+        let ring = if std::mem::take(&mut f.reader_idle) {
+            st.ends[peer].socket.clone()
+        } else {
+            None
+        };
+        drop(st);
+        ring_end(ring);
+        true
+    }
+
+    /// Before a write to `f` (written by `side`): CONFLATE drops what waits; otherwise
+    /// `false` at the HWM (the writer is marked blocked: the reader rings it).
+    fn make_room(&self, f: &mut Flow, side: usize) -> bool {
+        if f.conflate {
+            f.in_flight = f.in_flight.saturating_sub(f.msgs.len());
+            f.msgs.clear();
+            f.packed.clear();
+            f.bytes = 0;
+        } else if f.cap != 0 && f.in_flight >= f.cap {
+            f.writer_blocked = true;
+            self.blocked[side].store(true, Ordering::SeqCst);
+            return false;
+        }
+        true
     }
 
     /// Appends a subscription change from `side`, ahead of the HWM; always rings the
@@ -327,8 +383,13 @@ impl Link {
         let LinkState { flows, ends, .. } = &mut *st;
         let f = &mut flows[peer];
         f.in_flight = f.in_flight.saturating_sub(std::mem::take(released));
+        // Where the packed bodies of what is taken now begin in `queue`.
+        let mut unpack = None;
         if peer_closed {
             // No more writes: take all that is left, it counts for nothing any more.
+            if !f.msgs.is_empty() {
+                unpack = Some((queue.len(), f.packed.split().freeze()));
+            }
             queue.append(&mut f.msgs);
             *bytes += std::mem::take(&mut f.bytes);
             f.in_flight = 0;
@@ -337,11 +398,14 @@ impl Link {
             *bytes = std::mem::take(&mut f.bytes);
             if queue.is_empty() {
                 f.reader_idle = true;
+            } else {
+                unpack = Some((0, f.packed.split().freeze()));
             }
         }
         if discard && !queue.is_empty() {
             f.in_flight = f.in_flight.saturating_sub(queue.len());
             queue.clear();
+            unpack = None;
             *bytes = 0;
             if !peer_closed {
                 f.reader_idle = true;
@@ -360,6 +424,9 @@ impl Link {
         };
         drop(st);
         ring_end(ring);
+        if let Some((from, packed)) = unpack {
+            unpack_bodies(queue, from, packed);
+        }
         Synced { peer_closed }
     }
 
@@ -375,6 +442,7 @@ impl Link {
         st.ends[side].socket = None;
         let f = &mut st.flows[peer];
         f.msgs.clear();
+        f.packed = BytesMut::new();
         f.subs.clear();
         f.bytes = 0;
         f.in_flight = 0;
@@ -396,6 +464,24 @@ impl Link {
             .socket
             .as_ref()
             .is_some_and(|(s, _)| Weak::ptr_eq(s, socket))
+    }
+}
+
+/// Fills the placeholders (messages with no frames) of `queue` from `from` on with the
+/// bodies packed in `packed`, in order: slices of one buffer, no copy.
+fn unpack_bodies(queue: &mut VecDeque<Message>, from: usize, mut packed: Bytes) {
+    for m in queue.range_mut(from..) {
+        if !m.is_empty() {
+            continue;
+        }
+        // (Written by `write_copy` just so: a length, then that many bytes.)
+        if packed.len() < 4 {
+            debug_assert!(false, "a packed body is missing");
+            m.push(Bytes::new());
+            continue;
+        }
+        let len = (packed.get_u32_le() as usize).min(packed.len());
+        m.push(packed.split_to(len));
     }
 }
 

@@ -480,3 +480,53 @@ fn a_blocking_receive_in_another_thread_is_woken() {
     push.send("late", Flags::NONE).unwrap();
     assert_eq!(t.join().unwrap(), "late");
 }
+
+#[test]
+fn copied_and_handed_over_messages_keep_their_order() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://order").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://order").unwrap();
+    let body = |i: usize| -> Vec<u8> {
+        // Small and large copies, an empty one, owned buffers and multipart messages.
+        let len = [0, 1, 64, 2047, 2048, 2049, 70_000][i % 7];
+        (0..len).map(|j| (i + j) as u8).collect()
+    };
+    for i in 0..500 {
+        let b = body(i);
+        match i % 3 {
+            0 => push.send(&b, Flags::NONE).unwrap(),
+            1 => push.send(b, Flags::NONE).unwrap(),
+            _ => push.send_multipart([&b[..], b"tail"], Flags::NONE).unwrap(),
+        }
+    }
+    for i in 0..500 {
+        let b = body(i);
+        let got = pull.recv_multipart(Flags::NONE).unwrap();
+        if i % 3 == 2 {
+            assert_eq!(got, [&b[..], b"tail"], "message {i}");
+        } else {
+            assert_eq!(got, [&b[..]], "message {i}");
+        }
+    }
+    assert_no_message(&mut pull);
+}
+
+#[test]
+fn conflate_keeps_the_newest_message() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://conflate").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::Conflate(true)).unwrap();
+    push.connect("inproc://conflate").unwrap();
+    for i in 0..100u32 {
+        push.send(i.to_be_bytes().as_slice(), Flags::NONE).unwrap();
+    }
+    push.send(Bytes::from_static(b"owned"), Flags::NONE)
+        .unwrap();
+    push.send("newest", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "newest");
+    assert_no_message(&mut pull);
+}

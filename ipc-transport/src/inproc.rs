@@ -19,7 +19,7 @@
 //! registry, with what was sent meanwhile, until a socket binds it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -172,6 +172,8 @@ pub(crate) struct Link {
     /// `writer_blocked` of each flow, readable without the lock: a reader looks at it
     /// after each message it takes.
     blocked: [AtomicBool; 2],
+    /// Each flow's low-water mark (see [`low_water`]), set as its mark is.
+    low_water: [AtomicUsize; 2],
 }
 
 /// What a reader learned from [`Link::sync`].
@@ -190,6 +192,7 @@ impl Link {
                 refused: false,
             }),
             blocked: Default::default(),
+            low_water: Default::default(),
         }
     }
 
@@ -230,6 +233,9 @@ impl Link {
             st.flows[peer].cap = hwm_sum(psnd, rcvhwm);
         } else {
             st.flows[side].cap = sndhwm;
+        }
+        for s in [side, peer] {
+            self.low_water[s].store(low_water(st.flows[s].cap), Ordering::Relaxed);
         }
         let ring = if joined {
             st.ends[peer].socket.clone()
@@ -360,7 +366,7 @@ impl Link {
     #[inline]
     pub(crate) fn writer_waits(&self, side: usize, released: usize) -> bool {
         self.blocked[1 - side].load(Ordering::Relaxed)
-            && released >= low_water(lock(&self.state).flows[1 - side].cap)
+            && released >= self.low_water[1 - side].load(Ordering::Relaxed)
     }
 
     /// The reader `side`'s look at what its peer wrote: counts `released` messages as

@@ -38,6 +38,14 @@
 //! multi-thread one. They also run the CPU scenarios ([`cpu`]: `cpu-push`, `cpu-pull`),
 //! a receiver's CPU time while idle and at 1,000 messages per second.
 //!
+//! The inproc modes ([`inproc`]), in `bench-zsock`, `bench-libzmq` and `bench-omq`: one
+//! process, both sides its threads (OMQ.rs: its tasks), over `inproc://`:
+//! ```text
+//! bench-NAME [--cpu N] inproc-thr SIZE COUNT   # PUSH thread sends COUNT, PULL thread receives
+//! bench-NAME [--cpu N] inproc-lat SIZE COUNT   # REP thread echoes, REQ: 1000 warm-up + COUNT
+//! ```
+//! print the same RESULT lines with the process's `cpu_s` and `csw` over the measured span.
+//!
 //! The scale scenarios ([`scale`]), in `bench-zsock` and `bench-libzmq` only, 64-byte
 //! messages:
 //! ```text
@@ -95,6 +103,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod cpu;
+pub mod inproc;
 pub mod scale;
 
 /// Warm-up round trips lat-req makes before timing (and lat-rep echoes on top of COUNT).

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: the side-by-side benchmark of BENCHMARKS.md ("Method and targets").
 //!
 //! ```text
-//! cargo xtask bench [--quick] [--scale | --async] [--transport ipc|tcp] [--reps N] [--secs S]
+//! cargo xtask bench [--quick] [--scale | --async | --inproc] [--transport ipc|tcp] [--reps N] [--secs S]
 //!                   [--timeout S] [--impls zsock,libzmq,...] [--tests thr-1,fanin-10,...]
 //! ```
 //! Builds the `bench-*` binaries of `benches/` in release mode, calibrates COUNT per
@@ -51,6 +51,18 @@
 //! ratios to the best of zeromq and omq on the same runtime and to blocking zsock.
 //! `--impls` and `--tests` narrow them (`--tests idle-cpu,rate-cpu` for the CPU rows only);
 //! `--quick` runs each once with small COUNTs and 0.5 s CPU scenarios.
+//!
+//! The inproc rows (`--inproc`; never part of the default run) put zsock beside libzmq and
+//! OMQ.rs with both sides in one process over `inproc://`: `bench-NAME inproc-thr SIZE
+//! COUNT` (a PUSH thread sends, a PULL thread receives) and `inproc-lat SIZE COUNT` (REP
+//! and REQ), one process per run and no endpoint from the harness (`zsock-benches`'
+//! `inproc` module). OMQ.rs runs both sides as two tasks on one current-thread runtime;
+//! `--impls` may add `omq-mt` (two tasks on the multi-thread runtime). Rows: throughput at
+//! 1 B, 64 B, 1 KiB and 64 KiB and latency at 1 B, calibrated and interleaved like the
+//! default rows; the table adds the process's CPU time (every thread) and context switches
+//! per message (per round trip) over the measured span and its peak RSS, and gives zsock's
+//! ratios to libzmq and to OMQ.rs. Ids for `--tests`: `inproc-thr-64`, `inproc-lat-1`, ...
+//! `--quick` runs each once with small COUNTs (a few seconds in all).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -95,6 +107,11 @@ const ASYNC_PEERS: [&str; 2] = ["zeromq", "omq"];
 const ASYNC_PEERS_MT: [&str; 2] = ["zeromq-mt", "omq-mt"];
 /// The environment variable that picks an async peer's runtime (`zsock-benches`).
 const RUNTIME_VAR: &str = "BENCH_RUNTIME";
+/// The implementations of the inproc rows (`--inproc`), zsock first; `omq-mt` may be
+/// added with `--impls`.
+const INPROC_IMPLS: [&str; 3] = ["zsock", "libzmq", "omq"];
+/// Throughput sizes of the inproc rows.
+const INPROC_THR_SIZES: [usize; 4] = [1, 64, 1024, 65536];
 /// Throughput sizes of the async rows.
 const ASYNC_THR_SIZES: [usize; 4] = [1, 64, 1024, 65536];
 const THR_SIZES: [usize; 5] = [1, 64, 1024, 65536, 1048576];
@@ -327,6 +344,8 @@ impl Metric {
     const RATES: [Metric; 4] = [Metric::Main, Metric::Cpu, Metric::Switches, Metric::PeakRss];
     /// The rows of a CPU scenario.
     const CPU: [Metric; 2] = [Metric::Main, Metric::SwitchesPerSec];
+    /// The rows of an inproc test (CPU and switches of the one process, all threads).
+    const INPROC: [Metric; 4] = [Metric::Main, Metric::Cpu, Metric::Switches, Metric::PeakRss];
 
     fn label(self, test: Test) -> String {
         let what = match self {
@@ -346,7 +365,10 @@ impl Metric {
     }
 
     fn unit(self, test: Test) -> String {
-        let per = test.scenario().map_or("msg", Scenario::per);
+        let per = match test.kind {
+            Kind::Lat => "trip",
+            _ => test.scenario().map_or("msg", Scenario::per),
+        };
         match self {
             Metric::Main => test.unit().to_string(),
             Metric::Close => "ms".into(),
@@ -355,6 +377,7 @@ impl Metric {
             Metric::VmSize | Metric::VmRss => "MiB".into(),
             Metric::Cpu => format!("us CPU/{per}"),
             Metric::Switches => format!("per 1k {per}s"),
+            Metric::PeakRss if test.inproc => "MiB".into(),
             Metric::PeakRss => "MiB, both".into(),
             Metric::SwitchesPerSec => "per s".into(),
         }
@@ -400,6 +423,8 @@ struct Test {
     kind: Kind,
     size: usize,
     pinned: bool,
+    /// An inproc row: both sides are threads of one process (`inproc-thr`, `inproc-lat`).
+    inproc: bool,
 }
 
 impl Test {
@@ -408,12 +433,14 @@ impl Test {
             kind: Kind::Thr,
             size,
             pinned: false,
+            inproc: false,
         });
         let lat = [false, true].into_iter().flat_map(|pinned| {
             LAT_SIZES.iter().map(move |&size| Test {
                 kind: Kind::Lat,
                 size,
                 pinned,
+                inproc: false,
             })
         });
         thr.chain(lat).collect()
@@ -430,6 +457,7 @@ impl Test {
                     kind: Kind::Scale(scenario, n),
                     size: 64,
                     pinned: false,
+                    inproc: false,
                 })
             })
             .collect()
@@ -443,6 +471,7 @@ impl Test {
                 kind: Kind::Cpu(c),
                 size: 64,
                 pinned: false,
+                inproc: false,
             })
             .collect()
     }
@@ -454,13 +483,33 @@ impl Test {
             kind: Kind::Thr,
             size,
             pinned: false,
+            inproc: false,
         });
         let lat = [false, true].map(|pinned| Test {
             kind: Kind::Lat,
             size: 1,
             pinned,
+            inproc: false,
         });
         thr.chain(lat).chain(Test::cpu()).collect()
+    }
+
+    /// The rows of `--inproc`: throughput at [`INPROC_THR_SIZES`], latency at 1 B, each
+    /// run as two threads of one process.
+    fn inproc_rows() -> Vec<Test> {
+        let thr = INPROC_THR_SIZES.iter().map(|&size| Test {
+            kind: Kind::Thr,
+            size,
+            pinned: false,
+            inproc: true,
+        });
+        let lat = Test {
+            kind: Kind::Lat,
+            size: 1,
+            pinned: false,
+            inproc: true,
+        };
+        thr.chain([lat]).collect()
     }
 
     /// Every test `--tests` can name.
@@ -468,6 +517,7 @@ impl Test {
         let mut all = Test::all();
         all.extend(Test::scale(false));
         all.extend(Test::cpu());
+        all.extend(Test::inproc_rows());
         all
     }
 
@@ -478,14 +528,24 @@ impl Test {
         }
     }
 
-    /// A one-pair throughput or latency test (calibrated, in the main table).
+    /// A one-pair throughput or latency test between two processes (calibrated, in the
+    /// main table).
     fn is_pair(self) -> bool {
+        self.is_calibrated() && !self.inproc
+    }
+
+    /// A throughput or latency test, between processes or inproc: COUNT is calibrated.
+    fn is_calibrated(self) -> bool {
         matches!(self.kind, Kind::Thr | Kind::Lat)
     }
 
     /// Whether `imp` runs this test: scale tests have zsock and libzmq only, CPU
-    /// scenarios the async implementations only.
+    /// scenarios the async implementations only, inproc rows [`INPROC_IMPLS`] (and
+    /// `omq-mt`).
     fn runs_on(self, imp: &str) -> bool {
+        if self.inproc {
+            return INPROC_IMPLS.contains(&imp) || imp == "omq-mt";
+        }
         match self.kind {
             Kind::Scale(..) => SCALE_IMPLS.contains(&imp),
             Kind::Cpu(_) => ASYNC_IMPLS.contains(&imp),
@@ -504,6 +564,9 @@ impl Test {
 
     /// The table rows of this test.
     fn metrics(self) -> &'static [Metric] {
+        if self.inproc {
+            return &Metric::INPROC;
+        }
         if let Kind::Cpu(_) = self.kind {
             return &Metric::CPU;
         }
@@ -514,7 +577,8 @@ impl Test {
         }
     }
 
-    /// The name `--tests` takes: `thr-1`, `lat-1024`, `lat-1-cpu0`, `fanin-10`.
+    /// The name `--tests` takes: `thr-1`, `lat-1024`, `lat-1-cpu0`, `fanin-10`,
+    /// `inproc-thr-64`.
     fn id(self) -> String {
         let kind = match self.kind {
             Kind::Thr => "thr",
@@ -524,11 +588,16 @@ impl Test {
             Kind::Cpu(CpuScenario::Rate) => return "rate-cpu".into(),
         };
         let cpu = if self.pinned { "-cpu0" } else { "" };
-        format!("{kind}-{}{cpu}", self.size)
+        let inproc = if self.inproc { "inproc-" } else { "" };
+        format!("{inproc}{kind}-{}{cpu}", self.size)
     }
 
     fn label(self) -> String {
         let size = human_size(self.size);
+        if self.inproc {
+            let kind = if self.kind == Kind::Lat { "lat" } else { "thr" };
+            return format!("inproc {kind} {size}");
+        }
         match (self.kind, self.pinned) {
             (Kind::Thr, _) => format!("thr {size}"),
             (Kind::Lat, false) => format!("lat {size}, unpinned"),
@@ -581,6 +650,18 @@ impl Test {
     }
 
     fn roles(self) -> Roles {
+        if self.inproc {
+            // One process: both sockets are its threads'.
+            return Roles {
+                binder: None,
+                connecter: if self.kind == Kind::Lat {
+                    "inproc-lat"
+                } else {
+                    "inproc-thr"
+                },
+                binder_measures: false,
+            };
+        }
         let (binder, connecter) = match self.kind {
             Kind::Thr => ("thr-push", "thr-pull"),
             Kind::Lat => ("lat-rep", "lat-req"),
@@ -597,6 +678,11 @@ impl Test {
     /// The command line of `side` after the binary (and `--cpu`): `count` is COUNT where
     /// the mode takes one, `window` the scale window or the CPU scenario's SECS.
     fn args(self, side: Side, endpoint: &str, count: u64, window: f64) -> Vec<String> {
+        if self.inproc {
+            // The process names its own inproc:// endpoint.
+            let mode = self.roles().mode(side).to_string();
+            return vec![mode, self.size.to_string(), count.to_string()];
+        }
         let mut args = vec![self.roles().mode(side).to_string(), endpoint.to_string()];
         let rest = match (self.kind, side) {
             (Kind::Thr | Kind::Lat, _) => vec![self.size.to_string(), count.to_string()],
@@ -651,6 +737,8 @@ struct Config {
     quick: bool,
     /// `--async`: the async rows instead of the default ones.
     async_rows: bool,
+    /// `--inproc`: the inproc rows instead of the default ones.
+    inproc_rows: bool,
     transport: Transport,
     reps: usize,
     /// Repetitions of the scale tests.
@@ -676,6 +764,7 @@ fn parse(args: &[String]) -> Result<Config> {
     let mut cfg = Config {
         quick: false,
         async_rows: false,
+        inproc_rows: false,
         transport: Transport::Ipc,
         reps: 5,
         scale_reps: SCALE_REPS,
@@ -700,6 +789,7 @@ fn parse(args: &[String]) -> Result<Config> {
             "--quick" => cfg.quick = true,
             "--scale" => scale_only = true,
             "--async" => cfg.async_rows = true,
+            "--inproc" => cfg.inproc_rows = true,
             "--transport" => {
                 cfg.transport = match it.next().map(String::as_str) {
                     Some("ipc") => Transport::Ipc,
@@ -745,7 +835,7 @@ fn parse(args: &[String]) -> Result<Config> {
             other => {
                 return Err(format!(
                     "bench: unknown argument {other}\nusage: cargo xtask bench [--quick] \
-                     [--scale | --async] [--transport ipc|tcp] [--reps N] [--secs S] \
+                     [--scale | --async | --inproc] [--transport ipc|tcp] [--reps N] [--secs S] \
                      [--timeout S] [--impls a,b] [--tests t1,t2]"
                 ))
             }
@@ -755,16 +845,28 @@ fn parse(args: &[String]) -> Result<Config> {
     if tcp && scale_only {
         return Err("the scale rows run over ipc only; drop --transport tcp or --scale".into());
     }
-    if cfg.async_rows && scale_only {
-        return Err("--scale and --async select different rows; give one".into());
+    if [scale_only, cfg.async_rows, cfg.inproc_rows]
+        .iter()
+        .filter(|on| **on)
+        .count()
+        > 1
+    {
+        return Err("--scale, --async and --inproc select different rows; give one".into());
     }
-    // Tests named for the CPU scenarios alone need the async implementations too.
-    let cpu_only = tests
-        .as_ref()
-        .is_some_and(|t: &Vec<Test>| t.iter().all(|t| matches!(t.kind, Kind::Cpu(_))));
+    // Tests named for the CPU scenarios (or the inproc rows) alone need their
+    // implementations too.
+    let only = |keep: fn(&Test) -> bool| {
+        tests
+            .as_ref()
+            .is_some_and(|t: &Vec<Test>| t.iter().all(keep))
+    };
+    let cpu_only = only(|t| matches!(t.kind, Kind::Cpu(_)));
+    let inproc_only = only(|t| t.inproc);
     cfg.impls = impls.unwrap_or_else(|| {
         if cfg.async_rows || cpu_only {
             ["zsock"].into_iter().chain(ASYNC_IMPLS).collect()
+        } else if cfg.inproc_rows || inproc_only {
+            INPROC_IMPLS.to_vec()
         } else {
             IMPLS.to_vec()
         }
@@ -772,6 +874,9 @@ fn parse(args: &[String]) -> Result<Config> {
     cfg.tests = tests.unwrap_or_else(|| {
         if cfg.async_rows {
             return Test::async_rows();
+        }
+        if cfg.inproc_rows {
+            return Test::inproc_rows();
         }
         let scale = if tcp {
             Vec::new()
@@ -787,6 +892,12 @@ fn parse(args: &[String]) -> Result<Config> {
     if tcp {
         if let Some(t) = cfg.tests.iter().find(|t| t.scenario().is_some()) {
             return Err(format!("{} runs over ipc only", t.id()));
+        }
+        if let Some(t) = cfg.tests.iter().find(|t| t.inproc) {
+            return Err(format!(
+                "{} runs over inproc:// only; drop --transport tcp",
+                t.id()
+            ));
         }
     }
     if let Some(t) = cfg
@@ -850,7 +961,14 @@ impl RunOk {
         } else {
             (peer, result)
         };
-        let rate = field(result, "msgs_per_s");
+        // Per message; per round trip for a latency run (which prints no rate).
+        let rate = match field(result, "msgs_per_s") {
+            r if r > 0.0 => r,
+            _ if field(result, "lat_us") > 0.0 && field(result, "secs") > 0.0 => {
+                field(result, "count") / field(result, "secs")
+            }
+            _ => 0.0,
+        };
         let per_msg = |key: &str| {
             let per_sec = |m: &Fields| {
                 let secs = field(m, "secs");
@@ -868,7 +986,7 @@ impl RunOk {
         };
         RunOk {
             secs: field(result, "secs"),
-            msgs_per_s: rate,
+            msgs_per_s: field(result, "msgs_per_s"),
             mb_per_s: field(result, "mb_per_s"),
             lat_us: field(result, "lat_us"),
             client_rss_kb: field(client, "rss_kb") as u64,
@@ -1322,19 +1440,25 @@ impl Report<'_> {
         let _ = writeln!(out, "# zsock side-by-side benchmark, {}\n", self.started);
         let _ = writeln!(out, "- machine: {}", machine());
         let _ = writeln!(out, "- source: {}", git_rev());
+        let inproc_only = cfg.tests.iter().all(|t| t.inproc);
         let _ = writeln!(
             out,
             "- transport: {}",
             match cfg.transport {
+                _ if inproc_only => "inproc:// (both sides in one process, one context)",
                 Transport::Ipc => "ipc:// (raw = AF_UNIX stream)",
                 Transport::Tcp => "tcp:// over 127.0.0.1 (raw = TCP stream with TCP_NODELAY)",
             }
         );
+        let pinning = if cfg.tests.iter().any(|t| t.pinned) {
+            format!("; one CPU = both processes {}", self.pinning)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "- {mode}; {:.0} s in all; one CPU = both processes {}",
+            "- {mode}; {:.0} s in all{pinning}",
             self.wall.as_secs_f64(),
-            self.pinning
         );
         if has_async_ratios(&cfg.impls) {
             let _ = writeln!(
@@ -1350,6 +1474,12 @@ impl Report<'_> {
                 ASYNC_PEERS.join(", "),
                 ASYNC_PEERS_MT.join(", ")
             );
+        } else if inproc_only {
+            let _ = writeln!(
+                out,
+                "- cells: median (min-max). Ratios of medians, zsock / other: throughput > 1 and \
+                 latency or CPU < 1 mean zsock is ahead. Compare ratios within this run only.\n"
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -1362,8 +1492,12 @@ impl Report<'_> {
         let pair: Vec<usize> = self.tests_where(Test::is_pair);
         let scale: Vec<usize> = self.tests_where(|t| t.scenario().is_some());
         let cpu: Vec<usize> = self.tests_where(|t| matches!(t.kind, Kind::Cpu(_)));
+        let inproc: Vec<usize> = self.tests_where(|t| t.inproc);
         if !pair.is_empty() {
             self.pair_tables(&mut out, &pair);
+        }
+        if !inproc.is_empty() {
+            self.inproc_table(&mut out, &inproc);
         }
         if !scale.is_empty() {
             self.scale_table(&mut out, &scale);
@@ -1429,11 +1563,17 @@ impl Report<'_> {
             let _ = writeln!(out, "{row}");
         }
 
+        self.count_table(out, tests, &cfg.impls);
+    }
+
+    /// The COUNT each cell ran with.
+    fn count_table(&self, out: &mut String, tests: &[usize], impls: &[&'static str]) {
+        let cfg = self.cfg;
         let _ = writeln!(out, "\nCOUNT per run:\n");
-        let _ = writeln!(out, "{}", table_head("| test |", &cfg.impls));
+        let _ = writeln!(out, "{}", table_head("| test |", impls));
         for &ti in tests {
             let mut row = format!("| {} |", cfg.tests[ti].label());
-            for &imp in &cfg.impls {
+            for &imp in impls {
                 let cell = match self.counts.get(&(ti, imp)) {
                     Some(Ok(n)) => n.to_string(),
                     Some(Err(_)) => "error".to_string(),
@@ -1443,6 +1583,31 @@ impl Report<'_> {
             }
             let _ = writeln!(out, "{row}");
         }
+    }
+
+    /// The inproc rows: zsock beside libzmq and OMQ.rs, both sides in one process, with
+    /// the process's CPU time, context switches and peak RSS.
+    fn inproc_table(&self, out: &mut String, tests: &[usize]) {
+        let cfg = self.cfg;
+        let impls = self.selected(&["zsock", "libzmq", "omq", "omq-mt"]);
+        let _ = writeln!(
+            out,
+            "\ninproc://, {} interleaved repetition(s): one process, one context, a PUSH (REP) \
+             bound in one thread and a PULL (REQ) connected in another; every send copies the \
+             payload from a user buffer. omq runs the two sides as two tasks on one tokio \
+             current-thread runtime (omq-mt: on the multi-thread runtime). Throughput from the \
+             first message received to the last; latency half the mean round trip after 1000 \
+             warm-up trips. CPU and context switches: the process (every thread) over the same \
+             span, per message or round trip. Ratios zsock / other: throughput > 1, every other \
+             row < 1 mean zsock is ahead.\n",
+            cfg.reps
+        );
+        if impls.is_empty() {
+            let _ = writeln!(out, "(none of {INPROC_IMPLS:?} selected)");
+            return;
+        }
+        self.metric_table(out, tests, &impls, &zsock_ratios(&impls, false));
+        self.count_table(out, tests, &impls);
     }
 
     /// The implementations chosen for this run that are among `these`, in the run's order.
@@ -1719,8 +1884,9 @@ pub(crate) fn run(args: &[String]) -> Result {
                 .map(move |imp| (ti, imp))
         })
         .collect();
-    // One-pair tests calibrate COUNT unless --quick; scale and CPU tests have fixed sizes.
-    let calibrated = |ti: usize| !cfg.quick && cfg.tests[ti].is_pair();
+    // Throughput and latency tests (one pair, inproc) calibrate COUNT unless --quick;
+    // scale and CPU tests have fixed sizes.
+    let calibrated = |ti: usize| !cfg.quick && cfg.tests[ti].is_calibrated();
     let mut counts: BTreeMap<(usize, &'static str), Result<u64>> = BTreeMap::new();
     for &(ti, imp) in &cells_to_run {
         if !calibrated(ti) {
@@ -1807,9 +1973,10 @@ pub(crate) fn run(args: &[String]) -> Result {
     println!("\n{report}");
     let dir = target_dir().join("bench");
     let name = format!(
-        "results-{}{}{}{stamp}.md",
+        "results-{}{}{}{}{stamp}.md",
         if cfg.quick { "quick-" } else { "" },
         if cfg.async_rows { "async-" } else { "" },
+        if cfg.inproc_rows { "inproc-" } else { "" },
         match cfg.transport {
             Transport::Ipc => "",
             Transport::Tcp => "tcp-",
@@ -2028,6 +2195,73 @@ mod tests {
         assert_eq!(Metric::Main.value(rate, &r), 20.0);
         assert_eq!(Metric::SwitchesPerSec.value(rate, &r), 100.0);
         assert!(Metric::Main.better(rate, 1.0, 2.0));
+    }
+
+    #[test]
+    fn inproc_rows_run_in_one_process_and_report_cpu_per_message() {
+        let cfg = parse(&["--inproc".into()]).unwrap();
+        assert_eq!(cfg.impls, INPROC_IMPLS);
+        let ids: Vec<String> = cfg.tests.iter().map(|t| t.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "inproc-thr-1",
+                "inproc-thr-64",
+                "inproc-thr-1024",
+                "inproc-thr-65536",
+                "inproc-lat-1"
+            ]
+        );
+        let (thr, lat) = (cfg.tests[1], cfg.tests[4]);
+        assert!(thr.is_calibrated() && !thr.is_pair());
+        assert_eq!(thr.roles().binder, None);
+        assert_eq!(
+            thr.args(Side::Connecter, "ipc:///t/ep", 9, 2.0),
+            ["inproc-thr", "64", "9"]
+        );
+        assert_eq!(
+            lat.args(Side::Connecter, "ipc:///t/ep", 5, 2.0),
+            ["inproc-lat", "1", "5"]
+        );
+        assert!(thr.runs_on("omq-mt") && !thr.runs_on("zeromq") && !thr.runs_on("raw"));
+        assert_eq!(thr.label(), "inproc thr 64 B");
+        assert!(parse(&["--inproc".into(), "--async".into()]).is_err());
+        assert!(parse(&["--inproc".into(), "--scale".into()]).is_err());
+        assert!(parse(&["--inproc".into(), "--transport".into(), "tcp".into()]).is_err());
+        let named = parse(&["--tests".into(), "inproc-lat-1".into()]).unwrap();
+        assert_eq!(named.impls, INPROC_IMPLS);
+        assert!(parse(&[
+            "--tests".into(),
+            "inproc-thr-1".into(),
+            "--impls".into(),
+            "raw".into()
+        ])
+        .is_err());
+        let fields = |s: &str| -> Fields {
+            s.split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        // A latency line has no rate: CPU per round trip is cpu_s / count.
+        let r = RunOk::new(
+            &fields("count=1000 secs=0.01 lat_us=5 cpu_s=0.02 csw=2000 rss_kb=2048"),
+            &Fields::new(),
+            false,
+        );
+        assert!((Metric::Cpu.value(lat, &r) - 20.0).abs() < 1e-9);
+        assert!((Metric::Switches.value(lat, &r) - 2000.0).abs() < 1e-9);
+        assert_eq!(Metric::Cpu.unit(lat), "us CPU/trip");
+        assert_eq!(Metric::PeakRss.value(lat, &r), 2.0);
+        assert_eq!(Metric::PeakRss.unit(lat), "MiB");
+        // Throughput: per message over COUNT-1 messages.
+        let r = RunOk::new(
+            &fields("count=1001 secs=0.5 msgs_per_s=2000 cpu_s=0.75 csw=10"),
+            &Fields::new(),
+            false,
+        );
+        assert!((Metric::Cpu.value(thr, &r) - 750.0).abs() < 1e-9);
+        assert_eq!(Metric::Cpu.unit(thr), "us CPU/msg");
     }
 
     fn cfg_impls_async() -> Vec<&'static str> {

@@ -4,10 +4,11 @@
 //!   included), docs with warnings denied, and a fuzz smoke run of every target.
 //! - `cargo xtask fuzz [--time SECS] [--asan] [TARGET...]`: runs fuzz targets.
 //! - `cargo xtask demo`: two processes exchanging messages over an ipc endpoint.
-//! - `cargo xtask bench [--quick] [--scale | --async]`: zsock beside libzmq, the zeromq crate,
-//!   OMQ.rs and raw AF_UNIX, side by side, and the scale scenarios beside libzmq (see
-//!   BENCHMARKS.md); `--async`: zsock-tokio beside the async peers on both tokio runtimes,
-//!   and what an async receiver costs in CPU idle and at 1,000 msg/s.
+//! - `cargo xtask bench [--quick] [--scale | --async | --inproc]`: zsock beside libzmq, the
+//!   zeromq crate, OMQ.rs and raw AF_UNIX, side by side, and the scale scenarios beside
+//!   libzmq (see BENCHMARKS.md); `--async`: zsock-tokio beside the async peers on both tokio
+//!   runtimes, and what an async receiver costs in CPU idle and at 1,000 msg/s; `--inproc`:
+//!   zsock beside libzmq and OMQ.rs over inproc://, both sides in one process.
 //! - `cargo xtask soak [--minutes N]`: kills, restarts and hostile peers for minutes.
 
 use std::path::{Path, PathBuf};
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask ci | fuzz [--time SECS] [--asan] [TARGET...] | demo \
-                 | bench [--quick] [--scale | --async] | soak [--minutes N]"
+                 | bench [--quick] [--scale | --async | --inproc] | soak [--minutes N]"
             );
             return ExitCode::from(2);
         }
@@ -105,10 +106,11 @@ fn ci() -> Result {
     run_examples()?;
     demo()?;
     // One short repetition of every benchmark cell, over each transport and for the async
-    // rows, so the harness cannot rot.
+    // and inproc rows, so the harness cannot rot.
     bench::run(&["--quick".to_string()])?;
     bench::run(&["--quick".into(), "--transport".into(), "tcp".into()])?;
     bench::run(&["--quick".into(), "--async".into()])?;
+    bench::run(&["--quick".into(), "--inproc".into()])?;
     fuzz(20, false, &[])?;
     eprintln!(
         "\nci: all steps passed in {:.0}s",

@@ -5,11 +5,13 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use zsock_benches::inproc;
 use zsock_benches::scale::{self, SocketKind, Wait};
 use zsock_benches::{check_size, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP};
 
 fn main() -> ExitCode {
-    scale::main_with_scale::<Libzmq>("libzmq", run)
+    inproc::main_if_inproc("libzmq", inproc::run_blocking::<Libzmq>)
+        .unwrap_or_else(|| scale::main_with_scale::<Libzmq>("libzmq", run))
 }
 
 /// libzmq's calls for the scale scenarios.

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use zsock::{Bytes, Context, ErrorKind, Events, Flags, PollItem, SocketOption, SocketType};
+use zsock_benches::inproc;
 use zsock_benches::scale::{self, SocketKind, Wait};
 use zsock_benches::{check_size, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP};
 
 fn main() -> ExitCode {
-    scale::main_with_scale::<Zsock>("zsock", run)
+    inproc::main_if_inproc("zsock", inproc::run_blocking::<Zsock>)
+        .unwrap_or_else(|| scale::main_with_scale::<Zsock>("zsock", run))
 }
 
 /// zsock's calls for the scale scenarios.

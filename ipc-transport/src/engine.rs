@@ -178,6 +178,9 @@ struct Shared<H> {
     bell: Bell,
     /// This socket, as its inproc peers and its context's names hold it.
     me: Weak<Shared<H>>,
+    /// The I/O thread this socket is placed on and its slot there (the state has them
+    /// too), for an inproc peer's lifecycle ring, which comes without the lock.
+    io_slot: std::sync::OnceLock<(Arc<Reactor>, usize)>,
 }
 
 impl<H> Shared<H> {
@@ -211,9 +214,14 @@ impl<H> Shared<H> {
 }
 
 impl<H: Handler> InprocSocket for Shared<H> {
-    fn ring(&self, pipe: PipeId) {
+    fn ring(&self, pipe: PipeId, lifecycle: bool) {
         if self.bell.ring(pipe) {
             self.signal_fd();
+        }
+        if lifecycle {
+            if let Some((reactor, slot)) = self.io_slot.get() {
+                reactor.wake(*slot);
+            }
         }
     }
 
@@ -238,7 +246,7 @@ impl<H: Handler> InprocSocket for Shared<H> {
         // variable); one waiting on the descriptor is rung as a peer would.
         self.cond.notify_all();
         drop(g);
-        self.ring(p);
+        self.ring(p, false);
         true
     }
 }
@@ -399,11 +407,13 @@ impl<H: Handler> Engine<H> {
             deferred: Mutex::new(Vec::new()),
             bell: Bell::default(),
             me: me.clone(),
+            io_slot: std::sync::OnceLock::new(),
         });
         // No descriptor is registered before the slot is known. (A stale wake-up of the
         // slot's previous socket may give this one a turn meanwhile: it finds nothing.)
         let slot = reactor.add(shared.clone())?;
         lock(&shared.state).slot = slot;
+        let _ = shared.io_slot.set((reactor.clone(), slot));
         Ok(Engine {
             shared,
             io: io.clone(),
@@ -910,7 +920,9 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// directly from the kernel. With many, it sleeps on a condition variable that the I/O
     /// thread signals.
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
-        self.wait_inner(deadline, false)
+        // An inproc peer makes room within microseconds of taking a batch.
+        let spin = self.shared.multi_cpu && self.st().core.has_inproc();
+        self.wait_inner(deadline, spin)
     }
 
     /// [`Guard::wait`] for a caller that waits for input. Input often comes within
@@ -1385,11 +1397,19 @@ impl<H: Handler> State<H> {
             InprocSeen::Joined => {
                 if outgoing {
                     self.event(TransportEvent::Connected {
-                        endpoint,
+                        endpoint: endpoint.clone(),
                         peer: None,
                         peer_addr: None,
                     });
                 }
+                // No handshake over inproc, but the same moment: both sides know each
+                // other and messages flow (what code waiting for it on any transport
+                // wants to see).
+                self.event(TransportEvent::HandshakeSucceeded {
+                    endpoint,
+                    peer: None,
+                    peer_addr: None,
+                });
             }
             InprocSeen::Refused(reason) => {
                 self.core.terminate(p);
@@ -2228,6 +2248,13 @@ impl<H: Handler> Driven for Shared<H> {
         let deferred = std::mem::take(&mut *lock(&self.deferred));
         for ev in deferred.iter().chain(events) {
             st.handle(ev.token, ev.readable, ev.writable, now);
+        }
+        // What inproc peers rang: arrivals and departures (monitor events, pipes that
+        // go), and whatever else came with them.
+        if let Some(pipes) = self.bell.take() {
+            for p in pipes {
+                st.inproc_look(p);
+            }
         }
         st.fire_timers(now);
         if st.core.big_rbufs && !st.sweep_armed {

@@ -70,7 +70,10 @@ fn hwm_sum(a: usize, b: usize) -> usize {
 pub(crate) trait InprocSocket: Send + Sync {
     /// Asks the socket to look at its pipe `pipe` (input, room, or the peer's arrival or
     /// departure). Takes no lock but the bell's; wakes a caller sleeping on the socket.
-    fn ring(&self, pipe: PipeId);
+    /// A `lifecycle` ring (arrival, departure) also has the socket's I/O thread look at
+    /// once, so that its monitor reports it and a departed peer's pipe goes without
+    /// waiting for the socket's next call.
+    fn ring(&self, pipe: PipeId, lifecycle: bool);
     /// Gives the socket a pipe for its `side` of `link` (made by a connect to
     /// `endpoint`). `false`: the socket is closing or closed.
     fn attach(&self, link: &Arc<Link>, side: usize, endpoint: &str) -> bool;
@@ -243,7 +246,7 @@ impl Link {
             None
         };
         drop(st);
-        ring_end(ring);
+        ring_end_as(ring, true);
     }
 
     /// Who the other side of `side` is, once it attached.
@@ -454,7 +457,7 @@ impl Link {
         f.in_flight = 0;
         let ring = st.ends[peer].socket.clone();
         drop(st);
-        ring_end(ring);
+        ring_end_as(ring, true);
     }
 
     /// Whether `side` let go and left nothing for a peer to take (a pending connect that
@@ -492,9 +495,13 @@ fn unpack_bodies(queue: &mut VecDeque<Message>, from: usize, mut packed: Bytes) 
 }
 
 fn ring_end(end: Option<(Weak<dyn InprocSocket>, PipeId)>) {
+    ring_end_as(end, false);
+}
+
+fn ring_end_as(end: Option<(Weak<dyn InprocSocket>, PipeId)>, lifecycle: bool) {
     if let Some((socket, pipe)) = end {
         if let Some(s) = socket.upgrade() {
-            s.ring(pipe);
+            s.ring(pipe, lifecycle);
         }
     }
 }

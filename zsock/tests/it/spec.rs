@@ -1,6 +1,7 @@
 //! libzmq's RFC spec tests (test_spec_req, test_spec_rep, test_spec_dealer,
-//! test_spec_router, test_spec_pushpull) and test_heartbeats, run over ipc instead of
-//! inproc/tcp, with the same assertions.
+//! test_spec_router, test_spec_pushpull) and test_heartbeats, with the same assertions:
+//! the spec tests over ipc and over inproc (as libzmq runs them over inproc and tcp), the
+//! heartbeat tests over ipc (heartbeats are a stream's).
 //!
 //! libzmq sleeps to let connections finish; these tests connect peers one at a time and wait
 //! for each handshake on the monitor, which also fixes the order in which the binder's
@@ -16,6 +17,41 @@ use zsock::{Context, ErrorKind, Flags, Monitor, Socket, SocketOption, SocketType
 
 use crate::ports::{await_event, kind, recv_seq, send_seq, PATIENCE, SETTLE};
 use crate::support::*;
+
+/// Where a test's sockets meet: endpoints in a temporary directory, or inproc names of
+/// the test's context (libzmq runs its spec tests over inproc too).
+pub(crate) enum Via {
+    Ipc(Dir),
+    Inproc,
+}
+
+impl Via {
+    fn ep(&self, name: &str) -> String {
+        match self {
+            Via::Ipc(d) => d.ep(name),
+            Via::Inproc => format!("inproc://{name}"),
+        }
+    }
+}
+
+/// A test `fn NAME(d: Via)` run over both transports: `NAME::ipc` and `NAME::inproc`.
+macro_rules! over_ipc_and_inproc {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn ipc() {
+                super::$name(Via::Ipc(Dir::new()));
+            }
+
+            #[test]
+            fn inproc() {
+                super::$name(Via::Inproc);
+            }
+        }
+    };
+}
 
 /// Connects `peer` to `endpoint` and waits until `binder` (watched by `mon`) has completed
 /// the handshake, so peers join the binder in the order they are connected.
@@ -55,9 +91,7 @@ fn send_without_peers_would_block(t: SocketType, timeout_ms: i32) {
 // test_spec_req
 
 /// "SHALL route outgoing messages to connected peers using a round-robin strategy."
-#[test]
-fn req_round_robins_requests_over_connected_reps() {
-    let d = Dir::new();
+fn req_round_robins_requests_over_connected_reps(d: Via) {
     let ctx = Context::new();
     let mut req = sock(&ctx, SocketType::Req);
     let mon = req.monitor();
@@ -72,12 +106,11 @@ fn req_round_robins_requests_over_connected_reps() {
         recv_seq(&mut req, &["DEF"]);
     }
 }
+over_ipc_and_inproc!(req_round_robins_requests_over_connected_reps);
 
 /// "SHALL accept an incoming message only from the last peer that it sent a request to.
 /// SHALL discard silently any messages received from other peers."
-#[test]
-fn req_accepts_a_reply_only_from_the_peer_it_asked() {
-    let d = Dir::new();
+fn req_accepts_a_reply_only_from_the_peer_it_asked(d: Via) {
     let ctx = Context::new();
     let mut req = sock(&ctx, SocketType::Req);
     // libzmq sets "A" with its NUL (2 bytes) and its helpers send the NUL too; we use "A".
@@ -114,12 +147,11 @@ fn req_accepts_a_reply_only_from_the_peer_it_asked() {
         recv_seq(&mut req, &["GOOD"]);
     }
 }
+over_ipc_and_inproc!(req_accepts_a_reply_only_from_the_peer_it_asked);
 
 /// "The request and reply messages SHALL have this format on the wire: a delimiter,
 /// consisting of an empty frame, added by the REQ socket; one or more data frames."
-#[test]
-fn req_puts_an_empty_delimiter_before_the_request() {
-    let d = Dir::new();
+fn req_puts_an_empty_delimiter_before_the_request(d: Via) {
     let ctx = Context::new();
     let mut req = sock(&ctx, SocketType::Req);
     let mut router = sock(&ctx, SocketType::Router);
@@ -139,6 +171,7 @@ fn req_puts_an_empty_delimiter_before_the_request() {
     send_seq(&mut router, &["", "GHI"]);
     recv_seq(&mut req, &["GHI"]);
 }
+over_ipc_and_inproc!(req_puts_an_empty_delimiter_before_the_request);
 
 #[test]
 fn req_send_without_peers_would_block() {
@@ -149,9 +182,7 @@ fn req_send_without_peers_would_block() {
 // test_spec_rep
 
 /// "SHALL receive incoming messages from its peers using a fair-queuing strategy."
-#[test]
-fn rep_fair_queues_requests_and_answers_each_requester() {
-    let d = Dir::new();
+fn rep_fair_queues_requests_and_answers_each_requester(d: Via) {
     let ctx = Context::new();
     let mut rep = sock(&ctx, SocketType::Rep);
     let mon = rep.monitor();
@@ -184,14 +215,13 @@ fn rep_fair_queues_requests_and_answers_each_requester() {
         recv_seq(r, &[&char::from(b'A' + peer as u8).to_string()]);
     }
 }
+over_ipc_and_inproc!(rep_fair_queues_requests_and_answers_each_requester);
 
 /// "For an incoming message: SHALL remove and store the address envelope, including the
 /// delimiter; SHALL pass the remaining data frames to its calling application; [...] SHALL
 /// prepend the address envelope and delimiter; SHALL deliver this message back to the
 /// originating peer."
-#[test]
-fn rep_strips_and_restores_the_envelope() {
-    let d = Dir::new();
+fn rep_strips_and_restores_the_envelope(d: Via) {
     let ctx = Context::new();
     let mut rep = sock(&ctx, SocketType::Rep);
     let endpoint = rep.bind(&d.ep("rep")).unwrap();
@@ -210,14 +240,13 @@ fn rep_strips_and_restores_the_envelope() {
     send_seq(&mut rep, &["A"]);
     recv_seq(&mut dealer, &["X", "Y", "", "A"]);
 }
+over_ipc_and_inproc!(rep_strips_and_restores_the_envelope);
 
 // ---------------------------------------------------------------------------------------
 // test_spec_dealer
 
 /// "SHALL route outgoing messages to available peers using a round-robin strategy."
-#[test]
-fn dealer_round_robins_over_connected_reps() {
-    let d = Dir::new();
+fn dealer_round_robins_over_connected_reps(d: Via) {
     let ctx = Context::new();
     let mut dealer = sock(&ctx, SocketType::Dealer);
     let mon = dealer.monitor();
@@ -232,11 +261,10 @@ fn dealer_round_robins_over_connected_reps() {
         recv_seq(rep, &["ABC"]);
     }
 }
+over_ipc_and_inproc!(dealer_round_robins_over_connected_reps);
 
 /// "SHALL receive incoming messages from its peers using a fair-queuing strategy."
-#[test]
-fn dealer_fair_queues_incoming_messages() {
-    let d = Dir::new();
+fn dealer_fair_queues_incoming_messages(d: Via) {
     let ctx = Context::new();
     let mut receiver = sock(&ctx, SocketType::Dealer);
     let mon = receiver.monitor();
@@ -255,6 +283,7 @@ fn dealer_fair_queues_incoming_messages() {
         recv_seq(&mut receiver, &["B"]);
     }
 }
+over_ipc_and_inproc!(dealer_fair_queues_incoming_messages);
 
 #[test]
 fn dealer_send_without_peers_would_block() {
@@ -264,9 +293,7 @@ fn dealer_send_without_peers_would_block() {
 /// "SHALL create a double queue when a peer connects to it. If this peer disconnects, the
 /// DEALER socket SHALL destroy its double queue and SHALL discard any messages it
 /// contains." (Disabled in libzmq "until libzmq does this properly".)
-#[test]
-fn dealer_discards_the_queues_of_a_disconnected_peer() {
-    let d = Dir::new();
+fn dealer_discards_the_queues_of_a_disconnected_peer(d: Via) {
     let ctx = Context::new();
     let mut a = sock(&ctx, SocketType::Dealer);
     let a_mon = a.monitor();
@@ -299,16 +326,15 @@ fn dealer_discards_the_queues_of_a_disconnected_peer() {
     assert_no_message(&mut a);
     assert_no_message(&mut b);
 }
+over_ipc_and_inproc!(dealer_discards_the_queues_of_a_disconnected_peer);
 
 // ---------------------------------------------------------------------------------------
 // test_spec_router
 
 /// "SHALL receive incoming messages from its peers using a fair-queuing strategy", each
 /// prefixed with the peer's routing id.
-#[test]
-fn router_fair_queues_and_prefixes_the_routing_id() {
+fn router_fair_queues_and_prefixes_the_routing_id(d: Via) {
     const SERVICES: u8 = 5;
-    let d = Dir::new();
     let ctx = Context::new();
     let mut receiver = sock(&ctx, SocketType::Router);
     let mon = receiver.monitor();
@@ -354,13 +380,12 @@ fn router_fair_queues_and_prefixes_the_routing_id() {
     }
     assert_eq!(sum, 0);
 }
+over_ipc_and_inproc!(router_fair_queues_and_prefixes_the_routing_id);
 
 /// "SHALL create a double queue when a peer connects to it. If this peer disconnects, the
 /// ROUTER socket SHALL destroy its double queue and SHALL discard any messages it
 /// contains." (Disabled in libzmq "until libzmq does this properly".)
-#[test]
-fn router_discards_the_queues_of_a_disconnected_peer() {
-    let d = Dir::new();
+fn router_discards_the_queues_of_a_disconnected_peer(d: Via) {
     let ctx = Context::new();
     let mut a = sock(&ctx, SocketType::Router);
     a.set(SocketOption::RouterMandatory(true)).unwrap();
@@ -396,14 +421,13 @@ fn router_discards_the_queues_of_a_disconnected_peer() {
     assert_no_message(&mut a);
     assert_no_message(&mut b);
 }
+over_ipc_and_inproc!(router_discards_the_queues_of_a_disconnected_peer);
 
 // ---------------------------------------------------------------------------------------
 // test_spec_pushpull
 
 /// PUSH: "SHALL route outgoing messages to connected peers using a round-robin strategy."
-#[test]
-fn push_round_robins_over_connected_pulls() {
-    let d = Dir::new();
+fn push_round_robins_over_connected_pulls(d: Via) {
     let ctx = Context::new();
     let mut push = sock(&ctx, SocketType::Push);
     let mon = push.monitor();
@@ -422,12 +446,11 @@ fn push_round_robins_over_connected_pulls() {
         recv_seq(pull, &["DEF"]);
     }
 }
+over_ipc_and_inproc!(push_round_robins_over_connected_pulls);
 
 /// PULL: "SHALL receive incoming messages from its peers using a fair-queuing strategy."
-#[test]
-fn pull_takes_one_from_each_pusher_before_a_second_from_any() {
+fn pull_takes_one_from_each_pusher_before_a_second_from_any(d: Via) {
     const SERVICES: u8 = 5;
-    let d = Dir::new();
     let ctx = Context::new();
     let mut pull = sock(&ctx, SocketType::Pull);
     let mon = pull.monitor();
@@ -464,6 +487,7 @@ fn pull_takes_one_from_each_pusher_before_a_second_from_any() {
     }
     assert_eq!(second_half, 0);
 }
+over_ipc_and_inproc!(pull_takes_one_from_each_pusher_before_a_second_from_any);
 
 #[test]
 fn push_send_without_peers_would_block() {
@@ -478,9 +502,7 @@ fn push_send_without_peers_would_block() {
 /// holds only where nothing sits between the two pipes (inproc): over ipc (and tcp) the
 /// kernel's socket buffers take many more messages, so those asserts are left out; the
 /// discard assertions are kept.
-#[test]
-fn push_pull_discard_their_queues_when_the_peer_disconnects() {
-    let d = Dir::new();
+fn push_pull_discard_their_queues_when_the_peer_disconnects(d: Via) {
     let ctx = Context::new();
     let mut a = sock(&ctx, SocketType::Push);
     a.set(SocketOption::SndHwm(1)).unwrap();
@@ -511,6 +533,7 @@ fn push_pull_discard_their_queues_when_the_peer_disconnects() {
     send_seq(&mut a, &["ABC"]);
     recv_seq(&mut b, &["ABC"]);
 }
+over_ipc_and_inproc!(push_pull_discard_their_queues_when_the_peer_disconnects);
 
 /// PUSH and PULL: "SHALL either receive or drop multipart messages atomically." A PULL
 /// disconnects while a large multipart message is half-way, reconnects, and must never see

@@ -377,26 +377,70 @@ impl Pipe {
         Some(m)
     }
 
-    /// An inproc pipe's application took `n` messages: they leave the flow's count (at
-    /// once if its writer waits for room, else with the next batch), and an empty queue
-    /// takes the next batch at once. So an inproc pipe's queue is empty only while its
-    /// flow is (marked idle: the next write rings) or a ring is on its way.
+    /// An inproc pipe's application took `n` messages: they leave the flow's count, at
+    /// once if its writer waits for room, else with the next batch.
     fn inproc_taken(&mut self, n: usize) {
         let Some(end) = &mut self.inproc else {
             return;
         };
         end.released += n;
-        if self.inbound.is_empty() || end.link.writer_waits(end.side, end.released) {
-            let discard = self.discard_input;
-            end.link.sync(
-                end.side,
-                &mut self.inbound,
-                &mut self.inbound_bytes,
-                &mut end.released,
-                discard,
-                None,
-            );
+        if end.link.writer_waits(end.side, end.released) {
+            self.inproc_sync(false);
         }
+    }
+
+    /// An inproc pipe's look at its flow: what was taken is counted, and an empty queue
+    /// takes the next batch. With `idle`, a flow found empty is marked idle (the next
+    /// write rings): for a reader that is done with the pipe until then. Returns whether
+    /// the queue has messages now.
+    fn inproc_sync(&mut self, idle: bool) -> bool {
+        let Some(end) = &mut self.inproc else {
+            return !self.inbound.is_empty();
+        };
+        let discard = self.discard_input;
+        end.link.sync(
+            end.side,
+            &mut self.inbound,
+            &mut self.inbound_bytes,
+            &mut end.released,
+            discard,
+            idle,
+            None,
+        );
+        !self.inbound.is_empty()
+    }
+
+    /// An inproc pipe whose queue ran empty takes the next batch, when the caller wants
+    /// its next message (not as it takes the last one, which it gets at once). While the
+    /// batches are small, a reader faster than its writer would take one message per
+    /// look, each look contending with the writer for the link: on a machine with more
+    /// than one CPU it lets [`INPROC_BATCH_GAP`] pass since its last look first, and the
+    /// writer fills a batch meanwhile. A reply after a round trip comes later than that
+    /// and waits for nothing.
+    fn inproc_refill(&mut self, multi_cpu: bool) -> bool {
+        let Some(end) = &mut self.inproc else {
+            return false;
+        };
+        if multi_cpu && end.last_batch > 0 && end.last_batch < INPROC_SMALL_BATCH {
+            let gap = INPROC_BATCH_GAP.as_nanos() as u64;
+            while sys::monotonic_ns().saturating_sub(end.last_look) < gap {
+                std::hint::spin_loop();
+            }
+        }
+        self.inproc_sync(true);
+        if let Some(end) = &mut self.inproc {
+            end.last_batch = self.inbound.len();
+            end.last_look = sys::monotonic_ns();
+        }
+        !self.inbound.is_empty()
+    }
+
+    /// Whether an inproc pipe's flow has messages it has not taken yet (for readiness:
+    /// nothing is taken).
+    fn inproc_pending(&self) -> bool {
+        self.inproc
+            .as_ref()
+            .is_some_and(|end| end.link.has_input(end.side))
     }
 
     /// Whether the pipe, with `lent` more messages in the caller's hands, is at RCVHWM
@@ -438,6 +482,13 @@ impl Pipe {
                 && self.inbound_bytes <= READ_AHEAD_MAX / 2)
     }
 }
+
+/// Below this many messages a reader's batch counts as small (see `Pipe::inproc_refill`).
+const INPROC_SMALL_BATCH: usize = 16;
+
+/// How long a reader of small batches lets pass between its looks at an inproc flow (see
+/// `Pipe::inproc_refill`).
+const INPROC_BATCH_GAP: std::time::Duration = std::time::Duration::from_micros(1);
 
 /// What a connection reads ahead of the application, in bytes of queued messages, before
 /// it leaves the rest in the kernel, under any RCVHWM but 0 (no limit, as asked): RCVHWM
@@ -549,6 +600,8 @@ pub struct Core {
     pub(crate) retime: Vec<Key>,
     /// Connections whose mio interest must change (WRITABLE on or off).
     pub(crate) reregister: Vec<Key>,
+    /// This process may run on more than one CPU (see `Pipe::inproc_refill`).
+    pub(crate) multi_cpu: bool,
 }
 
 impl Core {
@@ -581,6 +634,7 @@ impl Core {
             doomed: Vec::new(),
             retime: Vec::new(),
             reregister: Vec::new(),
+            multi_cpu: false,
         }
     }
 
@@ -696,11 +750,13 @@ impl Core {
             inbound_bytes,
             &mut end.released,
             drop_data || *discard_input,
+            false,
             pub_side.then_some(&mut subs),
         );
-        if !inbound.is_empty() {
-            Core::list(&mut self.readable, p, id);
-        }
+        // Listed even with nothing taken: a ring that found its message taken already
+        // (the reader took it on its own meanwhile) does not mark the flow idle, and the
+        // reader's next turn at the pipe does (or takes what came since).
+        Core::list(&mut self.readable, p, id);
         if seen == InprocSeen::Joined {
             self.notify(Notice::Connected(id));
         }
@@ -772,6 +828,7 @@ impl Core {
                 &mut p.inbound,
                 &mut p.inbound_bytes,
                 &mut end.released,
+                true,
                 true,
                 None,
             );
@@ -1190,7 +1247,9 @@ impl Core {
     /// For readiness checks (EVENTS, poll), which must not cost a system call per idle
     /// connection.
     pub fn has_queued(&self, id: PipeId) -> bool {
-        self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
+        self.pipes
+            .get(id)
+            .is_some_and(|p| !p.inbound.is_empty() || p.inproc_pending())
     }
 
     /// Whether a received message waits on the pipe (reading from the socket if the queue
@@ -1202,7 +1261,11 @@ impl Core {
         if !p.inbound.is_empty() {
             return true;
         }
-        if let Some(c) = p.conn {
+        let conn = p.conn;
+        if let Some(p) = self.pipes.get_mut(id).filter(|p| p.inproc.is_some()) {
+            return p.inproc_sync(true);
+        }
+        if let Some(c) = conn {
             self.read_conn(c, Side::Caller);
         }
         self.pipes.get(id).is_some_and(|p| !p.inbound.is_empty())
@@ -1225,11 +1288,9 @@ impl Core {
         p.inbound_bytes = 0;
         if p.inproc.is_some() {
             // Lent messages leave an inproc flow's count (its HWM counts what the peer
-            // wrote and this socket has not taken); the next batch comes in now.
+            // wrote and this socket has not taken); the pipe stays listed, and its next
+            // batch is taken at its next turn.
             p.inproc_taken(n);
-            if !p.inbound.is_empty() {
-                Core::list(&mut self.readable, p, id);
-            }
         }
         if p.draining && p.inbound.is_empty() {
             self.remove_pipe(id);
@@ -1331,7 +1392,7 @@ impl Core {
             let Some(p) = self.pipes.get_mut(id) else {
                 continue; // gone
             };
-            if p.inbound.is_empty() {
+            if p.inbound.is_empty() && !p.inproc_refill(self.multi_cpu) {
                 p.listed = false;
                 continue;
             }
@@ -1340,7 +1401,8 @@ impl Core {
                 continue;
             }
             let m = p.take()?;
-            if p.inbound.is_empty() {
+            // (An inproc pipe stays listed: its flow may hold more, taken at its next turn.)
+            if p.inbound.is_empty() && (p.inproc.is_none() || p.draining) {
                 p.listed = false;
                 if p.draining {
                     self.remove_pipe(id);
@@ -1379,13 +1441,16 @@ impl Core {
         self.readable.iter().any(|&id| {
             self.pipes
                 .get(id)
-                .is_some_and(|p| !p.inbound.is_empty() && accept(id))
+                .is_some_and(|p| (!p.inbound.is_empty() || p.inproc_pending()) && accept(id))
         })
     }
 
     /// Takes the next message already queued on a pipe, without reading its socket.
     pub fn recv_queued(&mut self, id: PipeId) -> Option<Message> {
         let p = self.pipes.get_mut(id)?;
+        if p.inbound.is_empty() && !p.draining {
+            p.inproc_refill(self.multi_cpu);
+        }
         let m = p.take();
         if p.draining && p.inbound.is_empty() {
             self.remove_pipe(id);
@@ -1426,6 +1491,10 @@ impl Core {
                 self.read_conn(c, Side::Caller);
             }
             return Some(m);
+        }
+        if p.inproc.is_some() {
+            p.inproc_refill(self.multi_cpu);
+            return p.take();
         }
         let c = p.conn?;
         // A paused connection may hold whole messages in its buffer, which no poll reports.

@@ -358,6 +358,7 @@ impl<H: Handler> Engine<H> {
     pub fn with_io(io: &IoThreads, config: Config, handler: H) -> io::Result<Engine<H>> {
         let reactor = io.pick()?;
         let mut core = Core::new(config.socket_type);
+        core.multi_cpu = multi_cpu();
         let core_room_wait = core.room_wait.clone();
         core.sndhwm = config.sndhwm;
         core.rcvhwm = config.rcvhwm;
@@ -1370,6 +1371,8 @@ impl<H: Handler> State<H> {
                 link: link.clone(),
                 side,
                 released: 0,
+                last_batch: 0,
+                last_look: 0,
             },
         );
         self.core.notify(Notice::Attached(p));

@@ -254,6 +254,19 @@ impl Link {
         lock(&self.state).ends[1 - side].info.clone()
     }
 
+    /// Whether the reader `side` has messages in the flow it has not taken yet (for
+    /// readiness). None: the flow is marked idle, so that the next write rings (a caller
+    /// told "nothing" may wait on the notify descriptor next).
+    pub(crate) fn has_input(&self, side: usize) -> bool {
+        let mut st = lock(&self.state);
+        let f = &mut st.flows[1 - side];
+        if f.msgs.is_empty() {
+            f.reader_idle = true;
+            return false;
+        }
+        true
+    }
+
     /// Whether the pair was refused (incompatible socket types).
     pub(crate) fn is_refused(&self) -> bool {
         lock(&self.state).refused
@@ -375,8 +388,8 @@ impl Link {
     /// The reader `side`'s look at what its peer wrote: counts `released` messages as
     /// taken (ringing a writer waiting for room); moves the next batch into `queue` if
     /// it is empty (`bytes`: their size), dropping it instead with `discard`; takes the
-    /// subscription changes into `subs` when given. When nothing is left the flow is
-    /// marked idle, so the next write rings.
+    /// subscription changes into `subs` when given. When nothing is left and
+    /// `idle_if_empty` says so, the flow is marked idle, so the next write rings.
     pub(crate) fn sync(
         &self,
         side: usize,
@@ -384,6 +397,7 @@ impl Link {
         bytes: &mut usize,
         released: &mut usize,
         discard: bool,
+        idle_if_empty: bool,
         subs: Option<&mut Vec<Subscription>>,
     ) -> Synced {
         let peer = 1 - side;
@@ -406,7 +420,7 @@ impl Link {
             std::mem::swap(queue, &mut f.msgs);
             *bytes = std::mem::take(&mut f.bytes);
             if queue.is_empty() {
-                f.reader_idle = true;
+                f.reader_idle |= idle_if_empty;
             } else {
                 unpack = Some((0, f.packed.split().freeze()));
             }
@@ -512,6 +526,10 @@ pub(crate) struct InprocEnd {
     pub(crate) side: usize,
     /// Messages the application took since the flow was last told.
     pub(crate) released: usize,
+    /// How many messages the reader's last look took, and when it was
+    /// ([`crate::sys::monotonic_ns`]).
+    pub(crate) last_batch: usize,
+    pub(crate) last_look: u64,
 }
 
 impl std::fmt::Debug for InprocEnd {

@@ -530,3 +530,57 @@ fn conflate_keeps_the_newest_message() {
     assert_eq!(pull.recv(Flags::NONE).unwrap(), "newest");
     assert_no_message(&mut pull);
 }
+
+#[test]
+fn the_descriptor_fires_for_a_message_after_events_said_none() {
+    use std::os::fd::AsRawFd;
+    use zsock::Events;
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://fd").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://fd").unwrap();
+    let fd = pull.fd().as_raw_fd();
+    for round in 0..100u32 {
+        push.send(round.to_be_bytes().as_slice(), Flags::NONE)
+            .unwrap();
+        assert_eq!(
+            pull.recv(Flags::NONE).unwrap(),
+            round.to_be_bytes().as_slice()
+        );
+        // "Nothing" (which empties the descriptor): the next message must make the
+        // descriptor readable, as an event loop waiting on it expects.
+        assert!(!pull.events().contains(Events::POLLIN));
+        push.send("next", Flags::NONE).unwrap();
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd, count 1.
+        let rc = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+        assert_eq!(rc, 1, "round {round}: the descriptor did not fire");
+        assert!(pull.events().contains(Events::POLLIN));
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), "next");
+    }
+}
+
+#[test]
+fn a_poll_started_before_the_send_is_woken() {
+    use zsock::{poll, Events, PollItem};
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://poll").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://poll").unwrap();
+    push.send("first", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first");
+    let t = std::thread::spawn(move || {
+        let mut items = [PollItem::new(&pull, Events::POLLIN)];
+        poll(&mut items, Some(std::time::Duration::from_secs(10))).unwrap();
+        assert!(items[0].is_readable());
+        pull.recv(Flags::NONE).unwrap()
+    });
+    push.send("late", Flags::NONE).unwrap();
+    assert_eq!(t.join().unwrap(), "late");
+}

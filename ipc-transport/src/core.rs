@@ -44,6 +44,7 @@ use zmtp_codec::{FrameHeader, Handshake, Heartbeat, Limits, PeerInfo, SocketType
 
 pub(crate) use crate::connection::CloseReason;
 use crate::connection::{Connection, Copied, Inbox, Outgoing, SMALL_SEND};
+use crate::inproc::Look;
 
 use crate::slab::{Key, Slab};
 use crate::transport::{Link, Stream};
@@ -403,8 +404,10 @@ impl Pipe {
             &mut self.inbound,
             &mut self.inbound_bytes,
             &mut end.released,
-            discard,
-            idle,
+            Look {
+                discard,
+                idle_if_empty: idle,
+            },
             None,
         );
         !self.inbound.is_empty()
@@ -749,8 +752,10 @@ impl Core {
             inbound,
             inbound_bytes,
             &mut end.released,
-            drop_data || *discard_input,
-            false,
+            Look {
+                discard: drop_data || *discard_input,
+                idle_if_empty: false,
+            },
             pub_side.then_some(&mut subs),
         );
         // Listed even with nothing taken: a ring that found its message taken already
@@ -828,8 +833,10 @@ impl Core {
                 &mut p.inbound,
                 &mut p.inbound_bytes,
                 &mut end.released,
-                true,
-                true,
+                Look {
+                    discard: true,
+                    idle_if_empty: true,
+                },
                 None,
             );
             return;

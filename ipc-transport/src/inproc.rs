@@ -179,6 +179,15 @@ pub(crate) struct Link {
     low_water: [AtomicUsize; 2],
 }
 
+/// How a reader looks at its flow ([`Link::sync`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Look {
+    /// Drop what is taken (PUB, a discarded pipe, REQ's stale replies).
+    pub(crate) discard: bool,
+    /// Mark the flow idle if nothing is left (the next write rings).
+    pub(crate) idle_if_empty: bool,
+}
+
 /// What a reader learned from [`Link::sync`].
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Synced {
@@ -387,19 +396,22 @@ impl Link {
 
     /// The reader `side`'s look at what its peer wrote: counts `released` messages as
     /// taken (ringing a writer waiting for room); moves the next batch into `queue` if
-    /// it is empty (`bytes`: their size), dropping it instead with `discard`; takes the
-    /// subscription changes into `subs` when given. When nothing is left and
-    /// `idle_if_empty` says so, the flow is marked idle, so the next write rings.
+    /// it is empty (`bytes`: their size), or drops it if the look says to discard; takes the
+    /// subscription changes into `subs` when given. When nothing is left and the look
+    /// says so, the flow is marked idle, so the next write rings.
     pub(crate) fn sync(
         &self,
         side: usize,
         queue: &mut VecDeque<Message>,
         bytes: &mut usize,
         released: &mut usize,
-        discard: bool,
-        idle_if_empty: bool,
+        how: Look,
         subs: Option<&mut Vec<Subscription>>,
     ) -> Synced {
+        let Look {
+            discard,
+            idle_if_empty,
+        } = how;
         let peer = 1 - side;
         let mut st = lock(&self.state);
         let peer_closed = st.ends[peer].closed || st.refused;

@@ -584,3 +584,96 @@ fn a_poll_started_before_the_send_is_woken() {
     push.send("late", Flags::NONE).unwrap();
     assert_eq!(t.join().unwrap(), "late");
 }
+
+// ---------------------------------------------------------------------------------------
+// libzmq's test_hwm (inproc): how many messages a PUSH queues before it would block.
+
+const MAX_SENDS: usize = 10_000;
+
+/// Sends empty messages without waiting until refused or [`MAX_SENDS`]; how many.
+fn send_until_blocked(s: &mut zsock::Socket) -> usize {
+    let mut n = 0;
+    while n < MAX_SENDS && s.send(b"", Flags::DONTWAIT).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+/// Receives without waiting until nothing is left; how many.
+fn recv_all(s: &mut zsock::Socket) -> usize {
+    let mut n = 0;
+    while s.recv(Flags::DONTWAIT).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+/// libzmq's `count_msg`: a PULL with `rcvhwm` and a PUSH with `sndhwm`, joined in the order
+/// given; the PUSH sends until refused, the PULL receives all of it, and then one more
+/// message goes through. Returns how many were queued.
+fn count_msg(sndhwm: i32, rcvhwm: i32, bind_first: bool) -> usize {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(rcvhwm)).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(sndhwm)).unwrap();
+    if bind_first {
+        pull.bind("inproc://a").unwrap();
+        push.connect("inproc://a").unwrap();
+    } else {
+        push.connect("inproc://a").unwrap();
+        pull.bind("inproc://a").unwrap();
+    }
+    let sent = send_until_blocked(&mut push);
+    assert_eq!(recv_all(&mut pull), sent);
+    push.send(b"", Flags::NONE).unwrap();
+    pull.recv(Flags::NONE).unwrap();
+    sent
+}
+
+#[test]
+fn hwm_defaults_queue_2000() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://a").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://a").unwrap();
+    let sent = send_until_blocked(&mut push);
+    assert_eq!(recv_all(&mut pull), sent);
+    // 1000 on each side.
+    assert_eq!(sent, 2000);
+}
+
+#[test]
+fn hwm_counts_as_libzmq_does_in_either_order() {
+    for bind_first in [true, false] {
+        for (snd, rcv, queued) in [
+            (0, 0, MAX_SENDS),
+            (1, 0, MAX_SENDS),
+            (0, 1, MAX_SENDS),
+            (1, 1, 2),
+        ] {
+            assert_eq!(
+                count_msg(snd, rcv, bind_first),
+                queued,
+                "SNDHWM {snd}, RCVHWM {rcv}, bind first: {bind_first}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hwm_before_any_bind_is_the_senders_and_survives_its_close() {
+    let ctx = Context::new();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(1)).unwrap();
+    push.set(SocketOption::Linger(-1)).unwrap();
+    push.connect("inproc://a").unwrap();
+    let sent = send_until_blocked(&mut push);
+    assert_eq!(sent, 1);
+    drop(push);
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(0)).unwrap();
+    pull.bind("inproc://a").unwrap();
+    assert_eq!(recv_all(&mut pull), 1);
+}

@@ -27,11 +27,12 @@ fn asock(ctx: &Context, t: SocketType) -> AsyncSocket {
     AsyncSocket::new(ctx.socket(t).unwrap()).unwrap()
 }
 
-/// A bound REP and a connected REQ over `transport` ("ipc" or "tcp").
+/// A bound REP and a connected REQ over `transport` ("ipc", "tcp" or "inproc").
 fn req_rep(ctx: &Context, transport: &str) -> (AsyncSocket, AsyncSocket) {
     let rep = asock(ctx, SocketType::Rep);
     let ep = match transport {
         "ipc" => rep.get_ref().bind("ipc://*").unwrap(),
+        "inproc" => rep.get_ref().bind("inproc://req-rep").unwrap(),
         _ => rep.get_ref().bind("tcp://127.0.0.1:*").unwrap(),
     };
     let req = asock(ctx, SocketType::Req);
@@ -68,6 +69,43 @@ async fn req_rep_over_tcp_on_the_multi_thread_runtime() {
     let ctx = Context::new();
     let (rep, req) = req_rep(&ctx, "tcp");
     within("1000 round trips", round_trips(rep, req, 1000)).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn req_rep_over_inproc_on_the_current_thread_runtime() {
+    let ctx = Context::new();
+    let (rep, req) = req_rep(&ctx, "inproc");
+    within("1000 round trips", round_trips(rep, req, 1000)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn req_rep_over_inproc_on_the_multi_thread_runtime() {
+    let ctx = Context::new();
+    let (rep, req) = req_rep(&ctx, "inproc");
+    within("1000 round trips", round_trips(rep, req, 1000)).await;
+}
+
+/// An async PULL fed over inproc by a blocking PUSH in another thread: every message, in
+/// order, whether it came while the task waited or while it was busy.
+#[tokio::test(flavor = "current_thread")]
+async fn an_async_pull_takes_an_inproc_stream_from_a_thread() {
+    let ctx = Context::new();
+    let mut pull = asock(&ctx, SocketType::Pull);
+    pull.get_ref().bind("inproc://stream").unwrap();
+    let mut push = ctx.socket(SocketType::Push).unwrap();
+    push.connect("inproc://stream").unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..20_000u32 {
+            push.send(i.to_be_bytes().as_slice(), zsock::Flags::NONE)
+                .unwrap();
+        }
+        push
+    });
+    for i in 0..20_000u32 {
+        let m = within("the next message", pull.recv()).await.unwrap();
+        assert_eq!(m, i.to_be_bytes().as_slice());
+    }
+    let _push = sender.join().unwrap();
 }
 
 /// A PUSH used as a Sink, a PULL as a Stream: every message, whole and in order, multipart

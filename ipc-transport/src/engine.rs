@@ -122,6 +122,8 @@ pub struct State<H> {
     waiters: usize,
     closing: Option<Option<Instant>>,
     shutdown: bool,
+    /// The context was shut down ([`Terminator::terminate`]): calls say ETERM.
+    terminated: bool,
     seed: u64,
     fd_armed: bool,
     /// The wait set of [`Engine::wait_fd`], once made: connections lent to an event loop's
@@ -304,6 +306,42 @@ impl<H: Handler> Watcher<H> {
     }
 }
 
+/// Ends a socket's blocking calls from any thread, for a context's shutdown (libzmq's
+/// `zmq_ctx_shutdown`): it does not keep the socket alive.
+pub struct Terminator {
+    socket: Weak<dyn Terminate>,
+}
+
+trait Terminate: Send + Sync {
+    fn terminate(&self);
+}
+
+impl<H: Handler> Terminate for Shared<H> {
+    fn terminate(&self) {
+        let mut st = lock(&self.state);
+        st.terminated = true;
+        // Every waiter looks again and sees it: callers on the condition variable or
+        // the notify descriptor, pollers and event loops on the descriptor.
+        self.cond.notify_all();
+        self.signal_fd();
+    }
+}
+
+impl Terminator {
+    /// Marks the socket terminated and wakes whoever waits on it; its calls then say
+    /// ETERM ([`Guard::is_terminated`]). Nothing if the socket is gone.
+    pub fn terminate(&self) {
+        if let Some(s) = self.socket.upgrade() {
+            s.terminate();
+        }
+    }
+
+    /// Whether the socket is gone (closed and finished).
+    pub fn is_gone(&self) -> bool {
+        self.socket.strong_count() == 0
+    }
+}
+
 /// A closed socket's remaining work (lingering output): [`Closing::wait`] waits for it.
 pub struct Closing {
     socket: Arc<dyn Finish>,
@@ -382,6 +420,7 @@ impl<H: Handler> Engine<H> {
                 waiters: 0,
                 closing: None,
                 shutdown: false,
+                terminated: false,
                 seed,
                 fd_armed: false,
                 wait_set: None,
@@ -464,6 +503,13 @@ impl<H: Handler> Engine<H> {
         Watcher {
             shared: self.shared.clone(),
         }
+    }
+
+    /// A handle that ends the socket's blocking calls from another thread (a context's
+    /// shutdown).
+    pub fn terminator(&self) -> Terminator {
+        let me: Weak<dyn Terminate> = self.shared.me.clone();
+        Terminator { socket: me }
     }
 
     /// A handle that reads monitor events from any thread.
@@ -845,6 +891,12 @@ impl<'a, H: Handler> Guard<'a, H> {
     #[inline]
     pub fn holding(&mut self, n: usize) {
         self.st().core.set_lent(n);
+    }
+
+    /// Whether the socket's context was shut down ([`Terminator::terminate`]): every call
+    /// but close says ETERM.
+    pub fn is_terminated(&mut self) -> bool {
+        self.st().terminated
     }
 
     /// The pipes.

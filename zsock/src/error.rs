@@ -133,6 +133,13 @@ impl Error {
         Error::new(ErrorKind::Again, what)
     }
 
+    pub(crate) fn terminated() -> Error {
+        Error::new(
+            ErrorKind::Terminated,
+            "the socket's context was shut down (Context::shutdown): close the socket",
+        )
+    }
+
     pub(crate) fn fsm(what: &str) -> Error {
         Error::new(ErrorKind::Fsm, what)
     }

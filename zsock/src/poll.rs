@@ -85,6 +85,9 @@ impl PollItem {
             .watcher
             .lock()
             .ok_or_else(|| Error::new(ErrorKind::NotSocket, "a poll item's socket is closed"))?;
+        if g.is_terminated() {
+            return Err(Error::terminated());
+        }
         // The socket holds input of its own: taken ahead (the engine counts it) or a
         // message partly received.
         let holds = self.partial.load(Ordering::Relaxed) || g.parts().1.lent() > 0;

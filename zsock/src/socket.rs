@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ipc_transport::{
     Closing, Config, Core, Engine, Guard, IoThreads, Message, PipeId, RecvRead, SendWait,
-    TcpOptions, Watcher,
+    TcpOptions, Terminator, Watcher,
 };
 use zmtp_codec::SocketType;
 
@@ -91,6 +91,11 @@ struct ContextShared {
     lingering: Mutex<Vec<Closing>>,
     /// The I/O threads, started with the first socket.
     io: Mutex<IoState>,
+    /// [`Context::shutdown`] was called.
+    shut: std::sync::atomic::AtomicBool,
+    /// The context's sockets, for [`Context::shutdown`] (gone ones are dropped as new
+    /// ones come).
+    sockets: Mutex<Vec<Terminator>>,
 }
 
 #[derive(Default)]
@@ -149,8 +154,11 @@ impl Context {
         }
     }
 
-    /// Creates a socket of type `t`.
+    /// Creates a socket of type `t`. ETERM once the context was shut down.
     pub fn socket(&self, t: SocketType) -> Result<Socket> {
+        if self.shared.shut.load(Ordering::SeqCst) {
+            return Err(Error::terminated());
+        }
         let io = {
             let mut io = self.shared.io.lock().unwrap_or_else(|e| e.into_inner());
             match &io.threads {
@@ -162,7 +170,41 @@ impl Context {
                 }
             }
         };
-        Socket::new(self.shared.clone(), &io, t)
+        let socket = Socket::new(self.shared.clone(), &io, t)?;
+        let mut sockets = self
+            .shared
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if sockets.len() >= 64 && sockets.len().is_power_of_two() {
+            sockets.retain(|s| !s.is_gone());
+        }
+        sockets.push(socket.engine().terminator());
+        drop(sockets);
+        // (A shutdown that ran meanwhile did not see this socket.)
+        if self.shared.shut.load(Ordering::SeqCst) {
+            socket.engine().terminator().terminate();
+        }
+        Ok(socket)
+    }
+
+    /// Shuts the context down, as `zmq_ctx_shutdown` does: every blocking call on its
+    /// sockets, in any thread, returns ETERM ([`ErrorKind::Terminated`]) and so do later
+    /// sends, receives, polls, binds and connects; new sockets cannot be made. The sockets
+    /// still need closing (dropping), which sends what they queued within their LINGER.
+    /// This is how threads blocked in `recv` (an inproc worker, say) are told to stop.
+    pub fn shutdown(&self) {
+        self.shared.shut.store(true, Ordering::SeqCst);
+        let sockets = std::mem::take(
+            &mut *self
+                .shared
+                .sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for s in &sockets {
+            s.terminate();
+        }
     }
 
     /// Waits for every socket closed so far to finish lingering. Also done on drop of the
@@ -319,6 +361,14 @@ impl Socket {
         self.engine.as_ref().expect(ENGINE)
     }
 
+    /// ETERM once the context was shut down.
+    fn check_live(&self) -> Result<()> {
+        if self.engine().lock().is_terminated() {
+            return Err(Error::terminated());
+        }
+        Ok(())
+    }
+
     /// The socket's type (ZMQ_TYPE).
     pub fn socket_type(&self) -> SocketType {
         self.socket_type
@@ -331,6 +381,7 @@ impl Socket {
     /// context's: another socket of the same context holding it is EADDRINUSE, and the
     /// connects that waited for it are joined now.
     pub fn bind(&self, endpoint: &str) -> Result<String> {
+        self.check_live()?;
         let resolved = self.engine().bind(endpoint)?;
         self.last_endpoint.replace(resolved.clone());
         Ok(resolved)
@@ -342,6 +393,7 @@ impl Socket {
     /// made (and remade) in the background, so connecting before the peer binds works
     /// (over inproc, what is sent meanwhile waits for the bind, up to SNDHWM).
     pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.check_live()?;
         {
             let mut g = self.engine().lock();
             let id = g.handler().opts.connect_routing_id.take();
@@ -447,6 +499,9 @@ impl Socket {
         let deadline = deadline_of(self.local.sndtimeo);
         let mut g = self.lock();
         loop {
+            if g.is_terminated() {
+                return Err(Error::terminated());
+            }
             let (routing, core) = g.parts();
             if !routing.opts.router_mandatory {
                 return Ok(());
@@ -616,6 +671,9 @@ impl Socket {
         let wait = self.send_wait(flags);
         let mut g = self.lock();
         loop {
+            if g.is_terminated() {
+                return Err(Error::terminated());
+            }
             let (routing, core) = g.parts();
             match attempt(routing, core, wait) {
                 Ok(()) => return Ok(()),
@@ -659,6 +717,9 @@ impl Socket {
         let deadline = deadline_of(self.local.sndtimeo);
         let mut g = self.lock();
         loop {
+            if g.is_terminated() {
+                return Err(Error::terminated());
+            }
             let (routing, core) = g.parts();
             if routing.can_send(core) {
                 return Ok(());
@@ -771,6 +832,9 @@ impl Socket {
                 RecvRead::Now
             };
         loop {
+            if g.is_terminated() {
+                return Err(Error::terminated());
+            }
             let (routing, core) = g.parts();
             match routing.recv(core, read) {
                 Ok((mut from, mut m)) => {

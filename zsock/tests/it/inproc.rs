@@ -677,3 +677,66 @@ fn hwm_before_any_bind_is_the_senders_and_survives_its_close() {
     pull.bind("inproc://a").unwrap();
     assert_eq!(recv_all(&mut pull), 1);
 }
+
+// ---------------------------------------------------------------------------------------
+// libzmq's test_ctx_destroy: a context shut down ends the blocking calls of its sockets.
+
+#[test]
+fn ctx_destroy_after_close() {
+    let ctx = Context::new();
+    let s = sock(&ctx, SocketType::Pull);
+    drop(s);
+    drop(ctx);
+}
+
+#[test]
+fn ctx_shutdown_ends_a_blocking_receive_in_another_thread() {
+    let ctx = Context::new();
+    let mut pull = ctx.socket(SocketType::Pull).unwrap(); // no RCVTIMEO: blocks for ever
+    pull.bind("inproc://shutdown").unwrap();
+    let receiver = std::thread::spawn(move || {
+        let e = pull.recv(Flags::NONE).unwrap_err();
+        (e.kind(), pull)
+    });
+    ctx.shutdown();
+    let (kind, pull) = receiver.join().unwrap();
+    assert_eq!(kind, ErrorKind::Terminated);
+    // Every later call says so too; closing works; new sockets are refused.
+    let mut pull = pull;
+    assert_eq!(
+        pull.recv(Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Terminated
+    );
+    assert_eq!(
+        pull.connect("inproc://other").unwrap_err().kind(),
+        ErrorKind::Terminated
+    );
+    drop(pull);
+    assert_eq!(
+        ctx.socket(SocketType::Pull).unwrap_err().kind(),
+        ErrorKind::Terminated
+    );
+}
+
+#[test]
+fn ctx_shutdown_ends_blocking_sends_and_polls() {
+    use zsock::{poll, Events, PollItem};
+    let ctx = Context::new();
+    let mut push = ctx.socket(SocketType::Push).unwrap();
+    push.connect("inproc://nobody").unwrap();
+    push.set(SocketOption::SndHwm(1)).unwrap();
+    let sub = ctx.socket(SocketType::Sub).unwrap();
+    let sender = std::thread::spawn(move || loop {
+        // Fills the pending connect's queue, then blocks.
+        if let Err(e) = push.send("x", Flags::NONE) {
+            return e.kind();
+        }
+    });
+    let poller = std::thread::spawn(move || {
+        let mut items = [PollItem::new(&sub, Events::POLLIN)];
+        poll(&mut items, None).unwrap_err().kind()
+    });
+    ctx.shutdown();
+    assert_eq!(sender.join().unwrap(), ErrorKind::Terminated);
+    assert_eq!(poller.join().unwrap(), ErrorKind::Terminated);
+}

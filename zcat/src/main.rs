@@ -421,6 +421,18 @@ fn endpoint_error(verb: &str, ep: &str, e: &zsock::Error) -> String {
 /// Binds `sock` to each of `binds` (printing `bound EP`, with the real path or port of a
 /// wildcard) and connects it to each of `connects`.
 pub(crate) fn attach(sock: &Socket, binds: &[String], connects: &[String]) -> Result<(), String> {
+    // An inproc name joins sockets of one process: no other process could ever meet it,
+    // and a connect would wait for ever.
+    let verbs = binds.iter().map(|ep| ("bind", ep));
+    let verbs = verbs.chain(connects.iter().map(|ep| ("connect", ep)));
+    for (verb, ep) in verbs {
+        if ep.starts_with("inproc://") {
+            return Err(format!(
+                "cannot {verb} {ep}: inproc:// joins sockets of one process, and zcat's \
+                 peers are other processes; use ipc:// or tcp://"
+            ));
+        }
+    }
     for ep in binds {
         let bound = sock.bind(ep).map_err(|e| endpoint_error("bind", ep, &e))?;
         eprintln!("bound {bound}");

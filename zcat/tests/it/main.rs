@@ -293,7 +293,8 @@ fn errors_name_the_cause_and_exit_2() {
     let long = format!("ipc:///{}", "x".repeat(120));
     for (args, needle) in [
         (vec!["pull", "--bind", long.as_str()], "limit is 107"),
-        (vec!["pull", "--connect", "inproc://x"], "does not carry"),
+        (vec!["pull", "--connect", "inproc://x"], "one process"),
+        (vec!["pull", "--bind", "inproc://x"], "one process"),
         (vec!["pull", "--bind", "ipc://@"], "needs a name"),
         (
             vec!["pull", "--bind", "ipc:///tmp/x", "--no-such-option", "1"],

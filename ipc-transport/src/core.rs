@@ -384,8 +384,8 @@ impl Pipe {
         let Some(end) = &mut self.inproc else {
             return;
         };
-        end.released += n;
-        if end.link.writer_waits(end.side, end.released) {
+        end.reader.released += n;
+        if end.link.writer_waits(end.side, end.reader.released) {
             self.inproc_sync(false);
         }
     }
@@ -403,7 +403,7 @@ impl Pipe {
             end.side,
             &mut self.inbound,
             &mut self.inbound_bytes,
-            &mut end.released,
+            &mut end.reader,
             Look {
                 discard,
                 idle_if_empty: idle,
@@ -419,7 +419,11 @@ impl Pipe {
     /// look, each look contending with the writer for the link: on a machine with more
     /// than one CPU it lets [`INPROC_BATCH_GAP`] pass since its last look first, and the
     /// writer fills a batch meanwhile. A reply after a round trip comes later than that
-    /// and waits for nothing.
+    /// and waits for nothing. A flow found empty is not marked idle here (its writer
+    /// would ring for the next message, and a reader that keeps up would be rung per
+    /// catch-up): the caller puts the pipe on the list of unwatched pipes, marked idle
+    /// once the socket is about to tell its caller "nothing" or to sleep
+    /// ([`Core::inproc_watch`]).
     fn inproc_refill(&mut self, multi_cpu: bool) -> bool {
         let Some(end) = &mut self.inproc else {
             return false;
@@ -430,12 +434,21 @@ impl Pipe {
                 std::hint::spin_loop();
             }
         }
-        self.inproc_sync(true);
+        self.inproc_sync(false);
         if let Some(end) = &mut self.inproc {
             end.last_batch = self.inbound.len();
             end.last_look = sys::monotonic_ns();
         }
         !self.inbound.is_empty()
+    }
+
+    /// An inproc pipe found its flow empty without marking it idle: whether it is new on
+    /// the socket's list of such pipes (see [`Core::inproc_watch`]).
+    fn unwatch(&mut self) -> bool {
+        match &mut self.inproc {
+            Some(end) if !self.draining => !std::mem::replace(&mut end.unwatched, true),
+            _ => false,
+        }
     }
 
     /// Whether an inproc pipe's flow has messages it has not taken yet (for readiness:
@@ -605,6 +618,8 @@ pub struct Core {
     pub(crate) reregister: Vec<Key>,
     /// This process may run on more than one CPU (see `Pipe::inproc_refill`).
     pub(crate) multi_cpu: bool,
+    /// Inproc pipes found empty and not yet marked idle (see [`Core::inproc_watch`]).
+    inproc_unwatched: Vec<PipeId>,
 }
 
 impl Core {
@@ -638,6 +653,7 @@ impl Core {
             retime: Vec::new(),
             reregister: Vec::new(),
             multi_cpu: false,
+            inproc_unwatched: Vec::new(),
         }
     }
 
@@ -684,6 +700,43 @@ impl Core {
             discard_input: false,
             inproc: None,
         })
+    }
+
+    /// Marks idle the flows of the inproc pipes found empty since the last call (see
+    /// `Pipe::inproc_refill`), so that their next message rings: for a socket about to
+    /// tell its caller there is nothing (EAGAIN, EVENTS, a poll) or to sleep. A pipe whose
+    /// flow got messages meanwhile takes them and is listed instead. Returns whether one
+    /// did.
+    pub(crate) fn inproc_watch(&mut self) -> bool {
+        if self.inproc_unwatched.is_empty() {
+            return false;
+        }
+        let mut got = false;
+        for id in std::mem::take(&mut self.inproc_unwatched) {
+            let Some(p) = self.pipes.get_mut(id) else {
+                continue;
+            };
+            if let Some(end) = &mut p.inproc {
+                end.unwatched = false;
+            }
+            if p.inproc.is_some() && p.inproc_sync(true) {
+                Core::list(&mut self.readable, p, id);
+                got = true;
+            }
+        }
+        got
+    }
+
+    /// The links of the unwatched inproc pipes (see [`Core::inproc_watch`]), with this
+    /// socket's side of each, for a caller spinning before it sleeps.
+    pub(crate) fn inproc_unwatched_links(
+        &self,
+    ) -> SmallVec<[(std::sync::Arc<crate::inproc::Link>, usize); 4]> {
+        self.inproc_unwatched
+            .iter()
+            .filter_map(|&id| self.pipes.get(id)?.inproc.as_ref())
+            .map(|end| (end.link.clone(), end.side))
+            .collect()
     }
 
     /// Gives a new pipe its end of an inproc link.
@@ -751,7 +804,7 @@ impl Core {
             end.side,
             inbound,
             inbound_bytes,
-            &mut end.released,
+            &mut end.reader,
             Look {
                 discard: drop_data || *discard_input,
                 idle_if_empty: false,
@@ -827,12 +880,12 @@ impl Core {
         p.inbound_bytes = 0;
         if let Some(end) = &mut p.inproc {
             // What the peer wrote before now is as stale: dropped with the next batch.
-            end.released += n;
+            end.reader.released += n;
             end.link.sync(
                 end.side,
                 &mut p.inbound,
                 &mut p.inbound_bytes,
-                &mut end.released,
+                &mut end.reader,
                 Look {
                     discard: true,
                     idle_if_empty: true,
@@ -1298,6 +1351,10 @@ impl Core {
             // wrote and this socket has not taken); the pipe stays listed, and its next
             // batch is taken at its next turn.
             p.inproc_taken(n);
+            if !p.inbound.is_empty() {
+                // (Taken now because its writer waits for room.)
+                Core::list(&mut self.readable, p, id);
+            }
         }
         if p.draining && p.inbound.is_empty() {
             self.remove_pipe(id);
@@ -1401,6 +1458,9 @@ impl Core {
             };
             if p.inbound.is_empty() && !p.inproc_refill(self.multi_cpu) {
                 p.listed = false;
+                if p.unwatch() {
+                    self.inproc_unwatched.push(id);
+                }
                 continue;
             }
             if !accept(id) {
@@ -1455,8 +1515,12 @@ impl Core {
     /// Takes the next message already queued on a pipe, without reading its socket.
     pub fn recv_queued(&mut self, id: PipeId) -> Option<Message> {
         let p = self.pipes.get_mut(id)?;
-        if p.inbound.is_empty() && !p.draining {
-            p.inproc_refill(self.multi_cpu);
+        if p.inbound.is_empty() && !p.draining && p.inproc.is_some() {
+            if p.inproc_refill(self.multi_cpu) {
+                Core::list(&mut self.readable, p, id);
+            } else if p.unwatch() {
+                self.inproc_unwatched.push(id);
+            }
         }
         let m = p.take();
         if p.draining && p.inbound.is_empty() {
@@ -1500,7 +1564,12 @@ impl Core {
             return Some(m);
         }
         if p.inproc.is_some() {
-            p.inproc_refill(self.multi_cpu);
+            if p.inproc_refill(self.multi_cpu) {
+                // (What is left after this message is listed, as any input is.)
+                Core::list(&mut self.readable, p, id);
+            } else if p.unwatch() {
+                self.inproc_unwatched.push(id);
+            }
             return p.take();
         }
         let c = p.conn?;

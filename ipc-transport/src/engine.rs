@@ -942,6 +942,15 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.shared.drain_fd();
         // A ring that came before the drain may have been what made it readable.
         self.take_rings();
+        // The caller is about to be told what is ready, and may wait on the descriptor.
+        self.inproc_watch();
+    }
+
+    /// For a caller about to say "nothing" (EAGAIN) or to wait: the inproc pipes found
+    /// empty since are marked idle, so that their next message rings; `true` when one got
+    /// a message meanwhile (try again).
+    pub fn inproc_watch(&mut self) -> bool {
+        self.st().core.inproc_watch()
     }
 
     /// Looks at the inproc pipes their peers rang since the last look (cheap when none
@@ -1069,12 +1078,13 @@ impl<'a, H: Handler> Guard<'a, H> {
                 });
             }
         }
+        // Inproc pipes found empty and not marked idle yet: watched while this spins
+        // (their writers do not ring), marked idle before it sleeps.
+        let unwatched = self.st().core.inproc_unwatched_links();
         drop(self.st.take());
-        // An inproc peer's ring signals the descriptor from now on; one that came before
-        // is seen here (the ring sets `pending` before it reads `sleeping`).
         let bell = &self.shared.bell;
-        bell.sleeping.store(true, Ordering::SeqCst);
         let mut rung = bell.pending.load(Ordering::SeqCst);
+        let input = || unwatched.iter().any(|(l, side)| l.input_hint(*side));
         // The descriptors stay open meanwhile (closing one needs the lock this thread
         // reacquires afterwards, and a descriptor closed and reused only costs a spurious
         // wake-up). An error (EINTR) counts as a wake-up.
@@ -1084,13 +1094,24 @@ impl<'a, H: Handler> Guard<'a, H> {
             let until = Instant::now() + REPLY_SPIN;
             loop {
                 rc = poll(&mut fds, Some(Duration::ZERO));
-                rung = bell.pending.load(Ordering::SeqCst);
+                rung = bell.pending.load(Ordering::SeqCst) || input();
                 if rc != 0 || rung || Instant::now() >= until {
                     break;
                 }
                 std::thread::yield_now();
             }
         }
+        if rc == 0 && !rung && !unwatched.is_empty() {
+            // About to sleep: the unwatched flows are marked idle now (one that got a
+            // message meanwhile ends the wait).
+            let mut g = lock_live(&self.shared.state);
+            rung = g.core.inproc_watch();
+            drop(g);
+        }
+        // An inproc peer's ring signals the descriptor from now on; one that came before
+        // is seen here (the ring sets `pending` before it reads `sleeping`).
+        bell.sleeping.store(true, Ordering::SeqCst);
+        rung |= bell.pending.load(Ordering::SeqCst);
         if rc == 0 && !rung {
             rc = poll(&mut fds, timeout);
         }
@@ -1136,7 +1157,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// PARK_GRACE). Returns `true` when something the operation may
     /// need happened meanwhile (a notice, room made by the write): try again before waiting.
     pub fn prepare_wait(&mut self) -> bool {
-        if self.begin_wait() {
+        if self.begin_wait() || self.inproc_watch() {
             return true;
         }
         let st = self.st();
@@ -1422,7 +1443,8 @@ impl<H: Handler> State<H> {
             InprocEnd {
                 link: link.clone(),
                 side,
-                released: 0,
+                reader: Default::default(),
+                unwatched: false,
                 last_batch: 0,
                 last_look: 0,
             },

@@ -124,14 +124,26 @@ pub(crate) const PACK_MAX: usize = 2048;
 /// The first allocation of a flow's pack buffer (it grows as needed).
 const PACK_CHUNK: usize = 16 * 1024;
 
+/// What a flow holds, in order.
+pub(crate) enum Entry {
+    /// So many bodies packed in the flow's buffer (see [`PACK_MAX`]), in order: a writer
+    /// of small copied messages adds a count and a few bytes per message, and the reader
+    /// makes the messages (so no memory written per message crosses between the threads
+    /// but the bodies themselves).
+    Packed(usize),
+    /// A message as it was handed over: its frames move as they are.
+    Whole(Message),
+}
+
 /// One direction of a link: what one side wrote and the other has not taken.
 #[derive(Default)]
 struct Flow {
-    /// In order; a message with no frames stands for the next body in `packed`.
-    msgs: VecDeque<Message>,
+    entries: VecDeque<Entry>,
+    /// Messages in `entries` (a run of packed bodies counts each).
+    len: usize,
     /// The packed bodies (see [`PACK_MAX`]), each after its length (u32, little end).
     packed: BytesMut,
-    /// The bytes of the frames in `msgs`.
+    /// The bytes of the frames of the messages in `entries`.
     bytes: usize,
     /// Subscription changes (SUB and XSUB to PUB and XPUB), ahead of the HWM.
     subs: VecDeque<Subscription>,
@@ -177,7 +189,16 @@ pub(crate) struct Link {
     blocked: [AtomicBool; 2],
     /// Each flow's low-water mark (see [`low_water`]), set as its mark is.
     low_water: [AtomicUsize; 2],
+    /// How many messages each flow holds, kept as it changes: a reader spinning for
+    /// input before it marks the flow idle watches it without the lock. Each on a cache
+    /// line of its own (the writer stores it per message).
+    len_hint: [LenHint; 2],
 }
+
+/// See [`Link::len_hint`].
+#[derive(Default)]
+#[repr(align(128))]
+struct LenHint(AtomicUsize);
 
 /// How a reader looks at its flow ([`Link::sync`]).
 #[derive(Debug, Clone, Copy)]
@@ -205,7 +226,15 @@ impl Link {
             }),
             blocked: Default::default(),
             low_water: Default::default(),
+            len_hint: Default::default(),
         }
+    }
+
+    /// Whether the flow the reader `side` reads holds messages, as far as can be told
+    /// without the lock (for a reader spinning before it marks the flow idle).
+    #[inline]
+    pub(crate) fn input_hint(&self, side: usize) -> bool {
+        self.len_hint[1 - side].0.load(Ordering::Relaxed) != 0
     }
 
     /// Attaches `side`: its socket, pipe, identity and HWMs. Sets the flows' marks (the
@@ -269,7 +298,7 @@ impl Link {
     pub(crate) fn has_input(&self, side: usize) -> bool {
         let mut st = lock(&self.state);
         let f = &mut st.flows[1 - side];
-        if f.msgs.is_empty() {
+        if f.len == 0 {
             f.reader_idle = true;
             return false;
         }
@@ -308,7 +337,9 @@ impl Link {
         if !self.make_room(f, side) {
             return Err(msg);
         }
-        f.msgs.push_back(msg);
+        f.entries.push_back(Entry::Whole(msg));
+        f.len += 1;
+        self.len_hint[side].0.store(f.len, Ordering::Relaxed);
         f.bytes += bytes;
         f.in_flight += 1;
         let ring = if std::mem::take(&mut f.reader_idle) {
@@ -343,7 +374,12 @@ impl Link {
         }
         f.packed.put_u32_le(body.len() as u32);
         f.packed.extend_from_slice(body);
-        f.msgs.push_back(Message::new());
+        match f.entries.back_mut() {
+            Some(Entry::Packed(n)) => *n += 1,
+            _ => f.entries.push_back(Entry::Packed(1)),
+        }
+        f.len += 1;
+        self.len_hint[side].0.store(f.len, Ordering::Relaxed);
         f.bytes += body.len();
         f.in_flight += 1;
         let ring = if std::mem::take(&mut f.reader_idle) {
@@ -360,8 +396,9 @@ impl Link {
     /// `false` at the HWM (the writer is marked blocked: the reader rings it).
     fn make_room(&self, f: &mut Flow, side: usize) -> bool {
         if f.conflate {
-            f.in_flight = f.in_flight.saturating_sub(f.msgs.len());
-            f.msgs.clear();
+            f.in_flight = f.in_flight.saturating_sub(f.len);
+            f.entries.clear();
+            f.len = 0;
             f.packed.clear();
             f.bytes = 0;
         } else if f.cap != 0 && f.in_flight >= f.cap {
@@ -404,7 +441,7 @@ impl Link {
         side: usize,
         queue: &mut VecDeque<Message>,
         bytes: &mut usize,
-        released: &mut usize,
+        reader: &mut ReaderState,
         how: Look,
         subs: Option<&mut Vec<Subscription>>,
     ) -> Synced {
@@ -417,33 +454,38 @@ impl Link {
         let peer_closed = st.ends[peer].closed || st.refused;
         let LinkState { flows, ends, .. } = &mut *st;
         let f = &mut flows[peer];
-        f.in_flight = f.in_flight.saturating_sub(std::mem::take(released));
-        // Where the packed bodies of what is taken now begin in `queue`.
-        let mut unpack = None;
-        if peer_closed {
-            // No more writes: take all that is left, it counts for nothing any more.
-            if !f.msgs.is_empty() {
-                unpack = Some((queue.len(), f.packed.split().freeze()));
-            }
-            queue.append(&mut f.msgs);
-            *bytes += std::mem::take(&mut f.bytes);
-            f.in_flight = 0;
-        } else if queue.is_empty() {
-            std::mem::swap(queue, &mut f.msgs);
-            *bytes = std::mem::take(&mut f.bytes);
-            if queue.is_empty() {
-                f.reader_idle |= idle_if_empty;
+        f.in_flight = f
+            .in_flight
+            .saturating_sub(std::mem::take(&mut reader.released));
+        // What is taken now: the flow's entries (it gets the reader's empty spare deque)
+        // and its packed bodies. With the peer gone, all that is left, whatever the
+        // queue holds (it counts for nothing any more).
+        let mut taken = None;
+        if peer_closed || queue.is_empty() {
+            if f.len == 0 {
+                f.reader_idle |= idle_if_empty && !peer_closed;
             } else {
-                unpack = Some((0, f.packed.split().freeze()));
+                let entries = std::mem::replace(&mut f.entries, std::mem::take(&mut reader.spare));
+                let n = std::mem::take(&mut f.len);
+                self.len_hint[peer].0.store(0, Ordering::Relaxed);
+                *bytes += std::mem::take(&mut f.bytes);
+                taken = Some((entries, f.packed.split().freeze(), n));
+            }
+            if peer_closed {
+                f.in_flight = 0;
             }
         }
-        if discard && !queue.is_empty() {
-            f.in_flight = f.in_flight.saturating_sub(queue.len());
-            queue.clear();
-            unpack = None;
-            *bytes = 0;
-            if !peer_closed {
-                f.reader_idle = true;
+        if discard {
+            let dropped = queue.len() + taken.as_ref().map_or(0, |t| t.2);
+            if dropped != 0 {
+                f.in_flight = f.in_flight.saturating_sub(dropped);
+                queue.clear();
+                *bytes = 0;
+                if let Some((mut entries, _, _)) = taken.take() {
+                    entries.clear();
+                    reader.spare = entries;
+                }
+                f.reader_idle |= !peer_closed;
             }
         }
         if let Some(subs) = subs {
@@ -459,8 +501,9 @@ impl Link {
         };
         drop(st);
         ring_end(ring);
-        if let Some((from, packed)) = unpack {
-            unpack_bodies(queue, from, packed);
+        if let Some((mut entries, packed, n)) = taken {
+            expand(&mut entries, packed, n, queue);
+            reader.spare = entries;
         }
         Synced { peer_closed }
     }
@@ -476,7 +519,9 @@ impl Link {
         st.ends[side].closed = true;
         st.ends[side].socket = None;
         let f = &mut st.flows[peer];
-        f.msgs.clear();
+        f.entries.clear();
+        f.len = 0;
+        self.len_hint[peer].0.store(0, Ordering::Relaxed);
         f.packed = BytesMut::new();
         f.subs.clear();
         f.bytes = 0;
@@ -490,7 +535,7 @@ impl Link {
     /// no bind needs to see).
     fn abandoned_by(&self, side: usize) -> bool {
         let st = lock(&self.state);
-        st.ends[side].closed && st.flows[side].msgs.is_empty()
+        st.ends[side].closed && st.flows[side].len == 0
     }
 
     /// Whether `socket` is the connecting side.
@@ -502,21 +547,35 @@ impl Link {
     }
 }
 
-/// Fills the placeholders (messages with no frames) of `queue` from `from` on with the
-/// bodies packed in `packed`, in order: slices of one buffer, no copy.
-fn unpack_bodies(queue: &mut VecDeque<Message>, from: usize, mut packed: Bytes) {
-    for m in queue.range_mut(from..) {
-        if !m.is_empty() {
-            continue;
+/// Appends the `n` messages of `entries` (emptied) to `queue`, in order: the packed ones
+/// made here, each a slice of `packed` (no copy), built in its queue slot.
+fn expand(
+    entries: &mut VecDeque<Entry>,
+    mut packed: Bytes,
+    n: usize,
+    queue: &mut VecDeque<Message>,
+) {
+    queue.reserve(n);
+    for e in entries.drain(..) {
+        match e {
+            Entry::Whole(m) => queue.push_back(m),
+            Entry::Packed(k) => {
+                for _ in 0..k {
+                    // (Written by `write_copy` just so: a length, then that many bytes.)
+                    let body = if packed.len() >= 4 {
+                        let len = (packed.get_u32_le() as usize).min(packed.len());
+                        packed.split_to(len)
+                    } else {
+                        debug_assert!(false, "a packed body is missing");
+                        Bytes::new()
+                    };
+                    queue.push_back(Message::new());
+                    if let Some(m) = queue.back_mut() {
+                        m.push(body);
+                    }
+                }
+            }
         }
-        // (Written by `write_copy` just so: a length, then that many bytes.)
-        if packed.len() < 4 {
-            debug_assert!(false, "a packed body is missing");
-            m.push(Bytes::new());
-            continue;
-        }
-        let len = (packed.get_u32_le() as usize).min(packed.len());
-        m.push(packed.split_to(len));
     }
 }
 
@@ -532,12 +591,22 @@ fn ring_end_as(end: Option<(Weak<dyn InprocSocket>, PipeId)>, lifecycle: bool) {
     }
 }
 
+/// A reader's side of its looks at a flow.
+#[derive(Default)]
+pub(crate) struct ReaderState {
+    /// Messages the application took since the flow was last told.
+    pub(crate) released: usize,
+    /// An empty deque (its buffer kept) that the flow gets in exchange for its entries.
+    spare: VecDeque<Entry>,
+}
+
 /// A pipe's end of its link.
 pub(crate) struct InprocEnd {
     pub(crate) link: Arc<Link>,
     pub(crate) side: usize,
-    /// Messages the application took since the flow was last told.
-    pub(crate) released: usize,
+    pub(crate) reader: ReaderState,
+    /// On the socket's list of pipes found empty and not marked idle yet.
+    pub(crate) unwatched: bool,
     /// How many messages the reader's last look took, and when it was
     /// ([`crate::sys::monotonic_ns`]).
     pub(crate) last_batch: usize,
@@ -548,7 +617,7 @@ impl std::fmt::Debug for InprocEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InprocEnd")
             .field("side", &self.side)
-            .field("released", &self.released)
+            .field("released", &self.reader.released)
             .finish_non_exhaustive()
     }
 }

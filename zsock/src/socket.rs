@@ -856,9 +856,15 @@ impl Socket {
                     return Ok(m);
                 }
                 Err(RecvError::Again) => {
-                    if flags.contains(Flags::DONTWAIT)
-                        || (!g.wait_input(deadline) && deadline_passed(deadline))
-                    {
+                    if flags.contains(Flags::DONTWAIT) {
+                        // (Inproc flows found empty are marked idle before the caller
+                        // hears "nothing": it may wait on the descriptor next.)
+                        if g.inproc_watch() {
+                            continue;
+                        }
+                        return Err(Error::again("no message available"));
+                    }
+                    if !g.wait_input(deadline) && deadline_passed(deadline) {
                         return Err(Error::again("no message available"));
                     }
                 }

@@ -722,7 +722,7 @@ impl<H: Handler> Drop for Engine<H> {
 
 /// Whether the process may run on more than one CPU, asked once: the answer costs a
 /// dozen system calls (cgroup quotas), too many for every socket.
-fn multi_cpu() -> bool {
+pub(crate) fn multi_cpu() -> bool {
     static MULTI_CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *MULTI_CPU.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }

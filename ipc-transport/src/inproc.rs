@@ -111,10 +111,32 @@ impl Bell {
     }
 }
 
+/// Locks a link's state or a bell's list. What is done under these locks is a few
+/// hundred nanoseconds at most, so a thread that finds one taken spins, then yields,
+/// rather than sleep in the kernel: a waiter asleep there would make the holder's unlock a
+/// futex wake-up, a system call on a writer's path per message. (Every update under them
+/// is a single step: nothing half-done to see after a panic.)
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update under these locks is a single step: nothing half-done to see.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    let mut tries = 0u32;
+    loop {
+        match m.try_lock() {
+            Ok(g) => return g,
+            Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                tries += 1;
+                // (On one CPU the holder cannot run while this spins.)
+                if tries < SPIN_TRIES && crate::engine::multi_cpu() {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
 }
+
+/// How often [`lock`] tries before it yields the CPU between tries.
+const SPIN_TRIES: u32 = 100;
 
 /// Bodies up to this size that are copied anyway (a send of borrowed bytes) are packed
 /// into the flow's shared buffer rather than each given an allocation of its own: the

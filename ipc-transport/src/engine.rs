@@ -122,8 +122,6 @@ pub struct State<H> {
     waiters: usize,
     closing: Option<Option<Instant>>,
     shutdown: bool,
-    /// The context was shut down ([`Terminator::terminate`]): calls say ETERM.
-    terminated: bool,
     seed: u64,
     fd_armed: bool,
     /// The wait set of [`Engine::wait_fd`], once made: connections lent to an event loop's
@@ -178,6 +176,10 @@ struct Shared<H> {
     deferred: Mutex<Vec<Readiness>>,
     /// What inproc peers ring (see `inproc`).
     bell: Bell,
+    /// The context was shut down ([`Terminator::terminate`]): calls say ETERM. (Read by
+    /// every blocking call's loop: apart from the state, whose lines the I/O thread
+    /// writes.)
+    terminated: AtomicBool,
     /// This socket, as its inproc peers and its context's names hold it.
     me: Weak<Shared<H>>,
     /// The I/O thread this socket is placed on and its slot there (the state has them
@@ -318,8 +320,8 @@ trait Terminate: Send + Sync {
 
 impl<H: Handler> Terminate for Shared<H> {
     fn terminate(&self) {
-        let mut st = lock(&self.state);
-        st.terminated = true;
+        let _st = lock(&self.state);
+        self.terminated.store(true, Ordering::SeqCst);
         // Every waiter looks again and sees it: callers on the condition variable or
         // the notify descriptor, pollers and event loops on the descriptor.
         self.cond.notify_all();
@@ -420,7 +422,6 @@ impl<H: Handler> Engine<H> {
                 waiters: 0,
                 closing: None,
                 shutdown: false,
-                terminated: false,
                 seed,
                 fd_armed: false,
                 wait_set: None,
@@ -446,6 +447,7 @@ impl<H: Handler> Engine<H> {
             room_wait: core_room_wait,
             deferred: Mutex::new(Vec::new()),
             bell: Bell::default(),
+            terminated: AtomicBool::new(false),
             me: me.clone(),
             io_slot: std::sync::OnceLock::new(),
         });
@@ -522,13 +524,17 @@ impl<H: Handler> Engine<H> {
     }
 
     /// Locks the state for the calling thread.
+    ///
+    /// What inproc peers rang is looked at where a call is about to conclude from it
+    /// (before it says EAGAIN or EVENTS, before it waits: [`Guard::take_rings`]), not
+    /// here: one more load right after taking the lock cost a socket over ipc a quarter
+    /// of its small-message rate.
+    #[inline]
     pub fn lock(&self) -> Guard<'_, H> {
-        let mut g = Guard {
+        Guard {
             st: Some(lock_live(&self.shared.state)),
             shared: &self.shared,
-        };
-        g.take_rings();
-        g
+        }
     }
 
     /// Locks the state for a caller that holds `held` messages it took ahead
@@ -597,6 +603,9 @@ impl<H: Handler> Engine<H> {
                 return Err(TransportError::Terminated);
             }
             self.io.names().connect(name, endpoint, link);
+            // A bound peer was attached just now: its arrival is known at once (a
+            // ROUTER's routing ids), as with libzmq's inproc connect.
+            self.lock().take_rings();
             return Ok(());
         }
         // The endpoint is checked (a tcp host name resolved) before the lock is taken: a
@@ -895,8 +904,9 @@ impl<'a, H: Handler> Guard<'a, H> {
 
     /// Whether the socket's context was shut down ([`Terminator::terminate`]): every call
     /// but close says ETERM.
+    #[inline]
     pub fn is_terminated(&mut self) -> bool {
-        self.st().terminated
+        self.shared.terminated.load(Ordering::Relaxed)
     }
 
     /// The pipes.
@@ -950,21 +960,34 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// empty since are marked idle, so that their next message rings; `true` when one got
     /// a message meanwhile (try again).
     pub fn inproc_watch(&mut self) -> bool {
-        self.st().core.inproc_watch()
+        let rung = self.take_rings();
+        self.st().core.inproc_watch() || rung
     }
 
     /// Looks at the inproc pipes their peers rang since the last look (cheap when none
     /// did): what every hold on the state does first, and again after emptying the
     /// notify descriptor.
+    /// Looks at the inproc pipes their peers rang since the last look (arrivals,
+    /// departures, input after an idle flow, subscriptions): `true` if there were any.
+    /// Every wait and readiness check does it; a caller about to conclude anything from
+    /// the state otherwise (a PUB about to match subscriptions) calls it.
     #[inline]
-    fn take_rings(&mut self) {
-        if let Some(pipes) = self.shared.bell.take() {
-            let st = self.st();
-            for p in pipes {
-                st.inproc_look(p);
-            }
-            st.settle(None);
+    pub fn take_rings(&mut self) -> bool {
+        self.shared.bell.rung() && self.look_at_rung()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn look_at_rung(&mut self) -> bool {
+        let Some(pipes) = self.shared.bell.take() else {
+            return false;
+        };
+        let st = self.st();
+        for p in pipes {
+            st.inproc_look(p);
         }
+        st.settle(None);
+        true
     }
 
     /// Gives the connections that earlier waits parked back to the I/O thread now, rather
@@ -2328,7 +2351,7 @@ impl<H: Handler> Driven for Shared<H> {
         }
         // What inproc peers rang: arrivals and departures (monitor events, pipes that
         // go), and whatever else came with them.
-        if let Some(pipes) = self.bell.take() {
+        if let Some(pipes) = self.bell.rung().then(|| self.bell.take()).flatten() {
             for p in pipes {
                 st.inproc_look(p);
             }

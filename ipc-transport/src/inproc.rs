@@ -79,8 +79,10 @@ pub(crate) trait InprocSocket: Send + Sync {
     fn attach(&self, link: &Arc<Link>, side: usize, endpoint: &str) -> bool;
 }
 
-/// A socket's doorbell for its inproc links (see the module documentation).
+/// A socket's doorbell for its inproc links (see the module documentation). On cache lines
+/// of its own: every lock of the socket reads `pending`, and peers write it.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct Bell {
     /// Pipes to look at.
     ready: Mutex<Vec<PipeId>>,
@@ -102,9 +104,16 @@ impl Bell {
         self.sleeping.load(Ordering::SeqCst) || self.armed.load(Ordering::SeqCst)
     }
 
-    /// The pipes rung since the last call, if any (cheap when none were).
+    /// Whether a ring may have come since the last [`Bell::take`] (one load: every lock
+    /// of a socket asks).
+    #[inline]
+    pub(crate) fn rung(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// The pipes rung since the last call, if any.
     pub(crate) fn take(&self) -> Option<Vec<PipeId>> {
-        if !self.pending.load(Ordering::Acquire) || !self.pending.swap(false, Ordering::SeqCst) {
+        if !self.pending.swap(false, Ordering::SeqCst) {
             return None;
         }
         Some(std::mem::take(&mut *lock(&self.ready)))

@@ -670,6 +670,11 @@ impl Socket {
         let socket_type = self.socket_type;
         let wait = self.send_wait(flags);
         let mut g = self.lock();
+        if matches!(socket_type, SocketType::Pub | SocketType::XPub) {
+            // Subscriptions from inproc subscribers come as rings: matched against from
+            // this message on.
+            g.take_rings();
+        }
         loop {
             if g.is_terminated() {
                 return Err(Error::terminated());

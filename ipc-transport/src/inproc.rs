@@ -369,6 +369,15 @@ impl Link {
             return Err(msg);
         }
         f.entries.push_back(Entry::Whole(msg));
+        self.appended(st, side, bytes);
+        Ok(())
+    }
+
+    /// After a message of `bytes` was appended to `side`'s flow: counts it, and rings
+    /// the reader if it had stopped looking.
+    fn appended(&self, mut st: MutexGuard<'_, LinkState>, side: usize, bytes: usize) {
+        let peer = 1 - side;
+        let f = &mut st.flows[side];
         f.len += 1;
         self.len_hint[side].0.store(f.len, Ordering::Relaxed);
         f.bytes += bytes;
@@ -380,7 +389,6 @@ impl Link {
         };
         drop(st);
         ring_end(ring);
-        Ok(())
     }
 
     /// [`Link::write`] of a copy of `body` (at most [`PACK_MAX`] bytes), packed into the
@@ -409,17 +417,7 @@ impl Link {
             Some(Entry::Packed(n)) => *n += 1,
             _ => f.entries.push_back(Entry::Packed(1)),
         }
-        f.len += 1;
-        self.len_hint[side].0.store(f.len, Ordering::Relaxed);
-        f.bytes += body.len();
-        f.in_flight += 1;
-        let ring = if std::mem::take(&mut f.reader_idle) {
-            st.ends[peer].socket.clone()
-        } else {
-            None
-        };
-        drop(st);
-        ring_end(ring);
+        self.appended(st, side, body.len());
         true
     }
 

@@ -2002,6 +2002,14 @@ pub(crate) fn run(args: &[String]) -> Result {
 mod tests {
     use super::*;
 
+    /// A RESULT line's `key=value` fields.
+    fn fields(s: &str) -> Fields {
+        s.split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
     fn test_ids_round_trip_and_cover_the_method() {
         let ids: Vec<String> = Test::all().into_iter().map(Test::id).collect();
@@ -2181,12 +2189,6 @@ mod tests {
             ]
         );
         assert!(!has_async_ratios(&IMPLS) && has_async_ratios(&["zsock-tokio-mt"]));
-        let fields = |s: &str| -> Fields {
-            s.split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
         let r = RunOk::new(
             &fields("rate=1000 msgs=3000 secs=3 cpu_s=0.06 cpu_ms_per_s=20 csw=300"),
             &Fields::new(),
@@ -2237,12 +2239,6 @@ mod tests {
             "raw".into()
         ])
         .is_err());
-        let fields = |s: &str| -> Fields {
-            s.split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
         // A latency line has no rate: CPU per round trip is cpu_s / count.
         let r = RunOk::new(
             &fields("count=1000 secs=0.01 lat_us=5 cpu_s=0.02 csw=2000 rss_kb=2048"),
@@ -2270,12 +2266,6 @@ mod tests {
 
     #[test]
     fn cpu_per_message_adds_both_sides_over_their_own_spans() {
-        let fields = |s: &str| -> Fields {
-            s.split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
         // The measuring side: 1 M msg/s with 0.5 CPU; the other: 0.25 CPU over 2 s.
         let result = fields("msgs_per_s=1000000 secs=1 cpu_s=0.5 csw=100 rss_kb=2048");
         let peer = fields("secs=2 cpu_s=0.5 csw=0 rss_kb=1024");

@@ -740,3 +740,36 @@ fn ctx_shutdown_ends_blocking_sends_and_polls() {
     assert_eq!(sender.join().unwrap(), ErrorKind::Terminated);
     assert_eq!(poller.join().unwrap(), ErrorKind::Terminated);
 }
+
+#[test]
+fn an_xsub_subscribes_to_a_pub_and_an_xpub_over_inproc() {
+    let ctx = Context::new();
+    let mut publisher = sock(&ctx, SocketType::Pub);
+    publisher.bind("inproc://xsub-pub").unwrap();
+    let mut xpub = sock(&ctx, SocketType::XPub);
+    xpub.bind("inproc://xsub-xpub").unwrap();
+    let mut xsub = sock(&ctx, SocketType::XSub);
+    xsub.connect("inproc://xsub-pub").unwrap();
+    xsub.connect("inproc://xsub-xpub").unwrap();
+    // An XSUB subscribes by sending the subscription as a message.
+    xsub.send(b"\x01news".as_slice(), Flags::NONE).unwrap();
+    assert_eq!(xpub.recv(Flags::NONE).unwrap(), b"\x01news".as_slice());
+    publisher.send("sport", Flags::NONE).unwrap();
+    publisher.send("news 1", Flags::NONE).unwrap();
+    assert_eq!(xsub.recv(Flags::NONE).unwrap(), "news 1");
+    xpub.send("news 2", Flags::NONE).unwrap();
+    assert_eq!(xsub.recv(Flags::NONE).unwrap(), "news 2");
+    assert_no_message(&mut xsub);
+}
+
+#[test]
+fn ctx_shutdown_during_a_pending_connect() {
+    // libzmq's test_shutdown_during_pend: a connect waiting for its bind, then the
+    // context shut down, then the socket closed: nothing hangs.
+    let ctx = Context::new();
+    let s = sock(&ctx, SocketType::Pair);
+    s.connect("inproc://cbb").unwrap();
+    ctx.shutdown();
+    drop(s);
+    drop(ctx);
+}

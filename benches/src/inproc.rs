@@ -28,7 +28,10 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 use crate::scale::{self, SocketKind, Span, Usage, Wait};
-use crate::{check_size, parse_cpu, payload, peak_rss_kb, print_outcome, usage_error, WARMUP};
+use crate::{
+    check_size, parse_cpu, payload, peak_rss_kb, print_outcome, usage_error, Args, Mode, Outcome,
+    Report, WARMUP,
+};
 
 /// The endpoint both threads use (the process is fresh, so the name is free).
 pub const ENDPOINT: &str = "inproc://zsock-bench";
@@ -135,29 +138,31 @@ pub struct InprocReport<'a> {
 
 impl fmt::Display for InprocReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The two-process RESULT line, then what only these rows report.
         let InprocArgs {
             mode, size, count, ..
         } = *self.args;
-        let (imp, secs) = (self.imp, self.span.secs);
+        let secs = self.span.secs;
+        let (mode, outcome) = match mode {
+            InprocMode::Thr => (Mode::ThrPull, Outcome::Thr { secs }),
+            InprocMode::Lat => (Mode::LatReq, Outcome::Lat { secs }),
+        };
+        let args = Args {
+            mode,
+            endpoint: String::new(),
+            size,
+            count,
+            cpu: None,
+        };
+        let line = Report {
+            imp: self.imp,
+            args: &args,
+            outcome,
+            rss_kb: None,
+        };
         write!(
             f,
-            "RESULT kind={} impl={imp} size={size} count={count} secs={secs:.6}",
-            mode.kind()
-        )?;
-        match mode {
-            InprocMode::Thr => {
-                let rate = (count - 1) as f64 / secs;
-                let mb = rate * size as f64 / 1e6;
-                write!(f, " msgs_per_s={rate:.1} mb_per_s={mb:.3}")?;
-            }
-            InprocMode::Lat => {
-                let lat_us = secs * 1e6 / count as f64 / 2.0;
-                write!(f, " lat_us={lat_us:.3}")?;
-            }
-        }
-        write!(
-            f,
-            " cpu_s={:.6} csw={}",
+            "{line} cpu_s={:.6} csw={}",
             self.span.cpu_s, self.span.switches
         )?;
         if let Some(kb) = self.rss_kb {

@@ -620,6 +620,8 @@ pub struct Core {
     pub(crate) multi_cpu: bool,
     /// Inproc pipes found empty and not yet marked idle (see [`Core::inproc_watch`]).
     inproc_unwatched: Vec<PipeId>,
+    /// How many pipes are inproc ones (see [`Core::has_inproc`]).
+    inproc_count: usize,
 }
 
 impl Core {
@@ -654,6 +656,7 @@ impl Core {
             reregister: Vec::new(),
             multi_cpu: false,
             inproc_unwatched: Vec::new(),
+            inproc_count: 0,
         }
     }
 
@@ -742,13 +745,17 @@ impl Core {
     /// Gives a new pipe its end of an inproc link.
     pub(crate) fn set_inproc(&mut self, id: PipeId, end: crate::inproc::InprocEnd) {
         if let Some(p) = self.pipes.get_mut(id) {
-            p.inproc = Some(end);
+            if p.inproc.replace(end).is_none() {
+                self.inproc_count += 1;
+            }
         }
     }
 
-    /// Whether any pipe is an inproc one (their input is rung, not polled).
+    /// Whether any pipe is an inproc one (their input is rung, not polled). Asked by
+    /// every wait: a count, not a look at every pipe.
+    #[inline]
     pub(crate) fn has_inproc(&self) -> bool {
-        self.pipes.iter().any(|(_, p)| p.inproc.is_some())
+        self.inproc_count != 0
     }
 
     /// The inproc pipes (a closing socket lets go of them at once).
@@ -846,6 +853,9 @@ impl Core {
 
     pub(crate) fn remove_pipe(&mut self, id: PipeId) {
         if let Some(p) = self.pipes.remove(id) {
+            if p.inproc.is_some() {
+                self.inproc_count -= 1;
+            }
             // Messages it delivered may still be in the caller's hands: their peer stays
             // known for a while.
             if let Some(meta) = p.into_meta() {

@@ -551,17 +551,19 @@ impl<H: Handler> Engine<H> {
 
     /// Binds; returns the resolved endpoint.
     pub fn bind(&self, endpoint: &str) -> Result<String, TransportError> {
-        match inproc::name(endpoint) {
+        let r = match inproc::name(endpoint) {
+            // (Its failures are reported by `Guard::bind`.)
+            Ok(None) => return self.lock().bind(endpoint),
             Ok(Some(name)) => self.bind_inproc(name, endpoint),
-            Ok(None) => self.lock().bind(endpoint),
-            Err(e) => {
-                self.lock().st().event(TransportEvent::BindFailed {
-                    endpoint: endpoint.to_string(),
-                    errno: Errno(e.errno()),
-                });
-                Err(e)
-            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &r {
+            self.lock().st().event(TransportEvent::BindFailed {
+                endpoint: endpoint.to_string(),
+                errno: Errno(e.errno()),
+            });
         }
+        r
     }
 
     /// This socket as its inproc peers and names hold it.
@@ -575,16 +577,7 @@ impl<H: Handler> Engine<H> {
             return Err(TransportError::Terminated);
         }
         // (The names' lock is never taken under a socket's.)
-        let waiting = match self.io.names().bind(name, endpoint, self.me()) {
-            Ok(w) => w,
-            Err(e) => {
-                self.lock().st().event(TransportEvent::BindFailed {
-                    endpoint: endpoint.to_string(),
-                    errno: Errno(e.errno()),
-                });
-                return Err(e);
-            }
-        };
+        let waiting = self.io.names().bind(name, endpoint, self.me())?;
         self.lock().st().event(TransportEvent::Listening {
             endpoint: endpoint.to_string(),
         });
@@ -635,7 +628,7 @@ impl<H: Handler> Engine<H> {
 
     /// Stops a connector and closes its connection and pipe.
     pub fn disconnect(&self, endpoint: &str) -> Result<(), TransportError> {
-        if inproc::name(endpoint)?.is_some() {
+        if let Some(name) = inproc::name(endpoint)? {
             let mut g = self.lock();
             let st = g.st();
             let pipes: Vec<PipeId> = st
@@ -657,9 +650,7 @@ impl<H: Handler> Engine<H> {
             });
             drop(g);
             // A connect still waiting for its bind goes with what it carried.
-            if let Some(name) = inproc::name(endpoint)? {
-                self.io.names().forget_pending(name, &self.me());
-            }
+            self.io.names().forget_pending(name, &self.me());
             return Ok(());
         }
         self.lock().disconnect(endpoint)

@@ -747,20 +747,15 @@ impl Names {
         }
     }
 
-    /// Drops `socket`'s connects to `name` that still wait for a bind; whether there were
-    /// any.
-    pub(crate) fn forget_pending(&self, name: &str, socket: &Weak<dyn InprocSocket>) -> bool {
+    /// Drops `socket`'s connects to `name` that still wait for a bind.
+    pub(crate) fn forget_pending(&self, name: &str, socket: &Weak<dyn InprocSocket>) {
         let mut n = lock(&self.inner);
-        let Some(links) = n.pending.get_mut(name) else {
-            return false;
-        };
-        let before = links.len();
-        links.retain(|l| !l.connected_by(socket));
-        let found = links.len() != before;
-        if links.is_empty() {
-            n.pending.remove(name);
+        if let Some(links) = n.pending.get_mut(name) {
+            links.retain(|l| !l.connected_by(socket));
+            if links.is_empty() {
+                n.pending.remove(name);
+            }
         }
-        found
     }
 
     /// A socket closes: its names go, and so do its waiting connects that carry nothing

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use zmtp_codec::{HeartbeatConfig, SocketType};
+use zmtp_codec::{HeartbeatConfig, Security, SocketType};
 
 use crate::{AccessFilter, BindOptions, PeerCred};
 
@@ -41,6 +41,15 @@ pub struct Config {
     pub filter: AccessFilter,
     /// The options of `tcp://` listeners and connections.
     pub tcp: TcpOptions,
+    /// The security mechanism and role of new connections (PLAIN_SERVER,
+    /// PLAIN_USERNAME/PLAIN_PASSWORD; NULL by default). Not used over `inproc://`.
+    pub security: Security,
+    /// ZAP_DOMAIN: sent to the authenticator; with NULL, a non-empty domain makes every
+    /// connection ask it.
+    pub zap_domain: Bytes,
+    /// ZAP_ENFORCE_DOMAIN: with no authenticator installed, a NULL socket with a domain
+    /// refuses its peers instead of admitting them.
+    pub zap_enforce_domain: bool,
 }
 
 /// The options of `tcp://` sockets, with libzmq's names and defaults (`Default`: everything
@@ -99,6 +108,9 @@ impl Config {
             bind: BindOptions::default(),
             filter: AccessFilter::default(),
             tcp: TcpOptions::default(),
+            security: Security::Null,
+            zap_domain: Bytes::new(),
+            zap_enforce_domain: false,
         }
     }
 }

@@ -20,6 +20,7 @@ use smallvec::SmallVec;
 use zmtp_codec::{
     put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
     HandshakeError, Heartbeat, HeartbeatError, Item, Limits, PeerInfo, Subscription, Version,
+    ZapReply, ZapRequest,
 };
 
 use crate::Message;
@@ -300,15 +301,38 @@ impl Connection {
     /// and was accepted (the bytes after it stay buffered, for
     /// [`Connection::activate`]'s decoder). Any handshake output (our READY, an ERROR)
     /// waits for [`Connection::poll_transmit`].
-    pub(crate) fn handshake_input(&mut self) -> Result<Option<PeerInfo>, CloseReason> {
+    ///
+    /// A handshake that must authenticate its peer asks `ask` (the request's address filled
+    /// in from `address`): `None` means no authenticator is installed.
+    pub(crate) fn handshake_input(
+        &mut self,
+        address: impl FnOnce() -> Bytes,
+        ask: impl FnOnce(&ZapRequest) -> Option<ZapReply>,
+    ) -> Result<Option<PeerInfo>, CloseReason> {
         let Phase::Handshake(h) = &mut self.phase else {
             return Ok(None);
         };
         h.handle_input(&mut self.rbuf)
             .map_err(CloseReason::Handshake)?;
-        match h.poll_event() {
-            Some(zmtp_codec::Event::Completed(peer)) => Ok(Some(peer)),
-            None => Ok(None),
+        let mut ask = Some((address, ask));
+        loop {
+            match h.poll_event() {
+                Some(zmtp_codec::Event::Completed(peer)) => return Ok(Some(peer)),
+                Some(zmtp_codec::Event::Authenticate(mut request)) => {
+                    // A handshake asks once (its state moves past the question).
+                    let Some((address, ask)) = ask.take() else {
+                        return Ok(None);
+                    };
+                    request.address = address();
+                    match ask(&request) {
+                        Some(reply) => h.authenticated(reply),
+                        None => h.no_authenticator(),
+                    }
+                    .and_then(|()| h.handle_input(&mut self.rbuf))
+                    .map_err(CloseReason::Handshake)?;
+                }
+                None => return Ok(None),
+            }
         }
     }
 

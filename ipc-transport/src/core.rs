@@ -575,6 +575,8 @@ pub struct Core {
     pub(crate) sndhwm: usize,
     pub(crate) rcvhwm: usize,
     pub(crate) max_msg_size: Option<u64>,
+    /// The context's authenticator, asked by handshakes that authenticate their peer.
+    pub(crate) auth: std::sync::Arc<crate::auth::AuthSlot>,
     /// CONFLATE: a pipe's outgoing queue holds only the newest message.
     pub(crate) conflate: bool,
     /// Sends since the caller last waited or received (see [`Streak`]).
@@ -637,6 +639,7 @@ impl Core {
             sndhwm: 1000,
             rcvhwm: 1000,
             max_msg_size: None,
+            auth: std::sync::Arc::default(),
             conflate: false,
             streak: Streak::default(),
             small: [0; SMALL_SEND],
@@ -2046,8 +2049,14 @@ impl Core {
                 IoOutcome::WouldBlock => return Ok(None),
                 IoOutcome::Lost(reason) => return Err(reason),
             }
-            if let Some(peer) = conn.zmtp.handshake_input()? {
-                return Ok(Some(peer));
+            let (addr, creds) = (conn.addr, conn.creds);
+            let auth = &self.auth;
+            let peer = conn.zmtp.handshake_input(
+                || crate::auth::zap_address(addr, creds),
+                |req| auth.ask(req),
+            )?;
+            if peer.is_some() {
+                return Ok(peer);
             }
         }
         Ok(None)
@@ -2055,8 +2064,15 @@ impl Core {
 
     /// Feeds buffered bytes to the handshake; returns the peer once it completed.
     pub(crate) fn advance_handshake(&mut self, c: Key) -> Result<Option<PeerInfo>, CloseReason> {
+        let auth = &self.auth;
         match self.conns.get_mut(c) {
-            Some(conn) => conn.zmtp.handshake_input(),
+            Some(conn) => {
+                let (addr, creds) = (conn.addr, conn.creds);
+                conn.zmtp.handshake_input(
+                    || crate::auth::zap_address(addr, creds),
+                    |req| auth.ask(req),
+                )
+            }
             None => Ok(None),
         }
     }

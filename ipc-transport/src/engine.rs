@@ -403,6 +403,7 @@ impl<H: Handler> Engine<H> {
         core.sndhwm = config.sndhwm;
         core.rcvhwm = config.rcvhwm;
         core.max_msg_size = config.max_msg_size;
+        core.auth = io.auth();
         let seed = Instant::now().elapsed().as_nanos() as u64 // low bits only
             ^ u64::from(std::process::id()).rotate_left(32)
             ^ (Arc::as_ptr(&reactor) as u64);
@@ -1651,6 +1652,9 @@ impl<H: Handler> State<H> {
         let mut hc = HandshakeConfig::new(self.config.socket_type);
         hc.identity = self.config.routing_id.clone();
         hc.timeout = self.config.handshake_ivl;
+        hc.security = self.config.security.clone();
+        hc.zap_domain = self.config.zap_domain.clone();
+        hc.zap_enforce_domain = self.config.zap_enforce_domain;
         let hs = Handshake::new(hc, now);
         let k = self
             .core

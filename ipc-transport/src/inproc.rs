@@ -674,6 +674,8 @@ pub(crate) fn peer_info(socket_type: SocketType, routing_id: &Bytes) -> PeerInfo
         socket_type: Some(socket_type),
         identity,
         metadata,
+        user_id: None,
+        zap_metadata: Metadata::new(),
     }
 }
 

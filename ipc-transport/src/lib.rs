@@ -45,6 +45,7 @@
 //! message if you keep it long. Subscriptions (PUB, XPUB) cost each distinct topic's own
 //! bytes plus two tree nodes at most, in the layer above.
 
+mod auth;
 mod backoff;
 mod bind;
 mod config;
@@ -70,6 +71,7 @@ mod transport;
 /// on more pipes leaves reading to the I/O thread rather than try each idle connection.
 pub const CALLER_POLLED_CONNS: usize = 8;
 
+pub use auth::{peer_address, Authenticator};
 pub use backoff::Backoff;
 pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, Errno, TcpOptions, TransportEvent};

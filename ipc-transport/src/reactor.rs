@@ -206,6 +206,8 @@ struct IoInner {
     threads: Vec<JoinHandle<()>>,
     /// The `inproc://` names of the context these threads serve.
     names: Arc<crate::inproc::Names>,
+    /// The context's authenticator.
+    auth: Arc<crate::auth::AuthSlot>,
 }
 
 impl Drop for IoInner {
@@ -269,6 +271,7 @@ impl IoThreads {
                 reactors,
                 threads,
                 names: Arc::default(),
+                auth: Arc::default(),
             }),
         })
     }
@@ -277,6 +280,17 @@ impl IoThreads {
     /// context's names are not seen).
     pub(crate) fn names(&self) -> &crate::inproc::Names {
         &self.inner.names
+    }
+
+    /// Installs (or, with `None`, removes) the authenticator the sockets of these threads
+    /// ask when a handshake must authenticate its peer: a PLAIN server, a NULL socket with a
+    /// ZAP domain. Handshakes from now on use it.
+    pub fn set_authenticator(&self, auth: Option<Arc<dyn crate::Authenticator>>) {
+        self.inner.auth.set(auth);
+    }
+
+    pub(crate) fn auth(&self) -> Arc<crate::auth::AuthSlot> {
+        self.inner.auth.clone()
     }
 
     /// How many threads there are.

@@ -144,6 +144,23 @@ pub struct Ping {
     pub context: Bytes,
 }
 
+/// ERROR's data: `OCTET reason`, bytes after the reason ignored.
+fn parse_error_reason(data: Bytes) -> Result<Command, CommandError> {
+    let Some(&len) = data.first() else {
+        return Err(CommandError::ErrorReasonMissing);
+    };
+    let len = usize::from(len);
+    if data.len() - 1 < len {
+        return Err(CommandError::ErrorReasonTruncated {
+            declared: len,
+            available: data.len() - 1,
+        });
+    }
+    Ok(Command::Error {
+        reason: data.slice(1..1 + len),
+    })
+}
+
 /// A ZMTP command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -197,6 +214,13 @@ impl Command {
         if name_len == 0 {
             return Err(CommandError::EmptyName);
         }
+        if body.starts_with(wire::LIBZMQ_PLAIN_ERROR) {
+            // libzmq's PLAIN mechanism writes ERROR's name as the C literal "\x05ERROR",
+            // which C reads as the byte 0x5E followed by "RROR": a refused PLAIN client
+            // gets `5E 'RROR' len reason`. Read it as the ERROR it means.
+            let data = body.slice(wire::LIBZMQ_PLAIN_ERROR.len()..);
+            return parse_error_reason(data);
+        }
         if body.len() - 1 < name_len {
             return Err(CommandError::NameTruncated {
                 declared: name_len,
@@ -207,21 +231,7 @@ impl Command {
         let data = body.slice(1 + name_len..);
         Ok(match name {
             wire::CMD_READY => Command::Ready(Metadata::parse(data)?),
-            wire::CMD_ERROR => {
-                let Some(&len) = data.first() else {
-                    return Err(CommandError::ErrorReasonMissing);
-                };
-                let len = usize::from(len);
-                if data.len() - 1 < len {
-                    return Err(CommandError::ErrorReasonTruncated {
-                        declared: len,
-                        available: data.len() - 1,
-                    });
-                }
-                Command::Error {
-                    reason: data.slice(1..1 + len),
-                }
-            }
+            wire::CMD_ERROR => parse_error_reason(data)?,
             wire::CMD_PING => {
                 // A PING too short to hold its TTL has TTL 0 and an empty context: we never
                 // echo bytes the peer did not send in this command.
@@ -249,6 +259,18 @@ impl Command {
                 body: data,
             },
         })
+    }
+
+    /// Appends ERROR as libzmq's PLAIN mechanism writes it (see [`wire::LIBZMQ_PLAIN_ERROR`]):
+    /// the form libzmq's PLAIN clients recognise as a refusal with a ZAP status code. Our
+    /// decoder reads both forms.
+    pub fn encode_libzmq_plain_error(reason: &[u8], out: &mut BytesMut) {
+        let reason = &reason[..reason.len().min(255)];
+        let len = wire::LIBZMQ_PLAIN_ERROR.len() + 1 + reason.len();
+        FrameHeader::command(len as u64).encode(out);
+        out.put_slice(wire::LIBZMQ_PLAIN_ERROR);
+        out.put_u8(reason.len() as u8); // <= 255 by the slice above
+        out.put_slice(reason);
     }
 
     /// Length of the command body (name length byte, name, data).

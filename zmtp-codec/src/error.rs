@@ -148,11 +148,50 @@ pub enum HandshakeError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
     /// The peer's mechanism is not ours.
-    #[error("peer uses security mechanism {theirs:?}; this side uses NULL")]
+    #[error("peer uses security mechanism {theirs:?}; this side uses {ours}")]
     MechanismMismatch {
+        /// Our mechanism name.
+        ours: String,
         /// The peer's mechanism name.
         theirs: String,
     },
+    /// Both sides are servers of a mechanism with a client and a server role (seen when
+    /// the peer sets as-server in its greeting, which libzmq 4.3 never does).
+    #[error("both sides are {mechanism} servers")]
+    RoleMismatch {
+        /// The mechanism.
+        mechanism: String,
+    },
+    /// A mechanism command whose body is malformed (a HELLO's lengths, a WELCOME with a
+    /// body).
+    #[error("malformed {name} command")]
+    MalformedCommand {
+        /// The command's name.
+        name: String,
+    },
+    /// Our authenticator refused the peer.
+    #[error("authentication refused the peer (ZAP status {status}: {text})")]
+    Refused {
+        /// The status code.
+        status: crate::ZapStatus,
+        /// The authenticator's words.
+        text: String,
+    },
+    /// The peer refused our credentials (its ERROR carried this ZAP status code).
+    #[error("peer refused our credentials (ZAP status {status})")]
+    AuthFailed {
+        /// The status code.
+        status: crate::ZapStatus,
+    },
+    /// The mechanism needs an authenticator and none is installed.
+    #[error("{mechanism} server needs an authenticator and none is installed")]
+    NoAuthenticator {
+        /// The mechanism.
+        mechanism: String,
+    },
+    /// A ZAP handler answered with a malformed reply.
+    #[error(transparent)]
+    Zap(#[from] crate::ZapError),
     /// The NULL mechanism has no server role (23/ZMTP: as-server SHALL be zero).
     #[error("peer set as-server with the NULL mechanism")]
     AsServerWithNull,

@@ -189,3 +189,106 @@ pub fn handshake(data: &[u8]) {
         .iter()
         .all(|i| matches!(i, Ok(Item::Greeting(_) | Item::Command(_)))));
 }
+
+/// `plain`: a PLAIN handshake against arbitrary peer bytes. The input's first byte picks
+/// our role (client or server), the authenticator's answer (admit, refuse, temporary
+/// failure, none) and a chunk size; a PLAIN greeting from the peer is put in front of the
+/// rest, so the fuzzer works on HELLO, WELCOME, INITIATE, READY and ERROR. The machine must
+/// end complete, failed or waiting, never panic, admit a client only after the
+/// authenticator said 200, and send only a greeting and commands.
+pub fn plain(data: &[u8]) {
+    use crate::{Security, ZapReply, ZapStatus};
+    let Some((&sel, peer)) = data.split_first() else {
+        return;
+    };
+    let server = sel & 1 == 1;
+    let answer = (sel >> 1) & 3;
+    let step = usize::from(sel >> 3) + 1;
+    let t0 = Instant::now();
+    let mut cfg = HandshakeConfig::new(if server {
+        SocketType::Rep
+    } else {
+        SocketType::Req
+    });
+    cfg.timeout = Some(Duration::from_secs(1));
+    cfg.security = if server {
+        Security::PlainServer
+    } else {
+        Security::plain_client(&b"user"[..], &b"pass"[..]).expect("short fields")
+    };
+    let mut hs = Handshake::new(cfg, t0);
+    let mut out = BytesMut::new();
+    hs.poll_transmit(&mut out);
+    let mut greeting = Greeting::ours();
+    greeting.mechanism = crate::Mechanism::PLAIN;
+    greeting.as_server = !server;
+    let mut input = greeting.to_bytes().to_vec();
+    input.extend_from_slice(peer);
+    let mut src = BytesMut::new();
+    let mut admitted = false;
+    'feed: for chunk in input.chunks(step) {
+        src.extend_from_slice(chunk);
+        let mut r = hs.handle_input(&mut src);
+        while r.is_ok() {
+            match hs.poll_event() {
+                Some(crate::Event::Authenticate(req)) => {
+                    assert!(server, "only a server asks");
+                    assert_eq!(req.credentials.len(), 2);
+                    r = match answer {
+                        0 => {
+                            admitted = true;
+                            hs.authenticated(ZapReply::allow("u"))
+                        }
+                        1 => hs.authenticated(ZapReply::refuse(ZapStatus::Denied, "no")),
+                        2 => hs.authenticated(ZapReply::refuse(ZapStatus::TemporaryFailure, "")),
+                        _ => hs.no_authenticator(),
+                    };
+                    if r.is_ok() {
+                        r = hs.handle_input(&mut src);
+                    }
+                }
+                Some(crate::Event::Completed(peer)) => {
+                    assert!(!server || admitted, "admitted without a 200");
+                    assert_eq!(peer.user_id.is_some(), server);
+                    break 'feed;
+                }
+                None => break,
+            }
+        }
+        hs.poll_transmit(&mut out);
+        if r.is_err() {
+            assert!(hs.is_failed());
+            break;
+        }
+    }
+    hs.poll_transmit(&mut out);
+    if !hs.is_complete() && !hs.is_failed() {
+        assert!(hs.handle_timeout(t0 + Duration::from_secs(1)).is_err());
+    }
+    let (items, _) = drain(Decoder::new(Limits::default()), &[&out]);
+    assert!(items
+        .iter()
+        .all(|i| matches!(i, Ok(Item::Greeting(_) | Item::Command(_)))));
+}
+
+/// `zap_reply`: arbitrary bytes split into frames (each a length byte and that many bytes)
+/// read as a ZAP handler's reply. Never panics; a reply accepted has a valid status, the
+/// request id and version it was checked against, and metadata that encodes back to the
+/// frame it came from.
+pub fn zap_reply(data: &[u8]) {
+    let mut frames = Vec::new();
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = usize::from(len).min(tail.len());
+        frames.push(Bytes::copy_from_slice(&tail[..n]));
+        rest = &tail[n..];
+    }
+    if let Ok(reply) = crate::ZapReply::parse(&frames, b"1") {
+        assert_eq!(&frames[0][..], crate::ZAP_VERSION);
+        assert_eq!(&frames[1][..], b"1");
+        assert_eq!(&frames[2][..], reply.status.as_bytes());
+        let mut md = BytesMut::new();
+        reply.metadata.encode(&mut md);
+        assert_eq!(&md[..], &frames[5][..]);
+    }
+}

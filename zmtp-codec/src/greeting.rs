@@ -15,6 +15,8 @@ pub struct Mechanism {
 impl Mechanism {
     /// The NULL mechanism (23/ZMTP section "The NULL Security Mechanism").
     pub const NULL: Mechanism = Mechanism::from_static(b"NULL");
+    /// The PLAIN mechanism (24/ZMTP-PLAIN).
+    pub const PLAIN: Mechanism = Mechanism::from_static(b"PLAIN");
 
     const fn from_static(s: &[u8]) -> Mechanism {
         let mut name = [0u8; wire::MECHANISM_LEN];

@@ -1,5 +1,7 @@
-//! The NULL-mechanism handshake as a sans-IO state machine: greeting exchange, READY
-//! exchange, socket-type check, ERROR on a mismatch, and a deadline.
+//! The handshake as a sans-IO state machine: greeting exchange, the mechanism's commands
+//! (NULL's READY; PLAIN's HELLO, WELCOME, INITIATE and READY), authentication through the
+//! caller's authenticator, socket-type check, ERROR on a mismatch or a refusal, and a
+//! deadline.
 //!
 //! The caller owns the socket and the clock: it feeds received bytes to
 //! [`Handshake::handle_input`], the current time to [`Handshake::handle_timeout`], sends
@@ -11,8 +13,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::command::{Command, Metadata};
 use crate::decoder::{Decoder, Item, Limits};
-use crate::error::HandshakeError;
-use crate::greeting::{Greeting, Mechanism, Version};
+use crate::error::{CommandError, DecodeError, HandshakeError};
+use crate::greeting::{Greeting, Version};
+use crate::security::{self, Security, ZapError, ZapReply, ZapRequest, ZapStatus};
 use crate::socket_type::SocketType;
 use crate::wire;
 
@@ -29,6 +32,14 @@ pub struct HandshakeConfig {
     pub timeout: Option<Duration>,
     /// Limits while the handshake runs; the command cap bounds READY.
     pub limits: Limits,
+    /// Our mechanism and role.
+    pub security: Security,
+    /// ZAP_DOMAIN: sent in authentication requests; with NULL, a non-empty domain makes
+    /// this side authenticate its peer (libzmq's rule).
+    pub zap_domain: Bytes,
+    /// ZAP_ENFORCE_DOMAIN: a NULL side with a domain, or a CURVE server, fails the
+    /// handshake when no authenticator is available instead of admitting the peer.
+    pub zap_enforce_domain: bool,
 }
 
 impl HandshakeConfig {
@@ -40,6 +51,9 @@ impl HandshakeConfig {
             metadata: Metadata::new(),
             timeout: Some(Duration::from_secs(30)),
             limits: Limits::handshake_default(),
+            security: Security::Null,
+            zap_domain: Bytes::new(),
+            zap_enforce_domain: false,
         }
     }
 }
@@ -53,21 +67,39 @@ pub struct PeerInfo {
     pub socket_type: Option<SocketType>,
     /// The peer's `Identity` property, when sent.
     pub identity: Option<Bytes>,
-    /// Every property of the peer's READY.
+    /// Every property of the peer's READY (or, for a PLAIN client, its INITIATE).
     pub metadata: Metadata,
+    /// The user id our authenticator gave the peer (libzmq's `User-Id` property); `None`
+    /// when no authenticator was asked.
+    pub user_id: Option<Bytes>,
+    /// The properties our authenticator attached to the peer.
+    pub zap_metadata: Metadata,
 }
 
 /// Output of the handshake besides bytes to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Both READYs exchanged and accepted; traffic may flow.
+    /// The peer must be authenticated: ask the authenticator (filling in
+    /// [`ZapRequest::address`]) and pass its answer to [`Handshake::authenticated`], or
+    /// call [`Handshake::no_authenticator`]. The handshake waits meanwhile.
+    Authenticate(ZapRequest),
+    /// Both sides' last handshake commands exchanged and accepted; traffic may flow.
     Completed(PeerInfo),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     AwaitGreeting,
+    /// The peer's READY (NULL; a PLAIN client after its INITIATE).
     AwaitReady,
+    /// A PLAIN client's HELLO went; the server's WELCOME.
+    AwaitWelcome,
+    /// A PLAIN server: the client's HELLO.
+    AwaitHello,
+    /// The authenticator's answer; input waits in the caller's buffer.
+    AwaitZap,
+    /// A PLAIN server admitted the client: its INITIATE.
+    AwaitInitiate,
     Done,
     Failed,
 }
@@ -81,9 +113,17 @@ pub struct Handshake {
     deadline: Option<Instant>,
     version: Option<Version>,
     send_greeting: bool,
+    /// Our last handshake command is due: READY (NULL, PLAIN server) or INITIATE (PLAIN
+    /// client); both carry our metadata.
     send_ready: bool,
+    /// A PLAIN command without metadata is due: the client's HELLO or the server's WELCOME.
+    send_plain: Option<&'static [u8]>,
     send_error: Option<Bytes>,
     event: Option<Event>,
+    /// What the authenticator said, kept for the peer's info.
+    zap: Option<ZapReply>,
+    /// The peer's checked metadata, until the handshake completes.
+    peer_metadata: Option<Metadata>,
 }
 
 impl Handshake {
@@ -97,8 +137,11 @@ impl Handshake {
             version: None,
             send_greeting: true,
             send_ready: false,
+            send_plain: None,
             send_error: None,
             event: None,
+            zap: None,
+            peer_metadata: None,
         }
     }
 
@@ -125,54 +168,252 @@ impl Handshake {
         self.version
     }
 
-    /// Consumes bytes from the front of `src`. Stops right after the peer's READY: what
-    /// follows it in `src` is traffic, left for the decoder from [`Handshake::into_decoder`].
+    /// Consumes bytes from the front of `src`. Stops right after the peer's last
+    /// handshake command (what follows it in `src` is traffic, left for the decoder from
+    /// [`Handshake::into_decoder`]) and while an authentication is pending.
     pub fn handle_input(&mut self, src: &mut BytesMut) -> Result<(), HandshakeError> {
-        while matches!(self.state, State::AwaitGreeting | State::AwaitReady) {
+        while self.reads_input() {
             let item = match self.decoder.decode(src) {
                 Ok(Some(item)) => item,
                 Ok(None) => return Ok(()),
                 Err(e) => return self.fail(e.into()),
             };
-            match (self.state, item) {
-                (State::AwaitGreeting, Item::Greeting(g)) => self.on_greeting(g)?,
-                (_, Item::Command(Command::Ready(md))) => self.on_ready(md)?,
-                (_, Item::Command(Command::Error { reason })) => {
-                    let reason = String::from_utf8_lossy(&reason).into_owned();
-                    return self.fail(HandshakeError::PeerError { reason });
+            let command = match (self.state, item) {
+                (State::AwaitGreeting, Item::Greeting(g)) => {
+                    self.on_greeting(g)?;
+                    continue;
                 }
-                (_, Item::Command(c)) => {
-                    let name = String::from_utf8_lossy(c.name()).into_owned();
-                    return self.fail(HandshakeError::UnexpectedCommand { name });
-                }
+                (_, Item::Command(c)) => c,
                 (_, Item::Frame(_)) => return self.fail(HandshakeError::DataBeforeReady),
                 // The decoder yields a greeting only first, in AwaitGreeting.
                 (_, Item::Greeting(_)) => return self.fail(HandshakeError::DataBeforeReady),
+            };
+            match (self.state, command) {
+                (State::AwaitReady, Command::Ready(md)) => {
+                    self.on_peer_metadata(md)?;
+                    self.state = State::Done;
+                    self.complete();
+                }
+                (_, Command::Error { reason }) => return self.on_error(reason),
+                (State::AwaitWelcome, Command::Unknown { name, body })
+                    if name == security::CMD_WELCOME =>
+                {
+                    if !body.is_empty() {
+                        return self.malformed("WELCOME");
+                    }
+                    self.send_ready = true; // INITIATE
+                    self.state = State::AwaitReady;
+                }
+                (State::AwaitHello, Command::Unknown { name, body })
+                    if name == security::CMD_HELLO =>
+                {
+                    let Some((username, password)) = security::parse_plain_hello(&body) else {
+                        return self.malformed("HELLO");
+                    };
+                    self.ask(vec![username, password]);
+                }
+                (State::AwaitInitiate, Command::Unknown { name, body })
+                    if name == security::CMD_INITIATE =>
+                {
+                    let md = match Metadata::parse(body) {
+                        Ok(md) => md,
+                        Err(e) => {
+                            return self.fail(HandshakeError::Decode(DecodeError::BadCommand {
+                                name: "INITIATE".into(),
+                                error: CommandError::Metadata(e),
+                            }))
+                        }
+                    };
+                    self.on_peer_metadata(md)?;
+                    self.send_ready = true;
+                    self.state = State::Done;
+                    self.complete();
+                }
+                (_, c) => {
+                    let name = String::from_utf8_lossy(c.name()).into_owned();
+                    return self.fail(HandshakeError::UnexpectedCommand { name });
+                }
             }
         }
         Ok(())
     }
 
+    fn reads_input(&self) -> bool {
+        matches!(
+            self.state,
+            State::AwaitGreeting
+                | State::AwaitReady
+                | State::AwaitWelcome
+                | State::AwaitHello
+                | State::AwaitInitiate
+        )
+    }
+
     fn on_greeting(&mut self, g: Greeting) -> Result<(), HandshakeError> {
-        if g.mechanism != Mechanism::NULL {
-            let theirs = g.mechanism.to_string_lossy();
-            return self.fail(HandshakeError::MechanismMismatch { theirs });
-        }
-        // 23/ZMTP: with NULL, "the as-server field SHALL be zero".
-        if g.as_server {
-            return self.fail(HandshakeError::AsServerWithNull);
+        let ours = self.config.security.mechanism();
+        if g.mechanism != ours {
+            return self.fail(HandshakeError::MechanismMismatch {
+                ours: ours.to_string_lossy(),
+                theirs: g.mechanism.to_string_lossy(),
+            });
         }
         self.version = Some(g.version);
-        self.send_ready = true;
-        self.state = State::AwaitReady;
+        match self.config.security {
+            Security::Null => {
+                // 23/ZMTP: with NULL, "the as-server field SHALL be zero".
+                if g.as_server {
+                    return self.fail(HandshakeError::AsServerWithNull);
+                }
+                if self.config.zap_domain.is_empty() {
+                    self.send_ready = true;
+                    self.state = State::AwaitReady;
+                } else {
+                    // libzmq: a NULL side with a ZAP domain authenticates its peer before
+                    // it sends READY.
+                    self.ask(Vec::new());
+                }
+            }
+            Security::PlainClient { .. } | Security::PlainServer => {
+                // libzmq 4.3 leaves as-server zero in every greeting, so only a peer
+                // that claims the server role too is caught here; two clients fail at the
+                // first HELLO.
+                let server = self.config.security.as_server();
+                if g.as_server && server {
+                    return self.fail(HandshakeError::RoleMismatch {
+                        mechanism: ours.to_string_lossy(),
+                    });
+                }
+                if server {
+                    self.state = State::AwaitHello;
+                } else {
+                    self.send_plain = Some(security::CMD_HELLO);
+                    self.state = State::AwaitWelcome;
+                }
+            }
+        }
         Ok(())
     }
 
-    fn on_ready(&mut self, md: Metadata) -> Result<(), HandshakeError> {
+    /// Asks the caller to authenticate the peer with these credentials.
+    fn ask(&mut self, credentials: Vec<Bytes>) {
+        self.event = Some(Event::Authenticate(ZapRequest {
+            domain: self.config.zap_domain.clone(),
+            address: Bytes::new(),
+            identity: self.config.identity.clone(),
+            mechanism: self.config.security.mechanism(),
+            credentials,
+        }));
+        self.state = State::AwaitZap;
+    }
+
+    /// The authenticator's answer to [`Event::Authenticate`]. A refusal fails the
+    /// handshake with [`HandshakeError::Refused`]: an ERROR carrying the status code is
+    /// queued for the peer, except for a temporary failure (300), after which the
+    /// connection just closes (27/ZAP, as libzmq does).
+    pub fn authenticated(&mut self, reply: ZapReply) -> Result<(), HandshakeError> {
+        if self.state != State::AwaitZap {
+            return Ok(());
+        }
+        if reply.status != ZapStatus::Success {
+            if reply.status != ZapStatus::TemporaryFailure {
+                self.send_error = Some(Bytes::from_static(reply.status.as_bytes()));
+            }
+            let text = String::from_utf8_lossy(&reply.text).into_owned();
+            return self.fail(HandshakeError::Refused {
+                status: reply.status,
+                text,
+            });
+        }
+        self.zap = Some(reply);
+        self.admitted();
+        Ok(())
+    }
+
+    /// No authenticator answers [`Event::Authenticate`]: PLAIN fails (it is pointless
+    /// without one, as in libzmq), NULL admits the peer unless ZAP_ENFORCE_DOMAIN is set.
+    pub fn no_authenticator(&mut self) -> Result<(), HandshakeError> {
+        if self.state != State::AwaitZap {
+            return Ok(());
+        }
+        let enforced = match self.config.security {
+            Security::Null => self.config.zap_enforce_domain,
+            Security::PlainClient { .. } | Security::PlainServer => true,
+        };
+        if enforced {
+            let mechanism = self.config.security.mechanism().to_string_lossy();
+            return self.fail(HandshakeError::NoAuthenticator { mechanism });
+        }
+        self.admitted();
+        Ok(())
+    }
+
+    /// The authenticator's answer could not be used (a ZAP handler's malformed reply):
+    /// the handshake fails and the connection closes.
+    pub fn authentication_failed(&mut self, error: ZapError) -> Result<(), HandshakeError> {
+        if self.state != State::AwaitZap {
+            return Ok(());
+        }
+        self.fail(HandshakeError::Zap(error))
+    }
+
+    fn admitted(&mut self) {
+        match self.config.security {
+            Security::Null => {
+                self.send_ready = true;
+                self.state = State::AwaitReady;
+            }
+            Security::PlainServer => {
+                self.send_plain = Some(security::CMD_WELCOME);
+                self.state = State::AwaitInitiate;
+            }
+            // A client never asks.
+            Security::PlainClient { .. } => {}
+        }
+    }
+
+    fn on_error(&mut self, reason: Bytes) -> Result<(), HandshakeError> {
+        // libzmq's servers put a ZAP status code in their ERROR when they refuse us.
+        if self.config.security != Security::Null || !self.config.zap_domain.is_empty() {
+            if let Some(status) = ZapStatus::from_bytes(&reason) {
+                return self.fail(HandshakeError::AuthFailed { status });
+            }
+        }
+        let reason = String::from_utf8_lossy(&reason).into_owned();
+        self.fail(HandshakeError::PeerError { reason })
+    }
+
+    fn malformed(&mut self, name: &str) -> Result<(), HandshakeError> {
+        self.fail(HandshakeError::MalformedCommand { name: name.into() })
+    }
+
+    fn complete(&mut self) {
+        let Some(md) = self.peer_metadata.take() else {
+            return;
+        };
+        let identity = md.get(wire::PROP_IDENTITY).cloned();
+        let socket_type = md
+            .get(wire::PROP_SOCKET_TYPE)
+            .and_then(|v| SocketType::from_name(v));
+        let (user_id, zap_metadata) = match self.zap.take() {
+            Some(z) => (Some(z.user_id), z.metadata),
+            None => (None, Metadata::new()),
+        };
+        self.event = Some(Event::Completed(PeerInfo {
+            // Set in on_greeting, which always runs before any command can be decoded.
+            version: self.version.unwrap_or(Version::V3_0),
+            socket_type,
+            identity,
+            metadata: md,
+            user_id,
+            zap_metadata,
+        }));
+    }
+
+    /// Checks the peer's metadata (its READY or INITIATE): socket type and identity.
+    fn on_peer_metadata(&mut self, md: Metadata) -> Result<(), HandshakeError> {
         let ours = self.config.socket_type;
-        let socket_type = match md.get(wire::PROP_SOCKET_TYPE) {
-            None => None,
-            Some(v) => match SocketType::from_name(v) {
+        if let Some(v) = md.get(wire::PROP_SOCKET_TYPE) {
+            match SocketType::from_name(v) {
                 None => {
                     let theirs = String::from_utf8_lossy(v).into_owned();
                     self.send_error =
@@ -187,23 +428,16 @@ impl Handshake {
                     )));
                     return self.fail(HandshakeError::IncompatibleSocketType { ours, theirs });
                 }
-                Some(t) => Some(t),
-            },
-        };
-        let identity = md.get(wire::PROP_IDENTITY).cloned();
-        if let Some(id) = &identity {
-            if id.len() > 255 {
-                return self.fail(HandshakeError::IdentityTooLong { len: id.len() });
+                Some(_) => {}
             }
         }
-        self.state = State::Done;
-        self.event = Some(Event::Completed(PeerInfo {
-            // Set in on_greeting, which always runs before READY can be decoded.
-            version: self.version.unwrap_or(Version::V3_0),
-            socket_type,
-            identity,
-            metadata: md,
-        }));
+        if let Some(id) = md.get(wire::PROP_IDENTITY) {
+            if id.len() > 255 {
+                let len = id.len();
+                return self.fail(HandshakeError::IdentityTooLong { len });
+            }
+        }
+        self.peer_metadata = Some(md);
         Ok(())
     }
 
@@ -217,9 +451,8 @@ impl Handshake {
     /// Fails the handshake once `now` passes the deadline.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), HandshakeError> {
         match (self.state, self.deadline) {
-            (State::AwaitGreeting | State::AwaitReady, Some(d)) if now >= d => {
-                self.fail(HandshakeError::Timeout)
-            }
+            (State::Done | State::Failed, _) | (_, None) => Ok(()),
+            (_, Some(d)) if now >= d => self.fail(HandshakeError::Timeout),
             _ => Ok(()),
         }
     }
@@ -227,35 +460,74 @@ impl Handshake {
     /// When [`Handshake::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::AwaitGreeting | State::AwaitReady => self.deadline,
             State::Done | State::Failed => None,
+            _ => self.deadline,
         }
     }
 
-    /// Appends the bytes to send now (greeting, READY, ERROR), if any.
+    /// Appends the bytes to send now (greeting, the mechanism's commands, ERROR), if any.
     pub fn poll_transmit(&mut self, buf: &mut BytesMut) {
         if std::mem::take(&mut self.send_greeting) {
-            Greeting::ours().encode(buf);
+            Greeting {
+                version: Version::V3_1,
+                mechanism: self.config.security.mechanism(),
+                as_server: self.config.security.as_server(),
+            }
+            .encode(buf);
+        }
+        if let Some(name) = self.send_plain.take() {
+            let body = match &self.config.security {
+                Security::PlainClient { username, password } => {
+                    security::plain_hello_body(username, password)
+                }
+                _ => Bytes::new(), // WELCOME
+            };
+            Command::Unknown {
+                name: Bytes::from_static(name),
+                body,
+            }
+            .encode(buf);
         }
         if std::mem::take(&mut self.send_ready) {
-            let mut md = Metadata::new().with(
-                Bytes::from_static(wire::PROP_SOCKET_TYPE.as_bytes()),
-                Bytes::from_static(self.config.socket_type.name().as_bytes()),
-            );
-            if self.config.socket_type.sends_identity() {
-                md.push(
-                    Bytes::from_static(wire::PROP_IDENTITY.as_bytes()),
-                    self.config.identity.clone(),
-                );
+            let md = self.our_metadata();
+            match self.config.security {
+                Security::PlainClient { .. } => {
+                    let mut body = BytesMut::with_capacity(md.encoded_len());
+                    md.encode(&mut body);
+                    Command::Unknown {
+                        name: Bytes::from_static(security::CMD_INITIATE),
+                        body: body.freeze(),
+                    }
+                    .encode(buf);
+                }
+                Security::Null | Security::PlainServer => Command::Ready(md).encode(buf),
             }
-            for (n, v) in self.config.metadata.iter() {
-                md.push(n.clone(), v.clone());
-            }
-            Command::Ready(md).encode(buf);
         }
         if let Some(reason) = self.send_error.take() {
-            Command::Error { reason }.encode(buf);
+            if self.config.security == Security::PlainServer {
+                // The form libzmq's PLAIN clients read (see `wire::LIBZMQ_PLAIN_ERROR`).
+                Command::encode_libzmq_plain_error(&reason, buf);
+            } else {
+                Command::Error { reason }.encode(buf);
+            }
         }
+    }
+
+    fn our_metadata(&self) -> Metadata {
+        let mut md = Metadata::new().with(
+            Bytes::from_static(wire::PROP_SOCKET_TYPE.as_bytes()),
+            Bytes::from_static(self.config.socket_type.name().as_bytes()),
+        );
+        if self.config.socket_type.sends_identity() {
+            md.push(
+                Bytes::from_static(wire::PROP_IDENTITY.as_bytes()),
+                self.config.identity.clone(),
+            );
+        }
+        for (n, v) in self.config.metadata.iter() {
+            md.push(n.clone(), v.clone());
+        }
+        md
     }
 
     /// The next event, if any.

@@ -1,11 +1,12 @@
 //! A sans-IO codec for ZMTP 3.1, the ZeroMQ wire protocol (RFC 37/ZMTP, with 23/ZMTP's
-//! NULL mechanism), byte-compatible with libzmq 4.3.
+//! NULL mechanism and 24/ZMTP-PLAIN), byte-compatible with libzmq 4.3.
 //!
 //! What it does: encode our 64-byte greeting and decode a peer's from any split of its bytes;
 //! decode frames as zero-copy slices of the read buffer; encode frame headers for vectored
 //! writes; parse and encode commands (READY and its metadata, ERROR, PING, PONG, SUBSCRIBE,
-//! CANCEL, unknown names passed through) and ZMTP 3.0-style subscription frames; run the NULL
-//! handshake ([`Handshake`]) and heartbeats ([`Heartbeat`]) as state machines.
+//! CANCEL, unknown names passed through) and ZMTP 3.0-style subscription frames; run the
+//! handshake ([`Handshake`]: NULL and PLAIN, with authentication requests and replies as in
+//! 27/ZAP) and heartbeats ([`Heartbeat`]) as state machines.
 //!
 //! What it deliberately does not do: no IO, no sockets, no threads, and no clock reads.
 //! Callers pass bytes in, take bytes out, and pass `Instant`s in; deadlines come back out.
@@ -39,6 +40,7 @@ pub mod fuzzing;
 mod greeting;
 mod handshake;
 mod heartbeat;
+mod security;
 mod socket_type;
 pub mod wire;
 
@@ -50,5 +52,9 @@ pub use greeting::{Greeting, Mechanism, Version};
 pub use handshake::{Event, Handshake, HandshakeConfig, PeerInfo};
 pub use heartbeat::{
     deciseconds_to_ttl, ttl_to_deciseconds, Heartbeat, HeartbeatConfig, HeartbeatError,
+};
+pub use security::{
+    parse_plain_hello, PlainFieldTooLong, Security, ZapError, ZapReply, ZapRequest, ZapStatus,
+    PLAIN_MAX_FIELD, ZAP_VERSION,
 };
 pub use socket_type::SocketType;

@@ -52,6 +52,11 @@ pub const CMD_SUBSCRIBE: &[u8] = b"SUBSCRIBE";
 /// CANCEL command name (ZMTP 3.1).
 pub const CMD_CANCEL: &[u8] = b"CANCEL";
 
+/// The first bytes of ERROR as libzmq's PLAIN mechanism sends it: its C source spells the
+/// name `"\x05ERROR"`, a hex escape that swallows the `E`, so the frame carries `0x5E`
+/// then `RROR` (every libzmq release; both its PLAIN sides expect this form).
+pub const LIBZMQ_PLAIN_ERROR: &[u8] = b"\x5eRROR";
+
 /// Largest PING context echoed in a PONG (37/ZMTP: "up to 16 octets").
 pub const MAX_PING_CONTEXT: usize = 16;
 

@@ -131,7 +131,7 @@ impl End {
             return;
         }
         if !self.conn.is_active() {
-            match self.conn.handshake_input() {
+            match self.conn.handshake_input(Bytes::new, |_| None) {
                 Ok(Some(peer)) => {
                     // Our READY may still wait in the handshake: it goes before traffic.
                     self.conn.poll_transmit();

@@ -43,3 +43,13 @@ fn handshake_corpus() {
 fn roundtrip_corpus() {
     replay("roundtrip", zmtp_codec::fuzzing::roundtrip);
 }
+
+#[test]
+fn plain_corpus() {
+    replay("plain", zmtp_codec::fuzzing::plain);
+}
+
+#[test]
+fn zap_reply_corpus() {
+    replay("zap_reply", zmtp_codec::fuzzing::zap_reply);
+}

@@ -3,6 +3,7 @@
 mod corpus;
 mod handshake_pair;
 mod libzmq;
+mod plain_libzmq;
 mod props;
 mod reliability;
 mod support;

@@ -178,6 +178,7 @@ fn case_04_bad_greetings_close_before_ready() {
         (
             greeting_with(|g| g[12..17].copy_from_slice(b"CURVE")),
             HandshakeError::MechanismMismatch {
+                ours: "NULL".into(),
                 theirs: "CURVE".into(),
             },
         ),

@@ -61,11 +61,12 @@ impl AuthSlot {
 }
 
 /// A peer's address as libzmq writes it in a ZAP request and the `Peer-Address` message
-/// property: a tcp peer's IP address without the port, an ipc peer's `:UID:GID:PID`.
+/// property: a tcp peer's IP address without the port, an ipc peer's `localhost:UID:GID:PID`
+/// (what a libzmq built with SO_PEERCRED, as distributions build it, writes).
 pub fn peer_address(addr: Option<SocketAddr>, creds: Option<PeerCred>) -> Option<String> {
     match (addr, creds) {
         (Some(addr), _) => Some(addr.ip().to_string()),
-        (None, Some(c)) => Some(format!(":{}:{}:{}", c.uid, c.gid, c.pid)),
+        (None, Some(c)) => Some(format!("localhost:{}:{}:{}", c.uid, c.gid, c.pid)),
         (None, None) => None,
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use zmtp_codec::{HeartbeatConfig, Security, SocketType};
+use zmtp_codec::{HeartbeatConfig, Security, SocketType, ZapStatus};
 
 use crate::{AccessFilter, BindOptions, PeerCred};
 
@@ -276,6 +276,9 @@ pub enum TransportEvent {
         peer_addr: Option<SocketAddr>,
         /// What went wrong.
         reason: String,
+        /// When authentication refused the peer (our authenticator) or us (the peer's
+        /// ERROR): the ZAP status code, as libzmq's HANDSHAKE_FAILED_AUTH gives it.
+        auth: Option<ZapStatus>,
     },
     /// An established connection closed.
     Disconnected {
@@ -371,6 +374,7 @@ impl std::fmt::Display for TransportEvent {
                 peer: c,
                 peer_addr: a,
                 reason,
+                auth: _,
             } => {
                 write!(f, "handshake failed on {endpoint}")?;
                 peer(f, c, a)?;

@@ -113,6 +113,16 @@ impl CloseReason {
         }
     }
 
+    /// The ZAP status when authentication refused the peer or us.
+    pub(crate) fn auth_status(&self) -> Option<zmtp_codec::ZapStatus> {
+        match self {
+            CloseReason::Handshake(
+                HandshakeError::Refused { status, .. } | HandshakeError::AuthFailed { status },
+            ) => Some(*status),
+            _ => None,
+        }
+    }
+
     /// The handshake's own verdict (not a timeout, not a lost stream).
     pub(crate) fn is_handshake_verdict(&self) -> bool {
         matches!(self, CloseReason::Handshake(e) if *e != HandshakeError::Timeout)

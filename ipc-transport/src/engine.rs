@@ -1510,6 +1510,7 @@ impl<H: Handler> State<H> {
                     peer: None,
                     peer_addr: None,
                     reason,
+                    auth: None,
                 });
             }
             InprocSeen::Left => self.event(TransportEvent::Disconnected {
@@ -2139,6 +2140,7 @@ impl<H: Handler> State<H> {
                 peer,
                 peer_addr,
                 reason: text,
+                auth: reason.auth_status(),
             });
         }
         let pipe = conn.pipe;

@@ -12,7 +12,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use zsock::{Context, Events, Flags, Message, Socket, SocketOption, SocketType};
+use zsock::{
+    Context, Events, Flags, Message, Socket, SocketOption, SocketType, ZapReply, ZapRequest,
+    ZapStatus,
+};
 
 mod printer;
 mod proxy;
@@ -34,6 +37,10 @@ const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
   --wait-subscribers N
                       pub: hold stdin's lines until N subscriptions have arrived (two
                       subscribers to one topic count as two), then send them
+  --plain USER:PASS   be a PLAIN client with these credentials
+  --plain-server USER:PASS
+                      be a PLAIN server admitting these credentials (repeatable; the
+                      peer's user id is USER); other clients are refused
   --OPTION VALUE      any socket option by its libzmq name, e.g. --sndhwm 10, --linger 0,
                       --routing-id me, --reconnect-ivl 50, --heartbeat-ivl 1000,
                       --maxmsgsize 65536, --mode 600, --filter-uid 1000, --exclusive-bind
@@ -61,6 +68,8 @@ struct Args {
     echo: bool,
     /// pub: subscriptions to wait for before sending stdin's lines.
     wait_subscribers: Option<u64>,
+    /// `--plain-server`: the credentials a PLAIN server admits.
+    plain_users: Vec<(String, String)>,
     options: Vec<SocketOption>,
 }
 
@@ -85,6 +94,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         count: None,
         echo: false,
         wait_subscribers: None,
+        plain_users: Vec::new(),
         options: Vec::new(),
     };
     while let Some(arg) = it.next() {
@@ -113,6 +123,15 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 a.wait_subscribers = Some(number("wait-subscribers", &value("a number")?)?);
             }
             "echo" => a.echo = true,
+            "plain" => {
+                let (user, pass) = credentials("plain", &value("USER:PASS")?)?;
+                a.options.push(SocketOption::PlainUsername(user.into()));
+                a.options.push(SocketOption::PlainPassword(pass.into()));
+            }
+            "plain-server" => {
+                a.plain_users
+                    .push(credentials("plain-server", &value("USER:PASS")?)?);
+            }
             "help" => return Err(String::new()),
             opt => {
                 let v = if FLAG_OPTIONS.contains(&opt) && inline.is_none() {
@@ -137,6 +156,14 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         return Err("--wait-subscribers is for pub only".into());
     }
     Ok(a)
+}
+
+/// `USER:PASS` (the password may hold colons; the user name may not).
+fn credentials(name: &str, v: &str) -> Result<(String, String), String> {
+    match v.split_once(':') {
+        Some((user, pass)) if !user.is_empty() => Ok((user.to_string(), pass.to_string())),
+        _ => Err(format!("--{name} takes USER:PASS, not `{v}`")),
+    }
 }
 
 /// The value of `--NAME` as a count.
@@ -452,6 +479,22 @@ fn run(args: Args) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot create socket: {e}"))?;
     for o in &args.options {
         sock.set(o.clone()).map_err(|e| format!("option: {e}"))?;
+    }
+    if !args.plain_users.is_empty() {
+        sock.set(SocketOption::PlainServer(true))
+            .map_err(|e| format!("option: {e}"))?;
+        let users = args.plain_users.clone();
+        ctx.set_authenticator(move |req: &ZapRequest| {
+            let admitted = users.iter().find(|(u, p)| {
+                req.credentials.len() == 2
+                    && req.credentials[0] == u.as_bytes()
+                    && req.credentials[1] == p.as_bytes()
+            });
+            match admitted {
+                Some((user, _)) => ZapReply::allow(user.clone()),
+                None => ZapReply::refuse(ZapStatus::Denied, "unknown user or wrong password"),
+            }
+        });
     }
     if args.wait_subscribers.is_some() {
         // Every subscription counts, a second one to a topic too.

@@ -372,11 +372,10 @@ impl Handshake {
     }
 
     fn on_error(&mut self, reason: Bytes) -> Result<(), HandshakeError> {
-        // libzmq's servers put a ZAP status code in their ERROR when they refuse us.
-        if self.config.security != Security::Null || !self.config.zap_domain.is_empty() {
-            if let Some(status) = ZapStatus::from_bytes(&reason) {
-                return self.fail(HandshakeError::AuthFailed { status });
-            }
+        // A side whose authenticator refused us puts the ZAP status code in its ERROR
+        // (libzmq reads such a reason as an authentication failure with any mechanism).
+        if let Some(status) = ZapStatus::from_bytes(&reason) {
+            return self.fail(HandshakeError::AuthFailed { status });
         }
         let reason = String::from_utf8_lossy(&reason).into_owned();
         self.fail(HandshakeError::PeerError { reason })

@@ -67,7 +67,7 @@ mod subs;
 
 pub use bytes::Bytes;
 pub use error::{errno, Error, ErrorKind, Result};
-pub use ipc_transport::{Errno, Message, PeerCred, TcpOptions, READ_AHEAD_MAX};
+pub use ipc_transport::{Authenticator, Errno, Message, PeerCred, TcpOptions, READ_AHEAD_MAX};
 pub use metadata::Metadata;
 pub use monitor::{Event, Monitor};
 pub use options::{SocketOption, OPTION_NAMES};
@@ -75,4 +75,4 @@ pub use poll::{poll, PollItem};
 pub use proxy::{proxy, proxy_steerable, Direction, Proxy, SideStatistics, Statistics};
 pub use sendable::{multipart, Payload, Sendable};
 pub use socket::{Context, Events, Flags, Socket};
-pub use zmtp_codec::SocketType;
+pub use zmtp_codec::{Mechanism, SocketType, ZapReply, ZapRequest, ZapStatus};

@@ -50,10 +50,21 @@ impl Metadata {
         &self.meta.endpoint
     }
 
+    /// The user id the context's authenticator gave the peer (libzmq's `User-Id`); `None`
+    /// when no authenticator was asked about it.
+    pub fn user_id(&self) -> Option<&Bytes> {
+        self.meta.info.user_id.as_ref()
+    }
+
     /// A property of the peer's handshake by name (case-insensitive, as ZMTP says):
-    /// `Socket-Type`, `Identity`, and any the peer added (libzmq's ZMQ_METADATA, `X-...`).
+    /// `Socket-Type`, `Identity`, and any the peer added (libzmq's ZMQ_METADATA, `X-...`);
+    /// then the properties the authenticator attached to the peer.
     pub fn property(&self, name: &str) -> Option<&Bytes> {
-        self.meta.info.metadata.get(name)
+        self.meta
+            .info
+            .metadata
+            .get(name)
+            .or_else(|| self.meta.info.zap_metadata.get(name))
     }
 
     /// The peer's handshake properties, as sent.
@@ -63,24 +74,20 @@ impl Metadata {
 
     /// A property by libzmq's name, as `zmq_msg_gets` gives it: `Socket-Type`
     /// (`"DEALER"`), `Routing-Id` (the peer's `Identity`), `Peer-Address` (a tcp peer's
-    /// IP address without the port, or `:UID:GID:PID` for an ipc peer, as libzmq writes
-    /// them), or any property of the peer's handshake. `None` for what this peer did not
-    /// give (libzmq: EINVAL). `User-Id` (set by a ZAP handler) is never present: zsock
-    /// has no ZAP yet. Names are case-insensitive.
+    /// IP address without the port, or `localhost:UID:GID:PID` for an ipc peer, as libzmq writes
+    /// them), `User-Id` (the authenticator's user id for the peer), or any property of
+    /// the peer's handshake or of its authenticator. `None` for what this peer did not
+    /// give (libzmq: EINVAL). Names are case-insensitive.
     pub fn gets(&self, name: &str) -> Option<String> {
         let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
         if name.eq_ignore_ascii_case("Peer-Address") {
-            return match (self.meta.addr, self.meta.creds) {
-                (Some(addr), _) => Some(addr.ip().to_string()),
-                (None, Some(c)) => Some(format!(":{}:{}:{}", c.uid, c.gid, c.pid)),
-                (None, None) => None,
-            };
+            return ipc_transport::peer_address(self.meta.addr, self.meta.creds);
         }
         if name.eq_ignore_ascii_case("Routing-Id") {
             return self.routing_id().map(text);
         }
         if name.eq_ignore_ascii_case("User-Id") {
-            return None;
+            return self.user_id().map(text);
         }
         self.property(name).map(text)
     }

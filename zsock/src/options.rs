@@ -114,6 +114,24 @@ pub enum SocketOption {
     /// ZMQ_BINDTODEVICE: bind `tcp://` sockets to this interface (SO_BINDTODEVICE, which
     /// needs CAP_NET_RAW on older kernels); empty: any interface.
     BindToDevice(String),
+    /// ZMQ_PLAIN_SERVER: 1 makes the socket a PLAIN server (24/ZMTP-PLAIN): every
+    /// connecting peer's user name and password go to the context's authenticator
+    /// ([`Context::set_authenticator`](crate::Context::set_authenticator)), and without
+    /// one every peer is refused, as in libzmq. 0 goes back to NULL.
+    PlainServer(bool),
+    /// ZMQ_PLAIN_USERNAME: makes the socket a PLAIN client sending this user name (1 to
+    /// 255 bytes); empty goes back to NULL.
+    PlainUsername(Bytes),
+    /// ZMQ_PLAIN_PASSWORD: the PLAIN client's password (at most 255 bytes); makes the
+    /// socket a PLAIN client as PLAIN_USERNAME does.
+    PlainPassword(Bytes),
+    /// ZMQ_ZAP_DOMAIN: the domain the authenticator is told (at most 255 bytes). With the
+    /// NULL mechanism, a non-empty domain makes the socket ask the authenticator about each
+    /// peer (admitting them all when there is none, unless ZAP_ENFORCE_DOMAIN).
+    ZapDomain(Bytes),
+    /// ZMQ_ZAP_ENFORCE_DOMAIN: a NULL socket with a ZAP domain refuses its peers when the
+    /// context has no authenticator (libzmq's strict mode). Default off.
+    ZapEnforceDomain(bool),
 }
 
 /// The option names [`SocketOption::parse`] takes (lower case, libzmq's without `ZMQ_`).
@@ -160,6 +178,11 @@ pub const OPTION_NAMES: &[&str] = &[
     "rcvbuf",
     "tos",
     "bindtodevice",
+    "plain_server",
+    "plain_username",
+    "plain_password",
+    "zap_domain",
+    "zap_enforce_domain",
 ];
 
 fn int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
@@ -240,6 +263,11 @@ impl SocketOption {
             "rcvbuf" => SocketOption::RcvBuf(int(n, value)?),
             "tos" => SocketOption::Tos(int(n, value)?),
             "bindtodevice" | "bind_to_device" => SocketOption::BindToDevice(value.to_string()),
+            "plain_server" => SocketOption::PlainServer(boolean(n, value)?),
+            "plain_username" => SocketOption::PlainUsername(bytes()),
+            "plain_password" => SocketOption::PlainPassword(bytes()),
+            "zap_domain" => SocketOption::ZapDomain(bytes()),
+            "zap_enforce_domain" => SocketOption::ZapEnforceDomain(boolean(n, value)?),
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown socket option `{name}` (known: {})",

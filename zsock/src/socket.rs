@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipc_transport::{
-    Closing, Config, Core, Engine, Guard, IoThreads, Message, PipeId, RecvRead, SendWait,
-    TcpOptions, Terminator, Watcher,
+    Authenticator, Closing, Config, Core, Engine, Guard, IoThreads, Message, PipeId, RecvRead,
+    SendWait, TcpOptions, Terminator, Watcher,
 };
-use zmtp_codec::SocketType;
+use zmtp_codec::{Mechanism, Security, SocketType};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::Metadata;
@@ -103,6 +103,8 @@ struct IoState {
     /// IO_THREADS as set (`None`: the default, [`Context::DEFAULT_IO_THREADS`]).
     wanted: Option<usize>,
     threads: Option<IoThreads>,
+    /// The authenticator, kept for threads not started yet.
+    authenticator: Option<Arc<dyn Authenticator>>,
 }
 
 /// A ZeroMQ context: the I/O threads its sockets share, and, when dropped, a wait for closed
@@ -154,6 +156,52 @@ impl Context {
         }
     }
 
+    /// Installs the authenticator of the context's sockets, replacing any before it: the
+    /// in-process counterpart of libzmq's ZAP handler (27/ZAP). A PLAIN server asks it
+    /// about every client (user name and password), and so does a NULL socket with a ZAP
+    /// domain; it answers with a [`ZapReply`](crate::ZapReply):
+    /// [`ZapReply::allow`](crate::ZapReply::allow) with a user id (which
+    /// the peer's messages then carry as `User-Id`), or
+    /// [`ZapReply::refuse`](crate::ZapReply::refuse) with a
+    /// status (400 and 500 send the peer an ERROR with the code, 300 just closes). Each
+    /// request carries the server socket's ZAP domain, the peer's address (a tcp peer's
+    /// IP, an ipc peer's `localhost:UID:GID:PID`), the server's routing id, the mechanism and the
+    /// credentials.
+    ///
+    /// It applies to handshakes from now on, in sockets made before or after. It runs in a
+    /// thread driving the handshake while that socket is locked: keep it quick and do not
+    /// use that socket inside it. A panic in it refuses the peer with status 500.
+    ///
+    /// ```
+    /// use zsock::{Context, ZapReply, ZapRequest, ZapStatus};
+    ///
+    /// let ctx = Context::new();
+    /// ctx.set_authenticator(|req: &ZapRequest| {
+    ///     if req.credentials.len() == 2 && req.credentials[0] == "admin" && req.credentials[1] == "secret" {
+    ///         ZapReply::allow("admin")
+    ///     } else {
+    ///         ZapReply::refuse(ZapStatus::Denied, "unknown user")
+    ///     }
+    /// });
+    /// ```
+    pub fn set_authenticator(&self, authenticator: impl Authenticator) {
+        self.install_authenticator(Some(Arc::new(authenticator)));
+    }
+
+    /// Removes the authenticator: PLAIN servers refuse every peer again, NULL sockets with
+    /// a ZAP domain admit them (unless ZAP_ENFORCE_DOMAIN).
+    pub fn remove_authenticator(&self) {
+        self.install_authenticator(None);
+    }
+
+    fn install_authenticator(&self, auth: Option<Arc<dyn Authenticator>>) {
+        let mut io = self.shared.io.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = &io.threads {
+            t.set_authenticator(auth.clone());
+        }
+        io.authenticator = auth;
+    }
+
     /// Creates a socket of type `t`. ETERM once the context was shut down.
     pub fn socket(&self, t: SocketType) -> Result<Socket> {
         if self.shared.shut.load(Ordering::SeqCst) {
@@ -165,6 +213,7 @@ impl Context {
                 Some(t) => t.clone(),
                 None => {
                     let t = IoThreads::new(io.wanted.unwrap_or(Context::DEFAULT_IO_THREADS))?;
+                    t.set_authenticator(io.authenticator.clone());
                     io.threads = Some(t.clone());
                     t
                 }
@@ -1203,8 +1252,71 @@ impl Socket {
                 }
                 g.config().tcp.bind_to_device = (!name.is_empty()).then_some(name);
             }
+            SocketOption::PlainServer(on) => {
+                g.config().security = if on {
+                    Security::PlainServer
+                } else {
+                    Security::Null
+                };
+            }
+            SocketOption::PlainUsername(name) => {
+                let password = match &g.config().security {
+                    Security::PlainClient { password, .. } => password.clone(),
+                    _ => Bytes::new(),
+                };
+                g.config().security = if name.is_empty() {
+                    Security::Null
+                } else {
+                    plain_client(name, password)?
+                };
+            }
+            SocketOption::PlainPassword(password) => {
+                let name = match &g.config().security {
+                    Security::PlainClient { username, .. } => username.clone(),
+                    _ => Bytes::new(),
+                };
+                g.config().security = plain_client(name, password)?;
+            }
+            SocketOption::ZapDomain(domain) => {
+                if domain.len() > 255 {
+                    return Err(Error::invalid(format!(
+                        "ZAP_DOMAIN is at most 255 bytes, not {}",
+                        domain.len()
+                    )));
+                }
+                g.config().zap_domain = domain;
+            }
+            SocketOption::ZapEnforceDomain(on) => g.config().zap_enforce_domain = on,
         }
         Ok(())
+    }
+
+    /// The security mechanism new connections use: `NULL` or `PLAIN` (ZMQ_MECHANISM).
+    pub fn mechanism(&self) -> Mechanism {
+        self.engine().lock().config().security.mechanism()
+    }
+
+    /// ZMQ_PLAIN_SERVER.
+    pub fn plain_server(&self) -> bool {
+        self.engine().lock().config().security == Security::PlainServer
+    }
+
+    /// ZMQ_PLAIN_USERNAME (empty unless the socket is a PLAIN client).
+    pub fn plain_username(&self) -> Bytes {
+        match &self.engine().lock().config().security {
+            Security::PlainClient { username, .. } => username.clone(),
+            _ => Bytes::new(),
+        }
+    }
+
+    /// ZMQ_ZAP_DOMAIN.
+    pub fn zap_domain(&self) -> Bytes {
+        self.engine().lock().config().zap_domain.clone()
+    }
+
+    /// ZMQ_ZAP_ENFORCE_DOMAIN.
+    pub fn zap_enforce_domain(&self) -> bool {
+        self.engine().lock().config().zap_enforce_domain
     }
 
     /// ZMQ_SNDHWM.
@@ -1327,4 +1439,9 @@ impl std::fmt::Debug for Socket {
             .field("type", &self.socket_type)
             .finish_non_exhaustive()
     }
+}
+
+/// A PLAIN client's settings, checked (each field at most 255 bytes).
+fn plain_client(username: Bytes, password: Bytes) -> Result<Security> {
+    Security::plain_client(username, password).map_err(|e| Error::invalid(e.to_string()))
 }

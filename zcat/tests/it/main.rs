@@ -682,3 +682,41 @@ fn proxy_usage_errors_exit_2() {
         assert!(err.starts_with("zcat: "), "{err}");
     }
 }
+
+#[test]
+fn plain_client_and_server_with_credentials() {
+    let d = dir();
+    let e = ep(&d, "plain");
+    let mut pull = zcat(&[
+        "pull",
+        "--bind",
+        &e,
+        "--plain-server",
+        "alice:wonder:land",
+        "--plain-server",
+        "bob:builder",
+        "--count",
+        "1",
+    ]);
+    pull.bound();
+    // A wrong password is refused: nothing arrives from it.
+    let mut wrong = zcat(&["push", "--connect", &e, "--plain", "bob:guess"]);
+    wrong.write("from the wrong password\n");
+    let mut push = zcat(&["push", "--connect", &e, "--plain", "alice:wonder:land"]);
+    push.write("through\n");
+    assert_eq!(pull.line(), "through");
+    assert_eq!(pull.wait(), 0);
+    wrong.close_stdin();
+    push.close_stdin();
+    assert_eq!(push.wait(), 0);
+}
+
+#[test]
+fn plain_flags_need_user_and_password() {
+    for bad in ["nopassword", ":pass"] {
+        let mut z = zcat(&["push", "--connect", "ipc:///tmp/x", "--plain", bad]);
+        assert_eq!(z.wait(), 2, "{bad}");
+        let err: Vec<String> = z.err.iter().collect();
+        assert!(err.iter().any(|l| l.contains("USER:PASS")), "{err:?}");
+    }
+}

@@ -439,8 +439,8 @@ fn null_with_a_zap_domain_asks_before_ready_and_obeys_the_answer() {
     );
     assert_eq!(
         b.result.clone().unwrap(),
-        Err(HandshakeError::PeerError {
-            reason: "400".into()
+        Err(HandshakeError::AuthFailed {
+            status: ZapStatus::Denied
         })
     );
     // No authenticator: admitted, unless the domain is enforced.

@@ -14,6 +14,7 @@ mod matrix;
 mod metadata;
 mod proxy;
 mod pubsub;
+mod security;
 mod support;
 mod takeover;
 mod tcp;

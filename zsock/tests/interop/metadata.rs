@@ -34,7 +34,7 @@ fn a_libzmq_dealer_over_ipc_is_known_by_its_message_and_its_routing_id() {
     let uid = own_uid();
     assert_eq!(
         peer.gets("Peer-Address"),
-        Some(format!(":{uid}:{}:{}", cred.gid, cred.pid))
+        Some(format!("localhost:{uid}:{}:{}", cred.gid, cred.pid))
     );
     assert_eq!(peer.gets("User-Id"), None);
     assert_eq!(peer.gets("X-Nothing"), None);

@@ -11,6 +11,7 @@ mod proxy;
 #[path = "../common/raw.rs"]
 mod raw;
 mod reliability;
+mod security;
 mod spec;
 mod support;
 mod tcp;

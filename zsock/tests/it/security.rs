@@ -1,0 +1,377 @@
+//! PLAIN and the context's authenticator (ZAP's role) between zsock sockets, over ipc and
+//! tcp: admitted peers carry the authenticator's user id, refused ones fail on both sides
+//! with the status code in the monitor event, and a server without an authenticator
+//! refuses PLAIN clients as libzmq does.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zsock::{
+    Bytes, Context, ErrorKind, Event, Flags, Mechanism, Monitor, SocketOption, SocketType,
+    ZapReply, ZapRequest, ZapStatus,
+};
+
+use crate::support::{sock, Dir};
+
+/// An authenticator admitting admin/secret as user "admin-user" (with a property), and
+/// recording every request it sees.
+fn admin_only(ctx: &Context) -> Arc<Mutex<Vec<ZapRequest>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    ctx.set_authenticator(move |req: &ZapRequest| {
+        log.lock().unwrap().push(req.clone());
+        if req.credentials == [&b"admin"[..], b"secret"] {
+            let mut r = ZapReply::allow("admin-user");
+            r.metadata.push(
+                Bytes::from_static(b"X-Role"),
+                Bytes::from_static(b"operator"),
+            );
+            r
+        } else {
+            ZapReply::refuse(ZapStatus::Denied, "wrong password")
+        }
+    });
+    seen
+}
+
+fn plain_client(ctx: &Context, t: SocketType, user: &str, pass: &str) -> zsock::Socket {
+    let mut s = sock(ctx, t);
+    s.set(SocketOption::PlainUsername(Bytes::copy_from_slice(
+        user.as_bytes(),
+    )))
+    .unwrap();
+    s.set(SocketOption::PlainPassword(Bytes::copy_from_slice(
+        pass.as_bytes(),
+    )))
+    .unwrap();
+    s
+}
+
+fn plain_server(ctx: &Context, t: SocketType) -> zsock::Socket {
+    let mut s = sock(ctx, t);
+    s.set(SocketOption::PlainServer(true)).unwrap();
+    s.set(SocketOption::ZapDomain(Bytes::from_static(b"test")))
+        .unwrap();
+    s
+}
+
+/// The first HandshakeSucceeded or HandshakeFailed event.
+fn handshake_result(mon: &Monitor) -> Event {
+    loop {
+        let e = mon
+            .next(Some(Duration::from_secs(10)))
+            .expect("a handshake result in time");
+        if matches!(
+            e,
+            Event::HandshakeSucceeded { .. } | Event::HandshakeFailed { .. }
+        ) {
+            return e;
+        }
+    }
+}
+
+fn plain_round_trip(server_ep: &str, connect_ep: impl Fn(&str) -> String) -> ZapRequest {
+    let ctx = Context::new();
+    let seen = admin_only(&ctx);
+    let mut rep = plain_server(&ctx, SocketType::Rep);
+    let bound = rep.bind(server_ep).unwrap();
+    let mut req = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    req.connect(&connect_ep(&bound)).unwrap();
+    req.send("hello", Flags::NONE).unwrap();
+    assert_eq!(rep.recv(Flags::NONE).unwrap(), "hello");
+    let peer = rep.peer().unwrap();
+    assert_eq!(peer.user_id().map(|u| &u[..]), Some(&b"admin-user"[..]));
+    assert_eq!(peer.gets("User-Id").as_deref(), Some("admin-user"));
+    assert_eq!(peer.gets("X-Role").as_deref(), Some("operator"));
+    assert_eq!(peer.socket_type(), Some(SocketType::Req));
+    rep.send("world", Flags::NONE).unwrap();
+    assert_eq!(req.recv(Flags::NONE).unwrap(), "world");
+    // The client authenticated nobody.
+    assert_eq!(req.peer().unwrap().user_id(), None);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    seen[0].clone()
+}
+
+#[test]
+fn plain_over_ipc_admits_with_the_authenticators_user_id() {
+    let d = Dir::new();
+    let req = plain_round_trip(&d.ep("plain"), |b| b.to_string());
+    assert_eq!(req.mechanism, Mechanism::PLAIN);
+    assert_eq!(&req.domain[..], b"test");
+    // Over ipc the address is the peer's credentials, as libzmq writes them.
+    let uid = process_uid();
+    let addr = String::from_utf8(req.address.to_vec()).unwrap();
+    let parts: Vec<&str> = addr.split(':').collect();
+    assert_eq!(parts.len(), 4, "{addr}");
+    assert_eq!(parts[0], "localhost");
+    assert_eq!(parts[1], uid);
+    assert_eq!(parts[3], std::process::id().to_string());
+}
+
+/// This process's uid, from /proc (no unsafe, no extra crate).
+fn process_uid() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(2).unwrap().to_string()
+}
+
+#[test]
+fn plain_over_tcp_admits_and_the_address_is_the_peers_ip() {
+    let req = plain_round_trip("tcp://127.0.0.1:*", |b| b.to_string());
+    assert_eq!(&req.address[..], b"127.0.0.1");
+    let req = plain_round_trip("tcp://[::1]:*", |b| b.to_string());
+    assert_eq!(&req.address[..], b"::1");
+}
+
+#[test]
+fn wrong_credentials_fail_both_sides_with_status_400_and_stop_the_client() {
+    let ctx = Context::new();
+    let seen = admin_only(&ctx);
+    let d = Dir::new();
+    let rep = plain_server(&ctx, SocketType::Rep);
+    let server_mon = rep.monitor();
+    rep.bind(&d.ep("s")).unwrap();
+    let mut req = plain_client(&ctx, SocketType::Req, "admin", "guess");
+    let client_mon = req.monitor();
+    req.connect(&d.ep("s")).unwrap();
+    for mon in [&server_mon, &client_mon] {
+        match handshake_result(mon) {
+            Event::HandshakeFailed { auth, reason, .. } => {
+                assert_eq!(auth, Some(ZapStatus::Denied), "{reason}");
+            }
+            e => panic!("{e}"),
+        }
+    }
+    // libzmq gives up on an endpoint whose server refused our credentials: no retry.
+    loop {
+        match client_mon.next(Some(Duration::from_millis(300))) {
+            None => break,
+            Some(Event::ConnectRetried { .. }) => panic!("the client tried again"),
+            Some(_) => {}
+        }
+    }
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    // The client has no peer to send to.
+    assert_eq!(
+        req.send("x", Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again
+    );
+}
+
+#[test]
+fn a_temporary_failure_closes_without_error_and_the_client_retries() {
+    let ctx = Context::new();
+    let calls = Arc::new(Mutex::new(0));
+    let n = calls.clone();
+    // 300 on the first try, admitted on the second.
+    ctx.set_authenticator(move |_: &ZapRequest| {
+        let mut n = n.lock().unwrap();
+        *n += 1;
+        if *n == 1 {
+            ZapReply::refuse(ZapStatus::TemporaryFailure, "busy")
+        } else {
+            ZapReply::allow("u")
+        }
+    });
+    let d = Dir::new();
+    let mut pull = plain_server(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("s")).unwrap();
+    let mut push = plain_client(&ctx, SocketType::Push, "a", "b");
+    push.set(SocketOption::ReconnectIvl(10)).unwrap();
+    push.connect(&d.ep("s")).unwrap();
+    push.send("after retry", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "after retry");
+    assert_eq!(*calls.lock().unwrap(), 2);
+}
+
+#[test]
+fn a_plain_server_without_an_authenticator_refuses_every_client() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let rep = plain_server(&ctx, SocketType::Rep);
+    let mon = rep.monitor();
+    rep.bind(&d.ep("s")).unwrap();
+    let req = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    req.connect(&d.ep("s")).unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { reason, auth, .. } => {
+            assert!(reason.contains("authenticator"), "{reason}");
+            assert_eq!(auth, None);
+        }
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn an_authenticator_installed_after_the_socket_applies() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let mut rep = plain_server(&ctx, SocketType::Rep);
+    rep.bind(&d.ep("s")).unwrap();
+    let _seen = admin_only(&ctx);
+    let mut req = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    req.connect(&d.ep("s")).unwrap();
+    req.send("late", Flags::NONE).unwrap();
+    assert_eq!(rep.recv(Flags::NONE).unwrap(), "late");
+    // And removing it refuses the next client.
+    ctx.remove_authenticator();
+    let other = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    let mon = other.monitor();
+    other.connect(&d.ep("s")).unwrap();
+    assert!(matches!(
+        handshake_result(&mon),
+        Event::HandshakeFailed { .. }
+    ));
+}
+
+#[test]
+fn a_panicking_authenticator_refuses_with_500_and_the_server_goes_on() {
+    let ctx = Context::new();
+    ctx.set_authenticator(|req: &ZapRequest| {
+        if req.credentials[0] == "boom" {
+            panic!("authenticator bug");
+        }
+        ZapReply::allow("ok")
+    });
+    let d = Dir::new();
+    let mut pull = plain_server(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("s")).unwrap();
+    let bad = plain_client(&ctx, SocketType::Push, "boom", "x");
+    let mon = bad.monitor();
+    bad.connect(&d.ep("s")).unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { auth, .. } => assert_eq!(auth, Some(ZapStatus::InternalError)),
+        e => panic!("{e}"),
+    }
+    let mut good = plain_client(&ctx, SocketType::Push, "fine", "x");
+    good.connect(&d.ep("s")).unwrap();
+    good.send("still serving", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "still serving");
+}
+
+#[test]
+fn null_with_a_zap_domain_asks_the_authenticator() {
+    let ctx = Context::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    ctx.set_authenticator(move |req: &ZapRequest| {
+        log.lock().unwrap().push(req.clone());
+        if &req.domain[..] == b"open" {
+            ZapReply::allow("anonymous")
+        } else {
+            ZapReply::refuse(ZapStatus::Denied, "closed domain")
+        }
+    });
+    let d = Dir::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::ZapDomain(Bytes::from_static(b"open")))
+        .unwrap();
+    pull.bind(&d.ep("open")).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect(&d.ep("open")).unwrap();
+    push.send("m", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "m");
+    assert_eq!(
+        pull.peer().unwrap().gets("User-Id").as_deref(),
+        Some("anonymous")
+    );
+    assert_eq!(seen.lock().unwrap()[0].mechanism, Mechanism::NULL);
+    assert!(seen.lock().unwrap()[0].credentials.is_empty());
+
+    // A refusing domain: the connecting side learns the status code.
+    let mut closed = sock(&ctx, SocketType::Pull);
+    closed
+        .set(SocketOption::ZapDomain(Bytes::from_static(b"closed")))
+        .unwrap();
+    closed.bind(&d.ep("closed")).unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    let mon = push.monitor();
+    push.connect(&d.ep("closed")).unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { auth, .. } => assert_eq!(auth, Some(ZapStatus::Denied)),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn null_with_an_enforced_domain_and_no_authenticator_refuses() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::ZapDomain(Bytes::from_static(b"d")))
+        .unwrap();
+    // Not enforced: admitted without an authenticator.
+    pull.bind(&d.ep("lax")).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect(&d.ep("lax")).unwrap();
+    push.send("m", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "m");
+    assert_eq!(pull.peer().unwrap().user_id(), None);
+    // Enforced: refused.
+    let mut strict = sock(&ctx, SocketType::Pull);
+    strict
+        .set(SocketOption::ZapDomain(Bytes::from_static(b"d")))
+        .unwrap();
+    strict.set(SocketOption::ZapEnforceDomain(true)).unwrap();
+    let mon = strict.monitor();
+    strict.bind(&d.ep("strict")).unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&d.ep("strict")).unwrap();
+    assert!(matches!(
+        handshake_result(&mon),
+        Event::HandshakeFailed { .. }
+    ));
+}
+
+#[test]
+fn plain_and_null_peers_do_not_talk() {
+    let ctx = Context::new();
+    let _seen = admin_only(&ctx);
+    let d = Dir::new();
+    let rep = plain_server(&ctx, SocketType::Rep);
+    let mon = rep.monitor();
+    rep.bind(&d.ep("s")).unwrap();
+    let req = sock(&ctx, SocketType::Req);
+    req.connect(&d.ep("s")).unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { reason, .. } => assert!(reason.contains("NULL"), "{reason}"),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn plain_options_read_back_and_check_their_lengths() {
+    let ctx = Context::new();
+    let mut s = sock(&ctx, SocketType::Req);
+    assert_eq!(s.mechanism(), Mechanism::NULL);
+    s.set(SocketOption::PlainUsername(Bytes::from_static(b"me")))
+        .unwrap();
+    assert_eq!(s.mechanism(), Mechanism::PLAIN);
+    assert!(!s.plain_server());
+    assert_eq!(&s.plain_username()[..], b"me");
+    let long = Bytes::from(vec![b'x'; 256]);
+    for opt in [
+        SocketOption::PlainUsername(long.clone()),
+        SocketOption::PlainPassword(long.clone()),
+        SocketOption::ZapDomain(long),
+    ] {
+        assert_eq!(s.set(opt).unwrap_err().kind(), ErrorKind::Invalid);
+    }
+    s.set(SocketOption::PlainServer(true)).unwrap();
+    assert!(s.plain_server());
+    s.set(SocketOption::PlainServer(false)).unwrap();
+    assert_eq!(s.mechanism(), Mechanism::NULL);
+    s.set(SocketOption::PlainUsername(Bytes::from_static(b"me")))
+        .unwrap();
+    s.set(SocketOption::PlainUsername(Bytes::new())).unwrap();
+    assert_eq!(s.mechanism(), Mechanism::NULL);
+    assert_eq!(
+        SocketOption::parse("zap_domain", "global").unwrap(),
+        SocketOption::ZapDomain(Bytes::from_static(b"global"))
+    );
+    assert_eq!(
+        SocketOption::parse("ZMQ_PLAIN_SERVER", "1").unwrap(),
+        SocketOption::PlainServer(true)
+    );
+}

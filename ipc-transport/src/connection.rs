@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use smallvec::SmallVec;
+use zmtp_codec::curve::{self, CurveSession};
 use zmtp_codec::{
     put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
     HandshakeError, Heartbeat, HeartbeatError, Item, Limits, PeerInfo, Subscription, Version,
@@ -84,6 +85,8 @@ pub(crate) enum Violation {
     Ready,
     /// ERROR, with the reason it gave (lossily decoded).
     PeerError(String),
+    /// A CURVE connection's traffic was not a MESSAGE that opens in sequence.
+    Curve(zmtp_codec::curve::CurveError),
 }
 
 impl CloseReason {
@@ -98,6 +101,7 @@ impl CloseReason {
             CloseReason::Protocol(Violation::PeerError(reason)) => {
                 format!("peer sent ERROR: {reason}")
             }
+            CloseReason::Protocol(Violation::Curve(e)) => e.to_string(),
             CloseReason::Handshake(e) => e.to_string(),
             CloseReason::Heartbeat(e) => e.to_string(),
             CloseReason::Local => "closed locally".into(),
@@ -187,6 +191,18 @@ pub(crate) struct Connection {
     read_since_sweep: bool,
     out: OutBuf,
     peer_version: Version,
+    /// CURVE's traffic state, once a CURVE handshake completed: `out` then holds
+    /// plaintext frames, sealed into `Sealed::wire` when written.
+    sealed: Option<Box<Sealed>>,
+}
+
+/// A CURVE connection's sealing: every frame each way is a MESSAGE box.
+struct Sealed {
+    session: CurveSession,
+    /// Bytes for the kernel: sealed frames (and, first, the handshake's last command).
+    wire: BytesMut,
+    /// The plaintext frames being sealed, flattened (reused).
+    flat: BytesMut,
 }
 
 impl Connection {
@@ -204,6 +220,7 @@ impl Connection {
             read_since_sweep: false,
             out: OutBuf::default(),
             peer_version: Version::V3_1,
+            sealed: None,
         }
     }
 
@@ -358,17 +375,39 @@ impl Connection {
     /// Starts traffic after the handshake with `peer`: frames decoded under `limits`, and
     /// heartbeats. Call [`Connection::poll_transmit`] first: our READY may still wait in
     /// the handshake, and it must go before any message.
-    pub(crate) fn activate(&mut self, peer: &PeerInfo, limits: Limits, heartbeat: Heartbeat) {
+    pub(crate) fn activate(&mut self, peer: &PeerInfo, mut limits: Limits, heartbeat: Heartbeat) {
         let placeholder = Phase::Active {
             decoder: Decoder::frames_only(limits),
             heartbeat: heartbeat.clone(),
         };
-        if let Phase::Handshake(h) = std::mem::replace(&mut self.phase, placeholder) {
+        if let Phase::Handshake(mut h) = std::mem::replace(&mut self.phase, placeholder) {
+            let session = h.take_curve_session();
             let mut decoder = h.into_decoder();
+            if let Some(session) = session {
+                // A MESSAGE box is its frame plus a fixed overhead.
+                limits.max_frame_size = limits
+                    .max_frame_size
+                    .map(|m| m.saturating_add(curve::MESSAGE_OVERHEAD as u64));
+                // What the handshake queued last goes out as it is, before sealed traffic.
+                let mut wire = BytesMut::new();
+                self.out.drain_into(&mut wire);
+                self.sealed = Some(Box::new(Sealed {
+                    session,
+                    wire,
+                    flat: BytesMut::new(),
+                }));
+            }
             decoder.set_limits(limits);
             self.phase = Phase::Active { decoder, heartbeat };
         }
         self.peer_version = peer.version;
+    }
+
+    /// Whether traffic is sealed (CURVE): output must go through the output buffer, never
+    /// straight from a caller's buffers.
+    #[inline]
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed.is_some()
     }
 
     /// Decodes buffered traffic into `inbox` until it is full or the buffer holds no whole
@@ -376,6 +415,9 @@ impl Connection {
     /// the connection (`Err`); a malformed command that the protocol lets us ignore is
     /// ignored, as libzmq does.
     pub(crate) fn decode(&mut self, inbox: &mut impl Inbox) -> Result<Decoded, CloseReason> {
+        if self.sealed.is_some() {
+            return self.decode_sealed(inbox);
+        }
         let Phase::Active { decoder, heartbeat } = &mut self.phase else {
             return Ok(Decoded::default());
         };
@@ -390,26 +432,7 @@ impl Connection {
                 None => match decoder.decode(&mut self.rbuf) {
                     Ok(Some(Item::Frame(f))) => f,
                     Ok(Some(Item::Command(cmd))) => {
-                        match cmd {
-                            Command::Ping(ping) => {
-                                heartbeat.on_ping(&ping, inbox.now());
-                                done.pong = true;
-                            }
-                            Command::Pong { .. } | Command::Unknown { .. } => {}
-                            Command::Subscribe(_) | Command::Cancel(_) => {
-                                if let Some(sub) = Subscription::from_command(&cmd) {
-                                    inbox.subscription(sub);
-                                }
-                            }
-                            Command::Error { reason } => {
-                                return Err(CloseReason::Protocol(Violation::PeerError(
-                                    String::from_utf8_lossy(&reason).into_owned(),
-                                )));
-                            }
-                            Command::Ready(_) => {
-                                return Err(CloseReason::Protocol(Violation::Ready));
-                            }
-                        }
+                        on_command(cmd, heartbeat, inbox, &mut done)?;
                         continue;
                     }
                     Ok(Some(Item::Greeting(_))) => {
@@ -433,6 +456,72 @@ impl Connection {
             };
             if kept {
                 self.queued_from_rbuf += 1;
+            }
+        }
+        if done.pong {
+            self.queue_heartbeat();
+        }
+        Ok(done)
+    }
+
+    /// [`Connection::decode`] for a CURVE connection: each frame is a MESSAGE box, opened
+    /// into its own buffer (so no message holds the read buffer), then handled as a plain
+    /// connection handles frames and commands. A box that does not open, a nonce out of
+    /// sequence, or anything but a MESSAGE ends the connection.
+    fn decode_sealed(&mut self, inbox: &mut impl Inbox) -> Result<Decoded, CloseReason> {
+        let (Phase::Active { decoder, heartbeat }, Some(sealed)) =
+            (&mut self.phase, self.sealed.as_deref_mut())
+        else {
+            return Ok(Decoded::default());
+        };
+        let mut done = Decoded::default();
+        let max_frames = decoder.limits().max_message_frames;
+        loop {
+            if inbox.is_full() {
+                break;
+            }
+            let outer = match decoder.decode(&mut self.rbuf) {
+                Ok(Some(Item::Frame(f))) => f,
+                Ok(Some(Item::Command(cmd))) => {
+                    // libzmq sends nothing outside MESSAGE boxes once CURVE is up.
+                    let name = String::from_utf8_lossy(cmd.name()).into_owned();
+                    return Err(CloseReason::Protocol(Violation::PeerError(format!(
+                        "unsealed {name} command on a CURVE connection"
+                    ))));
+                }
+                Ok(Some(Item::Greeting(_))) => {
+                    return Err(CloseReason::Protocol(Violation::Greeting));
+                }
+                Ok(None) => break,
+                Err(e) => return Err(CloseReason::Decode(e)),
+            };
+            let opened = sealed
+                .session
+                .open(&outer.body)
+                .map_err(|e| CloseReason::Protocol(Violation::Curve(e)))?;
+            if opened.command {
+                // As on a plain connection, a malformed command is ignored.
+                if let Ok(cmd) = Command::parse(opened.body) {
+                    on_command(cmd, heartbeat, inbox, &mut done)?;
+                }
+                continue;
+            }
+            if opened.more || !self.partial.is_empty() {
+                // The outer frames carry no MORE: the frame cap is checked here.
+                if max_frames.is_some_and(|m| self.partial.len() as u64 >= m) {
+                    return Err(CloseReason::Decode(
+                        zmtp_codec::DecodeError::TooManyFrames {
+                            limit: max_frames.unwrap_or_default(),
+                        },
+                    ));
+                }
+                self.partial.push(opened.body);
+                if opened.more {
+                    continue;
+                }
+                inbox.push_message(std::mem::take(&mut self.partial));
+            } else {
+                inbox.push_frame(opened.body);
             }
         }
         if done.pong {
@@ -511,12 +600,12 @@ impl Connection {
     /// Bytes encoded and not yet written.
     #[inline]
     pub(crate) fn output_len(&self) -> usize {
-        self.out.len
+        self.out.len + self.sealed.as_ref().map_or(0, |s| s.wire.len())
     }
 
     #[inline]
     pub(crate) fn has_output(&self) -> bool {
-        !self.out.is_empty()
+        !self.out.is_empty() || self.sealed.as_ref().is_some_and(|s| !s.wire.is_empty())
     }
 
     /// Appends a message to the output.
@@ -578,6 +667,9 @@ impl Connection {
         extra: &[&[u8]],
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
+        if self.sealed.is_some() {
+            return self.write_sealed(extra, write);
+        }
         let out = &mut self.out;
         let mut iov: SmallVec<[IoSlice<'_>; MAX_IOV]> = SmallVec::new();
         for c in out.chunks.iter().take(MAX_IOV - 1) {
@@ -606,6 +698,74 @@ impl Connection {
         out.advance(from_out);
         Ok(n - from_out)
     }
+}
+
+impl Connection {
+    /// [`Connection::write_with`] for a CURVE connection: the plaintext frames waiting in
+    /// the output are sealed, then written. `extra` (callers do not hand any to a sealed
+    /// connection) is taken into the output first, whole, and counted as written.
+    fn write_sealed(
+        &mut self,
+        extra: &[&[u8]],
+        write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        debug_assert!(extra.iter().all(|e| e.is_empty()), "a fast path on CURVE");
+        self.out.push_unwritten(extra, 0);
+        let taken = extra.iter().map(|e| e.len()).sum();
+        let Some(sealed) = self.sealed.as_deref_mut() else {
+            return Ok(0);
+        };
+        if !self.out.is_empty() {
+            sealed.flat.clear();
+            self.out.drain_into(&mut sealed.flat);
+            let took = sealed.session.seal_stream(&sealed.flat, &mut sealed.wire);
+            // Our own output holds whole frames only.
+            debug_assert_eq!(took, sealed.flat.len());
+            if sealed.flat.capacity() > READ_CHUNK {
+                sealed.flat = BytesMut::new(); // a large message's buffer is not kept
+            }
+        }
+        if sealed.wire.is_empty() {
+            return Ok(taken);
+        }
+        let n = write(&[IoSlice::new(&sealed.wire)])?;
+        sealed.wire.advance(n.min(sealed.wire.len()));
+        if sealed.wire.is_empty() {
+            sealed.wire.clear();
+        }
+        Ok(taken)
+    }
+}
+
+/// What a plain connection does with a command after its handshake (a CURVE one, with a
+/// command taken out of a MESSAGE box).
+fn on_command(
+    cmd: Command,
+    heartbeat: &mut Heartbeat,
+    inbox: &mut impl Inbox,
+    done: &mut Decoded,
+) -> Result<(), CloseReason> {
+    match cmd {
+        Command::Ping(ping) => {
+            heartbeat.on_ping(&ping, inbox.now());
+            done.pong = true;
+        }
+        Command::Pong { .. } | Command::Unknown { .. } => {}
+        Command::Subscribe(_) | Command::Cancel(_) => {
+            if let Some(sub) = Subscription::from_command(&cmd) {
+                inbox.subscription(sub);
+            }
+        }
+        Command::Error { reason } => {
+            return Err(CloseReason::Protocol(Violation::PeerError(
+                String::from_utf8_lossy(&reason).into_owned(),
+            )));
+        }
+        Command::Ready(_) => {
+            return Err(CloseReason::Protocol(Violation::Ready));
+        }
+    }
+    Ok(())
 }
 
 /// Outgoing bytes of one connection: encoded chunks waiting for a vectored write.
@@ -696,6 +856,17 @@ impl OutBuf {
 
     fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Moves everything waiting to the end of `dst`, in order.
+    fn drain_into(&mut self, dst: &mut BytesMut) {
+        dst.reserve(self.len);
+        for c in self.chunks.drain(..) {
+            dst.extend_from_slice(&c);
+        }
+        dst.extend_from_slice(&self.cur);
+        self.cur.clear();
+        self.len = 0;
     }
 
     /// Drops the first `n` bytes (written), `n <= len`.

@@ -1032,7 +1032,10 @@ impl Core {
         let Some(conn) = p.conn.and_then(|c| self.conns.get(c)) else {
             return false;
         };
-        conn.is_active() && conn.closing.is_none() && (!p.out.is_empty() || !conn.is_idle())
+        conn.is_active()
+            && conn.closing.is_none()
+            && !conn.zmtp.is_sealed()
+            && (!p.out.is_empty() || !conn.is_idle())
     }
 
     /// Asks for a wake-up of waiting callers (the notify descriptor, the wait set) once a
@@ -1070,7 +1073,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(c) else {
             return false;
         };
-        if !conn.is_active() || conn.closing.is_some() {
+        if !conn.is_active() || conn.closing.is_some() || conn.zmtp.is_sealed() {
             return false;
         }
         // One budget for the whole send: what waits, then the body.
@@ -1181,7 +1184,8 @@ impl Core {
             return true;
         };
         let through = self.streak.starts(!conn.has_output());
-        if through && !conn.want_write {
+        // (A CURVE connection seals what it writes: its output goes through its batch.)
+        if through && !conn.want_write && !conn.zmtp.is_sealed() {
             // An idle connection and a small message: straight to the kernel, in one send.
             let buf = &mut self.small;
             if let Some(n) = msg.encode_small(buf) {

@@ -273,6 +273,31 @@ impl Command {
         out.put_slice(reason);
     }
 
+    /// Parses a command frame's body as [`Command::parse`] does for ERROR, and leaves every
+    /// other command unparsed ([`Command::Unknown`]): for a mechanism whose commands carry
+    /// boxes where ZMTP's READY would carry properties (CURVE's READY).
+    pub fn parse_raw(body: Bytes) -> Result<Command, CommandError> {
+        let name_len = usize::from(*body.first().ok_or(CommandError::Empty)?);
+        if body.starts_with(wire::LIBZMQ_PLAIN_ERROR)
+            || body.get(1..1 + name_len) == Some(wire::CMD_ERROR)
+        {
+            return Command::parse(body);
+        }
+        if name_len == 0 {
+            return Err(CommandError::EmptyName);
+        }
+        if body.len() - 1 < name_len {
+            return Err(CommandError::NameTruncated {
+                declared: name_len,
+                available: body.len() - 1,
+            });
+        }
+        Ok(Command::Unknown {
+            name: body.slice(1..1 + name_len),
+            body: body.slice(1 + name_len..),
+        })
+    }
+
     /// Length of the command body (name length byte, name, data).
     pub fn body_len(&self) -> usize {
         1 + self.name().len()

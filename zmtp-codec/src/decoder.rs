@@ -73,6 +73,8 @@ pub struct Decoder {
     msg_bytes: u64,
     /// Data frames of the message in progress.
     msg_frames: u64,
+    /// Commands other than ERROR are passed on unparsed (see [`Command::parse_raw`]).
+    raw_commands: bool,
 }
 
 impl Decoder {
@@ -83,6 +85,7 @@ impl Decoder {
             limits,
             msg_bytes: 0,
             msg_frames: 0,
+            raw_commands: false,
         }
     }
 
@@ -102,6 +105,12 @@ impl Decoder {
     /// Replaces the limits (the handshake hands over to traffic limits this way).
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+    }
+
+    /// Passes commands other than ERROR on unparsed, as [`Command::Unknown`] (`true`), or
+    /// parses them (`false`, the default).
+    pub fn set_raw_commands(&mut self, raw: bool) {
+        self.raw_commands = raw;
     }
 
     /// Whether a multipart message is partly decoded (its last frame had MORE).
@@ -218,7 +227,12 @@ impl Decoder {
         if h.is_command() {
             // 37/ZMTP: the MORE bit "SHALL be zero on command frames"; libzmq tolerates it,
             // and so do we: a command is never part of a message.
-            return match Command::parse(body.clone()) {
+            let parsed = if self.raw_commands {
+                Command::parse_raw(body.clone())
+            } else {
+                Command::parse(body.clone())
+            };
+            return match parsed {
                 Ok(cmd) => Ok(Some(Item::Command(cmd))),
                 Err(error) => Err(DecodeError::BadCommand {
                     name: command_name_lossy(&body),

@@ -189,6 +189,9 @@ pub enum HandshakeError {
         /// The mechanism.
         mechanism: String,
     },
+    /// A CURVE command was malformed, did not open, or broke the nonce order.
+    #[error(transparent)]
+    Curve(#[from] crate::curve::CurveError),
     /// A ZAP handler answered with a malformed reply.
     #[error(transparent)]
     Zap(#[from] crate::ZapError),

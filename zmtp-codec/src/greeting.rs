@@ -17,6 +17,8 @@ impl Mechanism {
     pub const NULL: Mechanism = Mechanism::from_static(b"NULL");
     /// The PLAIN mechanism (24/ZMTP-PLAIN).
     pub const PLAIN: Mechanism = Mechanism::from_static(b"PLAIN");
+    /// The CURVE mechanism (26/CurveZMQ).
+    pub const CURVE: Mechanism = Mechanism::from_static(b"CURVE");
 
     const fn from_static(s: &[u8]) -> Mechanism {
         let mut name = [0u8; wire::MECHANISM_LEN];

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::command::{Command, Metadata};
+use crate::curve::{self, ClientHandshake, CurveSession, ServerHandshake};
 use crate::decoder::{Decoder, Item, Limits};
 use crate::error::{CommandError, DecodeError, HandshakeError};
 use crate::greeting::{Greeting, Version};
@@ -116,28 +117,68 @@ pub struct Handshake {
     /// Our last handshake command is due: READY (NULL, PLAIN server) or INITIATE (PLAIN
     /// client); both carry our metadata.
     send_ready: bool,
-    /// A PLAIN command without metadata is due: the client's HELLO or the server's WELCOME.
-    send_plain: Option<&'static [u8]>,
+    /// A mechanism command is due, with its body: PLAIN's HELLO and WELCOME, CURVE's
+    /// commands.
+    send_cmd: Option<(&'static [u8], Bytes)>,
     send_error: Option<Bytes>,
     event: Option<Event>,
     /// What the authenticator said, kept for the peer's info.
     zap: Option<ZapReply>,
     /// The peer's checked metadata, until the handshake completes.
     peer_metadata: Option<Metadata>,
+    /// CURVE's handshake state (boxed: NULL and PLAIN connections do not carry it).
+    curve: Option<Box<CurveSide>>,
+    /// CURVE's traffic keys, once the handshake completed.
+    session: Option<CurveSession>,
+}
+
+/// One side of a CURVE handshake.
+enum CurveSide {
+    Client(ClientHandshake),
+    Server(ServerHandshake),
+}
+
+impl std::fmt::Debug for CurveSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CurveSide::Client(_) => "CurveSide::Client",
+            CurveSide::Server(_) => "CurveSide::Server",
+        })
+    }
 }
 
 impl Handshake {
     /// Starts a handshake at `now`; our greeting is ready to send at once.
     pub fn new(config: HandshakeConfig, now: Instant) -> Handshake {
+        let curve = match &config.security {
+            Security::CurveClient {
+                server,
+                public,
+                secret,
+            } => Some(Box::new(CurveSide::Client(ClientHandshake::new(
+                *server,
+                public.unwrap_or_else(|| secret.public_key()),
+                secret.clone(),
+            )))),
+            Security::CurveServer { secret } => {
+                Some(Box::new(CurveSide::Server(ServerHandshake::new(secret))))
+            }
+            _ => None,
+        };
+        let mut decoder = Decoder::new(config.limits);
+        // CURVE's READY holds a box, not properties.
+        decoder.set_raw_commands(curve.is_some());
         Handshake {
+            curve,
+            session: None,
             deadline: config.timeout.and_then(|t| now.checked_add(t)),
-            decoder: Decoder::new(config.limits),
+            decoder,
             config,
             state: State::AwaitGreeting,
             version: None,
             send_greeting: true,
             send_ready: false,
-            send_plain: None,
+            send_cmd: None,
             send_error: None,
             event: None,
             zap: None,
@@ -196,6 +237,26 @@ impl Handshake {
                 }
                 (_, Command::Error { reason }) => return self.on_error(reason),
                 (State::AwaitWelcome, Command::Unknown { name, body })
+                    if name == security::CMD_WELCOME && self.curve.is_some() =>
+                {
+                    self.curve_welcome(&body)?;
+                }
+                (State::AwaitHello, Command::Unknown { name, body })
+                    if name == security::CMD_HELLO && self.curve.is_some() =>
+                {
+                    self.curve_hello(&body)?;
+                }
+                (State::AwaitInitiate, Command::Unknown { name, body })
+                    if name == security::CMD_INITIATE && self.curve.is_some() =>
+                {
+                    self.curve_initiate(&body)?;
+                }
+                (State::AwaitReady, Command::Unknown { name, body })
+                    if name == wire::CMD_READY && self.curve.is_some() =>
+                {
+                    self.curve_ready(&body)?;
+                }
+                (State::AwaitWelcome, Command::Unknown { name, body })
                     if name == security::CMD_WELCOME =>
                 {
                     if !body.is_empty() {
@@ -236,6 +297,83 @@ impl Handshake {
             }
         }
         Ok(())
+    }
+
+    // ----- CURVE -----
+
+    fn curve_failed(&mut self, e: curve::CurveError) -> Result<(), HandshakeError> {
+        self.fail(HandshakeError::Curve(e))
+    }
+
+    fn curve_hello(&mut self, body: &[u8]) -> Result<(), HandshakeError> {
+        let Some(CurveSide::Server(server)) = self.curve.as_deref_mut() else {
+            return self.malformed("HELLO");
+        };
+        if let Err(e) = server.hello(body) {
+            return self.curve_failed(e);
+        }
+        self.send_cmd = Some((security::CMD_WELCOME, server.welcome()));
+        self.state = State::AwaitInitiate;
+        Ok(())
+    }
+
+    fn curve_welcome(&mut self, body: &[u8]) -> Result<(), HandshakeError> {
+        let md = curve::metadata_bytes(&self.our_metadata());
+        let Some(CurveSide::Client(client)) = self.curve.as_deref_mut() else {
+            return self.malformed("WELCOME");
+        };
+        if let Err(e) = client.welcome(body) {
+            return self.curve_failed(e);
+        }
+        self.send_cmd = Some((security::CMD_INITIATE, client.initiate(&md)));
+        self.state = State::AwaitReady;
+        Ok(())
+    }
+
+    fn curve_initiate(&mut self, body: &[u8]) -> Result<(), HandshakeError> {
+        let Some(CurveSide::Server(server)) = self.curve.as_deref_mut() else {
+            return self.malformed("INITIATE");
+        };
+        let md = match server.initiate(body) {
+            Ok(md) => md,
+            Err(e) => return self.curve_failed(e),
+        };
+        let client = Bytes::copy_from_slice(&server.client);
+        let md = self.peer_properties("INITIATE", md)?;
+        self.on_peer_metadata(md)?;
+        self.ask(vec![client]);
+        Ok(())
+    }
+
+    fn curve_ready(&mut self, body: &[u8]) -> Result<(), HandshakeError> {
+        let Some(CurveSide::Client(client)) = self.curve.as_deref_mut() else {
+            return self.malformed("READY");
+        };
+        let (md, session) = match client.ready(body) {
+            Ok(r) => r,
+            Err(e) => return self.curve_failed(e),
+        };
+        let md = self.peer_properties("READY", md)?;
+        self.on_peer_metadata(md)?;
+        self.session = Some(session);
+        self.state = State::Done;
+        self.complete();
+        Ok(())
+    }
+
+    /// Parses properties that came inside a command's box.
+    fn peer_properties(&mut self, name: &str, bytes: Bytes) -> Result<Metadata, HandshakeError> {
+        match Metadata::parse(bytes) {
+            Ok(md) => Ok(md),
+            Err(e) => {
+                let e = HandshakeError::Decode(DecodeError::BadCommand {
+                    name: name.into(),
+                    error: CommandError::Metadata(e),
+                });
+                self.state = State::Failed;
+                Err(e)
+            }
+        }
     }
 
     fn reads_input(&self) -> bool {
@@ -286,8 +424,28 @@ impl Handshake {
                 if server {
                     self.state = State::AwaitHello;
                 } else {
-                    self.send_plain = Some(security::CMD_HELLO);
+                    let body = match &self.config.security {
+                        Security::PlainClient { username, password } => {
+                            security::plain_hello_body(username, password)
+                        }
+                        _ => Bytes::new(),
+                    };
+                    self.send_cmd = Some((security::CMD_HELLO, body));
                     self.state = State::AwaitWelcome;
+                }
+            }
+            Security::CurveClient { .. } | Security::CurveServer { .. } => {
+                if g.as_server && self.config.security.as_server() {
+                    return self.fail(HandshakeError::RoleMismatch {
+                        mechanism: ours.to_string_lossy(),
+                    });
+                }
+                match self.curve.as_deref_mut() {
+                    Some(CurveSide::Client(c)) => {
+                        self.send_cmd = Some((security::CMD_HELLO, c.hello()));
+                        self.state = State::AwaitWelcome;
+                    }
+                    _ => self.state = State::AwaitHello,
                 }
             }
         }
@@ -336,7 +494,11 @@ impl Handshake {
             return Ok(());
         }
         let enforced = match self.config.security {
-            Security::Null => self.config.zap_enforce_domain,
+            // libzmq: CURVE without a handler admits every client that knows the server
+            // key, unless the domain is enforced.
+            Security::Null | Security::CurveClient { .. } | Security::CurveServer { .. } => {
+                self.config.zap_enforce_domain
+            }
             Security::PlainClient { .. } | Security::PlainServer => true,
         };
         if enforced {
@@ -363,11 +525,21 @@ impl Handshake {
                 self.state = State::AwaitReady;
             }
             Security::PlainServer => {
-                self.send_plain = Some(security::CMD_WELCOME);
+                self.send_cmd = Some((security::CMD_WELCOME, Bytes::new()));
                 self.state = State::AwaitInitiate;
             }
+            Security::CurveServer { .. } => {
+                let md = self.our_metadata();
+                if let Some(CurveSide::Server(server)) = self.curve.as_deref_mut() {
+                    let (body, session) = server.ready(&curve::metadata_bytes(&md));
+                    self.send_cmd = Some((wire::CMD_READY, body));
+                    self.session = session;
+                }
+                self.state = State::Done;
+                self.complete();
+            }
             // A client never asks.
-            Security::PlainClient { .. } => {}
+            Security::PlainClient { .. } | Security::CurveClient { .. } => {}
         }
     }
 
@@ -474,13 +646,7 @@ impl Handshake {
             }
             .encode(buf);
         }
-        if let Some(name) = self.send_plain.take() {
-            let body = match &self.config.security {
-                Security::PlainClient { username, password } => {
-                    security::plain_hello_body(username, password)
-                }
-                _ => Bytes::new(), // WELCOME
-            };
+        if let Some((name, body)) = self.send_cmd.take() {
             Command::Unknown {
                 name: Bytes::from_static(name),
                 body,
@@ -500,6 +666,8 @@ impl Handshake {
                     .encode(buf);
                 }
                 Security::Null | Security::PlainServer => Command::Ready(md).encode(buf),
+                // CURVE's commands go through `send_cmd`, boxed.
+                Security::CurveClient { .. } | Security::CurveServer { .. } => {}
             }
         }
         if let Some(reason) = self.send_error.take() {
@@ -534,8 +702,15 @@ impl Handshake {
         self.event.take()
     }
 
+    /// CURVE's traffic keys, once the handshake completed: every frame after the
+    /// handshake is sealed and opened with them. `None` for NULL and PLAIN.
+    pub fn take_curve_session(&mut self) -> Option<CurveSession> {
+        self.session.take()
+    }
+
     /// The decoder, positioned after the peer's READY, to carry on with traffic.
-    pub fn into_decoder(self) -> Decoder {
+    pub fn into_decoder(mut self) -> Decoder {
+        self.decoder.set_raw_commands(false);
         self.decoder
     }
 }

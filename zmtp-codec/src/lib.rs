@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 mod command;
+pub mod curve;
 mod decoder;
 mod error;
 mod frame;

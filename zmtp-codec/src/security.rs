@@ -12,6 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::command::Metadata;
+use crate::curve::CurveSecretKey;
 use crate::greeting::Mechanism;
 
 /// Longest PLAIN user name or password (one length byte on the wire).
@@ -33,6 +34,22 @@ pub enum Security {
     },
     /// A PLAIN server: every client's user name and password go to the authenticator.
     PlainServer,
+    /// A CURVE client (26/CurveZMQ) of the server whose long-term public key is `server`,
+    /// with its own long-term key pair (`public` derived from `secret` when `None`).
+    CurveClient {
+        /// The server's public key.
+        server: [u8; crate::curve::KEY_LEN],
+        /// Our public key, as given (libzmq's CURVE_PUBLICKEY).
+        public: Option<[u8; crate::curve::KEY_LEN]>,
+        /// Our secret key.
+        secret: CurveSecretKey,
+    },
+    /// A CURVE server with this long-term secret key: every client's long-term public key
+    /// goes to the authenticator (when there is one).
+    CurveServer {
+        /// Our secret key.
+        secret: CurveSecretKey,
+    },
 }
 
 impl std::fmt::Debug for Security {
@@ -45,6 +62,11 @@ impl std::fmt::Debug for Security {
                 .field("username", username)
                 .finish_non_exhaustive(),
             Security::PlainServer => f.write_str("PlainServer"),
+            Security::CurveClient { server, .. } => f
+                .debug_struct("CurveClient")
+                .field("server", &crate::curve::z85_encode(server))
+                .finish_non_exhaustive(),
+            Security::CurveServer { .. } => f.write_str("CurveServer"),
         }
     }
 }
@@ -77,12 +99,13 @@ impl Security {
         match self {
             Security::Null => Mechanism::NULL,
             Security::PlainClient { .. } | Security::PlainServer => Mechanism::PLAIN,
+            Security::CurveClient { .. } | Security::CurveServer { .. } => Mechanism::CURVE,
         }
     }
 
     /// Our greeting's as-server bit.
     pub fn as_server(&self) -> bool {
-        matches!(self, Security::PlainServer)
+        matches!(self, Security::PlainServer | Security::CurveServer { .. })
     }
 }
 

@@ -130,8 +130,23 @@ pub enum SocketOption {
     /// peer (admitting them all when there is none, unless ZAP_ENFORCE_DOMAIN).
     ZapDomain(Bytes),
     /// ZMQ_ZAP_ENFORCE_DOMAIN: a NULL socket with a ZAP domain refuses its peers when the
-    /// context has no authenticator (libzmq's strict mode). Default off.
+    /// context has no authenticator (libzmq's strict mode), and so does a CURVE server.
+    /// Default off.
     ZapEnforceDomain(bool),
+    /// ZMQ_CURVE_SERVER: 1 makes the socket a CURVE server (26/CurveZMQ), which needs
+    /// CURVE_SECRETKEY; every client's public key goes to the context's authenticator,
+    /// and without one every client that knows the server's public key is admitted (as in
+    /// libzmq). 0 goes back to NULL.
+    CurveServer(bool),
+    /// ZMQ_CURVE_PUBLICKEY: this socket's long-term public key, 32 bytes or 40 characters
+    /// of Z85 (a client derives it from CURVE_SECRETKEY when it is not set).
+    CurvePublicKey(Bytes),
+    /// ZMQ_CURVE_SECRETKEY: this socket's long-term secret key, 32 bytes or 40 characters
+    /// of Z85; kept zeroed-on-drop.
+    CurveSecretKey(Bytes),
+    /// ZMQ_CURVE_SERVERKEY: makes the socket a CURVE client of the server with this
+    /// public key (32 bytes or 40 characters of Z85); it also needs CURVE_SECRETKEY.
+    CurveServerKey(Bytes),
 }
 
 /// The option names [`SocketOption::parse`] takes (lower case, libzmq's without `ZMQ_`).
@@ -183,6 +198,10 @@ pub const OPTION_NAMES: &[&str] = &[
     "plain_password",
     "zap_domain",
     "zap_enforce_domain",
+    "curve_server",
+    "curve_publickey",
+    "curve_secretkey",
+    "curve_serverkey",
 ];
 
 fn int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
@@ -268,6 +287,10 @@ impl SocketOption {
             "plain_password" => SocketOption::PlainPassword(bytes()),
             "zap_domain" => SocketOption::ZapDomain(bytes()),
             "zap_enforce_domain" => SocketOption::ZapEnforceDomain(boolean(n, value)?),
+            "curve_server" => SocketOption::CurveServer(boolean(n, value)?),
+            "curve_publickey" => SocketOption::CurvePublicKey(bytes()),
+            "curve_secretkey" => SocketOption::CurveSecretKey(bytes()),
+            "curve_serverkey" => SocketOption::CurveServerKey(bytes()),
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown socket option `{name}` (known: {})",

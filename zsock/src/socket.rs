@@ -11,6 +11,7 @@ use ipc_transport::{
     Authenticator, Closing, Config, Core, Engine, Guard, IoThreads, Message, PipeId, RecvRead,
     SendWait, TcpOptions, Terminator, Watcher,
 };
+use zmtp_codec::curve::CurveSecretKey;
 use zmtp_codec::{Mechanism, Security, SocketType};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -320,6 +321,36 @@ struct Local {
     rcvtimeo: Option<Duration>,
     sndtimeo: Option<Duration>,
     conflate: bool,
+    /// The CURVE options as set, and whether CURVE is the mechanism asked for.
+    curve: CurveOptions,
+}
+
+/// CURVE_SERVER, CURVE_PUBLICKEY, CURVE_SECRETKEY and CURVE_SERVERKEY as set: the
+/// mechanism is CURVE once any was set (as in libzmq), and a bind or connect fails until
+/// the keys its role needs are there.
+#[derive(Debug, Clone, Default)]
+struct CurveOptions {
+    wanted: bool,
+    server: bool,
+    public: Option<[u8; 32]>,
+    secret: Option<CurveSecretKey>,
+    server_key: Option<[u8; 32]>,
+}
+
+impl CurveOptions {
+    /// The mechanism these options make, once complete.
+    fn security(&self) -> Option<Security> {
+        let secret = self.secret.clone()?;
+        if self.server {
+            Some(Security::CurveServer { secret })
+        } else {
+            Some(Security::CurveClient {
+                server: self.server_key?,
+                public: self.public,
+                secret,
+            })
+        }
+    }
 }
 
 /// A ZeroMQ socket over `ipc://`, `tcp://` or `inproc://`.
@@ -393,6 +424,7 @@ impl Socket {
                 rcvtimeo: None,
                 sndtimeo: None,
                 conflate: false,
+                curve: CurveOptions::default(),
             },
             sending: None,
             receiving: VecDeque::new(),
@@ -431,6 +463,7 @@ impl Socket {
     /// connects that waited for it are joined now.
     pub fn bind(&self, endpoint: &str) -> Result<String> {
         self.check_live()?;
+        self.check_security()?;
         let resolved = self.engine().bind(endpoint)?;
         self.last_endpoint.replace(resolved.clone());
         Ok(resolved)
@@ -443,6 +476,7 @@ impl Socket {
     /// (over inproc, what is sent meanwhile waits for the bind, up to SNDHWM).
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.check_live()?;
+        self.check_security()?;
         {
             let mut g = self.engine().lock();
             let id = g.handler().opts.connect_routing_id.take();
@@ -1075,6 +1109,19 @@ impl Socket {
     /// call (as in libzmq); HWMs and MAXMSGSIZE apply at once.
     pub fn set(&mut self, opt: SocketOption) -> Result<()> {
         let t = self.socket_type;
+        let is_curve_option = matches!(
+            opt,
+            SocketOption::CurveServer(_)
+                | SocketOption::CurvePublicKey(_)
+                | SocketOption::CurveSecretKey(_)
+                | SocketOption::CurveServerKey(_)
+        );
+        let is_other_mechanism = matches!(
+            opt,
+            SocketOption::PlainServer(_)
+                | SocketOption::PlainUsername(_)
+                | SocketOption::PlainPassword(_)
+        );
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
         match opt {
             SocketOption::SndHwm(v) => {
@@ -1287,12 +1334,73 @@ impl Socket {
                 g.config().zap_domain = domain;
             }
             SocketOption::ZapEnforceDomain(on) => g.config().zap_enforce_domain = on,
+            SocketOption::CurveServer(on) => {
+                self.local.curve.server = on;
+                self.local.curve.wanted = on;
+            }
+            SocketOption::CurvePublicKey(k) => {
+                self.local.curve.public = Some(curve_key("CURVE_PUBLICKEY", &k)?);
+                self.local.curve.wanted = true;
+            }
+            SocketOption::CurveSecretKey(k) => {
+                let secret = CurveSecretKey::from_option(&k)
+                    .map_err(|e| Error::invalid(format!("CURVE_SECRETKEY: {e}")))?;
+                self.local.curve.secret = Some(secret);
+                self.local.curve.wanted = true;
+            }
+            SocketOption::CurveServerKey(k) => {
+                self.local.curve.server_key = Some(curve_key("CURVE_SERVERKEY", &k)?);
+                self.local.curve.server = false;
+                self.local.curve.wanted = true;
+            }
+        }
+        if is_curve_option {
+            // The keys go to the engine once the role has what it needs; until then the
+            // socket refuses to bind or connect rather than speak NULL.
+            g.config().security = self.local.curve.security().unwrap_or_default();
+        } else if is_other_mechanism {
+            self.local.curve.wanted = false;
         }
         Ok(())
     }
 
-    /// The security mechanism new connections use: `NULL` or `PLAIN` (ZMQ_MECHANISM).
+    /// EINVAL when CURVE was asked for without the keys its role needs.
+    fn check_security(&self) -> Result<()> {
+        let c = &self.local.curve;
+        if c.wanted && c.security().is_none() {
+            return Err(Error::invalid(if c.server {
+                "a CURVE server needs CURVE_SECRETKEY"
+            } else {
+                "a CURVE client needs CURVE_SERVERKEY and CURVE_SECRETKEY"
+            }));
+        }
+        Ok(())
+    }
+
+    /// ZMQ_CURVE_SERVER.
+    pub fn curve_server(&self) -> bool {
+        self.local.curve.wanted && self.local.curve.server
+    }
+
+    /// ZMQ_CURVE_PUBLICKEY as 32 bytes: as set, else (a client's) derived from the secret
+    /// key.
+    pub fn curve_publickey(&self) -> Option<[u8; 32]> {
+        let c = &self.local.curve;
+        c.public
+            .or_else(|| c.secret.as_ref().map(CurveSecretKey::public_key))
+    }
+
+    /// ZMQ_CURVE_SERVERKEY as 32 bytes.
+    pub fn curve_serverkey(&self) -> Option<[u8; 32]> {
+        self.local.curve.server_key
+    }
+
+    /// The security mechanism new connections use: `NULL`, `PLAIN` or `CURVE`
+    /// (ZMQ_MECHANISM).
     pub fn mechanism(&self) -> Mechanism {
+        if self.local.curve.wanted {
+            return Mechanism::CURVE;
+        }
         self.engine().lock().config().security.mechanism()
     }
 
@@ -1444,4 +1552,9 @@ impl std::fmt::Debug for Socket {
 /// A PLAIN client's settings, checked (each field at most 255 bytes).
 fn plain_client(username: Bytes, password: Bytes) -> Result<Security> {
     Security::plain_client(username, password).map_err(|e| Error::invalid(e.to_string()))
+}
+
+/// A CURVE public key option: 32 bytes or 40 characters of Z85.
+fn curve_key(name: &str, value: &[u8]) -> Result<[u8; 32]> {
+    zmtp_codec::curve::key_from_option(value).map_err(|e| Error::invalid(format!("{name}: {e}")))
 }

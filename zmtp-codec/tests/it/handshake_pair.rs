@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use zmtp_codec::curve::CurveSecretKey;
 use zmtp_codec::{
     Command, Decoder, Event, Greeting, Handshake, HandshakeConfig, HandshakeError, Item, Limits,
     Mechanism, PeerInfo, Security, SocketType, ZapReply, ZapRequest, ZapStatus,
@@ -252,6 +253,7 @@ fn admin_only(req: &ZapRequest) -> Option<ZapReply> {
 fn commands_sent(side: &Side) -> Vec<Command> {
     let mut sent = side.sent.clone();
     let mut dec = Decoder::new(Limits::default());
+    dec.set_raw_commands(true); // CURVE's READY holds a box
     let mut out = Vec::new();
     while let Some(item) = dec.decode(&mut sent).unwrap() {
         if let Item::Command(c) = item {
@@ -547,4 +549,134 @@ fn a_pending_authentication_still_times_out() {
     // A late answer changes nothing.
     hs.authenticated(ZapReply::allow("x")).unwrap();
     assert!(hs.is_failed());
+}
+
+// ----- CURVE (26/CurveZMQ) -----
+
+fn curve(server_key: Option<[u8; 32]>) -> ([HandshakeConfig; 2], [u8; 32]) {
+    let server_secret = CurveSecretKey::generate();
+    let client_secret = CurveSecretKey::generate();
+    let client_public = client_secret.public_key();
+    let mut client = HandshakeConfig::new(SocketType::Dealer);
+    client.identity = Bytes::from_static(b"curvy");
+    client.security = Security::CurveClient {
+        server: server_key.unwrap_or_else(|| server_secret.public_key()),
+        public: None,
+        secret: client_secret,
+    };
+    let mut server = HandshakeConfig::new(SocketType::Router);
+    server.security = Security::CurveServer {
+        secret: server_secret,
+    };
+    ([client, server], client_public)
+}
+
+#[test]
+fn curve_completes_at_every_split_and_the_sessions_talk() {
+    for chunk in [1, 5, 64, 4096] {
+        let (cfgs, client_public) = curve(None);
+        let auth =
+            |req: &ZapRequest| Some(ZapReply::allow(format!("{}", req.credentials[0].len())));
+        let ([mut client, mut server], asked) = run_configured(cfgs, chunk, &auth);
+        let c = client.result.clone().unwrap().unwrap();
+        let s = server.result.clone().unwrap().unwrap();
+        assert_eq!(c.socket_type, Some(SocketType::Router));
+        assert_eq!(s.identity.as_deref(), Some(&b"curvy"[..]));
+        assert_eq!(s.user_id.as_deref(), Some(&b"32"[..]));
+        assert_eq!(asked.len(), 1);
+        assert_eq!(asked[0].mechanism, Mechanism::CURVE);
+        assert_eq!(
+            asked[0].credentials,
+            [Bytes::copy_from_slice(&client_public)]
+        );
+        assert!(client.inbox.is_empty() && server.inbox.is_empty());
+        let names = |side: &Side| -> Vec<Vec<u8>> {
+            commands_sent(side)
+                .iter()
+                .map(|c| c.name().to_vec())
+                .collect()
+        };
+        assert_eq!(names(&client), [b"HELLO".to_vec(), b"INITIATE".to_vec()]);
+        assert_eq!(names(&server), [b"WELCOME".to_vec(), b"READY".to_vec()]);
+        assert_eq!(&client.sent[12..17], b"CURVE");
+        // 26/CurveZMQ's sizes: HELLO 200 bytes, WELCOME 168.
+        let sizes: Vec<usize> = commands_sent(&client)
+            .iter()
+            .chain(commands_sent(&server).iter())
+            .map(|c| c.body_len())
+            .collect();
+        assert_eq!((sizes[0], sizes[2]), (200, 168));
+        let mut cs = client.hs.take_curve_session().expect("a client session");
+        let mut ss = server.hs.take_curve_session().expect("a server session");
+        let mut wire = BytesMut::new();
+        cs.seal_frame(false, false, b"secret", &mut wire);
+        assert!(!wire.windows(6).any(|w| w == b"secret"), "sealed");
+        let body = wire.split_off(2);
+        assert_eq!(&ss.open(&body).unwrap().body[..], b"secret");
+    }
+}
+
+#[test]
+fn curve_with_a_wrong_server_key_fails_at_hello_without_error() {
+    let wrong = CurveSecretKey::generate().public_key();
+    let (cfgs, _) = curve(Some(wrong));
+    let ([client, server], asked) = run_configured(cfgs, 64, &|_| Some(ZapReply::allow("x")));
+    assert!(asked.is_empty());
+    assert!(matches!(
+        server.result,
+        Some(Err(HandshakeError::Curve(
+            zmtp_codec::curve::CurveError::Crypto("HELLO")
+        )))
+    ));
+    assert!(commands_sent(&server).is_empty(), "no WELCOME, no ERROR");
+    assert!(
+        client.result.is_none(),
+        "the client sees the connection close"
+    );
+}
+
+#[test]
+fn curve_refusals_and_a_missing_authenticator_go_as_libzmq_does() {
+    let (cfgs, _) = curve(None);
+    let deny = |_: &ZapRequest| Some(ZapReply::refuse(ZapStatus::Denied, "not on the list"));
+    let ([client, server], _) = run_configured(cfgs, 64, &deny);
+    assert!(matches!(
+        server.result,
+        Some(Err(HandshakeError::Refused {
+            status: ZapStatus::Denied,
+            ..
+        }))
+    ));
+    assert_eq!(
+        client.result.clone().unwrap(),
+        Err(HandshakeError::AuthFailed {
+            status: ZapStatus::Denied
+        })
+    );
+    // No authenticator: admitted without a user id, unless the domain is enforced.
+    let (cfgs, _) = curve(None);
+    let ([client, server], _) = run_configured(cfgs, 64, &|_| None);
+    assert!(client.result.clone().unwrap().is_ok());
+    assert_eq!(server.result.clone().unwrap().unwrap().user_id, None);
+    let ([c, mut s], _) = curve(None);
+    s.zap_enforce_domain = true;
+    let ([_, server], _) = run_configured([c, s], 64, &|_| None);
+    assert!(matches!(
+        server.result,
+        Some(Err(HandshakeError::NoAuthenticator { .. }))
+    ));
+}
+
+#[test]
+fn curve_and_other_mechanisms_do_not_mix() {
+    let ([client, _], _) = curve(None);
+    let null = HandshakeConfig::new(SocketType::Router);
+    let ([a, _], _) = run_configured([client, null], 64, &|_| None);
+    assert_eq!(
+        a.result.clone().unwrap(),
+        Err(HandshakeError::MechanismMismatch {
+            ours: "CURVE".into(),
+            theirs: "NULL".into()
+        })
+    );
 }

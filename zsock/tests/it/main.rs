@@ -2,6 +2,7 @@
 mod api;
 mod behaviour;
 mod corpus;
+mod curve;
 mod hostile;
 mod inproc;
 mod options;

@@ -1,0 +1,249 @@
+//! CURVE between zsock sockets over ipc and tcp: traffic of every shape through the boxes
+//! (multipart, empty and large frames, subscriptions, heartbeats), a wrong server key
+//! refused, clients admitted by their public key through the context's authenticator, and
+//! options that refuse to bind or connect until the keys are there.
+
+use std::time::Duration;
+
+use zsock::{
+    curve_keypair, Bytes, Context, ErrorKind, Event, Flags, Mechanism, Monitor, SocketOption,
+    SocketType, ZapReply, ZapRequest, ZapStatus,
+};
+
+use crate::support::{sock, Dir};
+
+fn key(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+struct Keys {
+    server_public: String,
+    server_secret: Bytes,
+    client_public: String,
+    client_secret: Bytes,
+}
+
+fn keys() -> Keys {
+    let s = curve_keypair();
+    let c = curve_keypair();
+    Keys {
+        server_public: s.public.clone(),
+        server_secret: key(&s.secret),
+        client_public: c.public.clone(),
+        client_secret: key(&c.secret),
+    }
+}
+
+fn server(ctx: &Context, t: SocketType, k: &Keys) -> zsock::Socket {
+    let mut s = sock(ctx, t);
+    s.set(SocketOption::CurveServer(true)).unwrap();
+    s.set(SocketOption::CurveSecretKey(k.server_secret.clone()))
+        .unwrap();
+    s
+}
+
+fn client(ctx: &Context, t: SocketType, k: &Keys, server_public: &str) -> zsock::Socket {
+    let mut s = sock(ctx, t);
+    s.set(SocketOption::CurveServerKey(key(server_public)))
+        .unwrap();
+    s.set(SocketOption::CurveSecretKey(k.client_secret.clone()))
+        .unwrap();
+    s
+}
+
+fn handshake_result(mon: &Monitor) -> Event {
+    loop {
+        let e = mon
+            .next(Some(Duration::from_secs(10)))
+            .expect("a handshake result in time");
+        if matches!(
+            e,
+            Event::HandshakeSucceeded { .. } | Event::HandshakeFailed { .. }
+        ) {
+            return e;
+        }
+    }
+}
+
+#[test]
+fn curve_carries_every_shape_of_message_over_ipc_and_tcp() {
+    let d = Dir::new();
+    for ep in [d.ep("curve"), "tcp://127.0.0.1:*".to_string()] {
+        let ctx = Context::new();
+        let k = keys();
+        let mut a = server(&ctx, SocketType::Pair, &k);
+        let bound = a.bind(&ep).unwrap();
+        let mut b = client(&ctx, SocketType::Pair, &k, &k.server_public);
+        assert_eq!(b.mechanism(), Mechanism::CURVE);
+        b.connect(&bound).unwrap();
+        let big = Bytes::from((0..1 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let messages: Vec<Vec<Bytes>> = vec![
+            vec![Bytes::from_static(b"hello")],
+            vec![Bytes::new()],
+            vec![
+                Bytes::from_static(b"a"),
+                Bytes::new(),
+                Bytes::from_static(b"c"),
+            ],
+            vec![big.clone(), Bytes::from_static(b"tail")],
+        ];
+        for m in &messages {
+            b.send_multipart(m.clone(), Flags::NONE).unwrap();
+        }
+        for m in &messages {
+            assert_eq!(&a.recv_multipart(Flags::NONE).unwrap(), m, "{ep}");
+        }
+        // And back, many small ones (batched and sealed together).
+        for i in 0..1000u32 {
+            a.send(Bytes::copy_from_slice(&i.to_be_bytes()), Flags::NONE)
+                .unwrap();
+        }
+        for i in 0..1000u32 {
+            assert_eq!(b.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+        }
+    }
+}
+
+#[test]
+fn subscriptions_and_heartbeats_go_inside_the_boxes() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let mut publisher = server(&ctx, SocketType::Pub, &k);
+    publisher.set(SocketOption::HeartbeatIvl(20)).unwrap();
+    publisher.bind(&d.ep("pub")).unwrap();
+    let mut sub = client(&ctx, SocketType::Sub, &k, &k.server_public);
+    sub.set(SocketOption::HeartbeatIvl(20)).unwrap();
+    sub.set(SocketOption::HeartbeatTimeout(200)).unwrap();
+    sub.set(SocketOption::Subscribe(Bytes::from_static(b"weather")))
+        .unwrap();
+    let mon = sub.monitor();
+    sub.connect(&d.ep("pub")).unwrap();
+    assert!(matches!(
+        handshake_result(&mon),
+        Event::HandshakeSucceeded { .. }
+    ));
+    // The subscription arrives inside a box; until then nothing matches.
+    loop {
+        publisher.send("sports 1", Flags::NONE).unwrap();
+        publisher.send("weather sunny", Flags::NONE).unwrap();
+        match sub.recv(Flags::DONTWAIT) {
+            Ok(m) => {
+                assert_eq!(m, "weather sunny");
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::Again => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Heartbeats (PING and PONG, sealed) keep the idle connection up well past the
+    // 200 ms timeout: no Disconnected event in 600 ms.
+    let quiet = mon.next(Some(Duration::from_millis(600)));
+    assert!(
+        !matches!(quiet, Some(Event::Disconnected { .. })),
+        "{quiet:?}"
+    );
+}
+
+#[test]
+fn a_wrong_server_key_never_completes() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let a = server(&ctx, SocketType::Pull, &k);
+    let server_mon = a.monitor();
+    a.bind(&d.ep("s")).unwrap();
+    let wrong = curve_keypair();
+    let b = client(&ctx, SocketType::Push, &k, &wrong.public);
+    b.connect(&d.ep("s")).unwrap();
+    match handshake_result(&server_mon) {
+        Event::HandshakeFailed { reason, .. } => assert!(reason.contains("HELLO"), "{reason}"),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn the_authenticator_admits_clients_by_public_key() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let allowed = zsock::z85_decode(&k.client_public).unwrap();
+    ctx.set_authenticator(move |req: &ZapRequest| {
+        if req.credentials.len() == 1 && req.credentials[0] == allowed {
+            ZapReply::allow("known-client")
+        } else {
+            ZapReply::refuse(ZapStatus::Denied, "key not allowed")
+        }
+    });
+    let mut a = server(&ctx, SocketType::Rep, &k);
+    a.bind(&d.ep("s")).unwrap();
+    let mut good = client(&ctx, SocketType::Req, &k, &k.server_public);
+    good.connect(&d.ep("s")).unwrap();
+    good.send("hi", Flags::NONE).unwrap();
+    assert_eq!(a.recv(Flags::NONE).unwrap(), "hi");
+    assert_eq!(
+        a.peer().unwrap().gets("User-Id").as_deref(),
+        Some("known-client")
+    );
+    a.send("hello", Flags::NONE).unwrap();
+    assert_eq!(good.recv(Flags::NONE).unwrap(), "hello");
+    // Another client key: refused with 400 on both sides.
+    let other = keys();
+    let stranger = client(&ctx, SocketType::Req, &other, &k.server_public);
+    let mon = stranger.monitor();
+    stranger.connect(&d.ep("s")).unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { auth, .. } => assert_eq!(auth, Some(ZapStatus::Denied)),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn curve_needs_its_keys_before_bind_or_connect() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut s = sock(&ctx, SocketType::Pull);
+    s.set(SocketOption::CurveServer(true)).unwrap();
+    assert_eq!(s.mechanism(), Mechanism::CURVE);
+    let e = s.bind(&d.ep("x")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert!(e.to_string().contains("CURVE_SECRETKEY"), "{e}");
+    let mut c = sock(&ctx, SocketType::Push);
+    c.set(SocketOption::CurveSecretKey(key(&curve_keypair().secret)))
+        .unwrap();
+    assert_eq!(
+        c.connect(&d.ep("x")).unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    for bad in [&b"short"[..], &[b'"'; 40][..]] {
+        assert_eq!(
+            c.set(SocketOption::CurveServerKey(Bytes::copy_from_slice(bad)))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Invalid
+        );
+    }
+    // Keys as 32 raw bytes work as well as Z85.
+    let pair = curve_keypair();
+    let raw = zsock::z85_decode(&pair.public).unwrap();
+    c.set(SocketOption::CurveServerKey(Bytes::from(raw.clone())))
+        .unwrap();
+    assert_eq!(c.curve_serverkey().map(|k| k.to_vec()), Some(raw));
+    c.connect(&d.ep("x")).unwrap();
+}
+
+#[test]
+fn curve_and_null_peers_do_not_talk() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let a = server(&ctx, SocketType::Pull, &k);
+    let mon = a.monitor();
+    a.bind(&d.ep("s")).unwrap();
+    let b = sock(&ctx, SocketType::Push);
+    b.connect(&d.ep("s")).unwrap();
+    assert!(matches!(
+        handshake_result(&mon),
+        Event::HandshakeFailed { .. }
+    ));
+}

@@ -75,6 +75,7 @@ fn run(step: &str, mut cmd: Command) -> Result {
 
 fn ci() -> Result {
     let t = Instant::now();
+    ensure_system_libzmq()?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run("rustfmt", fmt)?;
@@ -164,6 +165,25 @@ fn run_with_deadline(step: &str, mut cmd: Command, secs: u64) -> Result {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// The CURVE interop tests load the system's libzmq, built with CURVE: Debian's libzmq5
+/// (the `zmq` crate's own libzmq is built without it). Installs it when it is missing.
+fn ensure_system_libzmq() -> Result {
+    let found = Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("libzmq.so.5 "));
+    if found {
+        return Ok(());
+    }
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    run("apt-get update (for libzmq5)", update)?;
+    let mut install = Command::new("apt-get");
+    install.args(["install", "-y", "-qq", "libzmq5"]);
+    run("install libzmq5 (CURVE interop tests)", install)
+        .map_err(|e| format!("{e}: the CURVE interop tests need Debian's libzmq5"))
 }
 
 fn ensure_cargo_fuzz() -> Result {

@@ -7,6 +7,7 @@
 
 mod child;
 mod content;
+mod curve;
 mod heartbeat;
 mod identities;
 mod illegal;
@@ -16,5 +17,6 @@ mod proxy;
 mod pubsub;
 mod security;
 mod support;
+mod syszmq;
 mod takeover;
 mod tcp;

@@ -26,6 +26,7 @@ use printer::Printer;
 const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
        zcat proxy FRONT_TYPE BACK_TYPE [--front-bind EP]... [--back-bind EP]... [--print]
                   (see zcat proxy --help)
+       zcat keygen    print a fresh CURVE key pair: `PUBLIC SECRET` (Z85)
   TYPE                pair pub sub xpub xsub req rep dealer router push pull
   --bind EP           bind to an ipc:// or tcp:// endpoint (repeatable); prints `bound EP`
                       on stderr, with the real path or port for a wildcard
@@ -41,6 +42,16 @@ const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
   --plain-server USER:PASS
                       be a PLAIN server admitting these credentials (repeatable; the
                       peer's user id is USER); other clients are refused
+  --curve-server SECRET
+                      be a CURVE server with this secret key (Z85)
+  --curve-serverkey PUBLIC
+                      be a CURVE client of the server with this public key (Z85), with
+                      --curve-secret's key pair or a fresh one
+  --curve-secret SECRET
+                      a CURVE client's own secret key (Z85)
+  --curve-allow PUBLIC
+                      a CURVE server admits only clients with these public keys
+                      (repeatable; none given: every client that knows the server key)
   --OPTION VALUE      any socket option by its libzmq name, e.g. --sndhwm 10, --linger 0,
                       --routing-id me, --reconnect-ivl 50, --heartbeat-ivl 1000,
                       --maxmsgsize 65536, --mode 600, --filter-uid 1000, --exclusive-bind
@@ -70,6 +81,11 @@ struct Args {
     wait_subscribers: Option<u64>,
     /// `--plain-server`: the credentials a PLAIN server admits.
     plain_users: Vec<(String, String)>,
+    /// `--curve-allow`: the client keys a CURVE server admits (none: any).
+    curve_allow: Vec<Vec<u8>>,
+    /// `--curve-serverkey` without `--curve-secret`: the client makes its own key pair.
+    curve_client_needs_secret: bool,
+    curve_secret_given: bool,
     options: Vec<SocketOption>,
 }
 
@@ -95,6 +111,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         echo: false,
         wait_subscribers: None,
         plain_users: Vec::new(),
+        curve_allow: Vec::new(),
+        curve_client_needs_secret: false,
+        curve_secret_given: false,
         options: Vec::new(),
     };
     while let Some(arg) = it.next() {
@@ -128,6 +147,26 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 a.options.push(SocketOption::PlainUsername(user.into()));
                 a.options.push(SocketOption::PlainPassword(pass.into()));
             }
+            "curve-server" => {
+                let secret = curve_key("curve-server", &value("a secret key")?)?;
+                a.options.push(SocketOption::CurveServer(true));
+                a.options.push(SocketOption::CurveSecretKey(secret.into()));
+            }
+            "curve-serverkey" => {
+                let public = curve_key("curve-serverkey", &value("a public key")?)?;
+                a.options.push(SocketOption::CurveServerKey(public.into()));
+                a.curve_client_needs_secret = true;
+            }
+            "curve-secret" => {
+                let secret = curve_key("curve-secret", &value("a secret key")?)?;
+                a.options.push(SocketOption::CurveSecretKey(secret.into()));
+                a.curve_secret_given = true;
+            }
+            "curve-allow" => {
+                let public = curve_key("curve-allow", &value("a public key")?)?;
+                a.curve_allow
+                    .push(zsock::z85_decode(&public).unwrap_or_default());
+            }
             "plain-server" => {
                 a.plain_users
                     .push(credentials("plain-server", &value("USER:PASS")?)?);
@@ -155,7 +194,24 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if a.wait_subscribers.is_some() && a.ty != SocketType::Pub {
         return Err("--wait-subscribers is for pub only".into());
     }
+    if a.curve_client_needs_secret && !a.curve_secret_given {
+        // A client without --curve-secret uses a fresh key pair.
+        let pair = zsock::curve_keypair();
+        a.options.push(SocketOption::CurveSecretKey(
+            pair.secret.as_bytes().to_vec().into(),
+        ));
+    }
     Ok(a)
+}
+
+/// A Z85 key given on the command line: 40 characters.
+fn curve_key(name: &str, v: &str) -> Result<String, String> {
+    match zsock::z85_decode(v) {
+        Some(k) if k.len() == 32 => Ok(v.to_string()),
+        _ => Err(format!(
+            "--{name} takes a key of 40 Z85 characters (see `zcat keygen`), not `{v}`"
+        )),
+    }
 }
 
 /// `USER:PASS` (the password may hold colons; the user name may not).
@@ -480,6 +536,18 @@ fn run(args: Args) -> Result<ExitCode, String> {
     for o in &args.options {
         sock.set(o.clone()).map_err(|e| format!("option: {e}"))?;
     }
+    if !args.curve_allow.is_empty() {
+        let allowed = args.curve_allow.clone();
+        ctx.set_authenticator(move |req: &ZapRequest| {
+            let known =
+                req.credentials.len() == 1 && allowed.iter().any(|k| req.credentials[0] == k[..]);
+            if known {
+                ZapReply::allow(zsock::z85_encode(&req.credentials[0]).unwrap_or_default())
+            } else {
+                ZapReply::refuse(ZapStatus::Denied, "client key not allowed")
+            }
+        });
+    }
     if !args.plain_users.is_empty() {
         sock.set(SocketOption::PlainServer(true))
             .map_err(|e| format!("option: {e}"))?;
@@ -669,6 +737,11 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().is_some_and(|a| a == "proxy") {
         return proxy::main(&argv[1..]);
+    }
+    if argv.first().is_some_and(|a| a == "keygen") {
+        let pair = zsock::curve_keypair();
+        println!("{} {}", pair.public, pair.secret.as_str());
+        return ExitCode::SUCCESS;
     }
     let args = match usage_or(parse_args(&argv), USAGE) {
         Ok(a) => a,

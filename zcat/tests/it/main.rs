@@ -720,3 +720,72 @@ fn plain_flags_need_user_and_password() {
         assert!(err.iter().any(|l| l.contains("USER:PASS")), "{err:?}");
     }
 }
+
+fn keygen() -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zcat"))
+        .arg("keygen")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let mut it = line.split_whitespace();
+    let (public, secret) = (
+        it.next().unwrap().to_string(),
+        it.next().unwrap().to_string(),
+    );
+    assert_eq!((public.len(), secret.len()), (40, 40), "{line}");
+    assert_eq!(zsock::curve_public(secret.as_bytes()).unwrap(), public);
+    (public, secret)
+}
+
+#[test]
+fn curve_server_and_clients_with_an_allow_list() {
+    let d = dir();
+    let e = ep(&d, "curve");
+    let (server_public, server_secret) = keygen();
+    let (client_public, client_secret) = keygen();
+    let mut pull = zcat(&[
+        "pull",
+        "--bind",
+        &e,
+        "--curve-server",
+        &server_secret,
+        "--curve-allow",
+        &client_public,
+        "--count",
+        "1",
+    ]);
+    pull.bound();
+    // A client with a fresh key pair is not on the list: nothing arrives from it.
+    let mut stranger = zcat(&["push", "--connect", &e, "--curve-serverkey", &server_public]);
+    stranger.write("from a stranger\n");
+    let mut push = zcat(&[
+        "push",
+        "--connect",
+        &e,
+        "--curve-serverkey",
+        &server_public,
+        "--curve-secret",
+        &client_secret,
+    ]);
+    push.write("sealed\n");
+    assert_eq!(pull.line(), "sealed");
+    assert_eq!(pull.wait(), 0);
+    stranger.close_stdin();
+    push.close_stdin();
+    assert_eq!(push.wait(), 0);
+}
+
+#[test]
+fn curve_flags_want_z85_keys() {
+    let mut z = zcat(&[
+        "push",
+        "--connect",
+        "ipc:///tmp/x",
+        "--curve-serverkey",
+        "nope",
+    ]);
+    assert_eq!(z.wait(), 2);
+    let err: Vec<String> = z.err.iter().collect();
+    assert!(err.iter().any(|l| l.contains("Z85")), "{err:?}");
+}

@@ -292,3 +292,79 @@ pub fn zap_reply(data: &[u8]) {
         assert_eq!(&md[..], &frames[5][..]);
     }
 }
+
+/// `curve`: a CURVE handshake against arbitrary peer bytes. The input's first byte picks
+/// our role (client or server), whether the authenticator admits, and a chunk size; a
+/// CURVE greeting from the peer is put in front of the rest. Our keys are fixed (the
+/// server's secret is 32 bytes of 7, the client's of 9), so a recorded HELLO opens and
+/// the fuzzer reaches WELCOME. Nothing a peer can send without the keys completes the
+/// handshake: the client never completes, and the server never gets as far as asking the
+/// authenticator (that needs the cookie sealed with this connection's random key). The
+/// rest of the input is also opened as a MESSAGE of a live session, which must refuse it.
+pub fn curve(data: &[u8]) {
+    use crate::curve::CurveSecretKey;
+    use crate::Security;
+    let Some((&sel, peer)) = data.split_first() else {
+        return;
+    };
+    let server = sel & 1 == 1;
+    let step = usize::from(sel >> 2) + 1;
+    let server_secret = CurveSecretKey::from_bytes([7; 32]);
+    let t0 = Instant::now();
+    let mut cfg = HandshakeConfig::new(if server {
+        SocketType::Router
+    } else {
+        SocketType::Dealer
+    });
+    cfg.timeout = Some(Duration::from_secs(1));
+    cfg.security = if server {
+        Security::CurveServer {
+            secret: server_secret.clone(),
+        }
+    } else {
+        Security::CurveClient {
+            server: server_secret.public_key(),
+            public: None,
+            secret: CurveSecretKey::from_bytes([9; 32]),
+        }
+    };
+    let mut hs = Handshake::new(cfg, t0);
+    let mut out = BytesMut::new();
+    hs.poll_transmit(&mut out);
+    let mut greeting = Greeting::ours();
+    greeting.mechanism = crate::Mechanism::CURVE;
+    greeting.as_server = !server;
+    let mut input = greeting.to_bytes().to_vec();
+    input.extend_from_slice(peer);
+    let mut src = BytesMut::new();
+    for chunk in input.chunks(step) {
+        src.extend_from_slice(chunk);
+        let r = hs.handle_input(&mut src);
+        match hs.poll_event() {
+            Some(crate::Event::Authenticate(_)) => panic!("INITIATE forged"),
+            Some(crate::Event::Completed(_)) => panic!("handshake completed without keys"),
+            None => {}
+        }
+        hs.poll_transmit(&mut out);
+        if r.is_err() {
+            assert!(hs.is_failed());
+            break;
+        }
+    }
+    hs.poll_transmit(&mut out);
+    let mut dec = Decoder::new(Limits::default());
+    dec.set_raw_commands(true);
+    let (items, _) = drain(dec, &[&out]);
+    assert!(items
+        .iter()
+        .all(|i| matches!(i, Ok(Item::Greeting(_) | Item::Command(_)))));
+    // A live session refuses the same bytes as a MESSAGE (one session for every run: a
+    // refused MESSAGE changes nothing in it).
+    static SESSION: std::sync::OnceLock<std::sync::Mutex<crate::curve::CurveSession>> =
+        std::sync::OnceLock::new();
+    let session = SESSION.get_or_init(|| std::sync::Mutex::new(crate::curve::session_pair().0));
+    let mut session = session
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(session.open(peer).is_err());
+}

@@ -53,3 +53,8 @@ fn plain_corpus() {
 fn zap_reply_corpus() {
     replay("zap_reply", zmtp_codec::fuzzing::zap_reply);
 }
+
+#[test]
+fn curve_corpus() {
+    replay("curve", zmtp_codec::fuzzing::curve);
+}

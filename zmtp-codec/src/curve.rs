@@ -822,6 +822,49 @@ mod tests {
         assert_eq!(c.open(&body), Err(CurveError::Nonce));
     }
 
+    /// A client and server up to the client's INITIATE, for tampering with it.
+    fn to_initiate(tamper: impl FnOnce(&mut ClientHandshake)) -> Result<Bytes, CurveError> {
+        let server_secret = CurveSecretKey::generate();
+        let client_secret = CurveSecretKey::generate();
+        let mut server = ServerHandshake::new(&server_secret);
+        let mut client = ClientHandshake::new(
+            server_secret.public_key(),
+            client_secret.public_key(),
+            client_secret,
+        );
+        server.hello(&client.hello())?;
+        client.welcome(&server.welcome())?;
+        tamper(&mut client);
+        let initiate = client.initiate(b"");
+        server.initiate(&initiate)
+    }
+
+    #[test]
+    fn an_initiate_whose_vouch_does_not_match_is_refused() {
+        assert!(to_initiate(|_| {}).is_ok());
+        // The vouch names another server.
+        assert_eq!(
+            to_initiate(|c| c.server = CurveSecretKey::generate().public_key()),
+            Err(CurveError::Vouch)
+        );
+        // The client claims a long-term key its vouch was not sealed with.
+        assert_eq!(
+            to_initiate(|c| c.public = CurveSecretKey::generate().public_key()),
+            Err(CurveError::Crypto("vouch"))
+        );
+        // INITIATE's nonce not above HELLO's.
+        assert_eq!(to_initiate(|c| c.nonce = 1), Err(CurveError::Nonce));
+        // A cookie from another connection.
+        assert_eq!(
+            to_initiate(|c| {
+                if let Some((_, _, cookie)) = &mut c.session {
+                    cookie[20] ^= 1;
+                }
+            }),
+            Err(CurveError::Crypto("cookie"))
+        );
+    }
+
     #[test]
     fn a_wrong_server_key_fails_at_hello() {
         let wrong = CurveSecretKey::generate().public_key();

@@ -247,3 +247,159 @@ fn curve_and_null_peers_do_not_talk() {
         Event::HandshakeFailed { .. }
     ));
 }
+
+// ----- hostile CURVE peers (the reliability catalogue's PLAIN/CURVE/ZAP cases) -----
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+use zmtp_codec::curve::{CurveSecretKey, CurveSession};
+use zmtp_codec::{Handshake, HandshakeConfig, Security};
+
+/// Runs a CURVE client handshake (our codec's machine) over a raw stream to `path`;
+/// returns the stream and the traffic session, or `None` if the server closed first.
+fn raw_curve_client(
+    path: &std::path::Path,
+    server_public: [u8; 32],
+) -> Option<(UnixStream, CurveSession)> {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut cfg = HandshakeConfig::new(zmtp_codec::SocketType::Push);
+    cfg.security = Security::CurveClient {
+        server: server_public,
+        public: None,
+        secret: CurveSecretKey::generate(),
+    };
+    let mut hs = Handshake::new(cfg, std::time::Instant::now());
+    let mut src = bytes::BytesMut::new();
+    loop {
+        let mut out = bytes::BytesMut::new();
+        hs.poll_transmit(&mut out);
+        s.write_all(&out).ok()?;
+        if let Some(zmtp_codec::Event::Completed(_)) = hs.poll_event() {
+            let session = hs.take_curve_session()?;
+            return Some((s, session));
+        }
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        src.extend_from_slice(&buf[..n]);
+        hs.handle_input(&mut src).ok()?;
+    }
+}
+
+fn path_of(ep: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(ep.strip_prefix("ipc://").unwrap())
+}
+
+fn fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn vm_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn garbage_inside_a_box_and_a_replayed_nonce_close_only_that_connection() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let server_public: [u8; 32] = zsock::z85_decode(&k.server_public)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let mut pull = server(&ctx, SocketType::Pull, &k);
+    let mon = pull.monitor();
+    let ep = pull.bind(&d.ep("s")).unwrap();
+    for attack in ["garbage", "replay", "unsealed"] {
+        let (mut s, mut session) = raw_curve_client(&path_of(&ep), server_public).unwrap();
+        assert!(matches!(
+            handshake_result(&mon),
+            Event::HandshakeSucceeded { .. }
+        ));
+        let mut wire = bytes::BytesMut::new();
+        session.seal_frame(false, false, b"first, and fine", &mut wire);
+        match attack {
+            "garbage" => {
+                let mut bad = bytes::BytesMut::new();
+                session.seal_frame(false, false, b"tampered", &mut bad);
+                let last = bad.len() - 1;
+                bad[last] ^= 1; // one bit of the box
+                wire.extend_from_slice(&bad);
+            }
+            "replay" => {
+                let again = wire.clone();
+                wire.extend_from_slice(&again);
+            }
+            _ => wire.extend_from_slice(b"\x00\x05plain"), // a frame outside any box
+        }
+        s.write_all(&wire).unwrap();
+        assert_eq!(
+            pull.recv(Flags::NONE).unwrap(),
+            "first, and fine",
+            "{attack}"
+        );
+        // The server closes the connection: end of file on the raw stream.
+        let mut buf = [0u8; 64];
+        assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "{attack}");
+        loop {
+            match mon.next(Some(Duration::from_secs(10))).expect("an event") {
+                Event::Disconnected { reason, .. } => {
+                    assert!(!reason.is_empty(), "{attack}");
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        assert_no_curve_leftovers(&mut pull);
+    }
+    // A good client on the same endpoint is served.
+    let mut good = client(&ctx, SocketType::Push, &k, &k.server_public);
+    good.connect(&ep).unwrap();
+    good.send("still here", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "still here");
+}
+
+fn assert_no_curve_leftovers(s: &mut zsock::Socket) {
+    assert_eq!(
+        s.recv(Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again,
+        "nothing after the attack is delivered"
+    );
+}
+
+#[test]
+fn a_thousand_failing_handshakes_leave_memory_and_descriptors_flat() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let mut pull = server(&ctx, SocketType::Pull, &k);
+    let ep = pull.bind(&d.ep("s")).unwrap();
+    let path = path_of(&ep);
+    let wrong = CurveSecretKey::generate().public_key();
+    let run = |n: usize| {
+        for _ in 0..n {
+            // A HELLO sealed for another server: refused at once, connection closed.
+            assert!(raw_curve_client(&path, wrong).is_none());
+        }
+    };
+    run(100); // warm up the allocator and the listener
+    let (fds_before, rss_before) = (fds(), vm_rss_kib());
+    run(1000);
+    let (fds_after, rss_after) = (fds(), vm_rss_kib());
+    assert_eq!(fds_after, fds_before);
+    assert!(
+        rss_after < rss_before + 4096,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    // Other peers are served.
+    let mut good = client(&ctx, SocketType::Push, &k, &k.server_public);
+    good.connect(&ep).unwrap();
+    good.send("served", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "served");
+}

@@ -3,12 +3,15 @@
 
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use bytes::Bytes;
 use zmtp_codec::{ZapReply, ZapRequest, ZapStatus};
 
 use crate::creds::PeerCred;
+use crate::inproc::Names;
+use crate::slab::Key;
+use crate::zap::{Submitted, ZapClient, ZapWaiter};
 
 /// Decides whether a peer may connect: the in-process counterpart of a ZAP handler. It
 /// gets 27/ZAP's request (domain, the peer's address, the server socket's routing id,
@@ -31,32 +34,69 @@ where
     }
 }
 
-/// A context's authenticator, shared by its sockets and looked up at each handshake (so
-/// one installed after a socket was made still applies to it, as a libzmq ZAP handler
-/// started late does).
-#[derive(Default)]
+/// A context's authentication: its in-process authenticator if one is installed, else
+/// its ZAP handler socket if one is bound (libzmq's way), looked up at each handshake (so
+/// either, installed or bound after a socket was made, still applies to it).
 pub(crate) struct AuthSlot {
     current: RwLock<Option<Arc<dyn Authenticator>>>,
+    zap: Arc<ZapClient>,
+}
+
+/// What a handshake's question got.
+pub(crate) enum Answer {
+    /// The in-process authenticator's verdict.
+    Now(ZapReply),
+    /// Sent to the ZAP handler (request `id`): the reply comes later.
+    Later(u64),
+    /// Nobody to ask.
+    Nobody,
+    /// The ZAP handler has too many requests waiting: refused (500).
+    Busy,
 }
 
 impl AuthSlot {
+    pub(crate) fn new(names: Arc<Names>) -> AuthSlot {
+        AuthSlot {
+            current: RwLock::default(),
+            zap: ZapClient::new(names),
+        }
+    }
+
     pub(crate) fn set(&self, auth: Option<Arc<dyn Authenticator>>) {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = auth;
     }
 
-    /// The authenticator's answer; `None` when there is none.
-    pub(crate) fn ask(&self, request: &ZapRequest) -> Option<ZapReply> {
+    /// Asks about the peer of connection `conn` of `waiter`: the in-process authenticator
+    /// at once, or the ZAP handler, whose reply reaches `waiter` later.
+    pub(crate) fn ask(
+        &self,
+        request: &ZapRequest,
+        waiter: &Weak<dyn ZapWaiter>,
+        conn: Key,
+    ) -> Answer {
         // (Read and clone: the call itself runs without the slot's lock.)
         let auth = self
             .current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()?;
-        Some(
-            catch_unwind(AssertUnwindSafe(|| auth.authenticate(request))).unwrap_or_else(|_| {
-                ZapReply::refuse(ZapStatus::InternalError, "the authenticator panicked")
-            }),
-        )
+            .clone();
+        if let Some(auth) = auth {
+            return Answer::Now(
+                catch_unwind(AssertUnwindSafe(|| auth.authenticate(request))).unwrap_or_else(
+                    |_| ZapReply::refuse(ZapStatus::InternalError, "the authenticator panicked"),
+                ),
+            );
+        }
+        match self.zap.submit(request, waiter.clone(), conn) {
+            Submitted::Sent(id) => Answer::Later(id),
+            Submitted::NoHandler => Answer::Nobody,
+            Submitted::Busy => Answer::Busy,
+        }
+    }
+
+    /// Forgets a request to the ZAP handler whose connection went.
+    pub(crate) fn cancel(&self, id: u64) {
+        self.zap.cancel(id);
     }
 }
 

@@ -18,6 +18,8 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use smallvec::SmallVec;
 use zmtp_codec::curve::{self, CurveSession};
+
+use crate::auth::Answer;
 use zmtp_codec::{
     put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
     HandshakeError, Heartbeat, HeartbeatError, Item, Limits, PeerInfo, Subscription, Version,
@@ -334,7 +336,7 @@ impl Connection {
     pub(crate) fn handshake_input(
         &mut self,
         address: impl FnOnce() -> Bytes,
-        ask: impl FnOnce(&ZapRequest) -> Option<ZapReply>,
+        ask: impl FnOnce(&ZapRequest) -> Answer,
     ) -> Result<Option<PeerInfo>, CloseReason> {
         let Phase::Handshake(h) = &mut self.phase else {
             return Ok(None);
@@ -352,8 +354,14 @@ impl Connection {
                     };
                     request.address = address();
                     match ask(&request) {
-                        Some(reply) => h.authenticated(reply),
-                        None => h.no_authenticator(),
+                        Answer::Now(reply) => h.authenticated(reply),
+                        Answer::Nobody => h.no_authenticator(),
+                        Answer::Busy => h.authenticated(ZapReply::refuse(
+                            zmtp_codec::ZapStatus::InternalError,
+                            "too many requests wait for the ZAP handler",
+                        )),
+                        // The handshake waits for [`Connection::zap_answered`].
+                        Answer::Later(_) => return Ok(None),
                     }
                     .and_then(|()| h.handle_input(&mut self.rbuf))
                     .map_err(CloseReason::Handshake)?;
@@ -361,6 +369,23 @@ impl Connection {
                 None => return Ok(None),
             }
         }
+    }
+
+    /// The ZAP handler's answer to this connection's question (or why it could not be
+    /// used); then the handshake goes on with what was read meanwhile.
+    pub(crate) fn zap_answered(
+        &mut self,
+        reply: Result<ZapReply, zmtp_codec::ZapError>,
+    ) -> Result<Option<PeerInfo>, CloseReason> {
+        let Phase::Handshake(h) = &mut self.phase else {
+            return Ok(None);
+        };
+        match reply {
+            Ok(r) => h.authenticated(r),
+            Err(e) => h.authentication_failed(e),
+        }
+        .map_err(CloseReason::Handshake)?;
+        self.handshake_input(Bytes::new, |_| Answer::Nobody)
     }
 
     /// Whether the handshake saw the peer's READY (reading it may stop: the rest is

@@ -217,6 +217,8 @@ pub(crate) struct Conn {
     /// one hold-back at most). Cleared when the batch is all written.
     pub(crate) corked: bool,
     pub(crate) closing: Option<CloseReason>,
+    /// The ZAP handler's id for this connection's question, while it waits for the reply.
+    pub(crate) zap_request: Option<u64>,
 }
 
 impl Conn {
@@ -244,6 +246,7 @@ impl Conn {
             read_paused: false,
             corked: false,
             closing: None,
+            zap_request: None,
         }
     }
 
@@ -575,8 +578,10 @@ pub struct Core {
     pub(crate) sndhwm: usize,
     pub(crate) rcvhwm: usize,
     pub(crate) max_msg_size: Option<u64>,
-    /// The context's authenticator, asked by handshakes that authenticate their peer.
-    pub(crate) auth: std::sync::Arc<crate::auth::AuthSlot>,
+    /// The context's authentication, asked by handshakes that authenticate their peer
+    /// (`None`: nobody to ask), and this socket as the ZAP handler's replies reach it.
+    pub(crate) auth: Option<std::sync::Arc<crate::auth::AuthSlot>>,
+    pub(crate) zap_waiter: Option<std::sync::Weak<dyn crate::zap::ZapWaiter>>,
     /// CONFLATE: a pipe's outgoing queue holds only the newest message.
     pub(crate) conflate: bool,
     /// Sends since the caller last waited or received (see [`Streak`]).
@@ -639,7 +644,8 @@ impl Core {
             sndhwm: 1000,
             rcvhwm: 1000,
             max_msg_size: None,
-            auth: std::sync::Arc::default(),
+            auth: None,
+            zap_waiter: None,
             conflate: false,
             streak: Streak::default(),
             small: [0; SMALL_SEND],
@@ -2048,17 +2054,17 @@ impl Core {
         };
         // (Complete already, its peer taken: the rest is traffic, read under the HWM.)
         while !conn.zmtp.handshake_complete() {
+            if conn.zap_request.is_some() {
+                // Waiting for the ZAP handler: what the peer sends meanwhile stays in the
+                // kernel (read once the reply came), not in our buffers.
+                return Ok(None);
+            }
             match conn.read(None) {
                 IoOutcome::Moved(_) | IoOutcome::Retry => {}
                 IoOutcome::WouldBlock => return Ok(None),
                 IoOutcome::Lost(reason) => return Err(reason),
             }
-            let (addr, creds) = (conn.addr, conn.creds);
-            let auth = &self.auth;
-            let peer = conn.zmtp.handshake_input(
-                || crate::auth::zap_address(addr, creds),
-                |req| auth.ask(req),
-            )?;
+            let peer = feed_handshake(conn, c, self.auth.as_deref(), self.zap_waiter.as_ref())?;
             if peer.is_some() {
                 return Ok(peer);
             }
@@ -2068,16 +2074,24 @@ impl Core {
 
     /// Feeds buffered bytes to the handshake; returns the peer once it completed.
     pub(crate) fn advance_handshake(&mut self, c: Key) -> Result<Option<PeerInfo>, CloseReason> {
-        let auth = &self.auth;
         match self.conns.get_mut(c) {
-            Some(conn) => {
-                let (addr, creds) = (conn.addr, conn.creds);
-                conn.zmtp.handshake_input(
-                    || crate::auth::zap_address(addr, creds),
-                    |req| auth.ask(req),
-                )
-            }
+            Some(conn) => feed_handshake(conn, c, self.auth.as_deref(), self.zap_waiter.as_ref()),
             None => Ok(None),
+        }
+    }
+
+    /// The ZAP handler answered connection `c`'s question: the handshake goes on.
+    pub(crate) fn zap_answered(
+        &mut self,
+        c: Key,
+        reply: Result<zmtp_codec::ZapReply, zmtp_codec::ZapError>,
+    ) -> Result<Option<PeerInfo>, CloseReason> {
+        match self.conns.get_mut(c) {
+            Some(conn) if conn.zap_request.is_some() => {
+                conn.zap_request = None;
+                conn.zmtp.zap_answered(reply)
+            }
+            _ => Ok(None), // gone, or not waiting (a stale reply)
         }
     }
 
@@ -2298,4 +2312,35 @@ fn wait_for_room_until(
     let room = sys::wait_writable(&conn.stream, d - now);
     room_wait.caller.store(false, Ordering::SeqCst);
     room
+}
+
+/// Feeds what connection `c` read to its handshake, asking `auth` when the handshake must
+/// authenticate its peer; a question sent to the ZAP handler is remembered on the
+/// connection (its reply comes to `waiter`).
+fn feed_handshake(
+    conn: &mut Conn,
+    c: Key,
+    auth: Option<&crate::auth::AuthSlot>,
+    waiter: Option<&std::sync::Weak<dyn crate::zap::ZapWaiter>>,
+) -> Result<Option<PeerInfo>, CloseReason> {
+    use crate::auth::Answer;
+    let (addr, creds) = (conn.addr, conn.creds);
+    let mut later = None;
+    let peer = conn.zmtp.handshake_input(
+        || crate::auth::zap_address(addr, creds),
+        |req| match (auth, waiter) {
+            (Some(auth), Some(waiter)) => {
+                let answer = auth.ask(req, waiter, c);
+                if let Answer::Later(id) = answer {
+                    later = Some(id);
+                }
+                answer
+            }
+            _ => Answer::Nobody,
+        },
+    );
+    if later.is_some() {
+        conn.zap_request = later;
+    }
+    peer
 }

@@ -21,7 +21,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
-use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo};
+use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo, ZapError, ZapReply};
+
+use crate::zap::ZapWaiter;
 
 use crate::config::Errno;
 use crate::core::{
@@ -185,6 +187,20 @@ struct Shared<H> {
     /// The I/O thread this socket is placed on and its slot there (the state has them
     /// too), for an inproc peer's lifecycle ring, which comes without the lock.
     io_slot: std::sync::OnceLock<(Arc<Reactor>, usize)>,
+    /// The ZAP handler's replies for this socket's connections, for the I/O thread's next
+    /// turn (they come from the handler's thread, without the lock).
+    zap_replies: Mutex<Vec<(Key, Result<ZapReply, ZapError>)>>,
+    zap_rung: AtomicBool,
+}
+
+impl<H: Send> ZapWaiter for Shared<H> {
+    fn zap_reply(&self, conn: Key, reply: Result<ZapReply, ZapError>) {
+        lock(&self.zap_replies).push((conn, reply));
+        self.zap_rung.store(true, Ordering::SeqCst);
+        if let Some((reactor, slot)) = self.io_slot.get() {
+            reactor.wake(*slot);
+        }
+    }
 }
 
 impl<H> Shared<H> {
@@ -403,7 +419,7 @@ impl<H: Handler> Engine<H> {
         core.sndhwm = config.sndhwm;
         core.rcvhwm = config.rcvhwm;
         core.max_msg_size = config.max_msg_size;
-        core.auth = io.auth();
+        core.auth = Some(io.auth());
         let seed = Instant::now().elapsed().as_nanos() as u64 // low bits only
             ^ u64::from(std::process::id()).rotate_left(32)
             ^ (Arc::as_ptr(&reactor) as u64);
@@ -451,11 +467,18 @@ impl<H: Handler> Engine<H> {
             terminated: AtomicBool::new(false),
             me: me.clone(),
             io_slot: std::sync::OnceLock::new(),
+            zap_replies: Mutex::new(Vec::new()),
+            zap_rung: AtomicBool::new(false),
         });
         // No descriptor is registered before the slot is known. (A stale wake-up of the
         // slot's previous socket may give this one a turn meanwhile: it finds nothing.)
         let slot = reactor.add(shared.clone())?;
-        lock(&shared.state).slot = slot;
+        {
+            let mut st = lock(&shared.state);
+            st.slot = slot;
+            let waiter: Weak<dyn ZapWaiter> = shared.me.clone();
+            st.core.zap_waiter = Some(waiter);
+        }
         let _ = shared.io_slot.set((reactor.clone(), slot));
         Ok(Engine {
             shared,
@@ -1985,6 +2008,22 @@ impl<H: Handler> State<H> {
         self.update_deadline(k);
     }
 
+    /// The ZAP handler answered connection `k`: its handshake goes on as after a read.
+    fn zap_answered(&mut self, k: Key, reply: Result<ZapReply, ZapError>, now: Instant) {
+        match self.core.zap_answered(k, reply) {
+            Ok(Some(peer)) => self.handshake_done(k, peer, now),
+            // Whatever the answer queued (WELCOME, READY) goes, and what the peer sent
+            // meanwhile is read now.
+            Ok(None) => self.drive_handshake(k, now),
+            Err(reason) => {
+                self.core.poll_transmit(k);
+                let _ = self.core.flush_conn(k, Side::Io);
+                self.core.doom_for_verdict(k, reason);
+            }
+        }
+        self.update_deadline(k);
+    }
+
     fn handshake_done(&mut self, k: Key, peer: PeerInfo, now: Instant) {
         // Our READY may still be queued in the handshake (when the peer's greeting and
         // READY came in one read): it must go out before any message.
@@ -2119,6 +2158,9 @@ impl<H: Handler> State<H> {
         let Some(mut conn) = self.core.conns.remove(k) else {
             return;
         };
+        if let (Some(id), Some(auth)) = (conn.zap_request, &self.core.auth) {
+            auth.cancel(id);
+        }
         let _ = self.reactor.deregister(&mut conn.stream);
         let reason = conn.closing.clone().unwrap_or(CloseReason::Local);
         let was_active = conn.is_active();
@@ -2351,6 +2393,12 @@ impl<H: Handler> Driven for Shared<H> {
         if let Some(pipes) = self.bell.rung().then(|| self.bell.take()).flatten() {
             for p in pipes {
                 st.inproc_look(p);
+            }
+        }
+        if self.zap_rung.swap(false, Ordering::SeqCst) {
+            let replies = std::mem::take(&mut *lock(&self.zap_replies));
+            for (k, reply) in replies {
+                st.zap_answered(k, reply, now);
             }
         }
         st.fire_timers(now);

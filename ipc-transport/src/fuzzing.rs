@@ -103,7 +103,7 @@ pub fn connection(data: &[u8]) {
             conn.read_buffer_bytes()
         );
         if !conn.is_active() {
-            match conn.handshake_input(Bytes::new, |_| None) {
+            match conn.handshake_input(Bytes::new, |_| crate::auth::Answer::Nobody) {
                 Ok(Some(peer)) => {
                     conn.poll_transmit();
                     conn.activate(&peer, limits, Heartbeat::new(heartbeat, now));

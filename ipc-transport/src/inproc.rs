@@ -736,6 +736,14 @@ impl Names {
         n.pending.entry(name.to_string()).or_default().push(link);
     }
 
+    /// Whether a live socket holds `name`.
+    pub(crate) fn is_bound(&self, name: &str) -> bool {
+        lock(&self.inner)
+            .bound
+            .get(name)
+            .is_some_and(|b| b.socket.strong_count() > 0)
+    }
+
     /// Unbinds `name` if `socket` bound it. Connections made through it stay, as in
     /// libzmq.
     pub(crate) fn unbind(&self, name: &str, socket: &Weak<dyn InprocSocket>) -> bool {

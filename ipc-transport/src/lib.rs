@@ -64,6 +64,7 @@ mod sys;
 mod tcp;
 mod timers;
 mod transport;
+mod zap;
 
 /// With at most this many connections, a waiting caller polls them itself (and reads
 /// what arrives); with more it sleeps on a condition variable the I/O thread signals. The

@@ -266,12 +266,13 @@ impl IoThreads {
             );
             reactors.push(reactor);
         }
+        let names: Arc<crate::inproc::Names> = Arc::default();
         Ok(IoThreads {
             inner: Arc::new(IoInner {
                 reactors,
                 threads,
-                names: Arc::default(),
-                auth: Arc::default(),
+                auth: Arc::new(crate::auth::AuthSlot::new(names.clone())),
+                names,
             }),
         })
     }

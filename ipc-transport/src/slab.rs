@@ -8,6 +8,12 @@ pub struct Key {
 }
 
 impl Key {
+    /// A key no slab hands out (for a pipe id that names nothing).
+    pub(crate) const NONE: Key = Key {
+        idx: u32::MAX,
+        gen: u32::MAX,
+    };
+
     /// The slot index (for mio tokens).
     pub(crate) fn index(self) -> usize {
         self.idx as usize

@@ -131,7 +131,10 @@ impl End {
             return;
         }
         if !self.conn.is_active() {
-            match self.conn.handshake_input(Bytes::new, |_| None) {
+            match self
+                .conn
+                .handshake_input(Bytes::new, |_| crate::auth::Answer::Nobody)
+            {
                 Ok(Some(peer)) => {
                     // Our READY may still wait in the handshake: it goes before traffic.
                     self.conn.poll_transmit();

@@ -375,3 +375,167 @@ fn plain_options_read_back_and_check_their_lengths() {
         SocketOption::PlainServer(true)
     );
 }
+
+// ----- a ZAP handler socket at inproc://zeromq.zap.01 (libzmq's way) -----
+
+/// A REP handler bound at `inproc://zeromq.zap.01` answering `n` requests: admits
+/// admin/secret as "admin-user" (PLAIN) and anything else with a non-PLAIN mechanism;
+/// returns the requests it saw.
+fn rep_handler(ctx: &Context, n: usize) -> std::thread::JoinHandle<Vec<Vec<Bytes>>> {
+    let mut zap = sock(ctx, SocketType::Rep);
+    zap.bind("inproc://zeromq.zap.01").unwrap();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let req = zap.recv_multipart(Flags::NONE).unwrap();
+            let ok =
+                req[5] != "PLAIN" || (req.len() == 8 && req[6] == "admin" && req[7] == "secret");
+            let (status, user): (&[u8], &[u8]) = if ok {
+                (b"200", b"admin-user")
+            } else {
+                (b"400", b"")
+            };
+            zap.send_multipart(
+                [
+                    &b"1.0"[..],
+                    &req[1],
+                    status,
+                    b"OK",
+                    user,
+                    b"\x06X-Zone\x00\x00\x00\x04blue",
+                ],
+                Flags::NONE,
+            )
+            .unwrap();
+            seen.push(req);
+        }
+        seen
+    })
+}
+
+#[test]
+fn a_zap_handler_socket_authenticates_plain_clients() {
+    let ctx = Context::new();
+    let handler = rep_handler(&ctx, 2);
+    let d = Dir::new();
+    let mut rep = plain_server(&ctx, SocketType::Rep);
+    let server_mon = rep.monitor();
+    rep.bind(&d.ep("s")).unwrap();
+    // Refused first: 400 on both sides.
+    let bad = plain_client(&ctx, SocketType::Req, "admin", "guess");
+    let bad_mon = bad.monitor();
+    bad.connect(&d.ep("s")).unwrap();
+    for mon in [&server_mon, &bad_mon] {
+        match handshake_result(mon) {
+            Event::HandshakeFailed { auth, .. } => assert_eq!(auth, Some(ZapStatus::Denied)),
+            e => panic!("{e}"),
+        }
+    }
+    // Admitted: the handler's user id and properties are on the client's messages.
+    let mut req = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    req.connect(&d.ep("s")).unwrap();
+    req.send("hello", Flags::NONE).unwrap();
+    assert_eq!(rep.recv(Flags::NONE).unwrap(), "hello");
+    let peer = rep.peer().unwrap();
+    assert_eq!(peer.gets("User-Id").as_deref(), Some("admin-user"));
+    assert_eq!(peer.gets("X-Zone").as_deref(), Some("blue"));
+    rep.send("world", Flags::NONE).unwrap();
+    assert_eq!(req.recv(Flags::NONE).unwrap(), "world");
+    let seen = handler.join().unwrap();
+    // 27/ZAP's request, as a REP handler sees it: version, id, domain, address,
+    // identity, mechanism, user name, password.
+    let r = &seen[1];
+    assert_eq!(r.len(), 8);
+    assert_eq!(r[0], "1.0");
+    assert_eq!(r[2], "test");
+    assert!(r[3].starts_with(b"localhost:"), "{:?}", r[3]);
+    assert_eq!(r[5], "PLAIN");
+    assert_ne!(seen[0][1], seen[1][1], "each request has its own id");
+}
+
+#[test]
+fn a_router_handler_answers_many_handshakes_at_once() {
+    let ctx = Context::new();
+    let mut zap = sock(&ctx, SocketType::Router);
+    zap.bind("inproc://zeromq.zap.01").unwrap();
+    let d = Dir::new();
+    let mut pull = plain_server(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("s")).unwrap();
+    let mut pushes = Vec::new();
+    for i in 0..5 {
+        let mut push = plain_client(&ctx, SocketType::Push, "admin", "secret");
+        push.connect(&d.ep("s")).unwrap();
+        push.send(format!("m{i}"), Flags::NONE).unwrap();
+        pushes.push(push);
+    }
+    // Take all five requests before answering any: the handshakes wait meanwhile.
+    let mut requests = Vec::new();
+    for _ in 0..5 {
+        requests.push(zap.recv_multipart(Flags::NONE).unwrap());
+    }
+    for req in requests.iter().rev() {
+        // [routing id, delimiter, version, id, ...]
+        zap.send_multipart(
+            [&req[0][..], b"", b"1.0", &req[3], b"200", b"", b"u", b""],
+            Flags::NONE,
+        )
+        .unwrap();
+    }
+    let mut got: Vec<String> = (0..5)
+        .map(|_| String::from_utf8(pull.recv(Flags::NONE).unwrap().to_vec()).unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["m0", "m1", "m2", "m3", "m4"]);
+}
+
+#[test]
+fn a_silent_or_malformed_handler_fails_the_handshake() {
+    let ctx = Context::new();
+    let mut zap = sock(&ctx, SocketType::Rep);
+    zap.bind("inproc://zeromq.zap.01").unwrap();
+    let d = Dir::new();
+    let mut rep = plain_server(&ctx, SocketType::Rep);
+    rep.set(SocketOption::HandshakeIvl(200)).unwrap();
+    let mon = rep.monitor();
+    rep.bind(&d.ep("s")).unwrap();
+    // Silent: the handshake's deadline ends it.
+    let quiet = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    quiet.connect(&d.ep("s")).unwrap();
+    let req = zap.recv_multipart(Flags::NONE).unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { reason, .. } => assert!(reason.contains("in time"), "{reason}"),
+        e => panic!("{e}"),
+    }
+    // A late reply to it is ignored; then a malformed one (a bad status code).
+    zap.send_multipart([&b"1.0"[..], &req[1], b"200", b"", b"", b""], Flags::NONE)
+        .unwrap();
+    let odd = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    odd.connect(&d.ep("s")).unwrap();
+    let req = zap.recv_multipart(Flags::NONE).unwrap();
+    zap.send_multipart([&b"1.0"[..], &req[1], b"299", b"", b"", b""], Flags::NONE)
+        .unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { reason, .. } => assert!(reason.contains("status"), "{reason}"),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn an_installed_authenticator_is_asked_before_a_handler_socket() {
+    let ctx = Context::new();
+    let mut zap = sock(&ctx, SocketType::Rep);
+    zap.bind("inproc://zeromq.zap.01").unwrap();
+    let _seen = admin_only(&ctx);
+    let d = Dir::new();
+    let mut rep = plain_server(&ctx, SocketType::Rep);
+    rep.bind(&d.ep("s")).unwrap();
+    let mut req = plain_client(&ctx, SocketType::Req, "admin", "secret");
+    req.connect(&d.ep("s")).unwrap();
+    req.send("x", Flags::NONE).unwrap();
+    assert_eq!(rep.recv(Flags::NONE).unwrap(), "x");
+    assert_eq!(
+        zap.recv(Flags::DONTWAIT).unwrap_err().kind(),
+        ErrorKind::Again,
+        "the handler socket was not asked"
+    );
+}

@@ -18,8 +18,14 @@
 //! kernel socket and no copy: a message's frames move between the two sockets as they are
 //! (libzmq's semantics: connect before bind works, HWM is the sum of both sides').
 //!
+//! Security as in libzmq: PLAIN and CURVE ([`SocketOption::PlainServer`],
+//! [`SocketOption::CurveServer`] and their keys and credentials; [`curve_keypair`], Z85),
+//! with peers authenticated by a function ([`Context::set_authenticator`], given 27/ZAP's
+//! request) or by a ZAP handler socket bound at `inproc://zeromq.zap.01`; the user id it
+//! gives is on the peer's messages ([`Metadata::user_id`]).
+//!
 //! What it deliberately does not do yet: the other transports (`pgm://`, ...; refused
-//! with a clear error), security mechanisms other than NULL, and the draft socket types.
+//! with a clear error), GSSAPI, and the draft socket types.
 //! For async code on tokio, the `zsock-tokio` crate wraps a [`Socket`] in an
 //! `AsyncSocket`. Coming from pyzmq or the `zmq` crate: see `docs/migration.md` in the
 //! repository. The wire protocol lives in `zmtp-codec`, endpoints in `ipc-endpoint` and

@@ -153,12 +153,14 @@ impl fmt::Display for InprocReport<'_> {
             size,
             count,
             cpu: None,
+            curve: None,
         };
         let line = Report {
             imp: self.imp,
             args: &args,
             outcome,
             rss_kb: None,
+            span: None,
         };
         write!(
             f,

@@ -46,6 +46,31 @@
 //! ```
 //! print the same RESULT lines with the process's `cpu_s` and `csw` over the measured span.
 //!
+//! The CURVE rows (`cargo xtask bench --curve`), in `bench-zsock` and
+//! `bench-libzmq-curve` (the system's libzmq through [`syszmq`]; the `zmq` crate's libzmq
+//! has no CURVE): the four modes above with the run's keys, 40 characters of Z85 each,
+//! after the mode's other arguments or before them:
+//! ```text
+//! bench-NAME thr-push|lat-rep ENDPOINT SIZE COUNT --curve-server-secret SECRET
+//! bench-NAME thr-pull|lat-req ENDPOINT SIZE COUNT --curve-server-public PUBLIC \
+//!            --curve-client-public PUBLIC --curve-client-secret SECRET
+//! bench-zsock curve-keypair                         # prints PUBLIC SECRET (a fresh pair)
+//! ```
+//! The binding side is the CURVE server (CURVE_SERVER and its secret key, set before the
+//! bind), the connecting side its client (the server's public key, its own key pair, set
+//! before the connect). The other binaries have no CURVE and refuse these options. Both
+//! CURVE binaries also report their CPU time ([`Measured`]): the measuring side over its
+//! measured span, the binding side from its first send (thr-push) or receive (lat-rep) to
+//! its last send, so the harness can give CPU time per message of both processes:
+//! ```text
+//! RESULT kind=thr impl=NAME size=S count=N secs=T msgs_per_s=X mb_per_s=Y cpu_s=C csw=W rss_kb=K
+//! PEER kind=thr role=thr-push impl=NAME size=S count=N secs=T cpu_s=C csw=W rss_kb=K
+//! ```
+//! (bench-zsock prints these fields with or without CURVE.) The `raw`, `zeromq`, `omq`
+//! and `zsock-tokio` peers have no CURVE rows: a raw stream and the zeromq crate have no
+//! CURVE, and OMQ.rs and zsock-tokio are left out (not trivial to add beside the others'
+//! command lines) to keep the rows to zsock beside libzmq, the targets' reference.
+//!
 //! The scale scenarios ([`scale`]), in `bench-zsock` and `bench-libzmq` only, 64-byte
 //! messages:
 //! ```text
@@ -105,6 +130,9 @@ use std::time::{Duration, Instant};
 pub mod cpu;
 pub mod inproc;
 pub mod scale;
+pub mod syszmq;
+
+use scale::{Span, Usage};
 
 /// Warm-up round trips lat-req makes before timing (and lat-rep echoes on top of COUNT).
 pub const WARMUP: u64 = 1000;
@@ -169,6 +197,8 @@ pub struct Args {
     pub count: u64,
     /// `--cpu N`: the CPU the process was pinned to.
     pub cpu: Option<usize>,
+    /// The `--curve-*` keys: this side's CURVE role.
+    pub curve: Option<Curve>,
 }
 
 impl Args {
@@ -181,7 +211,131 @@ impl Args {
     }
 }
 
-const USAGE: &str = "usage: BIN [--cpu N] thr-push|thr-pull|lat-rep|lat-req ENDPOINT SIZE COUNT";
+const USAGE: &str = "usage: BIN [--cpu N] thr-push|thr-pull|lat-rep|lat-req ENDPOINT SIZE COUNT \
+     [--curve-server-secret K | --curve-server-public K --curve-client-public K \
+     --curve-client-secret K]";
+
+/// Length of a CURVE key as Z85 text.
+pub const Z85_KEY_LEN: usize = 40;
+
+/// The CURVE role of one side of a run, from the `--curve-*` options: keys as Z85 text.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Curve {
+    /// The binding side (thr-push, lat-rep): a CURVE server with this secret key.
+    Server {
+        /// `--curve-server-secret`.
+        secret: String,
+    },
+    /// The connecting side (thr-pull, lat-req): a client of the server `server_public`.
+    Client {
+        /// `--curve-server-public`.
+        server_public: String,
+        /// `--curve-client-public`: this client's public key.
+        public: String,
+        /// `--curve-client-secret`: this client's secret key.
+        secret: String,
+    },
+}
+
+impl fmt::Debug for Curve {
+    // The keys are a run's throwaway ones, but a secret is still not printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Curve::Server { .. } => f.debug_struct("Server").finish_non_exhaustive(),
+            Curve::Client {
+                server_public,
+                public,
+                ..
+            } => f
+                .debug_struct("Client")
+                .field("server_public", server_public)
+                .field("public", public)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// The `--curve-*` option names, in the order of [`Curve::args`]' client line.
+const CURVE_FLAGS: [&str; 4] = [
+    "--curve-server-secret",
+    "--curve-server-public",
+    "--curve-client-public",
+    "--curve-client-secret",
+];
+
+impl Curve {
+    /// The command-line options that give this role (what the harness passes).
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            Curve::Server { secret } => vec![CURVE_FLAGS[0].into(), secret.clone()],
+            Curve::Client {
+                server_public,
+                public,
+                secret,
+            } => vec![
+                CURVE_FLAGS[1].into(),
+                server_public.clone(),
+                CURVE_FLAGS[2].into(),
+                public.clone(),
+                CURVE_FLAGS[3].into(),
+                secret.clone(),
+            ],
+        }
+    }
+}
+
+/// Takes the `--curve-*` options out of a command line: the keys given (by flag), and the
+/// other arguments in order.
+fn take_curve_flags<'a>(args: &[&'a str]) -> Result<([Option<String>; 4], Vec<&'a str>), String> {
+    let mut keys: [Option<String>; 4] = Default::default();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        let Some(i) = CURVE_FLAGS.iter().position(|f| *f == a) else {
+            rest.push(a);
+            continue;
+        };
+        let v = it.next().ok_or_else(|| format!("{a} needs a key"))?;
+        if v.len() != Z85_KEY_LEN {
+            return Err(format!(
+                "{a}: a key is {Z85_KEY_LEN} characters of Z85, not {}",
+                v.len()
+            ));
+        }
+        if keys[i].replace(v.to_string()).is_some() {
+            return Err(format!("{a} given twice"));
+        }
+    }
+    Ok((keys, rest))
+}
+
+/// The CURVE role `mode` takes from the keys given: none, the server's secret for the
+/// binding modes, the three client keys for the connecting ones.
+fn curve_role(mode: Mode, keys: [Option<String>; 4]) -> Result<Option<Curve>, String> {
+    if keys.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let binds = matches!(mode, Mode::ThrPush | Mode::LatRep);
+    match keys {
+        [Some(secret), None, None, None] if binds => Ok(Some(Curve::Server { secret })),
+        [None, Some(server_public), Some(public), Some(secret)] if !binds => {
+            Ok(Some(Curve::Client {
+                server_public,
+                public,
+                secret,
+            }))
+        }
+        _ if binds => Err(format!(
+            "{} is the CURVE server: give --curve-server-secret only",
+            mode.name()
+        )),
+        _ => Err(format!(
+            "{} is a CURVE client: give --curve-server-public, --curve-client-public and \
+             --curve-client-secret",
+            mode.name()
+        )),
+    }
+}
 
 /// Takes `--cpu N` out of a command line: the CPU, and the other arguments in order.
 pub(crate) fn parse_cpu(args: &[String]) -> Result<(Option<usize>, Vec<&str>), String> {
@@ -202,9 +356,11 @@ pub(crate) fn parse_cpu(args: &[String]) -> Result<(Option<usize>, Vec<&str>), S
     Ok((cpu, rest))
 }
 
-/// Parses `[--cpu N] MODE ENDPOINT SIZE COUNT` (without the program name).
+/// Parses `[--cpu N] MODE ENDPOINT SIZE COUNT [--curve-* KEY...]` (without the program
+/// name).
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let (cpu, rest) = parse_cpu(args)?;
+    let (keys, rest) = take_curve_flags(&rest)?;
     let [mode, endpoint, size, count] = rest[..] else {
         return Err(USAGE.into());
     };
@@ -225,6 +381,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         size,
         count,
         cpu,
+        curve: curve_role(mode, keys)?,
     })
 }
 
@@ -257,6 +414,69 @@ pub enum Outcome {
     },
     /// thr-push and lat-rep: done, nothing measured.
     Served,
+}
+
+/// What a role measured, with the process's CPU time over its span where it read it
+/// (the CURVE binaries; the others return an [`Outcome`] alone).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// What was measured.
+    pub outcome: Outcome,
+    /// The span the CPU time was read over: the measuring side's measured span (its
+    /// `msgs` are not printed), the binding side's busy one.
+    pub span: Option<Span>,
+}
+
+impl From<Outcome> for Measured {
+    fn from(outcome: Outcome) -> Measured {
+        Measured {
+            outcome,
+            span: None,
+        }
+    }
+}
+
+impl Measured {
+    /// thr-pull over `span` (COUNT-1 messages from the first received to the last): T is
+    /// the span's.
+    pub fn thr(span: Span) -> Measured {
+        Measured {
+            outcome: Outcome::Thr { secs: span.secs },
+            span: Some(span),
+        }
+    }
+
+    /// lat-req over `span` (its COUNT timed round trips): T is the span's.
+    pub fn lat(span: Span) -> Measured {
+        Measured {
+            outcome: Outcome::Lat { secs: span.secs },
+            span: Some(span),
+        }
+    }
+
+    /// thr-push or lat-rep, busy over `span`.
+    pub fn served(span: Span) -> Measured {
+        Measured {
+            outcome: Outcome::Served,
+            span: Some(span),
+        }
+    }
+}
+
+/// Reads this process's CPU time now, for a span [`Meter::stop`] ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Meter(Usage);
+
+impl Meter {
+    /// Starts a span (one `getrusage` and one clock read).
+    pub fn start() -> Meter {
+        Meter(Usage::now())
+    }
+
+    /// Ends the span, in which `msgs` messages (round trips) were handled.
+    pub fn stop(self, msgs: u64) -> Span {
+        self.0.span_to(Usage::now(), msgs)
+    }
 }
 
 /// Times thr-pull without a clock read per message: [`ThrClock::start`] on the first
@@ -361,6 +581,9 @@ pub struct Report<'a> {
     pub outcome: Outcome,
     /// Peak RSS in KiB, if known.
     pub rss_kb: Option<u64>,
+    /// CPU time and context switches over a span ([`Measured::span`]): RESULT adds
+    /// `cpu_s` and `csw`, PEER `secs` (the span's) too.
+    pub span: Option<Span>,
 }
 
 impl fmt::Display for Report<'_> {
@@ -392,7 +615,13 @@ impl fmt::Display for Report<'_> {
                     self.args.mode.kind(),
                     self.args.mode.name()
                 )?;
+                if let Some(span) = &self.span {
+                    write!(f, " secs={:.6}", span.secs)?;
+                }
             }
+        }
+        if let Some(span) = &self.span {
+            write!(f, " cpu_s={:.6} csw={}", span.cpu_s, span.switches)?;
         }
         if let Some(kb) = self.rss_kb {
             write!(f, " rss_kb={kb}")?;
@@ -424,20 +653,47 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), String> {
 }
 
 /// The `main` of every bench binary: parses the command line, pins if asked, runs `run`
-/// and prints its RESULT or PEER line. Errors go to standard error with exit code 1.
-pub fn main_with(imp: &str, run: impl FnOnce(&Args) -> Result<Outcome, String>) -> ExitCode {
+/// and prints its RESULT or PEER line. Errors go to standard error with exit code 1. The
+/// `--curve-*` options are refused (exit code 2): see [`main_with_curve`].
+pub fn main_with<O: Into<Measured>>(
+    imp: &str,
+    run: impl FnOnce(&Args) -> Result<O, String>,
+) -> ExitCode {
+    main_args(imp, false, run)
+}
+
+/// [`main_with`] for a binary whose `run` honours [`Args::curve`] (bench-zsock,
+/// bench-libzmq-curve).
+pub fn main_with_curve<O: Into<Measured>>(
+    imp: &str,
+    run: impl FnOnce(&Args) -> Result<O, String>,
+) -> ExitCode {
+    main_args(imp, true, run)
+}
+
+fn main_args<O: Into<Measured>>(
+    imp: &str,
+    curve: bool,
+    run: impl FnOnce(&Args) -> Result<O, String>,
+) -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(a) => a,
-        Err(e) => return usage_error(imp, &e),
-    };
+    let args =
+        match parse_args(&argv) {
+            Ok(a) if a.curve.is_some() && !curve => return usage_error(
+                imp,
+                "no CURVE here: the --curve-* options are for bench-zsock and bench-libzmq-curve",
+            ),
+            Ok(a) => a,
+            Err(e) => return usage_error(imp, &e),
+        };
     print_outcome(imp, args.mode.name(), args.cpu, || {
-        let outcome = run(&args)?;
+        let Measured { outcome, span } = run(&args)?.into();
         Ok(Report {
             imp,
             args: &args,
             outcome,
             rss_kb: peak_rss_kb(),
+            span,
         }
         .to_string())
     })
@@ -592,6 +848,7 @@ mod tests {
             args: &args,
             outcome: Outcome::Thr { secs: 0.5 },
             rss_kb: Some(1234),
+            span: None,
         };
         assert_eq!(
             r.to_string(),
@@ -604,11 +861,104 @@ mod tests {
             args: &args,
             outcome: Outcome::Lat { secs: 0.002 },
             rss_kb: None,
+            span: None,
         };
         assert_eq!(
             r.to_string(),
             "RESULT kind=lat impl=raw size=1 count=100 secs=0.002000 lat_us=10.000"
         );
+    }
+
+    #[test]
+    fn curve_keys_give_each_side_its_role() {
+        let (s, p, c) = ("S".repeat(40), "P".repeat(40), "C".repeat(40));
+        let server = Curve::Server { secret: s.clone() };
+        let client = Curve::Client {
+            server_public: p.clone(),
+            public: c.clone(),
+            secret: s.clone(),
+        };
+        let line = |mode: &str, curve: &Curve| {
+            let mut v = argv(&format!("{mode} ipc:///tmp/x 64 1000"));
+            v.extend(curve.args());
+            parse_args(&v)
+        };
+        assert_eq!(
+            line("thr-push", &server).unwrap().curve,
+            Some(server.clone())
+        );
+        assert_eq!(
+            line("lat-req", &client).unwrap().curve,
+            Some(client.clone())
+        );
+        assert!(
+            line("thr-pull", &server).is_err(),
+            "a client needs the client keys"
+        );
+        assert!(
+            line("lat-rep", &client).is_err(),
+            "a server takes its secret only"
+        );
+        // Before the mode, with --cpu, as the harness may put them.
+        let mut v = vec!["--cpu".to_string(), "0".into()];
+        v.extend(server.args());
+        v.extend(argv("lat-rep ipc:///tmp/x 1 10"));
+        let a = parse_args(&v).unwrap();
+        assert_eq!((a.cpu, a.curve), (Some(0), Some(server)));
+        assert!(parse_args(&argv(
+            "thr-push ipc:///tmp/x 1 5 --curve-server-secret short"
+        ))
+        .is_err());
+        assert!(parse_args(&argv("thr-push ipc:///tmp/x 1 5 --curve-server-secret")).is_err());
+        assert_eq!(
+            parse_args(&argv("thr-push ipc:///tmp/x 1 5"))
+                .unwrap()
+                .curve,
+            None
+        );
+        assert!(
+            !format!("{client:?}").contains(&s),
+            "Debug hides the secret"
+        );
+    }
+
+    #[test]
+    fn a_span_adds_cpu_fields_and_the_peer_its_secs() {
+        let span = Span {
+            msgs: 99,
+            secs: 0.25,
+            cpu_s: 0.5,
+            switches: 7,
+        };
+        let args = parse_args(&argv("thr-pull ipc:///tmp/x 64 101")).unwrap();
+        let m = Measured::thr(span);
+        let r = Report {
+            imp: "zsock",
+            args: &args,
+            outcome: m.outcome,
+            rss_kb: Some(10),
+            span: m.span,
+        };
+        assert_eq!(
+            r.to_string(),
+            "RESULT kind=thr impl=zsock size=64 count=101 secs=0.250000 msgs_per_s=400.0 \
+             mb_per_s=0.026 cpu_s=0.500000 csw=7 rss_kb=10"
+        );
+        let args = parse_args(&argv("thr-push ipc:///tmp/x 64 101")).unwrap();
+        let m = Measured::served(span);
+        let r = Report {
+            imp: "zsock",
+            args: &args,
+            outcome: m.outcome,
+            rss_kb: None,
+            span: m.span,
+        };
+        assert_eq!(
+            r.to_string(),
+            "PEER kind=thr role=thr-push impl=zsock size=64 count=101 secs=0.250000 \
+             cpu_s=0.500000 csw=7"
+        );
+        assert_eq!(Measured::from(Outcome::Served).span, None);
     }
 
     #[test]

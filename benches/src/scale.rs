@@ -461,15 +461,21 @@ pub fn main_with_scale<L: Library>(
     imp: &str,
     run: impl FnOnce(&crate::Args) -> Result<crate::Outcome, String>,
 ) -> ExitCode {
+    main_if_scale::<L>(imp).unwrap_or_else(|| crate::main_with(imp, run))
+}
+
+/// For a bench binary's `main`: if the command line asks for a scale mode, runs it with
+/// library `L` and prints its line; `None` otherwise, for the binary's other modes.
+pub fn main_if_scale<L: Library>(imp: &str) -> Option<ExitCode> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if !is_scale_command(&argv) {
-        return crate::main_with(imp, run);
+        return None;
     }
     let args = match parse_scale_args(&argv) {
         Ok(a) => a,
-        Err(e) => return usage_error(imp, &e),
+        Err(e) => return Some(usage_error(imp, &e)),
     };
-    print_outcome(imp, args.mode.name(), args.cpu, || {
+    Some(print_outcome(imp, args.mode.name(), args.cpu, || {
         raise_fd_limit();
         start_guard(imp, args.mode);
         let outcome = run_scale::<L>(&args)?;
@@ -480,7 +486,7 @@ pub fn main_with_scale<L: Library>(
             rss_kb: peak_rss_kb(),
         }
         .to_string())
-    })
+    }))
 }
 
 /// Runs one scale role with library `L`.

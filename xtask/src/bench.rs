@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: the side-by-side benchmark of BENCHMARKS.md ("Method and targets").
 //!
 //! ```text
-//! cargo xtask bench [--quick] [--scale | --async | --inproc] [--transport ipc|tcp] [--reps N] [--secs S]
+//! cargo xtask bench [--quick] [--scale | --async | --inproc | --curve] [--transport ipc|tcp] [--reps N]
+//!                   [--secs S]
 //!                   [--timeout S] [--impls zsock,libzmq,...] [--tests thr-1,fanin-10,...]
 //! ```
 //! Builds the `bench-*` binaries of `benches/` in release mode, calibrates COUNT per
@@ -63,6 +64,22 @@
 //! per message (per round trip) over the measured span and its peak RSS, and gives zsock's
 //! ratios to libzmq and to OMQ.rs. Ids for `--tests`: `inproc-thr-64`, `inproc-lat-1`, ...
 //! `--quick` runs each once with small COUNTs (a few seconds in all).
+//!
+//! The CURVE rows (`--curve`; never part of the default run; over `--transport ipc` or
+//! `tcp`) put zsock with CURVE security (26/CurveZMQ) beside libzmq with CURVE: the
+//! one-pair `thr-*`/`lat-*` modes with the binding side a CURVE server and the connecting
+//! side its client, keys passed on the command line (`--curve-server-secret` to the
+//! binder; `--curve-server-public`, `--curve-client-public`, `--curve-client-secret` to the
+//! connecter), one server and one client key pair generated for the whole run by
+//! `bench-zsock curve-keypair`; no authenticator on either side. zsock runs `bench-zsock`;
+//! libzmq runs `bench-libzmq-curve`, the system's `libzmq.so.5` (Debian's libzmq5, built
+//! with libsodium) loaded at run time, since the `zmq` crate's libzmq of the other rows has
+//! no CURVE. raw, zeromq and omq have no CURVE rows (OMQ.rs's CURVE is left out). Rows:
+//! throughput at 64 B and 1 KiB, latency at 1 B unpinned and on one CPU, calibrated and
+//! interleaved like the default rows, each with the CPU time per message (round trip) of
+//! both processes, each over its own busy span; the table gives zsock / libzmq beside its
+//! target (throughput >= 1.5, latency <= 0.75). Ids for `--tests`: `curve-thr-64`,
+//! `curve-lat-1-cpu0`, ... `--quick` runs each once with small COUNTs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -112,6 +129,14 @@ const RUNTIME_VAR: &str = "BENCH_RUNTIME";
 const INPROC_IMPLS: [&str; 3] = ["zsock", "libzmq", "omq"];
 /// Throughput sizes of the inproc rows.
 const INPROC_THR_SIZES: [usize; 4] = [1, 64, 1024, 65536];
+/// The implementations of the CURVE rows (`--curve`), zsock first. libzmq's binary
+/// there is `bench-libzmq-curve` ([`bin_name`]).
+const CURVE_IMPLS: [&str; 2] = ["zsock", "libzmq"];
+/// Throughput sizes of the CURVE rows.
+const CURVE_THR_SIZES: [usize; 2] = [64, 1024];
+/// The CURVE targets, zsock / libzmq: throughput at least, latency at most.
+const CURVE_THR_TARGET: f64 = 1.5;
+const CURVE_LAT_TARGET: f64 = 0.75;
 /// Throughput sizes of the async rows.
 const ASYNC_THR_SIZES: [usize; 4] = [1, 64, 1024, 65536];
 const THR_SIZES: [usize; 5] = [1, 64, 1024, 65536, 1048576];
@@ -346,6 +371,8 @@ impl Metric {
     const CPU: [Metric; 2] = [Metric::Main, Metric::SwitchesPerSec];
     /// The rows of an inproc test (CPU and switches of the one process, all threads).
     const INPROC: [Metric; 4] = [Metric::Main, Metric::Cpu, Metric::Switches, Metric::PeakRss];
+    /// The rows of a CURVE test: the headline and CPU time of both processes.
+    const CURVE: [Metric; 2] = [Metric::Main, Metric::Cpu];
 
     fn label(self, test: Test) -> String {
         let what = match self {
@@ -425,6 +452,8 @@ struct Test {
     pinned: bool,
     /// An inproc row: both sides are threads of one process (`inproc-thr`, `inproc-lat`).
     inproc: bool,
+    /// A CURVE row: the one-pair modes with CURVE keys, zsock and libzmq only.
+    curve: bool,
 }
 
 impl Test {
@@ -434,6 +463,7 @@ impl Test {
             size,
             pinned: false,
             inproc: false,
+            curve: false,
         });
         let lat = [false, true].into_iter().flat_map(|pinned| {
             LAT_SIZES.iter().map(move |&size| Test {
@@ -441,6 +471,7 @@ impl Test {
                 size,
                 pinned,
                 inproc: false,
+                curve: false,
             })
         });
         thr.chain(lat).collect()
@@ -458,6 +489,7 @@ impl Test {
                     size: 64,
                     pinned: false,
                     inproc: false,
+                    curve: false,
                 })
             })
             .collect()
@@ -472,6 +504,7 @@ impl Test {
                 size: 64,
                 pinned: false,
                 inproc: false,
+                curve: false,
             })
             .collect()
     }
@@ -484,12 +517,14 @@ impl Test {
             size,
             pinned: false,
             inproc: false,
+            curve: false,
         });
         let lat = [false, true].map(|pinned| Test {
             kind: Kind::Lat,
             size: 1,
             pinned,
             inproc: false,
+            curve: false,
         });
         thr.chain(lat).chain(Test::cpu()).collect()
     }
@@ -502,14 +537,36 @@ impl Test {
             size,
             pinned: false,
             inproc: true,
+            curve: false,
         });
         let lat = Test {
             kind: Kind::Lat,
             size: 1,
             pinned: false,
             inproc: true,
+            curve: false,
         };
         thr.chain([lat]).collect()
+    }
+
+    /// The rows of `--curve`: throughput at [`CURVE_THR_SIZES`], latency at 1 B unpinned
+    /// and on one CPU, the one-pair modes with CURVE keys.
+    fn curve_rows() -> Vec<Test> {
+        let thr = CURVE_THR_SIZES.iter().map(|&size| Test {
+            kind: Kind::Thr,
+            size,
+            pinned: false,
+            inproc: false,
+            curve: true,
+        });
+        let lat = [false, true].map(|pinned| Test {
+            kind: Kind::Lat,
+            size: 1,
+            pinned,
+            inproc: false,
+            curve: true,
+        });
+        thr.chain(lat).collect()
     }
 
     /// Every test `--tests` can name.
@@ -518,7 +575,27 @@ impl Test {
         all.extend(Test::scale(false));
         all.extend(Test::cpu());
         all.extend(Test::inproc_rows());
+        all.extend(Test::curve_rows());
         all
+    }
+
+    /// The target of zsock / libzmq for a CURVE row's `metric`: (at least, value) for
+    /// throughput, (at most, value) for latency; none for other rows and metrics.
+    fn target(self, metric: Metric) -> Option<Target> {
+        if !self.curve || metric != Metric::Main {
+            return None;
+        }
+        match self.kind {
+            Kind::Thr => Some(Target {
+                at_least: true,
+                value: CURVE_THR_TARGET,
+            }),
+            Kind::Lat => Some(Target {
+                at_least: false,
+                value: CURVE_LAT_TARGET,
+            }),
+            Kind::Scale(..) | Kind::Cpu(_) => None,
+        }
     }
 
     fn scenario(self) -> Option<Scenario> {
@@ -528,10 +605,10 @@ impl Test {
         }
     }
 
-    /// A one-pair throughput or latency test between two processes (calibrated, in the
-    /// main table).
+    /// A one-pair throughput or latency test between two processes without CURVE
+    /// (calibrated, in the main table).
     fn is_pair(self) -> bool {
-        self.is_calibrated() && !self.inproc
+        self.is_calibrated() && !self.inproc && !self.curve
     }
 
     /// A throughput or latency test, between processes or inproc: COUNT is calibrated.
@@ -541,10 +618,13 @@ impl Test {
 
     /// Whether `imp` runs this test: scale tests have zsock and libzmq only, CPU
     /// scenarios the async implementations only, inproc rows [`INPROC_IMPLS`] (and
-    /// `omq-mt`).
+    /// `omq-mt`), CURVE rows [`CURVE_IMPLS`].
     fn runs_on(self, imp: &str) -> bool {
         if self.inproc {
             return INPROC_IMPLS.contains(&imp) || imp == "omq-mt";
+        }
+        if self.curve {
+            return CURVE_IMPLS.contains(&imp);
         }
         match self.kind {
             Kind::Scale(..) => SCALE_IMPLS.contains(&imp),
@@ -567,6 +647,9 @@ impl Test {
         if self.inproc {
             return &Metric::INPROC;
         }
+        if self.curve {
+            return &Metric::CURVE;
+        }
         if let Kind::Cpu(_) = self.kind {
             return &Metric::CPU;
         }
@@ -578,7 +661,7 @@ impl Test {
     }
 
     /// The name `--tests` takes: `thr-1`, `lat-1024`, `lat-1-cpu0`, `fanin-10`,
-    /// `inproc-thr-64`.
+    /// `inproc-thr-64`, `curve-lat-1-cpu0`.
     fn id(self) -> String {
         let kind = match self.kind {
             Kind::Thr => "thr",
@@ -588,8 +671,12 @@ impl Test {
             Kind::Cpu(CpuScenario::Rate) => return "rate-cpu".into(),
         };
         let cpu = if self.pinned { "-cpu0" } else { "" };
-        let inproc = if self.inproc { "inproc-" } else { "" };
-        format!("{inproc}{kind}-{}{cpu}", self.size)
+        let family = match (self.inproc, self.curve) {
+            (true, _) => "inproc-",
+            (_, true) => "curve-",
+            _ => "",
+        };
+        format!("{family}{kind}-{}{cpu}", self.size)
     }
 
     fn label(self) -> String {
@@ -597,6 +684,13 @@ impl Test {
         if self.inproc {
             let kind = if self.kind == Kind::Lat { "lat" } else { "thr" };
             return format!("inproc {kind} {size}");
+        }
+        if self.curve {
+            let plain = Test {
+                curve: false,
+                ..self
+            };
+            return format!("CURVE {}", plain.label());
         }
         match (self.kind, self.pinned) {
             (Kind::Thr, _) => format!("thr {size}"),
@@ -717,6 +811,34 @@ impl Test {
     }
 }
 
+/// A target for a ratio: at least or at most `value`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Target {
+    at_least: bool,
+    value: f64,
+}
+
+impl Target {
+    fn met(self, ratio: f64) -> bool {
+        if self.at_least {
+            ratio >= self.value
+        } else {
+            ratio <= self.value
+        }
+    }
+
+    /// The table cell: the target, and whether `ratio` meets it.
+    fn cell(self, ratio: Option<f64>) -> String {
+        let cmp = if self.at_least { ">=" } else { "<=" };
+        let goal = format!("{cmp} {:.2}", self.value);
+        match ratio {
+            Some(r) if self.met(r) => format!("{goal} met"),
+            Some(_) => format!("{goal} **not met**"),
+            None => goal,
+        }
+    }
+}
+
 fn human_size(size: usize) -> String {
     match size {
         s if s >= 1 << 20 && s % (1 << 20) == 0 => format!("{} MiB", s >> 20),
@@ -739,6 +861,8 @@ struct Config {
     async_rows: bool,
     /// `--inproc`: the inproc rows instead of the default ones.
     inproc_rows: bool,
+    /// `--curve`: the CURVE rows instead of the default ones.
+    curve_rows: bool,
     transport: Transport,
     reps: usize,
     /// Repetitions of the scale tests.
@@ -765,6 +889,7 @@ fn parse(args: &[String]) -> Result<Config> {
         quick: false,
         async_rows: false,
         inproc_rows: false,
+        curve_rows: false,
         transport: Transport::Ipc,
         reps: 5,
         scale_reps: SCALE_REPS,
@@ -790,6 +915,7 @@ fn parse(args: &[String]) -> Result<Config> {
             "--scale" => scale_only = true,
             "--async" => cfg.async_rows = true,
             "--inproc" => cfg.inproc_rows = true,
+            "--curve" => cfg.curve_rows = true,
             "--transport" => {
                 cfg.transport = match it.next().map(String::as_str) {
                     Some("ipc") => Transport::Ipc,
@@ -835,7 +961,8 @@ fn parse(args: &[String]) -> Result<Config> {
             other => {
                 return Err(format!(
                     "bench: unknown argument {other}\nusage: cargo xtask bench [--quick] \
-                     [--scale | --async | --inproc] [--transport ipc|tcp] [--reps N] [--secs S] \
+                     [--scale | --async | --inproc | --curve] [--transport ipc|tcp] [--reps N] \
+                     [--secs S] \
                      [--timeout S] [--impls a,b] [--tests t1,t2]"
                 ))
             }
@@ -845,15 +972,17 @@ fn parse(args: &[String]) -> Result<Config> {
     if tcp && scale_only {
         return Err("the scale rows run over ipc only; drop --transport tcp or --scale".into());
     }
-    if [scale_only, cfg.async_rows, cfg.inproc_rows]
+    if [scale_only, cfg.async_rows, cfg.inproc_rows, cfg.curve_rows]
         .iter()
         .filter(|on| **on)
         .count()
         > 1
     {
-        return Err("--scale, --async and --inproc select different rows; give one".into());
+        return Err(
+            "--scale, --async, --inproc and --curve select different rows; give one".into(),
+        );
     }
-    // Tests named for the CPU scenarios (or the inproc rows) alone need their
+    // Tests named for the CPU scenarios (or the inproc or CURVE rows) alone need their
     // implementations too.
     let only = |keep: fn(&Test) -> bool| {
         tests
@@ -862,11 +991,14 @@ fn parse(args: &[String]) -> Result<Config> {
     };
     let cpu_only = only(|t| matches!(t.kind, Kind::Cpu(_)));
     let inproc_only = only(|t| t.inproc);
+    let curve_only = only(|t| t.curve);
     cfg.impls = impls.unwrap_or_else(|| {
         if cfg.async_rows || cpu_only {
             ["zsock"].into_iter().chain(ASYNC_IMPLS).collect()
         } else if cfg.inproc_rows || inproc_only {
             INPROC_IMPLS.to_vec()
+        } else if cfg.curve_rows || curve_only {
+            CURVE_IMPLS.to_vec()
         } else {
             IMPLS.to_vec()
         }
@@ -877,6 +1009,9 @@ fn parse(args: &[String]) -> Result<Config> {
         }
         if cfg.inproc_rows {
             return Test::inproc_rows();
+        }
+        if cfg.curve_rows {
+            return Test::curve_rows();
         }
         let scale = if tcp {
             Vec::new()
@@ -1025,7 +1160,76 @@ struct Runner {
     window: f64,
     /// `--quick` (shorter CPU scenarios).
     quick: bool,
+    /// The run's CURVE keys, if a CURVE row runs.
+    curve: Option<CurveKeys>,
     seq: u32,
+}
+
+/// The CURVE keys of a whole `cargo xtask bench` run (Z85), from `bench-zsock
+/// curve-keypair`.
+#[derive(Clone, PartialEq, Eq)]
+struct CurveKeys {
+    server_public: String,
+    server_secret: String,
+    client_public: String,
+    client_secret: String,
+}
+
+impl CurveKeys {
+    /// Two fresh key pairs, one for the server and one for the client.
+    fn generate(bin_dir: &Path) -> Result<CurveKeys> {
+        let pair = || -> Result<(String, String)> {
+            let bin = bin_dir.join("bench-zsock");
+            let out = Command::new(&bin)
+                .arg("curve-keypair")
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+            if !out.status.success() {
+                return Err(format!("bench-zsock curve-keypair: {}", out.status));
+            }
+            parse_keypair(&String::from_utf8_lossy(&out.stdout))
+        };
+        let (server_public, server_secret) = pair()?;
+        let (client_public, client_secret) = pair()?;
+        Ok(CurveKeys {
+            server_public,
+            server_secret,
+            client_public,
+            client_secret,
+        })
+    }
+
+    /// The options `side` takes (`zsock-benches`' docs): the server's secret key for the
+    /// binder, the server's public key and the client's pair for the connecter.
+    fn args(&self, side: Side) -> Vec<String> {
+        let pairs: &[(&str, &str)] = match side {
+            Side::Binder => &[("--curve-server-secret", &self.server_secret)],
+            Side::Connecter => &[
+                ("--curve-server-public", &self.server_public),
+                ("--curve-client-public", &self.client_public),
+                ("--curve-client-secret", &self.client_secret),
+            ],
+        };
+        pairs
+            .iter()
+            .flat_map(|(flag, key)| [flag.to_string(), key.to_string()])
+            .collect()
+    }
+}
+
+/// `PUBLIC SECRET`, 40 characters of Z85 each.
+fn parse_keypair(line: &str) -> Result<(String, String)> {
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(public), Some(secret), None) if public.len() == 40 && secret.len() == 40 => {
+            Ok((public.to_string(), secret.to_string()))
+        }
+        _ => Err(format!(
+            "bench-zsock curve-keypair printed `{}`, not PUBLIC SECRET",
+            line.trim()
+        )),
+    }
 }
 
 /// One bench process of a run.
@@ -1143,10 +1347,19 @@ fn binary(imp: &str) -> (&str, &'static str) {
     }
 }
 
+/// The file name of the binary `imp` runs `test` with: `bench-` + [`binary`]'s name, but
+/// libzmq's CURVE rows run `bench-libzmq-curve` (the system's libzmq, which has CURVE).
+fn bin_name(imp: &str, test: Test) -> String {
+    match binary(imp).0 {
+        "libzmq" if test.curve => "bench-libzmq-curve".into(),
+        name => format!("bench-{name}"),
+    }
+}
+
 impl Runner {
     fn command(&self, imp: &str, test: Test, args: &[String]) -> Command {
-        let (name, runtime) = binary(imp);
-        let bin = self.bin_dir.join(format!("bench-{name}"));
+        let (_, runtime) = binary(imp);
+        let bin = self.bin_dir.join(bin_name(imp, test));
         let mut cmd = if test.pinned && self.taskset {
             let mut c = Command::new("taskset");
             c.args(["-c", "0"]).arg(bin);
@@ -1197,8 +1410,13 @@ impl Runner {
             Kind::Cpu(c) => c.secs(self.quick),
             _ => self.window,
         };
+        let mut args = test.args(side, endpoint, count, window);
+        if test.curve {
+            let keys = self.curve.as_ref().ok_or("no CURVE keys for a CURVE row")?;
+            args.extend(keys.args(side));
+        }
         let child = self
-            .command(imp, test, &test.args(side, endpoint, count, window))
+            .command(imp, test, &args)
             .stdin(if measures {
                 Stdio::null()
             } else {
@@ -1207,7 +1425,7 @@ impl Runner {
             .stdout(file(&out)?)
             .stderr(file(&err)?)
             .spawn()
-            .map_err(|e| format!("cannot start bench-{imp}: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", bin_name(imp, test)))?;
         Ok(Proc {
             child,
             mode,
@@ -1441,13 +1659,18 @@ impl Report<'_> {
         let _ = writeln!(out, "- machine: {}", machine());
         let _ = writeln!(out, "- source: {}", git_rev());
         let inproc_only = cfg.tests.iter().all(|t| t.inproc);
+        let curve_only = cfg.tests.iter().all(|t| t.curve);
+        let raw = cfg.impls.contains(&"raw") && !curve_only;
         let _ = writeln!(
             out,
             "- transport: {}",
             match cfg.transport {
                 _ if inproc_only => "inproc:// (both sides in one process, one context)",
-                Transport::Ipc => "ipc:// (raw = AF_UNIX stream)",
-                Transport::Tcp => "tcp:// over 127.0.0.1 (raw = TCP stream with TCP_NODELAY)",
+                Transport::Ipc if raw => "ipc:// (raw = AF_UNIX stream)",
+                Transport::Ipc => "ipc://",
+                Transport::Tcp if raw =>
+                    "tcp:// over 127.0.0.1 (raw = TCP stream with TCP_NODELAY)",
+                Transport::Tcp => "tcp:// over 127.0.0.1",
             }
         );
         let pinning = if cfg.tests.iter().any(|t| t.pinned) {
@@ -1474,7 +1697,7 @@ impl Report<'_> {
                 ASYNC_PEERS.join(", "),
                 ASYNC_PEERS_MT.join(", ")
             );
-        } else if inproc_only {
+        } else if inproc_only || curve_only {
             let _ = writeln!(
                 out,
                 "- cells: median (min-max). Ratios of medians, zsock / other: throughput > 1 and \
@@ -1493,8 +1716,12 @@ impl Report<'_> {
         let scale: Vec<usize> = self.tests_where(|t| t.scenario().is_some());
         let cpu: Vec<usize> = self.tests_where(|t| matches!(t.kind, Kind::Cpu(_)));
         let inproc: Vec<usize> = self.tests_where(|t| t.inproc);
+        let curve: Vec<usize> = self.tests_where(|t| t.curve);
         if !pair.is_empty() {
             self.pair_tables(&mut out, &pair);
+        }
+        if !curve.is_empty() {
+            self.curve_table(&mut out, &curve);
         }
         if !inproc.is_empty() {
             self.inproc_table(&mut out, &inproc);
@@ -1610,6 +1837,38 @@ impl Report<'_> {
         self.count_table(out, tests, &impls);
     }
 
+    /// The CURVE rows: zsock beside libzmq, both with CURVE, CPU time per message of both
+    /// processes, and zsock / libzmq beside its target.
+    fn curve_table(&self, out: &mut String, tests: &[usize]) {
+        let cfg = self.cfg;
+        let impls = self.selected(&CURVE_IMPLS);
+        let _ = writeln!(
+            out,
+            "\nCURVE (26/CurveZMQ) on both sides, {} interleaved repetition(s): the binding PUSH \
+             (REP) is the CURVE server, the connecting PULL (REQ) its client; one server and one \
+             client key pair for the whole run, no authenticator. zsock: bench-zsock; libzmq: \
+             the system's libzmq.so.5 (Debian's libzmq5, with libsodium) through \
+             bench-libzmq-curve, not the zmq crate's build of the other rows (which has no \
+             CURVE). Default options, every send copies the payload from a user buffer. \
+             Throughput from the first message received to the last; latency half the mean \
+             round trip after 1000 warm-up trips. CPU: both processes, each over its own busy \
+             span (receiver: the measured span; thr-push: first send to last; lat-rep: first \
+             receive to last reply), per message or round trip. Targets, zsock / libzmq: \
+             throughput >= {CURVE_THR_TARGET}, latency <= {CURVE_LAT_TARGET}.\n",
+            cfg.reps
+        );
+        if impls.is_empty() {
+            let _ = writeln!(out, "(none of {CURVE_IMPLS:?} selected)");
+            return;
+        }
+        let mut ratios = zsock_ratios(&impls, false);
+        for r in &mut ratios {
+            r.targets = r.den == ["libzmq"];
+        }
+        self.metric_table(out, tests, &impls, &ratios);
+        self.count_table(out, tests, &impls);
+    }
+
     /// The implementations chosen for this run that are among `these`, in the run's order.
     fn selected(&self, these: &[&'static str]) -> Vec<&'static str> {
         self.cfg
@@ -1683,7 +1942,12 @@ impl Report<'_> {
         ratios: &[Ratio],
     ) {
         let mut columns: Vec<&str> = impls.to_vec();
-        columns.extend(ratios.iter().map(|r| r.label.as_str()));
+        for r in ratios {
+            columns.push(r.label.as_str());
+            if r.targets {
+                columns.push("target");
+            }
+        }
         let _ = writeln!(out, "{}", table_head("| test | unit |", &columns));
         for &ti in tests {
             let test = self.cfg.tests[ti];
@@ -1727,11 +1991,18 @@ impl Report<'_> {
                         .iter()
                         .filter_map(|p| medians.get(p).copied())
                         .reduce(|a, b| if metric.better(test, a, b) { a } else { b });
-                    let cell = match (num, den) {
-                        (Some(n), Some(d)) if d > 0.0 => format!("{:.2}", n / d),
-                        _ => "-".to_string(),
+                    let ratio = match (num, den) {
+                        (Some(n), Some(d)) if d > 0.0 => Some(n / d),
+                        _ => None,
                     };
+                    let cell = ratio.map_or_else(|| "-".to_string(), |q| format!("{q:.2}"));
                     let _ = write!(row, " {cell} |");
+                    if r.targets {
+                        let target = test
+                            .target(metric)
+                            .map_or_else(|| "-".to_string(), |t| t.cell(ratio));
+                        let _ = write!(row, " {target} |");
+                    }
                 }
                 let _ = writeln!(out, "{row}");
             }
@@ -1762,6 +2033,8 @@ struct Ratio {
     label: String,
     num: &'static str,
     den: Vec<&'static str>,
+    /// Followed by a `target` column: [`Test::target`], and whether the ratio meets it.
+    targets: bool,
 }
 
 /// zsock's ratios to each other implementation of `impls`, led by the best of [`PEERS`]
@@ -1776,12 +2049,14 @@ fn zsock_ratios(impls: &[&'static str], best: bool) -> Vec<Ratio> {
             label: "zsock/best".into(),
             num: "zsock",
             den: PEERS.to_vec(),
+            targets: false,
         });
     }
     ratios.extend(impls.iter().filter(|i| **i != "zsock").map(|&o| Ratio {
         label: format!("zsock/{o}"),
         num: "zsock",
         den: vec![o],
+        targets: false,
     }));
     ratios
 }
@@ -1805,6 +2080,7 @@ fn async_ratios(impls: &[&'static str]) -> Vec<Ratio> {
                 label: format!("{num}/{best}"),
                 num,
                 den: peers.to_vec(),
+                targets: false,
             });
         }
     }
@@ -1814,6 +2090,7 @@ fn async_ratios(impls: &[&'static str]) -> Vec<Ratio> {
                 label: format!("{num}/zsock"),
                 num,
                 den: vec!["zsock"],
+                targets: false,
             });
         }
     }
@@ -1861,13 +2138,20 @@ pub(crate) fn run(args: &[String]) -> Result {
     } else {
         "pinned by the binaries' `--cpu 0` (no taskset on PATH)"
     };
+    let bin_dir = target_dir().join("release");
+    let curve = if cfg.tests.iter().any(|t| t.curve) {
+        Some(CurveKeys::generate(&bin_dir)?)
+    } else {
+        None
+    };
     let mut runner = Runner {
-        bin_dir: target_dir().join("release"),
+        bin_dir,
         transport: cfg.transport,
         taskset,
         timeout: cfg.timeout,
         window: cfg.window(),
         quick: cfg.quick,
+        curve,
         seq: 0,
     };
 
@@ -1973,10 +2257,11 @@ pub(crate) fn run(args: &[String]) -> Result {
     println!("\n{report}");
     let dir = target_dir().join("bench");
     let name = format!(
-        "results-{}{}{}{}{stamp}.md",
+        "results-{}{}{}{}{}{stamp}.md",
         if cfg.quick { "quick-" } else { "" },
         if cfg.async_rows { "async-" } else { "" },
         if cfg.inproc_rows { "inproc-" } else { "" },
+        if cfg.curve_rows { "curve-" } else { "" },
         match cfg.transport {
             Transport::Ipc => "",
             Transport::Tcp => "tcp-",
@@ -2258,6 +2543,110 @@ mod tests {
         );
         assert!((Metric::Cpu.value(thr, &r) - 750.0).abs() < 1e-9);
         assert_eq!(Metric::Cpu.unit(thr), "us CPU/msg");
+    }
+
+    #[test]
+    fn curve_rows_pass_keys_and_run_libzmq_with_curve() {
+        let cfg = parse(&["--curve".into()]).unwrap();
+        assert_eq!(cfg.impls, CURVE_IMPLS);
+        let ids: Vec<String> = cfg.tests.iter().map(|t| t.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "curve-thr-64",
+                "curve-thr-1024",
+                "curve-lat-1",
+                "curve-lat-1-cpu0"
+            ]
+        );
+        let (thr, lat, pinned) = (cfg.tests[0], cfg.tests[2], cfg.tests[3]);
+        assert!(thr.is_calibrated() && !thr.is_pair() && pinned.pinned);
+        assert!(thr.runs_on("libzmq") && !thr.runs_on("omq") && !thr.runs_on("raw"));
+        assert_eq!(thr.label(), "CURVE thr 64 B");
+        assert_eq!(pinned.label(), "CURVE lat 1 B, one CPU");
+        assert_eq!(thr.metrics(), Metric::CURVE);
+        assert_eq!(Metric::Cpu.unit(lat), "us CPU/trip");
+        // The one-pair modes, with the keys after them.
+        let ep = "ipc:///t/ep";
+        assert_eq!(
+            thr.args(Side::Binder, ep, 9, 2.0),
+            ["thr-push", ep, "64", "9"]
+        );
+        let keys = CurveKeys {
+            server_public: "P".repeat(40),
+            server_secret: "S".repeat(40),
+            client_public: "p".repeat(40),
+            client_secret: "s".repeat(40),
+        };
+        assert_eq!(
+            keys.args(Side::Binder),
+            ["--curve-server-secret".to_string(), "S".repeat(40)]
+        );
+        assert_eq!(
+            keys.args(Side::Connecter),
+            [
+                "--curve-server-public".to_string(),
+                "P".repeat(40),
+                "--curve-client-public".into(),
+                "p".repeat(40),
+                "--curve-client-secret".into(),
+                "s".repeat(40)
+            ]
+        );
+        let pair = format!("{} {}\n", "P".repeat(40), "S".repeat(40));
+        assert_eq!(
+            parse_keypair(&pair).unwrap(),
+            ("P".repeat(40), "S".repeat(40))
+        );
+        assert!(parse_keypair("short key").is_err());
+        assert!(parse_keypair("").is_err());
+        // libzmq's CURVE rows run the system's libzmq; its other rows the zmq crate's.
+        assert_eq!(bin_name("libzmq", thr), "bench-libzmq-curve");
+        assert_eq!(bin_name("zsock", thr), "bench-zsock");
+        assert_eq!(bin_name("libzmq", Test::all()[0]), "bench-libzmq");
+        assert_eq!(bin_name("omq-mt", Test::all()[0]), "bench-omq");
+        // Targets: throughput at least 1.5, latency at most 0.75, nothing on CPU rows.
+        let t = thr.target(Metric::Main).unwrap();
+        assert!(t.met(1.5) && !t.met(1.49));
+        assert_eq!(t.cell(Some(2.0)), ">= 1.50 met");
+        assert_eq!(t.cell(Some(1.0)), ">= 1.50 **not met**");
+        assert_eq!(t.cell(None), ">= 1.50");
+        let t = pinned.target(Metric::Main).unwrap();
+        assert!(t.met(0.75) && !t.met(0.8));
+        assert_eq!(thr.target(Metric::Cpu), None);
+        assert_eq!(Test::all()[1].target(Metric::Main), None);
+        // Over tcp too; not with the other row families.
+        let tcp = parse(&["--curve".into(), "--transport".into(), "tcp".into()]).unwrap();
+        assert_eq!((tcp.transport, tcp.tests.len()), (Transport::Tcp, 4));
+        for other in ["--scale", "--async", "--inproc"] {
+            assert!(parse(&["--curve".into(), other.into()]).is_err(), "{other}");
+        }
+        let quick = parse(&["--quick".into(), "--curve".into()]).unwrap();
+        assert_eq!((quick.reps, quick.tests.len()), (1, 4));
+        assert_eq!(
+            parse(&["--curve".into(), "--reps".into(), "3".into()])
+                .unwrap()
+                .reps,
+            3
+        );
+        // Named alone, they take their implementations; omq has none.
+        let named = parse(&["--tests".into(), "curve-lat-1-cpu0".into()]).unwrap();
+        assert_eq!(named.impls, CURVE_IMPLS);
+        assert!(parse(&[
+            "--tests".into(),
+            "curve-thr-64".into(),
+            "--impls".into(),
+            "omq".into()
+        ])
+        .is_err());
+        assert!(!parse(&[]).unwrap().tests.iter().any(|t| t.curve));
+        // CPU per message from both sides' cpu_s over their own spans.
+        let r = RunOk::new(
+            &fields("count=1001 secs=0.5 msgs_per_s=2000 cpu_s=0.5 csw=10"),
+            &fields("secs=0.5 cpu_s=0.25 csw=10"),
+            false,
+        );
+        assert!((Metric::Cpu.value(thr, &r) - 750.0).abs() < 1e-9);
     }
 
     fn cfg_impls_async() -> Vec<&'static str> {

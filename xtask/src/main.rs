@@ -4,11 +4,12 @@
 //!   included), docs with warnings denied, and a fuzz smoke run of every target.
 //! - `cargo xtask fuzz [--time SECS] [--asan] [TARGET...]`: runs fuzz targets.
 //! - `cargo xtask demo`: two processes exchanging messages over an ipc endpoint.
-//! - `cargo xtask bench [--quick] [--scale | --async | --inproc]`: zsock beside libzmq, the
-//!   zeromq crate, OMQ.rs and raw AF_UNIX, side by side, and the scale scenarios beside
-//!   libzmq (see BENCHMARKS.md); `--async`: zsock-tokio beside the async peers on both tokio
-//!   runtimes, and what an async receiver costs in CPU idle and at 1,000 msg/s; `--inproc`:
-//!   zsock beside libzmq and OMQ.rs over inproc://, both sides in one process.
+//! - `cargo xtask bench [--quick] [--scale | --async | --inproc | --curve]`: zsock beside
+//!   libzmq, the zeromq crate, OMQ.rs and raw AF_UNIX, side by side, and the scale scenarios
+//!   beside libzmq (see BENCHMARKS.md); `--async`: zsock-tokio beside the async peers on both
+//!   tokio runtimes, and what an async receiver costs in CPU idle and at 1,000 msg/s;
+//!   `--inproc`: zsock beside libzmq and OMQ.rs over inproc://, both sides in one process;
+//!   `--curve`: zsock with CURVE beside the system's libzmq with CURVE.
 //! - `cargo xtask soak [--minutes N]`: kills, restarts and hostile peers for minutes.
 
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask ci | fuzz [--time SECS] [--asan] [TARGET...] | demo \
-                 | bench [--quick] [--scale | --async | --inproc] | soak [--minutes N]"
+                 | bench [--quick] [--scale | --async | --inproc | --curve] | soak [--minutes N]"
             );
             return ExitCode::from(2);
         }
@@ -106,12 +107,14 @@ fn ci() -> Result {
     run("rustdoc", doc)?;
     run_examples()?;
     demo()?;
-    // One short repetition of every benchmark cell, over each transport and for the async
-    // and inproc rows, so the harness cannot rot.
+    // One short repetition of every benchmark cell, over each transport and for the async,
+    // inproc and CURVE rows, so the harness cannot rot (the CURVE rows load the system's
+    // libzmq5, which ensure_system_libzmq installed).
     bench::run(&["--quick".to_string()])?;
     bench::run(&["--quick".into(), "--transport".into(), "tcp".into()])?;
     bench::run(&["--quick".into(), "--async".into()])?;
     bench::run(&["--quick".into(), "--inproc".into()])?;
+    bench::run(&["--quick".into(), "--curve".into()])?;
     fuzz(20, false, &[])?;
     eprintln!(
         "\nci: all steps passed in {:.0}s",
@@ -167,8 +170,9 @@ fn run_with_deadline(step: &str, mut cmd: Command, secs: u64) -> Result {
     }
 }
 
-/// The CURVE interop tests load the system's libzmq, built with CURVE: Debian's libzmq5
-/// (the `zmq` crate's own libzmq is built without it). Installs it when it is missing.
+/// The CURVE interop tests and the benchmark's CURVE rows (`bench-libzmq-curve`) load the
+/// system's libzmq, built with CURVE: Debian's libzmq5 (the `zmq` crate's own libzmq is
+/// built without it). Installs it when it is missing.
 fn ensure_system_libzmq() -> Result {
     let found = Command::new("ldconfig")
         .arg("-p")

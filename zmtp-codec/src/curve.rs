@@ -612,7 +612,7 @@ impl CurveSession {
         out.put_slice(&nonce);
         let start = out.len();
         out.put_bytes(0, TAG);
-        out.put_u8(u8::from(more) * INNER_MORE | u8::from(command) * INNER_COMMAND);
+        out.put_u8((u8::from(more) * INNER_MORE) | (u8::from(command) * INNER_COMMAND));
         out.extend_from_slice(body);
         let (tx, _) = self.prefixes();
         let (tag, boxed) = out[start..].split_at_mut(TAG);

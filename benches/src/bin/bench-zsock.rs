@@ -1,19 +1,33 @@
 //! Bench peer for zsock (default options, blocking `send`/`recv`). Every send copies
 //! the payload from the user's buffer, as zmq_send does: `send` of borrowed bytes copies
 //! them straight into the connection's batch where it can, instead of into a new message. See the crate
-//! docs for the command line; the scale scenarios run through [`Zsock`].
+//! docs for the command line; the scale scenarios run through [`Zsock`]. The one-pair
+//! modes take the `--curve-*` keys (CURVE server on the binding side, client on the
+//! connecting side) and report their CPU time ([`Measured`]), with or without CURVE;
+//! `bench-zsock curve-keypair` prints a fresh key pair, `PUBLIC SECRET` in Z85, for the
+//! harness.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zsock::{Bytes, Context, ErrorKind, Events, Flags, PollItem, SocketOption, SocketType};
 use zsock_benches::inproc;
 use zsock_benches::scale::{self, SocketKind, Wait};
-use zsock_benches::{check_size, payload, wait_for_release, Args, Mode, Outcome, ThrClock, WARMUP};
+use zsock_benches::{
+    check_size, main_with_curve, payload, wait_for_release, Args, Curve, Measured, Meter, Mode,
+    WARMUP,
+};
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv == ["curve-keypair"] {
+        let pair = zsock::curve_keypair();
+        println!("{} {}", pair.public, pair.secret.as_str());
+        return ExitCode::SUCCESS;
+    }
     inproc::main_if_inproc("zsock", inproc::run_blocking::<Zsock>)
-        .unwrap_or_else(|| scale::main_with_scale::<Zsock>("zsock", run))
+        .or_else(|| scale::main_if_scale::<Zsock>("zsock"))
+        .unwrap_or_else(|| main_with_curve("zsock", run))
 }
 
 /// zsock's calls for the scale scenarios.
@@ -122,47 +136,77 @@ impl scale::Library for Zsock {
     }
 }
 
-fn run(args: &Args) -> Result<Outcome, String> {
+/// A socket of type `t` with this side's CURVE role (options set before bind or connect).
+fn socket(ctx: &Context, t: SocketType, curve: Option<&Curve>) -> zsock::Result<zsock::Socket> {
+    let mut s = ctx.socket(t)?;
+    let key = |k: &str| Bytes::copy_from_slice(k.as_bytes());
+    match curve {
+        None => {}
+        Some(Curve::Server { secret }) => {
+            s.set(SocketOption::CurveServer(true))?;
+            s.set(SocketOption::CurveSecretKey(key(secret)))?;
+        }
+        Some(Curve::Client {
+            server_public,
+            public,
+            secret,
+        }) => {
+            s.set(SocketOption::CurveServerKey(key(server_public)))?;
+            s.set(SocketOption::CurvePublicKey(key(public)))?;
+            s.set(SocketOption::CurveSecretKey(key(secret)))?;
+        }
+    }
+    Ok(s)
+}
+
+fn run(args: &Args) -> Result<Measured, String> {
     let e = |e: zsock::Error| e.to_string();
     let ctx = Context::new();
+    let curve = args.curve.as_ref();
     let buf = payload(args.size);
     match args.mode {
         Mode::ThrPush => {
-            let mut push = ctx.socket(SocketType::Push).map_err(e)?;
+            let mut push = socket(&ctx, SocketType::Push, curve).map_err(e)?;
             push.bind(&args.endpoint).map_err(e)?;
-            for _ in 0..args.count {
+            push.send(&buf, Flags::NONE).map_err(e)?;
+            let meter = Meter::start();
+            for _ in 1..args.count {
                 push.send(&buf, Flags::NONE).map_err(e)?;
             }
+            let span = meter.stop(args.count - 1);
             wait_for_release();
-            Ok(Outcome::Served)
+            Ok(Measured::served(span))
         }
         Mode::ThrPull => {
-            let mut pull = ctx.socket(SocketType::Pull).map_err(e)?;
+            let mut pull = socket(&ctx, SocketType::Pull, curve).map_err(e)?;
             pull.connect(&args.endpoint).map_err(e)?;
-            let mut clock = ThrClock::new();
             let first = pull.recv(Flags::NONE).map_err(e)?;
-            clock.start();
+            let meter = Meter::start();
             check_size(first.len(), args.size)?;
             for _ in 1..args.count {
                 let m = pull.recv(Flags::NONE).map_err(e)?;
                 check_size(m.len(), args.size)?;
             }
-            clock.stop();
-            Ok(clock.outcome())
+            Ok(Measured::thr(meter.stop(args.count - 1)))
         }
         Mode::LatRep => {
-            let mut rep = ctx.socket(SocketType::Rep).map_err(e)?;
+            let mut rep = socket(&ctx, SocketType::Rep, curve).map_err(e)?;
             rep.bind(&args.endpoint).map_err(e)?;
-            for _ in 0..args.messages() {
-                let m = rep.recv(Flags::NONE).map_err(e)?;
+            let mut m = rep.recv(Flags::NONE).map_err(e)?;
+            let meter = Meter::start();
+            for i in 0..args.messages() {
+                if i > 0 {
+                    m = rep.recv(Flags::NONE).map_err(e)?;
+                }
                 check_size(m.len(), args.size)?;
                 rep.send(&m[..], Flags::NONE).map_err(e)?;
             }
+            let span = meter.stop(args.messages());
             wait_for_release();
-            Ok(Outcome::Served)
+            Ok(Measured::served(span))
         }
         Mode::LatReq => {
-            let mut req = ctx.socket(SocketType::Req).map_err(e)?;
+            let mut req = socket(&ctx, SocketType::Req, curve).map_err(e)?;
             req.connect(&args.endpoint).map_err(e)?;
             let trip = |req: &mut zsock::Socket| -> Result<(), String> {
                 req.send(&buf, Flags::NONE).map_err(e)?;
@@ -172,13 +216,11 @@ fn run(args: &Args) -> Result<Outcome, String> {
             for _ in 0..WARMUP {
                 trip(&mut req)?;
             }
-            let t = Instant::now();
+            let meter = Meter::start();
             for _ in 0..args.count {
                 trip(&mut req)?;
             }
-            Ok(Outcome::Lat {
-                secs: t.elapsed().as_secs_f64(),
-            })
+            Ok(Measured::lat(meter.stop(args.count)))
         }
     }
 }

@@ -21,7 +21,8 @@
 //! Security as in libzmq: PLAIN and CURVE ([`SocketOption::PlainServer`],
 //! [`SocketOption::CurveServer`] and their keys and credentials; [`curve_keypair`], Z85),
 //! with peers authenticated by a function ([`Context::set_authenticator`], given 27/ZAP's
-//! request) or by a ZAP handler socket bound at `inproc://zeromq.zap.01`; the user id it
+//! request; [`Auth`] is a ready-made one with address lists, PLAIN users and CURVE keys)
+//! or by a ZAP handler socket bound at `inproc://zeromq.zap.01`; the user id it
 //! gives is on the peer's messages ([`Metadata::user_id`]).
 //!
 //! What it deliberately does not do yet: the other transports (`pgm://`, ...; refused
@@ -59,6 +60,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod error;
 pub mod fuzzing;
 mod metadata;
@@ -71,6 +73,7 @@ mod sendable;
 mod socket;
 mod subs;
 
+pub use auth::Auth;
 pub use bytes::Bytes;
 pub use error::{errno, Error, ErrorKind, Result};
 pub use ipc_transport::{Authenticator, Errno, Message, PeerCred, TcpOptions, READ_AHEAD_MAX};

@@ -539,3 +539,28 @@ fn an_installed_authenticator_is_asked_before_a_handler_socket() {
         "the handler socket was not asked"
     );
 }
+
+#[test]
+fn the_ready_made_auth_admits_plain_users_and_refuses_denied_addresses() {
+    let ctx = Context::new();
+    ctx.set_authenticator(zsock::Auth::new().deny("::1").plain_user("admin", "secret"));
+    let mut pull = plain_server(&ctx, SocketType::Pull);
+    let v4 = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let v6 = pull.bind("tcp://[::1]:*").unwrap();
+    // From a denied address: refused, whatever the password.
+    let denied = plain_client(&ctx, SocketType::Push, "admin", "secret");
+    let mon = denied.monitor();
+    denied.connect(&v6).unwrap();
+    match handshake_result(&mon) {
+        Event::HandshakeFailed { auth, .. } => assert_eq!(auth, Some(ZapStatus::Denied)),
+        e => panic!("{e}"),
+    }
+    let mut push = plain_client(&ctx, SocketType::Push, "admin", "secret");
+    push.connect(&v4).unwrap();
+    push.send("in", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "in");
+    assert_eq!(
+        pull.peer().unwrap().gets("User-Id").as_deref(),
+        Some("admin")
+    );
+}

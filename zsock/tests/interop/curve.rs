@@ -281,3 +281,85 @@ fn subscriptions_and_heartbeats_cross_curve_with_libzmq() {
     );
     drop((sub, smon));
 }
+
+/// PLAIN against the same libzmq built with CURVE (the mechanisms share its ZAP client
+/// and ERROR paths), both directions, over ipc and tcp.
+#[test]
+fn plain_both_ways_with_the_curve_built_libzmq() {
+    let dir = tempfile::tempdir().unwrap();
+    for ep in endpoints(&dir) {
+        // libzmq server (a ZAP handler admitting admin/secret), zsock clients.
+        let sys = Ctx::new();
+        let zap = sys.socket(syszmq::REP);
+        zap.bind("inproc://zeromq.zap.01");
+        let handler = thread::spawn(move || {
+            for _ in 0..2 {
+                let Some(req) = zap.recv_multipart() else {
+                    break;
+                };
+                let ok = req.len() == 8 && req[6] == b"admin" && req[7] == b"secret";
+                let status: &[u8] = if ok { b"200" } else { b"400" };
+                assert!(zap.send_multipart(&[b"1.0", &req[1], status, b"", b"admin", b""]));
+            }
+        });
+        let s = sys.socket(syszmq::PULL);
+        s.plain_server();
+        let bound = s.bind(&ep);
+        let ctx = Context::new();
+        let mut bad = zsock_socket(&ctx, SocketType::Push);
+        bad.set(SocketOption::PlainUsername("admin".into()))
+            .unwrap();
+        bad.set(SocketOption::PlainPassword("guess".into()))
+            .unwrap();
+        let mon = bad.monitor();
+        bad.connect(&bound).unwrap();
+        match handshake_result(&mon) {
+            Event::HandshakeFailed { auth, .. } => {
+                assert_eq!(auth, Some(ZapStatus::Denied), "{ep}")
+            }
+            e => panic!("{e}"),
+        }
+        let mut good = zsock_socket(&ctx, SocketType::Push);
+        good.set(SocketOption::PlainUsername("admin".into()))
+            .unwrap();
+        good.set(SocketOption::PlainPassword("secret".into()))
+            .unwrap();
+        good.connect(&bound).unwrap();
+        good.send("plain", Flags::NONE).unwrap();
+        assert_eq!(s.recv_multipart().unwrap(), [b"plain".to_vec()]);
+        handler.join().unwrap();
+        drop(s);
+
+        // zsock server (the ready-made authenticator), libzmq clients.
+        let ctx = Context::new();
+        ctx.set_authenticator(zsock::Auth::new().plain_user("admin", "secret"));
+        let mut pull = zsock_socket(&ctx, SocketType::Pull);
+        pull.set(SocketOption::PlainServer(true)).unwrap();
+        let bound = pull
+            .bind(&ep.replace("plain", "plain2").replace("curve", "curve2"))
+            .unwrap();
+        let sys = Ctx::new();
+        let refused = sys.socket(syszmq::PUSH);
+        refused.plain_client("admin", "guess");
+        let rmon = refused.monitor(
+            &sys,
+            &format!("plain-refused-{}", ep.len()),
+            syszmq::EVENT_HANDSHAKE_FAILED_AUTH as i32,
+        );
+        refused.connect(&bound);
+        assert_eq!(
+            rmon.event(),
+            Some((syszmq::EVENT_HANDSHAKE_FAILED_AUTH, 400))
+        );
+        let push = sys.socket(syszmq::PUSH);
+        push.plain_client("admin", "secret");
+        push.connect(&bound);
+        assert!(push.send_multipart(&[b"from libzmq"]));
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), "from libzmq");
+        assert_eq!(
+            pull.peer().unwrap().gets("User-Id").as_deref(),
+            Some("admin")
+        );
+        drop((refused, rmon, push));
+    }
+}

@@ -14,11 +14,16 @@ pub(crate) const SUB: c_int = 2;
 pub(crate) const REP: c_int = 4;
 pub(crate) const DEALER: c_int = 5;
 pub(crate) const ROUTER: c_int = 6;
+pub(crate) const PULL: c_int = 7;
+pub(crate) const PUSH: c_int = 8;
 const SUBSCRIBE: c_int = 6;
 const LINGER: c_int = 17;
 const RCVTIMEO: c_int = 27;
 const SNDTIMEO: c_int = 28;
 const LAST_ENDPOINT: c_int = 32;
+const PLAIN_SERVER: c_int = 44;
+const PLAIN_USERNAME: c_int = 45;
+const PLAIN_PASSWORD: c_int = 46;
 const CURVE_SERVER: c_int = 47;
 const CURVE_PUBLICKEY: c_int = 48;
 const CURVE_SECRETKEY: c_int = 49;
@@ -193,6 +198,15 @@ impl Sock {
         self.set(CURVE_SERVERKEY, server_public.as_bytes());
         self.set(CURVE_PUBLICKEY, public.as_bytes());
         self.set(CURVE_SECRETKEY, secret.as_bytes());
+    }
+
+    pub(crate) fn plain_server(&self) {
+        self.set_int(PLAIN_SERVER, 1);
+    }
+
+    pub(crate) fn plain_client(&self, user: &str, password: &str) {
+        self.set(PLAIN_USERNAME, user.as_bytes());
+        self.set(PLAIN_PASSWORD, password.as_bytes());
     }
 
     pub(crate) fn zap_domain(&self, domain: &str) {

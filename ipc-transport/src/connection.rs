@@ -756,7 +756,11 @@ impl Connection {
         let n = write(&[IoSlice::new(&sealed.wire)])?;
         sealed.wire.advance(n.min(sealed.wire.len()));
         if sealed.wire.is_empty() {
-            sealed.wire.clear();
+            if sealed.wire.capacity() > READ_CHUNK {
+                sealed.wire = BytesMut::new(); // a large message's buffer is not kept
+            } else {
+                sealed.wire.clear();
+            }
         }
         Ok(taken)
     }

@@ -94,6 +94,9 @@ enum TimerKey {
 struct Listener {
     sock: Box<dyn Listen>,
     retry_at: Option<Instant>,
+    /// The security its connections use, as set at bind (libzmq's listener keeps the
+    /// options of its bind: changing them later changes later binds only).
+    security: Arc<SecurityConfig>,
 }
 
 struct Connector {
@@ -103,6 +106,26 @@ struct Connector {
     conn: Option<Key>,
     pipe: Option<PipeId>,
     retry_at: Option<Instant>,
+    /// The security of every connection it makes, reconnects too, as set at connect.
+    security: Arc<SecurityConfig>,
+}
+
+/// A socket's security options at one bind or connect.
+#[derive(Debug)]
+struct SecurityConfig {
+    security: zmtp_codec::Security,
+    zap_domain: bytes::Bytes,
+    zap_enforce_domain: bool,
+}
+
+impl SecurityConfig {
+    fn of(config: &Config) -> Arc<SecurityConfig> {
+        Arc::new(SecurityConfig {
+            security: config.security.clone(),
+            zap_domain: config.zap_domain.clone(),
+            zap_enforce_domain: config.zap_enforce_domain,
+        })
+    }
 }
 
 /// Everything one socket's transport holds; reached through [`Guard`].
@@ -1568,6 +1591,7 @@ impl<H: Handler> State<H> {
         let k = self.listeners.insert(Listener {
             sock,
             retry_at: None,
+            security: SecurityConfig::of(&self.config),
         });
         let l = self.listeners.get_mut(k).expect("just inserted");
         if let Err(source) = self.reactor.register(
@@ -1615,6 +1639,7 @@ impl<H: Handler> State<H> {
             conn: None,
             pipe: None,
             retry_at: None,
+            security: SecurityConfig::of(&self.config),
         });
         if !self.config.immediate {
             let p = self
@@ -1676,9 +1701,18 @@ impl<H: Handler> State<H> {
         let mut hc = HandshakeConfig::new(self.config.socket_type);
         hc.identity = self.config.routing_id.clone();
         hc.timeout = self.config.handshake_ivl;
-        hc.security = self.config.security.clone();
-        hc.zap_domain = self.config.zap_domain.clone();
-        hc.zap_enforce_domain = self.config.zap_enforce_domain;
+        let security = match origin {
+            Origin::Accepted(lk) => self.listeners.get(lk).map(|l| l.security.clone()),
+            Origin::Connected(ck) => self.connectors.get(ck).map(|c| c.security.clone()),
+            Origin::Inproc { .. } => None,
+        };
+        let Some(security) = security else {
+            // (Its listener or connector is gone: nothing to hand the connection to.)
+            return;
+        };
+        hc.security = security.security.clone();
+        hc.zap_domain = security.zap_domain.clone();
+        hc.zap_enforce_domain = security.zap_enforce_domain;
         let hs = Handshake::new(hc, now);
         let k = self
             .core
@@ -2517,6 +2551,9 @@ impl<H: Handler> State<H> {
             if let Some(mut c) = self.core.conns.remove(k) {
                 if !c.parked {
                     let _ = self.reactor.deregister(&mut c.stream);
+                }
+                if let (Some(id), Some(auth)) = (c.zap_request, &self.core.auth) {
+                    auth.cancel(id);
                 }
             }
         }

@@ -336,6 +336,12 @@ impl Link {
         true
     }
 
+    /// Whether the other side of `side` let go (or the pair was refused).
+    pub(crate) fn is_peer_closed(&self, side: usize) -> bool {
+        let st = lock(&self.state);
+        st.ends[1 - side].closed || st.refused
+    }
+
     /// Whether the pair was refused (incompatible socket types).
     pub(crate) fn is_refused(&self) -> bool {
         lock(&self.state).refused
@@ -691,6 +697,9 @@ struct Bound {
 #[derive(Default)]
 pub(crate) struct Names {
     inner: Mutex<NamesInner>,
+    /// Whether a live socket holds the ZAP handler's name (read without the lock: by a
+    /// handshake, under its socket's lock, where this registry's lock may not be taken).
+    zap_bound: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -720,6 +729,7 @@ impl Names {
             });
         }
         n.bound.insert(name.to_string(), Bound { socket });
+        self.note_zap(&n);
         Ok(n.pending.remove(name).unwrap_or_default())
     }
 
@@ -736,12 +746,15 @@ impl Names {
         n.pending.entry(name.to_string()).or_default().push(link);
     }
 
-    /// Whether a live socket holds `name`.
-    pub(crate) fn is_bound(&self, name: &str) -> bool {
-        lock(&self.inner)
-            .bound
-            .get(name)
-            .is_some_and(|b| b.socket.strong_count() > 0)
+    /// Whether a ZAP handler is bound (`inproc://zeromq.zap.01`), without the lock.
+    pub(crate) fn zap_bound(&self) -> bool {
+        self.zap_bound.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn note_zap(&self, n: &NamesInner) {
+        let bound = n.bound.contains_key(crate::zap::ZAP_HANDLER);
+        self.zap_bound
+            .store(bound, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Unbinds `name` if `socket` bound it. Connections made through it stay, as in
@@ -751,6 +764,7 @@ impl Names {
         match n.bound.get(name) {
             Some(b) if Weak::ptr_eq(&b.socket, socket) => {
                 n.bound.remove(name);
+                self.note_zap(&n);
                 true
             }
             _ => false,
@@ -773,6 +787,7 @@ impl Names {
     pub(crate) fn socket_closed(&self, socket: &Weak<dyn InprocSocket>) {
         let mut n = lock(&self.inner);
         n.bound.retain(|_, b| !Weak::ptr_eq(&b.socket, socket));
+        self.note_zap(&n);
         n.pending.retain(|_, links| {
             links.retain(|l| !l.abandoned_by(CONNECTER));
             !links.is_empty()

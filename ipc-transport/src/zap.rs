@@ -24,9 +24,14 @@ use crate::Message;
 /// The name libzmq's ZAP handlers bind (`inproc://` + this).
 pub(crate) const ZAP_HANDLER: &str = "zeromq.zap.01";
 
-/// Most requests waiting for the handler at once; past it a handshake is refused as if
-/// the handler were gone (500), so a silent handler cannot make the table grow.
+/// Most requests waiting for the handler at once; past it a handshake is refused (500),
+/// so a silent handler cannot make the table grow.
 const MAX_PENDING: usize = 10_000;
+
+/// The link's SNDHWM: requests written and not yet taken by the handler (its RCVHWM adds
+/// to it), so a handler that stopped reading holds a bounded queue; past it a handshake is
+/// refused (500).
+const LINK_HWM: usize = 1_000;
 
 /// A socket whose connections wait for ZAP replies.
 pub(crate) trait ZapWaiter: Send + Sync {
@@ -45,10 +50,18 @@ pub(crate) struct ZapClient {
 #[derive(Default)]
 struct ClientState {
     link: Option<Arc<Link>>,
+    /// Which link is current: a request remembers the one it went down.
+    generation: u64,
     reader: ReaderState,
     queue: VecDeque<Message>,
     next_id: u64,
-    pending: HashMap<u64, (Weak<dyn ZapWaiter>, Key)>,
+    pending: HashMap<u64, Pending>,
+}
+
+struct Pending {
+    waiter: Weak<dyn ZapWaiter>,
+    conn: Key,
+    generation: u64,
 }
 
 /// What became of a request.
@@ -74,67 +87,116 @@ impl ZapClient {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends `request` to the handler for connection `conn` of `waiter`.
+    /// Sends `request` to the handler for connection `conn` of `waiter`. Called by a
+    /// handshake under its socket's lock: it takes no lock but this client's and the
+    /// link's (a new link is joined to the handler by a short-lived thread, as the names'
+    /// lock may not be taken here; what is written meanwhile waits in the link).
     pub(crate) fn submit(
         &self,
         request: &ZapRequest,
         waiter: Weak<dyn ZapWaiter>,
         conn: Key,
     ) -> Submitted {
-        if !self.names.is_bound(ZAP_HANDLER) {
+        if !self.names.zap_bound() {
             return Submitted::NoHandler;
         }
-        let mut st = self.state();
-        if st.pending.len() >= MAX_PENDING {
-            return Submitted::Busy;
-        }
-        st.next_id += 1;
-        let id = st.next_id;
-        let mut msg = Message::new();
-        msg.push(Bytes::new()); // the delimiter a REP handler expects
-        for f in request.to_frames(Bytes::from(id.to_string())) {
-            msg.push(f);
-        }
-        // A link to a handler that went (or was never made) is made now.
-        for _ in 0..2 {
-            let link = match &st.link {
-                Some(l) => l.clone(),
-                None => {
-                    let l = Arc::new(Link::new());
-                    let me: Weak<dyn InprocSocket> = self.me.clone();
-                    l.join(
-                        CONNECTER,
-                        me,
-                        Key::NONE,
-                        peer_info(SocketType::Dealer, &Bytes::new()),
-                        0,
-                        0,
-                        false,
-                    );
-                    st.link = Some(l.clone());
-                    st.reader = ReaderState::default();
-                    st.queue.clear();
-                    // (The names' lock, then the handler's state: never under ours.)
-                    drop(st);
-                    let endpoint = format!("inproc://{ZAP_HANDLER}");
-                    self.names.connect(ZAP_HANDLER, &endpoint, l.clone());
-                    st = self.state();
-                    l
-                }
-            };
-            match link.write(CONNECTER, msg) {
-                Ok(()) => {
-                    st.pending.insert(id, (waiter, conn));
-                    return Submitted::Sent(id);
-                }
-                Err(back) => {
-                    // The handler left: try once more with a fresh link.
-                    msg = back;
-                    st.link = None;
+        let mut failed = Vec::new();
+        let submitted = {
+            let mut st = self.state();
+            if st.pending.len() >= MAX_PENDING {
+                return Submitted::Busy;
+            }
+            st.next_id += 1;
+            let id = st.next_id;
+            let mut msg = Message::new();
+            msg.push(Bytes::new()); // the delimiter a REP handler expects
+            for f in request.to_frames(Bytes::from(id.to_string())) {
+                msg.push(f);
+            }
+            let mut outcome = Submitted::Busy;
+            for _ in 0..2 {
+                let link = match st.link.clone() {
+                    Some(l) => l,
+                    None => self.new_link(&mut st, &mut failed),
+                };
+                match link.write(CONNECTER, msg) {
+                    Ok(()) => {
+                        let generation = st.generation;
+                        st.pending.insert(
+                            id,
+                            Pending {
+                                waiter,
+                                conn,
+                                generation,
+                            },
+                        );
+                        outcome = Submitted::Sent(id);
+                        break;
+                    }
+                    Err(back) if link.is_peer_closed(CONNECTER) => {
+                        // The handler left: once more, down a fresh link.
+                        msg = back;
+                        st.link = None;
+                    }
+                    // At the link's HWM: the handler is behind.
+                    Err(_) => break,
                 }
             }
+            outcome
+        };
+        // The requests of a link that died will get no answer.
+        for p in failed {
+            if let Some(w) = p.waiter.upgrade() {
+                w.zap_reply(p.conn, Err(ZapError::Unanswered));
+            }
         }
-        Submitted::NoHandler
+        submitted
+    }
+
+    /// Makes the current link: our end joined now, the handler's by a thread of its own.
+    /// The requests still waiting on the previous link are moved to `failed`.
+    fn new_link(&self, st: &mut ClientState, failed: &mut Vec<Pending>) -> Arc<Link> {
+        let old = st.generation;
+        let stale: Vec<u64> = st
+            .pending
+            .iter()
+            .filter(|(_, p)| p.generation == old)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(p) = st.pending.remove(&id) {
+                failed.push(p);
+            }
+        }
+        st.generation += 1;
+        let link = Arc::new(Link::new());
+        let me: Weak<dyn InprocSocket> = self.me.clone();
+        link.join(
+            CONNECTER,
+            me,
+            Key::NONE,
+            peer_info(SocketType::Dealer, &Bytes::new()),
+            LINK_HWM,
+            0,
+            false,
+        );
+        st.link = Some(link.clone());
+        st.reader = ReaderState::default();
+        st.queue.clear();
+        let names = self.names.clone();
+        let joining = link.clone();
+        let spawned = std::thread::Builder::new()
+            .name("zsock-zap-join".into())
+            .spawn(move || {
+                let endpoint = format!("inproc://{ZAP_HANDLER}");
+                names.connect(ZAP_HANDLER, &endpoint, joining);
+            });
+        if spawned.is_err() {
+            // No thread to be had: this link never reaches the handler; the requests on
+            // it time out with their handshakes, and the next one tries a new link.
+            st.link = None;
+        }
+        link
     }
 
     /// Forgets a request whose connection went.
@@ -177,7 +239,7 @@ impl ZapClient {
                     else {
                         continue; // a reply to no request of ours
                     };
-                    let Some((waiter, conn)) = pending.remove(&id) else {
+                    let Some(p) = pending.remove(&id) else {
                         continue;
                     };
                     let reply = match frames.split_first() {
@@ -188,13 +250,13 @@ impl ZapClient {
                             count: frames.len(),
                         }),
                     };
-                    done.push((waiter, conn, reply));
+                    done.push((p, reply));
                 }
             }
         }
-        for (waiter, conn, reply) in done {
-            if let Some(w) = waiter.upgrade() {
-                w.zap_reply(conn, reply);
+        for (p, reply) in done {
+            if let Some(w) = p.waiter.upgrade() {
+                w.zap_reply(p.conn, reply);
             }
         }
     }

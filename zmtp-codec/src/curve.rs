@@ -65,7 +65,8 @@ impl CurveSecretKey {
 
     /// A fresh random key from the operating system's generator.
     pub fn generate() -> CurveSecretKey {
-        CurveSecretKey(SecretKey::generate(&mut OsRng).to_bytes())
+        let bytes = Zeroizing::new(SecretKey::generate(&mut OsRng).to_bytes());
+        CurveSecretKey(*bytes)
     }
 
     /// The matching public key.
@@ -153,6 +154,11 @@ pub enum KeyError {
 
 /// A key from 32 bytes or 40 characters of Z85.
 pub fn key_from_option(value: &[u8]) -> Result<[u8; KEY_LEN], KeyError> {
+    // libzmq also takes the Z85 text with its terminating NUL (41 bytes).
+    let value = match value {
+        [text @ .., 0] if text.len() == Z85_KEY_LEN => text,
+        v => v,
+    };
     match value.len() {
         KEY_LEN => {
             let mut k = [0u8; KEY_LEN];
@@ -473,7 +479,7 @@ impl ServerHandshake {
         let cookie_nonce: [u8; 16] = random();
         let mut cookie_plain = Zeroizing::new([0u8; 64]);
         cookie_plain[..32].copy_from_slice(&self.client_short);
-        cookie_plain[32..].copy_from_slice(&short.to_bytes());
+        cookie_plain[32..].copy_from_slice(&Zeroizing::new(short.to_bytes())[..]);
         let cookie_cipher = XSalsa20Poly1305::new(GenericArray::from_slice(&cookie_key[..]));
         let cookie_box = seal(
             &cookie_cipher,
@@ -507,7 +513,9 @@ impl ServerHandshake {
         let cookie_cipher = XSalsa20Poly1305::new(GenericArray::from_slice(&cookie_key[..]));
         let cookie = open(&cookie_cipher, b"COOKIE--", &body[..16], &body[16..COOKIE])
             .ok_or(CurveError::Crypto("cookie"))?;
-        if cookie[..32] != self.client_short || cookie[32..64] != short.to_bytes() {
+        if cookie[..32] != self.client_short
+            || cookie[32..64] != Zeroizing::new(short.to_bytes())[..]
+        {
             return Err(CurveError::Crypto("cookie"));
         }
         let nonce_bytes = &body[COOKIE..COOKIE + 8];

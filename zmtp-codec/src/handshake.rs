@@ -165,7 +165,12 @@ impl Handshake {
             }
             _ => None,
         };
-        let mut decoder = Decoder::new(config.limits);
+        // No data frame may come before the handshake completes: one is refused from its
+        // header, not buffered whole first (traffic's limits replace these in
+        // `into_decoder`'s caller).
+        let mut limits = config.limits;
+        limits.max_message_size = Some(0); // (data frames only: commands have their own cap)
+        let mut decoder = Decoder::new(limits);
         // CURVE's READY holds a box, not properties.
         decoder.set_raw_commands(curve.is_some());
         Handshake {
@@ -217,6 +222,10 @@ impl Handshake {
             let item = match self.decoder.decode(src) {
                 Ok(Some(item)) => item,
                 Ok(None) => return Ok(()),
+                // A data frame with a body (an empty one decodes, and is refused below).
+                Err(DecodeError::MessageTooLarge { limit: 0, .. }) => {
+                    return self.fail(HandshakeError::DataBeforeReady)
+                }
                 Err(e) => return self.fail(e.into()),
             };
             let command = match (self.state, item) {
@@ -483,8 +492,7 @@ impl Handshake {
             });
         }
         self.zap = Some(reply);
-        self.admitted();
-        Ok(())
+        self.admitted()
     }
 
     /// No authenticator answers [`Event::Authenticate`]: PLAIN fails (it is pointless
@@ -505,8 +513,7 @@ impl Handshake {
             let mechanism = self.config.security.mechanism().to_string_lossy();
             return self.fail(HandshakeError::NoAuthenticator { mechanism });
         }
-        self.admitted();
-        Ok(())
+        self.admitted()
     }
 
     /// The authenticator's answer could not be used (a ZAP handler's malformed reply):
@@ -518,7 +525,7 @@ impl Handshake {
         self.fail(HandshakeError::Zap(error))
     }
 
-    fn admitted(&mut self) {
+    fn admitted(&mut self) -> Result<(), HandshakeError> {
         match self.config.security {
             Security::Null => {
                 self.send_ready = true;
@@ -535,12 +542,17 @@ impl Handshake {
                     self.send_cmd = Some((wire::CMD_READY, body));
                     self.session = session;
                 }
+                if self.session.is_none() {
+                    // (Unreachable: INITIATE made the keys.) Never traffic without them.
+                    return self.malformed("INITIATE");
+                }
                 self.state = State::Done;
                 self.complete();
             }
             // A client never asks.
             Security::PlainClient { .. } | Security::CurveClient { .. } => {}
         }
+        Ok(())
     }
 
     fn on_error(&mut self, reason: Bytes) -> Result<(), HandshakeError> {
@@ -711,6 +723,7 @@ impl Handshake {
     /// The decoder, positioned after the peer's READY, to carry on with traffic.
     pub fn into_decoder(mut self) -> Decoder {
         self.decoder.set_raw_commands(false);
+        self.decoder.set_limits(self.config.limits); // data frames are welcome now
         self.decoder
     }
 }

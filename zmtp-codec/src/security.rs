@@ -335,6 +335,9 @@ pub enum ZapError {
     /// The metadata frame is not a list of properties.
     #[error("ZAP reply has malformed metadata")]
     Metadata,
+    /// The handler went away (unbound, closed, replaced) before it answered.
+    #[error("the ZAP handler went away without answering")]
+    Unanswered,
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ pub use error::{errno, Error, ErrorKind, Result};
 pub use ipc_transport::{Authenticator, Errno, Message, PeerCred, TcpOptions, READ_AHEAD_MAX};
 pub use metadata::Metadata;
 pub use monitor::{Event, Monitor};
-pub use options::{SocketOption, OPTION_NAMES};
+pub use options::{Secret, SocketOption, OPTION_NAMES};
 pub use poll::{poll, PollItem};
 pub use proxy::{proxy, proxy_steerable, Direction, Proxy, SideStatistics, Statistics};
 pub use sendable::{multipart, Payload, Sendable};

@@ -56,15 +56,23 @@ impl Metadata {
         self.meta.info.user_id.as_ref()
     }
 
-    /// A property of the peer's handshake by name (case-insensitive, as ZMTP says):
-    /// `Socket-Type`, `Identity`, and any the peer added (libzmq's ZMQ_METADATA, `X-...`);
-    /// then the properties the authenticator attached to the peer.
+    /// A property by name (case-insensitive, as ZMTP says): one the authenticator attached
+    /// to the peer, else one of the peer's handshake (`Socket-Type`, `Identity`, and any the
+    /// peer added: libzmq's ZMQ_METADATA, `X-...`). As in libzmq, the authenticator's win:
+    /// a peer cannot pass off its own value for one of them, nor for `User-Id` (the
+    /// authenticator's user id, or nothing) or `Peer-Address` (see [`Metadata::gets`]).
     pub fn property(&self, name: &str) -> Option<&Bytes> {
+        if name.eq_ignore_ascii_case("User-Id") {
+            return self.user_id();
+        }
+        if name.eq_ignore_ascii_case("Peer-Address") {
+            return None;
+        }
         self.meta
             .info
-            .metadata
+            .zap_metadata
             .get(name)
-            .or_else(|| self.meta.info.zap_metadata.get(name))
+            .or_else(|| self.meta.info.metadata.get(name))
     }
 
     /// The peer's handshake properties, as sent.

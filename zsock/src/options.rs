@@ -124,7 +124,7 @@ pub enum SocketOption {
     PlainUsername(Bytes),
     /// ZMQ_PLAIN_PASSWORD: the PLAIN client's password (at most 255 bytes); makes the
     /// socket a PLAIN client as PLAIN_USERNAME does.
-    PlainPassword(Bytes),
+    PlainPassword(Secret),
     /// ZMQ_ZAP_DOMAIN: the domain the authenticator is told (at most 255 bytes). With the
     /// NULL mechanism, a non-empty domain makes the socket ask the authenticator about each
     /// peer (admitting them all when there is none, unless ZAP_ENFORCE_DOMAIN).
@@ -143,10 +143,58 @@ pub enum SocketOption {
     CurvePublicKey(Bytes),
     /// ZMQ_CURVE_SECRETKEY: this socket's long-term secret key, 32 bytes or 40 characters
     /// of Z85; kept zeroed-on-drop.
-    CurveSecretKey(Bytes),
+    CurveSecretKey(Secret),
     /// ZMQ_CURVE_SERVERKEY: makes the socket a CURVE client of the server with this
     /// public key (32 bytes or 40 characters of Z85); it also needs CURVE_SECRETKEY.
     CurveServerKey(Bytes),
+}
+
+/// A password or secret key given as an option: `Debug` never shows it (options get
+/// logged). Made from bytes or text with `.into()`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Bytes);
+
+impl Secret {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl From<Bytes> for Secret {
+    fn from(b: Bytes) -> Secret {
+        Secret(b)
+    }
+}
+
+impl From<Vec<u8>> for Secret {
+    fn from(b: Vec<u8>) -> Secret {
+        Secret(b.into())
+    }
+}
+
+impl From<&[u8]> for Secret {
+    fn from(b: &[u8]) -> Secret {
+        Secret(Bytes::copy_from_slice(b))
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s.into())
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(Bytes::copy_from_slice(s.as_bytes()))
+    }
 }
 
 /// The option names [`SocketOption::parse`] takes (lower case, libzmq's without `ZMQ_`).
@@ -284,12 +332,12 @@ impl SocketOption {
             "bindtodevice" | "bind_to_device" => SocketOption::BindToDevice(value.to_string()),
             "plain_server" => SocketOption::PlainServer(boolean(n, value)?),
             "plain_username" => SocketOption::PlainUsername(bytes()),
-            "plain_password" => SocketOption::PlainPassword(bytes()),
+            "plain_password" => SocketOption::PlainPassword(bytes().into()),
             "zap_domain" => SocketOption::ZapDomain(bytes()),
             "zap_enforce_domain" => SocketOption::ZapEnforceDomain(boolean(n, value)?),
             "curve_server" => SocketOption::CurveServer(boolean(n, value)?),
             "curve_publickey" => SocketOption::CurvePublicKey(bytes()),
-            "curve_secretkey" => SocketOption::CurveSecretKey(bytes()),
+            "curve_secretkey" => SocketOption::CurveSecretKey(bytes().into()),
             "curve_serverkey" => SocketOption::CurveServerKey(bytes()),
             _ => {
                 return Err(Error::invalid(format!(

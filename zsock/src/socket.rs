@@ -321,34 +321,59 @@ struct Local {
     rcvtimeo: Option<Duration>,
     sndtimeo: Option<Duration>,
     conflate: bool,
-    /// The CURVE options as set, and whether CURVE is the mechanism asked for.
-    curve: CurveOptions,
+    /// PLAIN_*, CURVE_* as set.
+    security: SecurityOptions,
 }
 
-/// CURVE_SERVER, CURVE_PUBLICKEY, CURVE_SECRETKEY and CURVE_SERVERKEY as set: the
-/// mechanism is CURVE once any was set (as in libzmq), and a bind or connect fails until
-/// the keys its role needs are there.
+/// The mechanism options as set, with libzmq's rules: the last of PLAIN_SERVER,
+/// PLAIN_USERNAME, PLAIN_PASSWORD, CURVE_SERVER, CURVE_PUBLICKEY, CURVE_SECRETKEY and
+/// CURVE_SERVERKEY chooses the mechanism (PLAIN_SERVER 0 and CURVE_SERVER 0 go back to NULL),
+/// one as-server flag serves both (PLAIN_SERVER and CURVE_SERVER set it; a user name,
+/// password or server key clears it), and the values stay for a later switch back.
 #[derive(Debug, Clone, Default)]
-struct CurveOptions {
-    wanted: bool,
-    server: bool,
+struct SecurityOptions {
+    mechanism: MechanismChoice,
+    as_server: bool,
+    username: Bytes,
+    password: Bytes,
     public: Option<[u8; 32]>,
     secret: Option<CurveSecretKey>,
     server_key: Option<[u8; 32]>,
 }
 
-impl CurveOptions {
-    /// The mechanism these options make, once complete.
-    fn security(&self) -> Option<Security> {
-        let secret = self.secret.clone()?;
-        if self.server {
-            Some(Security::CurveServer { secret })
-        } else {
-            Some(Security::CurveClient {
-                server: self.server_key?,
-                public: self.public,
-                secret,
-            })
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum MechanismChoice {
+    #[default]
+    Null,
+    Plain,
+    Curve,
+}
+
+impl SecurityOptions {
+    /// The mechanism these options make, or what is missing for it (a bind or connect
+    /// fails with that rather than go ahead with anything else).
+    fn security(&self) -> std::result::Result<Security, &'static str> {
+        match (self.mechanism, self.as_server) {
+            (MechanismChoice::Null, _) => Ok(Security::Null),
+            (MechanismChoice::Plain, true) => Ok(Security::PlainServer),
+            (MechanismChoice::Plain, false) => Ok(Security::PlainClient {
+                username: self.username.clone(),
+                password: self.password.clone(),
+            }),
+            (MechanismChoice::Curve, true) => match &self.secret {
+                Some(secret) => Ok(Security::CurveServer {
+                    secret: secret.clone(),
+                }),
+                None => Err("a CURVE server needs CURVE_SECRETKEY"),
+            },
+            (MechanismChoice::Curve, false) => match (&self.server_key, &self.secret) {
+                (Some(server), Some(secret)) => Ok(Security::CurveClient {
+                    server: *server,
+                    public: self.public,
+                    secret: secret.clone(),
+                }),
+                _ => Err("a CURVE client needs CURVE_SERVERKEY and CURVE_SECRETKEY"),
+            },
         }
     }
 }
@@ -424,7 +449,7 @@ impl Socket {
                 rcvtimeo: None,
                 sndtimeo: None,
                 conflate: false,
-                curve: CurveOptions::default(),
+                security: SecurityOptions::default(),
             },
             sending: None,
             receiving: VecDeque::new(),
@@ -1109,19 +1134,7 @@ impl Socket {
     /// call (as in libzmq); HWMs and MAXMSGSIZE apply at once.
     pub fn set(&mut self, opt: SocketOption) -> Result<()> {
         let t = self.socket_type;
-        let is_curve_option = matches!(
-            opt,
-            SocketOption::CurveServer(_)
-                | SocketOption::CurvePublicKey(_)
-                | SocketOption::CurveSecretKey(_)
-                | SocketOption::CurveServerKey(_)
-        );
-        let is_other_mechanism = matches!(
-            opt,
-            SocketOption::PlainServer(_)
-                | SocketOption::PlainUsername(_)
-                | SocketOption::PlainPassword(_)
-        );
+
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
         match opt {
             SocketOption::SndHwm(v) => {
@@ -1300,29 +1313,31 @@ impl Socket {
                 g.config().tcp.bind_to_device = (!name.is_empty()).then_some(name);
             }
             SocketOption::PlainServer(on) => {
-                g.config().security = if on {
-                    Security::PlainServer
+                let sec = &mut self.local.security;
+                sec.as_server = on;
+                sec.mechanism = if on {
+                    MechanismChoice::Plain
                 } else {
-                    Security::Null
+                    MechanismChoice::Null
                 };
             }
             SocketOption::PlainUsername(name) => {
-                let password = match &g.config().security {
-                    Security::PlainClient { password, .. } => password.clone(),
-                    _ => Bytes::new(),
-                };
-                g.config().security = if name.is_empty() {
-                    Security::Null
+                check_plain_field("PLAIN_USERNAME", &name)?;
+                let sec = &mut self.local.security;
+                if name.is_empty() {
+                    sec.mechanism = MechanismChoice::Null;
                 } else {
-                    plain_client(name, password)?
-                };
+                    sec.username = name;
+                    sec.as_server = false;
+                    sec.mechanism = MechanismChoice::Plain;
+                }
             }
             SocketOption::PlainPassword(password) => {
-                let name = match &g.config().security {
-                    Security::PlainClient { username, .. } => username.clone(),
-                    _ => Bytes::new(),
-                };
-                g.config().security = plain_client(name, password)?;
+                check_plain_field("PLAIN_PASSWORD", password.as_bytes())?;
+                let sec = &mut self.local.security;
+                sec.password = Bytes::copy_from_slice(password.as_bytes());
+                sec.as_server = false;
+                sec.mechanism = MechanismChoice::Plain;
             }
             SocketOption::ZapDomain(domain) => {
                 if domain.len() > 255 {
@@ -1335,86 +1350,89 @@ impl Socket {
             }
             SocketOption::ZapEnforceDomain(on) => g.config().zap_enforce_domain = on,
             SocketOption::CurveServer(on) => {
-                self.local.curve.server = on;
-                self.local.curve.wanted = on;
+                let sec = &mut self.local.security;
+                sec.as_server = on;
+                sec.mechanism = if on {
+                    MechanismChoice::Curve
+                } else {
+                    MechanismChoice::Null
+                };
             }
             SocketOption::CurvePublicKey(k) => {
-                self.local.curve.public = Some(curve_key("CURVE_PUBLICKEY", &k)?);
-                self.local.curve.wanted = true;
+                let key = curve_key("CURVE_PUBLICKEY", &k)?;
+                let sec = &mut self.local.security;
+                sec.public = Some(key);
+                sec.mechanism = MechanismChoice::Curve;
             }
             SocketOption::CurveSecretKey(k) => {
-                let secret = CurveSecretKey::from_option(&k)
+                let secret = CurveSecretKey::from_option(k.as_bytes())
                     .map_err(|e| Error::invalid(format!("CURVE_SECRETKEY: {e}")))?;
-                self.local.curve.secret = Some(secret);
-                self.local.curve.wanted = true;
+                let sec = &mut self.local.security;
+                sec.secret = Some(secret);
+                sec.mechanism = MechanismChoice::Curve;
             }
             SocketOption::CurveServerKey(k) => {
-                self.local.curve.server_key = Some(curve_key("CURVE_SERVERKEY", &k)?);
-                self.local.curve.server = false;
-                self.local.curve.wanted = true;
+                let key = curve_key("CURVE_SERVERKEY", &k)?;
+                let sec = &mut self.local.security;
+                sec.server_key = Some(key);
+                sec.as_server = false;
+                sec.mechanism = MechanismChoice::Curve;
             }
         }
-        if is_curve_option {
-            // The keys go to the engine once the role has what it needs; until then the
-            // socket refuses to bind or connect rather than speak NULL.
-            g.config().security = self.local.curve.security().unwrap_or_default();
-        } else if is_other_mechanism {
-            self.local.curve.wanted = false;
+        // The engine takes what is complete; each bind and connect keeps what it found
+        // then (see `check_security` for what is not complete).
+        if let Ok(security) = self.local.security.security() {
+            g.config().security = security;
         }
         Ok(())
     }
 
-    /// EINVAL when CURVE was asked for without the keys its role needs.
+    /// EINVAL when the mechanism asked for lacks what its role needs.
     fn check_security(&self) -> Result<()> {
-        let c = &self.local.curve;
-        if c.wanted && c.security().is_none() {
-            return Err(Error::invalid(if c.server {
-                "a CURVE server needs CURVE_SECRETKEY"
-            } else {
-                "a CURVE client needs CURVE_SERVERKEY and CURVE_SECRETKEY"
-            }));
-        }
-        Ok(())
+        self.local
+            .security
+            .security()
+            .map(drop)
+            .map_err(Error::invalid)
     }
 
     /// ZMQ_CURVE_SERVER.
     pub fn curve_server(&self) -> bool {
-        self.local.curve.wanted && self.local.curve.server
+        let sec = &self.local.security;
+        sec.mechanism == MechanismChoice::Curve && sec.as_server
     }
 
-    /// ZMQ_CURVE_PUBLICKEY as 32 bytes: as set, else (a client's) derived from the secret
-    /// key.
+    /// ZMQ_CURVE_PUBLICKEY as 32 bytes: as set, else derived from the secret key.
     pub fn curve_publickey(&self) -> Option<[u8; 32]> {
-        let c = &self.local.curve;
-        c.public
-            .or_else(|| c.secret.as_ref().map(CurveSecretKey::public_key))
+        let sec = &self.local.security;
+        sec.public
+            .or_else(|| sec.secret.as_ref().map(CurveSecretKey::public_key))
     }
 
     /// ZMQ_CURVE_SERVERKEY as 32 bytes.
     pub fn curve_serverkey(&self) -> Option<[u8; 32]> {
-        self.local.curve.server_key
+        self.local.security.server_key
     }
 
     /// The security mechanism new connections use: `NULL`, `PLAIN` or `CURVE`
     /// (ZMQ_MECHANISM).
     pub fn mechanism(&self) -> Mechanism {
-        if self.local.curve.wanted {
-            return Mechanism::CURVE;
+        match self.local.security.mechanism {
+            MechanismChoice::Null => Mechanism::NULL,
+            MechanismChoice::Plain => Mechanism::PLAIN,
+            MechanismChoice::Curve => Mechanism::CURVE,
         }
-        self.engine().lock().config().security.mechanism()
     }
 
     /// ZMQ_PLAIN_SERVER.
     pub fn plain_server(&self) -> bool {
-        self.engine().lock().config().security == Security::PlainServer
+        let sec = &self.local.security;
+        sec.mechanism == MechanismChoice::Plain && sec.as_server
     }
 
-    /// ZMQ_PLAIN_USERNAME (empty unless the socket is a PLAIN client).
+    /// ZMQ_PLAIN_USERNAME (as last set).
     pub fn plain_username(&self) -> Bytes {
-        match &self.engine().lock().config().security {
-            Security::PlainClient { username, .. } => username.clone(),
-            _ => Bytes::new(),
-        }
+        self.local.security.username.clone()
     }
 
     /// ZMQ_ZAP_DOMAIN.
@@ -1549,9 +1567,15 @@ impl std::fmt::Debug for Socket {
     }
 }
 
-/// A PLAIN client's settings, checked (each field at most 255 bytes).
-fn plain_client(username: Bytes, password: Bytes) -> Result<Security> {
-    Security::plain_client(username, password).map_err(|e| Error::invalid(e.to_string()))
+/// PLAIN_USERNAME and PLAIN_PASSWORD: one length byte each on the wire.
+fn check_plain_field(name: &str, value: &[u8]) -> Result<()> {
+    if value.len() > zmtp_codec::PLAIN_MAX_FIELD {
+        return Err(Error::invalid(format!(
+            "{name} is at most 255 bytes, not {}",
+            value.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A CURVE public key option: 32 bytes or 40 characters of Z85.

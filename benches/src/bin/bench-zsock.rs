@@ -144,7 +144,7 @@ fn socket(ctx: &Context, t: SocketType, curve: Option<&Curve>) -> zsock::Result<
         None => {}
         Some(Curve::Server { secret }) => {
             s.set(SocketOption::CurveServer(true))?;
-            s.set(SocketOption::CurveSecretKey(key(secret)))?;
+            s.set(SocketOption::CurveSecretKey(key(secret).into()))?;
         }
         Some(Curve::Client {
             server_public,
@@ -153,7 +153,7 @@ fn socket(ctx: &Context, t: SocketType, curve: Option<&Curve>) -> zsock::Result<
         }) => {
             s.set(SocketOption::CurveServerKey(key(server_public)))?;
             s.set(SocketOption::CurvePublicKey(key(public)))?;
-            s.set(SocketOption::CurveSecretKey(key(secret)))?;
+            s.set(SocketOption::CurveSecretKey(key(secret).into()))?;
         }
     }
     Ok(s)

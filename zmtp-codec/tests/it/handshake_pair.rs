@@ -680,3 +680,18 @@ fn curve_and_other_mechanisms_do_not_mix() {
         })
     );
 }
+
+#[test]
+fn a_data_frame_before_the_handshake_is_refused_from_its_header() {
+    // A 1 GiB frame declared after the greeting: refused at its header, nothing waits for
+    // the body.
+    let [_, server] = plain("a", "b");
+    let mut hs = Handshake::new(server, Instant::now());
+    let mut input = BytesMut::from(&Greeting::ours().to_bytes()[..]);
+    input[12..17].copy_from_slice(b"PLAIN");
+    input.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x40, 0, 0, 0]);
+    assert_eq!(
+        hs.handle_input(&mut input),
+        Err(HandshakeError::DataBeforeReady)
+    );
+}

@@ -88,9 +88,9 @@ fn libzmq_curve_clients_against_a_zsock_curve_server() {
         });
         let mut z = zsock_socket(&ctx, SocketType::Dealer);
         z.set(SocketOption::CurveServer(true)).unwrap();
-        z.set(SocketOption::CurveSecretKey(Bytes::copy_from_slice(
-            server.secret.as_bytes(),
-        )))
+        z.set(SocketOption::CurveSecretKey(
+            (Bytes::copy_from_slice(server.secret.as_bytes())).into(),
+        ))
         .unwrap();
         let zmon = z.monitor();
         let bound = z.bind(&ep).unwrap();
@@ -183,9 +183,9 @@ fn zsock_curve_clients_against_a_libzmq_curve_server() {
                 server_public.as_bytes(),
             )))
             .unwrap();
-            z.set(SocketOption::CurveSecretKey(Bytes::copy_from_slice(
-                keys.secret.as_bytes(),
-            )))
+            z.set(SocketOption::CurveSecretKey(
+                (Bytes::copy_from_slice(keys.secret.as_bytes())).into(),
+            ))
             .unwrap();
             z
         };
@@ -244,9 +244,9 @@ fn subscriptions_and_heartbeats_cross_curve_with_libzmq() {
     let mut publisher = zsock_socket(&ctx, SocketType::Pub);
     publisher.set(SocketOption::CurveServer(true)).unwrap();
     publisher
-        .set(SocketOption::CurveSecretKey(Bytes::copy_from_slice(
-            server.secret.as_bytes(),
-        )))
+        .set(SocketOption::CurveSecretKey(
+            (Bytes::copy_from_slice(server.secret.as_bytes())).into(),
+        ))
         .unwrap();
     let pmon = publisher.monitor();
     publisher.bind(&ep).unwrap();

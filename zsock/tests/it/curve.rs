@@ -37,7 +37,7 @@ fn keys() -> Keys {
 fn server(ctx: &Context, t: SocketType, k: &Keys) -> zsock::Socket {
     let mut s = sock(ctx, t);
     s.set(SocketOption::CurveServer(true)).unwrap();
-    s.set(SocketOption::CurveSecretKey(k.server_secret.clone()))
+    s.set(SocketOption::CurveSecretKey(k.server_secret.clone().into()))
         .unwrap();
     s
 }
@@ -46,7 +46,7 @@ fn client(ctx: &Context, t: SocketType, k: &Keys, server_public: &str) -> zsock:
     let mut s = sock(ctx, t);
     s.set(SocketOption::CurveServerKey(key(server_public)))
         .unwrap();
-    s.set(SocketOption::CurveSecretKey(k.client_secret.clone()))
+    s.set(SocketOption::CurveSecretKey(k.client_secret.clone().into()))
         .unwrap();
     s
 }
@@ -209,8 +209,10 @@ fn curve_needs_its_keys_before_bind_or_connect() {
     assert_eq!(e.kind(), ErrorKind::Invalid);
     assert!(e.to_string().contains("CURVE_SECRETKEY"), "{e}");
     let mut c = sock(&ctx, SocketType::Push);
-    c.set(SocketOption::CurveSecretKey(key(&curve_keypair().secret)))
-        .unwrap();
+    c.set(SocketOption::CurveSecretKey(
+        key(&curve_keypair().secret).into(),
+    ))
+    .unwrap();
     assert_eq!(
         c.connect(&d.ep("x")).unwrap_err().kind(),
         ErrorKind::Invalid
@@ -402,4 +404,127 @@ fn a_thousand_failing_handshakes_leave_memory_and_descriptors_flat() {
     good.connect(&ep).unwrap();
     good.send("served", Flags::NONE).unwrap();
     assert_eq!(pull.recv(Flags::NONE).unwrap(), "served");
+}
+
+#[test]
+fn handshakes_and_inproc_connects_at_once_do_not_deadlock() {
+    // A handshake asks for authentication under its socket's lock while other threads
+    // connect to that socket over inproc (the context's names, then the socket): the
+    // question must not need the names' lock. With no authenticator installed, every
+    // CURVE handshake asks.
+    let ctx = Context::new();
+    let k = keys();
+    let mut router = server(&ctx, SocketType::Router, &k);
+    let tcp = router.bind("tcp://127.0.0.1:*").unwrap();
+    router.bind("inproc://busy").unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let connectors: Vec<_> = (0..2)
+        .map(|_| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    let s = sock(&ctx, SocketType::Dealer);
+                    s.connect("inproc://busy").unwrap();
+                }
+            })
+        })
+        .collect();
+    let ctx2 = ctx.clone();
+    let server_public = k.server_public.clone();
+    let clients = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for i in 0..50u32 {
+            let mut c = client(&ctx2, SocketType::Dealer, &keys(), &server_public);
+            c.connect(&tcp).unwrap();
+            c.send(Bytes::copy_from_slice(&i.to_be_bytes()), Flags::NONE)
+                .unwrap();
+            kept.push(c); // (LINGER 0: a socket dropped now would drop its message)
+        }
+        done_tx.send(()).unwrap();
+        kept
+    });
+    let mut got = 0;
+    while got < 50 {
+        let m = router
+            .recv_multipart(Flags::NONE)
+            .expect("a CURVE client's message");
+        assert_eq!(m.len(), 2);
+        got += 1;
+    }
+    done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the clients finished");
+    drop(clients.join().unwrap());
+    for c in connectors {
+        c.join().unwrap();
+    }
+}
+
+#[test]
+fn a_listener_and_a_connector_keep_the_security_of_their_bind_and_connect() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let mut pull = server(&ctx, SocketType::Pull, &k);
+    pull.bind(&d.ep("s")).unwrap();
+    // Options changed after the bind change later binds only: the listener stays CURVE.
+    pull.set(SocketOption::CurveServer(false)).unwrap();
+    assert_eq!(pull.mechanism(), Mechanism::NULL);
+    let null = sock(&ctx, SocketType::Push);
+    let mon = pull.monitor();
+    null.connect(&d.ep("s")).unwrap();
+    assert!(matches!(
+        handshake_result(&mon),
+        Event::HandshakeFailed { .. }
+    ));
+    // A client connecting to two servers with a server key set before each connect.
+    let k2 = keys();
+    let mut other = server(&ctx, SocketType::Pull, &k2);
+    other.bind(&d.ep("t")).unwrap();
+    let mut push = client(&ctx, SocketType::Push, &k, &k.server_public);
+    push.connect(&d.ep("s")).unwrap();
+    push.set(SocketOption::CurveServerKey(key(&k2.server_public)))
+        .unwrap();
+    push.connect(&d.ep("t")).unwrap();
+    for i in 0..4u8 {
+        push.send(vec![i], Flags::NONE).unwrap();
+    }
+    // Round-robin: two each, both handshakes done with their own server's key.
+    let mut got = vec![
+        pull.recv(Flags::NONE).unwrap(),
+        other.recv(Flags::NONE).unwrap(),
+    ];
+    got.push(pull.recv(Flags::NONE).unwrap());
+    got.push(other.recv(Flags::NONE).unwrap());
+    got.sort();
+    assert_eq!(got, [&[0u8][..], &[1], &[2], &[3]]);
+}
+
+#[test]
+fn mechanism_options_follow_libzmqs_rules() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut s = sock(&ctx, SocketType::Pull);
+    // PLAIN_SERVER sets the one as-server flag; a CURVE secret key then makes a CURVE server.
+    s.set(SocketOption::PlainServer(true)).unwrap();
+    s.set(SocketOption::CurveSecretKey(
+        curve_keypair().secret.as_str().into(),
+    ))
+    .unwrap();
+    assert!(s.curve_server());
+    s.bind(&d.ep("a")).unwrap();
+    // CURVE_SERVER 0 goes back to NULL.
+    s.set(SocketOption::CurveServer(false)).unwrap();
+    assert_eq!(s.mechanism(), Mechanism::NULL);
+    // A key as libzmq's zmq_curve_keypair leaves it: 40 characters and a NUL.
+    let mut with_nul = curve_keypair().public.into_bytes();
+    with_nul.push(0);
+    s.set(SocketOption::CurveServerKey(with_nul.into()))
+        .unwrap();
+    assert_eq!(s.mechanism(), Mechanism::CURVE);
+    // Secrets never show in Debug.
+    let opt = SocketOption::CurveSecretKey("D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs".into());
+    assert!(!format!("{opt:?}").contains("IlAW"));
+    let opt = SocketOption::PlainPassword("hunter2".into());
+    assert!(!format!("{opt:?}").contains("hunter2"));
 }

@@ -40,9 +40,9 @@ fn plain_client(ctx: &Context, t: SocketType, user: &str, pass: &str) -> zsock::
         user.as_bytes(),
     )))
     .unwrap();
-    s.set(SocketOption::PlainPassword(Bytes::copy_from_slice(
-        pass.as_bytes(),
-    )))
+    s.set(SocketOption::PlainPassword(
+        (Bytes::copy_from_slice(pass.as_bytes())).into(),
+    ))
     .unwrap();
     s
 }
@@ -353,7 +353,7 @@ fn plain_options_read_back_and_check_their_lengths() {
     let long = Bytes::from(vec![b'x'; 256]);
     for opt in [
         SocketOption::PlainUsername(long.clone()),
-        SocketOption::PlainPassword(long.clone()),
+        SocketOption::PlainPassword(long.clone().into()),
         SocketOption::ZapDomain(long),
     ] {
         assert_eq!(s.set(opt).unwrap_err().kind(), ErrorKind::Invalid);
@@ -563,4 +563,53 @@ fn the_ready_made_auth_admits_plain_users_and_refuses_denied_addresses() {
         pull.peer().unwrap().gets("User-Id").as_deref(),
         Some("admin")
     );
+}
+
+#[test]
+fn a_peer_cannot_pass_off_the_authenticators_properties() {
+    use std::io::{Read, Write};
+    let ctx = Context::new();
+    ctx.set_authenticator(|_: &ZapRequest| {
+        let mut r = ZapReply::allow("alice");
+        r.metadata
+            .push(Bytes::from_static(b"X-Role"), Bytes::from_static(b"user"));
+        r
+    });
+    let d = Dir::new();
+    let mut pull = plain_server(&ctx, SocketType::Pull);
+    let ep = pull.bind(&d.ep("s")).unwrap();
+    // A hand-made PLAIN client whose INITIATE claims the role and the user id.
+    let path = ep.strip_prefix("ipc://").unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut cfg = zmtp_codec::HandshakeConfig::new(SocketType::Push);
+    cfg.security = zmtp_codec::Security::plain_client(&b"alice"[..], &b"pw"[..]).unwrap();
+    cfg.metadata = zmtp_codec::Metadata::new()
+        .with(Bytes::from_static(b"X-Role"), Bytes::from_static(b"admin"))
+        .with(Bytes::from_static(b"User-Id"), Bytes::from_static(b"root"));
+    let mut hs = zmtp_codec::Handshake::new(cfg, std::time::Instant::now());
+    let mut src = bytes::BytesMut::new();
+    loop {
+        let mut out = bytes::BytesMut::new();
+        hs.poll_transmit(&mut out);
+        s.write_all(&out).unwrap();
+        if let Some(zmtp_codec::Event::Completed(_)) = hs.poll_event() {
+            break;
+        }
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        src.extend_from_slice(&buf[..n]);
+        hs.handle_input(&mut src).unwrap();
+    }
+    s.write_all(b"\x00\x02hi").unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "hi");
+    let peer = pull.peer().unwrap();
+    assert_eq!(peer.gets("X-Role").as_deref(), Some("user"));
+    assert_eq!(peer.gets("User-Id").as_deref(), Some("alice"));
+    assert_eq!(
+        peer.property("User-Id").map(|v| &v[..]),
+        Some(&b"alice"[..])
+    );
+    assert_eq!(peer.property("x-role").map(|v| &v[..]), Some(&b"user"[..]));
 }

@@ -741,13 +741,21 @@ impl Connection {
             return Ok(0);
         };
         if !self.out.is_empty() {
-            sealed.flat.clear();
-            self.out.drain_into(&mut sealed.flat);
-            let took = sealed.session.seal_stream(&sealed.flat, &mut sealed.wire);
-            // Our own output holds whole frames only.
-            debug_assert_eq!(took, sealed.flat.len());
-            if sealed.flat.capacity() > READ_CHUNK {
-                sealed.flat = BytesMut::new(); // a large message's buffer is not kept
+            if self.out.chunks.is_empty() {
+                // All in the batch, contiguous: sealed from there.
+                let took = sealed.session.seal_stream(&self.out.cur, &mut sealed.wire);
+                debug_assert_eq!(took, self.out.cur.len()); // whole frames only
+                self.out.cur.clear();
+                self.out.len = 0;
+            } else {
+                sealed.flat.clear();
+                self.out.drain_into(&mut sealed.flat);
+                let took = sealed.session.seal_stream(&sealed.flat, &mut sealed.wire);
+                // Our own output holds whole frames only.
+                debug_assert_eq!(took, sealed.flat.len());
+                if sealed.flat.capacity() > READ_CHUNK {
+                    sealed.flat = BytesMut::new(); // a large message's buffer is not kept
+                }
             }
         }
         if sealed.wire.is_empty() {

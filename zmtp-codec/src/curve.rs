@@ -7,12 +7,17 @@
 //! does not open is an error (never a panic), and secret keys are zeroed when dropped.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use crypto_box::aead::consts::U24;
+use crypto_box::aead::consts::{U10, U24};
 use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::rand_core::RngCore;
 use crypto_box::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
 use crypto_box::{PublicKey, SalsaBox, SecretKey};
 use crypto_secretbox::XSalsa20Poly1305;
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use poly1305::Poly1305;
+use salsa20::cipher::{KeyIvInit, StreamCipher};
+use salsa20::{hsalsa, Salsa20};
+use subtle::ConstantTimeEq;
 use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -412,18 +417,14 @@ impl ClientHandshake {
         if body.len() < READY_MIN {
             return Err(CurveError::Malformed("READY"));
         }
-        let Some((session, _, _)) = self.session.take() else {
+        let Some((session, server_short, _)) = self.session.take() else {
             return Err(CurveError::Malformed("READY"));
         };
         let nonce = u64::from_be_bytes(body[..8].try_into().unwrap_or_default());
         let plain = open(&session, b"CurveZMQREADY---", &body[..8], &body[8..])
             .ok_or(CurveError::Crypto("READY"))?;
-        let traffic = CurveSession {
-            cipher: session,
-            server: false,
-            tx_nonce: self.nonce,
-            rx_nonce: nonce,
-        };
+        let traffic =
+            CurveSession::new(&server_short, &self.short_secret, false, self.nonce, nonce);
         Ok((Bytes::copy_from_slice(&plain), traffic))
     }
 }
@@ -555,13 +556,11 @@ impl ServerHandshake {
         let mut b = BytesMut::with_capacity(8 + TAG + metadata.len());
         b.put_slice(&nonce);
         seal_into(&session, b"CurveZMQREADY---", &nonce, metadata, &mut b);
-        let traffic = CurveSession {
-            cipher: session,
-            server: true,
-            tx_nonce: 2,
-            rx_nonce: self.peer_nonce,
-        };
-        (b.freeze(), Some(traffic))
+        let traffic = self
+            .short_secret
+            .as_ref()
+            .map(|short| CurveSession::new(&self.client_short, short, true, 2, self.peer_nonce));
+        (b.freeze(), traffic)
     }
 }
 
@@ -581,10 +580,65 @@ pub struct Opened {
 /// The traffic of a connection whose CURVE handshake completed: every frame each way is
 /// a MESSAGE box under the short-term keys, with nonces that only go up.
 pub struct CurveSession {
-    cipher: SalsaBox,
+    /// XSalsa20's subkeys of the two directions: HSalsa20 of the box key and the
+    /// direction's nonce prefix (`CurveZMQMESSAGEC` from the client, `...S` from the
+    /// server), fixed for the connection, so derived once rather than per message.
+    tx: Zeroizing<[u8; 32]>,
+    rx: Zeroizing<[u8; 32]>,
     server: bool,
     tx_nonce: u64,
     rx_nonce: u64,
+}
+
+/// NaCl's box key (`crypto_box_beforenm`) of our short-term secret and the peer's
+/// short-term public key: HSalsa20 of the X25519 shared secret and a zero nonce.
+fn box_key(peer: &[u8; KEY_LEN], ours: &SecretKey) -> Zeroizing<[u8; 32]> {
+    let secret = Zeroizing::new(ours.to_bytes());
+    let shared = Zeroizing::new(MontgomeryPoint(*peer).mul_clamped(*secret).to_bytes());
+    let key = hsalsa::<U10>(
+        GenericArray::from_slice(&shared[..]),
+        &GenericArray::default(),
+    );
+    Zeroizing::new(key.into())
+}
+
+/// XSalsa20's subkey of `key` for nonces that start with `prefix`.
+fn subkey(key: &[u8; 32], prefix: &[u8; 16]) -> Zeroizing<[u8; 32]> {
+    let sub = hsalsa::<U10>(
+        GenericArray::from_slice(key),
+        GenericArray::from_slice(prefix),
+    );
+    Zeroizing::new(sub.into())
+}
+
+/// NaCl's secretbox with the subkey already derived: the Salsa20 keystream of the
+/// subkey and the nonce's last 8 bytes, its first 32 bytes keying Poly1305, the rest
+/// encrypting `buf` in place; returns the tag of the ciphertext.
+fn seal_with_subkey(sub: &[u8; 32], nonce: &[u8; 8], buf: &mut [u8]) -> [u8; TAG] {
+    let mut cipher = Salsa20::new(
+        GenericArray::from_slice(sub),
+        GenericArray::from_slice(nonce),
+    );
+    let mut mac_key = Zeroizing::new(poly1305::Key::default());
+    cipher.apply_keystream(&mut mac_key);
+    cipher.apply_keystream(buf);
+    Poly1305::new(&mac_key).compute_unpadded(buf).into()
+}
+
+/// [`seal_with_subkey`] undone: checks the tag (in constant time) before decrypting.
+fn open_with_subkey(sub: &[u8; 32], nonce: &[u8; 8], buf: &mut [u8], tag: &[u8]) -> bool {
+    let mut cipher = Salsa20::new(
+        GenericArray::from_slice(sub),
+        GenericArray::from_slice(nonce),
+    );
+    let mut mac_key = Zeroizing::new(poly1305::Key::default());
+    cipher.apply_keystream(&mut mac_key);
+    let expected = Poly1305::new(&mac_key).compute_unpadded(buf);
+    if !bool::from(expected.as_slice().ct_eq(tag)) {
+        return false;
+    }
+    cipher.apply_keystream(buf);
+    true
 }
 
 impl std::fmt::Debug for CurveSession {
@@ -599,12 +653,31 @@ impl std::fmt::Debug for CurveSession {
 const INNER_MORE: u8 = 0x01;
 const INNER_COMMAND: u8 = 0x02;
 
+const FROM_CLIENT: &[u8; 16] = b"CurveZMQMESSAGEC";
+const FROM_SERVER: &[u8; 16] = b"CurveZMQMESSAGES";
+
 impl CurveSession {
-    fn prefixes(&self) -> (&'static [u8], &'static [u8]) {
-        if self.server {
-            (b"CurveZMQMESSAGES", b"CurveZMQMESSAGEC")
+    /// The session of the side (`server` or not) whose short-term secret is `ours`, with
+    /// the peer's short-term public key `peer`.
+    fn new(
+        peer: &[u8; KEY_LEN],
+        ours: &SecretKey,
+        server: bool,
+        tx_nonce: u64,
+        rx_nonce: u64,
+    ) -> CurveSession {
+        let key = box_key(peer, ours);
+        let (tx, rx) = if server {
+            (FROM_SERVER, FROM_CLIENT)
         } else {
-            (b"CurveZMQMESSAGEC", b"CurveZMQMESSAGES")
+            (FROM_CLIENT, FROM_SERVER)
+        };
+        CurveSession {
+            tx: subkey(&key, tx),
+            rx: subkey(&key, rx),
+            server,
+            tx_nonce,
+            rx_nonce,
         }
     }
 
@@ -622,14 +695,8 @@ impl CurveSession {
         out.put_bytes(0, TAG);
         out.put_u8((u8::from(more) * INNER_MORE) | (u8::from(command) * INNER_COMMAND));
         out.extend_from_slice(body);
-        let (tx, _) = self.prefixes();
         let (tag, boxed) = out[start..].split_at_mut(TAG);
-        if let Ok(t) = self
-            .cipher
-            .encrypt_in_place_detached(&nonce24(tx, &nonce), b"", boxed)
-        {
-            tag.copy_from_slice(&t);
-        }
+        tag.copy_from_slice(&seal_with_subkey(&self.tx, &nonce, boxed));
     }
 
     /// Seals every whole frame at the front of `plain` (frames this side encoded itself)
@@ -661,16 +728,11 @@ impl CurveSession {
         if nonce <= self.rx_nonce {
             return Err(CurveError::Nonce);
         }
-        let (_, rx) = self.prefixes();
         let mut plain = BytesMut::from(&body[16 + TAG..]);
-        self.cipher
-            .decrypt_in_place_detached(
-                &nonce24(rx, nonce_bytes),
-                b"",
-                &mut plain,
-                GenericArray::from_slice(&body[16..16 + TAG]),
-            )
-            .map_err(|_| CurveError::Crypto("MESSAGE"))?;
+        let nonce8: [u8; 8] = nonce.to_be_bytes();
+        if !open_with_subkey(&self.rx, &nonce8, &mut plain, &body[16..16 + TAG]) {
+            return Err(CurveError::Crypto("MESSAGE"));
+        }
         self.rx_nonce = nonce;
         let flags = plain[0]; // at least the flags byte: the size was checked
         let body = plain.freeze().slice(1..);
@@ -714,13 +776,8 @@ impl CurveSession {
     /// A session under a random key nobody else has.
     fn new_unkeyed(server: bool) -> CurveSession {
         let a = SecretKey::generate(&mut OsRng);
-        let b = SecretKey::generate(&mut OsRng).public_key();
-        CurveSession {
-            cipher: SalsaBox::new(&b, &a),
-            server,
-            tx_nonce: 1,
-            rx_nonce: 0,
-        }
+        let b = SecretKey::generate(&mut OsRng).public_key().to_bytes();
+        CurveSession::new(&b, &a, server, 1, 0)
     }
 }
 
@@ -871,6 +928,43 @@ mod tests {
             }),
             Err(CurveError::Crypto("cookie"))
         );
+    }
+
+    #[test]
+    fn message_boxes_are_nacls_box_with_the_direction_prefix() {
+        // Our MESSAGE box (subkey derived once) against crypto_box's SalsaBox with the full
+        // 24-byte nonce, both directions, every length up to 300 and some larger.
+        let client = SecretKey::generate(&mut OsRng);
+        let server = SecretKey::generate(&mut OsRng);
+        let server_public = server.public_key().to_bytes();
+        let client_public = client.public_key().to_bytes();
+        let mut c = CurveSession::new(&server_public, &client, false, 5, 0);
+        let mut s = CurveSession::new(&client_public, &server, true, 9, 0);
+        let reference = SalsaBox::new(&PublicKey::from_bytes(server_public), &client);
+        let lengths = (0..300).chain([1000, 4096, 65_536]);
+        for len in lengths {
+            let body: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
+            for (side, prefix) in [(&mut c, FROM_CLIENT), (&mut s, FROM_SERVER)] {
+                let nonce = side.tx_nonce.to_be_bytes();
+                let mut wire = BytesMut::new();
+                side.seal_frame(true, false, &body, &mut wire);
+                let h = FrameHeader::parse(&wire).unwrap();
+                let boxed = &wire[h.header_len() + 16..];
+                let mut want = vec![INNER_MORE];
+                want.extend_from_slice(&body);
+                let tag = reference
+                    .encrypt_in_place_detached(&nonce24(prefix, &nonce), b"", &mut want)
+                    .unwrap();
+                assert_eq!(&boxed[..TAG], &tag[..], "tag, len {len}");
+                assert_eq!(&boxed[TAG..], &want[..], "box, len {len}");
+            }
+        }
+        // And each side opens the other's.
+        let mut wire = BytesMut::new();
+        s.seal_frame(false, true, b"\x04PING\x00\x00", &mut wire);
+        let h = FrameHeader::parse(&wire).unwrap();
+        let opened = c.open(&wire[h.header_len()..]).unwrap();
+        assert!(opened.command && !opened.more);
     }
 
     #[test]

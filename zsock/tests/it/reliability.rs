@@ -102,7 +102,7 @@ pub(crate) fn assert_fds_back_to(baseline: usize) {
 }
 
 /// Runs `body` in a child process of its own (see the module docs) and checks its result.
-fn isolated(test: &str, body: impl FnOnce()) {
+pub(crate) fn isolated(test: &str, body: impl FnOnce()) {
     if let Some((role, _)) = role_of(test) {
         assert_eq!(role, MAIN, "unexpected child role");
         count_panics();

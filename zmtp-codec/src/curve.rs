@@ -744,17 +744,23 @@ impl CurveSession {
     }
 }
 
-/// Two ends of a fresh CURVE session, as a completed handshake leaves them (client,
-/// server): for fuzzing and benchmarks of the MESSAGE boxes.
-pub fn session_pair() -> (CurveSession, CurveSession) {
+/// A client and a server with fresh long-term keys, the client knowing the server's.
+fn fresh_handshakes() -> (ClientHandshake, ServerHandshake) {
     let server_secret = CurveSecretKey::generate();
     let client_secret = CurveSecretKey::generate();
-    let mut server = ServerHandshake::new(&server_secret);
-    let mut client = ClientHandshake::new(
+    let server = ServerHandshake::new(&server_secret);
+    let client = ClientHandshake::new(
         server_secret.public_key(),
         client_secret.public_key(),
         client_secret,
     );
+    (client, server)
+}
+
+/// Two ends of a fresh CURVE session, as a completed handshake leaves them (client,
+/// server): for fuzzing and benchmarks of the MESSAGE boxes.
+pub fn session_pair() -> (CurveSession, CurveSession) {
+    let (mut client, mut server) = fresh_handshakes();
     // Each step opens what the other sealed under the keys just made: none can fail.
     let steps = server
         .hello(&client.hello())
@@ -889,14 +895,7 @@ mod tests {
 
     /// A client and server up to the client's INITIATE, for tampering with it.
     fn to_initiate(tamper: impl FnOnce(&mut ClientHandshake)) -> Result<Bytes, CurveError> {
-        let server_secret = CurveSecretKey::generate();
-        let client_secret = CurveSecretKey::generate();
-        let mut server = ServerHandshake::new(&server_secret);
-        let mut client = ClientHandshake::new(
-            server_secret.public_key(),
-            client_secret.public_key(),
-            client_secret,
-        );
+        let (mut client, mut server) = fresh_handshakes();
         server.hello(&client.hello())?;
         client.welcome(&server.welcome())?;
         tamper(&mut client);

@@ -7,11 +7,11 @@ use std::thread;
 use std::time::Duration;
 
 use zsock::{
-    curve_keypair, Bytes, Context, Event, Flags, Monitor, SocketOption, SocketType, ZapReply,
-    ZapRequest, ZapStatus,
+    curve_keypair, Bytes, Context, Event, Flags, SocketOption, SocketType, ZapReply, ZapRequest,
+    ZapStatus,
 };
 
-use crate::support::zsock_socket;
+use crate::support::{handshake_result, zsock_socket};
 use crate::syszmq::{self, Ctx};
 
 fn endpoints(dir: &tempfile::TempDir) -> [String; 2] {
@@ -23,20 +23,6 @@ fn endpoints(dir: &tempfile::TempDir) -> [String; 2] {
 
 fn big() -> Vec<u8> {
     (0..1usize << 20).map(|i| (i % 253) as u8).collect()
-}
-
-fn handshake_result(mon: &Monitor) -> Event {
-    loop {
-        let e = mon
-            .next(Some(Duration::from_secs(10)))
-            .expect("a handshake result in time");
-        if matches!(
-            e,
-            Event::HandshakeSucceeded { .. } | Event::HandshakeFailed { .. }
-        ) {
-            return e;
-        }
-    }
 }
 
 /// A libzmq ZAP handler in `ctx` admitting the client key `allowed` (32 bytes); answers

@@ -682,3 +682,19 @@ impl Drop for ChildPeer {
         self.kill();
     }
 }
+
+/// The first HandshakeSucceeded or HandshakeFailed event of a zsock monitor.
+#[track_caller]
+pub(crate) fn handshake_result(mon: &Monitor) -> Event {
+    loop {
+        let e = mon
+            .next(Some(PATIENCE))
+            .expect("a handshake result in time");
+        if matches!(
+            e,
+            Event::HandshakeSucceeded { .. } | Event::HandshakeFailed { .. }
+        ) {
+            return e;
+        }
+    }
+}

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use zsock::{
-    curve_keypair, Bytes, Context, ErrorKind, Event, Flags, Mechanism, Monitor, SocketOption,
-    SocketType, ZapReply, ZapRequest, ZapStatus,
+    curve_keypair, Bytes, Context, ErrorKind, Event, Flags, Mechanism, SocketOption, SocketType,
+    ZapReply, ZapRequest, ZapStatus,
 };
 
-use crate::support::{sock, Dir};
+use crate::support::{handshake_result, sock, Dir};
 
 fn key(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
@@ -49,20 +49,6 @@ fn client(ctx: &Context, t: SocketType, k: &Keys, server_public: &str) -> zsock:
     s.set(SocketOption::CurveSecretKey(k.client_secret.clone().into()))
         .unwrap();
     s
-}
-
-fn handshake_result(mon: &Monitor) -> Event {
-    loop {
-        let e = mon
-            .next(Some(Duration::from_secs(10)))
-            .expect("a handshake result in time");
-        if matches!(
-            e,
-            Event::HandshakeSucceeded { .. } | Event::HandshakeFailed { .. }
-        ) {
-            return e;
-        }
-    }
 }
 
 #[test]

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use zsock::{
-    Bytes, Context, ErrorKind, Event, Flags, Mechanism, Monitor, SocketOption, SocketType,
-    ZapReply, ZapRequest, ZapStatus,
+    Bytes, Context, ErrorKind, Event, Flags, Mechanism, SocketOption, SocketType, ZapReply,
+    ZapRequest, ZapStatus,
 };
 
-use crate::support::{sock, Dir};
+use crate::support::{handshake_result, sock, Dir};
 
 /// An authenticator admitting admin/secret as user "admin-user" (with a property), and
 /// recording every request it sees.
@@ -53,21 +53,6 @@ fn plain_server(ctx: &Context, t: SocketType) -> zsock::Socket {
     s.set(SocketOption::ZapDomain(Bytes::from_static(b"test")))
         .unwrap();
     s
-}
-
-/// The first HandshakeSucceeded or HandshakeFailed event.
-fn handshake_result(mon: &Monitor) -> Event {
-    loop {
-        let e = mon
-            .next(Some(Duration::from_secs(10)))
-            .expect("a handshake result in time");
-        if matches!(
-            e,
-            Event::HandshakeSucceeded { .. } | Event::HandshakeFailed { .. }
-        ) {
-            return e;
-        }
-    }
 }
 
 fn plain_round_trip(server_ep: &str, connect_ep: impl Fn(&str) -> String) -> ZapRequest {

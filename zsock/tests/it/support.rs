@@ -1,6 +1,6 @@
 //! Helpers: endpoints in temporary directories and sockets with test-friendly timeouts.
 
-use zsock::{Context, ErrorKind, Flags, Socket, SocketOption, SocketType};
+use zsock::{Context, ErrorKind, Event, Flags, Monitor, Socket, SocketOption, SocketType};
 
 /// A temporary directory and an endpoint path inside it.
 pub(crate) struct Dir(pub(crate) tempfile::TempDir);
@@ -47,4 +47,20 @@ pub(crate) fn assert_no_message(s: &mut Socket) {
         s.recv(Flags::DONTWAIT).unwrap_err().kind(),
         ErrorKind::Again
     );
+}
+
+/// The first HandshakeSucceeded or HandshakeFailed event (waiting up to 10 s for it).
+#[track_caller]
+pub(crate) fn handshake_result(mon: &Monitor) -> Event {
+    loop {
+        let e = mon
+            .next(Some(std::time::Duration::from_secs(10)))
+            .expect("a handshake result in time");
+        if matches!(
+            e,
+            Event::HandshakeSucceeded { .. } | Event::HandshakeFailed { .. }
+        ) {
+            return e;
+        }
+    }
 }

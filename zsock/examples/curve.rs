@@ -18,17 +18,13 @@ fn main() -> zsock::Result<()> {
     });
     let mut rep = ctx.socket(SocketType::Rep)?;
     rep.set(SocketOption::CurveServer(true))?;
-    rep.set(SocketOption::CurveSecretKey(
-        server_keys.secret.as_bytes().to_vec().into(),
-    ))?;
+    rep.set(SocketOption::CurveSecretKey((&server_keys.secret).into()))?;
     let endpoint = rep.bind("tcp://127.0.0.1:*")?;
     let mut req = ctx.socket(SocketType::Req)?;
     req.set(SocketOption::CurveServerKey(
         server_keys.public.clone().into(),
     ))?;
-    req.set(SocketOption::CurveSecretKey(
-        client_keys.secret.as_bytes().to_vec().into(),
-    ))?;
+    req.set(SocketOption::CurveSecretKey((&client_keys.secret).into()))?;
     req.connect(&endpoint)?;
     req.send("sealed", Flags::NONE)?;
     assert_eq!(rep.recv(Flags::NONE)?, "sealed");

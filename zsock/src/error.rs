@@ -167,6 +167,12 @@ impl From<TransportError> for Error {
     }
 }
 
+impl From<zmtp_codec::curve::KeyError> for Error {
+    fn from(e: zmtp_codec::curve::KeyError) -> Error {
+        Error::invalid(e.to_string())
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
         let kind = e

@@ -84,7 +84,7 @@ pub use poll::{poll, PollItem};
 pub use proxy::{proxy, proxy_steerable, Direction, Proxy, SideStatistics, Statistics};
 pub use sendable::{multipart, Payload, Sendable};
 pub use socket::{Context, Events, Flags, Socket};
-pub use zmtp_codec::curve::{curve_public, z85_decode, z85_encode, CurveKeyPair};
+pub use zmtp_codec::curve::{curve_public, z85_decode, z85_encode, CurveKeyPair, KeyError};
 pub use zmtp_codec::{Mechanism, SocketType, ZapReply, ZapRequest, ZapStatus};
 
 /// A fresh CURVE key pair as Z85 text (`zmq_curve_keypair`), from the operating system's

@@ -50,8 +50,8 @@ impl Metadata {
         &self.meta.endpoint
     }
 
-    /// The user id the context's authenticator gave the peer (libzmq's `User-Id`); `None`
-    /// when no authenticator was asked about it.
+    /// The user id the context's authenticator or ZAP handler gave the peer (libzmq's
+    /// `User-Id`); `None` when nobody was asked about it.
     pub fn user_id(&self) -> Option<&Bytes> {
         self.meta.info.user_id.as_ref()
     }

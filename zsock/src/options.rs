@@ -116,8 +116,9 @@ pub enum SocketOption {
     BindToDevice(String),
     /// ZMQ_PLAIN_SERVER: 1 makes the socket a PLAIN server (24/ZMTP-PLAIN): every
     /// connecting peer's user name and password go to the context's authenticator
-    /// ([`Context::set_authenticator`](crate::Context::set_authenticator)), and without
-    /// one every peer is refused, as in libzmq. 0 goes back to NULL.
+    /// ([`Context::set_authenticator`](crate::Context::set_authenticator)) or, without
+    /// one, to a ZAP handler socket bound at `inproc://zeromq.zap.01`; with neither, every
+    /// peer is refused, as in libzmq. 0 goes back to NULL.
     PlainServer(bool),
     /// ZMQ_PLAIN_USERNAME: makes the socket a PLAIN client sending this user name (1 to
     /// 255 bytes); empty goes back to NULL.
@@ -188,6 +189,13 @@ impl From<&[u8]> for Secret {
 impl From<String> for Secret {
     fn from(s: String) -> Secret {
         Secret(s.into())
+    }
+}
+
+/// A key pair's secret half as [`curve_keypair`](crate::curve_keypair) gives it.
+impl From<&zeroize::Zeroizing<String>> for Secret {
+    fn from(s: &zeroize::Zeroizing<String>) -> Secret {
+        Secret(Bytes::copy_from_slice(s.as_bytes()))
     }
 }
 

@@ -159,8 +159,8 @@ impl Context {
 
     /// Installs the authenticator of the context's sockets, replacing any before it: the
     /// in-process counterpart of libzmq's ZAP handler (27/ZAP). A PLAIN server asks it
-    /// about every client (user name and password), and so does a NULL socket with a ZAP
-    /// domain; it answers with a [`ZapReply`](crate::ZapReply):
+    /// about every client (user name and password), a CURVE server too (the client's
+    /// long-term public key), and so does a NULL socket with a ZAP domain; it answers with a [`ZapReply`](crate::ZapReply):
     /// [`ZapReply::allow`](crate::ZapReply::allow) with a user id (which
     /// the peer's messages then carry as `User-Id`), or
     /// [`ZapReply::refuse`](crate::ZapReply::refuse) with a
@@ -372,7 +372,9 @@ impl SecurityOptions {
                     public: self.public,
                     secret: secret.clone(),
                 }),
-                _ => Err("a CURVE client needs CURVE_SERVERKEY and CURVE_SECRETKEY"),
+                (None, Some(_)) => Err("a CURVE client needs CURVE_SERVERKEY"),
+                (Some(_), None) => Err("a CURVE client needs CURVE_SECRETKEY"),
+                (None, None) => Err("a CURVE client needs CURVE_SERVERKEY and CURVE_SECRETKEY"),
             },
         }
     }

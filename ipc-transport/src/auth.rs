@@ -50,8 +50,6 @@ pub(crate) enum Answer {
     Later(u64),
     /// Nobody to ask.
     Nobody,
-    /// The ZAP handler has too many requests waiting: refused (500).
-    Busy,
 }
 
 impl AuthSlot {
@@ -90,7 +88,10 @@ impl AuthSlot {
         match self.zap.submit(request, waiter.clone(), conn) {
             Submitted::Sent(id) => Answer::Later(id),
             Submitted::NoHandler => Answer::Nobody,
-            Submitted::Busy => Answer::Busy,
+            Submitted::Busy => Answer::Now(ZapReply::refuse(
+                ZapStatus::InternalError,
+                "too many requests wait for the ZAP handler",
+            )),
         }
     }
 

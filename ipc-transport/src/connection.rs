@@ -356,10 +356,6 @@ impl Connection {
                     match ask(&request) {
                         Answer::Now(reply) => h.authenticated(reply),
                         Answer::Nobody => h.no_authenticator(),
-                        Answer::Busy => h.authenticated(ZapReply::refuse(
-                            zmtp_codec::ZapStatus::InternalError,
-                            "too many requests wait for the ZAP handler",
-                        )),
                         // The handshake waits for [`Connection::zap_answered`].
                         Answer::Later(_) => return Ok(None),
                     }
@@ -469,16 +465,13 @@ impl Connection {
                     Err(e) => return Err(CloseReason::Decode(e)),
                 },
             };
-            let kept = if f.more || !self.partial.is_empty() {
-                self.partial.push(f.body);
-                if f.more {
-                    continue;
-                }
-                self.partial_before_rbuf = 0;
-                inbox.push_message(std::mem::take(&mut self.partial))
-            } else {
-                inbox.push_frame(f.body)
+            let ended = !self.partial.is_empty() && !f.more;
+            let Some(kept) = deliver(&mut self.partial, f.more, f.body, inbox) else {
+                continue;
             };
+            if ended {
+                self.partial_before_rbuf = 0;
+            }
             if kept {
                 self.queued_from_rbuf += 1;
             }
@@ -531,23 +524,13 @@ impl Connection {
                 }
                 continue;
             }
-            if opened.more || !self.partial.is_empty() {
-                // The outer frames carry no MORE: the frame cap is checked here.
-                if max_frames.is_some_and(|m| self.partial.len() as u64 >= m) {
-                    return Err(CloseReason::Decode(
-                        zmtp_codec::DecodeError::TooManyFrames {
-                            limit: max_frames.unwrap_or_default(),
-                        },
-                    ));
-                }
-                self.partial.push(opened.body);
-                if opened.more {
-                    continue;
-                }
-                inbox.push_message(std::mem::take(&mut self.partial));
-            } else {
-                inbox.push_frame(opened.body);
+            // The outer frames carry no MORE: the frame cap is checked here.
+            if let Some(limit) = max_frames.filter(|&m| self.partial.len() as u64 >= m) {
+                return Err(CloseReason::Decode(
+                    zmtp_codec::DecodeError::TooManyFrames { limit },
+                ));
             }
+            deliver(&mut self.partial, opened.more, opened.body, inbox);
         }
         if done.pong {
             self.queue_heartbeat();
@@ -727,16 +710,14 @@ impl Connection {
 
 impl Connection {
     /// [`Connection::write_with`] for a CURVE connection: the plaintext frames waiting in
-    /// the output are sealed, then written. `extra` (callers do not hand any to a sealed
-    /// connection) is taken into the output first, whole, and counted as written.
+    /// the output are sealed, then written. `extra` is never written from (callers hand
+    /// none to a sealed connection): none of it went out, as the caller is told.
     fn write_sealed(
         &mut self,
         extra: &[&[u8]],
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
         debug_assert!(extra.iter().all(|e| e.is_empty()), "a fast path on CURVE");
-        self.out.push_unwritten(extra, 0);
-        let taken = extra.iter().map(|e| e.len()).sum();
         let Some(sealed) = self.sealed.as_deref_mut() else {
             return Ok(0);
         };
@@ -759,7 +740,7 @@ impl Connection {
             }
         }
         if sealed.wire.is_empty() {
-            return Ok(taken);
+            return Ok(0);
         }
         let n = write(&[IoSlice::new(&sealed.wire)])?;
         sealed.wire.advance(n.min(sealed.wire.len()));
@@ -770,8 +751,23 @@ impl Connection {
                 sealed.wire.clear();
             }
         }
-        Ok(taken)
+        Ok(0)
     }
+}
+
+/// A data frame decoded: appended to the message in progress `partial`, or the message it
+/// ends (or is) handed to `inbox`. `None` while the message goes on; else whether the inbox
+/// kept it.
+#[inline]
+fn deliver(partial: &mut Message, more: bool, body: Bytes, inbox: &mut impl Inbox) -> Option<bool> {
+    if !more && partial.is_empty() {
+        return Some(inbox.push_frame(body));
+    }
+    partial.push(body);
+    if more {
+        return None;
+    }
+    Some(inbox.push_message(std::mem::take(partial)))
 }
 
 /// What a plain connection does with a command after its handshake (a CURVE one, with a

@@ -2429,7 +2429,8 @@ impl<H: Handler> Driven for Shared<H> {
                 st.inproc_look(p);
             }
         }
-        if self.zap_rung.swap(false, Ordering::SeqCst) {
+        // (A load first: the swap, a write, only when something came.)
+        if self.zap_rung.load(Ordering::Relaxed) && self.zap_rung.swap(false, Ordering::SeqCst) {
             let replies = std::mem::take(&mut *lock(&self.zap_replies));
             for (k, reply) in replies {
                 st.zap_answered(k, reply, now);

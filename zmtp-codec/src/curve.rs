@@ -794,11 +794,6 @@ pub(crate) fn metadata_bytes(md: &crate::Metadata) -> BytesMut {
     b
 }
 
-/// Checks that a short header's name byte is MESSAGE's (for callers sorting frames).
-pub fn is_message(body: &[u8]) -> bool {
-    body.len() >= 8 && body[0] == 7 && &body[1..8] == CMD_MESSAGE
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1136,6 +1136,16 @@ impl Socket {
     /// call (as in libzmq); HWMs and MAXMSGSIZE apply at once.
     pub fn set(&mut self, opt: SocketOption) -> Result<()> {
         let t = self.socket_type;
+        let mechanism = matches!(
+            opt,
+            SocketOption::PlainServer(_)
+                | SocketOption::PlainUsername(_)
+                | SocketOption::PlainPassword(_)
+                | SocketOption::CurveServer(_)
+                | SocketOption::CurvePublicKey(_)
+                | SocketOption::CurveSecretKey(_)
+                | SocketOption::CurveServerKey(_)
+        );
 
         let mut g = self.engine.as_ref().expect(ENGINE).lock();
         match opt {
@@ -1383,8 +1393,10 @@ impl Socket {
         }
         // The engine takes what is complete; each bind and connect keeps what it found
         // then (see `check_security` for what is not complete).
-        if let Ok(security) = self.local.security.security() {
-            g.config().security = security;
+        if mechanism {
+            if let Ok(security) = self.local.security.security() {
+                g.config().security = security;
+            }
         }
         Ok(())
     }

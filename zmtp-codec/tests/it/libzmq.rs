@@ -18,13 +18,13 @@ use zmtp_codec::{
 
 use crate::support::{handshake, next_item, read_raw_frame, with_timeouts};
 
-fn fixture_path(name: &str) -> PathBuf {
+pub(crate) fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
 }
 
-fn check_or_bless(name: &str, got: &[u8]) {
+pub(crate) fn check_or_bless(name: &str, got: &[u8]) {
     let path = fixture_path(name);
     if std::env::var_os("ZSOCK_BLESS").is_some() {
         std::fs::write(&path, got).unwrap();

@@ -12,7 +12,8 @@ use zmtp_codec::{
     SocketType, ZapReply, ZapRequest, ZapStatus,
 };
 
-use crate::support::{next_item, with_timeouts};
+use crate::libzmq::{check_or_bless, fixture_path};
+use crate::support::{next_item, read_raw_frame, with_timeouts};
 
 /// Runs `cfg`'s machine over `s`, answering authentication requests with `auth`.
 fn run(
@@ -79,6 +80,25 @@ fn zap_handler(ctx: &zmq::Context) -> thread::JoinHandle<Vec<Vec<Vec<u8>>>> {
     })
 }
 
+/// A libzmq PLAIN server (REP, LINGER 0, 10 s receive timeout, ZAP domain `domain` if any) bound
+/// in a new temporary directory.
+fn libzmq_plain_server(
+    ctx: &zmq::Context,
+    domain: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, zmq::Socket) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let rep = ctx.socket(zmq::REP).unwrap();
+    rep.set_linger(0).unwrap();
+    rep.set_plain_server(true).unwrap();
+    if !domain.is_empty() {
+        rep.set_zap_domain(domain).unwrap();
+    }
+    rep.set_rcvtimeo(10_000).unwrap();
+    rep.bind(&format!("ipc://{}", path.display())).unwrap();
+    (dir, path, rep)
+}
+
 fn client_cfg(user: &str, pass: &str) -> HandshakeConfig {
     let mut cfg = HandshakeConfig::new(SocketType::Req);
     cfg.security = Security::plain_client(user.to_owned(), pass.to_owned()).unwrap();
@@ -89,14 +109,7 @@ fn client_cfg(user: &str, pass: &str) -> HandshakeConfig {
 fn our_plain_client_talks_to_a_libzmq_plain_server() {
     let ctx = zmq::Context::new();
     let handler = zap_handler(&ctx);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s");
-    let rep = ctx.socket(zmq::REP).unwrap();
-    rep.set_linger(0).unwrap();
-    rep.set_plain_server(true).unwrap();
-    rep.set_zap_domain("global").unwrap();
-    rep.set_rcvtimeo(10_000).unwrap();
-    rep.bind(&format!("ipc://{}", path.display())).unwrap();
+    let (_dir, path, rep) = libzmq_plain_server(&ctx, "global");
 
     // Wrong password first: libzmq's ERROR carries 400.
     let mut s = with_timeouts(UnixStream::connect(&path).unwrap());
@@ -216,27 +229,6 @@ fn a_libzmq_plain_client_passes_our_plain_server() {
 
 // ----- golden vectors: libzmq's PLAIN commands, recorded and compared with ours -----
 
-fn fixture_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// Compares libzmq's live bytes with the committed fixture (`ZSOCK_BLESS=1` rewrites it).
-fn check_or_bless(name: &str, got: &[u8]) {
-    let path = fixture_path(name);
-    if std::env::var_os("ZSOCK_BLESS").is_some() {
-        std::fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(got, &want[..], "libzmq's bytes differ from fixture {name}");
-}
-
-fn read_frame(s: &mut UnixStream) -> Vec<u8> {
-    crate::support::read_raw_frame(s)
-}
-
 /// What our machine in `cfg`'s role sends, command by command, against a peer that sends
 /// `peer` (its greeting first).
 fn our_commands(cfg: HandshakeConfig, peer: &[u8], auth: Option<ZapReply>) -> Vec<Vec<u8>> {
@@ -280,11 +272,11 @@ fn libzmq_plain_client_commands_match_fixtures_and_ours() {
     let mut g = vec![0u8; 64];
     s.read_exact(&mut g).unwrap();
     assert_eq!(&g[12..17], b"PLAIN");
-    let hello = read_frame(&mut s);
+    let hello = read_raw_frame(&mut s);
     check_or_bless("libzmq-plain-hello.bin", &hello);
     // WELCOME as libzmq's server writes it (our server's, checked below to be the same).
     s.write_all(b"\x04\x08\x07WELCOME").unwrap();
-    let initiate = read_frame(&mut s);
+    let initiate = read_raw_frame(&mut s);
     check_or_bless("libzmq-plain-initiate-req.bin", &initiate);
 
     // Our client, given the same server, sends the same bytes.
@@ -298,12 +290,7 @@ fn libzmq_plain_client_commands_match_fixtures_and_ours() {
 fn libzmq_plain_server_commands_match_fixtures_and_ours() {
     let ctx = zmq::Context::new();
     let handler = zap_handler(&ctx);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s");
-    let rep = ctx.socket(zmq::REP).unwrap();
-    rep.set_linger(0).unwrap();
-    rep.set_plain_server(true).unwrap();
-    rep.bind(&format!("ipc://{}", path.display())).unwrap();
+    let (_dir, path, rep) = libzmq_plain_server(&ctx, "");
     let recorded = |user: &str, pass: &str| {
         let mut s = with_timeouts(UnixStream::connect(&path).unwrap());
         let mut client_greeting = zmtp_codec::Greeting::ours();
@@ -326,7 +313,7 @@ fn libzmq_plain_server_commands_match_fixtures_and_ours() {
         }
         .encode(&mut hello);
         s.write_all(&hello).unwrap();
-        let first = read_frame(&mut s);
+        let first = read_raw_frame(&mut s);
         (s, client_greeting, hello, first)
     };
     // Refused: libzmq's ERROR (its 5E 'RROR' form).
@@ -352,7 +339,7 @@ fn libzmq_plain_server_commands_match_fixtures_and_ours() {
     }
     .encode(&mut initiate);
     s.write_all(&initiate).unwrap();
-    let ready = read_frame(&mut s);
+    let ready = read_raw_frame(&mut s);
     check_or_bless("libzmq-plain-ready-rep.bin", &ready);
     let mut peer = greeting.to_bytes().to_vec();
     peer.extend_from_slice(&hello);

@@ -11,7 +11,7 @@ use zsock::{
     ZapStatus,
 };
 
-use crate::support::{handshake_result, zsock_socket};
+use crate::support::{handshake_result, zsock_plain_client, zsock_socket};
 use crate::syszmq::{self, Ctx};
 
 fn endpoints(dir: &tempfile::TempDir) -> [String; 2] {
@@ -292,11 +292,7 @@ fn plain_both_ways_with_the_curve_built_libzmq() {
         s.plain_server();
         let bound = s.bind(&ep);
         let ctx = Context::new();
-        let mut bad = zsock_socket(&ctx, SocketType::Push);
-        bad.set(SocketOption::PlainUsername("admin".into()))
-            .unwrap();
-        bad.set(SocketOption::PlainPassword("guess".into()))
-            .unwrap();
+        let bad = zsock_plain_client(&ctx, SocketType::Push, "admin", "guess");
         let mon = bad.monitor();
         bad.connect(&bound).unwrap();
         match handshake_result(&mon) {
@@ -305,11 +301,7 @@ fn plain_both_ways_with_the_curve_built_libzmq() {
             }
             e => panic!("{e}"),
         }
-        let mut good = zsock_socket(&ctx, SocketType::Push);
-        good.set(SocketOption::PlainUsername("admin".into()))
-            .unwrap();
-        good.set(SocketOption::PlainPassword("secret".into()))
-            .unwrap();
+        let mut good = zsock_plain_client(&ctx, SocketType::Push, "admin", "secret");
         good.connect(&bound).unwrap();
         good.send("plain", Flags::NONE).unwrap();
         assert_eq!(s.recv_multipart().unwrap(), [b"plain".to_vec()]);

@@ -6,11 +6,12 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use zsock::{Context, Event, Flags, SocketOption, SocketType, ZapReply, ZapRequest, ZapStatus};
 
-use crate::support::{zmq_last_endpoint, zmq_socket, zsock_socket};
+use crate::support::{
+    handshake_result, zmq_last_endpoint, zmq_socket, zsock_plain_client, zsock_socket,
+};
 
 /// The endpoints each test runs over: ipc in a temporary directory, tcp on loopback.
 fn endpoints(dir: &tempfile::TempDir) -> [String; 2] {
@@ -131,27 +132,16 @@ fn zsock_plain_clients_against_a_libzmq_plain_server() {
 
         let ctx = Context::new();
         // Wrong password: the status code comes back in zsock's event.
-        let mut bad = zsock_socket(&ctx, SocketType::Req);
-        bad.set(SocketOption::PlainUsername("admin".into()))
-            .unwrap();
-        bad.set(SocketOption::PlainPassword("guess".into()))
-            .unwrap();
+        let bad = zsock_plain_client(&ctx, SocketType::Req, "admin", "guess");
         let mon = bad.monitor();
         bad.connect(&bound).unwrap();
-        let failed = loop {
-            match mon.next(Some(Duration::from_secs(10))).expect("an event") {
-                Event::HandshakeFailed { auth, .. } => break auth,
-                Event::HandshakeSucceeded { .. } => panic!("admitted with a wrong password"),
-                _ => {}
-            }
+        let failed = match handshake_result(&mon) {
+            Event::HandshakeFailed { auth, .. } => auth,
+            e => panic!("admitted with a wrong password: {e}"),
         };
         assert_eq!(failed, Some(ZapStatus::Denied), "{ep}");
 
-        let mut good = zsock_socket(&ctx, SocketType::Req);
-        good.set(SocketOption::PlainUsername("admin".into()))
-            .unwrap();
-        good.set(SocketOption::PlainPassword("secret".into()))
-            .unwrap();
+        let mut good = zsock_plain_client(&ctx, SocketType::Req, "admin", "secret");
         good.connect(&bound).unwrap();
         good.send("hello", Flags::NONE).unwrap();
         assert_eq!(rep.recv_bytes(0).unwrap(), b"hello");

@@ -31,6 +31,17 @@ pub(crate) fn zsock_socket(ctx: &Context, t: SocketType) -> Socket {
     s
 }
 
+/// [`zsock_socket`] as a PLAIN client with these credentials.
+pub(crate) fn zsock_plain_client(ctx: &Context, t: SocketType, user: &str, pass: &str) -> Socket {
+    let mut s = zsock_socket(ctx, t);
+    s.set(SocketOption::PlainUsername(Bytes::copy_from_slice(
+        user.as_bytes(),
+    )))
+    .unwrap();
+    s.set(SocketOption::PlainPassword(pass.into())).unwrap();
+    s
+}
+
 /// A libzmq socket with LINGER 0 and 10 s send/receive timeouts.
 pub(crate) fn zmq_socket(ctx: &zmq::Context, t: SocketType) -> zmq::Socket {
     let s = ctx.socket(zmq_type(t)).unwrap();

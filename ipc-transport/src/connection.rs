@@ -43,6 +43,15 @@ pub(crate) const SMALL_SEND: usize = 256;
 /// read fills the room (a 64 KiB message then arrives in one read, not copied across two
 /// buffers, while a quiet connection never reserves more than the first chunk).
 pub const READ_CHUNK: usize = 256 * 1024;
+/// Read buffers kept after their turn, for messages to let go of and reading to go on in:
+/// enough for an application as far behind the reader as the read-ahead lets it be (its
+/// queue holds messages from that many buffers), so that a stream of large messages goes
+/// round the same buffers instead of allocating one per chunk, whose pages the allocator
+/// tends to give back to the system and fault in again on the next (two or three page
+/// faults per 64 KiB message, measured).
+const MAX_SPARES: usize = crate::core::READ_AHEAD_MAX / READ_CHUNK + 2;
+/// The spares beyond the newest are kept only while all of them come to at most this.
+const SPARE_BYTES_MAX: usize = crate::core::READ_AHEAD_MAX + 2 * READ_CHUNK;
 /// The first chunk of a connection, and of one whose idle buffer was given back.
 const FIRST_READ: usize = 16 * 1024;
 /// A read buffer larger than this is given back when it is empty and its connection read
@@ -174,10 +183,17 @@ enum Phase {
 pub(crate) struct Connection {
     phase: Phase,
     rbuf: BytesMut,
-    /// The read buffer before this one, kept while messages still hold parts of it: once
-    /// they let go, reading goes on in it (its pages are warm) instead of a new buffer.
-    /// With its size. Given back, like a large `rbuf`, when the connection goes quiet.
-    spare: Option<(BytesMut, usize)>,
+    /// The read buffers before this one (oldest first, with their sizes), kept while
+    /// messages still hold parts of them: once they let go, reading goes on in one of them
+    /// (its pages are mapped and warm) instead of a new buffer. See [`MAX_SPARES`]; all
+    /// but the newest go after a sweep interval in which none was used, all of them when
+    /// the connection reads nothing for one.
+    spares: VecDeque<(BytesMut, usize)>,
+    /// A spare was read into since the last sweep.
+    spare_used: bool,
+    /// Read buffers allocated for a next chunk (the spares' tests count them).
+    #[cfg(test)]
+    buffers_made: usize,
     /// The size of `rbuf`'s allocation when it was last reserved.
     rbuf_size: usize,
     /// Messages the inbox kept since `rbuf`'s allocation was made: the newest this many of
@@ -213,7 +229,10 @@ impl Connection {
         Connection {
             phase: Phase::Handshake(Box::new(handshake)),
             rbuf: BytesMut::new(),
-            spare: None,
+            spares: VecDeque::new(),
+            spare_used: false,
+            #[cfg(test)]
+            buffers_made: 0,
             rbuf_size: 0,
             queued_from_rbuf: 0,
             partial_before_rbuf: 0,
@@ -281,25 +300,45 @@ impl Connection {
             };
             let len = self.rbuf.len();
             let want = needed.clamp(chunk as u64, len.max(chunk) as u64) as usize; // <= max(len, chunk)
-            if !self.rbuf.try_reclaim(want) {
+                                                                                   // A buffer the messages let go of is used again when it has room for a read of
+                                                                                   // half a chunk, even if not for `want`: a stream of frames that end at varying
+                                                                                   // points of their buffers then goes on in the same two buffers, instead of
+                                                                                   // allocating one of a new size for each (which the allocator hands back to the
+                                                                                   // system and takes again, a page fault per 4 KiB of the next read).
+            let min_room = chunk / 2;
+            if !(self.rbuf.try_reclaim(want) || len < chunk && self.rbuf.try_reclaim(min_room)) {
                 if len >= chunk {
                     // A large frame still arriving: the allocator may extend the buffer in
                     // place, or, if messages hold parts of it, move it to a new one.
                     self.release_read_buffer(queue);
                     self.rbuf.reserve(want);
                 } else {
-                    // Messages still hold parts of this buffer. Go on in the spare if they
-                    // let go of it, else in a new buffer; this one becomes the spare.
+                    // Messages still hold parts of this buffer. Go on in a spare they let
+                    // go of, else in a new buffer; this one becomes the newest spare.
                     self.release_read_buffer(queue);
-                    let (mut next, mut size) = self.spare.take().unwrap_or_default();
-                    if !next.try_reclaim(len + want) {
-                        next = BytesMut::with_capacity(len + want);
-                        size = next.capacity();
-                    }
+                    let free = self.spares.iter_mut().position(|(b, _)| {
+                        b.try_reclaim(len + want) || b.try_reclaim(len + min_room)
+                    });
+                    let (mut next, size) = match free {
+                        Some(i) => {
+                            self.spare_used = true;
+                            self.spares.remove(i).expect("found above")
+                        }
+                        None => {
+                            #[cfg(test)]
+                            {
+                                self.buffers_made += 1;
+                            }
+                            let next = BytesMut::with_capacity(len + want);
+                            let size = next.capacity();
+                            (next, size)
+                        }
+                    };
                     next.extend_from_slice(&self.rbuf);
                     self.rbuf.clear();
                     let old = std::mem::replace(&mut self.rbuf, next);
-                    self.spare = Some((old, self.rbuf_size));
+                    self.spares.push_back((old, self.rbuf_size));
+                    self.keep_spares_bounded();
                     self.rbuf_size = size;
                 }
             }
@@ -571,13 +610,17 @@ impl Connection {
         partial.iter_mut().for_each(own);
     }
 
-    /// The periodic look at the read buffers: the spare goes if nothing was read since
-    /// the last look, and a buffer larger than [`IDLE_RBUF_MAX`] that is empty and read
-    /// nothing is given back. Returns whether a large buffer or a spare is still held.
+    /// The periodic look at the read buffers: the spares go if nothing was read since the
+    /// last look (all but the newest if none of them was read into), and a buffer larger
+    /// than [`IDLE_RBUF_MAX`] that is empty and read nothing is given back. Returns
+    /// whether a large buffer or a spare is still held.
     pub(crate) fn sweep(&mut self, queue: Option<&mut VecDeque<Message>>) -> bool {
         let mut big = false;
         if !self.read_since_sweep {
-            self.spare = None;
+            self.spares.clear();
+        } else if !std::mem::take(&mut self.spare_used) {
+            let older = self.spares.len().saturating_sub(1);
+            self.spares.drain(..older);
         }
         if self.rbuf.capacity() > IDLE_RBUF_MAX {
             if self.rbuf.is_empty() && !self.read_since_sweep {
@@ -590,7 +633,18 @@ impl Connection {
             }
         }
         self.read_since_sweep = false;
-        big || self.spare.is_some()
+        big || !self.spares.is_empty()
+    }
+
+    /// Drops the oldest spares beyond [`MAX_SPARES`], or while more than one is kept and
+    /// they add up to more than [`SPARE_BYTES_MAX`].
+    fn keep_spares_bounded(&mut self) {
+        let total = |s: &VecDeque<(BytesMut, usize)>| s.iter().map(|s| s.1).sum::<usize>();
+        while self.spares.len() > MAX_SPARES
+            || self.spares.len() > 1 && total(&self.spares) > SPARE_BYTES_MAX
+        {
+            self.spares.pop_front();
+        }
     }
 
     /// Whether the read buffer is large enough for the sweep to look at.
@@ -598,9 +652,9 @@ impl Connection {
         self.rbuf.capacity() > IDLE_RBUF_MAX
     }
 
-    /// The bytes of read buffers held: the current one's capacity and the spare's size.
+    /// The bytes of read buffers held: the current one's capacity and the spares' sizes.
     pub(crate) fn read_buffer_bytes(&self) -> usize {
-        self.rbuf.capacity() + self.spare.as_ref().map_or(0, |s| s.1)
+        self.rbuf.capacity() + self.spares.iter().map(|s| s.1).sum::<usize>()
     }
 
     // ----- output -----

@@ -661,3 +661,55 @@ fn read_buffers_grow_with_what_arrives_not_with_declared_lengths() {
         b.conn.read_buffer_bytes()
     );
 }
+
+#[test]
+fn large_messages_go_round_the_same_read_buffers_while_the_application_lags() {
+    let now = Instant::now();
+    let (mut a, mut b) = pair(now);
+    pump(&mut a, &mut b, &[1 << 20], &[1 << 20]);
+    let body = vec![7u8; 64 * 1024];
+    // The application holds three chunks' worth of messages before it drops the oldest:
+    // each new chunk's buffer is still held when the next is needed.
+    let lag = 3 * super::READ_CHUNK / body.len();
+    let mut wire = VecDeque::new();
+    let mut made_when_warm = 0;
+    for i in 0..400 {
+        a.send(&[&body]);
+        assert!(a.write(&mut wire, usize::MAX));
+        while !wire.is_empty() {
+            b.read(&mut wire, super::READ_CHUNK);
+        }
+        assert!(b.closed.is_none());
+        while b.inbox.msgs.len() > lag {
+            let m = b.inbox.msgs.pop_front().unwrap();
+            assert_eq!(m.frames()[0].len(), body.len());
+        }
+        if i == 100 {
+            made_when_warm = b.conn.buffers_made;
+        }
+    }
+    assert!(made_when_warm > 0, "the lag made the reader use spares");
+    assert_eq!(
+        b.conn.buffers_made, made_when_warm,
+        "no read buffer allocated once the spares went round"
+    );
+    assert!(b.conn.spares.len() <= super::MAX_SPARES);
+    let spare_bytes: usize = b.conn.spares.iter().map(|s| s.1).sum();
+    assert!(
+        spare_bytes <= super::SPARE_BYTES_MAX,
+        "{spare_bytes} bytes of spares"
+    );
+
+    // The sweeps: spares used since the last one stay; then all but the newest go; then,
+    // with nothing read, all of them.
+    b.inbox.msgs.clear();
+    let held = b.conn.spares.len();
+    assert!(held > 1);
+    b.conn.sweep(Some(&mut b.inbox.msgs));
+    assert_eq!(b.conn.spares.len(), held);
+    b.conn.read_since_sweep = true; // (as a read of a small message would set it)
+    b.conn.sweep(Some(&mut b.inbox.msgs));
+    assert_eq!(b.conn.spares.len(), 1);
+    b.conn.sweep(Some(&mut b.inbox.msgs));
+    assert!(b.conn.spares.is_empty());
+}

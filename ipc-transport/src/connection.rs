@@ -43,15 +43,23 @@ pub(crate) const SMALL_SEND: usize = 256;
 /// read fills the room (a 64 KiB message then arrives in one read, not copied across two
 /// buffers, while a quiet connection never reserves more than the first chunk).
 pub const READ_CHUNK: usize = 256 * 1024;
-/// Read buffers kept after their turn, for messages to let go of and reading to go on in:
-/// enough for an application as far behind the reader as the read-ahead lets it be (its
-/// queue holds messages from that many buffers), so that a stream of large messages goes
-/// round the same buffers instead of allocating one per chunk, whose pages the allocator
-/// tends to give back to the system and fault in again on the next (two or three page
-/// faults per 64 KiB message, measured).
+/// Read buffers kept after their turn while messages hold parts of them, for reading to go
+/// on in once they let go: enough for an application as far behind the reader as the
+/// read-ahead lets it be (its queue holds messages from that many buffers), so that a
+/// stream of large messages goes round the same buffers instead of allocating one per
+/// chunk, whose pages the allocator tends to give back to the system and fault in again on
+/// the next (two or three page faults per 64 KiB message, measured). Only buffers that
+/// queued messages held when the connection left them are kept this way (beside the one
+/// spare); of those the messages let go of, a connection keeps [`FREE_SPARES`] when it
+/// takes one, and the sweep of read buffers one.
 const MAX_SPARES: usize = crate::core::READ_AHEAD_MAX / READ_CHUNK + 2;
-/// The spares beyond the newest are kept only while all of them come to at most this.
-const SPARE_BYTES_MAX: usize = crate::core::READ_AHEAD_MAX + 2 * READ_CHUNK;
+/// Spares no message holds that a connection keeps when it takes one of them (besides the
+/// buffer it leaves, which may be one more): enough for the bursts of a reader that reads
+/// a few chunks in a row after its application dropped as many (at 64 KiB, page faults
+/// 3,900-13,000 a run against 3,000-3,900 keeping all of them, and 70,000-140,000 with
+/// one spare), while a connection streaming to a lagging application holds little more
+/// than its queue.
+const FREE_SPARES: usize = 2;
 /// The first chunk of a connection, and of one whose idle buffer was given back.
 const FIRST_READ: usize = 16 * 1024;
 /// A read buffer larger than this is given back when it is empty and its connection read
@@ -183,12 +191,14 @@ enum Phase {
 pub(crate) struct Connection {
     phase: Phase,
     rbuf: BytesMut,
-    /// The read buffers before this one (oldest first, with their sizes), kept while
-    /// messages still hold parts of them: once they let go, reading goes on in one of them
-    /// (its pages are mapped and warm) instead of a new buffer. See [`MAX_SPARES`]; all
-    /// but the newest go after a sweep interval in which none was used, all of them when
-    /// the connection reads nothing for one.
-    spares: VecDeque<(BytesMut, usize)>,
+    /// The read buffers before this one (oldest first, empty handles with their sizes and
+    /// whether queued messages held them when left): the last one left, and those queued
+    /// messages hold. Once the messages let go, reading goes on in one of them (its pages
+    /// are mapped and warm) instead of a new buffer. See
+    /// [`MAX_SPARES`]; each sweep keeps one of those no message holds, all but the newest
+    /// go after a sweep interval in which none was used, all of them when the connection
+    /// reads nothing for one.
+    spares: VecDeque<(Bytes, usize, bool)>,
     /// A spare was read into since the last sweep.
     spare_used: bool,
     /// Read buffers allocated for a next chunk (the spares' tests count them).
@@ -299,12 +309,12 @@ impl Connection {
                 Phase::Handshake(_) => 0,
             };
             let len = self.rbuf.len();
-            let want = needed.clamp(chunk as u64, len.max(chunk) as u64) as usize; // <= max(len, chunk)
-                                                                                   // A buffer the messages let go of is used again when it has room for a read of
-                                                                                   // half a chunk, even if not for `want`: a stream of frames that end at varying
-                                                                                   // points of their buffers then goes on in the same two buffers, instead of
-                                                                                   // allocating one of a new size for each (which the allocator hands back to the
-                                                                                   // system and takes again, a page fault per 4 KiB of the next read).
+            // (At most max(len, chunk).)
+            let want = needed.clamp(chunk as u64, len.max(chunk) as u64) as usize;
+            // A buffer the messages let go of is used again when it has room for a read of
+            // half a chunk, even if not for `want`: frames that end at varying points of
+            // their buffers then go on in the same buffers, instead of allocating one of a
+            // new size each time.
             let min_room = chunk / 2;
             if !(self.rbuf.try_reclaim(want) || len < chunk && self.rbuf.try_reclaim(min_room)) {
                 if len >= chunk {
@@ -313,17 +323,12 @@ impl Connection {
                     self.release_read_buffer(queue);
                     self.rbuf.reserve(want);
                 } else {
-                    // Messages still hold parts of this buffer. Go on in a spare they let
-                    // go of, else in a new buffer; this one becomes the newest spare.
-                    self.release_read_buffer(queue);
-                    let free = self.spares.iter_mut().position(|(b, _)| {
-                        b.try_reclaim(len + want) || b.try_reclaim(len + min_room)
-                    });
-                    let (mut next, size) = match free {
-                        Some(i) => {
-                            self.spare_used = true;
-                            self.spares.remove(i).expect("found above")
-                        }
+                    // Messages still hold parts of this buffer (or it is too small). Go on
+                    // in a spare they let go of, else in a new buffer; this one becomes
+                    // the newest spare.
+                    let queued = self.release_read_buffer(queue);
+                    let (mut next, size) = match self.free_spare(len + want, len + min_room) {
+                        Some(spare) => spare,
                         None => {
                             #[cfg(test)]
                             {
@@ -337,8 +342,16 @@ impl Connection {
                     next.extend_from_slice(&self.rbuf);
                     self.rbuf.clear();
                     let old = std::mem::replace(&mut self.rbuf, next);
-                    self.spares.push_back((old, self.rbuf_size));
-                    self.keep_spares_bounded();
+                    // One spare as it comes; the others only while queued messages hold
+                    // them (their bytes count as the queue's).
+                    if !queued {
+                        self.spares.retain(|s| s.2);
+                    }
+                    if self.spares.len() == MAX_SPARES {
+                        self.spares.pop_front();
+                    }
+                    self.spares
+                        .push_back((old.freeze(), self.rbuf_size, queued));
                     self.rbuf_size = size;
                 }
             }
@@ -583,8 +596,8 @@ impl Connection {
     /// that came from it keep it alive; if they fill less than one [`PIN_FACTOR`]th of it,
     /// they are copied into buffers of their own, so a peer that follows each small
     /// message with bytes that are not kept (commands, dropped data) cannot make a few
-    /// queued bytes hold whole read buffers.
-    pub(crate) fn release_read_buffer(&mut self, queue: Option<&mut VecDeque<Message>>) {
+    /// queued bytes hold whole read buffers. Returns whether they still hold it.
+    pub(crate) fn release_read_buffer(&mut self, queue: Option<&mut VecDeque<Message>>) -> bool {
         let size = self.rbuf_size;
         let queued = std::mem::take(&mut self.queued_from_rbuf);
         let frames = self.partial.len();
@@ -595,12 +608,12 @@ impl Connection {
             .map_or(0, |q| q.len() - queued.min(q.len()));
         let tail = || queue.as_deref().into_iter().flat_map(|q| q.range(start..));
         if tail().next().is_none() && partial.is_empty() {
-            return;
+            return false;
         }
         let kept = tail().map(Message::byte_len).sum::<usize>()
             + partial.iter().map(Bytes::len).sum::<usize>();
         if kept.saturating_mul(PIN_FACTOR) >= size {
-            return;
+            return true;
         }
         // An empty frame is a slice of the buffer too, and keeps it alive as well.
         let own = |f: &mut Bytes| *f = Bytes::copy_from_slice(f);
@@ -608,6 +621,7 @@ impl Connection {
             m.frames_mut().iter_mut().for_each(own);
         }
         partial.iter_mut().for_each(own);
+        false
     }
 
     /// The periodic look at the read buffers: the spares go if nothing was read since the
@@ -621,6 +635,11 @@ impl Connection {
         } else if !std::mem::take(&mut self.spare_used) {
             let older = self.spares.len().saturating_sub(1);
             self.spares.drain(..older);
+        } else {
+            // Buffers the application let go of since the last look: one is enough.
+            let mut free_kept = false;
+            self.spares
+                .retain(|(b, ..)| !b.is_unique() || !std::mem::replace(&mut free_kept, true));
         }
         if self.rbuf.capacity() > IDLE_RBUF_MAX {
             if self.rbuf.is_empty() && !self.read_since_sweep {
@@ -636,15 +655,43 @@ impl Connection {
         big || !self.spares.is_empty()
     }
 
-    /// Drops the oldest spares beyond [`MAX_SPARES`], or while more than one is kept and
-    /// they add up to more than [`SPARE_BYTES_MAX`].
-    fn keep_spares_bounded(&mut self) {
-        let total = |s: &VecDeque<(BytesMut, usize)>| s.iter().map(|s| s.1).sum::<usize>();
-        while self.spares.len() > MAX_SPARES
-            || self.spares.len() > 1 && total(&self.spares) > SPARE_BYTES_MAX
-        {
-            self.spares.pop_front();
+    /// The oldest spare no message holds any more that has room for `want` bytes (else
+    /// for `least`), emptied, with its size. Of the other free spares, the newest
+    /// [`FREE_SPARES`] with room for `least` stay for the next buffers (a reader reads
+    /// several chunks in a row after its application dropped as many); the rest are let go.
+    fn free_spare(&mut self, want: usize, least: usize) -> Option<(BytesMut, usize)> {
+        let mut found = None;
+        // (A count that a message dropped meanwhile makes low only keeps one more.)
+        let mut free = self.spares.iter().filter(|s| s.0.is_unique()).count();
+        self.spares.retain_mut(|(spare, size, _)| {
+            if !spare.is_unique() {
+                return true;
+            }
+            if *size < least {
+                free = free.saturating_sub(1);
+                return false;
+            }
+            if found.is_some() {
+                if free > FREE_SPARES {
+                    free = free.saturating_sub(1);
+                    return false;
+                }
+                return true;
+            }
+            free = free.saturating_sub(1);
+            // (Unique: the conversion does not copy.)
+            if let Ok(mut b) = std::mem::take(spare).try_into_mut() {
+                b.clear();
+                if b.try_reclaim(want) || b.try_reclaim(least) {
+                    found = Some((b, *size));
+                }
+            }
+            false
+        });
+        if found.is_some() {
+            self.spare_used = true;
         }
+        found
     }
 
     /// Whether the read buffer is large enough for the sweep to look at.

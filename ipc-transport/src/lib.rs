@@ -19,13 +19,14 @@
 //! Write F for the largest frame or command a peer may send (MAXMSGSIZE when it is set;
 //! otherwise whatever the peer sends, as in libzmq). One connection holds at most:
 //!
-//! - **Read buffers**: the buffer being read into and the spares (earlier buffers kept
-//!   for reading on in once the messages sliced from them are dropped): one of any size,
-//!   or several adding up to at most [`READ_AHEAD_MAX`] and two [`READ_CHUNK`]s; each
-//!   buffer at most `2 * (F + READ_CHUNK)` bytes. A buffer grows only while an item
-//!   larger than its room is arriving, by at most what has arrived; a connection keeps
-//!   one spare once the others went unused for a quarter second, and an idle connection
-//!   gives a large buffer and its spares back.
+//! - **Read buffers**: the buffer being read into and one spare, each at most
+//!   `2 * (F + READ_CHUNK)` bytes ([`READ_CHUNK`]); a buffer grows only while an item
+//!   larger than its room is arriving, by at most what has arrived, and an idle connection
+//!   gives a large one back. (A connection also keeps handles on earlier buffers that
+//!   queued messages held when it left them, to read on in them once the messages are
+//!   dropped: while held, those bytes are the queue's, below; once let go of, they are
+//!   kept until the next sweep of read buffers, a quarter second at most, which keeps one,
+//!   and at most 18 of them, a read-ahead's worth.)
 //! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
 //!   ahead ([`Engine::lock_holding`]) and, for XPUB, the subscription messages the application
 //!   has not received ([`Handler::held`]); reading stops at the mark, or earlier, under

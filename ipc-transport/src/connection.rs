@@ -194,10 +194,9 @@ pub(crate) struct Connection {
     /// The read buffers before this one (oldest first, empty handles with their sizes and
     /// whether queued messages held them when left): the last one left, and those queued
     /// messages hold. Once the messages let go, reading goes on in one of them (its pages
-    /// are mapped and warm) instead of a new buffer. See
-    /// [`MAX_SPARES`]; each sweep keeps one of those no message holds, all but the newest
-    /// go after a sweep interval in which none was used, all of them when the connection
-    /// reads nothing for one.
+    /// are mapped and warm) instead of a new buffer. See [`MAX_SPARES`]; each sweep keeps
+    /// one of those no message holds, all but the newest go after a sweep interval in
+    /// which none was used, all of them when the connection reads nothing for one.
     spares: VecDeque<(Bytes, usize, bool)>,
     /// A spare was read into since the last sweep.
     spare_used: bool,

@@ -341,16 +341,19 @@ impl Connection {
                     next.extend_from_slice(&self.rbuf);
                     self.rbuf.clear();
                     let old = std::mem::replace(&mut self.rbuf, next);
-                    // One spare as it comes; the others only while queued messages hold
-                    // them (their bytes count as the queue's).
+                    // One spare as it comes; the others only if messages held them when
+                    // they were left (their bytes counted as the messages' then).
                     if !queued {
                         self.spares.retain(|s| s.2);
                     }
                     if self.spares.len() == MAX_SPARES {
                         self.spares.pop_front();
                     }
-                    self.spares
-                        .push_back((old.freeze(), self.rbuf_size, queued));
+                    // (A buffer never allocated is no spare: its handle would look held.)
+                    if self.rbuf_size > 0 {
+                        self.spares
+                            .push_back((old.freeze(), self.rbuf_size, queued));
+                    }
                     self.rbuf_size = size;
                 }
             }
@@ -660,7 +663,8 @@ impl Connection {
     /// several chunks in a row after its application dropped as many); the rest are let go.
     fn free_spare(&mut self, want: usize, least: usize) -> Option<(BytesMut, usize)> {
         let mut found = None;
-        // (A count that a message dropped meanwhile makes low only keeps one more.)
+        // (A count that messages dropped meanwhile make low keeps that many more, until
+        // the next switch or sweep.)
         let mut free = self.spares.iter().filter(|s| s.0.is_unique()).count();
         self.spares.retain_mut(|(spare, size, _)| {
             if !spare.is_unique() {
@@ -693,9 +697,10 @@ impl Connection {
         found
     }
 
-    /// Whether the read buffer is large enough for the sweep to look at.
-    pub(crate) fn has_big_read_buffer(&self) -> bool {
-        self.rbuf.capacity() > IDLE_RBUF_MAX
+    /// Whether the sweep has something to look at: a read buffer larger than
+    /// [`IDLE_RBUF_MAX`], or spares (which only a sweep gives back once reading stops).
+    pub(crate) fn wants_sweep(&self) -> bool {
+        self.rbuf.capacity() > IDLE_RBUF_MAX || !self.spares.is_empty()
     }
 
     /// The bytes of read buffers held: the current one's capacity and the spares' sizes.

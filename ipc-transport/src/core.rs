@@ -602,8 +602,8 @@ pub struct Core {
     pub(crate) sends: u64,
     /// A message was queued since the caller last waited (see `Guard::wait_input`).
     pub(crate) sent_since_wait: bool,
-    /// Some connection's read buffer is larger than `IDLE_RBUF_MAX`: the I/O thread keeps
-    /// a sweep timer armed.
+    /// Some connection's read buffer is larger than `IDLE_RBUF_MAX`, or it keeps spare
+    /// buffers: the I/O thread keeps a sweep timer armed.
     pub(crate) big_rbufs: bool,
     /// Messages the caller took ahead and still holds (see [`Core::set_lent`]).
     lent: usize,
@@ -2000,7 +2000,7 @@ impl Core {
             match conn.read(queue) {
                 IoOutcome::Moved((n, room)) => {
                     buffered = true;
-                    if conn.zmtp.has_big_read_buffer() {
+                    if conn.zmtp.wants_sweep() {
                         self.big_rbufs = true;
                     }
                     // For the calling thread, a read that did not fill the buffer emptied

@@ -22,11 +22,13 @@
 //! - **Read buffers**: the buffer being read into and one spare, each at most
 //!   `2 * (F + READ_CHUNK)` bytes ([`READ_CHUNK`]); a buffer grows only while an item
 //!   larger than its room is arriving, by at most what has arrived, and an idle connection
-//!   gives a large one back. (A connection also keeps handles on earlier buffers that
-//!   queued messages held when it left them, to read on in them once the messages are
-//!   dropped: while held, those bytes are the queue's, below; once let go of, they are
-//!   kept until the next sweep of read buffers, a quarter second at most, which keeps one,
-//!   and at most 18 of them, a read-ahead's worth.)
+//!   gives a large one back. (A connection also keeps handles, up to 18, on earlier
+//!   buffers that its queued messages or the message in progress held when it left them,
+//!   to read on in them once those are dropped: while held, those bytes are the
+//!   messages'. A buffer let go of stays only as one of two spares kept for the next
+//!   buffers, or until the next sweep of read buffers, a quarter second later at most,
+//!   which keeps one: what the spares hold never exceeds what messages held a moment
+//!   before.)
 //! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
 //!   ahead ([`Engine::lock_holding`]) and, for XPUB, the subscription messages the application
 //!   has not received ([`Handler::held`]); reading stops at the mark, or earlier, under

@@ -667,14 +667,17 @@ fn large_messages_go_round_the_same_read_buffers_while_the_application_lags() {
     let now = Instant::now();
     let (mut a, mut b) = pair(now);
     pump(&mut a, &mut b, &[1 << 20], &[1 << 20]);
-    let body = vec![7u8; 64 * 1024];
+    const SIZE: usize = 64 * 1024;
     // The application holds three chunks' worth of messages before it drops the oldest:
     // each new chunk's buffer is still held when the next is needed.
-    let lag = 3 * super::READ_CHUNK / body.len();
+    let lag = 3 * super::READ_CHUNK / SIZE;
     let mut wire = VecDeque::new();
     let mut made_when_warm = 0;
-    for i in 0..400 {
-        a.send(&[&body]);
+    let mut next_expected = 0u8;
+    for i in 0..400usize {
+        // Each message's own bytes: a buffer read into while a message still held it
+        // would show in a later check.
+        a.send(&[&vec![i as u8; SIZE]]);
         assert!(a.write(&mut wire, usize::MAX));
         while !wire.is_empty() {
             b.read(&mut wire, super::READ_CHUNK);
@@ -682,21 +685,34 @@ fn large_messages_go_round_the_same_read_buffers_while_the_application_lags() {
         assert!(b.closed.is_none());
         while b.inbox.msgs.len() > lag {
             let m = b.inbox.msgs.pop_front().unwrap();
-            assert_eq!(m.frames()[0].len(), body.len());
+            let f = &m.frames()[0];
+            assert_eq!(f.len(), SIZE);
+            assert!(
+                f.iter().all(|&x| x == next_expected),
+                "message {next_expected}"
+            );
+            next_expected = next_expected.wrapping_add(1);
         }
         if i == 100 {
             made_when_warm = b.conn.buffers_made;
+            let kept = b.conn.spares.iter().filter(|s| s.2).count();
+            assert!(kept > 1, "buffers the queue holds are kept as spares");
+            assert!(b.conn.wants_sweep());
         }
     }
-    assert!(made_when_warm > 0, "the lag made the reader use spares");
     assert_eq!(
         b.conn.buffers_made, made_when_warm,
         "no read buffer allocated once the spares went round"
     );
     assert!(b.conn.spares.len() <= super::MAX_SPARES);
+    for m in &b.inbox.msgs {
+        assert!(m.frames()[0].iter().all(|&x| x == next_expected));
+        next_expected = next_expected.wrapping_add(1);
+    }
 
-    // A sweep keeps the buffers messages hold and one of the others; once the application
-    // dropped its messages, the next keeps one, and one after a quiet interval none.
+    // A sweep keeps the buffers messages hold and one of the others. Once the
+    // application dropped its messages, a sweep after an interval in which no spare was
+    // read into keeps the newest, and one after a quiet interval none.
     let free = |c: &super::Connection| c.spares.iter().filter(|s| s.0.is_unique()).count();
     let held = b.conn.spares.len() - free(&b.conn);
     assert!(held > 1);
@@ -709,4 +725,5 @@ fn large_messages_go_round_the_same_read_buffers_while_the_application_lags() {
     assert_eq!(b.conn.spares.len(), 1);
     b.conn.sweep(Some(&mut b.inbox.msgs));
     assert!(b.conn.spares.is_empty());
+    assert!(!b.conn.wants_sweep());
 }

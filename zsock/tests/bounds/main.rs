@@ -69,6 +69,9 @@ fn read_buffers_bound(item: usize) -> usize {
     2 * 2 * (item + READ_CHUNK)
 }
 
+/// What a quiet connection's read buffers may hold: a buffer up to `IDLE_RBUF_MAX` (64 KiB).
+const IDLE_BOUND: usize = 64 * 1024;
+
 /// What the test's own sockets, threads and bookkeeping may allocate besides what the
 /// attack makes the socket hold (measured at well under this).
 const SLACK: usize = 256 * 1024;
@@ -218,6 +221,61 @@ fn queued_messages_between_large_commands_keep_at_most_pin_factor_alive() {
 /// Issue 17's case 4: SUBSCRIBE/CANCEL pairs to an XPUB whose application does not
 /// receive. The subscription messages count towards RCVHWM: the XPUB stops reading at it,
 /// and hands every one over, in order, once the application receives.
+/// A stream of large messages the application falls behind on and then drops: the
+/// connection keeps the buffers they held as spares to read on in, but never more than the
+/// messages held a moment before, and gives them back within a few sweeps once the peer
+/// is quiet.
+#[test]
+fn spare_read_buffers_go_back_once_the_messages_are_dropped() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pull");
+    let ctx = Context::new();
+    const SIZE: usize = 64 * 1024;
+    const COUNT: usize = 48; // 3 MiB: under the read-ahead, all read before any receive
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&format!("ipc://{}", path.display())).unwrap();
+    let raw = raw_peer(path.to_str().unwrap(), "PUSH");
+    let mut first = raw.try_clone().unwrap();
+    first.write_all(&data_frame(b"first")).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first");
+    let base = live();
+    let frames = (0..COUNT)
+        .map(|i| data_frame(&vec![i as u8; SIZE]))
+        .collect();
+    let (sent, stalled, _raw) = write_until_stalled(raw, frames);
+    assert!(!stalled && sent == COUNT, "{sent} of {COUNT} sent");
+    let held: Vec<_> = (0..COUNT)
+        .map(|i| {
+            let m = pull.recv(Flags::NONE).unwrap();
+            assert!(
+                m.len() == SIZE && m.iter().all(|&x| x == i as u8),
+                "message {i}"
+            );
+            m
+        })
+        .collect();
+    let while_held = live().saturating_sub(base);
+    drop(held);
+    let after = live().saturating_sub(base);
+    eprintln!("held: {while_held} bytes with the messages, {after} after dropping them");
+    assert!(
+        after <= while_held,
+        "{after} bytes held after the messages went, {while_held} with them"
+    );
+    // The sweeps (every quarter second) give the spares and the large buffer back.
+    let idle = IDLE_BOUND + SLACK;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while live().saturating_sub(base) > idle {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} bytes still held by a quiet connection (bound {idle})",
+            live().saturating_sub(base)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn xpub_notifications_stop_reading_at_rcvhwm() {
     let _serial = serial();

@@ -25,10 +25,9 @@
 //!   gives a large one back. (A connection also keeps handles, up to 18, on earlier
 //!   buffers that its queued messages or the message in progress held when it left them,
 //!   to read on in them once those are dropped: while held, those bytes are the
-//!   messages'. A buffer let go of stays only as one of two spares kept for the next
-//!   buffers, or until the next sweep of read buffers, a quarter second later at most,
-//!   which keeps one: what the spares hold never exceeds what messages held a moment
-//!   before.)
+//!   messages'. A buffer let go of stays, for the next buffers, until the next sweep of
+//!   read buffers, a quarter second later at most, which keeps one: what the spares hold
+//!   never exceeds what messages held a moment before.)
 //! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
 //!   ahead ([`Engine::lock_holding`]) and, for XPUB, the subscription messages the application
 //!   has not received ([`Handler::held`]); reading stops at the mark, or earlier, under

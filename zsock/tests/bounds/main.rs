@@ -120,6 +120,25 @@ fn write_until_stalled(mut s: UnixStream, frames: Vec<Vec<u8>>) -> (usize, bool,
     .unwrap()
 }
 
+/// A PULL bound in `dir` (with `hwm` as its RCVHWM, if given) and a raw PUSH peer
+/// connected to it, the handshake done (a first message is through).
+fn pull_and_raw_push(
+    ctx: &Context,
+    dir: &std::path::Path,
+    hwm: Option<i32>,
+) -> (Socket, UnixStream) {
+    let path = dir.join("pull");
+    let mut pull = sock(ctx, SocketType::Pull);
+    if let Some(hwm) = hwm {
+        pull.set(SocketOption::RcvHwm(hwm)).unwrap();
+    }
+    pull.bind(&format!("ipc://{}", path.display())).unwrap();
+    let mut raw = raw_peer(path.to_str().unwrap(), "PUSH");
+    raw.write_all(&data_frame(b"first")).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first");
+    (pull, raw)
+}
+
 fn sock(ctx: &Context, t: SocketType) -> Socket {
     let mut s = ctx.socket(t).unwrap();
     s.set(SocketOption::Linger(0)).unwrap();
@@ -176,18 +195,10 @@ fn subscriptions_between_large_commands_keep_no_read_buffers_alive() {
 fn queued_messages_between_large_commands_keep_at_most_pin_factor_alive() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pull");
     let ctx = Context::new();
     const HWM: usize = 200;
     const SIZE: usize = 400;
-    let mut pull = sock(&ctx, SocketType::Pull);
-    pull.set(SocketOption::RcvHwm(HWM as i32)).unwrap();
-    pull.bind(&format!("ipc://{}", path.display())).unwrap();
-    let raw = raw_peer(path.to_str().unwrap(), "PUSH");
-    let mut first = raw.try_clone().unwrap();
-    // The handshake is complete once a first message is through.
-    first.write_all(&data_frame(b"first")).unwrap();
-    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first");
+    let (mut pull, raw) = pull_and_raw_push(&ctx, dir.path(), Some(HWM as i32));
     let base = live();
     let junk = command(b"JUNK", &vec![0x55; BIG]);
     let mut frames = Vec::new();
@@ -229,16 +240,10 @@ fn queued_messages_between_large_commands_keep_at_most_pin_factor_alive() {
 fn spare_read_buffers_go_back_once_the_messages_are_dropped() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pull");
     let ctx = Context::new();
     const SIZE: usize = 64 * 1024;
     const COUNT: usize = 48; // 3 MiB: under the read-ahead, all read before any receive
-    let mut pull = sock(&ctx, SocketType::Pull);
-    pull.bind(&format!("ipc://{}", path.display())).unwrap();
-    let raw = raw_peer(path.to_str().unwrap(), "PUSH");
-    let mut first = raw.try_clone().unwrap();
-    first.write_all(&data_frame(b"first")).unwrap();
-    assert_eq!(pull.recv(Flags::NONE).unwrap(), "first");
+    let (mut pull, raw) = pull_and_raw_push(&ctx, dir.path(), None);
     let base = live();
     let frames = (0..COUNT)
         .map(|i| data_frame(&vec![i as u8; SIZE]))

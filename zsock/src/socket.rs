@@ -350,6 +350,13 @@ enum MechanismChoice {
 }
 
 impl SecurityOptions {
+    /// PLAIN_SERVER or CURVE_SERVER: the one as-server flag, and `mechanism` if on (NULL
+    /// if off), as libzmq sets them.
+    fn serve(&mut self, on: bool, mechanism: MechanismChoice) {
+        self.as_server = on;
+        self.mechanism = if on { mechanism } else { MechanismChoice::Null };
+    }
+
     /// The mechanism these options make, or what is missing for it (a bind or connect
     /// fails with that rather than go ahead with anything else).
     fn security(&self) -> std::result::Result<Security, &'static str> {
@@ -1325,13 +1332,7 @@ impl Socket {
                 g.config().tcp.bind_to_device = (!name.is_empty()).then_some(name);
             }
             SocketOption::PlainServer(on) => {
-                let sec = &mut self.local.security;
-                sec.as_server = on;
-                sec.mechanism = if on {
-                    MechanismChoice::Plain
-                } else {
-                    MechanismChoice::Null
-                };
+                self.local.security.serve(on, MechanismChoice::Plain);
             }
             SocketOption::PlainUsername(name) => {
                 check_plain_field("PLAIN_USERNAME", &name)?;
@@ -1362,13 +1363,7 @@ impl Socket {
             }
             SocketOption::ZapEnforceDomain(on) => g.config().zap_enforce_domain = on,
             SocketOption::CurveServer(on) => {
-                let sec = &mut self.local.security;
-                sec.as_server = on;
-                sec.mechanism = if on {
-                    MechanismChoice::Curve
-                } else {
-                    MechanismChoice::Null
-                };
+                self.local.security.serve(on, MechanismChoice::Curve);
             }
             SocketOption::CurvePublicKey(k) => {
                 let key = curve_key("CURVE_PUBLICKEY", &k)?;

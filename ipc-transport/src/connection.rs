@@ -1012,8 +1012,12 @@ impl OutBuf {
             }
         }
         if self.cur.is_empty() {
-            // Reuse the allocation when no frozen chunk shares it.
+            // Back to the start of its allocation when no frozen chunk shares it, without a
+            // copy (nothing is left in it). Left where the write ended, the batch would
+            // run into the end of the allocation halfway through the next one, and the
+            // bytes of that half batch would be moved back to the start to make room.
             self.cur.clear();
+            let _ = self.cur.try_reclaim(self.cur.capacity() + 1);
         }
     }
 }

@@ -12,7 +12,7 @@ use zmtp_codec::{
     HeartbeatError, Limits, Metadata, PeerInfo, Ping, SocketType, Subscription,
 };
 
-use super::{CloseReason, Connection, Copied, Inbox, Violation};
+use super::{CloseReason, Connection, Copied, Inbox, OutBuf, Violation};
 use crate::Message;
 
 /// Collects what a connection decodes, up to `cap` messages (0: no limit).
@@ -406,6 +406,37 @@ fn copied_sends_encode_like_messages() {
             vec![b"envelope".to_vec(), b"y".to_vec()],
         ]
     );
+}
+
+/// A batch written whole leaves the next one all of its allocation, from the start: the
+/// bytes of a batch are copied into it once, never moved again to make room.
+#[test]
+fn a_written_batch_gives_the_next_its_whole_allocation() {
+    let mut out = OutBuf::default();
+    let body = [7u8; 64];
+    for round in 0..4 {
+        let start = out.cur.as_ptr();
+        let room = out.cur.capacity();
+        let mut n = 0;
+        while out.len < 64 * 1024 {
+            out.push_copy(&body);
+            n += 1;
+        }
+        if round > 0 {
+            // The same allocation, filled from its start, and no bigger.
+            assert_eq!(out.cur.as_ptr(), start, "round {round}");
+            assert!(out.cur.capacity() <= room, "round {round}");
+        }
+        assert_eq!(out.len, n * 66);
+        // Written in two parts, as a kernel short of room would take it.
+        out.advance(1000);
+        out.advance(out.len);
+        assert!(out.is_empty());
+        assert!(
+            out.cur.capacity() >= 64 * 1024,
+            "round {round}: the room came back"
+        );
+    }
 }
 
 impl Copied<'_> {

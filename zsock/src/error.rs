@@ -1,5 +1,6 @@
 //! The one error type users see.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use ipc_transport::TransportError;
@@ -88,7 +89,9 @@ impl ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
-    message: String,
+    /// (Borrowed for the fixed messages, so that an EAGAIN, which an event loop sees at
+    /// every wait, allocates nothing.)
+    message: Cow<'static, str>,
     /// The frame a receive took and could not hand out ([`Socket::recv_string`]).
     ///
     /// [`Socket::recv_string`]: crate::Socket::recv_string
@@ -101,7 +104,7 @@ impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             kind,
-            message: message.into(),
+            message: Cow::Owned(message.into()),
             frame: None,
         }
     }
@@ -129,19 +132,28 @@ impl Error {
         self.kind.errno()
     }
 
-    pub(crate) fn again(what: &str) -> Error {
-        Error::new(ErrorKind::Again, what)
+    /// An error with a fixed message.
+    fn fixed(kind: ErrorKind, message: &'static str) -> Error {
+        Error {
+            kind,
+            message: Cow::Borrowed(message),
+            frame: None,
+        }
+    }
+
+    pub(crate) fn again(what: &'static str) -> Error {
+        Error::fixed(ErrorKind::Again, what)
     }
 
     pub(crate) fn terminated() -> Error {
-        Error::new(
+        Error::fixed(
             ErrorKind::Terminated,
             "the socket's context was shut down (Context::shutdown): close the socket",
         )
     }
 
-    pub(crate) fn fsm(what: &str) -> Error {
-        Error::new(ErrorKind::Fsm, what)
+    pub(crate) fn fsm(what: &'static str) -> Error {
+        Error::fixed(ErrorKind::Fsm, what)
     }
 
     pub(crate) fn invalid(what: impl Into<String>) -> Error {

@@ -738,12 +738,18 @@ impl Socket {
     /// POLLOUT then waits until that connection has written its output. The body then goes
     /// from `data` straight to the kernel, as a blocking send's does, rather than through a
     /// copy that the I/O thread writes. A loop that waits anyway loses nothing by it.
+    #[inline]
     pub fn send_copy_deferring(&mut self, data: &[u8]) -> Result<()> {
         self.deferred = false;
-        if data.len() > ipc_transport::COPY_MAX
-            && self.sending.is_none()
-            && sends_to_one_peer(self.socket_type)
-        {
+        if data.len() > ipc_transport::COPY_MAX {
+            return self.send_large_deferring(data);
+        }
+        self.send_copy(data, Flags::DONTWAIT)
+    }
+
+    /// [`Socket::send_copy_deferring`] of a body over [`ipc_transport::COPY_MAX`].
+    fn send_large_deferring(&mut self, data: &[u8]) -> Result<()> {
+        if self.sending.is_none() && sends_to_one_peer(self.socket_type) {
             let mut g = self.lock();
             let (routing, core) = g.parts();
             if routing.send_copy_now(core, data, SendWait::Never) {

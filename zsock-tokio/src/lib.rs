@@ -257,56 +257,11 @@ impl AsyncSocket {
     /// makes the descriptor readable, a new edge for tokio. Once tokio reports it, its
     /// readiness is cleared and `finish_wait` takes in what came (reads the lent
     /// connections, empties the notify descriptor), and `op` is tried again.
-    #[inline]
     fn poll_op<T>(
         &mut self,
         cx: &mut Context<'_>,
         kind: Op,
         mut op: impl FnMut(&mut Socket) -> Result<T>,
-    ) -> Poll<Result<T>> {
-        match self.try_now(kind, &mut op) {
-            Some(done) => Poll::Ready(done),
-            None => self.poll_op_waiting(cx, kind, op, self.ready_to_try(kind)),
-        }
-    }
-
-    /// Nothing to send first, no wait begun, not a receive right after a send: the
-    /// operation can be tried at once.
-    #[inline]
-    fn ready_to_try(&self, kind: Op) -> bool {
-        self.pending.is_none() && self.waiting.is_none() && !(kind == Op::Recv && self.sent)
-    }
-
-    /// The common case, small enough to inline: `op` tried at once when the socket is
-    /// [ready to try](AsyncSocket::ready_to_try). `None`: not tried, or it said EAGAIN.
-    #[inline]
-    fn try_now<T>(
-        &mut self,
-        kind: Op,
-        op: &mut impl FnMut(&mut Socket) -> Result<T>,
-    ) -> Option<Result<T>> {
-        if !self.ready_to_try(kind) {
-            return None;
-        }
-        match op(&mut self.io.get_mut().socket) {
-            Err(e) if e.kind() == ErrorKind::Again => None,
-            done => {
-                if kind == Op::Send && done.is_ok() {
-                    self.sent = true;
-                }
-                Some(done)
-            }
-        }
-    }
-
-    /// [`AsyncSocket::poll_op`] beyond its first try; `tried`: `op` was just tried and
-    /// said EAGAIN.
-    fn poll_op_waiting<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        kind: Op,
-        mut op: impl FnMut(&mut Socket) -> Result<T>,
-        mut tried: bool,
     ) -> Poll<Result<T>> {
         if kind == Op::Send && self.pending.is_some() {
             // The Sink's message goes first: sends leave in the order they were made.
@@ -333,15 +288,13 @@ impl AsyncSocket {
                 self.waiting = None;
             }
             let socket = &mut self.io.get_mut().socket;
-            if !std::mem::take(&mut tried) {
-                match op(socket) {
-                    Err(e) if e.kind() == ErrorKind::Again => {}
-                    done => {
-                        if kind == Op::Send && done.is_ok() {
-                            self.sent = true;
-                        }
-                        return Poll::Ready(done);
+            match op(socket) {
+                Err(e) if e.kind() == ErrorKind::Again => {}
+                done => {
+                    if kind == Op::Send && done.is_ok() {
+                        self.sent = true;
                     }
+                    return Poll::Ready(done);
                 }
             }
             if !socket.prepare_wait(kind.events()) {

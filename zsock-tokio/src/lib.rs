@@ -224,6 +224,11 @@ impl AsyncSocket {
     /// frames of the same message follow (they are there already: a message arrives
     /// whole). Cancel safe.
     pub async fn recv(&mut self) -> Result<Bytes> {
+        // A message taken ahead by an earlier receive: no wait, no lock.
+        if let Some(f) = self.io.get_mut().socket.recv_taken_ahead() {
+            self.sent = false;
+            return Ok(f);
+        }
         poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv(Flags::DONTWAIT))).await
     }
 
@@ -245,6 +250,10 @@ impl AsyncSocket {
 
     /// Polls for a whole message: what [`AsyncSocket::recv_msg`] and the [`Stream`] use.
     pub fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        if let Some(m) = self.io.get_mut().socket.recv_msg_taken_ahead() {
+            self.sent = false;
+            return Poll::Ready(Ok(m));
+        }
         self.poll_op(cx, Op::Recv, |s| s.recv_msg(Flags::DONTWAIT))
     }
 

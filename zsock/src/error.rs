@@ -86,27 +86,60 @@ impl ErrorKind {
 }
 
 /// A failed socket call: a [`kind`](Error::kind) to match on and a message in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+///
+/// Two words wide, so that the `Result` of a send comes back in registers; the common
+/// errors with fixed words (EAGAIN, which an event loop sees at every wait; EFSM; ETERM)
+/// allocate nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    Fixed(&'static Fixed),
+    Boxed(Box<Inner>),
+}
+
+/// An error with fixed words (see [`fixed_error!`]).
+#[derive(PartialEq, Eq)]
+pub(crate) struct Fixed {
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: &'static str,
+}
+
+/// An [`Error`] of a kind and fixed words, made without allocating: a constant.
+macro_rules! fixed_error {
+    ($kind:ident, $message:expr) => {
+        $crate::error::Error::fixed(&$crate::error::Fixed {
+            kind: $crate::error::ErrorKind::$kind,
+            message: $message,
+        })
+    };
+}
+pub(crate) use fixed_error;
+
+#[derive(Clone, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
-    /// (Borrowed for the fixed messages, so that an EAGAIN, which an event loop sees at
-    /// every wait, allocates nothing.)
     message: Cow<'static, str>,
     /// The frame a receive took and could not hand out ([`Socket::recv_string`]).
     ///
     /// [`Socket::recv_string`]: crate::Socket::recv_string
-    /// (Boxed: every `Result` of a send or receive carries an `Error`'s size.)
-    frame: Option<Box<bytes::Bytes>>,
+    frame: Option<bytes::Bytes>,
 }
 
 impl Error {
     /// An error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
+        Error(Repr::Boxed(Box::new(Inner {
             kind,
             message: Cow::Owned(message.into()),
             frame: None,
-        }
+        })))
+    }
+
+    /// See [`fixed_error!`].
+    pub(crate) fn fixed(fixed: &'static Fixed) -> Error {
+        Error(Repr::Fixed(fixed))
     }
 
     /// The frame a receive took but could not give as asked (a frame that is not UTF-8,
@@ -114,46 +147,57 @@ impl Error {
     ///
     /// [`Socket::recv_string`]: crate::Socket::recv_string
     pub fn into_frame(self) -> Option<bytes::Bytes> {
-        self.frame.map(|f| *f)
+        match self.0 {
+            Repr::Fixed(_) => None,
+            Repr::Boxed(inner) => inner.frame,
+        }
     }
 
-    pub(crate) fn with_frame(mut self, frame: bytes::Bytes) -> Error {
-        self.frame = Some(Box::new(frame));
-        self
+    pub(crate) fn with_frame(self, frame: bytes::Bytes) -> Error {
+        let mut inner = match self.0 {
+            Repr::Fixed(f) => Box::new(Inner {
+                kind: f.kind,
+                message: Cow::Borrowed(f.message),
+                frame: None,
+            }),
+            Repr::Boxed(inner) => inner,
+        };
+        inner.frame = Some(frame);
+        Error(Repr::Boxed(inner))
     }
 
     /// What kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        match &self.0 {
+            Repr::Fixed(f) => f.kind,
+            Repr::Boxed(inner) => inner.kind,
+        }
     }
 
     /// The errno a libzmq user would see.
     pub fn errno(&self) -> i32 {
-        self.kind.errno()
+        self.kind().errno()
     }
 
-    /// An error with a fixed message.
-    fn fixed(kind: ErrorKind, message: &'static str) -> Error {
-        Error {
-            kind,
-            message: Cow::Borrowed(message),
-            frame: None,
+    fn message(&self) -> &str {
+        match &self.0 {
+            Repr::Fixed(f) => f.message,
+            Repr::Boxed(inner) => &inner.message,
         }
     }
 
-    pub(crate) fn again(what: &'static str) -> Error {
-        Error::fixed(ErrorKind::Again, what)
+    fn frame(&self) -> Option<&bytes::Bytes> {
+        match &self.0 {
+            Repr::Fixed(_) => None,
+            Repr::Boxed(inner) => inner.frame.as_ref(),
+        }
     }
 
     pub(crate) fn terminated() -> Error {
-        Error::fixed(
-            ErrorKind::Terminated,
-            "the socket's context was shut down (Context::shutdown): close the socket",
+        fixed_error!(
+            Terminated,
+            "the socket's context was shut down (Context::shutdown): close the socket"
         )
-    }
-
-    pub(crate) fn fsm(what: &'static str) -> Error {
-        Error::fixed(ErrorKind::Fsm, what)
     }
 
     pub(crate) fn invalid(what: impl Into<String>) -> Error {
@@ -165,9 +209,19 @@ impl Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind())
+            .field("message", &self.message())
+            .field("frame", &self.frame())
+            .finish()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.message())
     }
 }
 

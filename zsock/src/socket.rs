@@ -14,7 +14,7 @@ use ipc_transport::{
 use zmtp_codec::curve::CurveSecretKey;
 use zmtp_codec::{Mechanism, Security, SocketType};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{fixed_error, Error, ErrorKind, Result};
 use crate::metadata::Metadata;
 use crate::monitor::Monitor;
 use crate::options::{
@@ -629,7 +629,10 @@ impl Socket {
                     if flags.contains(Flags::DONTWAIT)
                         || (!g.wait(deadline) && deadline_passed(deadline))
                     {
-                        return Err(Error::again("the peer's queue is full (ROUTER_MANDATORY)"));
+                        return Err(fixed_error!(
+                            Again,
+                            "the peer's queue is full (ROUTER_MANDATORY)"
+                        ));
                     }
                 }
                 Err(_) => {
@@ -759,8 +762,9 @@ impl Socket {
                 core.wake_when_written();
                 drop(g);
                 self.deferred = true;
-                return Err(Error::again(
-                    "the peer's connection is still writing earlier output",
+                return Err(fixed_error!(
+                    Again,
+                    "the peer's connection is still writing earlier output"
                 ));
             }
         }
@@ -807,16 +811,19 @@ impl Socket {
                 Ok(()) => return Ok(()),
                 Err(SendError::Again) => {
                     if dontwait || !g.wait(deadline) && deadline_passed(deadline) {
-                        return Err(Error::again(
-                            "send would block: no peer can take the message now",
+                        return Err(fixed_error!(
+                            Again,
+                            "send would block: no peer can take the message now"
                         ));
                     }
                 }
                 Err(SendError::Fsm) => {
-                    return Err(Error::fsm(match socket_type {
-                        SocketType::Req => "REQ must receive the reply before sending again",
-                        _ => "REP must receive a request before sending a reply",
-                    }))
+                    return Err(match socket_type {
+                        SocketType::Req => {
+                            fixed_error!(Fsm, "REQ must receive the reply before sending again")
+                        }
+                        _ => fixed_error!(Fsm, "REP must receive a request before sending a reply"),
+                    })
                 }
                 Err(SendError::HostUnreachable) => {
                     return Err(Error::new(
@@ -853,8 +860,9 @@ impl Socket {
                 return Ok(());
             }
             if flags.contains(Flags::DONTWAIT) || (!g.wait(deadline) && deadline_passed(deadline)) {
-                return Err(Error::again(
-                    "send would block: no peer can take the message now",
+                return Err(fixed_error!(
+                    Again,
+                    "send would block: no peer can take the message now"
                 ));
             }
         }
@@ -878,16 +886,41 @@ impl Socket {
         }
     }
 
+    /// For event loops (`zsock-tokio`'s receive): the frame of a one-frame message that an
+    /// earlier receive took from the engine ahead of the application, if one is next, as
+    /// [`Socket::recv`] would return it but without taking the lock or making a `Result`.
+    /// `None`: a receive must go to the engine (or a message is partly received).
+    #[inline]
+    pub fn recv_taken_ahead(&mut self) -> Option<Bytes> {
+        if !self.receiving.is_empty() {
+            return None;
+        }
+        let m = self.prefetched.msgs.front_mut().filter(|m| m.len() == 1)?;
+        let f = m.frames_mut().pop().unwrap_or_default();
+        self.prefetched.pop();
+        self.rcvmore = false;
+        self.handed_out_ahead();
+        Some(f)
+    }
+
+    /// For event loops: [`Socket::recv_taken_ahead`] for a whole message (of any number of
+    /// frames), as [`Socket::recv_msg`] would return it.
+    #[inline]
+    pub fn recv_msg_taken_ahead(&mut self) -> Option<Message> {
+        if !self.receiving.is_empty() {
+            return None;
+        }
+        let m = self.prefetched.pop()?;
+        self.rcvmore = false;
+        self.handed_out_ahead();
+        Some(m)
+    }
+
     /// Receives one frame; [`Socket::rcvmore`] tells whether more frames of the same
     /// message follow.
     pub fn recv(&mut self, flags: Flags) -> Result<Bytes> {
         if self.receiving.is_empty() {
-            // A single-frame message taken ahead: its frame straight out of the queue.
-            if let Some(m) = self.prefetched.msgs.front_mut().filter(|m| m.len() == 1) {
-                let f = m.frames_mut().pop().unwrap_or_default();
-                self.prefetched.pop();
-                self.rcvmore = false;
-                self.handed_out_ahead();
+            if let Some(f) = self.recv_taken_ahead() {
                 return Ok(f);
             }
             let mut msg = self.recv_msg(flags)?;
@@ -939,9 +972,7 @@ impl Socket {
             self.partial.store(false, Ordering::Relaxed);
             return Ok(self.receiving.drain(..).collect());
         }
-        if let Some(m) = self.prefetched.pop() {
-            self.rcvmore = false;
-            self.handed_out_ahead();
+        if let Some(m) = self.recv_msg_taken_ahead() {
             return Ok(m);
         }
         let deadline = deadline_of(self.local.rcvtimeo);
@@ -990,17 +1021,19 @@ impl Socket {
                         if g.inproc_watch() {
                             continue;
                         }
-                        return Err(Error::again("no message available"));
+                        return Err(fixed_error!(Again, "no message available"));
                     }
                     if !g.wait_input(deadline) && deadline_passed(deadline) {
-                        return Err(Error::again("no message available"));
+                        return Err(fixed_error!(Again, "no message available"));
                     }
                 }
                 Err(RecvError::Fsm) => {
-                    return Err(Error::fsm(match self.socket_type {
-                        SocketType::Req => "REQ must send a request before receiving",
-                        _ => "REP must send the reply before receiving again",
-                    }))
+                    return Err(match self.socket_type {
+                        SocketType::Req => {
+                            fixed_error!(Fsm, "REQ must send a request before receiving")
+                        }
+                        _ => fixed_error!(Fsm, "REP must send the reply before receiving again"),
+                    })
                 }
                 Err(RecvError::NotSupported) => {
                     return Err(Error::not_supported(&format!(

@@ -90,10 +90,10 @@ impl ErrorKind {
 /// Two words wide, so that the `Result` of a send comes back in registers; the common
 /// errors with fixed words (EAGAIN, which an event loop sees at every wait; EFSM; ETERM)
 /// allocate nothing.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Error(Repr);
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 enum Repr {
     Fixed(&'static Fixed),
     Boxed(Box<Inner>),
@@ -209,6 +209,17 @@ impl Error {
     }
 }
 
+/// Equal when kind, words and frame are, however each was made.
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        self.kind() == other.kind()
+            && self.message() == other.message()
+            && self.frame() == other.frame()
+    }
+}
+
+impl Eq for Error {}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
@@ -250,3 +261,25 @@ impl From<std::io::Error> for Error {
 
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_compare_by_kind_words_and_frame_however_made() {
+        let fixed = fixed_error!(Again, "no message available");
+        let made = Error::new(ErrorKind::Again, "no message available");
+        assert_eq!(fixed, made);
+        assert_eq!(format!("{fixed:?}"), format!("{made:?}"));
+        assert_eq!(fixed.to_string(), "no message available");
+        assert_ne!(fixed, Error::new(ErrorKind::Fsm, "no message available"));
+        assert_ne!(fixed, Error::new(ErrorKind::Again, "other words"));
+        let framed = fixed.clone().with_frame(bytes::Bytes::from_static(b"f"));
+        assert_ne!(framed, fixed);
+        assert_eq!(framed.kind(), ErrorKind::Again);
+        assert_eq!(framed.to_string(), "no message available");
+        assert_eq!(framed.into_frame().as_deref(), Some(&b"f"[..]));
+        assert_eq!(fixed.into_frame(), None);
+    }
+}

@@ -1128,7 +1128,9 @@ impl Socket {
     /// when input or room comes on a connection lent to the waiting task, which then wakes
     /// straight from the kernel instead of through the I/O thread. The protocol:
     ///
-    /// 1. try the operation with [`Flags::DONTWAIT`];
+    /// 1. try the operation with [`Flags::DONTWAIT`] (for a receive,
+    ///    [`Socket::recv_taken_ahead`] or [`Socket::recv_msg_taken_ahead`] first hand out a
+    ///    message already taken from the engine, without the lock);
     /// 2. on EAGAIN, call [`Socket::prepare_wait`] with what the operation waits for; if
     ///    it returns `true`, go to 1;
     /// 3. wait until this descriptor is readable (once registered, it stays the same);

@@ -439,6 +439,36 @@ fn a_written_batch_gives_the_next_its_whole_allocation() {
     }
 }
 
+/// A batch split off for a large body and only partly written keeps its bytes while new
+/// ones go into the batch after it: the emptied batch is not moved back over them.
+#[test]
+fn a_batch_partly_written_keeps_its_bytes_while_the_next_fills() {
+    let mut out = OutBuf::default();
+    let big = vec![9u8; super::COPY_MAX + 1];
+    out.push_copy(b"first");
+    out.push_copy(&big); // the batch so far becomes a chunk, then the body's own
+    assert!(out.cur.is_empty());
+    // Part of the first chunk written: `cur` is empty and shares the chunk's buffer.
+    out.advance(3);
+    out.push_copy(b"second");
+    let mut wire = Vec::new();
+    for c in &out.chunks {
+        wire.extend_from_slice(c);
+    }
+    wire.extend_from_slice(&out.cur);
+    let mut expected = b"\x00\x05first"[3..].to_vec();
+    expected.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 0, 0x08, 0x01]);
+    expected.extend_from_slice(&big);
+    expected.extend_from_slice(b"\x00\x06second");
+    assert_eq!(wire, expected);
+    assert_eq!(out.len, expected.len());
+    // All of it written, the buffers shared no more: the batch starts afresh.
+    out.advance(out.len);
+    assert!(out.is_empty());
+    out.push_copy(b"third");
+    assert_eq!(&out.cur[..], b"\x00\x05third");
+}
+
 impl Copied<'_> {
     fn encode_small_into(mut self, buf: &mut [u8; super::SMALL_SEND]) -> usize {
         super::Outgoing::encode_small(&mut self, buf).expect("fits")

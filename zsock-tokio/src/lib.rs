@@ -195,6 +195,9 @@ impl AsyncSocket {
     pub async fn send<'a>(&mut self, frame: impl Sendable<'a>) -> Result<()> {
         match frame.into_payload() {
             Payload::Borrowed(b) => {
+                if let Some(done) = self.send_now(|s| s.send_copy_deferring(b)) {
+                    return done;
+                }
                 poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_copy_deferring(b))).await
             }
             Payload::Owned(b) => self.send_msg(b).await,
@@ -216,8 +219,29 @@ impl AsyncSocket {
     /// socket cannot take it. Cancel safe: sent whole, or not at all.
     pub async fn send_msg(&mut self, msg: impl Into<Message>) -> Result<()> {
         let mut msg = msg.into();
+        if let Some(done) = self.send_now(|s| s.send_msg_ref(&mut msg, Flags::DONTWAIT)) {
+            return done;
+        }
         poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT)))
             .await
+    }
+
+    /// A send's common case, before any poll: nothing of the `Sink` waits to go first and
+    /// no wait began, and the socket takes the message now. `None`: it said EAGAIN (and
+    /// kept the message), or the send must go through [`AsyncSocket::poll_op`].
+    #[inline(always)]
+    fn send_now(&mut self, send: impl FnOnce(&mut Socket) -> Result<()>) -> Option<Result<()>> {
+        if self.pending.is_some() || self.waiting.is_some() {
+            return None;
+        }
+        match send(&mut self.io.get_mut().socket) {
+            Ok(()) => {
+                self.sent = true;
+                Some(Ok(()))
+            }
+            Err(e) if e.kind() == ErrorKind::Again => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// Receives one frame, waiting until one comes; [`Socket::rcvmore`] says whether more

@@ -1016,7 +1016,6 @@ impl OutBuf {
             // copy (nothing is left in it). Left where the write ended, the batch would
             // run into the end of the allocation halfway through the next one, and the
             // bytes of that half batch would be moved back to the start to make room.
-            self.cur.clear();
             let _ = self.cur.try_reclaim(self.cur.capacity() + 1);
         }
     }

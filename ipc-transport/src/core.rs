@@ -604,7 +604,7 @@ pub struct Core {
     pub(crate) sent_since_wait: bool,
     /// Some connection's read buffer is larger than `IDLE_RBUF_MAX`, or it keeps spare
     /// buffers: the I/O thread keeps a sweep timer armed.
-    pub(crate) big_rbufs: bool,
+    pub(crate) sweep_wanted: bool,
     /// Messages the caller took ahead and still holds (see [`Core::set_lent`]).
     lent: usize,
     /// Removed pipes' peers, newest last (see [`Core::peer_meta`]).
@@ -654,7 +654,7 @@ impl Core {
             marked: false,
             sends: 0,
             sent_since_wait: false,
-            big_rbufs: false,
+            sweep_wanted: false,
             lent: 0,
             retired: VecDeque::new(),
             unread_notifications: 0,
@@ -1724,7 +1724,7 @@ impl Core {
     /// nothing since the last sweep (messages handed out keep their part of a buffer alive
     /// on their own). A connection in a stream keeps its buffer; an idle one holds none.
     pub(crate) fn sweep_read_buffers(&mut self) {
-        let mut big = false;
+        let mut wanted = false;
         for k in self.conns.keys() {
             let Some(c) = self.conns.get_mut(k) else {
                 continue;
@@ -1733,9 +1733,9 @@ impl Core {
                 .pipe
                 .and_then(|p| self.pipes.get_mut(p))
                 .map(|p| &mut p.inbound);
-            big |= c.zmtp.sweep(queue);
+            wanted |= c.zmtp.sweep(queue);
         }
-        self.big_rbufs = big;
+        self.sweep_wanted = wanted;
     }
 
     /// The connection is closing: its read buffer goes (see
@@ -2001,7 +2001,7 @@ impl Core {
                 IoOutcome::Moved((n, room)) => {
                     buffered = true;
                     if conn.zmtp.wants_sweep() {
-                        self.big_rbufs = true;
+                        self.sweep_wanted = true;
                     }
                     // For the calling thread, a read that did not fill the buffer emptied
                     // the socket: decode and stop, saving the read that would only say

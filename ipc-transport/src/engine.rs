@@ -1449,8 +1449,8 @@ impl<H: Handler> Guard<'_, H> {
         // (Loaded first: a swap on every hand-over would cost each send an atomic write.)
         let wanted = shared.turn_wanted.load(Ordering::SeqCst)
             && shared.turn_wanted.swap(false, Ordering::SeqCst);
-        // The caller grew a read buffer.
-        let sweep = st.core.big_rbufs && !st.sweep_armed;
+        // A connection the caller read wants a sweep (a large read buffer, spares).
+        let sweep = st.core.sweep_wanted && !st.sweep_armed;
         // (A turn that found the lock taken consumed its wake-up: ask again regardless.)
         if wanted || ((output || earlier_timer || sweep) && !st.wake_pending) {
             st.wake_pending = true;
@@ -2437,7 +2437,7 @@ impl<H: Handler> Driven for Shared<H> {
             }
         }
         st.fire_timers(now);
-        if st.core.big_rbufs && !st.sweep_armed {
+        if st.core.sweep_wanted && !st.sweep_armed {
             st.sweep_armed = true;
             st.timers.set(TimerKey::Sweep, Some(now + SWEEP_EVERY));
         }

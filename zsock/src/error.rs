@@ -100,7 +100,6 @@ enum Repr {
 }
 
 /// An error with fixed words (see [`fixed_error!`]).
-#[derive(PartialEq, Eq)]
 pub(crate) struct Fixed {
     pub(crate) kind: ErrorKind,
     pub(crate) message: &'static str,
@@ -117,7 +116,7 @@ macro_rules! fixed_error {
 }
 pub(crate) use fixed_error;
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,

@@ -919,10 +919,10 @@ impl Socket {
     /// Receives one frame; [`Socket::rcvmore`] tells whether more frames of the same
     /// message follow.
     pub fn recv(&mut self, flags: Flags) -> Result<Bytes> {
+        if let Some(f) = self.recv_taken_ahead() {
+            return Ok(f);
+        }
         if self.receiving.is_empty() {
-            if let Some(f) = self.recv_taken_ahead() {
-                return Ok(f);
-            }
             let mut msg = self.recv_msg(flags)?;
             if msg.len() == 1 {
                 // A single frame, the common case: no detour through `receiving`.

@@ -227,19 +227,27 @@ impl AsyncSocket {
     }
 
     /// A send's common case, before any poll: nothing of the `Sink` waits to go first and
-    /// no wait began, and the socket takes the message now. `None`: it said EAGAIN (and
-    /// kept the message), or the send must go through [`AsyncSocket::poll_op`].
+    /// no wait began, and the socket takes the message now. `None`: the send goes on in
+    /// [`AsyncSocket::poll_op`]; after an EAGAIN (the message kept) the wait is prepared
+    /// here, as `poll_op` prepares it after its own try, so that it does not try again
+    /// before waiting.
     #[inline(always)]
     fn send_now(&mut self, send: impl FnOnce(&mut Socket) -> Result<()>) -> Option<Result<()>> {
         if self.pending.is_some() || self.waiting.is_some() {
             return None;
         }
-        match send(&mut self.io.get_mut().socket) {
+        let socket = &mut self.io.get_mut().socket;
+        match send(socket) {
             Ok(()) => {
                 self.sent = true;
                 Some(Ok(()))
             }
-            Err(e) if e.kind() == ErrorKind::Again => None,
+            Err(e) if e.kind() == ErrorKind::Again => {
+                if !socket.prepare_wait(Op::Send.events()) {
+                    self.waiting = Some(Op::Send);
+                }
+                None
+            }
             Err(e) => Some(Err(e)),
         }
     }

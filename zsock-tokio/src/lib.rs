@@ -8,7 +8,10 @@
 //! ([`zsock::Socket::wait_fd`]), which the socket's connections join for the wait, so a
 //! prompt reply wakes the task straight from the kernel, as it wakes a blocking caller (one
 //! that comes milliseconds later, through the socket's I/O thread); the descriptor stays
-//! registered for exactly as long as the `AsyncSocket` lives.
+//! registered for exactly as long as the `AsyncSocket` lives. On a machine with more than
+//! one CPU a receive that finds nothing first tries again for a few microseconds, yielding
+//! to the runtime between tries (its other tasks run meanwhile), as the blocking API
+//! polls before it sleeps: an answer that comes that soon costs no wake-up.
 //!
 //! One task owns an `AsyncSocket` (its methods take `&mut self`): to send and receive on
 //! one socket at the same time, wait on both in one task with `tokio::select!` (the
@@ -67,7 +70,9 @@
 use std::future::poll_fn;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -120,6 +125,26 @@ pub struct AsyncSocket {
     waiting: Option<Op>,
     /// A send completed since the last receive.
     sent: bool,
+    /// A receive that found nothing polls again until then before it waits (see
+    /// [`RECV_SPIN`]); `None` when it is not spinning.
+    spin_until: Option<Instant>,
+    /// Whether receives spin at all: the process may run on more than one CPU.
+    spins: bool,
+}
+
+/// How long a receive that found nothing keeps trying before its task sleeps, on a machine
+/// with more than one CPU: an answer often comes within microseconds, and a task that
+/// slept for it pays the wake-up of an idle CPU (several microseconds, tens on some
+/// virtual machines) and makes the sender pay for waking it. Between tries the task yields
+/// to the runtime, which runs its other tasks, so the spin holds no thread; the blocking
+/// API spins as long before it sleeps.
+const RECV_SPIN: Duration = Duration::from_micros(30);
+
+/// Whether the process may run on more than one CPU, asked once (the answer costs a
+/// dozen system calls).
+fn multi_cpu() -> bool {
+    static MULTI_CPU: OnceLock<bool> = OnceLock::new();
+    *MULTI_CPU.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// How many times in one poll an operation is tried again because the socket said it is
@@ -159,6 +184,8 @@ impl AsyncSocket {
             pending: None,
             waiting: None,
             sent: false,
+            spin_until: None,
+            spins: multi_cpu(),
         })
     }
 
@@ -312,7 +339,11 @@ impl AsyncSocket {
             // A wait for something else was given up: try this operation first.
             self.waiting = None;
         }
-        if kind == Op::Recv && std::mem::take(&mut self.sent) && self.waiting.is_none() {
+        if kind == Op::Recv
+            && std::mem::take(&mut self.sent)
+            && self.waiting.is_none()
+            && !self.spins
+        {
             // A receive right after a send waits for an answer, as a blocking receive
             // does: it lends its connections and waits (unless the socket holds input
             // already) rather than read first, which would mostly find nothing yet.
@@ -335,7 +366,30 @@ impl AsyncSocket {
                     if kind == Op::Send && done.is_ok() {
                         self.sent = true;
                     }
+                    self.spin_until = None;
                     return Poll::Ready(done);
+                }
+            }
+            if kind == Op::Recv && self.spins {
+                let now = Instant::now();
+                match self.spin_until {
+                    None => {
+                        // The spin begins as a wait does: queued output written, the
+                        // connections lent (the tries read them), unless something the
+                        // receive may need happened meanwhile.
+                        if socket.prepare_wait(kind.events()) {
+                            continue;
+                        }
+                        self.spin_until = Some(now + RECV_SPIN);
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Some(until) if now < until => {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    // Spun long enough (or a dropped receive's spin): wait.
+                    Some(_) => self.spin_until = None,
                 }
             }
             if !socket.prepare_wait(kind.events()) {

@@ -130,7 +130,16 @@ pub struct AsyncSocket {
     spin_until: Option<Instant>,
     /// Whether receives spin at all: the process may run on more than one CPU.
     spins: bool,
+    /// Spins in a row that ended without a message (see [`SPIN_MISSES`]).
+    spin_misses: u8,
+    /// When the receive that sleeps now began to sleep.
+    slept_at: Option<Instant>,
 }
+
+/// After this many spins in a row that found nothing, receives sleep at once, until one
+/// is answered within [`RECV_SPIN`] of when it began to sleep: a socket that gets a message
+/// every millisecond does not pay a spin per message.
+const SPIN_MISSES: u8 = 2;
 
 /// How long a receive that found nothing keeps trying before its task sleeps, on a machine
 /// with more than one CPU: an answer often comes within microseconds, and a task that
@@ -186,6 +195,8 @@ impl AsyncSocket {
             sent: false,
             spin_until: None,
             spins: multi_cpu(),
+            spin_misses: 0,
+            slept_at: None,
         })
     }
 
@@ -366,11 +377,21 @@ impl AsyncSocket {
                     if kind == Op::Send && done.is_ok() {
                         self.sent = true;
                     }
-                    self.spin_until = None;
+                    if kind == Op::Recv && self.spins {
+                        // Answered while spinning, or soon enough after sleeping that a
+                        // spin would have caught it: spin again next time.
+                        let soon = self
+                            .slept_at
+                            .take()
+                            .is_some_and(|t| t.elapsed() < RECV_SPIN);
+                        if self.spin_until.take().is_some() || soon {
+                            self.spin_misses = 0;
+                        }
+                    }
                     return Poll::Ready(done);
                 }
             }
-            if kind == Op::Recv && self.spins {
+            if kind == Op::Recv && self.spins && self.spin_misses < SPIN_MISSES {
                 let now = Instant::now();
                 match self.spin_until {
                     None => {
@@ -389,11 +410,17 @@ impl AsyncSocket {
                         return Poll::Pending;
                     }
                     // Spun long enough (or a dropped receive's spin): wait.
-                    Some(_) => self.spin_until = None,
+                    Some(_) => {
+                        self.spin_until = None;
+                        self.spin_misses = self.spin_misses.saturating_add(1);
+                    }
                 }
             }
             if !socket.prepare_wait(kind.events()) {
                 self.waiting = Some(kind);
+                if kind == Op::Recv && self.spins && self.slept_at.is_none() {
+                    self.slept_at = Some(Instant::now());
+                }
             } else {
                 // The socket says it is ready, yet the operation failed: try again, but
                 // never hold the runtime's thread for long (a yield lets other tasks run).

@@ -381,6 +381,41 @@ async fn an_idle_receive_sleeps() {
     assert_eq!(within("the message", recv).await.unwrap(), "wake");
 }
 
+/// A receive whose messages come a few milliseconds apart stops spinning for them: after
+/// two spins that found nothing it sleeps at once, polled once to start and once when
+/// the message comes (on one CPU it never spins).
+#[tokio::test(flavor = "current_thread")]
+async fn receives_at_a_slow_rate_stop_spinning() {
+    let ctx = Context::new();
+    let mut pull = asock(&ctx, SocketType::Pull);
+    let ep = pull.get_ref().bind("ipc://*").unwrap();
+    let mut push = ctx.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..8u8 {
+            std::thread::sleep(Duration::from_millis(5));
+            push.send([i].as_slice(), Flags::NONE).unwrap();
+        }
+        push
+    });
+    let mut polls_of = Vec::new();
+    for i in 0..8u8 {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let recv = Counted {
+            inner: Box::pin(pull.recv()),
+            polls: polls.clone(),
+        };
+        assert_eq!(within("a message", recv).await.unwrap(), [i].as_slice());
+        polls_of.push(polls.load(Ordering::Relaxed));
+    }
+    drop(sender.join().unwrap());
+    // (The first receives may spin; from the fourth on, none does.)
+    assert!(
+        polls_of[3..].iter().all(|&n| n <= 3),
+        "polls per receive: {polls_of:?}"
+    );
+}
+
 /// The monitor as an async stream: listening, accepted, handshake, then the end when the
 /// socket closes.
 #[tokio::test(flavor = "current_thread")]

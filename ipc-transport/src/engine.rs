@@ -518,6 +518,15 @@ impl<H: Handler> Engine<H> {
         self.shared.arm_notify_fd()
     }
 
+    /// How long a caller that waits for input polls before it sleeps: [`REPLY_SPIN`] on a
+    /// machine with more than one CPU (an answer often comes within microseconds, and a
+    /// sleeper costs the wake-up of an idle CPU), `None` on one CPU (polling there only
+    /// keeps the answer's sender from running). An event loop's receive spins as long,
+    /// yielding to its loop between tries.
+    pub fn reply_spin(&self) -> Option<Duration> {
+        self.shared.multi_cpu.then_some(REPLY_SPIN)
+    }
+
     /// The descriptor an event loop's task waits on for this socket (an epoll set, made on
     /// the first call): it becomes readable when the notify descriptor does (it is in the
     /// set, armed) and when input or room comes on a connection that

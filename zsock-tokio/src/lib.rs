@@ -70,7 +70,6 @@
 use std::future::poll_fn;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -125,11 +124,14 @@ pub struct AsyncSocket {
     waiting: Option<Op>,
     /// A send completed since the last receive.
     sent: bool,
-    /// A receive that found nothing polls again until then before it waits (see
-    /// [`RECV_SPIN`]); `None` when it is not spinning.
+    /// A receive that found nothing polls again until then before it waits; `None` when
+    /// it is not spinning.
     spin_until: Option<Instant>,
-    /// Whether receives spin at all: the process may run on more than one CPU.
-    spins: bool,
+    /// How long receives spin ([`Socket::reply_spin`]): an answer often comes within
+    /// microseconds, and a task that slept for it pays the wake-up of an idle CPU and makes
+    /// the sender pay for waking it. Between tries the task yields to the runtime, which
+    /// runs its other tasks, so the spin holds no thread. `None` (one CPU): never.
+    spin: Option<Duration>,
     /// Spins in a row that ended without a message (see [`SPIN_MISSES`]).
     spin_misses: u8,
     /// When the receive that sleeps now began to sleep.
@@ -137,24 +139,9 @@ pub struct AsyncSocket {
 }
 
 /// After this many spins in a row that found nothing, receives sleep at once, until one
-/// is answered within [`RECV_SPIN`] of when it began to sleep: a socket that gets a message
-/// every millisecond does not pay a spin per message.
+/// is answered within a spin's time of when it began to sleep: a socket that gets a
+/// message every millisecond does not pay a spin per message.
 const SPIN_MISSES: u8 = 2;
-
-/// How long a receive that found nothing keeps trying before its task sleeps, on a machine
-/// with more than one CPU: an answer often comes within microseconds, and a task that
-/// slept for it pays the wake-up of an idle CPU (several microseconds, tens on some
-/// virtual machines) and makes the sender pay for waking it. Between tries the task yields
-/// to the runtime, which runs its other tasks, so the spin holds no thread; the blocking
-/// API spins as long before it sleeps.
-const RECV_SPIN: Duration = Duration::from_micros(30);
-
-/// Whether the process may run on more than one CPU, asked once (the answer costs a
-/// dozen system calls).
-fn multi_cpu() -> bool {
-    static MULTI_CPU: OnceLock<bool> = OnceLock::new();
-    *MULTI_CPU.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
-}
 
 /// How many times in one poll an operation is tried again because the socket said it is
 /// ready, before the task yields to the runtime.
@@ -187,6 +174,7 @@ impl AsyncSocket {
     /// does.
     pub fn new(socket: Socket) -> Result<AsyncSocket> {
         let fd = socket.wait_fd()?.try_clone_to_owned()?;
+        let spin = socket.reply_spin();
         let io = register(Watched { socket, fd })?;
         Ok(AsyncSocket {
             io,
@@ -194,7 +182,7 @@ impl AsyncSocket {
             waiting: None,
             sent: false,
             spin_until: None,
-            spins: multi_cpu(),
+            spin,
             spin_misses: 0,
             slept_at: None,
         })
@@ -353,13 +341,13 @@ impl AsyncSocket {
         if kind == Op::Recv
             && std::mem::take(&mut self.sent)
             && self.waiting.is_none()
-            && !self.spins
+            && self.spin_now().is_none()
         {
             // A receive right after a send waits for an answer, as a blocking receive
             // does: it lends its connections and waits (unless the socket holds input
             // already) rather than read first, which would mostly find nothing yet.
             if !self.io.get_ref().socket.prepare_wait(kind.events()) {
-                self.waiting = Some(kind);
+                self.sleep(kind);
             }
         }
         let mut retries = 0;
@@ -370,6 +358,7 @@ impl AsyncSocket {
                 guard.get_inner().socket.finish_wait();
                 self.waiting = None;
             }
+            let spin_now = self.spin_now().filter(|_| kind == Op::Recv);
             let socket = &mut self.io.get_mut().socket;
             match op(socket) {
                 Err(e) if e.kind() == ErrorKind::Again => {}
@@ -377,13 +366,10 @@ impl AsyncSocket {
                     if kind == Op::Send && done.is_ok() {
                         self.sent = true;
                     }
-                    if kind == Op::Recv && self.spins {
+                    if let Some(spin) = self.spin.filter(|_| kind == Op::Recv) {
                         // Answered while spinning, or soon enough after sleeping that a
                         // spin would have caught it: spin again next time.
-                        let soon = self
-                            .slept_at
-                            .take()
-                            .is_some_and(|t| t.elapsed() < RECV_SPIN);
+                        let soon = self.slept_at.take().is_some_and(|t| t.elapsed() < spin);
                         if self.spin_until.take().is_some() || soon {
                             self.spin_misses = 0;
                         }
@@ -391,7 +377,7 @@ impl AsyncSocket {
                     return Poll::Ready(done);
                 }
             }
-            if kind == Op::Recv && self.spins && self.spin_misses < SPIN_MISSES {
+            if let Some(spin) = spin_now {
                 let now = Instant::now();
                 match self.spin_until {
                     None => {
@@ -401,7 +387,7 @@ impl AsyncSocket {
                         if socket.prepare_wait(kind.events()) {
                             continue;
                         }
-                        self.spin_until = Some(now + RECV_SPIN);
+                        self.spin_until = Some(now + spin);
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
@@ -417,10 +403,7 @@ impl AsyncSocket {
                 }
             }
             if !socket.prepare_wait(kind.events()) {
-                self.waiting = Some(kind);
-                if kind == Op::Recv && self.spins && self.slept_at.is_none() {
-                    self.slept_at = Some(Instant::now());
-                }
+                self.sleep(kind);
             } else {
                 // The socket says it is ready, yet the operation failed: try again, but
                 // never hold the runtime's thread for long (a yield lets other tasks run).
@@ -431,6 +414,21 @@ impl AsyncSocket {
                 }
             }
         }
+    }
+
+    /// The operation's wait was prepared: it waits for the wait descriptor from now on (a
+    /// receive notes when, for [`SPIN_MISSES`]).
+    fn sleep(&mut self, kind: Op) {
+        self.waiting = Some(kind);
+        if kind == Op::Recv && self.spin.is_some() && self.slept_at.is_none() {
+            self.slept_at = Some(Instant::now());
+        }
+    }
+
+    /// How long a receive that finds nothing spins now: `None` on one CPU, or after
+    /// [`SPIN_MISSES`] spins in a row found nothing.
+    fn spin_now(&self) -> Option<Duration> {
+        self.spin.filter(|_| self.spin_misses < SPIN_MISSES)
     }
 
     /// Sends the [`Sink`]'s pending message, if any.

@@ -27,6 +27,15 @@ fn asock(ctx: &Context, t: SocketType) -> AsyncSocket {
     AsyncSocket::new(ctx.socket(t).unwrap()).unwrap()
 }
 
+/// An async PULL bound to an ipc endpoint and a blocking PUSH connected to it.
+fn pull_and_push(ctx: &Context) -> (AsyncSocket, zsock::Socket) {
+    let pull = asock(ctx, SocketType::Pull);
+    let ep = pull.get_ref().bind("ipc://*").unwrap();
+    let push = ctx.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    (pull, push)
+}
+
 /// A bound REP and a connected REQ over `transport` ("ipc", "tcp" or "inproc").
 fn req_rep(ctx: &Context, transport: &str) -> (AsyncSocket, AsyncSocket) {
     let rep = asock(ctx, SocketType::Rep);
@@ -164,10 +173,7 @@ async fn sink_to_stream_on_the_multi_thread_runtime() {
 #[tokio::test(flavor = "current_thread")]
 async fn messages_that_came_while_nobody_polled_are_not_stranded() {
     let ctx = Context::new();
-    let mut pull = asock(&ctx, SocketType::Pull);
-    let ep = pull.get_ref().bind("ipc://*").unwrap();
-    let mut push = ctx.socket(SocketType::Push).unwrap();
-    push.connect(&ep).unwrap();
+    let (mut pull, mut push) = pull_and_push(&ctx);
     const N: usize = 500;
     for i in 0..N {
         push.send(i.to_string(), Flags::NONE).unwrap();
@@ -387,10 +393,7 @@ async fn an_idle_receive_sleeps() {
 #[tokio::test(flavor = "current_thread")]
 async fn receives_at_a_slow_rate_stop_spinning() {
     let ctx = Context::new();
-    let mut pull = asock(&ctx, SocketType::Pull);
-    let ep = pull.get_ref().bind("ipc://*").unwrap();
-    let mut push = ctx.socket(SocketType::Push).unwrap();
-    push.connect(&ep).unwrap();
+    let (mut pull, mut push) = pull_and_push(&ctx);
     let sender = std::thread::spawn(move || {
         for i in 0..8u8 {
             std::thread::sleep(Duration::from_millis(5));
@@ -564,10 +567,7 @@ async fn a_peer_leaving_during_a_wait_is_seen_and_the_next_one_delivers() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_wait_given_up_leaves_the_socket_to_the_blocking_api() {
     let ctx = Context::new();
-    let mut pull = asock(&ctx, SocketType::Pull);
-    let ep = pull.get_ref().bind("ipc://*").unwrap();
-    let mut push = ctx.socket(SocketType::Push).unwrap();
-    push.connect(&ep).unwrap();
+    let (mut pull, mut push) = pull_and_push(&ctx);
     push.send("warm", Flags::NONE).unwrap();
     assert_eq!(within("warm-up", pull.recv()).await.unwrap(), "warm");
     for _ in 0..3 {

@@ -1146,6 +1146,14 @@ impl Socket {
         Ok(self.engine().wait_fd()?)
     }
 
+    /// For event loops ([`Socket::wait_fd`]'s protocol): how long a receive that heard
+    /// EAGAIN may keep trying, yielding to its loop between tries, before it waits: as
+    /// long as a blocking receive polls before it sleeps on a machine with more than one
+    /// CPU; `None` on one CPU, where the answer's sender needs the CPU instead.
+    pub fn reply_spin(&self) -> Option<Duration> {
+        self.engine().reply_spin()
+    }
+
     /// Step 2 of [`Socket::wait_fd`]'s protocol, for an operation that waits for
     /// `events` (POLLIN for a receive, POLLOUT for a send): writes queued output and lends
     /// the connections to the wait. `true`: the socket is ready for `events` already, or

@@ -306,3 +306,16 @@ fn the_peer_of_each_message_taken_ahead_from_several_peers_and_after_an_unsubscr
         assert_eq!(sub.peer().unwrap().endpoint(), d.ep("py"));
     }
 }
+
+/// An event loop's receive may spin before it waits exactly where a blocking receive
+/// polls before it sleeps: on a machine with more than one CPU, for well under a
+/// millisecond.
+#[test]
+fn a_receive_spins_only_with_more_than_one_cpu() {
+    let ctx = Context::new();
+    let s = ctx.socket(SocketType::Pull).unwrap();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let spin = s.reply_spin();
+    assert_eq!(spin.is_some(), cpus > 1, "{cpus} CPUs");
+    assert!(spin.is_none_or(|d| !d.is_zero() && d < Duration::from_millis(1)));
+}

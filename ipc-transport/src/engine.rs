@@ -518,7 +518,7 @@ impl<H: Handler> Engine<H> {
         self.shared.arm_notify_fd()
     }
 
-    /// How long a caller that waits for input polls before it sleeps: [`REPLY_SPIN`] on a
+    /// How long a caller that waits for input polls before it sleeps: `REPLY_SPIN` on a
     /// machine with more than one CPU (an answer often comes within microseconds, and a
     /// sleeper costs the wake-up of an idle CPU), `None` on one CPU (polling there only
     /// keeps the answer's sender from running). An event loop's receive spins as long,

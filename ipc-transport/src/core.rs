@@ -136,12 +136,10 @@ impl Streak {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
     /// A thread calling the socket, holding the lock. It sees what it reads and the room
-    /// it makes itself, so neither wakes waiters; its reads stop at the first short read
-    /// (its own poll is level-triggered, so nothing is missed).
+    /// it makes itself, so neither wakes waiters.
     Caller,
     /// The I/O thread, or anyone acting for it: what it reads or writes may be what a
-    /// waiting caller waits for, and its reads go on to EAGAIN (its poll is
-    /// edge-triggered: an end of file that came with the data would go unnoticed).
+    /// waiting caller waits for (and its reads heed hang-ups, see [`Core::read_conn`]).
     Io,
 }
 
@@ -212,6 +210,9 @@ pub(crate) struct Conn {
     pub(crate) in_wait_set: Option<crate::sys::EpollInterest>,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
+    /// The I/O thread's poll reported the peer's end of file or an error: its reads go on
+    /// to that end (see [`Core::read_conn`]). Stays set.
+    pub(crate) hangup_seen: bool,
     /// The I/O thread held this batch back once already, or looked at the connection while
     /// its batch was empty (it never holds a batch back twice, so what is added to it waits
     /// one hold-back at most). Cleared when the batch is all written.
@@ -244,6 +245,7 @@ impl Conn {
             parked: false,
             in_wait_set: None,
             read_paused: false,
+            hangup_seen: false,
             corked: false,
             closing: None,
             zap_request: None,
@@ -1708,8 +1710,7 @@ impl Core {
             .filter_map(|(_, p)| p.conn)
             .filter(|&c| self.reading_paused(c))
             .collect();
-        // Read to EAGAIN (not the caller's shortcut): this runs on either thread, and the
-        // I/O thread's edge-triggered poll must see EAGAIN to report the next input.
+        // As the I/O thread reads (this runs on either thread; see `read_conn`).
         for c in below {
             self.read_conn(c, Side::Io);
         }
@@ -1946,9 +1947,17 @@ impl Core {
 
     /// Reads and decodes what the connection has, up to RCVHWM queued messages (less what
     /// the layer above holds, see [`Core::set_lent`]).
+    ///
+    /// A read that does not fill the buffer emptied the socket: reading stops there,
+    /// saving the read that would only say EAGAIN. Data that comes later is news to
+    /// either side's poll (the I/O thread's edge-triggered one is told of it as it comes;
+    /// a caller's is level-triggered). The exception is the I/O thread once its poll
+    /// reported a hang-up: the end of file (or error) came with the data read, its edge
+    /// is spent, and only reading on finds it.
     pub(crate) fn read_conn(&mut self, c: Key, side: Side) {
         let before = self.wake_waiters;
-        self.read_conn_until(c, side == Side::Caller);
+        let to_the_end = side == Side::Io && self.conns.get(c).is_some_and(|conn| conn.hangup_seen);
+        self.read_conn_until(c, !to_the_end);
         if side == Side::Caller {
             // It sees what it read itself: no reason to wake waiters.
             self.wake_waiters = before;
@@ -1956,7 +1965,7 @@ impl Core {
     }
 
     /// [`Core::read_conn`]; `short_read_ends` stops at the first read that does not fill
-    /// the buffer (the caller's shortcut).
+    /// the buffer.
     fn read_conn_until(&mut self, c: Key, short_read_ends: bool) {
         let mut drained = false;
         let Some(conn) = self.conns.get_mut(c) else {
@@ -2003,11 +2012,8 @@ impl Core {
                     if conn.zmtp.wants_sweep() {
                         self.sweep_wanted = true;
                     }
-                    // For the calling thread, a read that did not fill the buffer emptied
-                    // the socket: decode and stop, saving the read that would only say
-                    // EAGAIN. (Not for the I/O thread: its edge-triggered poll needs
-                    // EAGAIN, or an end of file that came with the data goes unnoticed.
-                    // The caller's own poll is level-triggered.)
+                    // A read that did not fill the buffer emptied the socket (see
+                    // `read_conn`).
                     if short_read_ends && n < room {
                         drained = true;
                     }

@@ -2361,14 +2361,19 @@ impl<H: Handler> State<H> {
         !pending && !writing
     }
 
-    fn handle(&mut self, token: Token, readable: bool, writable: bool, now: Instant) {
-        let idx = token.0 / 2;
-        if token.0 % 2 == 1 {
+    fn handle(&mut self, ev: &Readiness, now: Instant) {
+        let idx = ev.token.0 / 2;
+        if ev.token.0 % 2 == 1 {
             if let Some(k) = self.listeners.key_at(idx) {
                 self.accept(k, now);
             }
         } else if let Some(k) = self.core.conns.key_at(idx) {
-            self.conn_ready(k, readable, writable, now);
+            if ev.hangup {
+                if let Some(c) = self.core.conns.get_mut(k) {
+                    c.hangup_seen = true;
+                }
+            }
+            self.conn_ready(k, ev.readable, ev.writable, now);
         }
     }
 }
@@ -2429,7 +2434,7 @@ impl<H: Handler> Driven for Shared<H> {
         }
         let deferred = std::mem::take(&mut *lock(&self.deferred));
         for ev in deferred.iter().chain(events) {
-            st.handle(ev.token, ev.readable, ev.writable, now);
+            st.handle(ev, now);
         }
         // What inproc peers rang: arrivals and departures (monitor events, pipes that
         // go), and whatever else came with them.

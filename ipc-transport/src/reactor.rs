@@ -40,6 +40,9 @@ pub(crate) struct Readiness {
     pub(crate) token: Token,
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+    /// The peer closed its side, or the socket has an error: a read must go on to the end
+    /// of file or the error (a short read no longer means the socket is empty of news).
+    pub(crate) hangup: bool,
 }
 
 /// What a socket's turn leaves the I/O thread to do.
@@ -358,6 +361,7 @@ fn run(r: &Reactor, mut poll: Poll, fine_timer: &OwnedFd) {
                         token: Token(t.0 & SOCKET_MASK),
                         readable: ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                         writable: ev.is_writable() || ev.is_write_closed(),
+                        hangup: ev.is_read_closed() || ev.is_error(),
                     },
                 )),
             }

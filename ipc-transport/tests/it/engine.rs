@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Engine, Message, Notice, PipeId, SendWait, TransportEvent};
+use ipc_transport::{Engine, Message, Notice, PipeId, RecvRead, SendWait, TransportEvent};
 use zmtp_codec::{Greeting, SocketType};
 
 use crate::support::*;
@@ -657,6 +657,39 @@ fn a_half_sent_multipart_message_never_surfaces() {
     );
     let n = &g.handler().notices;
     assert!(n.iter().any(|n| matches!(n, Notice::Detached(_))));
+}
+
+/// The I/O thread stops reading at a short read: an end of file that came with the
+/// data must still be noticed (its poll reported it with the data). Nothing here reads
+/// from the calling side: the engine is waited on through its monitor only.
+#[test]
+fn a_message_and_the_end_of_file_that_came_with_it_are_both_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |_| {});
+    let addr = pull.bind(&ep(&dir, "eof")).unwrap();
+    let monitor = pull.monitor();
+    for round in 0..50 {
+        let mut raw = raw_push(&addr);
+        // One message, then gone, usually before the I/O thread wakes for the data.
+        raw.write_all(b"\x00\x05hello").unwrap();
+        drop(raw);
+        let deadline = Instant::now() + LONG;
+        loop {
+            match monitor.next_event(Some(deadline)) {
+                Some(TransportEvent::Disconnected { .. }) => break,
+                Some(_) => {}
+                None => panic!("round {round}: no disconnect within {LONG:?}"),
+            }
+        }
+        let mut g = pull.lock();
+        let p = *g
+            .handler()
+            .pipes
+            .last()
+            .expect("the pipe stays for its message");
+        let got = g.core().recv(p, RecvRead::Now); // (the connection is gone: nothing to read)
+        assert_eq!(got, Some(Message::from("hello")), "round {round}");
+    }
 }
 
 #[test]

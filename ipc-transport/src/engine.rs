@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::AssertUnwindSafe;
 
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
@@ -148,7 +148,11 @@ pub struct State<H> {
     closing: Option<Option<Instant>>,
     shutdown: bool,
     seed: u64,
+    /// The notify descriptor was handed out ([`Engine::notify_fd`]): it is signalled from
+    /// then on, whoever may be waiting on it.
     fd_armed: bool,
+    /// The polls sleeping on this socket (shared with [`Shared`]).
+    pollers: Arc<Pollers>,
     /// The wait set of [`Engine::wait_fd`], once made: connections lent to an event loop's
     /// waiting task are in it (`Conn::in_wait_set`).
     wait_set: Option<Arc<OwnedFd>>,
@@ -185,6 +189,8 @@ struct Shared<H> {
     /// An eventfd made readable whenever waiters would be woken, once armed: the socket's
     /// pollable descriptor (libzmq's ZMQ_FD).
     notify_fd: OwnedFd,
+    /// The polls sleeping on this socket (the state has them too).
+    pollers: Arc<Pollers>,
     /// The wait set (see [`Engine::wait_fd`]), once made; the state keeps it too.
     wait_set: std::sync::OnceLock<Arc<OwnedFd>>,
     /// This process may run on more than one CPU (so a spinning caller does not hold off
@@ -253,6 +259,7 @@ impl<H> Shared<H> {
         }
         self.cond.notify_all();
         self.signal_fd();
+        self.pollers.wake();
     }
 }
 
@@ -261,6 +268,7 @@ impl<H: Handler> InprocSocket for Shared<H> {
         if self.bell.ring(pipe) {
             self.signal_fd();
         }
+        self.pollers.wake();
         if lifecycle {
             if let Some((reactor, slot)) = self.io_slot.get() {
                 reactor.wake(*slot);
@@ -327,11 +335,6 @@ impl<H: Handler> Shared<H> {
 }
 
 impl<H: Handler> Watcher<H> {
-    /// The socket's notify descriptor ([`Engine::notify_fd`]).
-    pub fn notify_fd(&self) -> BorrowedFd<'_> {
-        self.shared.arm_notify_fd()
-    }
-
     /// Locks the state to look at readiness; `None` once the socket is closed.
     pub fn lock(&self) -> Option<Guard<'_, H>> {
         let st = lock_live(&self.shared.state);
@@ -344,6 +347,91 @@ impl<H: Handler> Watcher<H> {
         };
         g.take_rings();
         Some(g)
+    }
+}
+
+/// What a poll over many sockets sleeps on: one eventfd that every socket it watches
+/// signals ([`Guard::watch`]), so that its sleep is one descriptor however many sockets it
+/// watches, and a burst of input to many of them costs one signal. One per thread does
+/// (a thread sleeps in one poll at a time).
+pub struct PollWaker {
+    fd: OwnedFd,
+    /// A wake made the descriptor readable and no [`PollWaker::reset`] read it since.
+    signaled: AtomicBool,
+}
+
+impl PollWaker {
+    /// A new waker (an eventfd).
+    pub fn new() -> io::Result<Arc<PollWaker>> {
+        Ok(Arc::new(PollWaker {
+            fd: sys::new_eventfd()?,
+            signaled: AtomicBool::new(false),
+        }))
+    }
+
+    /// The descriptor to sleep on: readable once a watched socket changed.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Makes the descriptor readable (one system call until the next reset).
+    fn wake(&self) {
+        if !self.signaled.swap(true, Ordering::SeqCst) {
+            sys::signal_eventfd(&self.fd);
+        }
+    }
+
+    /// Empties the descriptor if a wake made it readable: after a sleep, before looking
+    /// at the sockets (a change after the reset signals again).
+    pub fn reset(&self) {
+        if self.signaled.load(Ordering::SeqCst) {
+            sys::drain_eventfd(&self.fd);
+            self.signaled.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The polls sleeping on one socket ([`Guard::watch`]). A lock of its own, apart from
+/// the state's: an inproc peer's ring wakes them without the state lock, and a claim is
+/// given back without it. Taken after the state lock where both are held.
+#[derive(Default)]
+struct Pollers {
+    /// How many claims are in `wakers` (read without the lock: none, the common case,
+    /// costs no lock).
+    count: AtomicUsize,
+    wakers: Mutex<Vec<Arc<PollWaker>>>,
+}
+
+impl Pollers {
+    fn any(&self) -> bool {
+        self.count.load(Ordering::SeqCst) > 0
+    }
+
+    /// Wakes every poll sleeping on the socket.
+    fn wake(&self) {
+        if self.any() {
+            for w in lock(&self.wakers).iter() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// A poll's claim on a socket while it sleeps ([`Guard::watch`]): the socket wakes the
+/// poll's [`PollWaker`] on every change while the claim lives. Dropping it (after the
+/// sleep) ends the claim; it takes no lock the caller may hold.
+pub struct FdWatch {
+    pollers: Arc<Pollers>,
+    waker: Arc<PollWaker>,
+}
+
+impl Drop for FdWatch {
+    fn drop(&mut self) {
+        let mut wakers = lock(&self.pollers.wakers);
+        if let Some(i) = wakers.iter().position(|w| Arc::ptr_eq(w, &self.waker)) {
+            wakers.swap_remove(i);
+            self.pollers.count.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -365,6 +453,7 @@ impl<H: Handler> Terminate for Shared<H> {
         // the notify descriptor, pollers and event loops on the descriptor.
         self.cond.notify_all();
         self.signal_fd();
+        self.pollers.wake();
     }
 }
 
@@ -447,6 +536,7 @@ impl<H: Handler> Engine<H> {
             ^ u64::from(std::process::id()).rotate_left(32)
             ^ (Arc::as_ptr(&reactor) as u64);
         let notify_fd = sys::new_eventfd()?;
+        let pollers = Arc::new(Pollers::default());
         let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(State {
                 core,
@@ -464,6 +554,7 @@ impl<H: Handler> Engine<H> {
                 shutdown: false,
                 seed,
                 fd_armed: false,
+                pollers: pollers.clone(),
                 wait_set: None,
                 dispatched: 0,
                 poll_waiters: 0,
@@ -480,6 +571,7 @@ impl<H: Handler> Engine<H> {
             }),
             cond: Condvar::new(),
             notify_fd,
+            pollers,
             wait_set: std::sync::OnceLock::new(),
             multi_cpu: multi_cpu(),
             fd_signaled: AtomicBool::new(false),
@@ -993,6 +1085,23 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.st().settle(None);
     }
 
+    /// For a poll about to sleep: the socket wakes `waker` on every change while the
+    /// returned claim lives (rather than its notify descriptor, which only
+    /// [`Engine::notify_fd`] arms, for good: a socket whose poller keeps finding input
+    /// without sleeping costs no signal per message). Look at readiness under this same
+    /// lock, after the call: a change after that look wakes the poll.
+    pub fn watch(&mut self, waker: &Arc<PollWaker>) -> FdWatch {
+        let pollers = self.st().pollers.clone();
+        lock(&pollers.wakers).push(waker.clone());
+        // From now on a ring wakes the poll; one that came before is seen by the look
+        // that follows (a ring records itself before it counts the pollers).
+        pollers.count.fetch_add(1, Ordering::SeqCst);
+        FdWatch {
+            pollers,
+            waker: waker.clone(),
+        }
+    }
+
     /// Empties the notify descriptor under this lock, before
     /// the caller looks at the state: a change after that look signals it again.
     pub fn drain_notify_fd(&mut self) {
@@ -1486,6 +1595,12 @@ fn is_retryable_accept_error(e: &io::Error) -> bool {
 }
 
 impl<H: Handler> State<H> {
+    /// Someone may be sleeping on the notify descriptor without telling (it was handed
+    /// out), or a poll sleeps on the socket ([`FdWatch`]): changes must tell them.
+    fn fd_watched(&self) -> bool {
+        self.fd_armed || self.pollers.any()
+    }
+
     /// Makes this socket's pipe for `side` of an inproc link.
     fn inproc_attach(
         &mut self,
@@ -1984,6 +2099,7 @@ impl<H: Handler> State<H> {
         }
         if writable {
             let mut streaming = false;
+            let fd_watched = self.fd_watched();
             if let Some(c) = self.core.conns.get_mut(k) {
                 if c.want_write {
                     c.want_write = false;
@@ -1994,7 +2110,7 @@ impl<H: Handler> State<H> {
                 // descriptor (a caller that polls its connections sees room itself).
                 streaming = self.core.sends != self.sends_seen
                     && self.waiters == 0
-                    && !self.fd_armed
+                    && !fd_watched
                     && c.is_active();
             }
             if streaming {
@@ -2470,6 +2586,7 @@ impl<H: Handler> Driven for Shared<H> {
             if st.fd_armed || st.poll_waiters > 0 {
                 self.signal_fd();
             }
+            st.pollers.wake();
         }
         if st.close_done(now) {
             st.release_io();

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ipc_transport::Watcher;
+use ipc_transport::{FdWatch, PollWaker, Watcher};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::routing::Routing;
@@ -79,8 +79,9 @@ impl PollItem {
     }
 
     /// ZMQ_EVENTS of the item's socket (clearing its descriptor, as
-    /// [`Socket::events`] does).
-    fn ready(&self) -> Result<Events> {
+    /// [`Socket::events`] does); with `claim`, first has the socket wake that waker
+    /// until the returned claim is dropped (see [`poll`]), under the same lock as the look.
+    fn look(&self, claim: Option<&Arc<PollWaker>>) -> Result<(Events, Option<FdWatch>)> {
         let mut g = self
             .watcher
             .lock()
@@ -88,23 +89,46 @@ impl PollItem {
         if g.is_terminated() {
             return Err(Error::terminated());
         }
+        let watch = claim.map(|w| g.watch(w));
         // The socket holds input of its own: taken ahead (the engine counts it) or a
         // message partly received.
         let holds = self.partial.load(Ordering::Relaxed) || g.parts().1.lent() > 0;
-        Ok(readiness(&mut g, holds))
+        Ok((readiness(&mut g, holds) & self.events, watch))
     }
+}
+
+thread_local! {
+    /// What this thread's polls sleep on (made at its first sleep).
+    static WAKER: std::cell::OnceCell<Arc<PollWaker>> = const { std::cell::OnceCell::new() };
+}
+
+/// This thread's [`PollWaker`], for a wait on several sockets (`poll`, the proxy).
+pub(crate) fn thread_waker() -> Result<Arc<PollWaker>> {
+    WAKER.with(|w| {
+        if let Some(w) = w.get() {
+            return Ok(w.clone());
+        }
+        let made = PollWaker::new().map_err(Error::from)?;
+        Ok(w.get_or_init(|| made).clone())
+    })
 }
 
 /// Waits until at least one item is ready or `timeout` passes (`None`: forever); returns
 /// how many items are ready.
 pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> {
     let deadline = timeout.map(|t| Instant::now() + t);
+    // Claims on the items' sockets, held only while the poll sleeps: then any of them
+    // wakes this thread's waker, one descriptor however many items (and one signal for a
+    // burst to many); otherwise they signal nothing (a poller that keeps finding input
+    // costs its sockets no system call per message).
+    let mut watches: Vec<FdWatch> = Vec::new();
+    let mut waker: Option<Arc<PollWaker>> = None;
     loop {
         // Each look empties the socket's descriptor before it checks, so a change after
         // the check makes the descriptor readable and the system poll below returns.
         let mut ready = 0;
         for it in items.iter_mut() {
-            it.revents = it.ready()? & it.events;
+            (it.revents, _) = it.look(None)?;
             ready += usize::from(!it.revents.is_empty());
         }
         if ready > 0 {
@@ -120,6 +144,27 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
                 Some(left)
             }
         };
-        ipc_transport::wait_readable(items.iter().map(|it| it.watcher.notify_fd()), wait)?;
+        // What changed since the look above woke nobody: look again, each socket under
+        // the lock that claims it for the sleep.
+        let w = match &waker {
+            Some(w) => w.clone(),
+            None => waker.insert(thread_waker()?).clone(),
+        };
+        for it in items.iter_mut() {
+            let (revents, watch) = it.look(Some(&w))?;
+            it.revents = revents;
+            watches.extend(watch);
+            ready += usize::from(!it.revents.is_empty());
+        }
+        if ready == 0 {
+            ipc_transport::wait_readable([w.fd()], wait)?;
+        }
+        // The claims end before the looks that follow (those see every change made
+        // before), and so does the signal: a change after the reset signals again.
+        watches.clear();
+        w.reset();
+        if ready > 0 {
+            return Ok(ready);
+        }
     }
 }

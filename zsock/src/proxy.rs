@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::poll::thread_waker;
 use crate::socket::{Events, Flags, Socket};
 use crate::{Message, SocketType};
 
@@ -314,8 +315,6 @@ impl<'a> Proxy<'a> {
         };
         let front_wants = want(ways[0], forth.is_some(), back.is_some());
         let back_wants = want(ways[1], back.is_some(), forth.is_some());
-        // `events` empties each descriptor before it looks: a change after the look makes
-        // it readable again, so the wait below cannot miss it.
         let mut ready = !(self.frontend.events() & front_wants).is_empty();
         ready |= !(self.backend.events() & back_wants).is_empty();
         if let Some(control) = self.control.as_deref() {
@@ -324,11 +323,26 @@ impl<'a> Proxy<'a> {
         if ready {
             return Ok(false);
         }
-        let fds = [Some(self.frontend.fd()), Some(self.backend.fd())]
-            .into_iter()
-            .chain([self.control.as_deref().map(|c| c.fd()), self.stop])
-            .flatten();
-        ipc_transport::wait_readable(fds, None)?;
+        // What changed since those looks woke nobody: look again, each socket under the
+        // lock that has it wake this thread's waker until the claims are dropped (as
+        // `poll` does: sockets the proxy keeps busy signal nothing per message).
+        let waker = thread_waker()?;
+        let (events, front) = self.frontend.events_claiming(&waker);
+        ready |= !(events & front_wants).is_empty();
+        let (events, back) = self.backend.events_claiming(&waker);
+        ready |= !(events & back_wants).is_empty();
+        let control = self.control.as_deref().map(|c| c.events_claiming(&waker));
+        ready |= control
+            .as_ref()
+            .is_some_and(|(events, _)| events.contains(Events::POLLIN));
+        if !ready {
+            let fds = [Some(waker.fd()), self.stop].into_iter().flatten();
+            ipc_transport::wait_readable(fds, None)?;
+        }
+        // The claims end before the next looks (those see every change made before),
+        // and so does the signal: a change after the reset signals again.
+        drop((front, back, control));
+        waker.reset();
         self.stop_requested()
     }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipc_transport::{
-    Authenticator, Closing, Config, Core, Engine, Guard, IoThreads, Message, PipeId, RecvRead,
-    SendWait, TcpOptions, Terminator, Watcher,
+    Authenticator, Closing, Config, Core, Engine, FdWatch, Guard, IoThreads, Message, PipeId,
+    PollWaker, RecvRead, SendWait, TcpOptions, Terminator, Watcher,
 };
 use zmtp_codec::curve::CurveSecretKey;
 use zmtp_codec::{Mechanism, Security, SocketType};
@@ -1097,6 +1097,15 @@ impl Socket {
     pub fn events(&self) -> Events {
         let mut g = self.lock();
         readiness(&mut g, self.holds_input())
+    }
+
+    /// [`Socket::events`], under the lock that has the socket wake `waker` on every change
+    /// until the returned claim is dropped: for a wait on several sockets that does not
+    /// arm [`Socket::fd`] (the proxy's).
+    pub(crate) fn events_claiming(&self, waker: &Arc<PollWaker>) -> (Events, FdWatch) {
+        let mut g = self.lock();
+        let claim = g.watch(waker);
+        (readiness(&mut g, self.holds_input()), claim)
     }
 
     /// Whether the socket holds received frames or messages of its own (a message partly

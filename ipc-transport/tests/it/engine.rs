@@ -5,7 +5,9 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ipc_transport::{Engine, Message, Notice, PipeId, RecvRead, SendWait, TransportEvent};
+use ipc_transport::{
+    Engine, Message, Notice, PipeId, PollWaker, RecvRead, SendWait, TransportEvent,
+};
 use zmtp_codec::{Greeting, SocketType};
 
 use crate::support::*;
@@ -690,6 +692,53 @@ fn a_message_and_the_end_of_file_that_came_with_it_are_both_seen() {
         let got = g.core().recv(p, RecvRead::Now); // (the connection is gone: nothing to read)
         assert_eq!(got, Some(Message::from("hello")), "round {round}");
     }
+}
+
+/// A poll's claim on a socket has input wake the poll's waker; once the claim is
+/// dropped, input wakes nothing (a poller that finds input without sleeping costs its
+/// sockets no signal and no drain per message).
+#[test]
+fn a_poll_claim_has_input_wake_the_poll_only_while_it_lasts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pull, push, rx, tx) = bound_pair(&dir, "claim", SocketType::Pull, SocketType::Push);
+    let watcher = pull.watcher();
+    let waker = PollWaker::new().unwrap();
+    fn readable(fd: std::os::fd::BorrowedFd<'_>, t: Duration) -> bool {
+        ipc_transport::wait_readable([fd], Some(t)).unwrap() == 1
+    }
+    // What a poll does before it sleeps: claim, then look (the look empties the notify
+    // descriptor and hands parked connections back to the I/O thread).
+    let claim = {
+        let mut g = watcher.lock().unwrap();
+        let claim = g.watch(&waker);
+        g.drain_notify_fd();
+        g.unpark();
+        assert!(!g.core().has_queued(rx));
+        claim
+    };
+    send(&push, tx, "a");
+    assert!(readable(waker.fd(), LONG), "input wakes a claiming poll");
+    drop(claim);
+    waker.reset();
+    assert!(
+        !readable(waker.fd(), Duration::ZERO),
+        "reset empties the waker"
+    );
+    {
+        let mut g = watcher.lock().unwrap();
+        assert_eq!(g.core().recv(rx, RecvRead::Now), Some(Message::from("a")));
+    }
+    send(&push, tx, "b");
+    // The I/O thread queues it (this side never reads).
+    let deadline = Instant::now() + LONG;
+    while !watcher.lock().unwrap().core().has_queued(rx) {
+        assert!(Instant::now() < deadline, "b never queued");
+        std::thread::yield_now();
+    }
+    assert!(
+        !readable(waker.fd(), Duration::ZERO),
+        "input after the claim ended woke the poll"
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::AssertUnwindSafe;
 
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
@@ -356,38 +356,80 @@ impl<H: Handler> Watcher<H> {
 /// (a thread sleeps in one poll at a time).
 pub struct PollWaker {
     fd: OwnedFd,
-    /// A wake made the descriptor readable and no [`PollWaker::reset`] read it since.
-    signaled: AtomicBool,
+    /// `AWAKE`, `WOKEN` (a claimed socket changed since the last reset) or `ASLEEP` (in
+    /// poll(2) on `fd`: a wake must write it).
+    state: AtomicU8,
 }
+
+/// [`PollWaker::state`]s.
+const AWAKE: u8 = 0;
+const WOKEN: u8 = 1;
+const ASLEEP: u8 = 2;
 
 impl PollWaker {
     /// A new waker (an eventfd).
     pub fn new() -> io::Result<Arc<PollWaker>> {
         Ok(Arc::new(PollWaker {
             fd: sys::new_eventfd()?,
-            signaled: AtomicBool::new(false),
+            state: AtomicU8::new(AWAKE),
         }))
     }
 
-    /// The descriptor to sleep on: readable once a watched socket changed.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
-    /// Makes the descriptor readable (one system call until the next reset).
+    /// A claimed socket changed: a system call only if the poll is asleep.
     fn wake(&self) {
-        if !self.signaled.swap(true, Ordering::SeqCst) {
+        if self.state.swap(WOKEN, Ordering::SeqCst) == ASLEEP {
             sys::signal_eventfd(&self.fd);
         }
     }
 
-    /// Empties the descriptor if a wake made it readable: after a sleep, before looking
-    /// at the sockets (a change after the reset signals again).
-    pub fn reset(&self) {
-        if self.signaled.load(Ordering::SeqCst) {
-            sys::drain_eventfd(&self.fd);
-            self.signaled.store(false, Ordering::SeqCst);
+    /// Waits until a claimed socket changes, `also` is readable, or `timeout` passes
+    /// (`None`: no limit); `true` if a claimed socket changed. A signal ends the wait
+    /// early, as a timeout would. (It does not spin first, as a blocking receive does:
+    /// measured with a proxy and with 100 polled DEALERs, spinning here cost CPU and
+    /// gained nothing.)
+    pub fn wait(
+        &self,
+        also: Option<BorrowedFd<'_>>,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        if self
+            .state
+            .compare_exchange(AWAKE, ASLEEP, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Ok(true); // woken meanwhile
         }
+        let mut fds: SmallVec<[libc::pollfd; 2]> = SmallVec::new();
+        for fd in std::iter::once(self.fd.as_raw_fd()).chain(also.map(|f| f.as_raw_fd())) {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let slept = sys::poll(&mut fds, timeout);
+        // Awake again: wakes from now on cost no system call. One that found the poll
+        // asleep wrote the descriptor; empty it when that write is seen (a write seen
+        // only by the next wait ends that wait early, once).
+        let woken = self
+            .state
+            .compare_exchange(ASLEEP, AWAKE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err();
+        if fds[0].revents != 0 {
+            sys::drain_eventfd(&self.fd);
+        }
+        match slept {
+            Ok(_) => Ok(woken),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(woken),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets the wakes so far: after a wait and after the claims of its sleep were
+    /// dropped, before the poll looks at the sockets again (a change after the reset
+    /// wakes it again).
+    pub fn reset(&self) {
+        self.state.store(AWAKE, Ordering::SeqCst);
     }
 }
 

@@ -157,7 +157,7 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
             ready += usize::from(!it.revents.is_empty());
         }
         if ready == 0 {
-            ipc_transport::wait_readable([w.fd()], wait)?;
+            w.wait(None, wait)?;
         }
         // The claims end before the looks that follow (those see every change made
         // before), and so does the signal: a change after the reset signals again.

@@ -336,8 +336,7 @@ impl<'a> Proxy<'a> {
             .as_ref()
             .is_some_and(|(events, _)| events.contains(Events::POLLIN));
         if !ready {
-            let fds = [Some(waker.fd()), self.stop].into_iter().flatten();
-            ipc_transport::wait_readable(fds, None)?;
+            waker.wait(self.stop, None)?;
         }
         // The claims end before the next looks (those see every change made before),
         // and so does the signal: a change after the reset signals again.

@@ -703,9 +703,6 @@ fn a_poll_claim_has_input_wake_the_poll_only_while_it_lasts() {
     let (pull, push, rx, tx) = bound_pair(&dir, "claim", SocketType::Pull, SocketType::Push);
     let watcher = pull.watcher();
     let waker = PollWaker::new().unwrap();
-    fn readable(fd: std::os::fd::BorrowedFd<'_>, t: Duration) -> bool {
-        ipc_transport::wait_readable([fd], Some(t)).unwrap() == 1
-    }
     // What a poll does before it sleeps: claim, then look (the look empties the notify
     // descriptor and hands parked connections back to the I/O thread).
     let claim = {
@@ -717,12 +714,15 @@ fn a_poll_claim_has_input_wake_the_poll_only_while_it_lasts() {
         claim
     };
     send(&push, tx, "a");
-    assert!(readable(waker.fd(), LONG), "input wakes a claiming poll");
+    assert!(
+        waker.wait(None, Some(LONG)).unwrap(),
+        "input wakes a claiming poll"
+    );
     drop(claim);
     waker.reset();
     assert!(
-        !readable(waker.fd(), Duration::ZERO),
-        "reset empties the waker"
+        !waker.wait(None, Some(Duration::ZERO)).unwrap(),
+        "reset forgets the wake"
     );
     {
         let mut g = watcher.lock().unwrap();
@@ -736,7 +736,7 @@ fn a_poll_claim_has_input_wake_the_poll_only_while_it_lasts() {
         std::thread::yield_now();
     }
     assert!(
-        !readable(waker.fd(), Duration::ZERO),
+        !waker.wait(None, Some(Duration::ZERO)).unwrap(),
         "input after the claim ended woke the poll"
     );
 }

@@ -139,7 +139,7 @@ pub(crate) enum Side {
     /// it makes itself, so neither wakes waiters.
     Caller,
     /// The I/O thread, or anyone acting for it: what it reads or writes may be what a
-    /// waiting caller waits for (and its reads heed hang-ups, see [`Core::read_conn`]).
+    /// waiting caller waits for.
     Io,
 }
 
@@ -210,8 +210,8 @@ pub(crate) struct Conn {
     pub(crate) in_wait_set: Option<crate::sys::EpollInterest>,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
-    /// The I/O thread's poll reported the peer's end of file or an error: its reads go on
-    /// to that end (see [`Core::read_conn`]). Stays set.
+    /// The I/O thread's poll reported the peer's end of file or an error: reads go on to
+    /// that end (see [`Core::read_conn`]). Stays set.
     pub(crate) hangup_seen: bool,
     /// The I/O thread held this batch back once already, or looked at the connection while
     /// its batch was empty (it never holds a batch back twice, so what is added to it waits
@@ -1951,12 +1951,13 @@ impl Core {
     /// A read that does not fill the buffer emptied the socket: reading stops there,
     /// saving the read that would only say EAGAIN. Data that comes later is news to
     /// either side's poll (the I/O thread's edge-triggered one is told of it as it comes;
-    /// a caller's is level-triggered). The exception is the I/O thread once its poll
-    /// reported a hang-up: the end of file (or error) came with the data read, its edge
-    /// is spent, and only reading on finds it.
+    /// a caller's is level-triggered). The exception is a connection whose hang-up the
+    /// I/O thread's poll reported: the end of file (or error) came with the data, its
+    /// edge is spent (perhaps while reading was paused at RCVHWM), and only reading on
+    /// finds it, whichever side reads next.
     pub(crate) fn read_conn(&mut self, c: Key, side: Side) {
         let before = self.wake_waiters;
-        let to_the_end = side == Side::Io && self.conns.get(c).is_some_and(|conn| conn.hangup_seen);
+        let to_the_end = self.conns.get(c).is_some_and(|conn| conn.hangup_seen);
         self.read_conn_until(c, !to_the_end);
         if side == Side::Caller {
             // It sees what it read itself: no reason to wake waiters.

@@ -1136,8 +1136,16 @@ impl<'a, H: Handler> Guard<'a, H> {
         let pollers = self.st().pollers.clone();
         lock(&pollers.wakers).push(waker.clone());
         // From now on a ring wakes the poll; one that came before is seen by the look
-        // that follows (a ring records itself before it counts the pollers).
+        // that follows (a ring records itself, then counts the pollers; this counts
+        // itself, then the look reads the rings: the fence keeps that read after the
+        // count, as the ring's own order keeps its two).
         pollers.count.fetch_add(1, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        // As a wait does, write what the caller left (output held back for its next
+        // send would otherwise wait out the hold-back while the poll sleeps).
+        let st = self.st();
+        st.core.flush_all();
+        st.core.caller_waits();
         FdWatch {
             pollers,
             waker: waker.clone(),

@@ -1105,6 +1105,11 @@ impl Socket {
     pub(crate) fn events_claiming(&self, waker: &Arc<PollWaker>) -> (Events, FdWatch) {
         let mut g = self.lock();
         let claim = g.watch(waker);
+        if g.is_terminated() {
+            // The shutdown may have come before the claim, waking nobody: ready, so
+            // that the caller's next call says ETERM.
+            return (Events::POLLIN | Events::POLLOUT, claim);
+        }
         (readiness(&mut g, self.holds_input()), claim)
     }
 

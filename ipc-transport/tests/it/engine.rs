@@ -694,6 +694,64 @@ fn a_message_and_the_end_of_file_that_came_with_it_are_both_seen() {
     }
 }
 
+/// An end of file that came while reading was paused at RCVHWM: the I/O thread's poll
+/// reported it then, and that edge is spent, so whoever resumes reading (here the
+/// receiving caller) must read on to it rather than stop at the short read that empties
+/// the kernel of data. Nothing reads after the last message: the test waits on the
+/// monitor only, as a poll that finds nothing queued would sleep.
+#[test]
+fn an_end_of_file_behind_a_paused_read_is_seen_when_reading_resumes() {
+    const HWM: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let pull = engine(SocketType::Pull, |c| c.rcvhwm = HWM);
+    let addr = pull.bind(&ep(&dir, "paused")).unwrap();
+    let monitor = pull.monitor();
+    let watcher = pull.watcher();
+    let mut raw = raw_push(&addr);
+    let frame = |i: usize| [0x00, 0x02, b'm', b'0' + i as u8];
+    // HWM + 1 messages in one write: the I/O thread reads them at once and stops at the
+    // mark, the last one left in its buffer.
+    let first: Vec<u8> = (0..=HWM).flat_map(frame).collect();
+    raw.write_all(&first).unwrap();
+    let deadline = Instant::now() + LONG;
+    let pipe = loop {
+        assert!(Instant::now() < deadline, "nothing queued");
+        let mut g = watcher.lock().unwrap();
+        let pipe = g.handler().pipes.last().copied();
+        if let Some(p) = pipe.filter(|&p| g.core().has_queued(p)) {
+            break p;
+        }
+        drop(g);
+        std::thread::yield_now();
+    };
+    // One more, then the end of file, while this thread holds the lock: the I/O thread's
+    // first turn after it lets go sees both, and reading stays paused.
+    let turns = {
+        let mut g = watcher.lock().unwrap();
+        raw.write_all(&frame(HWM + 1)).unwrap();
+        drop(raw);
+        g.io_turns()
+    };
+    while watcher.lock().unwrap().io_turns() == turns {
+        assert!(Instant::now() < deadline, "no turn for the hang-up");
+        std::thread::yield_now();
+    }
+    // Down to the resume mark, the receive reads the rest, which leaves it below the
+    // mark: nothing pauses reading again, and nothing reads after the last message.
+    for i in 0..HWM + 2 {
+        let m = watcher.lock().unwrap().core().recv(pipe, RecvRead::Now);
+        let want = Message::from(frame(i)[2..].to_vec());
+        assert_eq!(m, Some(want), "message {i}");
+    }
+    loop {
+        match monitor.next_event(Some(deadline)) {
+            Some(TransportEvent::Disconnected { .. }) => break,
+            Some(_) => {}
+            None => panic!("the end of file behind the pause went unnoticed"),
+        }
+    }
+}
+
 /// A poll's claim on a socket has input wake the poll's waker; once the claim is
 /// dropped, input wakes nothing (a poller that finds input without sleeping costs its
 /// sockets no signal and no drain per message).

@@ -164,3 +164,34 @@ fn a_pair_that_cannot_forward_is_refused() {
     assert_eq!(e.kind(), ErrorKind::Invalid);
     assert!(e.to_string().contains("PULL sockets cannot send"), "{e}");
 }
+
+/// A context shutdown ends a running proxy with ETERM, as libzmq's zmq_proxy returns,
+/// whether it comes while the proxy sleeps or while it looks at its sockets (rounds that
+/// shut down at once, before the proxy's first sleep, and some time after).
+#[test]
+fn a_context_shutdown_ends_the_proxy_with_eterm() {
+    for round in 0..20 {
+        let d = Dir::new();
+        let ctx = zsock::Context::new();
+        let mut front = sock(&ctx, SocketType::Pull);
+        let mut back = sock(&ctx, SocketType::Push);
+        front.bind(&d.ep("front")).unwrap();
+        back.bind(&d.ep("back")).unwrap();
+        let (started, start) = mpsc::channel();
+        let (done, ended) = mpsc::channel();
+        thread::spawn(move || {
+            started.send(()).unwrap();
+            let _ = done.send(zsock::proxy(&mut front, &mut back, None));
+        });
+        start.recv().unwrap();
+        for _ in 0..round * 50 {
+            thread::yield_now();
+        }
+        ctx.shutdown();
+        let ended = ended.recv_timeout(std::time::Duration::from_secs(10));
+        let err = ended
+            .unwrap_or_else(|_| panic!("round {round}: the proxy did not end"))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Terminated, "round {round}: {err}");
+    }
+}

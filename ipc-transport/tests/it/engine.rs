@@ -434,13 +434,9 @@ fn a_connection_parked_by_round_trips_goes_back_to_the_io_thread_when_they_stop(
     }
     echo.join().unwrap();
     let deadline = Instant::now() + LONG;
-    loop {
-        match monitor.next_event(Some(deadline)) {
-            Some(TransportEvent::Disconnected { .. }) => break,
-            Some(_) => {}
-            None => panic!("the peer's close was never noticed"),
-        }
-    }
+    await_disconnect(&monitor, deadline, || {
+        "the peer's close was never noticed".to_string()
+    });
 }
 
 /// Runs `work`; how many times the engine's I/O thread turned meanwhile, and in how many
@@ -676,13 +672,9 @@ fn a_message_and_the_end_of_file_that_came_with_it_are_both_seen() {
         raw.write_all(b"\x00\x05hello").unwrap();
         drop(raw);
         let deadline = Instant::now() + LONG;
-        loop {
-            match monitor.next_event(Some(deadline)) {
-                Some(TransportEvent::Disconnected { .. }) => break,
-                Some(_) => {}
-                None => panic!("round {round}: no disconnect within {LONG:?}"),
-            }
-        }
+        await_disconnect(&monitor, deadline, || {
+            format!("round {round}: no disconnect within {LONG:?}")
+        });
         let mut g = pull.lock();
         let p = *g
             .handler()
@@ -743,13 +735,9 @@ fn an_end_of_file_behind_a_paused_read_is_seen_when_reading_resumes() {
         let want = Message::from(frame(i)[2..].to_vec());
         assert_eq!(m, Some(want), "message {i}");
     }
-    loop {
-        match monitor.next_event(Some(deadline)) {
-            Some(TransportEvent::Disconnected { .. }) => break,
-            Some(_) => {}
-            None => panic!("the end of file behind the pause went unnoticed"),
-        }
-    }
+    await_disconnect(&monitor, deadline, || {
+        "the end of file behind the pause went unnoticed".to_string()
+    });
 }
 
 /// A poll's claim on a socket has input wake the poll's waker; once the claim is

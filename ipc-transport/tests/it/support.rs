@@ -136,3 +136,15 @@ pub(crate) fn raw_peer(addr: &str, ty: &str) -> UnixStream {
     assert!(ready.starts_with(b"\x05READY"));
     s
 }
+
+/// Waits on `monitor` alone (nothing reads the socket meanwhile) for a Disconnected event
+/// until `deadline`; fails with `what` if none comes.
+pub(crate) fn await_disconnect(monitor: &Monitor, deadline: Instant, what: impl Fn() -> String) {
+    loop {
+        match monitor.next_event(Some(deadline)) {
+            Some(TransportEvent::Disconnected { .. }) => return,
+            Some(_) => {}
+            None => panic!("{}", what()),
+        }
+    }
+}

@@ -351,7 +351,7 @@ impl<H: Handler> Watcher<H> {
 }
 
 /// What a poll over many sockets sleeps on: one eventfd that every socket it watches
-/// signals ([`Guard::watch`]), so that its sleep is one descriptor however many sockets it
+/// signals ([`Guard::claim`]), so that its sleep is one descriptor however many sockets it
 /// watches, and a burst of input to many of them costs one signal. One per thread does
 /// (a thread sleeps in one poll at a time).
 pub struct PollWaker {
@@ -433,7 +433,7 @@ impl PollWaker {
     }
 }
 
-/// The polls sleeping on one socket ([`Guard::watch`]). A lock of its own, apart from
+/// The polls sleeping on one socket ([`Guard::claim`]). A lock of its own, apart from
 /// the state's: an inproc peer's ring wakes them without the state lock, and a claim is
 /// given back without it. Taken after the state lock where both are held.
 #[derive(Default)]
@@ -459,15 +459,15 @@ impl Pollers {
     }
 }
 
-/// A poll's claim on a socket while it sleeps ([`Guard::watch`]): the socket wakes the
+/// A poll's claim on a socket while it sleeps ([`Guard::claim`]): the socket wakes the
 /// poll's [`PollWaker`] on every change while the claim lives. Dropping it (after the
 /// sleep) ends the claim; it takes no lock the caller may hold.
-pub struct FdWatch {
+pub struct PollClaim {
     pollers: Arc<Pollers>,
     waker: Arc<PollWaker>,
 }
 
-impl Drop for FdWatch {
+impl Drop for PollClaim {
     fn drop(&mut self) {
         let mut wakers = lock(&self.pollers.wakers);
         if let Some(i) = wakers.iter().position(|w| Arc::ptr_eq(w, &self.waker)) {
@@ -1132,7 +1132,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// [`Engine::notify_fd`] arms, for good: a socket whose poller keeps finding input
     /// without sleeping costs no signal per message). Look at readiness under this same
     /// lock, after the call: a change after that look wakes the poll.
-    pub fn watch(&mut self, waker: &Arc<PollWaker>) -> FdWatch {
+    pub fn claim(&mut self, waker: &Arc<PollWaker>) -> PollClaim {
         let pollers = self.st().pollers.clone();
         lock(&pollers.wakers).push(waker.clone());
         // From now on a ring wakes the poll; one that came before is seen by the look
@@ -1146,7 +1146,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         let st = self.st();
         st.core.flush_all();
         st.core.caller_waits();
-        FdWatch {
+        PollClaim {
             pollers,
             waker: waker.clone(),
         }
@@ -1646,7 +1646,7 @@ fn is_retryable_accept_error(e: &io::Error) -> bool {
 
 impl<H: Handler> State<H> {
     /// Someone may be sleeping on the notify descriptor without telling (it was handed
-    /// out), or a poll sleeps on the socket ([`FdWatch`]): changes must tell them.
+    /// out), or a poll sleeps on the socket ([`PollClaim`]): changes must tell them.
     fn fd_watched(&self) -> bool {
         self.fd_armed || self.pollers.any()
     }

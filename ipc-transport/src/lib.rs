@@ -87,7 +87,9 @@ pub use core::{
     READ_AHEAD_MAX, RETIRED_PEERS,
 };
 pub use creds::{AccessFilter, PeerCred};
-pub use engine::{Closing, Engine, FdWatch, Guard, Monitor, PollWaker, State, Terminator, Watcher};
+pub use engine::{
+    Closing, Engine, Guard, Monitor, PollClaim, PollWaker, State, Terminator, Watcher,
+};
 pub use error::{TransportError, ETERM};
 pub use message::Message;
 pub use reactor::IoThreads;

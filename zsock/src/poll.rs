@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ipc_transport::{FdWatch, PollWaker, Watcher};
+use ipc_transport::{PollClaim, PollWaker, Watcher};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::routing::Routing;
@@ -81,7 +81,7 @@ impl PollItem {
     /// ZMQ_EVENTS of the item's socket (clearing its descriptor, as
     /// [`Socket::events`] does); with `claim`, first has the socket wake that waker
     /// until the returned claim is dropped (see [`poll`]), under the same lock as the look.
-    fn look(&self, claim: Option<&Arc<PollWaker>>) -> Result<(Events, Option<FdWatch>)> {
+    fn look(&self, claim: Option<&Arc<PollWaker>>) -> Result<(Events, Option<PollClaim>)> {
         let mut g = self
             .watcher
             .lock()
@@ -89,11 +89,11 @@ impl PollItem {
         if g.is_terminated() {
             return Err(Error::terminated());
         }
-        let watch = claim.map(|w| g.watch(w));
+        let claimed = claim.map(|w| g.claim(w));
         // The socket holds input of its own: taken ahead (the engine counts it) or a
         // message partly received.
         let holds = self.partial.load(Ordering::Relaxed) || g.parts().1.lent() > 0;
-        Ok((readiness(&mut g, holds) & self.events, watch))
+        Ok((readiness(&mut g, holds) & self.events, claimed))
     }
 }
 
@@ -121,7 +121,7 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
     // wakes this thread's waker, one descriptor however many items (and one signal for a
     // burst to many); otherwise they signal nothing (a poller that keeps finding input
     // costs its sockets no system call per message).
-    let mut watches: Vec<FdWatch> = Vec::new();
+    let mut claims: Vec<PollClaim> = Vec::new();
     let mut waker: Option<Arc<PollWaker>> = None;
     loop {
         // Each look empties the socket's descriptor before it checks, so a change after
@@ -151,9 +151,9 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
             None => waker.insert(thread_waker()?).clone(),
         };
         for it in items.iter_mut() {
-            let (revents, watch) = it.look(Some(&w))?;
+            let (revents, claim) = it.look(Some(&w))?;
             it.revents = revents;
-            watches.extend(watch);
+            claims.extend(claim);
             ready += usize::from(!it.revents.is_empty());
         }
         if ready == 0 {
@@ -161,7 +161,7 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
         }
         // The claims end before the looks that follow (those see every change made
         // before), and so does the signal: a change after the reset signals again.
-        watches.clear();
+        claims.clear();
         w.reset();
         if ready > 0 {
             return Ok(ready);

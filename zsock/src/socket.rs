@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipc_transport::{
-    Authenticator, Closing, Config, Core, Engine, FdWatch, Guard, IoThreads, Message, PipeId,
+    Authenticator, Closing, Config, Core, Engine, Guard, IoThreads, Message, PipeId, PollClaim,
     PollWaker, RecvRead, SendWait, TcpOptions, Terminator, Watcher,
 };
 use zmtp_codec::curve::CurveSecretKey;
@@ -1102,9 +1102,9 @@ impl Socket {
     /// [`Socket::events`], under the lock that has the socket wake `waker` on every change
     /// until the returned claim is dropped: for a wait on several sockets that does not
     /// arm [`Socket::fd`] (the proxy's).
-    pub(crate) fn events_claiming(&self, waker: &Arc<PollWaker>) -> (Events, FdWatch) {
+    pub(crate) fn events_claiming(&self, waker: &Arc<PollWaker>) -> (Events, PollClaim) {
         let mut g = self.lock();
-        let claim = g.watch(waker);
+        let claim = g.claim(waker);
         if g.is_terminated() {
             // The shutdown may have come before the claim, waking nobody: ready, so
             // that the caller's next call says ETERM.

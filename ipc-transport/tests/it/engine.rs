@@ -753,7 +753,7 @@ fn a_poll_claim_has_input_wake_the_poll_only_while_it_lasts() {
     // descriptor and hands parked connections back to the I/O thread).
     let claim = {
         let mut g = watcher.lock().unwrap();
-        let claim = g.watch(&waker);
+        let claim = g.claim(&waker);
         g.drain_notify_fd();
         g.unpark();
         assert!(!g.core().has_queued(rx));

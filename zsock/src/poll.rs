@@ -124,8 +124,7 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
     let mut claims: Vec<PollClaim> = Vec::new();
     let mut waker: Option<Arc<PollWaker>> = None;
     loop {
-        // Each look empties the socket's descriptor before it checks, so a change after
-        // the check makes the descriptor readable and the system poll below returns.
+        // A look at every item without claims: enough whenever something is ready.
         let mut ready = 0;
         for it in items.iter_mut() {
             (it.revents, _) = it.look(None)?;
@@ -160,7 +159,8 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
             w.wait(None, wait)?;
         }
         // The claims end before the looks that follow (those see every change made
-        // before), and so does the signal: a change after the reset signals again.
+        // before), then the waker forgets its wakes: a change after the reset wakes it
+        // again.
         claims.clear();
         w.reset();
         if ready > 0 {

@@ -339,7 +339,7 @@ impl<'a> Proxy<'a> {
             waker.wait(self.stop, None)?;
         }
         // The claims end before the next looks (those see every change made before),
-        // and so does the signal: a change after the reset signals again.
+        // then the waker forgets its wakes: a change after the reset wakes it again.
         drop((front, back, control));
         waker.reset();
         self.stop_requested()

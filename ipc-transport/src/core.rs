@@ -1285,11 +1285,14 @@ impl Core {
         true
     }
 
-    /// The caller is about to block: its next send starts a new streak, and nothing has
-    /// been sent since this wait.
-    pub(crate) fn caller_waits(&mut self) {
+    /// The caller is about to block (a wait, or a poll about to sleep): writes what it
+    /// left ([`Core::flush_all`], whose result it returns); its next send starts a new
+    /// streak, and nothing has been sent since this wait.
+    pub(crate) fn caller_waits(&mut self) -> bool {
+        let moved = self.flush_all();
         self.streak.end();
         self.sent_since_wait = false;
+        moved
     }
 
     /// Sends a subscription change to the pipe's peer, ahead of the HWM, in the form its
@@ -1710,7 +1713,8 @@ impl Core {
             .filter_map(|(_, p)| p.conn)
             .filter(|&c| self.reading_paused(c))
             .collect();
-        // As the I/O thread reads (this runs on either thread; see `read_conn`).
+        // For the I/O thread (this runs on either thread): what it reads may be what a
+        // waiting caller waits for.
         for c in below {
             self.read_conn(c, Side::Io);
         }

@@ -258,17 +258,23 @@ impl<H> Shared<H> {
             m.close();
         }
         self.cond.notify_all();
-        self.signal_fd();
+        self.tell_sleepers(true);
+    }
+
+    /// Tells whoever sleeps on the socket without the lock that something changed: the
+    /// notify descriptor's waiters when `fd` (armed for them, or the change is for
+    /// everyone), and the polls that claimed the socket.
+    fn tell_sleepers(&self, fd: bool) {
+        if fd {
+            self.signal_fd();
+        }
         self.pollers.wake();
     }
 }
 
 impl<H: Handler> InprocSocket for Shared<H> {
     fn ring(&self, pipe: PipeId, lifecycle: bool) {
-        if self.bell.ring(pipe) {
-            self.signal_fd();
-        }
-        self.pollers.wake();
+        self.tell_sleepers(self.bell.ring(pipe));
         if lifecycle {
             if let Some((reactor, slot)) = self.io_slot.get() {
                 reactor.wake(*slot);
@@ -399,14 +405,13 @@ impl PollWaker {
         {
             return Ok(true); // woken meanwhile
         }
-        let mut fds: SmallVec<[libc::pollfd; 2]> = SmallVec::new();
-        for fd in std::iter::once(self.fd.as_raw_fd()).chain(also.map(|f| f.as_raw_fd())) {
-            fds.push(libc::pollfd {
+        // (poll(2) skips an entry whose descriptor is negative: no `also`.)
+        let mut fds =
+            [self.fd.as_raw_fd(), also.map_or(-1, |f| f.as_raw_fd())].map(|fd| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
                 revents: 0,
             });
-        }
         let slept = sys::poll(&mut fds, timeout);
         // Awake again: wakes from now on cost no system call. One that found the poll
         // asleep wrote the descriptor; empty it when that write is seen (a write seen
@@ -492,10 +497,10 @@ impl<H: Handler> Terminate for Shared<H> {
         let _st = lock(&self.state);
         self.terminated.store(true, Ordering::SeqCst);
         // Every waiter looks again and sees it: callers on the condition variable or
-        // the notify descriptor, pollers and event loops on the descriptor.
+        // the notify descriptor, event loops on the descriptor, polls through their
+        // wakers.
         self.cond.notify_all();
-        self.signal_fd();
-        self.pollers.wake();
+        self.tell_sleepers(true);
     }
 }
 
@@ -1143,9 +1148,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         std::sync::atomic::fence(Ordering::SeqCst);
         // As a wait does, write what the caller left (output held back for its next
         // send would otherwise wait out the hold-back while the poll sleeps).
-        let st = self.st();
-        st.core.flush_all();
-        st.core.caller_waits();
+        self.st().core.caller_waits();
         PollClaim {
             pollers,
             waker: waker.clone(),
@@ -1233,8 +1236,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// or room made by the write): it should try again rather than wait.
     fn begin_wait(&mut self) -> bool {
         self.take_rings();
-        let moved = self.st().core.flush_all();
-        self.st().core.caller_waits();
+        let moved = self.st().core.caller_waits();
         let dispatched = self.st().dispatched;
         self.hand_over();
         let st = self.st();
@@ -2633,10 +2635,7 @@ impl<H: Handler> Driven for Shared<H> {
             if st.waiters > 0 {
                 self.cond.notify_all();
             }
-            if st.fd_armed || st.poll_waiters > 0 {
-                self.signal_fd();
-            }
-            st.pollers.wake();
+            self.tell_sleepers(st.fd_armed || st.poll_waiters > 0);
         }
         if st.close_done(now) {
             st.release_io();

@@ -122,7 +122,6 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
     // burst to many); otherwise they signal nothing (a poller that keeps finding input
     // costs its sockets no system call per message).
     let mut claims: Vec<PollClaim> = Vec::new();
-    let mut waker: Option<Arc<PollWaker>> = None;
     loop {
         // A look at every item without claims: enough whenever something is ready.
         let mut ready = 0;
@@ -145,10 +144,7 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
         };
         // What changed since the look above woke nobody: look again, each socket under
         // the lock that claims it for the sleep.
-        let w = match &waker {
-            Some(w) => w.clone(),
-            None => waker.insert(thread_waker()?).clone(),
-        };
+        let w = thread_waker()?;
         for it in items.iter_mut() {
             let (revents, claim) = it.look(Some(&w))?;
             it.revents = revents;

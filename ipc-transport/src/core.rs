@@ -1799,11 +1799,13 @@ impl Core {
     }
 
     /// Reads the connections a waiting caller polled (up to each pipe's RCVHWM, less what
-    /// the caller holds).
-    pub(crate) fn read_polled(&mut self, conns: &[(Key, RawFd)]) {
+    /// the caller holds). Whether any of them read anything.
+    pub(crate) fn read_polled(&mut self, conns: &[(Key, RawFd)]) -> bool {
+        let mut got = false;
         for &(k, _) in conns {
-            self.read_conn(k, Side::Caller);
+            got |= self.read_conn(k, Side::Caller);
         }
+        got
     }
 
     /// Writes everything scheduled, in the calling thread. Returns whether that moved
@@ -1950,7 +1952,8 @@ impl Core {
     }
 
     /// Reads and decodes what the connection has, up to RCVHWM queued messages (less what
-    /// the layer above holds, see [`Core::set_lent`]).
+    /// the layer above holds, see [`Core::set_lent`]). Whether anything came (bytes, or the
+    /// connection's end).
     ///
     /// A read that does not fill the buffer emptied the socket: reading stops there,
     /// saving the read that would only say EAGAIN. Data that comes later is news to
@@ -1959,25 +1962,27 @@ impl Core {
     /// I/O thread's poll reported: the end of file (or error) came with the data, its
     /// edge is spent (perhaps while reading was paused at RCVHWM), and only reading on
     /// finds it, whichever side reads next.
-    pub(crate) fn read_conn(&mut self, c: Key, side: Side) {
+    pub(crate) fn read_conn(&mut self, c: Key, side: Side) -> bool {
         let before = self.wake_waiters;
         let to_the_end = self.conns.get(c).is_some_and(|conn| conn.hangup_seen);
-        self.read_conn_until(c, !to_the_end);
+        let got = self.read_conn_until(c, !to_the_end);
         if side == Side::Caller {
             // It sees what it read itself: no reason to wake waiters.
             self.wake_waiters = before;
         }
+        got
     }
 
     /// [`Core::read_conn`]; `short_read_ends` stops at the first read that does not fill
     /// the buffer.
-    fn read_conn_until(&mut self, c: Key, short_read_ends: bool) {
+    fn read_conn_until(&mut self, c: Key, short_read_ends: bool) -> bool {
         let mut drained = false;
+        let mut got = false;
         let Some(conn) = self.conns.get_mut(c) else {
-            return;
+            return false;
         };
         if conn.closing.is_some() {
-            return;
+            return false;
         }
         let mut buffered = conn.zmtp.has_buffered_input();
         loop {
@@ -1985,15 +1990,15 @@ impl Core {
             if buffered {
                 if let Err(reason) = self.decode_buffered(c) {
                     self.doom(c, reason);
-                    return;
+                    return got;
                 }
             }
             let held = self.held_with_notices();
             let Some(conn) = self.conns.get_mut(c) else {
-                return;
+                return got;
             };
             if !conn.is_active() {
-                return; // the I/O thread drives handshakes
+                return got; // the I/O thread drives handshakes
             }
             let full = conn
                 .pipe
@@ -2001,11 +2006,11 @@ impl Core {
                 .is_some_and(|p| p.at_mark(self.rcvhwm, held));
             if full {
                 conn.read_paused = true;
-                return;
+                return got;
             }
             conn.read_paused = false;
             if drained {
-                return;
+                return got;
             }
             let queue = conn
                 .pipe
@@ -2014,6 +2019,7 @@ impl Core {
             match conn.read(queue) {
                 IoOutcome::Moved((n, room)) => {
                     buffered = true;
+                    got = true;
                     if conn.zmtp.wants_sweep() {
                         self.sweep_wanted = true;
                     }
@@ -2023,11 +2029,11 @@ impl Core {
                         drained = true;
                     }
                 }
-                IoOutcome::WouldBlock => return,
+                IoOutcome::WouldBlock => return got,
                 IoOutcome::Retry => {}
                 IoOutcome::Lost(reason) => {
                     self.doom(c, reason);
-                    return;
+                    return true; // (the loss is news too)
                 }
             }
         }

@@ -62,6 +62,9 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long a caller waiting for an answer to what it just sent polls before it sleeps
 /// (see [`Guard::wait_input`]).
 const REPLY_SPIN: Duration = Duration::from_micros(30);
+/// On one CPU, how many waits for input sleep at once, without first yielding the CPU, after
+/// a yield that did not bring the answer (see [`Guard::wait_input`]).
+const YIELD_BACKOFF: u32 = 16;
 /// How long the I/O thread holds back a batch the calling thread is still filling (once per
 /// batch; the caller writes full batches itself meanwhile): this after a pause in sends,
 /// doubling up to [`CORK_MAX`] while the caller keeps streaming, so that a short burst's
@@ -179,6 +182,8 @@ pub struct State<H> {
     waits_seen: u64,
     /// A `TimerKey::Sweep` is pending.
     sweep_armed: bool,
+    /// Waits for input left that sleep without yielding first (see [`YIELD_BACKOFF`]).
+    yield_skip: u32,
     /// Turns of the I/O thread's loop so far.
     io_turns: u64,
 }
@@ -605,6 +610,7 @@ impl<H: Handler> Engine<H> {
                 wait_set: None,
                 dispatched: 0,
                 poll_waiters: 0,
+                yield_skip: 0,
                 poll_until: None,
                 sends_seen: 0,
                 cork_until: None,
@@ -1216,7 +1222,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
         // An inproc peer makes room within microseconds of taking a batch.
         let spin = self.shared.multi_cpu && self.st().core.has_inproc();
-        self.wait_inner(deadline, spin)
+        self.wait_inner(deadline, spin, false)
     }
 
     /// [`Guard::wait`] for a caller that waits for input. Input often comes within
@@ -1224,10 +1230,13 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// receiver caught up): on a machine with more than one CPU it polls for
     /// `REPLY_SPIN` (yielding the CPU between polls) before it sleeps, which saves the
     /// wake-up of an idle CPU (tens of microseconds on a VM) and the sender's cost of
-    /// waking it.
+    /// waking it. On one CPU the answer's sender needs this CPU: the caller first yields
+    /// it (sched_yield), once, and reads what came meanwhile; when the sender answers
+    /// within its turn, neither side ever sleeps in poll(2) and neither is woken from it.
+    /// A yield that brought nothing makes the next `YIELD_BACKOFF` waits sleep at once.
     pub fn wait_input(&mut self, deadline: Option<Instant>) -> bool {
-        let spin = self.shared.multi_cpu;
-        self.wait_inner(deadline, spin)
+        let multi = self.shared.multi_cpu;
+        self.wait_inner(deadline, multi, !multi)
     }
 
     /// What every wait starts with: writes the caller's output and hands the state over.
@@ -1243,15 +1252,15 @@ impl<'a, H: Handler> Guard<'a, H> {
         std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched
     }
 
-    fn wait_inner(&mut self, deadline: Option<Instant>, spin: bool) -> bool {
+    fn wait_inner(&mut self, deadline: Option<Instant>, spin: bool, yield_first: bool) -> bool {
         if self.begin_wait() {
             return true;
         }
         let st = self.st();
         match st.core.active_conns(CALLER_POLLED_CONNS) {
-            Some(conns) => self.wait_polling(&conns, deadline, spin),
+            Some(conns) => self.wait_polling(&conns, deadline, spin, yield_first),
             // Inproc peers ring the notify descriptor, not the condition variable.
-            None if st.core.has_inproc() => self.wait_polling(&[], deadline, spin),
+            None if st.core.has_inproc() => self.wait_polling(&[], deadline, spin, false),
             None => self.wait_condvar(deadline),
         }
     }
@@ -1261,9 +1270,15 @@ impl<'a, H: Handler> Guard<'a, H> {
         conns: &[(Key, RawFd)],
         deadline: Option<Instant>,
         spin: bool,
+        yield_first: bool,
     ) -> bool {
         let st = self.st();
         st.poll_waiters += 1;
+        let yield_first = yield_first && !conns.is_empty() && {
+            let skip = st.yield_skip;
+            st.yield_skip = skip.saturating_sub(1);
+            skip == 0
+        };
         // Take the connections out of the I/O thread's poll for the wait, so that their
         // data wakes this thread only (not both), and a connection whose output waits for
         // room is written by this thread when the kernel takes more: a sender blocked at
@@ -1332,6 +1347,12 @@ impl<'a, H: Handler> Guard<'a, H> {
                 std::thread::yield_now();
             }
         }
+        // (The yield stands for a poll that found input: what came is read below.)
+        let yielded = yield_first && rc == 0 && !rung && timeout != Some(Duration::ZERO);
+        if yielded {
+            std::thread::yield_now();
+            rc = 1;
+        }
         if rc == 0 && !rung && !unwatched.is_empty() {
             // About to sleep: the unwatched flows are marked idle now (one that got a
             // message meanwhile ends the wait).
@@ -1359,7 +1380,10 @@ impl<'a, H: Handler> Guard<'a, H> {
         // connection that became active meanwhile is the I/O thread's, which signals what it
         // reads). They stay parked for PARK_GRACE: the I/O thread's poll ends by then (a
         // caller that parks first wakes it in `hand_over`).
-        st.core.read_polled(conns);
+        let got = st.core.read_polled(conns);
+        if yielded && !got {
+            st.yield_skip = YIELD_BACKOFF;
+        }
         for (k, i) in writers {
             if fds[i].revents != 0 {
                 // (Room this thread made for itself: no waiter to wake.)

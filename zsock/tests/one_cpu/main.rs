@@ -1,0 +1,114 @@
+//! Blocking receives in a process that may use one CPU only (pinned with `taskset`, or
+//! limited to one by its cgroup). There the peer that answers needs this CPU: a receive
+//! that finds nothing yields it once before it sleeps, and a peer that answers within its
+//! turn wakes nobody. A yield that brings nothing makes the next waits sleep at once.
+//!
+//! A binary of its own: whether a process may use more than one CPU is decided once, at
+//! its first socket, so every test here pins its thread to one CPU before it makes one
+//! (the threads it starts, the context's I/O thread among them, inherit the pinning).
+
+use std::time::Duration;
+
+use zsock::{Context, ErrorKind, Flags, Socket, SocketOption, SocketType};
+
+/// Restricts the calling thread (and the threads it starts later) to the first CPU it may
+/// use.
+fn pin_to_one_cpu() {
+    // SAFETY: `set` is a live cpu_set_t for both calls; the results are checked.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        let first = (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .expect("some CPU");
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(first, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
+    }
+}
+
+/// How many times the calling thread has slept (voluntary context switches: a wait in
+/// poll(2) that did not find its input ready; a yield is not one).
+fn sleeps_so_far() -> i64 {
+    // SAFETY: `usage` is a live rusage for the call; the result is checked.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut usage), 0);
+        usage.ru_nvcsw
+    }
+}
+
+/// A REQ connected to a REP over `endpoint` (`ipc://*` or `tcp://127.0.0.1:*`), both in
+/// this process, after the first round trip.
+fn req_rep(ctx: &Context, endpoint: &str) -> (Socket, Socket) {
+    let rep = ctx.socket(SocketType::Rep).unwrap();
+    let bound = rep.bind(endpoint).unwrap();
+    let req = ctx.socket(SocketType::Req).unwrap();
+    req.connect(&bound).unwrap();
+    assert!(req.reply_spin().is_none(), "the process should see one CPU");
+    (req, rep)
+}
+
+/// Echoes `n` requests on `rep` in a thread of its own, after waiting `delay` before each
+/// reply.
+fn echo(mut rep: Socket, n: usize, delay: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let m = rep.recv(Flags::NONE).unwrap();
+            std::thread::sleep(delay);
+            rep.send(m, Flags::NONE).unwrap();
+        }
+    })
+}
+
+/// Round trips between two threads sharing one CPU, over ipc and tcp: each receive yields
+/// the CPU to the thread that answers, so the waiting side hardly ever sleeps (without the
+/// yield it sleeps in poll(2) once per round trip), and every reply is the right one.
+#[test]
+fn round_trips_on_one_cpu_hand_the_cpu_over_instead_of_sleeping() {
+    pin_to_one_cpu();
+    let ctx = Context::new();
+    for endpoint in ["ipc://*", "tcp://127.0.0.1:*"] {
+        const WARM_UP: usize = 100;
+        const TRIPS: usize = 2000;
+        let (mut req, rep) = req_rep(&ctx, endpoint);
+        let echoing = echo(rep, WARM_UP + TRIPS, Duration::ZERO);
+        for i in 0..WARM_UP {
+            req.send(i.to_be_bytes().as_slice(), Flags::NONE).unwrap();
+            req.recv(Flags::NONE).unwrap();
+        }
+        let before = sleeps_so_far();
+        for i in 0..TRIPS {
+            req.send(i.to_be_bytes().as_slice(), Flags::NONE).unwrap();
+            assert_eq!(req.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+        }
+        let slept = sleeps_so_far() - before;
+        echoing.join().unwrap();
+        assert!(
+            slept < (TRIPS / 4) as i64,
+            "{endpoint}: the requester slept {slept} times in {TRIPS} round trips"
+        );
+    }
+}
+
+/// An answer that takes longer than the peer's turn: the yield brings nothing, the receive
+/// sleeps until the answer comes and gets it; a receive timeout still ends a wait that
+/// nothing answers.
+#[test]
+fn late_answers_and_timeouts_on_one_cpu() {
+    pin_to_one_cpu();
+    let ctx = Context::new();
+    let (mut req, rep) = req_rep(&ctx, "ipc://*");
+    const LATE: usize = 5;
+    let echoing = echo(rep, LATE, Duration::from_millis(20));
+    for i in 0..LATE {
+        req.send(i.to_be_bytes().as_slice(), Flags::NONE).unwrap();
+        assert_eq!(req.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+    }
+    echoing.join().unwrap();
+    // The echo is gone with its socket: nothing answers this one.
+    req.set(SocketOption::RcvTimeo(50)).unwrap();
+    req.send("unanswered", Flags::NONE).unwrap();
+    assert_eq!(req.recv(Flags::NONE).unwrap_err().kind(), ErrorKind::Again);
+}

@@ -314,7 +314,8 @@ pub struct Pipe {
     pub(crate) conn: Option<Key>,
     out: VecDeque<Message>,
     inbound: VecDeque<Message>,
-    /// The bytes of the frames in `inbound` (see [`READ_AHEAD_MAX`]).
+    /// What the messages in `inbound` cost ([`Message::queued_cost`], see
+    /// [`READ_AHEAD_MAX`]).
     inbound_bytes: usize,
     peer: Option<PeerInfo>,
     creds: Option<PeerCred>,
@@ -376,7 +377,7 @@ impl Pipe {
     #[inline]
     fn take(&mut self) -> Option<Message> {
         let m = self.inbound.pop_front()?;
-        self.inbound_bytes = self.inbound_bytes.saturating_sub(m.byte_len());
+        self.inbound_bytes = self.inbound_bytes.saturating_sub(m.queued_cost());
         if self.inproc.is_some() {
             self.inproc_taken(1);
         }
@@ -487,7 +488,7 @@ impl Pipe {
     fn largest_inbound(&self) -> usize {
         self.inbound
             .iter()
-            .map(Message::byte_len)
+            .map(Message::queued_cost)
             .max()
             .unwrap_or(0)
     }
@@ -511,8 +512,9 @@ const INPROC_SMALL_BATCH: usize = 16;
 /// `Pipe::inproc_refill`).
 const INPROC_BATCH_GAP: std::time::Duration = std::time::Duration::from_micros(1);
 
-/// What a connection reads ahead of the application, in bytes of queued messages, before
-/// it leaves the rest in the kernel, under any RCVHWM but 0 (no limit, as asked): RCVHWM
+/// What a connection reads ahead of the application, in what its queued messages cost
+/// ([`Message::queued_cost`]: bytes, and a frame handle's size per frame), before it
+/// leaves the rest in the kernel, under any RCVHWM but 0 (no limit, as asked): RCVHWM
 /// counts messages, and a thousand large ones read ahead only cost memory and page faults
 /// (the kernel and the sender's queue hold them as well). A message larger than this is
 /// still read whole.
@@ -1465,7 +1467,7 @@ impl Core {
             if p.inbound.len() <= 64 {
                 assert_eq!(
                     p.inbound_bytes,
-                    p.inbound.iter().map(Message::byte_len).sum::<usize>(),
+                    p.inbound.iter().map(Message::queued_cost).sum::<usize>(),
                     "pipe {id:?}: byte count"
                 );
             }
@@ -2240,7 +2242,7 @@ impl Inbox for PipeInbox<'_> {
         }
         // A one-frame message built in its queue slot: a message built elsewhere and
         // moved there costs a stalled copy per message.
-        self.pipe.inbound_bytes += body.len();
+        self.pipe.inbound_bytes += Message::one_frame_cost(body.len());
         self.pipe.inbound.push_back(Message::new());
         if let Some(m) = self.pipe.inbound.back_mut() {
             m.push(body);
@@ -2259,7 +2261,7 @@ impl Inbox for PipeInbox<'_> {
         if self.discard {
             return false;
         }
-        self.pipe.inbound_bytes += msg.byte_len();
+        self.pipe.inbound_bytes += msg.queued_cost();
         self.pipe.inbound.push_back(msg);
         self.queued();
         true

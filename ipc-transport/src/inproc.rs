@@ -364,7 +364,7 @@ impl Link {
         if msg.is_empty() {
             msg.push(Bytes::new());
         }
-        let bytes = msg.byte_len();
+        let bytes = msg.queued_cost();
         let mut st = lock(&self.state);
         let peer = 1 - side;
         if st.refused || st.ends[peer].closed {
@@ -431,7 +431,7 @@ impl Link {
             Some(Entry::Packed(n)) => *n += 1,
             _ => f.entries.push_back(Entry::Packed(1)),
         }
-        self.appended(st, side, body.len());
+        self.appended(st, side, Message::one_frame_cost(body.len()));
         true
     }
 

@@ -31,10 +31,10 @@
 //! - **Received messages**: up to RCVHWM whole messages, counting those the socket took
 //!   ahead ([`Engine::lock_holding`]) and, for XPUB, the subscription messages the application
 //!   has not received ([`Handler::held`]); reading stops at the mark, or earlier, under
-//!   any mark but 0, once the queued messages come to [`READ_AHEAD_MAX`] bytes (the
-//!   message that crosses it is whole).
-//!   Each message has at most [`MAX_MESSAGE_FRAMES`] frames of at most F bytes, each frame
-//!   with a handle of a few dozen bytes beside its bytes (empty frames included). Queued
+//!   any mark but 0, once the queued messages cost [`READ_AHEAD_MAX`] bytes (the message
+//!   that crosses it is whole): their bytes, and [`FRAME_COST`] for each place for a
+//!   frame's handle ([`Message::queued_cost`]), so that a peer's empty frames count too.
+//!   Each message has at most [`MAX_MESSAGE_FRAMES`] frames of at most F bytes. Queued
 //!   messages keep alive the read buffers they were sliced from only while they fill at
 //!   least one [`PIN_FACTOR`]th of them: a buffer given up with less is copied out of.
 //!   So what the queue keeps alive is at most `PIN_FACTOR` times its own bytes, plus one
@@ -91,7 +91,7 @@ pub use engine::{
     Closing, Engine, Guard, Monitor, PollClaim, PollWaker, State, Terminator, Watcher,
 };
 pub use error::{TransportError, ETERM};
-pub use message::Message;
+pub use message::{Message, FRAME_COST};
 pub use reactor::IoThreads;
 
 /// Sleeps until one of `fds` is readable or `timeout` passes (`None`: no limit); returns

@@ -3,6 +3,13 @@
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+/// What a place for a frame costs in a queued message besides the frame's bytes: its
+/// handle (see [`Message::queued_cost`]).
+pub const FRAME_COST: usize = std::mem::size_of::<Bytes>();
+
+/// The frames a message holds without an array of its own.
+const INLINE_FRAMES: usize = 2;
+
 /// A whole ZeroMQ message: one or more frames. Frames are `Bytes`, so building a message
 /// from a `Vec<u8>` or `Bytes` moves the buffer without copying it, and received frames are
 /// slices of the connection's read buffer.
@@ -12,7 +19,7 @@ use smallvec::SmallVec;
 /// message on the way through the queues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Message {
-    frames: SmallVec<[Bytes; 2]>,
+    frames: SmallVec<[Bytes; INLINE_FRAMES]>,
 }
 
 impl Message {
@@ -64,6 +71,21 @@ impl Message {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
+    }
+
+    /// What the message counts for in a receive queue's read-ahead bound
+    /// ([`crate::READ_AHEAD_MAX`]): its bytes, and [`FRAME_COST`] for each place for a
+    /// frame's handle it has (two inline, more in an array of its own beyond), so that a
+    /// message of many empty frames costs what it holds too.
+    #[inline]
+    pub fn queued_cost(&self) -> usize {
+        self.byte_len() + self.frames.capacity() * FRAME_COST
+    }
+
+    /// [`Message::queued_cost`] of a message of one frame of `len` bytes.
+    #[inline]
+    pub(crate) const fn one_frame_cost(len: usize) -> usize {
+        len + INLINE_FRAMES * FRAME_COST
     }
 
     /// Sum of the frames' lengths.

@@ -16,8 +16,9 @@ pub enum SocketOption {
     /// ZMQ_RCVHWM: messages queued per peer before reading from it pauses (0: no limit);
     /// messages the socket took ahead and has not handed out yet count too, and so do an
     /// XPUB's subscription messages not yet received. Under any mark but 0, a peer is
-    /// also read no further while its queued messages come to 4 MiB
-    /// ([`crate::READ_AHEAD_MAX`]; the rest waits in the kernel and the sender's
+    /// also read no further while its queued messages come to 4 MiB, counting a few
+    /// dozen bytes per frame besides the frames' bytes, so that a peer's empty frames
+    /// count too ([`crate::READ_AHEAD_MAX`]; the rest waits in the kernel and the sender's
     /// queue, as with libzmq's HWMs, which are never exact). With MAXMSGSIZE it bounds
     /// what a peer can make the socket hold: ipc-transport's crate docs give the whole
     /// bound (queued messages never keep alive more than `ipc_transport::PIN_FACTOR`

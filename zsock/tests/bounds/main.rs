@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use ipc_transport::{PIN_FACTOR, READ_CHUNK};
+use ipc_transport::{FRAME_COST, PIN_FACTOR, READ_AHEAD_MAX, READ_CHUNK};
 use raw::{command, data_frame, greeting_and_ready};
 use zsock::{Context, Flags, Socket, SocketOption, SocketType};
 
@@ -226,6 +226,47 @@ fn queued_messages_between_large_commands_keep_at_most_pin_factor_alive() {
         let m = pull.recv(Flags::NONE).unwrap();
         assert_eq!(m.len(), SIZE);
         assert_eq!(&m[..6], format!("{i:06}").as_bytes());
+    }
+}
+
+/// A PUSH that sends messages of thousands of empty frames: each costs the PULL a frame
+/// handle per frame and no bytes. The handles count towards the read-ahead bound as the
+/// bytes do ([`FRAME_COST`] each), so the PULL stops reading after a few megabytes of
+/// handles rather than at RCVHWM (1,000 such messages would hold 320 MB).
+#[test]
+fn messages_of_empty_frames_count_towards_the_read_ahead_bound() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Context::new();
+    let (mut pull, raw) = pull_and_raw_push(&ctx, dir.path(), None);
+    let base = live();
+    const FRAMES: usize = 10_000;
+    const MESSAGES: usize = 1_000;
+    let mut message = Vec::with_capacity(2 * FRAMES);
+    for _ in 1..FRAMES {
+        message.extend_from_slice(&[0x01, 0x00]); // an empty frame, MORE
+    }
+    message.extend_from_slice(&[0x00, 0x00]); // the last, empty
+    let (sent, stalled, _raw) = write_until_stalled(raw, vec![message; MESSAGES]);
+    assert!(
+        stalled,
+        "the PULL kept reading ({sent} messages of {FRAMES} empty frames sent)"
+    );
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes after {sent} messages");
+    // The read-ahead bound, the message that crosses it and the one being assembled (its
+    // array of frame handles, grown by doubling), and the read buffers.
+    let message_cost = FRAMES.next_power_of_two() * FRAME_COST;
+    let bound = READ_AHEAD_MAX + 2 * message_cost + read_buffers_bound(0) + SLACK;
+    assert!(
+        grown <= bound,
+        "{grown} bytes held for messages of empty frames (bound {bound})"
+    );
+    // Every message comes whole, in order, once the application receives.
+    for _ in 0..sent {
+        let frames = pull.recv_multipart(Flags::NONE).unwrap();
+        assert_eq!(frames.len(), FRAMES);
+        assert!(frames.iter().all(|f| f.is_empty()));
     }
 }
 

@@ -598,9 +598,10 @@ impl Handshake {
         if let Some(v) = md.get(wire::PROP_SOCKET_TYPE) {
             match SocketType::from_name(v) {
                 None => {
-                    let theirs = String::from_utf8_lossy(v).into_owned();
-                    self.send_error =
-                        Some(Bytes::from(format!("unknown socket type {theirs:.64}")));
+                    // (The value may be tens of KiB: the error, which monitors keep,
+                    // carries its start only.)
+                    let theirs = peer_text(v, PEER_TEXT_MAX);
+                    self.send_error = Some(Bytes::from(format!("unknown socket type {theirs}")));
                     return self.fail(HandshakeError::UnknownSocketType { theirs });
                 }
                 Some(theirs) if !ours.is_compatible(theirs) => {
@@ -725,5 +726,19 @@ impl Handshake {
         self.decoder.set_raw_commands(false);
         self.decoder.set_limits(self.config.limits); // data frames are welcome now
         self.decoder
+    }
+}
+
+/// The most characters of a peer's choosing an error carries: errors go to monitors, which
+/// keep thousands of events, and a value in a READY may be tens of KiB.
+const PEER_TEXT_MAX: usize = 64;
+
+/// `bytes` from a peer as text for an error: lossily decoded, cut after `max` characters
+/// (marked with `...`).
+fn peer_text(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.into_owned(),
     }
 }

@@ -338,6 +338,16 @@ fn case_06_malformed_ready_metadata() {
             "{props:?}"
         );
     }
+    // A 60 KiB socket type: the error (which a monitor keeps) carries its first 64
+    // characters only.
+    let mut long_type = b"\x0bSocket-Type\x00\x00\xf0\x00".to_vec();
+    long_type.extend_from_slice(&[0x01; 0xf000]);
+    let mut cut = "\u{1}".repeat(64);
+    cut.push_str("...");
+    assert_eq!(
+        handshake_with(&greeting_then(&ready(&long_type))).0,
+        Err(HandshakeError::UnknownSocketType { theirs: cut })
+    );
     let mut long_id = b"\x0bSocket-Type\x00\x00\x00\x06DEALER\x08Identity\x00\x00\x01\x00".to_vec();
     long_id.extend_from_slice(&[7u8; 256]);
     assert_eq!(

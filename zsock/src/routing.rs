@@ -1030,12 +1030,19 @@ impl Pub {
 }
 
 impl Router {
+    /// A routing id for a peer that gave none: libzmq's form, a zero byte, then a 32-bit
+    /// counter. A peer may have named itself so: an id that is taken is skipped (there
+    /// are fewer peers than counter values).
     fn generate_id(&mut self) -> Bytes {
-        // libzmq's generated routing ids: a zero byte, then a 32-bit counter.
-        self.next_id = self.next_id.wrapping_add(1);
-        let mut id = vec![0u8];
-        id.extend_from_slice(&self.next_id.to_be_bytes());
-        Bytes::from(id)
+        loop {
+            self.next_id = self.next_id.wrapping_add(1);
+            let mut id = [0u8; 5];
+            id[1..].copy_from_slice(&self.next_id.to_be_bytes());
+            let id = Bytes::copy_from_slice(&id);
+            if !self.by_id.contains_key(&id) {
+                return id;
+            }
+        }
     }
 }
 

@@ -1344,6 +1344,50 @@ fn without_router_handover_a_second_peer_with_a_taken_id_is_refused() {
     assert_nothing_arrives(&mut router, 200);
 }
 
+/// A peer may name itself as the ROUTER would name an anonymous peer (a zero byte and a
+/// counter, from a random start): the ROUTER then names the next anonymous peer
+/// otherwise, and each gets its own replies (libzmq asserts here).
+#[test]
+fn a_peer_named_like_a_generated_id_keeps_its_name_and_its_replies() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut router = sock(&ctx, SocketType::Router);
+    router.bind(&d.ep("gen")).unwrap();
+    let mut anonymous_id = |router: &mut Socket| {
+        let mut dealer = sock(&ctx, SocketType::Dealer);
+        dealer.connect(&d.ep("gen")).unwrap();
+        dealer.send("anonymous", Flags::NONE).unwrap();
+        let m = router.recv_msg(Flags::NONE).unwrap();
+        assert_eq!(&m.frames()[1][..], b"anonymous");
+        (m.frames()[0].clone(), dealer)
+    };
+    let (first, _first) = anonymous_id(&mut router);
+    assert_eq!((first.len(), first[0]), (5, 0), "a generated id");
+    // The id the ROUTER would give next, taken by a peer that names itself so.
+    let counter = u32::from_be_bytes(first[1..].try_into().unwrap());
+    let mut taken = vec![0u8];
+    taken.extend_from_slice(&counter.wrapping_add(1).to_be_bytes());
+    let mut named = sock(&ctx, SocketType::Dealer);
+    named
+        .set(SocketOption::RoutingId(Bytes::from(taken.clone())))
+        .unwrap();
+    named.connect(&d.ep("gen")).unwrap();
+    named.send("named", Flags::NONE).unwrap();
+    let m = router.recv_msg(Flags::NONE).unwrap();
+    assert_eq!(
+        (&m.frames()[0][..], &m.frames()[1][..]),
+        (&taken[..], &b"named"[..])
+    );
+    let (second, mut anonymous) = anonymous_id(&mut router);
+    assert_ne!(second, taken, "the anonymous peer got the taken name");
+    for (id, text) in [(&taken[..], "to named"), (&second[..], "to anonymous")] {
+        router.send(id, Flags::SNDMORE).unwrap();
+        router.send(text, Flags::NONE).unwrap();
+    }
+    assert_eq!(recv_str(&mut named), "to named");
+    assert_eq!(recv_str(&mut anonymous), "to anonymous");
+}
+
 // ---------------------------------------------------------------------------------------------
 // REQ_RELAXED, REQ_CORRELATE
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,28 @@ impl Metadata {
             .map(|(_, v)| v)
     }
 
+    /// The same properties, copied into one buffer of their own: parsed ones are slices of
+    /// the buffer their command was read into, which they would keep alive whole for as
+    /// long as they are kept.
+    pub fn detached(&self) -> Metadata {
+        let total = self.props.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let mut buf = BytesMut::with_capacity(total);
+        for (n, v) in &self.props {
+            buf.extend_from_slice(n);
+            buf.extend_from_slice(v);
+        }
+        let mut all = buf.freeze();
+        let props = self
+            .props
+            .iter()
+            .map(|(n, v)| {
+                let name = all.split_to(n.len());
+                (name, all.split_to(v.len()))
+            })
+            .collect();
+        Metadata { props }
+    }
+
     /// All properties, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
         self.props.iter().map(|(n, v)| (n, v))
@@ -415,6 +437,28 @@ mod tests {
         let hdr = FrameHeader::parse(&out).unwrap();
         out.advance(hdr.header_len());
         out.freeze()
+    }
+
+    /// Detached metadata is equal, and shares nothing with the command it came from.
+    #[test]
+    fn detached_metadata_is_equal_and_owns_its_bytes() {
+        let c = Command::Ready(
+            Metadata::new()
+                .with("Socket-Type", "DEALER")
+                .with("Identity", "")
+                .with("X-Pad", vec![7u8; 1000]),
+        );
+        let Ok(Command::Ready(parsed)) = Command::parse(body_of(&c)) else {
+            panic!("READY");
+        };
+        let detached = parsed.detached();
+        assert_eq!(detached, parsed);
+        // Parsed values are slices of the body; detached ones are not.
+        let parsed_pad = parsed.get("X-Pad").unwrap();
+        let detached_pad = detached.get("X-Pad").unwrap();
+        assert_ne!(parsed_pad.as_ptr(), detached_pad.as_ptr());
+        drop(parsed);
+        assert_eq!(&detached_pad[..], &[7u8; 1000][..]);
     }
 
     #[test]

@@ -573,7 +573,12 @@ impl Handshake {
         let Some(md) = self.peer_metadata.take() else {
             return;
         };
-        let identity = md.get(wire::PROP_IDENTITY).cloned();
+        // What the connection keeps of the handshake, copied out of the buffer it was
+        // read into (the identity on its own: a ROUTER hands it out with every message).
+        let md = md.detached();
+        let identity = md
+            .get(wire::PROP_IDENTITY)
+            .map(|id| Bytes::copy_from_slice(id));
         let socket_type = md
             .get(wire::PROP_SOCKET_TYPE)
             .and_then(|v| SocketType::from_name(v));

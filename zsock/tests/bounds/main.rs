@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use ipc_transport::{FRAME_COST, PIN_FACTOR, READ_AHEAD_MAX, READ_CHUNK};
-use raw::{command, data_frame, greeting_and_ready};
+use ipc_transport::{FRAME_COST, PIN_FACTOR, READ_AHEAD_MAX, READ_CHUNK, RETIRED_PEERS};
+use raw::{command, command_frame, data_frame, greeting_and_ready};
 use zsock::{Context, Flags, Socket, SocketOption, SocketType};
 
 #[path = "../common/raw.rs"]
@@ -268,6 +268,66 @@ fn messages_of_empty_frames_count_towards_the_read_ahead_bound() {
         assert_eq!(frames.len(), FRAMES);
         assert!(frames.iter().all(|f| f.is_empty()));
     }
+}
+
+/// DEALERs that pad their READY towards the handshake's 64 KiB cap, send one message each
+/// and go: the application keeps the routing id each message came with. Those ids are
+/// copied out of the read buffers the handshakes were read into, so keeping them keeps no
+/// buffer alive (each would be 64 KiB or more). The socket keeps the metadata of the last
+/// `RETIRED_PEERS` departed peers (for their messages still queued), copied out too.
+#[test]
+fn routing_ids_kept_after_their_peers_left_hold_no_read_buffers() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("router");
+    let ctx = Context::new();
+    let mut router = sock(&ctx, SocketType::Router);
+    let monitor = router.monitor();
+    router.bind(&format!("ipc://{}", path.display())).unwrap();
+    const PEERS: usize = RETIRED_PEERS + 36;
+    const PAD: usize = 60_000;
+    let base = live();
+    let mut ids = Vec::new();
+    for i in 0..PEERS {
+        let id = format!("peer{i:02}");
+        let mut ready = b"\x05READY".to_vec();
+        for (name, value) in [
+            (&b"Socket-Type"[..], &b"DEALER"[..]),
+            (b"Identity", id.as_bytes()),
+            (b"X-Pad", &[0x55; PAD]),
+        ] {
+            ready.push(name.len() as u8);
+            ready.extend_from_slice(name);
+            ready.extend_from_slice(&(value.len() as u32).to_be_bytes());
+            ready.extend_from_slice(value);
+        }
+        let mut peer = UnixStream::connect(&path).unwrap();
+        let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 1];
+        greeting.extend_from_slice(b"NULL");
+        greeting.resize(64, 0);
+        peer.write_all(&greeting).unwrap();
+        peer.write_all(&command_frame(&ready)).unwrap();
+        peer.write_all(&data_frame(b"hello")).unwrap();
+        let m = router.recv_multipart(Flags::NONE).unwrap();
+        assert_eq!((&m[0][..], &m[1][..]), (id.as_bytes(), &b"hello"[..]));
+        ids.push(m[0].clone());
+        drop(peer);
+        loop {
+            match monitor.next(Some(Duration::from_secs(10))) {
+                Some(zsock::Event::Disconnected { .. }) => break,
+                Some(_) => {}
+                None => panic!("peer {i}'s departure never reported"),
+            }
+        }
+    }
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes for {PEERS} routing ids");
+    let bound = RETIRED_PEERS * (PAD + 1024) + PEERS * 1024 + SLACK;
+    assert!(
+        grown <= bound,
+        "{grown} bytes held for {PEERS} routing ids of departed peers (bound {bound})"
+    );
+    drop(ids);
 }
 
 /// Issue 17's case 4: SUBSCRIBE/CANCEL pairs to an XPUB whose application does not

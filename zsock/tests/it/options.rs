@@ -1353,7 +1353,7 @@ fn a_peer_named_like_a_generated_id_keeps_its_name_and_its_replies() {
     let ctx = Context::new();
     let mut router = sock(&ctx, SocketType::Router);
     router.bind(&d.ep("gen")).unwrap();
-    let mut anonymous_id = |router: &mut Socket| {
+    let anonymous_id = |router: &mut Socket| {
         let mut dealer = sock(&ctx, SocketType::Dealer);
         dealer.connect(&d.ep("gen")).unwrap();
         dealer.send("anonymous", Flags::NONE).unwrap();

@@ -151,8 +151,11 @@ impl CloseReason {
 /// subscriptions for the layer above. The connection asks [`Inbox::is_full`] before each
 /// item, so what an inbox holds never passes its mark by more than one message.
 pub(crate) trait Inbox {
-    /// At the mark (RCVHWM): decoding stops, and the rest waits in the read buffer.
+    /// At the mark (RCVHWM), or out of allowance for traffic that queues nothing
+    /// ([`Inbox::junk`]): decoding stops, and the rest waits in the read buffer.
     fn is_full(&self) -> bool;
+    /// `bytes` of traffic that queue nothing were decoded (commands).
+    fn junk(&mut self, _bytes: usize) {}
     /// A one-frame message, to be built in its queue slot. Whether the inbox kept it (it
     /// may hold part of the read buffer).
     fn push_frame(&mut self, body: Bytes) -> bool;
@@ -497,11 +500,13 @@ impl Connection {
                 break;
             }
             // Data frames take the inlined path; everything else, the general decoder.
+            let before = self.rbuf.len();
             let f = match decoder.decode_data(&mut self.rbuf) {
                 Some(f) => f,
                 None => match decoder.decode(&mut self.rbuf) {
                     Ok(Some(Item::Frame(f))) => f,
                     Ok(Some(Item::Command(cmd))) => {
+                        inbox.junk(before - self.rbuf.len());
                         on_command(cmd, heartbeat, inbox, &mut done)?;
                         continue;
                     }
@@ -510,7 +515,10 @@ impl Connection {
                     }
                     Ok(None) => break,
                     // Post-handshake, a malformed command is ignored (IPC.md section 5).
-                    Err(e) if !e.is_fatal() => continue,
+                    Err(e) if !e.is_fatal() => {
+                        inbox.junk(before - self.rbuf.len());
+                        continue;
+                    }
                     Err(e) => return Err(CloseReason::Decode(e)),
                 },
             };
@@ -567,6 +575,7 @@ impl Connection {
                 .open(&outer.body)
                 .map_err(|e| CloseReason::Protocol(Violation::Curve(e)))?;
             if opened.command {
+                inbox.junk(outer.body.len());
                 // As on a plain connection, a malformed command is ignored.
                 if let Ok(cmd) = Command::parse(opened.body) {
                     on_command(cmd, heartbeat, inbox, &mut done)?;

@@ -210,6 +210,11 @@ pub(crate) struct Conn {
     pub(crate) in_wait_set: Option<crate::sys::EpollInterest>,
     /// Reading stopped at RCVHWM with bytes possibly left in the kernel.
     read_paused: bool,
+    /// What is left of this turn's [`JUNK_PER_TURN`].
+    junk_left: usize,
+    /// Reading stopped at [`JUNK_PER_TURN`], until the I/O thread reads on
+    /// (`Core::reread`).
+    throttled: bool,
     /// The I/O thread's poll reported the peer's end of file or an error: reads go on to
     /// that end (see [`Core::read_conn`]). Stays set.
     pub(crate) hangup_seen: bool,
@@ -245,6 +250,8 @@ impl Conn {
             parked: false,
             in_wait_set: None,
             read_paused: false,
+            junk_left: JUNK_PER_TURN,
+            throttled: false,
             hangup_seen: false,
             corked: false,
             closing: None,
@@ -505,6 +512,14 @@ impl Pipe {
     }
 }
 
+/// What a connection reads and decodes into nothing queued (messages a PUB or a refused
+/// peer's pipe drops, commands, subscriptions) before it stops until the I/O thread's
+/// next turn after a pause: messages queued stop reading at RCVHWM, but this traffic
+/// would not, and a peer that writes it as fast as it is read would hold the I/O thread
+/// and the socket's lock for as long as it keeps on. Dropped messages count
+/// [`Message::queued_cost`], commands their bytes.
+pub const JUNK_PER_TURN: usize = crate::READ_CHUNK;
+
 /// Below this many messages a reader's batch counts as small (see `Pipe::inproc_refill`).
 const INPROC_SMALL_BATCH: usize = 16;
 
@@ -627,6 +642,9 @@ pub struct Core {
     pub(crate) retime: Vec<Key>,
     /// Connections whose mio interest must change (WRITABLE on or off).
     pub(crate) reregister: Vec<Key>,
+    /// Connections stopped at [`JUNK_PER_TURN`]: the I/O thread reads on after a pause
+    /// (no new input need come to tell it).
+    pub(crate) reread: Vec<Key>,
     /// This process may run on more than one CPU (see `Pipe::inproc_refill`).
     pub(crate) multi_cpu: bool,
     /// Inproc pipes found empty and not yet marked idle (see [`Core::inproc_watch`]).
@@ -667,6 +685,7 @@ impl Core {
             doomed: Vec::new(),
             retime: Vec::new(),
             reregister: Vec::new(),
+            reread: Vec::new(),
             multi_cpu: false,
             inproc_unwatched: Vec::new(),
             inproc_count: 0,
@@ -1667,10 +1686,11 @@ impl Core {
         self.lent.saturating_add(self.unread_notifications)
     }
 
-    /// [`Core::held`] and, for XPUB, the subscription notices not yet handed to the layer
-    /// above (they become its unread notifications): what the read path counts.
+    /// [`Core::held`] and, for PUB and XPUB, the subscription notices not yet handed to
+    /// the layer above (an XPUB's become its unread notifications): what the read path
+    /// counts.
     fn held_with_notices(&self) -> usize {
-        let notices = if self.socket_type == SocketType::XPub {
+        let notices = if matches!(self.socket_type, SocketType::Pub | SocketType::XPub) {
             self.sub_notices
         } else {
             0
@@ -1678,11 +1698,11 @@ impl Core {
         self.held().saturating_add(notices)
     }
 
-    /// The layer above has been handed the notices queued so far. XPUB: subscriptions it
-    /// did not turn into messages (a repeat without XPUB_VERBOSE) no longer count, and a
-    /// connection stopped for them may be below the mark now.
+    /// The layer above has been handed the notices queued so far. PUB: they no longer
+    /// count; XPUB: those it did not turn into messages (a repeat without XPUB_VERBOSE) no
+    /// longer count. A connection stopped for them may be below the mark now.
     pub(crate) fn notices_delivered(&mut self) {
-        if self.socket_type == SocketType::XPub {
+        if matches!(self.socket_type, SocketType::Pub | SocketType::XPub) {
             self.resume_below_mark();
         }
     }
@@ -1760,7 +1780,20 @@ impl Core {
 
     /// Whether reading the connection stopped at RCVHWM.
     pub(crate) fn reading_paused(&self, c: Key) -> bool {
-        self.conns.get(c).is_some_and(|c| c.read_paused)
+        self.conns
+            .get(c)
+            .is_some_and(|c| c.read_paused || c.throttled)
+    }
+
+    /// Ends a connection's stop at [`JUNK_PER_TURN`] (the I/O thread's look at
+    /// `reread`), with the whole allowance again. Whether the connection is still there.
+    pub(crate) fn unthrottle(&mut self, c: Key) -> bool {
+        let Some(conn) = self.conns.get_mut(c) else {
+            return false;
+        };
+        conn.throttled = false;
+        conn.junk_left = JUNK_PER_TURN;
+        true
     }
 
     /// The capacity of every connection's read buffer.
@@ -1983,7 +2016,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(c) else {
             return false;
         };
-        if conn.closing.is_some() {
+        if conn.closing.is_some() || conn.throttled {
             return false;
         }
         let mut buffered = conn.zmtp.has_buffered_input();
@@ -1992,6 +2025,13 @@ impl Core {
             if buffered {
                 if let Err(reason) = self.decode_buffered(c) {
                     self.doom(c, reason);
+                    return got;
+                }
+                if let Some(conn) = self.conns.get_mut(c).filter(|c| c.junk_left == 0) {
+                    conn.throttled = true;
+                    if !self.reread.contains(&c) {
+                        self.reread.push(c);
+                    }
                     return got;
                 }
             }
@@ -2147,7 +2187,8 @@ impl Core {
         }
     }
 
-    /// Decodes buffered traffic of an active connection into its pipe's queue.
+    /// Decodes buffered traffic of an active connection into its pipe's queue, as far as
+    /// the connection's allowance for traffic that queues nothing goes ([`JUNK_PER_TURN`]).
     fn decode_buffered(&mut self, c: Key) -> Result<(), CloseReason> {
         let held = self.held_with_notices();
         let Some(conn) = self.conns.get_mut(c) else {
@@ -2172,10 +2213,11 @@ impl Core {
             rcvhwm: self.rcvhwm,
             held,
             pub_side: matches!(socket_type, SocketType::Pub | SocketType::XPub),
-            notices_count: socket_type == SocketType::XPub,
             got: false,
+            junk_left: conn.junk_left,
         };
         let done = conn.zmtp.decode(&mut inbox);
+        conn.junk_left = inbox.junk_left;
         let woke = inbox.got || !self.notices.is_empty();
         if woke {
             self.wake_waiters = true;
@@ -2201,23 +2243,24 @@ struct PipeInbox<'a> {
     /// kept up to date as subscriptions come.
     held: usize,
     /// PUB and XPUB: subscriptions come as commands or (ZMTP 3.0) one-frame messages.
+    /// Until they are handed over (and, for XPUB, received as messages), they count
+    /// towards RCVHWM like the messages queued here: a subscriber cannot queue more.
     pub_side: bool,
-    /// XPUB hands subscriptions to the application as messages: until it does, they
-    /// count towards RCVHWM like the messages queued here.
-    notices_count: bool,
     /// Data messages are dropped (PUB, or a pipe the layer above discards).
     discard: bool,
     /// A message was queued.
     got: bool,
+    /// What is left of the connection's allowance for traffic that queues nothing
+    /// ([`JUNK_PER_TURN`]): commands count their bytes, messages dropped or taken as
+    /// subscriptions [`Message::queued_cost`].
+    junk_left: usize,
 }
 
 impl PipeInbox<'_> {
     fn subscribe(&mut self, sub: Subscription) {
         self.notices.push_back(Notice::Subscription(self.id, sub));
         *self.sub_notices += 1;
-        if self.notices_count {
-            self.held = self.held.saturating_add(1);
-        }
+        self.held = self.held.saturating_add(1);
     }
 
     fn queued(&mut self) {
@@ -2232,7 +2275,12 @@ impl PipeInbox<'_> {
 impl Inbox for PipeInbox<'_> {
     #[inline]
     fn is_full(&self) -> bool {
-        self.pipe.at_mark(self.rcvhwm, self.held)
+        self.junk_left == 0 || self.pipe.at_mark(self.rcvhwm, self.held)
+    }
+
+    #[inline]
+    fn junk(&mut self, bytes: usize) {
+        self.junk_left = self.junk_left.saturating_sub(bytes);
     }
 
     #[inline]
@@ -2254,11 +2302,13 @@ impl Inbox for PipeInbox<'_> {
     fn push_message(&mut self, msg: Message) -> bool {
         if self.pub_side && msg.len() == 1 {
             if let Some(sub) = Subscription::from_data_frame(&msg.frames()[0]) {
+                self.junk(msg.queued_cost());
                 self.subscribe(sub);
                 return false;
             }
         }
         if self.discard {
+            self.junk(msg.queued_cost());
             return false;
         }
         self.pipe.inbound_bytes += msg.queued_cost();

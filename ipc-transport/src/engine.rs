@@ -62,6 +62,11 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long a caller waiting for an answer to what it just sent polls before it sleeps
 /// (see [`Guard::wait_input`]).
 const REPLY_SPIN: Duration = Duration::from_micros(30);
+/// How long a connection stopped at [`crate::JUNK_PER_TURN`] waits at least before the
+/// I/O thread reads on (at least as long as reading it took): the socket's calls and the
+/// thread's other sockets get the lock and the thread meanwhile, however fast the peer
+/// writes.
+const JUNK_PAUSE: Duration = Duration::from_millis(1);
 /// On one CPU, how many waits for input sleep at once, without first yielding the CPU, after
 /// a yield that did not bring the answer (see [`Guard::wait_input`]).
 const YIELD_BACKOFF: u32 = 16;
@@ -184,6 +189,8 @@ pub struct State<H> {
     sweep_armed: bool,
     /// Waits for input left that sleep without yielding first (see [`YIELD_BACKOFF`]).
     yield_skip: u32,
+    /// When the I/O thread reads on the connections stopped at `JUNK_PER_TURN`.
+    reread_at: Option<Instant>,
     /// Turns of the I/O thread's loop so far.
     io_turns: u64,
 }
@@ -611,6 +618,7 @@ impl<H: Handler> Engine<H> {
                 dispatched: 0,
                 poll_waiters: 0,
                 yield_skip: 0,
+                reread_at: None,
                 poll_until: None,
                 sends_seen: 0,
                 cork_until: None,
@@ -1645,8 +1653,10 @@ impl<H: Handler> Guard<'_, H> {
             && shared.turn_wanted.swap(false, Ordering::SeqCst);
         // A connection the caller read wants a sweep (a large read buffer, spares).
         let sweep = st.core.sweep_wanted && !st.sweep_armed;
+        // The caller stopped a connection at JUNK_PER_TURN: the I/O thread reads on later.
+        let reread = !st.core.reread.is_empty() && st.reread_at.is_none();
         // (A turn that found the lock taken consumed its wake-up: ask again regardless.)
-        if wanted || ((output || earlier_timer || sweep) && !st.wake_pending) {
+        if wanted || ((output || earlier_timer || sweep || reread) && !st.wake_pending) {
             st.wake_pending = true;
             st.reactor.wake(st.slot);
         }
@@ -2628,6 +2638,26 @@ impl<H: Handler> Driven for Shared<H> {
         for ev in deferred.iter().chain(events) {
             st.handle(ev, now);
         }
+        // Connections stopped at JUNK_PER_TURN, once the pause is over: read on (as far
+        // as the allowance again).
+        if st.reread_at.is_some_and(|t| t <= now) {
+            st.reread_at = None;
+            for k in std::mem::take(&mut st.core.reread) {
+                if st.core.unthrottle(k) {
+                    st.core.read_conn(k, Side::Io);
+                    // A caller's poll left the connection out while it was stopped.
+                    st.core.wake_waiters = true;
+                }
+            }
+            st.settle(Some(now));
+            if !st.core.reread.is_empty() {
+                // Stopped again: the pause lasts at least as long as the reading did, so
+                // such traffic never takes more than half of this thread's time.
+                let end = Instant::now();
+                let pause = end.saturating_duration_since(now).max(JUNK_PAUSE);
+                st.reread_at = Some(end + pause);
+            }
+        }
         // What inproc peers rang: arrivals and departures (monitor events, pipes that
         // go), and whatever else came with them.
         if let Some(pipes) = self.bell.rung().then(|| self.bell.take()).flatten() {
@@ -2730,6 +2760,10 @@ impl<H: Handler> State<H> {
     /// a hold-back, a look at parked connections, the end of its linger.
     fn next_turn(&mut self, now: Instant) -> Option<Instant> {
         let mut until = self.next_timeout();
+        if !self.core.reread.is_empty() {
+            let r = *self.reread_at.get_or_insert(now + JUNK_PAUSE);
+            until = Some(until.map_or(r, |t| t.min(r)));
+        }
         if let Some(c) = self.cork_until {
             until = Some(until.map_or(c, |t| t.min(c)));
         }

@@ -45,6 +45,13 @@
 //!   peer that pings without reading makes nothing pile up.
 //! - **Timers**: one entry per connection, whatever the peer does (re-arming moves it).
 //!
+//! And what it can make the socket spend: a connection reads at most [`JUNK_PER_TURN`]
+//! of traffic that queues nothing (messages a PUB drops, commands, subscriptions) before
+//! it stops for a millisecond, so a peer that writes such traffic as fast as the socket
+//! reads delays neither the socket's own calls nor the other sockets of its I/O thread
+//! for long. A PUB's or XPUB's subscriptions not yet applied count towards RCVHWM as
+//! queued messages do.
+//!
 //! Messages handed to the application keep their read buffer alive for as long as the
 //! application keeps them (they are zero-copy slices of it); copy a small part of a large
 //! message if you keep it long. Subscriptions (PUB, XPUB) cost each distinct topic's own
@@ -83,8 +90,8 @@ pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, Errno, TcpOptions, TransportEvent};
 pub use connection::{COPY_MAX, PIN_FACTOR, READ_CHUNK};
 pub use core::{
-    Core, Handler, Notice, PeerMeta, Pipe, PipeId, RecvRead, SendWait, MAX_MESSAGE_FRAMES,
-    READ_AHEAD_MAX, RETIRED_PEERS,
+    Core, Handler, Notice, PeerMeta, Pipe, PipeId, RecvRead, SendWait, JUNK_PER_TURN,
+    MAX_MESSAGE_FRAMES, READ_AHEAD_MAX, RETIRED_PEERS,
 };
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{

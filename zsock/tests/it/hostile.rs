@@ -259,3 +259,63 @@ fn raw_sending(ep: &str, ty: &str, frames: &[&[u8]]) -> UnixStream {
     raw.write_all(&bytes).unwrap();
     raw
 }
+
+/// A SUB that floods its PUB with messages (which a PUB drops) as fast as it can write,
+/// and with subscriptions: the PUB reads it a bounded amount at a time (other sockets and
+/// the PUB's own calls get their turns between), so the PUB goes on sending to a
+/// well-behaved SUB meanwhile. The flood stops by itself after `FLOOD_MAX`: the exchange
+/// must be over well before.
+#[test]
+fn a_sub_flooding_its_pub_does_not_stop_the_pub() {
+    for what in ["messages", "subscriptions"] {
+        let d = Dir::new();
+        let ctx = Context::new();
+        let (mut publisher, mut good) =
+            bound_pair(&ctx, &d, "flooded", SocketType::Pub, SocketType::Sub);
+        good.set(SocketOption::Subscribe("".into())).unwrap();
+        // Subscribed once a message gets through.
+        while good.recv(Flags::DONTWAIT).is_err() {
+            publisher.send("hello?", Flags::NONE).unwrap();
+            std::thread::yield_now();
+        }
+        let mut chunk = Vec::with_capacity(64 * 1024);
+        while chunk.len() < 64 * 1024 {
+            match what {
+                "messages" => chunk.extend_from_slice(&data_frame(b"x")),
+                _ => chunk.extend_from_slice(&data_frame(b"\x01flood")),
+            }
+        }
+        let mut raw = UnixStream::connect(d.0.path().join("flooded")).unwrap();
+        raw.write_all(&greeting_and_ready("SUB")).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        const FLOOD_MAX: Duration = Duration::from_secs(20);
+        let flooder = std::thread::spawn(move || {
+            let until = std::time::Instant::now() + FLOOD_MAX;
+            raw.set_write_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                if std::time::Instant::now() >= until {
+                    return false; // flooded for FLOOD_MAX
+                }
+                let _ = raw.write_all(&chunk);
+            }
+            true
+        });
+        for i in 0..1000u32 {
+            publisher
+                .send(i.to_be_bytes().as_slice(), Flags::NONE)
+                .unwrap();
+            let m = good.recv(Flags::NONE).unwrap();
+            assert!(
+                m == &i.to_be_bytes()[..] || m == "hello?"[..],
+                "{what}: {m:?}"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            flooder.join().unwrap(),
+            "{what}: the PUB's exchange took the whole flood"
+        );
+    }
+}

@@ -38,9 +38,56 @@ impl<P> Value for PipeSet<P> {
     }
 }
 
-/// An edge's bytes: inline up to 16 (most edges are a few bytes), so a walk's step
-/// touches the node and its children, not a separate allocation for the label.
-type Label = SmallVec<[u8; 16]>;
+/// An edge's bytes, `bytes[start..]`: inline up to 16 (most edges are a few bytes), so a
+/// walk's step touches the node and its children, not a separate allocation for the
+/// label. Splitting an edge copies the head it gives the new node and only moves the
+/// rest's `start` (the head's bytes stay, unused, before it); merging the two puts the
+/// head back by moving `start` again. So a topic that splits a long edge, and its cancel
+/// that merges it, cost the topic's bytes, not the edge's (a 23-byte SUBSCRIBE and CANCEL
+/// pair cannot make a publisher copy a megabyte a peer subscribed to earlier).
+#[derive(Debug, Clone, Default)]
+struct Label {
+    bytes: SmallVec<[u8; 16]>,
+    start: usize,
+}
+
+impl Label {
+    fn from_slice(b: &[u8]) -> Label {
+        Label {
+            bytes: SmallVec::from_slice(b),
+            start: 0,
+        }
+    }
+
+    /// Drops the first `n` bytes (at most the label's length).
+    fn advance(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.start += n;
+    }
+
+    /// Makes the label `head` followed by itself: in place when `head`'s bytes are the
+    /// ones before the start (a split undone), else in a new buffer.
+    fn prepend(&mut self, head: &[u8]) {
+        let s = self.start;
+        if s >= head.len() && self.bytes[s - head.len()..s] == *head {
+            self.start -= head.len();
+            return;
+        }
+        let mut bytes = SmallVec::with_capacity(head.len() + self.len());
+        bytes.extend_from_slice(head);
+        bytes.extend_from_slice(self);
+        *self = Label { bytes, start: 0 };
+    }
+}
+
+impl std::ops::Deref for Label {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 struct Node<V> {
@@ -185,13 +232,12 @@ impl<V: Value> PrefixTree<V> {
             let label = &self.nodes[c].label;
             let common = label.iter().zip(rest).take_while(|(x, y)| x == y).count();
             if common < label.len() {
-                // The topic leaves this edge part way: split it at that point.
-                let (head, tail) = (
-                    Label::from_slice(&label[..common]),
-                    Label::from_slice(&label[common..]),
-                );
+                // The topic leaves this edge part way: split it at that point (the head
+                // copied, at most the topic's length; the tail where it is).
+                let head = Label::from_slice(&label[..common]);
+                let tail = &mut self.nodes[c].label;
+                tail.advance(common);
                 let tail_first = tail[0]; // non-empty: common < label.len()
-                self.nodes[c].label = tail;
                 let mid = self.alloc(Node {
                     label: head,
                     value: V::default(),
@@ -267,14 +313,10 @@ impl<V: Value> PrefixTree<V> {
             }
             Some((_, only)) => {
                 let only = only as usize;
-                let child = std::mem::take(&mut self.nodes[only]);
-                let mut label = std::mem::take(&mut self.nodes[n].label);
-                label.extend_from_slice(&child.label);
-                self.nodes[n] = Node {
-                    label,
-                    value: child.value,
-                    children: child.children,
-                };
+                let mut child = std::mem::take(&mut self.nodes[only]);
+                let head = std::mem::take(&mut self.nodes[n].label);
+                child.label.prepend(&head);
+                self.nodes[n] = child;
                 self.release(only);
             }
         }
@@ -347,15 +389,22 @@ impl<V: Value> PrefixTree<V> {
 /// A subscriber's topics (SUB, XSUB), each with how many times it was subscribed, and a
 /// compact copy of them for matching ([`Matcher`]). The copy is rebuilt once the tree
 /// has stayed unchanged for as many matches as it has nodes over [`REBUILD_AFTER`]
-/// (walking the tree meanwhile), so a rebuild costs each match a few node copies at most
-/// however often the topics change (an XSUB's come from peers through a proxy).
+/// (walking the tree meanwhile), or its last copy's bytes over `REBUILD_AFTER` times
+/// [`REBUILD_BYTES`] if more, so a rebuild costs each match a few node copies and a few
+/// bytes at most however often the topics change (an XSUB's come from peers through a
+/// proxy, and one may have subscribed to a megabyte).
 #[derive(Debug, Default)]
 pub(crate) struct Subscriptions {
     tree: PrefixTree<u32>,
     matcher: Option<Matcher>,
     /// Matches since the last change (while there is no compact copy).
     walks: usize,
+    /// The bytes of the last compact copy's labels, over [`REBUILD_BYTES`].
+    last_copy: usize,
 }
+
+/// See [`Subscriptions`]: the label bytes a rebuild may copy per match waited for.
+const REBUILD_BYTES: usize = 64;
 
 /// See [`Subscriptions`]: a rebuild waits for a sixteenth as many matches as there are
 /// nodes.
@@ -412,8 +461,10 @@ impl Subscriptions {
             return m.matches(data);
         }
         self.walks += 1;
-        if self.walks.saturating_mul(REBUILD_AFTER) >= self.tree.nodes.len() {
+        let cost = self.tree.nodes.len().max(self.last_copy);
+        if self.walks.saturating_mul(REBUILD_AFTER) >= cost {
             let m = self.matcher.insert(Matcher::of(&self.tree));
+            self.last_copy = m.tails.len() / REBUILD_BYTES;
             return m.matches(data);
         }
         let mut hit = false;
@@ -638,6 +689,54 @@ mod tests {
         }
         assert_eq!(s.tree.nodes_in_use(), 1);
         assert!(s.topics().is_empty());
+    }
+
+    /// A short topic that splits a long edge, and its removal that merges the edge back,
+    /// copy the short topic only: the long edge's bytes stay in their buffer throughout.
+    #[test]
+    fn splitting_and_merging_a_long_edge_copies_only_the_short_part() {
+        let mut t = PrefixTree::<u32>::default();
+        let long = vec![b'A'; 1 << 20];
+        *t.entry(&long) = 1;
+        let buffer = |t: &PrefixTree<u32>| {
+            let n = t.nodes.iter().find(|n| n.label.bytes.len() == 1 << 20);
+            n.map(|n| n.label.bytes.as_ptr())
+        };
+        let before = buffer(&t).expect("the long edge");
+        for short in [&b"A"[..], b"AA", b"AAB", b"B"] {
+            for _ in 0..100 {
+                *t.entry(short) = 1;
+                t.update(short, |v| *v = 0);
+                assert_eq!(buffer(&t), Some(before), "{short:?}");
+            }
+        }
+        assert_eq!(t.get(&long), Some(&1));
+        assert_eq!(t.nodes_in_use(), 2);
+    }
+
+    /// A subscriber with a megabyte topic whose other topics keep changing (an XSUB fed
+    /// by peers): the compact copy, a megabyte to build, is rebuilt only after many
+    /// matches, not after each change.
+    #[test]
+    fn a_long_topic_makes_rebuilds_of_the_compact_copy_rare() {
+        let mut s = Subscriptions::default();
+        let long = vec![b'A'; 1 << 20];
+        s.add(&long);
+        while s.matcher.is_none() {
+            assert!(s.matches(&long));
+        }
+        let mut rebuilds = 0;
+        for i in 0..200u32 {
+            let topic = i.to_be_bytes();
+            s.add(&topic);
+            assert!(s.matches(&topic));
+            rebuilds += usize::from(s.matcher.is_some());
+            s.remove(&topic);
+            assert!(!s.matches(&topic));
+            rebuilds += usize::from(s.matcher.is_some());
+        }
+        assert_eq!(rebuilds, 0, "rebuilt within 400 matches of a change each");
+        assert!(s.matches(&long));
     }
 
     proptest! {

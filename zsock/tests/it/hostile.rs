@@ -263,8 +263,9 @@ fn raw_sending(ep: &str, ty: &str, frames: &[&[u8]]) -> UnixStream {
 /// A SUB that floods its PUB with messages (which a PUB drops) as fast as it can write,
 /// and with subscriptions: the PUB reads it a bounded amount at a time (other sockets and
 /// the PUB's own calls get their turns between), so the PUB goes on sending to a
-/// well-behaved SUB meanwhile. The flood stops by itself after `FLOOD_MAX`: the exchange
-/// must be over well before.
+/// well-behaved SUB meanwhile, and another socket of the context (the same I/O thread)
+/// makes a new connection. The flood stops by itself after `FLOOD_MAX`: all that must be
+/// over well before.
 #[test]
 fn a_sub_flooding_its_pub_does_not_stop_the_pub() {
     for what in ["messages", "subscriptions"] {
@@ -312,10 +313,15 @@ fn a_sub_flooding_its_pub_does_not_stop_the_pub() {
                 .unwrap();
             assert_eq!(m, i.to_be_bytes()[..], "{what}");
         }
+        // A handshake is the I/O thread's work.
+        let (mut pull, mut push) =
+            bound_pair(&ctx, &d, "other", SocketType::Pull, SocketType::Push);
+        push.send_copy(b"through", Flags::NONE).unwrap();
+        assert_eq!(pull.recv(Flags::NONE).unwrap(), "through", "{what}");
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(
             flooder.join().unwrap(),
-            "{what}: the PUB's exchange took the whole flood"
+            "{what}: the exchanges took the whole flood"
         );
     }
 }

@@ -1479,6 +1479,44 @@ impl<'a, H: Handler> Guard<'a, H> {
     pub fn finish_wait(&mut self) {
         self.shared.drain_fd();
         self.take_rings();
+        self.read_lent(true);
+        let st = self.st();
+        st.core.wake_waiters = false;
+        st.settle(None);
+    }
+
+    /// For an event loop's receive on one CPU, after [`Guard::prepare_wait`] lent the
+    /// connections (it returned `false`): yields the CPU once, as a blocking receive does
+    /// before it sleeps (see [`Guard::wait_input`]), and reads what came on the lent
+    /// connections meanwhile. Returns whether anything came: try the receive again. On
+    /// more than one CPU, and for the next `YIELD_BACKOFF` waits after a yield that
+    /// brought nothing, it returns `false` at once; the wait stands as prepared either way.
+    pub fn yield_for_input(&mut self) -> bool {
+        if self.shared.multi_cpu {
+            return false;
+        }
+        let st = self.st();
+        if st.yield_skip > 0 {
+            st.yield_skip -= 1;
+            return false;
+        }
+        drop(self.st.take());
+        std::thread::yield_now();
+        self.st = Some(lock_live(&self.shared.state));
+        self.take_rings();
+        let got = self.read_lent(false);
+        let st = self.st();
+        if !got {
+            st.yield_skip = YIELD_BACKOFF;
+        }
+        st.core.wake_waiters = false;
+        st.settle(None);
+        got
+    }
+
+    /// Reads the connections lent to an event loop's wait, and with `flush` writes those
+    /// it waited to write. Whether any of them read anything.
+    fn read_lent(&mut self, flush: bool) -> bool {
         let st = self.st();
         // (Nothing parked, nothing lent: no look at every connection, which a socket with
         // more than CALLER_POLLED_CONNS of them would pay on each wake-up.)
@@ -1494,14 +1532,14 @@ impl<'a, H: Handler> Guard<'a, H> {
                 })
                 .collect()
         };
+        let mut got = false;
         for (k, writable) in lent {
-            st.core.read_conn(k, Side::Caller);
-            if writable {
+            got |= st.core.read_conn(k, Side::Caller);
+            if flush && writable {
                 st.core.flush_conn(k, Side::Caller);
             }
         }
-        st.core.wake_waiters = false;
-        st.settle(None);
+        got
     }
 
     fn wait_condvar(&mut self, deadline: Option<Instant>) -> bool {

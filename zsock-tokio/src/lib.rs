@@ -345,8 +345,11 @@ impl AsyncSocket {
         {
             // A receive right after a send waits for an answer, as a blocking receive
             // does: it lends its connections and waits (unless the socket holds input
-            // already) rather than read first, which would mostly find nothing yet.
-            if !self.io.get_ref().socket.prepare_wait(kind.events()) {
+            // already) rather than read first, which would mostly find nothing yet. On one
+            // CPU it first yields the CPU to the answer's sender once (unless yields have
+            // been bringing nothing), as a blocking receive does too.
+            let socket = &self.io.get_ref().socket;
+            if !socket.prepare_wait(kind.events()) && !socket.yield_for_input() {
                 self.sleep(kind);
             }
         }

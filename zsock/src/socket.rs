@@ -1147,6 +1147,8 @@ impl Socket {
     ///    message already taken from the engine, without the lock);
     /// 2. on EAGAIN, call [`Socket::prepare_wait`] with what the operation waits for; if
     ///    it returns `true`, go to 1;
+    ///    (2b. a receive waiting for the answer to what it sent may call
+    ///    [`Socket::yield_for_input`]; if it returns `true`, go to 1;)
     /// 3. wait until this descriptor is readable (once registered, it stays the same);
     /// 4. call [`Socket::finish_wait`], and go to 1.
     ///
@@ -1194,6 +1196,17 @@ impl Socket {
     /// Step 4 of [`Socket::wait_fd`]'s protocol: takes in what woke the wait.
     pub fn finish_wait(&self) {
         self.lock().finish_wait()
+    }
+
+    /// Step 2b of [`Socket::wait_fd`]'s protocol, for a receive waiting for an answer,
+    /// after [`Socket::prepare_wait`] returned `false`: in a process that may use one CPU
+    /// only, where the answer's sender needs that CPU, yields it once (as a blocking
+    /// receive does before it sleeps) and takes in what came meanwhile. `true`: something
+    /// came, try the receive again (a peer that answers within its turn costs no sleep
+    /// and no wake-up). `false`, at once on more than one CPU and for a while after a
+    /// yield that brought nothing: go on waiting, the wait stands as prepared.
+    pub fn yield_for_input(&self) -> bool {
+        self.lock().yield_for_input()
     }
 
     /// A monitor reading this socket's events (listening, accepted, connected, handshake

@@ -32,11 +32,11 @@ fn main() -> ExitCode {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let num = |i: usize| arg(i).parse::<u64>().unwrap_or(0);
     match args.first().map(String::as_str) {
-        Some("binder") => roles::binder(&arg(1)),
+        Some("binder") => roles::binder(&arg(1), &arg(2)),
         Some("connector") => {
             roles::connector(&arg(1), num(2) as u32, num(3) as u32, num(4) as u32, num(5))
         }
-        Some("hostile") => roles::hostile(&arg(1), num(2)),
+        Some("hostile") => roles::hostile(&arg(1), &arg(2), num(3)),
         Some("hold") => roles::hold(&arg(1), num(2) as usize),
         _ => {
             return match Opts::parse(&args) {
@@ -197,6 +197,8 @@ struct Soak {
     exe: PathBuf,
     dir: PathBuf,
     bind_ep: String,
+    /// The binder's second endpoint, on loopback TCP, which only the hostile client uses.
+    bind_tcp: String,
     hold_ep: String,
     rng: Rng,
     tx: Sender<Out>,
@@ -222,7 +224,7 @@ impl Soak {
         let mut cmd = Command::new(&self.exe);
         match role {
             Role::Binder => {
-                cmd.args(["binder", &self.bind_ep]);
+                cmd.args(["binder", &self.bind_ep, &self.bind_tcp]);
             }
             Role::Connector(c) => {
                 let epoch = self.epochs[c as usize];
@@ -248,6 +250,7 @@ impl Soak {
                 cmd.args([
                     "hostile".to_string(),
                     self.bind_ep.clone(),
+                    self.bind_tcp.clone(),
                     seed.to_string(),
                 ]);
             }
@@ -609,6 +612,13 @@ impl Soak {
     }
 }
 
+/// A loopback TCP port nothing listens on now, for the binder, which binds it again after
+/// each restart (SO_REUSEADDR, as libzmq sets it).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    l.local_addr().expect("its address").port()
+}
+
 fn orchestrate(opts: Opts) -> ExitCode {
     let fds_before = open_fds();
     let dir = std::env::temp_dir().join(format!("zsock-soak-{}", std::process::id()));
@@ -620,6 +630,7 @@ fn orchestrate(opts: Opts) -> ExitCode {
     let mut s = Soak {
         exe: std::env::current_exe().expect("current_exe"),
         bind_ep: format!("ipc://{}", dir.join("binder.sock").display()),
+        bind_tcp: format!("tcp://127.0.0.1:{}", free_port()),
         hold_ep: format!("ipc://{}", dir.join("hold.sock").display()),
         dir,
         rng: Rng::new(opts.seed),

@@ -22,9 +22,10 @@ fn finish(fds_before: usize) {
     println!("panics {}", panics());
 }
 
-/// `binder EP`: a PULL that checks every message and prints `m CONN EPOCH SEQ` for each
-/// good one, `bad WHY` for anything else, `hs MONO_NS PID` for each handshake.
-pub(crate) fn binder(ep: &str) {
+/// `binder EP TCP_EP`: a PULL bound to both that checks every message and prints `m CONN
+/// EPOCH SEQ` for each good one, `bad WHY` for anything else, `hs MONO_NS PID` for each
+/// handshake (the connectors use EP; the hostile client attacks both).
+pub(crate) fn binder(ep: &str, tcp_ep: &str) {
     count_panics();
     let stop = Stop::on_stdin_eof();
     let fds = open_fds();
@@ -39,6 +40,7 @@ pub(crate) fn binder(ep: &str) {
             .expect("MAXMSGSIZE");
         let mon = pull.monitor();
         pull.bind(ep).expect("bind");
+        pull.bind(tcp_ep).expect("bind tcp");
         println!("bound {}", mono_ns());
         let watcher = thread::spawn(move || {
             let (mut failed, mut lost) = (0u64, 0u64);
@@ -251,28 +253,47 @@ fn attack(kind: u64, rng: &mut Rng) -> (&'static str, Vec<u8>) {
 
 const ATTACK_KINDS: u64 = 16;
 
-/// `hostile EP SEED`: connects again and again and sends malformed input (see [`attack`]),
-/// about 20 times a second, until stdin closes; then `hostile-end ...` with counts.
-pub(crate) fn hostile(ep: &str, seed: u64) {
+/// A hostile client's connection, over either transport.
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+/// `hostile EP TCP_EP SEED`: connects again and again to one of the two endpoints, at random,
+/// and sends malformed input (see [`attack`]), about 20 times a second, until stdin closes;
+/// then `hostile-end ...` with counts.
+pub(crate) fn hostile(ep: &str, tcp_ep: &str, seed: u64) {
     count_panics();
     let stop = Stop::on_stdin_eof();
     let fds = open_fds();
     let path = ep.strip_prefix("ipc://").expect("an ipc:// endpoint");
+    let addr = tcp_ep.strip_prefix("tcp://").expect("a tcp:// endpoint");
     let mut rng = Rng::new(seed);
     let mut counts = vec![0u64; ATTACK_KINDS as usize];
-    let (mut closed, mut left_open, mut refused) = (0u64, 0u64, 0u64);
+    let (mut closed, mut left_open, mut refused, mut over_tcp) = (0u64, 0u64, 0u64, 0u64);
+    // The binder closes bad connections at once and idle ones after HANDSHAKE_IVL (1 s);
+    // odd commands are ignored, so that connection stays open: we close it.
+    let patience = Some(Duration::from_millis(1500));
     while !stop.wait(Duration::from_millis(50)) {
         let kind = rng.below(ATTACK_KINDS);
         let (_, bytes) = attack(kind, &mut rng);
-        let Ok(mut s) = UnixStream::connect(path) else {
+        let tcp = rng.below(2) == 1;
+        let connected: io::Result<Box<dyn Stream>> = if tcp {
+            std::net::TcpStream::connect(addr).and_then(|s| {
+                s.set_read_timeout(patience)?;
+                Ok(Box::new(s) as Box<dyn Stream>)
+            })
+        } else {
+            UnixStream::connect(path).and_then(|s| {
+                s.set_read_timeout(patience)?;
+                Ok(Box::new(s) as Box<dyn Stream>)
+            })
+        };
+        let Ok(mut s) = connected else {
             refused += 1;
             continue;
         };
         counts[kind as usize] += 1;
+        over_tcp += u64::from(tcp);
         let _ = s.write_all(&bytes);
-        // The binder closes bad connections at once and idle ones after HANDSHAKE_IVL
-        // (1 s); odd commands are ignored, so that connection stays open: we close it.
-        let _ = s.set_read_timeout(Some(Duration::from_millis(1500)));
         let mut buf = [0u8; 4096];
         loop {
             match s.read(&mut buf) {
@@ -296,8 +317,8 @@ pub(crate) fn hostile(ep: &str, seed: u64) {
         .map(|k| format!("{}={}", attack(k, &mut Rng::new(1)).0, counts[k as usize]))
         .collect();
     println!(
-        "hostile-end attacks {} closed-by-binder {closed} left-open {left_open} \
-         binder-down {refused} kinds {}",
+        "hostile-end attacks {} over-tcp {over_tcp} closed-by-binder {closed} \
+         left-open {left_open} binder-down {refused} kinds {}",
         counts.iter().sum::<u64>(),
         names.join(",")
     );

@@ -10,6 +10,7 @@ use ipc_transport::{
 };
 use zmtp_codec::{Greeting, SocketType};
 
+use crate::one_cpu::pin_to_one_cpu;
 use crate::support::*;
 
 fn ep(dir: &tempfile::TempDir, name: &str) -> String {
@@ -447,23 +448,6 @@ fn io_turns_during(e: &Engine<Recorder>, work: impl FnOnce()) -> (u64, u64) {
     work();
     let elapsed_ms = t.elapsed().as_millis() as u64;
     (e.lock().io_turns() - before, elapsed_ms)
-}
-
-/// Restricts the calling thread (and the threads it starts later) to the first CPU it may
-/// use.
-fn pin_to_one_cpu() {
-    // SAFETY: `set` is a live cpu_set_t for both calls; the results are checked.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
-        let first = (0..libc::CPU_SETSIZE as usize)
-            .find(|&c| libc::CPU_ISSET(c, &set))
-            .expect("some CPU");
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(first, &mut set);
-        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
-    }
 }
 
 #[test]

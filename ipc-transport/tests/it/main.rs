@@ -7,5 +7,7 @@ mod creds;
 mod engine;
 mod heartbeat;
 mod libzmq;
+#[path = "../common/one_cpu.rs"]
+mod one_cpu;
 mod shared;
 mod support;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use zsock::{Context, ErrorKind, Flags, Socket, SocketOption, SocketType};
 
-#[path = "../common/one_cpu.rs"]
+#[path = "../../../ipc-transport/tests/common/one_cpu.rs"]
 mod one_cpu;
 use one_cpu::{pin_to_one_cpu, sleeps_so_far};
 

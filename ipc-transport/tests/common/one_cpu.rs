@@ -1,5 +1,6 @@
 //! For tests of a process that may use one CPU only: pinning, and counting sleeps. Shared
-//! by zsock's and zsock-tokio's `one_cpu` test binaries.
+//! by the tests of ipc-transport, zsock and zsock-tokio, each using part of it.
+#![allow(dead_code)]
 
 /// Restricts the calling thread (and the threads it starts later) to the first CPU it may
 /// use.

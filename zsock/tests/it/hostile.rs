@@ -53,28 +53,64 @@ fn corpus_files() -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Unix sockets open on the server side of `paths`: each listener and every connection it
-/// accepted (an accepted socket carries its listener's path in /proc/net/unix). Other tests
-/// running in this process meanwhile do not count, as they would in a count of all
-/// descriptors.
-fn server_sockets(paths: &[&str]) -> usize {
-    std::fs::read_to_string("/proc/net/unix")
+/// Sockets open on the server side of `endpoints` (all ipc or all tcp): each listener and
+/// every connection it accepted. Over ipc an accepted socket carries its listener's path in
+/// /proc/net/unix; over tcp its listener's port, in /proc/net/tcp, where only those with an
+/// inode have a descriptor (a closed connection in TIME_WAIT has none). Other tests running
+/// in this process meanwhile do not count, as they would in a count of all descriptors.
+fn server_sockets(endpoints: &[&str]) -> usize {
+    if endpoints.iter().all(|e| e.starts_with("ipc://")) {
+        let paths: Vec<&str> = endpoints.iter().map(|e| &e["ipc://".len()..]).collect();
+        return std::fs::read_to_string("/proc/net/unix")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(7)
+                    .is_some_and(|p| paths.contains(&p))
+            })
+            .count();
+    }
+    let ports: Vec<String> = endpoints
+        .iter()
+        .map(|e| {
+            let port: u16 = e.rsplit(':').next().unwrap().parse().unwrap();
+            format!("{port:04X}")
+        })
+        .collect();
+    std::fs::read_to_string("/proc/net/tcp")
         .unwrap()
         .lines()
+        .skip(1)
         .filter(|l| {
-            l.split_whitespace()
-                .nth(7)
-                .is_some_and(|p| paths.contains(&p))
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local_port = f[1].rsplit(':').next().unwrap();
+            ports.iter().any(|p| p == local_port) && f[9] != "0"
         })
         .count()
 }
 
-/// Sends `bytes` raw, then reads until the server closes or goes quiet.
-fn attack(path: &str, bytes: &[u8]) {
-    let Ok(mut s) = UnixStream::connect(path) else {
+/// A hostile connection over either transport.
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+/// Sends `bytes` raw to `endpoint` (ipc or tcp), then reads until the server closes or goes
+/// quiet.
+fn attack(endpoint: &str, bytes: &[u8]) {
+    let patience = Some(Duration::from_millis(50));
+    let connected: std::io::Result<Box<dyn Stream>> = match endpoint.strip_prefix("ipc://") {
+        Some(path) => UnixStream::connect(path).and_then(|s| {
+            s.set_read_timeout(patience)?;
+            Ok(Box::new(s) as Box<dyn Stream>)
+        }),
+        None => std::net::TcpStream::connect(&endpoint["tcp://".len()..]).and_then(|s| {
+            s.set_read_timeout(patience)?;
+            Ok(Box::new(s) as Box<dyn Stream>)
+        }),
+    };
+    let Ok(mut s) = connected else {
         return;
     };
-    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let _ = s.write_all(bytes);
     let mut buf = [0u8; 4096];
     while let Ok(n) = s.read(&mut buf) {
@@ -87,11 +123,24 @@ fn attack(path: &str, bytes: &[u8]) {
 #[test]
 fn every_corpus_input_against_pub_and_router_leaves_good_peers_working() {
     let d = Dir::new();
+    replay_corpus(&d.ep("pub"), &d.ep("router"));
+}
+
+/// The replay over loopback TCP: the same inputs reach the same parsers through a TCP
+/// connection (the catalogue's wire cases over TCP).
+#[test]
+fn every_corpus_input_over_tcp_leaves_good_peers_working() {
+    replay_corpus("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
+}
+
+/// Every corpus input sent to a PUB bound at `pub_at` and a ROUTER bound at `router_at`; a
+/// good SUB and a good DEALER must be served after each, and no descriptor may stay open.
+fn replay_corpus(pub_at: &str, router_at: &str) {
     let ctx = Context::new();
     let mut publ = sock(&ctx, SocketType::Pub);
-    let pub_ep = publ.bind(&d.ep("pub")).unwrap();
+    let pub_ep = publ.bind(pub_at).unwrap();
     let mut router = sock(&ctx, SocketType::Router);
-    let router_ep = router.bind(&d.ep("router")).unwrap();
+    let router_ep = router.bind(router_at).unwrap();
     let mut sub = sock(&ctx, SocketType::Sub);
     sub.set(SocketOption::Subscribe("oracle".into())).unwrap();
     sub.set(SocketOption::RcvTimeo(20)).unwrap();
@@ -134,29 +183,27 @@ fn every_corpus_input_against_pub_and_router_leaves_good_peers_working() {
         assert_eq!(back, m.frames()[1]);
     };
     oracle(&mut publ, &mut sub, &mut router, &mut dealer, "start");
-    let pub_path = pub_ep.strip_prefix("ipc://").unwrap().to_string();
-    let router_path = router_ep.strip_prefix("ipc://").unwrap().to_string();
-    let paths = [pub_path.as_str(), router_path.as_str()];
-    let fds = server_sockets(&paths);
+    let endpoints = [pub_ep.as_str(), router_ep.as_str()];
+    let fds = server_sockets(&endpoints);
     assert_eq!(
         fds, 4,
         "two listeners, each with its good peer's connection"
     );
     let inputs = corpus_files();
     for (name, bytes) in &inputs {
-        attack(&pub_path, bytes);
-        attack(&router_path, bytes);
+        attack(&pub_ep, bytes);
+        attack(&router_ep, bytes);
         oracle(&mut publ, &mut sub, &mut router, &mut dealer, name);
     }
     // Every hostile connection was closed or dropped: descriptors are back where they
     // were (connections still open by the server side close once the peer is gone).
-    let mut after = server_sockets(&paths);
+    let mut after = server_sockets(&endpoints);
     for _ in 0..100 {
         if after <= fds {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
-        after = server_sockets(&paths);
+        after = server_sockets(&endpoints);
     }
     assert!(
         after <= fds,

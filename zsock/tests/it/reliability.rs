@@ -684,11 +684,22 @@ fn push_sends_no_stale_tail_frame_to_its_next_peer_after_a_disconnect_mid_multip
 #[test]
 fn pull_never_surfaces_the_partial_message_of_a_sigkilled_push() {
     const TEST: &str = "reliability::pull_never_surfaces_the_partial_message_of_a_sigkilled_push";
-    if let Some((role, ep)) = role_of(TEST).filter(|(r, _)| r == "raw-push") {
+    partial_message_of_a_sigkilled_push(TEST, "ipc");
+}
+
+/// The same over loopback TCP.
+#[test]
+fn pull_never_surfaces_the_partial_message_of_a_sigkilled_push_over_tcp() {
+    const TEST: &str =
+        "reliability::pull_never_surfaces_the_partial_message_of_a_sigkilled_push_over_tcp";
+    partial_message_of_a_sigkilled_push(TEST, "tcp");
+}
+
+/// Case 12's receive side, as the test `test` over `transport` ("ipc" or "tcp").
+fn partial_message_of_a_sigkilled_push(test: &str, transport: &str) {
+    if let Some((role, ep)) = role_of(test).filter(|(r, _)| r == "raw-push") {
         let _ = role;
         helper_start();
-        let mut raw = RawPeer::connect(&ep);
-        raw.handshake("PUSH");
         let mut out = Vec::new();
         for i in 0..5 {
             out.extend(wire_frame(format!("whole {i}").as_bytes(), i < 4));
@@ -696,19 +707,39 @@ fn pull_never_surfaces_the_partial_message_of_a_sigkilled_push() {
         for i in 0..3 {
             out.extend(wire_frame(&vec![b'p'; 1000 + i], true));
         }
-        raw.write(&out);
-        println!("sent");
-        // Wait to be killed.
-        thread::park();
+        match ep.strip_prefix("tcp://") {
+            Some(addr) => {
+                // Greeting, READY and the frames in one write: the PULL reads them in order.
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                let mut all = crate::options::raw_greeting();
+                all.extend(crate::options::raw_ready("PUSH"));
+                all.extend(&out);
+                s.write_all(&all).unwrap();
+                println!("sent");
+                thread::park(); // (the stream stays open until the kill)
+                drop(s);
+            }
+            None => {
+                let mut raw = RawPeer::connect(&ep);
+                raw.handshake("PUSH");
+                raw.write(&out);
+                println!("sent");
+                thread::park();
+            }
+        }
         return;
     }
-    isolated(TEST, || {
+    isolated(test, || {
         let d = Dir::new();
         let ctx = Context::new();
         let mut pull = sock(&ctx, SocketType::Pull);
         let mon = pull.monitor();
-        let ep = pull.bind(&d.ep("killed")).unwrap();
-        let mut child = Helper::spawn(TEST, "raw-push", &ep);
+        let at = match transport {
+            "tcp" => "tcp://127.0.0.1:*".to_string(),
+            _ => d.ep("killed"),
+        };
+        let ep = pull.bind(&at).unwrap();
+        let mut child = Helper::spawn(test, "raw-push", &ep);
         child.expect("sent", PATIENCE, |l| l == "sent");
         let whole = pull.recv_msg(Flags::NONE).unwrap();
         let expected: Message = (0..5).map(|i| format!("whole {i}").into_bytes()).collect();
@@ -727,7 +758,8 @@ fn pull_never_surfaces_the_partial_message_of_a_sigkilled_push() {
         pull.set(SocketOption::RcvTimeo(1000)).unwrap();
         assert_eq!(pull.recv(Flags::NONE).unwrap(), "oracle");
         eprintln!(
-            "case 12 (receive side): whole message delivered, partial one dropped at SIGKILL"
+            "case 12 (receive side, {transport}): whole message delivered, partial one dropped \
+             at SIGKILL"
         );
         drop((pull, good, mon, child));
     });

@@ -244,20 +244,17 @@ use std::os::unix::net::UnixStream;
 use zmtp_codec::curve::{CurveSecretKey, CurveSession};
 use zmtp_codec::{Handshake, HandshakeConfig, Security};
 
-/// Runs a CURVE client handshake (our codec's machine) over a raw stream to `path`;
-/// returns the stream and the traffic session, or `None` if the server closed first.
-fn raw_curve_client(
+/// Runs a client handshake of `security` (our codec's machine) over a raw stream to
+/// `path`; returns the stream and the machine once it completed, or `None` if the server
+/// closed or refused first.
+pub(crate) fn raw_handshake(
     path: &std::path::Path,
-    server_public: [u8; 32],
-) -> Option<(UnixStream, CurveSession)> {
+    security: Security,
+) -> Option<(UnixStream, Handshake)> {
     let mut s = UnixStream::connect(path).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut cfg = HandshakeConfig::new(zmtp_codec::SocketType::Push);
-    cfg.security = Security::CurveClient {
-        server: server_public,
-        public: None,
-        secret: CurveSecretKey::generate(),
-    };
+    cfg.security = security;
     let mut hs = Handshake::new(cfg, std::time::Instant::now());
     let mut src = bytes::BytesMut::new();
     loop {
@@ -265,8 +262,7 @@ fn raw_curve_client(
         hs.poll_transmit(&mut out);
         s.write_all(&out).ok()?;
         if let Some(zmtp_codec::Event::Completed(_)) = hs.poll_event() {
-            let session = hs.take_curve_session()?;
-            return Some((s, session));
+            return Some((s, hs));
         }
         let mut buf = [0u8; 4096];
         let n = s.read(&mut buf).ok()?;
@@ -278,15 +274,31 @@ fn raw_curve_client(
     }
 }
 
-fn path_of(ep: &str) -> std::path::PathBuf {
+/// Runs a CURVE client handshake over a raw stream to `path`; returns the stream and the
+/// traffic session, or `None` if the server closed first.
+fn raw_curve_client(
+    path: &std::path::Path,
+    server_public: [u8; 32],
+) -> Option<(UnixStream, CurveSession)> {
+    let security = Security::CurveClient {
+        server: server_public,
+        public: None,
+        secret: CurveSecretKey::generate(),
+    };
+    let (s, mut hs) = raw_handshake(path, security)?;
+    let session = hs.take_curve_session()?;
+    Some((s, session))
+}
+
+pub(crate) fn path_of(ep: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(ep.strip_prefix("ipc://").unwrap())
 }
 
-fn fds() -> usize {
+pub(crate) fn fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-fn vm_rss_kib() -> u64 {
+pub(crate) fn vm_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()

@@ -309,6 +309,55 @@ fn null_with_an_enforced_domain_and_no_authenticator_refuses() {
     ));
 }
 
+/// 1,000 PLAIN clients with a wrong password, each a raw connection whose HELLO goes to
+/// the authenticator and is refused: the server's memory and descriptors stay flat, and a
+/// client with the right password is served afterwards.
+#[test]
+fn a_thousand_refused_plain_handshakes_leave_memory_and_descriptors_flat() {
+    // In a child process of its own: the descriptors and memory counted are this test's.
+    crate::reliability::isolated(
+        "security::a_thousand_refused_plain_handshakes_leave_memory_and_descriptors_flat",
+        || {
+            use crate::curve::{fds, path_of, raw_handshake, vm_rss_kib};
+            let d = Dir::new();
+            let ctx = Context::new();
+            // (Keeps nothing per request, so what is counted is the socket's.)
+            ctx.set_authenticator(|req: &ZapRequest| {
+                if req.credentials == [&b"admin"[..], b"secret"] {
+                    ZapReply::allow("admin-user")
+                } else {
+                    ZapReply::refuse(ZapStatus::Denied, "wrong password")
+                }
+            });
+            let mut pull = plain_server(&ctx, SocketType::Pull);
+            let ep = pull.bind(&d.ep("plain")).unwrap();
+            let path = path_of(&ep);
+            let run = |n: usize| {
+                for _ in 0..n {
+                    let wrong = zmtp_codec::Security::PlainClient {
+                        username: Bytes::from_static(b"admin"),
+                        password: Bytes::from_static(b"wrong"),
+                    };
+                    assert!(raw_handshake(&path, wrong).is_none());
+                }
+            };
+            run(100); // warm up the allocator and the listener
+            let (fds_before, rss_before) = (fds(), vm_rss_kib());
+            run(1000);
+            crate::reliability::assert_fds_back_to(fds_before);
+            let rss_after = vm_rss_kib();
+            assert!(
+                rss_after < rss_before + 4096,
+                "RSS grew from {rss_before} KiB to {rss_after} KiB"
+            );
+            let mut good = plain_client(&ctx, SocketType::Push, "admin", "secret");
+            good.connect(&ep).unwrap();
+            good.send("served", Flags::NONE).unwrap();
+            assert_eq!(pull.recv(Flags::NONE).unwrap(), "served");
+        },
+    );
+}
+
 #[test]
 fn plain_and_null_peers_do_not_talk() {
     let ctx = Context::new();

@@ -1113,7 +1113,20 @@ fn verify_checked(m: &Message) -> Result<u64, String> {
 fn binder_sigkilled_and_restarted_5_times_only_ever_gets_whole_valid_messages() {
     const TEST: &str =
         "reliability::binder_sigkilled_and_restarted_5_times_only_ever_gets_whole_valid_messages";
-    if let Some((role, ep)) = role_of(TEST).filter(|(r, _)| r == "binder") {
+    binder_sigkilled_and_restarted(TEST, "ipc");
+}
+
+/// The same over loopback TCP: each new binder binds the port the killed one held (its
+/// connections left in TIME_WAIT; SO_REUSEADDR, as libzmq sets it, lets it bind at once).
+#[test]
+fn binder_sigkilled_and_restarted_5_times_over_tcp_only_ever_gets_whole_valid_messages() {
+    const TEST: &str = "reliability::binder_sigkilled_and_restarted_5_times_over_tcp_only_ever_gets_whole_valid_messages";
+    binder_sigkilled_and_restarted(TEST, "tcp");
+}
+
+/// Case 20, as the test `test` over `transport` ("ipc" or "tcp").
+fn binder_sigkilled_and_restarted(test: &str, transport: &str) {
+    if let Some((role, ep)) = role_of(test).filter(|(r, _)| r == "binder") {
         let _ = role;
         helper_start();
         count_panics();
@@ -1136,11 +1149,18 @@ fn binder_sigkilled_and_restarted_5_times_only_ever_gets_whole_valid_messages() 
         assert_eq!(PANICS.load(Ordering::SeqCst), 0);
         return;
     }
-    isolated(TEST, || {
+    isolated(test, || {
         const KILLS: usize = 5;
         const PER_BINDER: usize = 200;
         let d = Dir::new();
-        let ep = d.ep("binder");
+        let ep = match transport {
+            "tcp" => {
+                // A port free now, which every binder of the test binds in turn.
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
+            }
+            _ => d.ep("binder"),
+        };
         let ctx = Context::new();
         let mut push = sock(&ctx, SocketType::Push);
         push.set(SocketOption::SndTimeo(100)).unwrap();
@@ -1183,7 +1203,7 @@ fn binder_sigkilled_and_restarted_5_times_only_ever_gets_whole_valid_messages() 
         }
         let mut rounds: Vec<Round> = Vec::new();
         for round in 0..=KILLS {
-            let mut binder = Helper::spawn(TEST, "binder", &ep);
+            let mut binder = Helper::spawn(test, "binder", &ep);
             let bound = binder.expect("bound", PATIENCE, |l| l.starts_with("bound "));
             let bound_ns: u64 = bound.text["bound ".len()..].parse().unwrap();
             let hs_ns = loop {
@@ -1268,8 +1288,8 @@ fn binder_sigkilled_and_restarted_5_times_only_ever_gets_whole_valid_messages() 
             }
         }
         eprintln!(
-            "case 20 (short): {KILLS} SIGKILLs, {sent} messages sent, {} delivered whole and \
-             valid, 0 corrupted:{report}",
+            "case 20 (short, {transport}): {KILLS} SIGKILLs, {sent} messages sent, {} \
+             delivered whole and valid, 0 corrupted:{report}",
             all.len()
         );
         for (i, r) in rounds.iter().enumerate() {

@@ -364,7 +364,19 @@ fn hello(socket_type: &str) -> Vec<u8> {
 }
 
 /// A connect that never blocks: `Ok(None)` when the listener's backlog is full (EAGAIN).
-fn nonblocking_connect(path: &str) -> io::Result<Option<OwnedFd>> {
+fn nonblocking_connect(ep: &str) -> io::Result<Option<OwnedFd>> {
+    if let Some(addr) = ep.strip_prefix("tcp://") {
+        // Over TCP a connect in progress (the listener's backlog full) is held as it is.
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        s.set_nonblocking(true)?;
+        return match s.connect(&addr.into()) {
+            Ok(()) => Ok(Some(s.into())),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(Some(s.into())),
+            Err(e) => Err(e),
+        };
+    }
+    let path = path_of(ep);
     // SAFETY: plain system call.
     let fd = unsafe {
         libc::socket(
@@ -776,16 +788,35 @@ fn partial_message_of_a_sigkilled_push(test: &str, transport: &str) {
 fn accept_backs_off_at_64_descriptors_and_serves_again_once_they_free_up() {
     const TEST: &str =
         "reliability::accept_backs_off_at_64_descriptors_and_serves_again_once_they_free_up";
-    if let Some((role, ep)) = role_of(TEST).filter(|(r, _)| r == "pull") {
+    fd_exhaustion(TEST, "ipc");
+}
+
+/// The same with a TCP listener on loopback.
+#[test]
+fn accept_backs_off_at_64_descriptors_over_tcp_and_serves_again_once_they_free_up() {
+    const TEST: &str = "reliability::accept_backs_off_at_64_descriptors_over_tcp_and_serves_again_once_they_free_up";
+    fd_exhaustion(TEST, "tcp");
+}
+
+/// Case 13, as the test `test` over `transport` ("ipc" or "tcp").
+fn fd_exhaustion(test: &str, transport: &str) {
+    if let Some((role, ep)) = role_of(test).filter(|(r, _)| r == "pull") {
         let _ = role;
         fd_exhaustion_child(&ep);
         return;
     }
-    isolated(TEST, || {
+    isolated(test, || {
         const FLOOD: usize = 300;
         let d = Dir::new();
-        let ep = d.ep("fd");
-        let mut child = Helper::spawn(TEST, "pull", &ep);
+        let ep = match transport {
+            "tcp" => {
+                // A port free now, for the child to bind.
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
+            }
+            _ => d.ep("fd"),
+        };
+        let mut child = Helper::spawn(test, "pull", &ep);
         child.expect("ready", PATIENCE, |l| l == "ready");
         let ctx = Context::new();
         let mut good = sock(&ctx, SocketType::Push);
@@ -797,7 +828,7 @@ fn accept_backs_off_at_64_descriptors_and_serves_again_once_they_free_up() {
         let mut raws = Vec::new();
         let mut refused = 0;
         for _ in 0..FLOOD {
-            match nonblocking_connect(path_of(&ep)).unwrap() {
+            match nonblocking_connect(&ep).unwrap() {
                 Some(fd) => raws.push(fd),
                 None => refused += 1,
             }
@@ -832,9 +863,10 @@ fn accept_backs_off_at_64_descriptors_and_serves_again_once_they_free_up() {
             .and_then(|n| n.trim().parse().ok())
             .expect("the child's AcceptFailed count");
         eprintln!(
-            "case 13: RLIMIT_NOFILE 64; {connected} of {FLOOD} connects got through ({refused} \
-             refused: backlog full); flood held {flood:?}; AcceptFailed events: {total}; a new \
-             PUSH's message arrived {fresh_after:?} after the flood's descriptors were closed"
+            "case 13 ({transport}): RLIMIT_NOFILE 64; {connected} of {FLOOD} connects got \
+             through ({refused} refused: backlog full); flood held {flood:?}; AcceptFailed \
+             events: {total}; a new PUSH's message arrived {fresh_after:?} after the flood's \
+             descriptors were closed"
         );
         assert!(total > 0, "the child never ran out of descriptors");
         assert!(total < 200, "{total} AcceptFailed events: accept spins");

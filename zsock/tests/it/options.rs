@@ -103,10 +103,63 @@ fn foreign_gid() -> u32 {
         .unwrap()
 }
 
-/// A hand-driven ZMTP 3.1 peer (NULL mechanism) over a std Unix stream, for peers that
-/// misbehave on purpose: silent, not answering heartbeats, writing everything at once.
+/// A hand-driven ZMTP 3.1 peer (NULL mechanism) over a std Unix or TCP stream, for peers
+/// that misbehave on purpose: silent, not answering heartbeats, writing everything at once.
 pub(crate) struct RawPeer {
-    pub(crate) s: UnixStream,
+    pub(crate) s: RawStream,
+}
+
+/// A raw peer's stream: a Unix one for `ipc://` endpoints, a TCP one for `tcp://`.
+pub(crate) enum RawStream {
+    Unix(UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+impl RawStream {
+    pub(crate) fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            RawStream::Unix(s) => s.set_read_timeout(t),
+            RawStream::Tcp(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub(crate) fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            RawStream::Unix(s) => s.set_nonblocking(on),
+            RawStream::Tcp(s) => s.set_nonblocking(on),
+        }
+    }
+}
+
+impl Read for RawStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            RawStream::Unix(s) => s.read(buf),
+            RawStream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for RawStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            RawStream::Unix(s) => s.write(buf),
+            RawStream::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::os::fd::AsRawFd for RawStream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            RawStream::Unix(s) => s.as_raw_fd(),
+            RawStream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
 }
 
 /// One frame as read from the wire.
@@ -169,12 +222,19 @@ pub(crate) fn raw_data(body: &[u8], more: bool) -> Vec<u8> {
 
 impl RawPeer {
     pub(crate) fn connect(ep: &str) -> RawPeer {
-        RawPeer::from_stream(UnixStream::connect(path_of(ep)).unwrap())
+        let s = match ep.strip_prefix("tcp://") {
+            Some(addr) => RawStream::Tcp(std::net::TcpStream::connect(addr).unwrap()),
+            None => RawStream::Unix(UnixStream::connect(path_of(ep)).unwrap()),
+        };
+        s.set_read_timeout(Some(LONG)).unwrap();
+        RawPeer { s }
     }
 
     pub(crate) fn from_stream(s: UnixStream) -> RawPeer {
         s.set_read_timeout(Some(LONG)).unwrap();
-        RawPeer { s }
+        RawPeer {
+            s: RawStream::Unix(s),
+        }
     }
 
     pub(crate) fn write(&mut self, bytes: &[u8]) {

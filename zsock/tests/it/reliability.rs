@@ -926,7 +926,19 @@ fn fd_exhaustion_child(ep: &str) {
 #[test]
 fn router_holds_1000_dealers_and_echoes_10_messages_each_without_loss_or_duplicates() {
     const TEST: &str = "reliability::router_holds_1000_dealers_and_echoes_10_messages_each_without_loss_or_duplicates";
-    isolated(TEST, || {
+    router_holds_1000_dealers(TEST, "ipc");
+}
+
+/// The same over loopback TCP.
+#[test]
+fn router_holds_1000_dealers_over_tcp_and_echoes_10_messages_each_without_loss_or_duplicates() {
+    const TEST: &str = "reliability::router_holds_1000_dealers_over_tcp_and_echoes_10_messages_each_without_loss_or_duplicates";
+    router_holds_1000_dealers(TEST, "tcp");
+}
+
+/// Case 14, as the test `test` over `transport` ("ipc" or "tcp").
+fn router_holds_1000_dealers(test: &str, transport: &str) {
+    isolated(test, || {
         const PEERS: usize = 1000;
         const ROUNDS: usize = 10;
         ensure_nofile(3 * PEERS as u64);
@@ -935,7 +947,11 @@ fn router_holds_1000_dealers_and_echoes_10_messages_each_without_loss_or_duplica
         let mut router = sock(&ctx, SocketType::Router);
         router.set(SocketOption::RcvTimeo(20)).unwrap();
         let mon = router.monitor();
-        let ep = router.bind(&d.ep("router")).unwrap();
+        let at = match transport {
+            "tcp" => "tcp://127.0.0.1:*".to_string(),
+            _ => d.ep("router"),
+        };
+        let ep = router.bind(&at).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let echo = thread::spawn({
             let stop = stop.clone();
@@ -1001,7 +1017,8 @@ fn router_holds_1000_dealers_and_echoes_10_messages_each_without_loss_or_duplica
         let after_echoes = rss_kib();
         let per_conn = |kib: u64| kib.saturating_sub(before) * 1024 / PEERS as u64;
         eprintln!(
-            "case 14: {PEERS} DEALERs x {ROUNDS} echoes: 0 lost, 0 duplicated. RSS {before} KiB \
+            "case 14 ({transport}): {PEERS} DEALERs x {ROUNDS} echoes: 0 lost, 0 duplicated. \
+             RSS {before} KiB \
              before, {connected} KiB connected and idle ({} B per idle connection), \
              {after_echoes} KiB idle after the echoes ({} B per connection)",
             per_conn(connected),

@@ -93,6 +93,8 @@ pub trait Library {
     fn subscribe(socket: &mut Self::Socket, prefix: &[u8]) -> Result<(), String>;
     /// ZMQ_RCVTIMEO.
     fn set_recv_timeout(socket: &mut Self::Socket, timeout: Duration) -> Result<(), String>;
+    /// ZMQ_LINGER 0: what the socket still holds is dropped when it closes.
+    fn set_linger_zero(socket: &mut Self::Socket) -> Result<(), String>;
     /// An empty frame to receive into.
     fn new_frame() -> Self::Frame;
     /// Sends `data` as a whole message (copying it); `Ok(false)`: it would block (or the
@@ -698,7 +700,12 @@ fn publish<L: Library>(args: &ScaleArgs, cycle: &[[u8; 5]]) -> Result<ScaleOutco
         L::send(&mut publisher, &msg, Wait::Block)?;
         sent += 1;
     }
-    Ok(ScaleOutcome::Served(start.span_to(Usage::now(), sent)))
+    let served = start.span_to(Usage::now(), sent);
+    // What is still queued for subscribers that are going away is of no use: the
+    // process ends without waiting for it (a libzmq PUB's context otherwise waits to
+    // write it, and the run outlived its release now and then).
+    L::set_linger_zero(&mut publisher)?;
+    Ok(ScaleOutcome::Served(served))
 }
 
 /// What a [`Poller`] handler did with one ready socket.

@@ -73,6 +73,10 @@ impl scale::Library for Libzmq {
         socket.set_rcvtimeo(ms).map_err(|e| e.to_string())
     }
 
+    fn set_linger_zero(socket: &mut zmq::Socket) -> Result<(), String> {
+        socket.set_linger(0).map_err(|e| e.to_string())
+    }
+
     fn new_frame() -> zmq::Message {
         zmq::Message::new()
     }

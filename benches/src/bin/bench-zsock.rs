@@ -94,6 +94,12 @@ impl scale::Library for Zsock {
             .map_err(|e| e.to_string())
     }
 
+    fn set_linger_zero(socket: &mut zsock::Socket) -> Result<(), String> {
+        socket
+            .set(SocketOption::Linger(0))
+            .map_err(|e| e.to_string())
+    }
+
     fn new_frame() -> Bytes {
         Bytes::new()
     }

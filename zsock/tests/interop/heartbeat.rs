@@ -180,9 +180,15 @@ enum By {
 /// (`stream_engine_base_t::decode_and_push`, `zmtp_engine_t::process_heartbeat_message`),
 /// so a peer stopped right after sending a message is never dropped by TTL alone; zsock's
 /// `zmtp_codec::Heartbeat` (`on_traffic`/`on_ping`) does the same.
-fn stopped_peer_is_dropped(parent: Lib, by: By) {
+fn stopped_peer_is_dropped(parent: Lib, by: By, tcp: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let ep = format!("ipc://{}", dir.path().join("hb").display());
+    let ep = if tcp {
+        // A loopback port free now, for the parent to bind and the child to connect to.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
+    } else {
+        format!("ipc://{}", dir.path().join("hb").display())
+    };
     let (parent_opts, child_opts) = match by {
         By::Timeout => (
             vec![
@@ -214,7 +220,7 @@ fn stopped_peer_is_dropped(parent: Lib, by: By) {
     };
     let ctx = Context::new();
     let zctx = zmq::Context::new();
-    let what = format!("{parent:?} parent, {child_lib} child stopped, by {by:?}");
+    let what = format!("{parent:?} parent, {child_lib} child stopped, by {by:?}, {ep}");
     match parent {
         Lib::Zsock => {
             let mut s = zsock_socket(&ctx, T::Pair);
@@ -281,20 +287,43 @@ fn stopped_peer_is_dropped(parent: Lib, by: By) {
 
 #[test]
 fn zsock_drops_a_stopped_libzmq_process_by_timeout() {
-    stopped_peer_is_dropped(Lib::Zsock, By::Timeout);
+    stopped_peer_is_dropped(Lib::Zsock, By::Timeout, false);
 }
 
 #[test]
 fn libzmq_drops_a_stopped_zsock_process_by_timeout() {
-    stopped_peer_is_dropped(Lib::Libzmq, By::Timeout);
+    stopped_peer_is_dropped(Lib::Libzmq, By::Timeout, false);
 }
 
 #[test]
 fn zsock_drops_a_stopped_libzmq_process_by_its_ttl() {
-    stopped_peer_is_dropped(Lib::Zsock, By::Ttl);
+    stopped_peer_is_dropped(Lib::Zsock, By::Ttl, false);
 }
 
 #[test]
 fn libzmq_drops_a_stopped_zsock_process_by_its_ttl() {
-    stopped_peer_is_dropped(Lib::Libzmq, By::Ttl);
+    stopped_peer_is_dropped(Lib::Libzmq, By::Ttl, false);
+}
+
+// Over loopback TCP, where the stopped process's kernel still acknowledges what it is sent:
+// only the heartbeat (or the TTL) tells the peer is gone.
+
+#[test]
+fn zsock_drops_a_stopped_libzmq_process_by_timeout_over_tcp() {
+    stopped_peer_is_dropped(Lib::Zsock, By::Timeout, true);
+}
+
+#[test]
+fn libzmq_drops_a_stopped_zsock_process_by_timeout_over_tcp() {
+    stopped_peer_is_dropped(Lib::Libzmq, By::Timeout, true);
+}
+
+#[test]
+fn zsock_drops_a_stopped_libzmq_process_by_its_ttl_over_tcp() {
+    stopped_peer_is_dropped(Lib::Zsock, By::Ttl, true);
+}
+
+#[test]
+fn libzmq_drops_a_stopped_zsock_process_by_its_ttl_over_tcp() {
+    stopped_peer_is_dropped(Lib::Libzmq, By::Ttl, true);
 }

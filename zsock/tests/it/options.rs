@@ -853,8 +853,27 @@ fn a_pull_reads_large_messages_ahead_only_up_to_a_byte_mark() {
 
 #[test]
 fn linger_zero_drops_queued_messages_at_close() {
+    linger_zero_drops(false);
+}
+
+#[test]
+fn linger_zero_drops_queued_messages_at_close_over_tcp() {
+    linger_zero_drops(true);
+}
+
+/// An endpoint nobody binds yet: a path in `d`, or a loopback TCP port free now.
+fn unbound_ep(d: &Dir, name: &str, tcp: bool) -> String {
+    if tcp {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
+    } else {
+        d.ep(name)
+    }
+}
+
+fn linger_zero_drops(tcp: bool) {
     let d = Dir::new();
-    let ep = d.ep("l0");
+    let ep = unbound_ep(&d, "l0", tcp);
     let ctx = Context::new();
     let mut push = sock(&ctx, SocketType::Push); // LINGER 0
     push.connect(&ep).unwrap();
@@ -869,8 +888,17 @@ fn linger_zero_drops_queued_messages_at_close() {
 
 #[test]
 fn linger_positive_delivers_to_a_peer_that_comes_within_the_linger() {
+    linger_positive_delivers(false);
+}
+
+#[test]
+fn linger_positive_delivers_to_a_peer_that_comes_within_the_linger_over_tcp() {
+    linger_positive_delivers(true);
+}
+
+fn linger_positive_delivers(tcp: bool) {
     let d = Dir::new();
-    let ep = d.ep("lpos");
+    let ep = unbound_ep(&d, "lpos", tcp);
     let ctx = Context::new();
     let mut push = sock(&ctx, SocketType::Push);
     push.set(SocketOption::Linger(10_000)).unwrap();
@@ -885,8 +913,17 @@ fn linger_positive_delivers_to_a_peer_that_comes_within_the_linger() {
 
 #[test]
 fn linger_positive_gives_up_after_the_linger_and_the_context_waits_that_long() {
+    linger_positive_gives_up(false);
+}
+
+#[test]
+fn linger_positive_gives_up_after_the_linger_and_the_context_waits_that_long_over_tcp() {
+    linger_positive_gives_up(true);
+}
+
+fn linger_positive_gives_up(tcp: bool) {
     let d = Dir::new();
-    let ep = d.ep("lexp");
+    let ep = unbound_ep(&d, "lexp", tcp);
     let ctx = Context::new();
     let mut push = sock(&ctx, SocketType::Push);
     push.set(SocketOption::Linger(200)).unwrap();

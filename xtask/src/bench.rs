@@ -90,6 +90,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 type Result<T = ()> = std::result::Result<T, String>;
 
+/// How a run that a released peer outlived ends (see the retry in `run`).
+const RELEASE_HANG: &str = "did not exit 10 s after release";
+
 /// Every implementation, in table order; zsock first (the ratios are zsock's).
 const IMPLS: [&str; 5] = ["zsock", "libzmq", "zeromq", "omq", "raw"];
 /// The other ZeroMQ implementations ("best" in the targets means the best of these).
@@ -1526,9 +1529,7 @@ impl Runner {
             .ok_or_else(|| format!("{} printed no RESULT line", measurer.mode))?;
         let peer = match (&helper, released) {
             (None, _) => Fields::new(),
-            (Some(h), Some(None)) => {
-                return Err(format!("{} did not exit 10 s after release", h.mode))
-            }
+            (Some(h), Some(None)) => return Err(format!("{} {RELEASE_HANG}", h.mode)),
             (Some(h), Some(Some(status))) if !status.success() => {
                 return Err(h.failed("exited early", status))
             }
@@ -2225,7 +2226,16 @@ pub(crate) fn run(args: &[String]) -> Result {
                 continue;
             };
             let t = Instant::now();
-            let r = runner.run(imp, test, count);
+            let mut r = runner.run(imp, test, count);
+            // A peer library's process that outlived its release (a libzmq scale publisher,
+            // now and then, on a loaded host) is killed, and its cell run once more: the
+            // measurement was the other process's, and a hang of ours fails the run.
+            if let Err(e) = &r {
+                if e.contains(RELEASE_HANG) && !imp.to_string().starts_with("zsock") {
+                    eprintln!("{} {imp}: {e}; running it once more", test.label());
+                    r = runner.run(imp, test, count);
+                }
+            }
             let what = match &r {
                 Ok(ok) => format!("{} {}", num(test.value(ok)), test.unit()),
                 Err(e) => {

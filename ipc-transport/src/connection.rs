@@ -500,26 +500,26 @@ impl Connection {
                 break;
             }
             // Data frames take the inlined path; everything else, the general decoder.
-            let before = self.rbuf.len();
             let f = match decoder.decode_data(&mut self.rbuf) {
                 Some(f) => f,
-                None => match decoder.decode(&mut self.rbuf) {
-                    Ok(Some(Item::Frame(f))) => f,
-                    Ok(Some(Item::Command(cmd))) => {
+                // (`decode_data` consumed nothing: what `decode` consumes is measured.)
+                None => match (self.rbuf.len(), decoder.decode(&mut self.rbuf)) {
+                    (_, Ok(Some(Item::Frame(f)))) => f,
+                    (before, Ok(Some(Item::Command(cmd)))) => {
                         inbox.junk(before - self.rbuf.len());
                         on_command(cmd, heartbeat, inbox, &mut done)?;
                         continue;
                     }
-                    Ok(Some(Item::Greeting(_))) => {
+                    (_, Ok(Some(Item::Greeting(_)))) => {
                         return Err(CloseReason::Protocol(Violation::Greeting));
                     }
-                    Ok(None) => break,
+                    (_, Ok(None)) => break,
                     // Post-handshake, a malformed command is ignored (IPC.md section 5).
-                    Err(e) if !e.is_fatal() => {
+                    (before, Err(e)) if !e.is_fatal() => {
                         inbox.junk(before - self.rbuf.len());
                         continue;
                     }
-                    Err(e) => return Err(CloseReason::Decode(e)),
+                    (_, Err(e)) => return Err(CloseReason::Decode(e)),
                 },
             };
             let ended = !self.partial.is_empty() && !f.more;

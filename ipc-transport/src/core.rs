@@ -2028,10 +2028,10 @@ impl Core {
                     return got;
                 }
                 if let Some(conn) = self.conns.get_mut(c).filter(|c| c.junk_left == 0) {
+                    // (Not listed yet: a throttled connection is not read until the list
+                    // is taken.)
                     conn.throttled = true;
-                    if !self.reread.contains(&c) {
-                        self.reread.push(c);
-                    }
+                    self.reread.push(c);
                     return got;
                 }
             }

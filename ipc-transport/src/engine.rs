@@ -1282,11 +1282,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     ) -> bool {
         let st = self.st();
         st.poll_waiters += 1;
-        let yield_first = yield_first && !conns.is_empty() && {
-            let skip = st.yield_skip;
-            st.yield_skip = skip.saturating_sub(1);
-            skip == 0
-        };
+        let yield_first = yield_first && !conns.is_empty() && st.may_yield();
         // Take the connections out of the I/O thread's poll for the wait, so that their
         // data wakes this thread only (not both), and a connection whose output waits for
         // room is written by this thread when the kernel takes more: a sender blocked at
@@ -1389,8 +1385,8 @@ impl<'a, H: Handler> Guard<'a, H> {
         // reads). They stay parked for PARK_GRACE: the I/O thread's poll ends by then (a
         // caller that parks first wakes it in `hand_over`).
         let got = st.core.read_polled(conns);
-        if yielded && !got {
-            st.yield_skip = YIELD_BACKOFF;
+        if yielded {
+            st.yielded(got);
         }
         for (k, i) in writers {
             if fds[i].revents != 0 {
@@ -1492,12 +1488,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// more than one CPU, and for the next `YIELD_BACKOFF` waits after a yield that
     /// brought nothing, it returns `false` at once; the wait stands as prepared either way.
     pub fn yield_for_input(&mut self) -> bool {
-        if self.shared.multi_cpu {
-            return false;
-        }
-        let st = self.st();
-        if st.yield_skip > 0 {
-            st.yield_skip -= 1;
+        if self.shared.multi_cpu || !self.st().may_yield() {
             return false;
         }
         drop(self.st.take());
@@ -1506,9 +1497,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.take_rings();
         let got = self.read_lent(false);
         let st = self.st();
-        if !got {
-            st.yield_skip = YIELD_BACKOFF;
-        }
+        st.yielded(got);
         st.core.wake_waiters = false;
         st.settle(None);
         got
@@ -1719,6 +1708,21 @@ fn is_retryable_accept_error(e: &io::Error) -> bool {
 }
 
 impl<H: Handler> State<H> {
+    /// Whether a wait for input on one CPU yields first (see [`Guard::wait_input`]): not
+    /// for the `YIELD_BACKOFF` waits after a yield that brought nothing.
+    fn may_yield(&mut self) -> bool {
+        let skip = self.yield_skip;
+        self.yield_skip = skip.saturating_sub(1);
+        skip == 0
+    }
+
+    /// A yield of [`State::may_yield`]'s brought input (`got`), or nothing.
+    fn yielded(&mut self, got: bool) {
+        if !got {
+            self.yield_skip = YIELD_BACKOFF;
+        }
+    }
+
     /// Someone may be sleeping on the notify descriptor without telling (it was handed
     /// out), or a poll sleeps on the socket ([`PollClaim`]): changes must tell them.
     fn fd_watched(&self) -> bool {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use zsock::{Context, Flags, SocketOption, SocketType};
 
+use crate::options::RawStream;
 use crate::raw::{command_frame, data_frame, greeting_and_ready};
 use crate::support::*;
 
@@ -90,27 +91,13 @@ fn server_sockets(endpoints: &[&str]) -> usize {
         .count()
 }
 
-/// A hostile connection over either transport.
-trait Stream: Read + Write {}
-impl<T: Read + Write> Stream for T {}
-
 /// Sends `bytes` raw to `endpoint` (ipc or tcp), then reads until the server closes or goes
 /// quiet.
 fn attack(endpoint: &str, bytes: &[u8]) {
-    let patience = Some(Duration::from_millis(50));
-    let connected: std::io::Result<Box<dyn Stream>> = match endpoint.strip_prefix("ipc://") {
-        Some(path) => UnixStream::connect(path).and_then(|s| {
-            s.set_read_timeout(patience)?;
-            Ok(Box::new(s) as Box<dyn Stream>)
-        }),
-        None => std::net::TcpStream::connect(&endpoint["tcp://".len()..]).and_then(|s| {
-            s.set_read_timeout(patience)?;
-            Ok(Box::new(s) as Box<dyn Stream>)
-        }),
-    };
-    let Ok(mut s) = connected else {
+    let Ok(mut s) = RawStream::connect(endpoint) else {
         return;
     };
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let _ = s.write_all(bytes);
     let mut buf = [0u8; 4096];
     while let Ok(n) = s.read(&mut buf) {

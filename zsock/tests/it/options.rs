@@ -116,6 +116,14 @@ pub(crate) enum RawStream {
 }
 
 impl RawStream {
+    /// A stream connected to `ep` (`ipc://` or `tcp://`).
+    pub(crate) fn connect(ep: &str) -> io::Result<RawStream> {
+        Ok(match ep.strip_prefix("tcp://") {
+            Some(addr) => RawStream::Tcp(std::net::TcpStream::connect(addr)?),
+            None => RawStream::Unix(UnixStream::connect(path_of(ep))?),
+        })
+    }
+
     pub(crate) fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             RawStream::Unix(s) => s.set_read_timeout(t),
@@ -222,10 +230,7 @@ pub(crate) fn raw_data(body: &[u8], more: bool) -> Vec<u8> {
 
 impl RawPeer {
     pub(crate) fn connect(ep: &str) -> RawPeer {
-        let s = match ep.strip_prefix("tcp://") {
-            Some(addr) => RawStream::Tcp(std::net::TcpStream::connect(addr).unwrap()),
-            None => RawStream::Unix(UnixStream::connect(path_of(ep)).unwrap()),
-        };
+        let s = RawStream::connect(ep).unwrap();
         s.set_read_timeout(Some(LONG)).unwrap();
         RawPeer { s }
     }
@@ -859,16 +864,6 @@ fn linger_zero_drops_queued_messages_at_close() {
 #[test]
 fn linger_zero_drops_queued_messages_at_close_over_tcp() {
     linger_zero_drops(true);
-}
-
-/// An endpoint nobody binds yet: a path in `d`, or a loopback TCP port free now.
-fn unbound_ep(d: &Dir, name: &str, tcp: bool) -> String {
-    if tcp {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
-    } else {
-        d.ep(name)
-    }
 }
 
 fn linger_zero_drops(tcp: bool) {

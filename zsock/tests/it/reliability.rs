@@ -719,26 +719,12 @@ fn partial_message_of_a_sigkilled_push(test: &str, transport: &str) {
         for i in 0..3 {
             out.extend(wire_frame(&vec![b'p'; 1000 + i], true));
         }
-        match ep.strip_prefix("tcp://") {
-            Some(addr) => {
-                // Greeting, READY and the frames in one write: the PULL reads them in order.
-                let mut s = std::net::TcpStream::connect(addr).unwrap();
-                let mut all = crate::options::raw_greeting();
-                all.extend(crate::options::raw_ready("PUSH"));
-                all.extend(&out);
-                s.write_all(&all).unwrap();
-                println!("sent");
-                thread::park(); // (the stream stays open until the kill)
-                drop(s);
-            }
-            None => {
-                let mut raw = RawPeer::connect(&ep);
-                raw.handshake("PUSH");
-                raw.write(&out);
-                println!("sent");
-                thread::park();
-            }
-        }
+        let mut raw = RawPeer::connect(&ep);
+        raw.handshake("PUSH");
+        raw.write(&out);
+        println!("sent");
+        // Wait to be killed.
+        thread::park();
         return;
     }
     isolated(test, || {
@@ -808,14 +794,7 @@ fn fd_exhaustion(test: &str, transport: &str) {
     isolated(test, || {
         const FLOOD: usize = 300;
         let d = Dir::new();
-        let ep = match transport {
-            "tcp" => {
-                // A port free now, for the child to bind.
-                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
-            }
-            _ => d.ep("fd"),
-        };
+        let ep = unbound_ep(&d, "fd", transport == "tcp");
         let mut child = Helper::spawn(test, "pull", &ep);
         child.expect("ready", PATIENCE, |l| l == "ready");
         let ctx = Context::new();
@@ -1202,14 +1181,8 @@ fn binder_sigkilled_and_restarted(test: &str, transport: &str) {
         const KILLS: usize = 5;
         const PER_BINDER: usize = 200;
         let d = Dir::new();
-        let ep = match transport {
-            "tcp" => {
-                // A port free now, which every binder of the test binds in turn.
-                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
-            }
-            _ => d.ep("binder"),
-        };
+        // (Over TCP every binder of the test binds the same port in turn.)
+        let ep = unbound_ep(&d, "binder", transport == "tcp");
         let ctx = Context::new();
         let mut push = sock(&ctx, SocketType::Push);
         push.set(SocketOption::SndTimeo(100)).unwrap();

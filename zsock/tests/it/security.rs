@@ -318,7 +318,7 @@ fn a_thousand_refused_plain_handshakes_leave_memory_and_descriptors_flat() {
     crate::reliability::isolated(
         "security::a_thousand_refused_plain_handshakes_leave_memory_and_descriptors_flat",
         || {
-            use crate::curve::{fds, path_of, raw_handshake, vm_rss_kib};
+            use crate::curve::{path_of, raw_handshake, thousand_failures_leave_fds_and_rss_flat};
             let d = Dir::new();
             let ctx = Context::new();
             // (Keeps nothing per request, so what is counted is the socket's.)
@@ -332,24 +332,13 @@ fn a_thousand_refused_plain_handshakes_leave_memory_and_descriptors_flat() {
             let mut pull = plain_server(&ctx, SocketType::Pull);
             let ep = pull.bind(&d.ep("plain")).unwrap();
             let path = path_of(&ep);
-            let run = |n: usize| {
-                for _ in 0..n {
-                    let wrong = zmtp_codec::Security::PlainClient {
-                        username: Bytes::from_static(b"admin"),
-                        password: Bytes::from_static(b"wrong"),
-                    };
-                    assert!(raw_handshake(&path, wrong).is_none());
-                }
-            };
-            run(100); // warm up the allocator and the listener
-            let (fds_before, rss_before) = (fds(), vm_rss_kib());
-            run(1000);
-            crate::reliability::assert_fds_back_to(fds_before);
-            let rss_after = vm_rss_kib();
-            assert!(
-                rss_after < rss_before + 4096,
-                "RSS grew from {rss_before} KiB to {rss_after} KiB"
-            );
+            thousand_failures_leave_fds_and_rss_flat(|| {
+                let wrong = zmtp_codec::Security::PlainClient {
+                    username: Bytes::from_static(b"admin"),
+                    password: Bytes::from_static(b"wrong"),
+                };
+                assert!(raw_handshake(&path, wrong).is_none());
+            });
             let mut good = plain_client(&ctx, SocketType::Push, "admin", "secret");
             good.connect(&ep).unwrap();
             good.send("served", Flags::NONE).unwrap();

@@ -64,3 +64,21 @@ pub(crate) fn handshake_result(mon: &Monitor) -> Event {
         }
     }
 }
+
+/// A loopback port nothing listens on (bound by the kernel's choice, then released).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An endpoint nobody binds yet: `name` in `d`, or with `tcp` a loopback port free now.
+pub(crate) fn unbound_ep(d: &Dir, name: &str, tcp: bool) -> String {
+    if tcp {
+        format!("tcp://127.0.0.1:{}", free_port())
+    } else {
+        d.ep(name)
+    }
+}

@@ -4,7 +4,7 @@
 //! scanner, an HTTP request, a peer that stops reading, an oversized frame.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use zsock::{Context, ErrorKind, Event, Flags, Socket, SocketOption, SocketType};
@@ -12,6 +12,7 @@ use zsock::{Context, ErrorKind, Event, Flags, Socket, SocketOption, SocketType};
 use crate::options::{wait_event, wait_handshake, LONG};
 use crate::raw::{command, data_frame, greeting_and_ready};
 use crate::reliability::{assert_fds_back_to, open_fds, wait_events};
+use crate::support::free_port;
 use crate::support::*;
 
 /// The `ADDR:PORT` of a `tcp://ADDR:PORT` endpoint.
@@ -24,15 +25,6 @@ fn bound_pull(ctx: &Context) -> (Socket, String) {
     let s = sock(ctx, SocketType::Pull);
     let ep = s.bind("tcp://127.0.0.1:*").unwrap();
     (s, ep)
-}
-
-/// A loopback port nothing listens on (bound by the kernel's choice, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

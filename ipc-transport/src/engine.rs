@@ -199,8 +199,10 @@ struct Shared<H> {
     state: Mutex<State<H>>,
     cond: Condvar,
     /// An eventfd made readable whenever waiters would be woken, once armed: the socket's
-    /// pollable descriptor (libzmq's ZMQ_FD).
-    notify_fd: OwnedFd,
+    /// pollable descriptor (libzmq's ZMQ_FD). Made on first need ([`Shared::notify_fd`]):
+    /// a socket whose callers never sleep in poll(2) and that nobody polls costs no
+    /// descriptor for it.
+    notify_fd: std::sync::OnceLock<OwnedFd>,
     /// The polls sleeping on this socket (the state has them too).
     pollers: Arc<Pollers>,
     /// The wait set (see [`Engine::wait_fd`]), once made; the state keeps it too.
@@ -247,10 +249,26 @@ impl<H: Send> ZapWaiter for Shared<H> {
 impl<H> Shared<H> {
     /// Makes the notify descriptor readable. Only the first signal after a drain writes:
     /// while `fd_signaled` is set the descriptor is readable already.
+    /// Not made yet: nobody can be waiting on it, and nothing is written.
     fn signal_fd(&self) {
-        if !self.fd_signaled.swap(true, Ordering::SeqCst) {
-            sys::signal_eventfd(&self.notify_fd);
+        if let Some(fd) = self.notify_fd.get() {
+            if !self.fd_signaled.swap(true, Ordering::SeqCst) {
+                sys::signal_eventfd(fd);
+            }
         }
+    }
+
+    /// The notify descriptor, made now if it was not yet. It starts empty: whoever makes
+    /// it looks at the state after (under the lock, or before it sleeps on it), and every
+    /// change from then on signals it.
+    fn notify_fd(&self) -> io::Result<&OwnedFd> {
+        if let Some(fd) = self.notify_fd.get() {
+            return Ok(fd);
+        }
+        // (Two threads may race here: the one that loses closes its own.)
+        let fd = sys::new_eventfd()?;
+        let _ = self.notify_fd.set(fd);
+        Ok(self.notify_fd.get().expect("set above"))
     }
 
     /// Empties the notify descriptor if a signal made it readable (no system call
@@ -258,7 +276,9 @@ impl<H> Shared<H> {
     /// as every signal is: the flag and the descriptor then change together.
     fn drain_fd(&self) {
         if self.fd_signaled.load(Ordering::SeqCst) {
-            sys::drain_eventfd(&self.notify_fd);
+            if let Some(fd) = self.notify_fd.get() {
+                sys::drain_eventfd(fd);
+            }
             self.fd_signaled.store(false, Ordering::SeqCst);
         }
     }
@@ -338,7 +358,8 @@ pub struct Watcher<H: Handler> {
 
 impl<H: Handler> Shared<H> {
     /// The notify descriptor, armed: see [`Engine::notify_fd`].
-    fn arm_notify_fd(&self) -> BorrowedFd<'_> {
+    fn arm_notify_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let fd = self.notify_fd()?;
         let mut st = lock_live(&self.state);
         st.unpark_now();
         if !st.fd_armed {
@@ -348,7 +369,7 @@ impl<H: Handler> Shared<H> {
             // returns at once and the caller checks readiness.
             self.signal_fd();
         }
-        self.notify_fd.as_fd()
+        Ok(fd.as_fd())
     }
 }
 
@@ -594,7 +615,6 @@ impl<H: Handler> Engine<H> {
         let seed = Instant::now().elapsed().as_nanos() as u64 // low bits only
             ^ u64::from(std::process::id()).rotate_left(32)
             ^ (Arc::as_ptr(&reactor) as u64);
-        let notify_fd = sys::new_eventfd()?;
         let pollers = Arc::new(Pollers::default());
         let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(State {
@@ -631,7 +651,7 @@ impl<H: Handler> Engine<H> {
                 io_turns: 0,
             }),
             cond: Condvar::new(),
-            notify_fd,
+            notify_fd: std::sync::OnceLock::new(),
             pollers,
             wait_set: std::sync::OnceLock::new(),
             multi_cpu: multi_cpu(),
@@ -666,8 +686,9 @@ impl<H: Handler> Engine<H> {
     /// The socket's pollable descriptor: readable when something may have changed (a
     /// message arrived, room to send appeared, a peer came or went). Like libzmq's ZMQ_FD
     /// it is a hint: after it fires, check readiness until there is none, then drain it
-    /// with [`Guard::drain_notify_fd`] and wait on it again.
-    pub fn notify_fd(&self) -> BorrowedFd<'_> {
+    /// with [`Guard::drain_notify_fd`] and wait on it again. Made on the first call (the
+    /// error: no descriptor could be made, EMFILE).
+    pub fn notify_fd(&self) -> io::Result<BorrowedFd<'_>> {
         self.shared.arm_notify_fd()
     }
 
@@ -693,7 +714,7 @@ impl<H: Handler> Engine<H> {
             let ep = Arc::new(sys::new_epoll()?);
             sys::epoll_ctl(
                 &ep,
-                sh.notify_fd.as_raw_fd(),
+                sh.notify_fd()?.as_raw_fd(),
                 EpollChange::Add(EpollInterest {
                     readable: true,
                     writable: false,
@@ -704,7 +725,7 @@ impl<H: Handler> Engine<H> {
                 st.wait_set = Some(ep);
             }
         }
-        sh.arm_notify_fd();
+        sh.arm_notify_fd()?;
         Ok(sh.wait_set.get().expect("made above").as_fd())
     }
 
@@ -1226,8 +1247,10 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// With few connections the caller sleeps in poll(2) on the connections themselves and
     /// on the notify descriptor, and reads what arrives itself: a reply wakes the caller
     /// directly from the kernel. With many, it sleeps on a condition variable that the I/O
-    /// thread signals.
-    pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
+    /// thread signals. The error: the notify descriptor, made by the first wait that needs
+    /// it, could not be made (EMFILE) and an inproc peer could only have woken the caller
+    /// through it (without inproc peers the wait falls back to the condition variable).
+    pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         // An inproc peer makes room within microseconds of taking a batch.
         let spin = self.shared.multi_cpu && self.st().core.has_inproc();
         self.wait_inner(deadline, spin, false)
@@ -1242,7 +1265,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// it (sched_yield), once, and reads what came meanwhile; when the sender answers
     /// within its turn, neither side ever sleeps in poll(2) and neither is woken from it.
     /// A yield that brought nothing makes the next `YIELD_BACKOFF` waits sleep at once.
-    pub fn wait_input(&mut self, deadline: Option<Instant>) -> bool {
+    pub fn wait_input(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         let multi = self.shared.multi_cpu;
         self.wait_inner(deadline, multi, !multi)
     }
@@ -1260,21 +1283,41 @@ impl<'a, H: Handler> Guard<'a, H> {
         std::mem::take(&mut st.core.wake_waiters) || moved || st.dispatched != dispatched
     }
 
-    fn wait_inner(&mut self, deadline: Option<Instant>, spin: bool, yield_first: bool) -> bool {
+    fn wait_inner(
+        &mut self,
+        deadline: Option<Instant>,
+        spin: bool,
+        yield_first: bool,
+    ) -> io::Result<bool> {
         if self.begin_wait() {
-            return true;
+            return Ok(true);
         }
         let st = self.st();
-        match st.core.active_conns(CALLER_POLLED_CONNS) {
-            Some(conns) => self.wait_polling(&conns, deadline, spin, yield_first),
-            // Inproc peers ring the notify descriptor, not the condition variable.
-            None if st.core.has_inproc() => self.wait_polling(&[], deadline, spin, false),
-            None => self.wait_condvar(deadline),
+        let conns = st.core.active_conns(CALLER_POLLED_CONNS);
+        let inproc = st.core.has_inproc();
+        if conns.is_some() || inproc {
+            match self.shared.notify_fd() {
+                Ok(fd) => {
+                    let fd = fd.as_raw_fd();
+                    return Ok(match conns {
+                        Some(conns) => self.wait_polling(fd, &conns, deadline, spin, yield_first),
+                        None => self.wait_polling(fd, &[], deadline, spin, false),
+                    });
+                }
+                // Inproc peers ring the notify descriptor, not the condition variable.
+                Err(e) if inproc => return Err(e),
+                // The I/O thread polls the connections instead, and signals the condition
+                // variable.
+                Err(_) => {}
+            }
         }
+        Ok(self.wait_condvar(deadline))
     }
 
+    /// A wait in poll(2) on `notify` (the notify descriptor) and `conns`.
     fn wait_polling(
         &mut self,
+        notify: RawFd,
         conns: &[(Key, RawFd)],
         deadline: Option<Instant>,
         spin: bool,
@@ -1300,7 +1343,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut fds: SmallVec<[libc::pollfd; 9]> = SmallVec::new();
         fds.push(libc::pollfd {
-            fd: self.shared.notify_fd.as_raw_fd(),
+            fd: notify,
             events: libc::POLLIN,
             revents: 0,
         });
@@ -1864,8 +1907,8 @@ impl<H: Handler> State<H> {
         self.event(TransportEvent::Listening {
             endpoint: resolved.clone(),
         });
-        // Connections may already wait in the backlog.
-        self.accept(k, Instant::now());
+        // (A connection already in the backlog is reported by the registration: epoll
+        // looks at the listener's readiness as it adds it.)
         Ok(resolved)
     }
 

@@ -630,6 +630,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
         printer: Printer::start().map_err(|e| format!("stdout: {e}"))?,
     };
     let mut interrupted = false;
+    let sock_fd = st
+        .sock
+        .fd()
+        .map_err(|e| format!("socket descriptor: {e}"))?
+        .as_raw_fd();
     loop {
         while let Ok(input) = rx.try_recv() {
             match input {
@@ -654,7 +659,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         let mut fds = [
             libc::pollfd {
-                fd: st.sock.fd().as_raw_fd(),
+                fd: sock_fd,
                 events: libc::POLLIN,
                 revents: 0,
             },

@@ -25,7 +25,7 @@ fn main() -> std::io::Result<()> {
     });
 
     let mut poll = Poll::new()?;
-    let fd = pull.fd().as_raw_fd();
+    let fd = pull.fd().map_err(std::io::Error::other)?.as_raw_fd();
     poll.registry()
         .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)?;
     let mut events = MioEvents::with_capacity(8);

@@ -627,7 +627,7 @@ impl Socket {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
                     if flags.contains(Flags::DONTWAIT)
-                        || (!g.wait(deadline) && deadline_passed(deadline))
+                        || (!g.wait(deadline)? && deadline_passed(deadline))
                     {
                         return Err(fixed_error!(
                             Again,
@@ -810,7 +810,7 @@ impl Socket {
             match attempt(routing, core, wait) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Again) => {
-                    if dontwait || !g.wait(deadline) && deadline_passed(deadline) {
+                    if dontwait || !g.wait(deadline)? && deadline_passed(deadline) {
                         return Err(fixed_error!(
                             Again,
                             "send would block: no peer can take the message now"
@@ -859,7 +859,8 @@ impl Socket {
             if routing.can_send(core) {
                 return Ok(());
             }
-            if flags.contains(Flags::DONTWAIT) || (!g.wait(deadline) && deadline_passed(deadline)) {
+            if flags.contains(Flags::DONTWAIT) || (!g.wait(deadline)? && deadline_passed(deadline))
+            {
                 return Err(fixed_error!(
                     Again,
                     "send would block: no peer can take the message now"
@@ -1023,7 +1024,7 @@ impl Socket {
                         }
                         return Err(fixed_error!(Again, "no message available"));
                     }
-                    if !g.wait_input(deadline) && deadline_passed(deadline) {
+                    if !g.wait_input(deadline)? && deadline_passed(deadline) {
                         return Err(fixed_error!(Again, "no message available"));
                     }
                 }
@@ -1132,9 +1133,11 @@ impl Socket {
 
     /// ZMQ_FD: a descriptor that becomes readable when the socket's readiness may have
     /// changed, for mio, tokio or any event loop. After it fires, call
-    /// [`Socket::events`] and handle what it reports until it reports nothing.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.engine().notify_fd()
+    /// [`Socket::events`] and handle what it reports until it reports nothing. Made on the
+    /// first call (a socket nobody polls costs no descriptor for it); the error: it could
+    /// not be made (EMFILE).
+    pub fn fd(&self) -> Result<BorrowedFd<'_>> {
+        Ok(self.engine().notify_fd()?)
     }
 
     /// For event loops that want input as fast as the blocking calls get it (what

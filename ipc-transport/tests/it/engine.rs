@@ -189,7 +189,7 @@ fn an_idle_connection_gives_back_its_large_read_buffer() {
 /// Waits in `g` until `d`.
 fn wait_until(g: &mut ipc_transport::Guard<'_, Recorder>, d: Instant) {
     while Instant::now() < d {
-        g.wait(Some(d));
+        g.wait(Some(d)).unwrap();
     }
 }
 
@@ -225,7 +225,7 @@ fn lone_small_sends_into_a_full_kernel_arrive_whole_and_in_order() {
         let mut g = push.lock();
         loop {
             // A zero wait ends the streak: the next send is a lone one, written at once.
-            g.wait(Some(Instant::now()));
+            g.wait(Some(Instant::now())).unwrap();
             if !g.core().send(tx, &mut message(sent), SendWait::Never) {
                 break;
             }

@@ -73,7 +73,8 @@ pub(crate) fn wait_for<T>(
         // Short waits: some conditions (a peer's socket) change without waking us.
         g.wait(Some(
             (Instant::now() + Duration::from_millis(20)).min(deadline),
-        ));
+        ))
+        .unwrap();
     }
 }
 

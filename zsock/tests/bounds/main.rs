@@ -10,6 +10,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -456,8 +457,9 @@ fn io_threads() -> usize {
 /// A process's threads and descriptors do not grow with its socket count beyond what each
 /// socket needs: 100 PULL sockets bound and 100 PUSH sockets connected to them, one message
 /// through each pair, add the context's one I/O thread (its poll, waker and timer
-/// descriptors) and, per pair, the listener, both ends of the connection and each
-/// socket's notify descriptor. Closing the context gives everything back.
+/// descriptors) and, per pair, the listener and both ends of the connection, plus a notify
+/// descriptor for each socket whose caller slept in poll(2). Closing the context gives
+/// everything back.
 #[test]
 fn sockets_share_their_contexts_io_thread() {
     let _s = serial();
@@ -472,13 +474,62 @@ fn sockets_share_their_contexts_io_thread() {
     let threads = io_threads() - threads_before;
     let fds = open_fds() - fds_before;
     assert_eq!(threads, 1, "threads added by {} sockets", 2 * PAIRS);
-    // Per pair: listener, accepted and connected ends, two notify descriptors. The I/O
-    // thread: its poll, a second handle on it, a waker and a timer.
+    // Per pair: listener, accepted and connected ends, at most two notify descriptors. The
+    // I/O thread: its poll, a second handle on it, a waker and a timer.
+    assert!(fds >= PAIRS * 3, "{fds} descriptors for {PAIRS} pairs");
     assert!(fds <= PAIRS * 5 + 4, "{fds} descriptors for {PAIRS} pairs");
     drop(pairs);
     drop(ctx);
     assert_eq!(io_threads(), threads_before);
     assert_eq!(open_fds(), fds_before);
+}
+
+/// A socket's notify descriptor (ZMQ_FD, and what a waiting caller sleeps on beside its
+/// connections) is made when first needed: sockets that are made, bound, connected and
+/// send without waiting cost no descriptor but their connections' and listeners'; `fd()`
+/// makes it once and hands out the same one after; a receive that sleeps makes it; the
+/// context's end closes them all.
+#[test]
+fn notify_descriptors_are_made_on_first_need() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let before = open_fds();
+    let ctx = Context::new();
+    // (The context's I/O thread and its descriptors come with the first socket.)
+    let first_socket = ctx.socket(SocketType::Pair).unwrap();
+    let base = open_fds();
+    let idle: Vec<Socket> = (0..10)
+        .map(|_| ctx.socket(SocketType::Dealer).unwrap())
+        .collect();
+    assert_eq!(open_fds(), base, "10 idle sockets");
+    let first = idle[0].fd().unwrap().as_raw_fd();
+    assert_eq!(open_fds(), base + 1, "after the first fd()");
+    assert_eq!(idle[0].fd().unwrap().as_raw_fd(), first);
+    assert_eq!(open_fds(), base + 1, "after the second fd()");
+
+    let mut pull = ctx.socket(SocketType::Pull).unwrap();
+    let ep = pull
+        .bind(&format!("ipc://{}/lazy", dir.path().display()))
+        .unwrap();
+    let mut push = ctx.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    // (Queued on the connect's pipe at once: the PUSH does not wait.)
+    push.send_copy(b"one", Flags::NONE).unwrap();
+    // The fd() above, the listener and both ends of the connection.
+    let connected = base + 1 + 3;
+    while pull.recv(Flags::DONTWAIT).is_err() {
+        std::thread::yield_now();
+    }
+    assert_eq!(open_fds(), connected, "bound, connected, one message");
+    // A receive that finds nothing sleeps in poll(2), on its notify descriptor too.
+    pull.set(SocketOption::RcvTimeo(5)).unwrap();
+    let err = pull.recv(Flags::NONE).unwrap_err();
+    assert_eq!(err.kind(), zsock::ErrorKind::Again);
+    assert_eq!(open_fds(), connected + 1, "after a receive slept");
+    drop((pull, push, idle, first_socket));
+    // Terminating the context waits for every socket's close.
+    drop(ctx);
+    assert_eq!(open_fds(), before, "after the context ended");
 }
 
 /// IO_THREADS: set before the first socket, the context runs that many I/O threads for

@@ -316,7 +316,7 @@ fn a_peer_closing_after_a_blocking_receive_is_reported() {
 /// Waits on the socket's descriptor, as an event loop would, until EVENTS reports POLLIN;
 /// fails if that takes longer than LONG.
 fn await_pollin_through_fd(sock: &zsock::Socket) {
-    let fd = sock.fd().as_raw_fd();
+    let fd = sock.fd().unwrap().as_raw_fd();
     let deadline = Instant::now() + LONG;
     let mut fired = 0;
     loop {

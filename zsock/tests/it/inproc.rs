@@ -540,7 +540,7 @@ fn the_descriptor_fires_for_a_message_after_events_said_none() {
     pull.bind("inproc://fd").unwrap();
     let mut push = sock(&ctx, SocketType::Push);
     push.connect("inproc://fd").unwrap();
-    let fd = pull.fd().as_raw_fd();
+    let fd = pull.fd().unwrap().as_raw_fd();
     for round in 0..100u32 {
         push.send(round.to_be_bytes().as_slice(), Flags::NONE)
             .unwrap();

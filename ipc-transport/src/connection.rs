@@ -61,6 +61,14 @@ const FIRST_READ: usize = 16 * 1024;
 /// nothing for a sweep interval (see [`Connection::sweep`]), so an idle connection holds at
 /// most this much (64 KiB per idle connection; TESTING.md case 14 measures it).
 pub(crate) const IDLE_RBUF_MAX: usize = 64 * 1024;
+/// The output batch's buffer (it grows to the engine's batch size while a stream lasts) is
+/// given back when it is larger than this, empty, and its connection wrote nothing for a
+/// sweep interval, as an idle read buffer is.
+pub(crate) const IDLE_BATCH_MAX: usize = 64 * 1024;
+/// A CURVE connection keeps its sealing buffers between writes up to this size (a full
+/// batch of 1 KiB messages, sealed, fits), larger ones are let go after their write; an
+/// idle connection's go at the sweep once larger than [`IDLE_BATCH_MAX`].
+const SEALED_KEEP: usize = 2 * READ_CHUNK;
 /// Queued messages may keep a read buffer they came from alive only while they fill at
 /// least this fraction (one in `PIN_FACTOR`) of it. When a connection gives up a read
 /// buffer (a new one replaces it, it is given back while idle, or the connection closes),
@@ -215,6 +223,8 @@ pub(crate) struct Connection {
     /// Something was read since the last sweep of read buffers.
     read_since_sweep: bool,
     out: OutBuf,
+    /// A write was made since the last sweep.
+    wrote_since_sweep: bool,
     peer_version: Version,
     /// CURVE's traffic state, once a CURVE handshake completed: `out` then holds
     /// plaintext frames, sealed into `Sealed::wire` when written.
@@ -247,6 +257,7 @@ impl Connection {
             read_chunk: FIRST_READ,
             read_since_sweep: false,
             out: OutBuf::default(),
+            wrote_since_sweep: false,
             peer_version: Version::V3_1,
             sealed: None,
         }
@@ -630,10 +641,11 @@ impl Connection {
         false
     }
 
-    /// The periodic look at the read buffers: the spares go if nothing was read since the
-    /// last look (all but the newest if none of them was read into), and a buffer larger
-    /// than [`IDLE_RBUF_MAX`] that is empty and read nothing is given back. Returns
-    /// whether a large buffer or a spare is still held.
+    /// The periodic look at the buffers: the spares go if nothing was read since the
+    /// last look (all but the newest if none of them was read into), a read buffer larger
+    /// than [`IDLE_RBUF_MAX`] that is empty and read nothing is given back, and so is an
+    /// output batch's buffer larger than [`IDLE_BATCH_MAX`] that is empty and wrote
+    /// nothing. Returns whether a large buffer or a spare is still held.
     pub(crate) fn sweep(&mut self, queue: Option<&mut VecDeque<Message>>) -> bool {
         let mut big = false;
         if !self.read_since_sweep {
@@ -658,6 +670,19 @@ impl Connection {
             }
         }
         self.read_since_sweep = false;
+        if self.batch_buffers() > IDLE_BATCH_MAX {
+            let idle = !self.wrote_since_sweep && self.out.is_empty();
+            match self.sealed.as_deref_mut() {
+                Some(sealed) if idle && sealed.wire.is_empty() => {
+                    sealed.wire = BytesMut::new();
+                    sealed.flat = BytesMut::new();
+                    self.out.cur = BytesMut::new();
+                }
+                None if idle => self.out.cur = BytesMut::new(),
+                _ => big = true,
+            }
+        }
+        self.wrote_since_sweep = false;
         big || !self.spares.is_empty()
     }
 
@@ -692,9 +717,21 @@ impl Connection {
     }
 
     /// Whether the sweep has something to look at: a read buffer larger than
-    /// [`IDLE_RBUF_MAX`], or spares (which only a sweep gives back once reading stops).
+    /// [`IDLE_RBUF_MAX`], spares (which only a sweep gives back once reading stops), or a
+    /// batch buffer (or CURVE sealing buffer) larger than [`IDLE_BATCH_MAX`].
     pub(crate) fn wants_sweep(&self) -> bool {
-        self.rbuf.capacity() > IDLE_RBUF_MAX || !self.spares.is_empty()
+        self.rbuf.capacity() > IDLE_RBUF_MAX
+            || !self.spares.is_empty()
+            || self.batch_buffers() > IDLE_BATCH_MAX
+    }
+
+    /// The largest of the output's buffers: the batch's and, on CURVE, the sealing ones.
+    fn batch_buffers(&self) -> usize {
+        let sealed = self
+            .sealed
+            .as_deref()
+            .map_or(0, |s| s.wire.capacity().max(s.flat.capacity()));
+        self.out.cur.capacity().max(sealed)
     }
 
     /// The bytes of read buffers held: the current one's capacity and the spares' sizes.
@@ -774,6 +811,7 @@ impl Connection {
         extra: &[&[u8]],
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
+        self.wrote_since_sweep = true;
         if self.sealed.is_some() {
             return self.write_sealed(extra, write);
         }
@@ -833,7 +871,7 @@ impl Connection {
                 let took = sealed.session.seal_stream(&sealed.flat, &mut sealed.wire);
                 // Our own output holds whole frames only.
                 debug_assert_eq!(took, sealed.flat.len());
-                if sealed.flat.capacity() > READ_CHUNK {
+                if sealed.flat.capacity() > SEALED_KEEP {
                     sealed.flat = BytesMut::new(); // a large message's buffer is not kept
                 }
             }
@@ -844,7 +882,7 @@ impl Connection {
         let n = write(&[IoSlice::new(&sealed.wire)])?;
         sealed.wire.advance(n.min(sealed.wire.len()));
         if sealed.wire.is_empty() {
-            if sealed.wire.capacity() > READ_CHUNK {
+            if sealed.wire.capacity() > SEALED_KEEP {
                 sealed.wire = BytesMut::new(); // a large message's buffer is not kept
             } else {
                 sealed.wire.clear();

@@ -439,6 +439,41 @@ fn a_written_batch_gives_the_next_its_whole_allocation() {
     }
 }
 
+/// A batch's buffer grown past `IDLE_BATCH_MAX` in a stream stays while the connection
+/// writes (a sweep between two writes keeps it), and goes at the first sweep after an
+/// interval in which it wrote nothing; then the connection wants no sweep for it.
+#[test]
+fn an_idle_connection_gives_its_batch_buffer_back() {
+    let now = Instant::now();
+    let (mut a, mut b) = pair(now);
+    let mut ab = VecDeque::new();
+    pump(&mut a, &mut b, &[usize::MAX], &[usize::MAX]);
+    let body = [5u8; 1024];
+    for _ in 0..200 {
+        a.send(&[&body]);
+    }
+    assert!(a.conn.out.cur.capacity() > super::IDLE_BATCH_MAX);
+    assert!(a.conn.wants_sweep());
+    assert!(a.write(&mut ab, usize::MAX));
+    // Written in this interval: kept.
+    assert!(a.conn.sweep(Some(&mut a.inbox.msgs)));
+    assert!(a.conn.out.cur.capacity() > super::IDLE_BATCH_MAX);
+    // Nothing written since: given back.
+    assert!(!a.conn.sweep(Some(&mut a.inbox.msgs)));
+    assert_eq!(a.conn.out.cur.capacity(), 0);
+    assert!(!a.conn.wants_sweep());
+    // The stream arrived whole, and the next message goes as ever.
+    while !ab.is_empty() {
+        b.read(&mut ab, super::READ_CHUNK);
+    }
+    assert_eq!(b.inbox.msgs.len(), 200);
+    a.send(&[b"after"]);
+    assert!(a.write(&mut ab, usize::MAX));
+    b.read(&mut ab, super::READ_CHUNK);
+    assert_eq!(b.inbox.msgs.back().unwrap().frames()[0], &b"after"[..]);
+    assert!(b.closed.is_none() && a.closed.is_none());
+}
+
 /// A batch split off for a large body and only partly written keeps its bytes while new
 /// ones go into the batch after it: the emptied batch is not moved back over them.
 #[test]

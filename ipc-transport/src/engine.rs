@@ -1512,6 +1512,62 @@ impl<'a, H: Handler> Guard<'a, H> {
         false
     }
 
+    /// For an event loop's receive about to spin (try, yield to the loop, try again) before
+    /// it waits: what [`Guard::prepare_wait`] does, except that the connections (up to
+    /// [`CALLER_POLLED_CONNS`], those with no output waiting for room and not stopped at
+    /// RCVHWM) are only taken out of the I/O thread's poll, parked as a blocking wait parks
+    /// them, and not lent to the wait set (they leave it if an earlier wait lent them).
+    /// The tries read them, and what arrives meanwhile wakes neither the I/O thread nor the
+    /// loop's reactor (which on a multi-thread runtime runs on another thread, woken for
+    /// every message the task's own tries would read anyway). When the spin ends,
+    /// [`Guard::prepare_wait`] lends them, and the wait set reports what came in between.
+    /// Returns `true` as [`Guard::prepare_wait`] does.
+    pub fn prepare_spin(&mut self) -> bool {
+        if self.begin_wait() || self.inproc_watch() {
+            return true;
+        }
+        let st = self.st();
+        let Some(conns) = st.core.active_conns(CALLER_POLLED_CONNS) else {
+            return false; // too many: the I/O thread reads them
+        };
+        let ep = st.wait_set.clone();
+        let mut parked = false;
+        for (k, fd) in conns {
+            if st.core.conn_has_pending(k) || st.core.reading_paused(k) {
+                continue;
+            }
+            let Some(c) = st.core.conns.get_mut(k) else {
+                continue;
+            };
+            if !c.parked {
+                if st.reactor.deregister(&mut c.stream).is_err() {
+                    continue;
+                }
+                c.parked = true;
+                c.registered = false;
+            }
+            if c.in_wait_set.is_some() {
+                // (Left in the set if it cannot leave: its input then wakes the loop, as
+                // during a wait.)
+                if let Some(ep) = &ep {
+                    if sys::epoll_ctl(ep, fd, EpollChange::Remove).is_ok() {
+                        c.in_wait_set = None;
+                    }
+                }
+            }
+            parked = true;
+        }
+        if parked {
+            // A wait on parked connections, as a blocking caller's (see PARK_GRACE).
+            st.waits = st.waits.wrapping_add(1);
+            if st.unpark_at.is_none() {
+                st.waits_seen = st.waits;
+                st.unpark_at = Some(Instant::now() + PARK_GRACE);
+            }
+        }
+        false
+    }
+
     /// After [`Engine::wait_fd`] became readable: empties the notify descriptor (a change
     /// from here on signals it again), reads what came on the lent connections and writes
     /// their output if room came. Then try the operation again.
@@ -1524,10 +1580,10 @@ impl<'a, H: Handler> Guard<'a, H> {
         st.settle(None);
     }
 
-    /// For an event loop's receive on one CPU, after [`Guard::prepare_wait`] lent the
-    /// connections (it returned `false`): yields the CPU once, as a blocking receive does
-    /// before it sleeps (see [`Guard::wait_input`]), and reads what came on the lent
-    /// connections meanwhile. Returns whether anything came: try the receive again. On
+    /// For an event loop's receive on one CPU, after [`Guard::prepare_spin`] parked the
+    /// connections or [`Guard::prepare_wait`] lent them (it returned `false`): yields the
+    /// CPU once, as a blocking receive does before it sleeps (see [`Guard::wait_input`]),
+    /// and reads what came on those connections meanwhile. Returns whether anything came: try the receive again. On
     /// more than one CPU, and for the next `YIELD_BACKOFF` waits after a yield that
     /// brought nothing, it returns `false` at once; the wait stands as prepared either way.
     pub fn yield_for_input(&mut self) -> bool {
@@ -1546,8 +1602,9 @@ impl<'a, H: Handler> Guard<'a, H> {
         got
     }
 
-    /// Reads the connections lent to an event loop's wait, and with `flush` writes those
-    /// it waited to write. Whether any of them read anything.
+    /// Reads the connections parked for an event loop's wait (lent to its wait set, or
+    /// parked for its spin), and with `flush` writes those it waited to write. Whether any
+    /// of them read anything.
     fn read_lent(&mut self, flush: bool) -> bool {
         let st = self.st();
         // (Nothing parked, nothing lent: no look at every connection, which a socket with
@@ -1558,10 +1615,8 @@ impl<'a, H: Handler> Guard<'a, H> {
             st.core
                 .conns
                 .iter()
-                .filter_map(|(k, c)| {
-                    let i = c.in_wait_set.filter(|_| c.parked)?;
-                    Some((k, i.writable))
-                })
+                .filter(|(_, c)| c.parked)
+                .map(|(k, c)| (k, c.in_wait_set.is_some_and(|i| i.writable)))
                 .collect()
         };
         let mut got = false;

@@ -347,9 +347,15 @@ impl AsyncSocket {
             // does: it lends its connections and waits (unless the socket holds input
             // already) rather than read first, which would mostly find nothing yet. On one
             // CPU it first yields the CPU to the answer's sender once (unless yields have
-            // been bringing nothing), as a blocking receive does too.
+            // been bringing nothing), as a blocking receive does too, with the connections
+            // out of the wait set meanwhile (an answer during the yield then wakes no
+            // runtime thread, which would compete for the CPU); they join it only for the
+            // wait.
             let socket = &self.io.get_ref().socket;
-            if !socket.prepare_wait(kind.events()) && !socket.yield_for_input() {
+            if !socket.prepare_spin(kind.events())
+                && !socket.yield_for_input()
+                && !socket.prepare_wait(kind.events())
+            {
                 self.sleep(kind);
             }
         }
@@ -385,9 +391,10 @@ impl AsyncSocket {
                 match self.spin_until {
                     None => {
                         // The spin begins as a wait does: queued output written, the
-                        // connections lent (the tries read them), unless something the
-                        // receive may need happened meanwhile.
-                        if socket.prepare_wait(kind.events()) {
+                        // connections taken from the I/O thread (the tries read them; not
+                        // in the wait set yet, so their input wakes nobody), unless
+                        // something the receive may need happened meanwhile.
+                        if socket.prepare_spin(kind.events()) {
                             continue;
                         }
                         self.spin_until = Some(now + spin);

@@ -1150,8 +1150,11 @@ impl Socket {
     ///    message already taken from the engine, without the lock);
     /// 2. on EAGAIN, call [`Socket::prepare_wait`] with what the operation waits for; if
     ///    it returns `true`, go to 1;
-    ///    (2b. a receive waiting for the answer to what it sent may call
-    ///    [`Socket::yield_for_input`]; if it returns `true`, go to 1;)
+    ///    (a receive that spins first, trying again after yielding to its loop, calls
+    ///    [`Socket::prepare_spin`] before its spin and `prepare_wait` once it ends;
+    ///    2b. a receive waiting for the answer to what it sent may call
+    ///    [`Socket::prepare_spin`] then [`Socket::yield_for_input`], and if that returns
+    ///    `true`, go to 1; else `prepare_wait` as above;)
     /// 3. wait until this descriptor is readable (once registered, it stays the same);
     /// 4. call [`Socket::finish_wait`], and go to 1.
     ///
@@ -1184,6 +1187,27 @@ impl Socket {
         if g.prepare_wait() {
             return true;
         }
+        self.ready_for(&mut g, events, holds_input)
+    }
+
+    /// Step 2 of [`Socket::wait_fd`]'s protocol for a receive that spins before it waits
+    /// (tries again after yielding to its event loop, for up to [`Socket::reply_spin`]):
+    /// writes queued output and takes the connections out of the I/O thread's poll for the
+    /// tries to read, without putting them in the wait descriptor's set, so that what
+    /// arrives during the spin wakes no other thread. `true`: the socket is ready for
+    /// `events` already. When the spin ends without an answer, [`Socket::prepare_wait`]
+    /// as usual before waiting.
+    pub fn prepare_spin(&self, events: Events) -> bool {
+        let holds_input = self.holds_input();
+        let mut g = self.lock();
+        if g.prepare_spin() {
+            return true;
+        }
+        self.ready_for(&mut g, events, holds_input)
+    }
+
+    /// Whether the socket is ready for `events` (after a wait was prepared under `g`).
+    fn ready_for(&self, g: &mut Guard<'_, Routing>, events: Events, holds_input: bool) -> bool {
         let (routing, core) = g.parts();
         // (Where room depends on the message, "can send" is no answer: the wait goes on
         // until a peer takes more, which the wait descriptor reports.)
@@ -1202,7 +1226,7 @@ impl Socket {
     }
 
     /// Step 2b of [`Socket::wait_fd`]'s protocol, for a receive waiting for an answer,
-    /// after [`Socket::prepare_wait`] returned `false`: in a process that may use one CPU
+    /// after [`Socket::prepare_spin`] (or [`Socket::prepare_wait`]) returned `false`: in a process that may use one CPU
     /// only, where the answer's sender needs that CPU, yields it once (as a blocking
     /// receive does before it sleeps) and takes in what came meanwhile. `true`: something
     /// came, try the receive again (a peer that answers within its turn costs no sleep

@@ -1332,12 +1332,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         // SNDHWM wakes once per drained kernel buffer, and the I/O thread sleeps.
         // They stay parked after the wait (see PARK_GRACE).
         for &(k, _) in conns {
-            if let Some(c) = st.core.conns.get_mut(k) {
-                if !c.parked && st.reactor.deregister(&mut c.stream).is_ok() {
-                    c.parked = true;
-                    c.registered = false;
-                }
-            }
+            st.park(k);
         }
         // (ppoll waits at least this long: the wait never ends before its deadline.)
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -1437,13 +1432,7 @@ impl<'a, H: Handler> Guard<'a, H> {
                 st.core.flush_conn(k, Side::Caller);
             }
         }
-        st.waits = st.waits.wrapping_add(1);
-        if st.unpark_at.is_none() {
-            // The first wait: the I/O thread's first look (`hand_over` wakes it for this),
-            // which takes the connections back unless the caller waits again meanwhile.
-            st.waits_seen = st.waits;
-            st.unpark_at = Some(Instant::now() + PARK_GRACE);
-        }
+        st.count_parked_wait();
         st.core.wake_waiters = false;
         st.settle(None);
         rc != 0 || rung || deadline.is_none_or(|d| Instant::now() < d)
@@ -1475,16 +1464,12 @@ impl<'a, H: Handler> Guard<'a, H> {
                 readable: !st.core.reading_paused(k),
                 writable: st.core.conn_has_pending(k),
             };
+            if !st.park(k) {
+                continue;
+            }
             let Some(c) = st.core.conns.get_mut(k) else {
                 continue;
             };
-            if !c.parked {
-                if st.reactor.deregister(&mut c.stream).is_err() {
-                    continue;
-                }
-                c.parked = true;
-                c.registered = false;
-            }
             let change = match c.in_wait_set {
                 Some(i) if i == interest => None,
                 Some(_) => Some(EpollChange::Modify(interest)),
@@ -1502,12 +1487,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             lent = true;
         }
         if lent {
-            // A wait on parked connections, as a blocking caller's (see PARK_GRACE).
-            st.waits = st.waits.wrapping_add(1);
-            if st.unpark_at.is_none() {
-                st.waits_seen = st.waits;
-                st.unpark_at = Some(Instant::now() + PARK_GRACE);
-            }
+            st.count_parked_wait();
         }
         false
     }
@@ -1536,16 +1516,12 @@ impl<'a, H: Handler> Guard<'a, H> {
             if st.core.conn_has_pending(k) || st.core.reading_paused(k) {
                 continue;
             }
+            if !st.park(k) {
+                continue;
+            }
             let Some(c) = st.core.conns.get_mut(k) else {
                 continue;
             };
-            if !c.parked {
-                if st.reactor.deregister(&mut c.stream).is_err() {
-                    continue;
-                }
-                c.parked = true;
-                c.registered = false;
-            }
             if c.in_wait_set.is_some() {
                 // (Left in the set if it cannot leave: its input then wakes the loop, as
                 // during a wait.)
@@ -1558,12 +1534,7 @@ impl<'a, H: Handler> Guard<'a, H> {
             parked = true;
         }
         if parked {
-            // A wait on parked connections, as a blocking caller's (see PARK_GRACE).
-            st.waits = st.waits.wrapping_add(1);
-            if st.unpark_at.is_none() {
-                st.waits_seen = st.waits;
-                st.unpark_at = Some(Instant::now() + PARK_GRACE);
-            }
+            st.count_parked_wait();
         }
         false
     }
@@ -2164,6 +2135,30 @@ impl<H: Handler> State<H> {
             (self.park_len * 2).min(PARK_MAX)
         };
         self.unpark_at = Some(now + self.park_len);
+    }
+
+    /// Takes connection `k` out of the I/O thread's poll for a caller's wait (see
+    /// PARK_GRACE), if it is not parked already. Whether it is parked now.
+    fn park(&mut self, k: Key) -> bool {
+        let Some(c) = self.core.conns.get_mut(k) else {
+            return false;
+        };
+        if !c.parked && self.reactor.deregister(&mut c.stream).is_ok() {
+            c.parked = true;
+            c.registered = false;
+        }
+        c.parked
+    }
+
+    /// Counts a caller's wait on parked connections. The first: the I/O thread's first
+    /// look (`hand_over` wakes it for this), which takes the connections back unless the
+    /// caller waits again meanwhile (see PARK_GRACE).
+    fn count_parked_wait(&mut self) {
+        self.waits = self.waits.wrapping_add(1);
+        if self.unpark_at.is_none() {
+            self.waits_seen = self.waits;
+            self.unpark_at = Some(Instant::now() + PARK_GRACE);
+        }
     }
 
     /// [`State::unpark_all`] if a caller's wait parked any.

@@ -62,6 +62,21 @@ fn echo(ctx: &Context, n: usize) -> (String, std::thread::JoinHandle<()>) {
     (endpoint, echo)
 }
 
+/// An async REQ connected to `endpoint`, after `warm_up` round trips; the process must
+/// see one CPU.
+async fn warmed_up_req(ctx: &Context, endpoint: &str, warm_up: usize) -> AsyncSocket {
+    let mut req = AsyncSocket::new(ctx.socket(SocketType::Req).unwrap()).unwrap();
+    assert!(
+        req.get_ref().reply_spin().is_none(),
+        "the process should see one CPU"
+    );
+    req.get_ref().connect(endpoint).unwrap();
+    for i in 0..warm_up {
+        trip(&mut req, i).await;
+    }
+    req
+}
+
 /// One request and its reply, checked.
 async fn trip(req: &mut AsyncSocket, i: usize) {
     req.send(i.to_be_bytes().as_slice()).await.unwrap();
@@ -89,15 +104,7 @@ fn async_round_trips_on_one_cpu_hand_the_cpu_over_instead_of_sleeping() {
         .build()
         .unwrap();
     let slept = runtime.block_on(async {
-        let mut req = AsyncSocket::new(ctx.socket(SocketType::Req).unwrap()).unwrap();
-        assert!(
-            req.get_ref().reply_spin().is_none(),
-            "the process should see one CPU"
-        );
-        req.get_ref().connect(&endpoint).unwrap();
-        for i in 0..WARM_UP {
-            trip(&mut req, i).await;
-        }
+        let mut req = warmed_up_req(&ctx, &endpoint, WARM_UP).await;
         let before = sleeps_so_far();
         for i in 0..TRIPS {
             trip(&mut req, i).await;
@@ -133,15 +140,7 @@ fn async_round_trips_on_one_cpu_wake_no_worker_of_a_multi_thread_runtime() {
         .build()
         .unwrap();
     let rounds = runtime.block_on(async {
-        let mut req = AsyncSocket::new(ctx.socket(SocketType::Req).unwrap()).unwrap();
-        assert!(
-            req.get_ref().reply_spin().is_none(),
-            "the process should see one CPU"
-        );
-        req.get_ref().connect(&endpoint).unwrap();
-        for i in 0..WARM_UP {
-            trip(&mut req, i).await;
-        }
+        let mut req = warmed_up_req(&ctx, &endpoint, WARM_UP).await;
         let mut rounds = Vec::new();
         for _ in 0..ROUNDS {
             let (before, workers_before) = (sleeps_so_far(), sleeps_of_threads(WORKER));

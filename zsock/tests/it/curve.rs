@@ -537,3 +537,55 @@ fn mechanism_options_follow_libzmqs_rules() {
     let opt = SocketOption::PlainPassword("hunter2".into());
     assert!(!format!("{opt:?}").contains("hunter2"));
 }
+
+/// A CURVE HELLO is exactly 200 bytes (name, version, padding, the client's short-term
+/// key, nonce, signature box). A peer that sends one a byte short, a byte long, with no
+/// fields at all, or padded to 255 bytes gets its handshake refused and its connection
+/// closed, the failure reported as a malformed HELLO (not as a box that does not open);
+/// the socket serves a good client after.
+#[test]
+fn a_hello_of_the_wrong_length_is_refused() {
+    use std::io::{Read, Write};
+    let d = Dir::new();
+    let ctx = Context::new();
+    let k = keys();
+    let mut pull = server(&ctx, SocketType::Pull, &k);
+    let mon = pull.monitor();
+    let ep = pull.bind(&d.ep("s")).unwrap();
+    // Our greeting: 3.1, CURVE, as-server 0.
+    let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 1];
+    greeting.extend_from_slice(b"CURVE");
+    greeting.resize(64, 0);
+    // The HELLO's body after its 6-byte name: 194 bytes in a good one.
+    for data_len in [193, 195, 0, 249] {
+        let mut s = std::os::unix::net::UnixStream::connect(path_of(&ep)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut wire = greeting.clone();
+        let mut hello = vec![1u8, 0]; // version 1.0, then zeros
+        hello.resize(data_len, 0);
+        wire.extend_from_slice(&crate::raw::command(b"HELLO", &hello));
+        s.write_all(&wire).unwrap();
+        // The server's greeting, then end of file: nothing else comes back.
+        let mut back = Vec::new();
+        let _ = s.read_to_end(&mut back);
+        assert!(
+            back.len() <= 64,
+            "{data_len}: {} bytes came back",
+            back.len()
+        );
+        match handshake_result(&mon) {
+            Event::HandshakeFailed { reason, .. } => {
+                assert!(
+                    reason.contains("malformed CURVE HELLO"),
+                    "{data_len}: {reason}"
+                );
+            }
+            e => panic!("{data_len}: {e:?}"),
+        }
+    }
+    assert_no_curve_leftovers(&mut pull);
+    let mut good = client(&ctx, SocketType::Push, &k, &k.server_public);
+    good.connect(&ep).unwrap();
+    good.send("still here", Flags::NONE).unwrap();
+    assert_eq!(pull.recv(Flags::NONE).unwrap(), "still here");
+}

@@ -59,16 +59,17 @@ const MAX_SPARES: usize = crate::core::READ_AHEAD_MAX / READ_CHUNK + 2;
 const FIRST_READ: usize = 16 * 1024;
 /// A read buffer larger than this is given back when it is empty and its connection read
 /// nothing for a sweep interval (see [`Connection::sweep`]), so an idle connection holds at
-/// most this much (64 KiB per idle connection; TESTING.md case 14 measures it).
+/// most this much read buffer (TESTING.md case 14 measures an idle connection's memory).
 pub(crate) const IDLE_RBUF_MAX: usize = 64 * 1024;
 /// The output batch's buffer (it grows to the engine's batch size while a stream lasts) is
-/// given back when it is larger than this, empty, and its connection wrote nothing for a
-/// sweep interval, as an idle read buffer is.
+/// given back when it is larger than this, empty, and its connection wrote no batch
+/// larger than this for a sweep interval (heartbeats and small messages do not keep it),
+/// as an idle read buffer is; so are a CURVE connection's sealing buffers.
 pub(crate) const IDLE_BATCH_MAX: usize = 64 * 1024;
 /// A CURVE connection keeps its sealing buffers between writes up to this size (a full
-/// batch of 1 KiB messages, sealed, fits), larger ones are let go after their write; an
-/// idle connection's go at the sweep once larger than [`IDLE_BATCH_MAX`].
-const SEALED_KEEP: usize = 2 * READ_CHUNK;
+/// batch of messages of 64 bytes and more, sealed, fits), larger ones are let go after
+/// their write; an idle connection's go at the sweep once larger than [`IDLE_BATCH_MAX`].
+const SEALED_KEEP: usize = READ_CHUNK;
 /// Queued messages may keep a read buffer they came from alive only while they fill at
 /// least this fraction (one in `PIN_FACTOR`) of it. When a connection gives up a read
 /// buffer (a new one replaces it, it is given back while idle, or the connection closes),
@@ -223,7 +224,8 @@ pub(crate) struct Connection {
     /// Something was read since the last sweep of read buffers.
     read_since_sweep: bool,
     out: OutBuf,
-    /// A write was made since the last sweep.
+    /// A write of more than [`IDLE_BATCH_MAX`] bytes of output was made since the last
+    /// sweep (heartbeats and small messages alone let a large batch buffer go).
     wrote_since_sweep: bool,
     peer_version: Version,
     /// CURVE's traffic state, once a CURVE handshake completed: `out` then holds
@@ -644,8 +646,8 @@ impl Connection {
     /// The periodic look at the buffers: the spares go if nothing was read since the
     /// last look (all but the newest if none of them was read into), a read buffer larger
     /// than [`IDLE_RBUF_MAX`] that is empty and read nothing is given back, and so is an
-    /// output batch's buffer larger than [`IDLE_BATCH_MAX`] that is empty and wrote
-    /// nothing. Returns whether a large buffer or a spare is still held.
+    /// output batch's buffer larger than [`IDLE_BATCH_MAX`] that is empty and wrote no
+    /// batch that large. Returns whether a large buffer or a spare is still held.
     pub(crate) fn sweep(&mut self, queue: Option<&mut VecDeque<Message>>) -> bool {
         let mut big = false;
         if !self.read_since_sweep {
@@ -811,7 +813,10 @@ impl Connection {
         extra: &[&[u8]],
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        self.wrote_since_sweep = true;
+        let sealed_len = self.sealed.as_deref().map_or(0, |s| s.wire.len());
+        if self.out.len.max(sealed_len) > IDLE_BATCH_MAX {
+            self.wrote_since_sweep = true;
+        }
         if self.sealed.is_some() {
             return self.write_sealed(extra, write);
         }

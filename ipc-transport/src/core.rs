@@ -20,7 +20,8 @@
 //!
 //! 1. an open connection is watched by exactly one poller: the I/O thread's
 //!    (`registered`) or a waiting caller's (`parked`: its poll(2), or, `in_wait_set`,
-//!    the wait set an event loop's task sleeps on);
+//!    the wait set an event loop's task sleeps on, or, for the length of a spin or a
+//!    yield, `Guard::prepare_spin`, the task's own tries);
 //! 2. no output is stranded: an active connection with output waiting (in its batch or
 //!    its pipe) is on the dirty list (the I/O thread or the caller's next wait writes
 //!    it) or waits for room (WRITABLE, or POLLOUT in its caller's poll);
@@ -59,6 +60,22 @@ pub type PipeId = Key;
 /// and the other sizes measured the same either way. An idle connection gives the batch's
 /// buffer back, see `IDLE_BATCH_MAX`.)
 const BATCH: usize = 256 * 1024;
+/// [`BATCH`] for a CURVE connection, counted in plaintext: sealing adds about 35 bytes per
+/// frame (a batch of 1-byte messages seals to twelve times its size), and what it seals
+/// is a copy held until written, so its batches stay at the size they had before
+/// [`BATCH`] grew (the crypto, not the writes, bounds its rate).
+const SEALED_BATCH: usize = 64 * 1024;
+
+/// The batch size of a connection: [`SEALED_BATCH`] if its traffic is sealed, else
+/// [`BATCH`].
+#[inline]
+fn batch_of(conn: &crate::connection::Connection) -> usize {
+    if conn.is_sealed() {
+        SEALED_BATCH
+    } else {
+        BATCH
+    }
+}
 /// Sends closer together than this (with no wait or receive between) form a streak, which
 /// is batched by the I/O thread instead of written one by one.
 const STREAK_GAP: std::time::Duration = std::time::Duration::from_micros(200);
@@ -1194,7 +1211,9 @@ impl Core {
             None
         } else {
             self.conns.get_mut(c).filter(|conn| {
-                conn.is_active() && conn.zmtp.output_len() < BATCH && conn.closing.is_none()
+                conn.is_active()
+                    && conn.zmtp.output_len() < batch_of(&conn.zmtp)
+                    && conn.closing.is_none()
             })
         };
         let Some(conn) = direct else {
@@ -1246,10 +1265,11 @@ impl Core {
         }
         conn.zmtp.encode(msg);
         let batched = conn.zmtp.output_len();
-        if patient && !through && batched >= BATCH {
-            // Once the batch is below BATCH the caller goes on filling it.
-            let _ = self.write_patiently(c, BATCH_PATIENCE, &mut None, BATCH);
-        } else if through || batched >= BATCH {
+        let batch = batch_of(&conn.zmtp);
+        if patient && !through && batched >= batch {
+            // Once the batch is below the batch size the caller goes on filling it.
+            let _ = self.write_patiently(c, BATCH_PATIENCE, &mut None, batch);
+        } else if through || batched >= batch {
             self.flush_conn(c, Side::Caller);
         } else if !conn.want_write {
             // (While a write waits for room, its flush writes this too.)
@@ -1756,7 +1776,7 @@ impl Core {
     /// on their own), and the batch buffers larger than `IDLE_BATCH_MAX` that are empty
     /// and wrote nothing since. A connection in a stream keeps its buffers; an idle one
     /// holds none that large.
-    pub(crate) fn sweep_read_buffers(&mut self) {
+    pub(crate) fn sweep_buffers(&mut self) {
         let mut wanted = false;
         for k in self.conns.keys() {
             let Some(c) = self.conns.get_mut(k) else {
@@ -1943,7 +1963,8 @@ impl Core {
         loop {
             conn.zmtp.queue_heartbeat();
             if let Some(p) = pipe.as_deref_mut() {
-                while conn.zmtp.output_len() < BATCH {
+                let batch = batch_of(&conn.zmtp);
+                while conn.zmtp.output_len() < batch {
                     let Some(m) = p.out.pop_front() else { break };
                     conn.zmtp.push_message(&m);
                     relieved = true;

@@ -41,8 +41,8 @@ use crate::{sys, Backoff, Config, TransportError, TransportEvent, CALLER_POLLED_
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Most monitor events kept while nobody reads them.
 const MAX_EVENTS: usize = 10_000;
-/// How long connections parked by a waiting caller stay out of the I/O thread's poll after
-/// its last wait, at least: a caller that waits again soon (request and reply, a receive
+/// How long connections parked by a waiting caller (or an event loop's receive that spins,
+/// `Guard::prepare_spin`) stay out of the I/O thread's poll after its last wait, at least: a caller that waits again soon (request and reply, a receive
 /// loop) parks nothing anew, and no input wakes the I/O thread meanwhile. The I/O thread
 /// looks this long after the first wait; if the caller waited since, it looks again after
 /// twice as long (up to [`PARK_MAX`]), and otherwise takes the connections back, so that
@@ -56,8 +56,8 @@ const PARK_GRACE: Duration = Duration::from_millis(1);
 /// parked connection waits for room: [`PARK_GRACE`]). A look that falls due while the
 /// caller waits on them waits for that wait to end.
 const PARK_MAX: Duration = Duration::from_millis(8);
-/// How often the I/O thread gives back the large read buffers of connections that read
-/// nothing meanwhile, while there are any.
+/// How often the I/O thread gives back the large read and batch buffers of connections
+/// that read (wrote) nothing meanwhile, while there are any.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long a caller waiting for an answer to what it just sent polls before it sleeps
 /// (see [`Guard::wait_input`]).
@@ -95,7 +95,7 @@ enum TimerKey {
     Conn(Key),
     Connector(Key),
     Listener(Key),
-    /// Gives back idle connections' large read buffers.
+    /// Gives back idle connections' large read and batch buffers.
     Sweep,
 }
 
@@ -1452,10 +1452,14 @@ impl<'a, H: Handler> Guard<'a, H> {
             return true;
         }
         let st = self.st();
+        // (Without lending, connections a spin parked would be watched by nobody until the
+        // I/O thread's next look: they go back to it now.)
         let Some(ep) = st.wait_set.clone() else {
+            st.unpark_now();
             return false; // no wait set: the notify descriptor is all there is
         };
         let Some(conns) = st.core.active_conns(CALLER_POLLED_CONNS) else {
+            st.unpark_now();
             return false; // too many: the I/O thread reads them
         };
         let mut lent = false;
@@ -1492,22 +1496,25 @@ impl<'a, H: Handler> Guard<'a, H> {
         false
     }
 
-    /// For an event loop's receive about to spin (try, yield to the loop, try again) before
-    /// it waits: what [`Guard::prepare_wait`] does, except that the connections (up to
-    /// [`CALLER_POLLED_CONNS`], those with no output waiting for room and not stopped at
-    /// RCVHWM) are only taken out of the I/O thread's poll, parked as a blocking wait parks
-    /// them, and not lent to the wait set (they leave it if an earlier wait lent them).
-    /// The tries read them, and what arrives meanwhile wakes neither the I/O thread nor the
-    /// loop's reactor (which on a multi-thread runtime runs on another thread, woken for
-    /// every message the task's own tries would read anyway). When the spin ends,
-    /// [`Guard::prepare_wait`] lends them, and the wait set reports what came in between.
-    /// Returns `true` as [`Guard::prepare_wait`] does.
+    /// For an event loop's receive about to spin (try, yield to the loop, try again) or,
+    /// on one CPU, to yield the CPU once ([`Guard::yield_for_input`]) before it waits:
+    /// writes queued output as [`Guard::prepare_wait`] does, and parks the connections (up
+    /// to [`CALLER_POLLED_CONNS`], those with no output waiting for room and not stopped at
+    /// RCVHWM): out of the I/O thread's poll, as a blocking wait parks them, but not in the
+    /// wait set (they leave it if an earlier wait lent them). Until the spin or the yield
+    /// ends, the task's own tries are what watches them: what arrives meanwhile wakes
+    /// neither the I/O thread nor the loop's reactor (which on a multi-thread runtime runs
+    /// on another thread, woken for every message the task's tries would read anyway).
+    /// After it, [`Guard::prepare_wait`] lends them (or gives them back to the I/O thread
+    /// where it lends none), and the wait set reports what came in between. Returns `true`
+    /// as [`Guard::prepare_wait`] does.
     pub fn prepare_spin(&mut self) -> bool {
         if self.begin_wait() || self.inproc_watch() {
             return true;
         }
         let st = self.st();
         let Some(conns) = st.core.active_conns(CALLER_POLLED_CONNS) else {
+            st.unpark_now();
             return false; // too many: the I/O thread reads them
         };
         let ep = st.wait_set.clone();
@@ -1549,6 +1556,13 @@ impl<'a, H: Handler> Guard<'a, H> {
         let st = self.st();
         st.core.wake_waiters = false;
         st.settle(None);
+    }
+
+    /// Whether [`Guard::yield_for_input`] would yield now: in a process that may use one
+    /// CPU only, unless yields have been bringing nothing (`YIELD_BACKOFF`). A receive that
+    /// will not yield prepares its wait with [`Guard::prepare_wait`] alone.
+    pub fn will_yield_for_input(&mut self) -> bool {
+        !self.shared.multi_cpu && self.st().may_yield()
     }
 
     /// For an event loop's receive on one CPU, after [`Guard::prepare_spin`] parked the
@@ -2501,7 +2515,7 @@ impl<H: Handler> State<H> {
                 }
                 TimerKey::Sweep => {
                     self.sweep_armed = false;
-                    self.core.sweep_read_buffers();
+                    self.core.sweep_buffers();
                 }
             }
         }

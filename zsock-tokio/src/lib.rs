@@ -323,7 +323,11 @@ impl AsyncSocket {
     /// change from then on (input on a lent connection, anything the I/O thread does)
     /// makes the descriptor readable, a new edge for tokio. Once tokio reports it, its
     /// readiness is cleared and `finish_wait` takes in what came (reads the lent
-    /// connections, empties the notify descriptor), and `op` is tried again.
+    /// connections, empties the notify descriptor), and `op` is tried again. A receive
+    /// first spins (tries again after yielding to the runtime, for the socket's
+    /// `reply_spin`) or, on one CPU, yields the CPU once: `prepare_spin` keeps the
+    /// connections out of the wait set meanwhile, so that an answer wakes no runtime
+    /// thread; `prepare_wait` lends them when the spin or the yield ends without one.
     fn poll_op<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -352,10 +356,14 @@ impl AsyncSocket {
             // runtime thread, which would compete for the CPU); they join it only for the
             // wait.
             let socket = &self.io.get_ref().socket;
-            if !socket.prepare_spin(kind.events())
-                && !socket.yield_for_input()
-                && !socket.prepare_wait(kind.events())
-            {
+            let ready = if socket.will_yield_for_input() {
+                socket.prepare_spin(kind.events())
+                    || socket.yield_for_input()
+                    || socket.prepare_wait(kind.events())
+            } else {
+                socket.prepare_wait(kind.events())
+            };
+            if !ready {
                 self.sleep(kind);
             }
         }
@@ -395,6 +403,12 @@ impl AsyncSocket {
                         // in the wait set yet, so their input wakes nobody), unless
                         // something the receive may need happened meanwhile.
                         if socket.prepare_spin(kind.events()) {
+                            // (Ready, yet the operation failed: counted as below.)
+                            retries += 1;
+                            if retries == MAX_RETRIES {
+                                cx.waker().wake_by_ref();
+                                return Poll::Pending;
+                            }
                             continue;
                         }
                         self.spin_until = Some(now + spin);

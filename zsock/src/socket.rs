@@ -1225,6 +1225,13 @@ impl Socket {
         self.lock().finish_wait()
     }
 
+    /// Whether [`Socket::yield_for_input`] would yield now (one CPU, and yields have been
+    /// bringing something): a receive that will not yield prepares its wait with
+    /// [`Socket::prepare_wait`] alone, not [`Socket::prepare_spin`] first.
+    pub fn will_yield_for_input(&self) -> bool {
+        self.lock().will_yield_for_input()
+    }
+
     /// Step 2b of [`Socket::wait_fd`]'s protocol, for a receive waiting for an answer,
     /// after [`Socket::prepare_spin`] (or [`Socket::prepare_wait`]) returned `false`: in a process that may use one CPU
     /// only, where the answer's sender needs that CPU, yields it once (as a blocking

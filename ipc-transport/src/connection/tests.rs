@@ -440,8 +440,9 @@ fn a_written_batch_gives_the_next_its_whole_allocation() {
 }
 
 /// A batch's buffer grown past `IDLE_BATCH_MAX` in a stream stays while the connection
-/// writes (a sweep between two writes keeps it), and goes at the first sweep after an
-/// interval in which it wrote nothing; then the connection wants no sweep for it.
+/// writes large batches (a sweep after one keeps it), and goes at the first sweep after an
+/// interval in which it wrote none (nothing, or only small writes); then the connection
+/// wants no sweep for it.
 #[test]
 fn an_idle_connection_gives_its_batch_buffer_back() {
     let now = Instant::now();
@@ -471,6 +472,21 @@ fn an_idle_connection_gives_its_batch_buffer_back() {
     assert!(a.write(&mut ab, usize::MAX));
     b.read(&mut ab, super::READ_CHUNK);
     assert_eq!(b.inbox.msgs.back().unwrap().frames()[0], &b"after"[..]);
+    // Grown again by a stream; then only small writes (a heartbeat's size) in the next
+    // interval: they do not keep it.
+    for _ in 0..200 {
+        a.send(&[&body]);
+    }
+    assert!(a.write(&mut ab, usize::MAX));
+    assert!(a.conn.sweep(Some(&mut a.inbox.msgs)));
+    a.send(&[b"small"]);
+    assert!(a.write(&mut ab, usize::MAX));
+    assert!(!a.conn.sweep(Some(&mut a.inbox.msgs)));
+    assert_eq!(a.conn.out.cur.capacity(), 0);
+    while !ab.is_empty() {
+        b.read(&mut ab, super::READ_CHUNK);
+    }
+    assert_eq!(b.inbox.msgs.len(), 402);
     assert!(b.closed.is_none() && a.closed.is_none());
 }
 

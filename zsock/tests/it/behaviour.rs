@@ -589,7 +589,7 @@ fn a_paced_stream_of_small_messages_is_delivered_while_it_runs() {
     let sender = {
         let done = Arc::clone(&done);
         std::thread::spawn(move || {
-            // About 40 us apart: 5000 small messages are under one 64 KiB batch.
+            // About 40 us apart: 5000 small messages (50 KB) are under one batch.
             for i in 0..N {
                 push.send(i.to_be_bytes().to_vec(), Flags::NONE).unwrap();
                 let t = Instant::now();

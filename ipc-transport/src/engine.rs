@@ -42,8 +42,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Most monitor events kept while nobody reads them.
 const MAX_EVENTS: usize = 10_000;
 /// How long connections parked by a waiting caller (or an event loop's receive that spins,
-/// `Guard::prepare_spin`) stay out of the I/O thread's poll after its last wait, at least: a caller that waits again soon (request and reply, a receive
-/// loop) parks nothing anew, and no input wakes the I/O thread meanwhile. The I/O thread
+/// `Guard::prepare_spin`) stay out of the I/O thread's poll after its last wait, at least:
+/// a caller that waits again soon (request and reply, a receive loop) parks nothing anew,
+/// and no input wakes the I/O thread meanwhile. The I/O thread
 /// looks this long after the first wait; if the caller waited since, it looks again after
 /// twice as long (up to [`PARK_MAX`]), and otherwise takes the connections back, so that
 /// input is noticed without the caller. So a caller waiting back to back costs the I/O
@@ -248,8 +249,8 @@ impl<H: Send> ZapWaiter for Shared<H> {
 
 impl<H> Shared<H> {
     /// Makes the notify descriptor readable. Only the first signal after a drain writes:
-    /// while `fd_signaled` is set the descriptor is readable already.
-    /// Not made yet: nobody can be waiting on it, and nothing is written.
+    /// while `fd_signaled` is set the descriptor is readable already. Not made yet: nobody
+    /// can be waiting on it, and nothing is written.
     fn signal_fd(&self) {
         if let Some(fd) = self.notify_fd.get() {
             if !self.fd_signaled.swap(true, Ordering::SeqCst) {
@@ -1558,23 +1559,22 @@ impl<'a, H: Handler> Guard<'a, H> {
         st.settle(None);
     }
 
-    /// Whether [`Guard::yield_for_input`] would yield now: in a process that may use one
-    /// CPU only, unless yields have been bringing nothing (`YIELD_BACKOFF`). A receive that
-    /// will not yield prepares its wait with [`Guard::prepare_wait`] alone.
+    /// Whether an event loop's receive waiting for an answer yields the CPU first
+    /// ([`Guard::yield_for_input`]): in a process that may use one CPU only, unless yields
+    /// have been bringing nothing (`YIELD_BACKOFF`; a `false` counts as one of the waits
+    /// that back off, as a blocking wait that sleeps at once does). A receive that does
+    /// not yield prepares its wait with [`Guard::prepare_wait`] alone.
     pub fn will_yield_for_input(&mut self) -> bool {
         !self.shared.multi_cpu && self.st().may_yield()
     }
 
-    /// For an event loop's receive on one CPU, after [`Guard::prepare_spin`] parked the
-    /// connections or [`Guard::prepare_wait`] lent them (it returned `false`): yields the
-    /// CPU once, as a blocking receive does before it sleeps (see [`Guard::wait_input`]),
-    /// and reads what came on those connections meanwhile. Returns whether anything came: try the receive again. On
-    /// more than one CPU, and for the next `YIELD_BACKOFF` waits after a yield that
-    /// brought nothing, it returns `false` at once; the wait stands as prepared either way.
+    /// For an event loop's receive on one CPU, once [`Guard::will_yield_for_input`] said
+    /// so and [`Guard::prepare_spin`] parked the connections (it returned `false`): yields
+    /// the CPU once, as a blocking receive does before it sleeps (see
+    /// [`Guard::wait_input`]), and reads what came on those connections meanwhile. Returns
+    /// whether anything came (try the receive again); a yield that brought nothing makes
+    /// the next `YIELD_BACKOFF` receives not yield.
     pub fn yield_for_input(&mut self) -> bool {
-        if self.shared.multi_cpu || !self.st().may_yield() {
-            return false;
-        }
         drop(self.st.take());
         std::thread::yield_now();
         self.st = Some(lock_live(&self.shared.state));

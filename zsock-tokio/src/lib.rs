@@ -356,14 +356,7 @@ impl AsyncSocket {
             // runtime thread, which would compete for the CPU); they join it only for the
             // wait.
             let socket = &self.io.get_ref().socket;
-            let ready = if socket.will_yield_for_input() {
-                socket.prepare_spin(kind.events())
-                    || socket.yield_for_input()
-                    || socket.prepare_wait(kind.events())
-            } else {
-                socket.prepare_wait(kind.events())
-            };
-            if !ready {
+            if !socket.yield_for_input(kind.events()) && !socket.prepare_wait(kind.events()) {
                 self.sleep(kind);
             }
         }

@@ -1152,9 +1152,9 @@ impl Socket {
     ///    it returns `true`, go to 1;
     ///    (a receive that spins first, trying again after yielding to its loop, calls
     ///    [`Socket::prepare_spin`] before its spin and `prepare_wait` once it ends;
-    ///    2b. a receive waiting for the answer to what it sent may call
-    ///    [`Socket::prepare_spin`] then [`Socket::yield_for_input`], and if that returns
-    ///    `true`, go to 1; else `prepare_wait` as above;)
+    ///    2b. a receive waiting for the answer to what it sent may first call
+    ///    [`Socket::yield_for_input`], and if that returns `true`, go to 1; else
+    ///    `prepare_wait` as above;)
     /// 3. wait until this descriptor is readable (once registered, it stays the same);
     /// 4. call [`Socket::finish_wait`], and go to 1.
     ///
@@ -1225,22 +1225,25 @@ impl Socket {
         self.lock().finish_wait()
     }
 
-    /// Whether [`Socket::yield_for_input`] would yield now (one CPU, and yields have been
-    /// bringing something): a receive that will not yield prepares its wait with
-    /// [`Socket::prepare_wait`] alone, not [`Socket::prepare_spin`] first.
-    pub fn will_yield_for_input(&self) -> bool {
-        self.lock().will_yield_for_input()
-    }
-
-    /// Step 2b of [`Socket::wait_fd`]'s protocol, for a receive waiting for an answer,
-    /// after [`Socket::prepare_spin`] (or [`Socket::prepare_wait`]) returned `false`: in a process that may use one CPU
-    /// only, where the answer's sender needs that CPU, yields it once (as a blocking
-    /// receive does before it sleeps) and takes in what came meanwhile. `true`: something
-    /// came, try the receive again (a peer that answers within its turn costs no sleep
-    /// and no wake-up). `false`, at once on more than one CPU and for a while after a
-    /// yield that brought nothing: go on waiting, the wait stands as prepared.
-    pub fn yield_for_input(&self) -> bool {
-        self.lock().yield_for_input()
+    /// Step 2b of [`Socket::wait_fd`]'s protocol, for a receive waiting for the answer to
+    /// what it sent, in place of step 2: in a process that may use one CPU only, where the
+    /// answer's sender needs that CPU, writes queued output, takes the connections out of
+    /// the I/O thread's poll without putting them in the wait set ([`Socket::prepare_spin`]),
+    /// yields the CPU once (as a blocking receive does before it sleeps) and takes in what
+    /// came meanwhile, all under one hold of the socket. `true`: the socket is ready for
+    /// `events`, or something came; try the receive again (a peer that answers within its
+    /// turn costs no sleep and no wake-up). `false`, at once on more than one CPU and for a
+    /// while after a yield that brought nothing: call [`Socket::prepare_wait`] and wait.
+    pub fn yield_for_input(&self, events: Events) -> bool {
+        let holds_input = self.holds_input();
+        let mut g = self.lock();
+        if !g.will_yield_for_input() {
+            return false;
+        }
+        if g.prepare_spin() || self.ready_for(&mut g, events, holds_input) {
+            return true;
+        }
+        g.yield_for_input()
     }
 
     /// A monitor reading this socket's events (listening, accepted, connected, handshake

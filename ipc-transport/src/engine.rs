@@ -1296,6 +1296,22 @@ impl<'a, H: Handler> Guard<'a, H> {
         let st = self.st();
         let conns = st.core.active_conns(CALLER_POLLED_CONNS);
         let inproc = st.core.has_inproc();
+        // On one CPU the first wait yields: with nothing else to watch (no inproc flow,
+        // no ring pending), there is nothing to poll before it.
+        let mut yield_first = yield_first;
+        if let Some(conns) = conns
+            .as_deref()
+            .filter(|c| yield_first && !inproc && !c.is_empty())
+        {
+            yield_first = false; // the turn is taken here, yielding or not
+            if self.st().may_yield()
+                && !self.shared.bell.pending.load(Ordering::SeqCst)
+                && deadline.is_none_or(|d| Instant::now() < d)
+            {
+                self.wait_yielding(conns);
+                return Ok(true);
+            }
+        }
         if conns.is_some() || inproc {
             match self.shared.notify_fd() {
                 Ok(fd) => {
@@ -1313,6 +1329,28 @@ impl<'a, H: Handler> Guard<'a, H> {
             }
         }
         Ok(self.wait_condvar(deadline))
+    }
+
+    /// The one-CPU wait of [`Guard::wait_input`] when only `conns` can bring input: parks
+    /// them (as a polling wait does), yields the CPU once and reads what came meanwhile.
+    /// The caller then tries its operation again.
+    fn wait_yielding(&mut self, conns: &[(Key, RawFd)]) {
+        let st = self.st();
+        st.poll_waiters += 1;
+        for &(k, _) in conns {
+            st.park(k);
+        }
+        drop(self.st.take());
+        std::thread::yield_now();
+        self.st = Some(lock_live(&self.shared.state));
+        self.take_rings();
+        let st = self.st();
+        st.poll_waiters -= 1;
+        let got = st.core.read_polled(conns);
+        st.yielded(got);
+        st.count_parked_wait();
+        st.core.wake_waiters = false;
+        st.settle(None);
     }
 
     /// A wait in poll(2) on `notify` (the notify descriptor) and `conns`.

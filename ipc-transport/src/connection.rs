@@ -515,6 +515,8 @@ impl Connection {
             // Data frames take the inlined path; everything else, the general decoder.
             let f = match decoder.decode_data(&mut self.rbuf) {
                 Some(f) => f,
+                // (Everything decoded: the usual end of a read's input.)
+                None if self.rbuf.is_empty() => break,
                 // (`decode_data` consumed nothing: what `decode` consumes is measured.)
                 None => match (self.rbuf.len(), decoder.decode(&mut self.rbuf)) {
                     (_, Ok(Some(Item::Frame(f)))) => f,
@@ -845,7 +847,9 @@ impl Connection {
         let n = write(&iov)?;
         drop(iov);
         let from_out = n.min(out.len);
-        out.advance(from_out);
+        if from_out > 0 {
+            out.advance(from_out);
+        }
         Ok(n - from_out)
     }
 }

@@ -9,8 +9,26 @@ use zmtp_codec::{SocketType, Subscription};
 
 use crate::subs::{Subscribers, Subscriptions};
 
-/// A request's envelope as REP keeps it for the reply.
-type Envelope = smallvec::SmallVec<[Bytes; 2]>;
+/// The frames in front of a request's body, up to and including the empty delimiter: what
+/// REQ puts there, what REP keeps for the reply. The usual one, the delimiter alone,
+/// borrows a static frame: nothing is built or dropped for each request and reply.
+#[derive(Debug)]
+enum Envelope {
+    Delimiter,
+    Frames(smallvec::SmallVec<[Bytes; 2]>),
+}
+
+impl std::ops::Deref for Envelope {
+    type Target = [Bytes];
+
+    fn deref(&self) -> &[Bytes] {
+        static DELIMITER: [Bytes; 1] = [Bytes::new()];
+        match self {
+            Envelope::Delimiter => &DELIMITER,
+            Envelope::Frames(frames) => frames,
+        }
+    }
+}
 
 /// Why a send could not happen now.
 #[derive(Debug)]
@@ -254,7 +272,7 @@ impl Req {
         &mut self,
         opts: &RoutingOptions,
         core: &mut Core,
-    ) -> Result<(u32, smallvec::SmallVec<[Bytes; 2]>), SendError> {
+    ) -> Result<(u32, Envelope), SendError> {
         if self.expect_reply && !opts.req_relaxed {
             return Err(SendError::Fsm);
         }
@@ -264,9 +282,12 @@ impl Req {
         }
         let id = self.request_id.wrapping_add(1);
         let head = if opts.req_correlate {
-            smallvec::smallvec![Bytes::copy_from_slice(&id.to_be_bytes()), Bytes::new()]
+            Envelope::Frames(smallvec::smallvec![
+                Bytes::copy_from_slice(&id.to_be_bytes()),
+                Bytes::new()
+            ])
         } else {
-            smallvec::smallvec![Bytes::new()]
+            Envelope::Delimiter
         };
         Ok((id, head))
     }
@@ -413,7 +434,7 @@ impl Routing {
                     }
                     None => {
                         // The message is the caller's again, as it gave it.
-                        for _ in &head {
+                        for _ in head.iter() {
                             msg.pop_front();
                         }
                         Err(SendError::Again)
@@ -424,7 +445,10 @@ impl Routing {
                 let Some((pipe, envelope)) = r.replying.take() else {
                     return Err(SendError::Fsm);
                 };
-                let mut m: Message = envelope.into_iter().collect();
+                let mut m: Message = match envelope {
+                    Envelope::Delimiter => Message::from(Bytes::new()),
+                    Envelope::Frames(frames) => frames.into_iter().collect(),
+                };
                 for f in std::mem::take(msg) {
                     m.push(f);
                 }
@@ -631,12 +655,12 @@ impl Routing {
                     // first: the requester is connected directly).
                     let envelope = if m.frames().first().is_some_and(Bytes::is_empty) {
                         m.pop_front();
-                        smallvec::smallvec![Bytes::new()]
+                        Envelope::Delimiter
                     } else {
                         let Some(delimiter) = m.iter().position(Bytes::is_empty) else {
                             continue; // malformed request: dropped
                         };
-                        m.frames_mut().drain(..=delimiter).collect()
+                        Envelope::Frames(m.frames_mut().drain(..=delimiter).collect())
                     };
                     r.replying = Some((pipe, envelope));
                     return Ok((Some(pipe), m));

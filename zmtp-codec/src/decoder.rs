@@ -1,6 +1,6 @@
 //! The incremental decoder: greeting, then frames and commands.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::command::Command;
 use crate::error::DecodeError;
@@ -186,10 +186,11 @@ impl Decoder {
         }
         // <= src.len() by the check above.
         let size = h.size() as usize;
+        if size == 0 {
+            return Some(self.empty_frame(src, &h));
+        }
         // Header and body leave the buffer in one split; the header then comes off the
         // frozen frame, which is pointer arithmetic (advancing the buffer is a call).
-        // (An empty frame as `Bytes::new()` saved a REQ or REP ~30 instructions a round
-        // trip but cost this loop its best throughput at 1 B, ~26 against ~23 M msg/s.)
         let mut body = src.split_to(hlen + size).freeze();
         body.advance(hlen);
         self.count_frame(&h);
@@ -243,6 +244,21 @@ impl Decoder {
         let more = h.more();
         self.count_frame(&h);
         Ok(Some(Item::Frame(Frame { more, body })))
+    }
+
+    /// [`Decoder::decode_data`] of an empty frame (the delimiter of every request and
+    /// reply): the static empty `Bytes`, so no reference to the buffer is counted up and
+    /// down again. Out of line: inlined, the branch cost the loop of a stream of small
+    /// frames a sixth of its rate (29 -> 24 M msg/s at 1 B).
+    #[cold]
+    #[inline(never)]
+    fn empty_frame(&mut self, src: &mut BytesMut, h: &FrameHeader) -> Frame {
+        src.advance(h.header_len());
+        self.count_frame(h);
+        Frame {
+            more: h.more(),
+            body: Bytes::new(),
+        }
     }
 
     /// Counts a data frame towards the message limits.
@@ -310,6 +326,32 @@ mod tests {
                 limit: 10
             })
         );
+    }
+
+    /// An empty frame (a delimiter) comes out of the fast path empty, with its MORE flag,
+    /// holding no part of the buffer, and counts towards the limits as any frame does.
+    #[test]
+    fn decode_data_gives_an_empty_frame_that_holds_no_buffer() {
+        let limits = Limits {
+            max_message_frames: Some(2),
+            ..Limits::default()
+        };
+        let mut d = Decoder::frames_only(limits);
+        let mut src = BytesMut::with_capacity(64);
+        encode_frame(&mut src, b"", true);
+        let delimiter = d.decode_data(&mut src).expect("the delimiter");
+        assert!(delimiter.more);
+        assert!(delimiter.body.is_empty());
+        // The whole allocation is the buffer's alone while the frame lives.
+        assert!(src.is_empty());
+        assert!(src.try_reclaim(64));
+        encode_frame(&mut src, b"x", true);
+        encode_frame(&mut src, b"", false);
+        assert_eq!(d.decode_data(&mut src).expect("the body").body, &b"x"[..]);
+        // A third frame is over the limit of two: the fast path leaves it.
+        assert_eq!(d.decode_data(&mut src), None);
+        assert_eq!(src.len(), 2);
+        drop(delimiter);
     }
 
     /// Frames taken by the fast path count towards the message limits as `decode`'s do.

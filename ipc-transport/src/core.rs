@@ -124,16 +124,21 @@ pub trait Handler: Send + 'static {
 #[derive(Debug, Default)]
 struct Streak {
     sends: u32,
-    /// When the last send to an idle connection was made ([`sys::monotonic_ns`]).
+    /// When the last send to an idle connection was made ([`sys::monotonic_ns`]); `None`
+    /// when that send was the first after a wait or receive.
     last: Option<u64>,
 }
 
 impl Streak {
     /// Counts a send to a connection that is `idle` or not; whether it starts a streak
     /// there and goes out at once. The clock is read only for an idle connection: a send
-    /// that joins waiting output continues the streak.
+    /// that joins waiting output continues the streak. Nor for the first send after a
+    /// wait or receive (a request, a reply), which starts a streak whatever the time: the
+    /// send after it, not knowing that time, starts one too, and is timed.
     fn starts(&mut self, idle: bool) -> bool {
-        if idle {
+        if idle && self.sends == 0 {
+            self.last = None;
+        } else if idle {
             let now = sys::monotonic_ns();
             if self
                 .last

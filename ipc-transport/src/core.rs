@@ -722,6 +722,12 @@ impl Core {
     /// notice, no timer or registration to update (the usual case after a send or a
     /// receive).
     #[inline]
+    /// Whether no pipe is listed as having input (an entry may be stale: `false` then
+    /// says only "maybe").
+    pub(crate) fn readable_is_empty(&self) -> bool {
+        self.readable.is_empty()
+    }
+
     pub(crate) fn at_rest(&self) -> bool {
         self.doomed.is_empty()
             && self.notices.is_empty()

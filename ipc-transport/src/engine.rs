@@ -1331,6 +1331,57 @@ impl<'a, H: Handler> Guard<'a, H> {
         Ok(self.wait_condvar(deadline))
     }
 
+    /// For a caller about to let go of the lock after a send: whether a blocking receive
+    /// that follows at once may yield the CPU before it takes the lock again, and then
+    /// call [`Guard::after_early_yield`]. That is the one-CPU wait of
+    /// [`Guard::wait_input`] taken early, when it is sure to be what the receive does:
+    /// one CPU, yields bringing input (no backoff), nothing queued for the caller or
+    /// written later (no inproc flow, no batch waiting), and every connection (at most
+    /// `CALLER_POLLED_CONNS`) already parked by the last wait. The receive then saves a
+    /// hold of the lock and the look that would find nothing.
+    pub fn early_yield_hint(&mut self) -> bool {
+        if self.shared.multi_cpu {
+            return false;
+        }
+        let st = self.st();
+        let core = &st.core;
+        if st.yield_skip != 0
+            || st.unpark_at.is_none()
+            || core.has_inproc()
+            || !core.dirty.is_empty()
+            || !core.readable_is_empty()
+            || !core.at_rest()
+            || core.conns.len() > CALLER_POLLED_CONNS
+        {
+            return false;
+        }
+        let mut parked = 0;
+        for (_, c) in core.conns.iter() {
+            if c.is_active() && c.closing.is_none() {
+                if !c.parked || c.has_output() {
+                    return false;
+                }
+                parked += 1;
+            }
+        }
+        parked > 0
+    }
+
+    /// After a yield made before taking the lock on [`Guard::early_yield_hint`]'s word:
+    /// what the one-CPU wait does after its yield. Reads the parked connections and
+    /// counts the wait; a yield that brought nothing makes the next waits sleep at once.
+    /// Then receive as usual.
+    pub fn after_early_yield(&mut self) {
+        self.take_rings();
+        self.st().core.caller_waits();
+        let got = self.read_lent(false);
+        let st = self.st();
+        st.yielded(got);
+        st.count_parked_wait();
+        st.core.wake_waiters = false;
+        st.settle(None);
+    }
+
     /// The one-CPU wait of [`Guard::wait_input`] when only `conns` can bring input: parks
     /// them (as a polling wait does), yields the CPU once and reads what came meanwhile.
     /// The caller then tries its operation again.

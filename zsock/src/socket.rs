@@ -434,6 +434,9 @@ pub struct Socket {
     /// What the engine counts of `prefetched` ([`ipc_transport::Engine::lock_holding`]).
     lent: std::cell::Cell<usize>,
     rcvmore: bool,
+    /// The last send's word that a blocking receive right after it yields the CPU before
+    /// it locks the socket ([`Guard::early_yield_hint`]); taken by the next receive.
+    yield_before_recv: bool,
     last_endpoint: std::cell::RefCell<String>,
     /// The last [`Socket::send_copy_deferring`] kept its body for want of an idle
     /// connection: [`Socket::prepare_wait`] for POLLOUT waits for one.
@@ -467,6 +470,7 @@ impl Socket {
             last_from: None,
             lent: std::cell::Cell::new(0),
             rcvmore: false,
+            yield_before_recv: false,
             last_endpoint: std::cell::RefCell::new(String::new()),
             deferred: false,
         })
@@ -808,7 +812,12 @@ impl Socket {
             }
             let (routing, core) = g.parts();
             match attempt(routing, core, wait) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    let early = g.early_yield_hint();
+                    drop(g);
+                    self.yield_before_recv = early;
+                    return Ok(());
+                }
                 Err(SendError::Again) => {
                     if dontwait || !g.wait(deadline)? && deadline_passed(deadline) {
                         return Err(fixed_error!(
@@ -967,6 +976,7 @@ impl Socket {
 
     /// Receives a whole multipart message (frames are slices of the read buffer: no copy).
     pub fn recv_msg(&mut self, flags: Flags) -> Result<Message> {
+        let hint = std::mem::take(&mut self.yield_before_recv);
         if !self.receiving.is_empty() {
             // The rest of a message partly taken with `recv`.
             self.rcvmore = false;
@@ -978,19 +988,29 @@ impl Socket {
         }
         let deadline = deadline_of(self.local.rcvtimeo);
         let conflate = self.local.conflate;
+        let may_wait =
+            !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO);
+        // On one CPU, right after a send the answer needs this CPU: yield it before
+        // taking the lock, as the wait would after finding nothing (see `yield_before_recv`).
+        let early = hint && may_wait;
+        if early {
+            std::thread::yield_now();
+        }
         // (Not `Socket::lock`: the guard must leave `prefetched` free to fill below.)
         // None held now: handed out above.
         let mut g = self.engine.as_ref().expect(ENGINE).lock_holding(0);
         self.lent.set(0);
+        if early {
+            g.after_early_yield();
+        }
         // Right after a send, a receive that may wait goes straight to the wait: the answer
         // is rarely there yet, and the wait's poll finds it either way.
         // (Only until the first wait, which ends "right after a send".)
-        let read =
-            if !flags.contains(Flags::DONTWAIT) && self.local.rcvtimeo != Some(Duration::ZERO) {
-                RecvRead::AfterWaitIfJustSent
-            } else {
-                RecvRead::Now
-            };
+        let read = if may_wait {
+            RecvRead::AfterWaitIfJustSent
+        } else {
+            RecvRead::Now
+        };
         loop {
             if g.is_terminated() {
                 return Err(Error::terminated());

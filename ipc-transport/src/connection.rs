@@ -21,9 +21,8 @@ use zmtp_codec::curve::{self, CurveSession};
 
 use crate::auth::Answer;
 use zmtp_codec::{
-    put_short_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake,
-    HandshakeError, Heartbeat, HeartbeatError, Item, Limits, PeerInfo, Subscription, Version,
-    ZapReply, ZapRequest,
+    put_frame, short_header, Command, DecodeError, Decoder, FrameHeader, Handshake, HandshakeError,
+    Heartbeat, HeartbeatError, Item, Limits, PeerInfo, Subscription, Version, ZapReply, ZapRequest,
 };
 
 use crate::Message;
@@ -36,8 +35,10 @@ pub const COPY_MAX: usize = 2048;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;
 /// The largest encoded message written from a fixed buffer rather than a batch (see
-/// [`Outgoing::encode_small`]).
-pub(crate) const SMALL_SEND: usize = 256;
+/// [`Outgoing::encode_small`]): a body the batch would copy ([`COPY_MAX`]) behind a short
+/// envelope. Such a send to an idle connection then costs one copy and one system call,
+/// with nothing left in the batch to take back.
+pub(crate) const SMALL_SEND: usize = COPY_MAX + 64;
 /// One read's worth, at most: a read buffer with less than a quarter of its connection's
 /// chunk spare grows by the chunk, which doubles from the first chunk up to this each time a
 /// read fills the room (a 64 KiB message then arrives in one read, not copied across two
@@ -1109,10 +1110,10 @@ impl Outgoing for Message {
         let frames = self.frames();
         let mut at = 0;
         if frames.is_empty() {
-            at = put_short_frame(buf, 0, &[], false)?; // sent as one empty frame
+            at = put_frame(buf, 0, &[], false)?; // sent as one empty frame
         }
         for (i, f) in frames.iter().enumerate() {
-            at = put_short_frame(buf, at, f, i + 1 < frames.len())?;
+            at = put_frame(buf, at, f, i + 1 < frames.len())?;
         }
         self.frames_mut().clear();
         Some(at)
@@ -1148,9 +1149,9 @@ impl Outgoing for Copied<'_> {
     fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
         let mut at = 0;
         for f in self.head {
-            at = put_short_frame(buf, at, f, true)?;
+            at = put_frame(buf, at, f, true)?;
         }
-        put_short_frame(buf, at, self.body, false)
+        put_frame(buf, at, self.body, false)
     }
 
     fn take_message(&mut self) -> Message {

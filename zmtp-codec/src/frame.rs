@@ -152,9 +152,47 @@ pub fn put_short_frame(buf: &mut [u8], at: usize, body: &[u8], more: bool) -> Op
     Some(end)
 }
 
+/// Writes one data frame, with the header its body needs (short up to 255 bytes, long
+/// beyond), into `buf` at offset `at`, as [`put_short_frame`] does. Returns the end of the
+/// frame, or `None` (and writes nothing) when it does not fit.
+#[inline]
+pub fn put_frame(buf: &mut [u8], at: usize, body: &[u8], more: bool) -> Option<usize> {
+    if body.len() <= usize::from(u8::MAX) {
+        return put_short_frame(buf, at, body, more);
+    }
+    let header = FrameHeader::data(body.len() as u64, more).to_bytes();
+    let header = header.as_slice();
+    let end = at.checked_add(header.len())?.checked_add(body.len())?;
+    let dst = buf.get_mut(at..end)?;
+    dst[..header.len()].copy_from_slice(header);
+    dst[header.len()..].copy_from_slice(body);
+    Some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_frame_writes_what_encode_frame_appends() {
+        for len in [0usize, 1, 255, 256, 1024, 2000] {
+            for more in [false, true] {
+                let body = vec![0x5Au8; len];
+                let mut want = Vec::new();
+                encode_frame(&mut want, &body, more);
+                let mut buf = [0u8; 2100];
+                let end = put_frame(&mut buf, 5, &body, more).unwrap();
+                assert_eq!(&buf[5..end], &want[..], "len {len} more {more}");
+            }
+        }
+        // A frame past the buffer's end, long or short: nothing written.
+        let mut buf = [0u8; 300];
+        assert_eq!(put_frame(&mut buf, 0, &[1u8; 292], false), None);
+        assert_eq!(put_frame(&mut buf, 299, &[1u8; 2], false), None);
+        assert_eq!(put_frame(&mut buf, usize::MAX, &[1u8; 256], false), None);
+        assert!(buf.iter().all(|&b| b == 0));
+        assert!(put_frame(&mut buf, 0, &[1u8; 291], false).is_some());
+    }
 
     #[test]
     fn put_short_frame_writes_what_encode_frame_appends() {

@@ -48,7 +48,9 @@ pub mod wire;
 pub use command::{Command, Metadata, Ping, Subscription, MAX_PROPERTIES};
 pub use decoder::{Decoder, Item, Limits, DEFAULT_HANDSHAKE_COMMAND_LIMIT};
 pub use error::{CommandError, DecodeError, HandshakeError, MetadataError};
-pub use frame::{encode_frame, put_short_frame, short_header, Frame, FrameHeader, HeaderBytes};
+pub use frame::{
+    encode_frame, put_frame, put_short_frame, short_header, Frame, FrameHeader, HeaderBytes,
+};
 pub use greeting::{Greeting, Mechanism, Version};
 pub use handshake::{Event, Handshake, HandshakeConfig, PeerInfo};
 pub use heartbeat::{

@@ -88,3 +88,36 @@ fn late_answers_and_timeouts_on_one_cpu() {
     req.send("unanswered", Flags::NONE).unwrap();
     assert_eq!(req.recv(Flags::NONE).unwrap_err().kind(), ErrorKind::Again);
 }
+
+/// A receive long after its send: the send said the next receive may yield before it takes
+/// the lock, but by then the answer came, and the I/O thread, which took the connection
+/// back meanwhile, queued it. The receive gets it all the same; round trips right after
+/// are answered within the peer's turn again, with hardly a sleep.
+#[test]
+fn a_receive_long_after_its_send_gets_the_answer_the_io_thread_read() {
+    pin_to_one_cpu();
+    let ctx = Context::new();
+    for endpoint in ["ipc://*", "tcp://127.0.0.1:*"] {
+        const LATE: usize = 5;
+        const TRIPS: usize = 1000;
+        let (mut req, rep) = req_rep(&ctx, endpoint);
+        let echoing = echo(rep, LATE + TRIPS, Duration::ZERO);
+        for i in 0..LATE {
+            req.send(i.to_be_bytes().as_slice(), Flags::NONE).unwrap();
+            // Longer than the parking rules keep a connection from the I/O thread.
+            std::thread::sleep(Duration::from_millis(30));
+            assert_eq!(req.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+        }
+        let before = sleeps_so_far();
+        for i in 0..TRIPS {
+            req.send(i.to_be_bytes().as_slice(), Flags::NONE).unwrap();
+            assert_eq!(req.recv(Flags::NONE).unwrap(), &i.to_be_bytes()[..]);
+        }
+        let slept = sleeps_so_far() - before;
+        echoing.join().unwrap();
+        assert!(
+            slept < (TRIPS / 4) as i64,
+            "{endpoint}: the requester slept {slept} times in {TRIPS} round trips"
+        );
+    }
+}

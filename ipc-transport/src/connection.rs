@@ -34,11 +34,15 @@ use crate::Message;
 pub const COPY_MAX: usize = 2048;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;
-/// The largest encoded message written from a fixed buffer rather than a batch (see
-/// [`Outgoing::encode_small`]): a body the batch would copy ([`COPY_MAX`]) behind a short
-/// envelope. Such a send to an idle connection then costs one copy and one system call,
-/// with nothing left in the batch to take back.
-pub(crate) const SMALL_SEND: usize = COPY_MAX + 64;
+/// The largest encoded message written from the socket's fixed buffer rather than a
+/// batch (see [`Outgoing::encode_small`]).
+pub(crate) const SMALL_SEND: usize = 256;
+/// The largest written from a buffer of its own instead (made by a socket's first such
+/// send): a body the batch would copy ([`COPY_MAX`]) behind a short envelope. Such a send
+/// to an idle connection then costs one copy and one system call, as a small one does,
+/// with nothing left in a batch to take back; a socket that never sends one costs no
+/// memory for it.
+pub(crate) const MEDIUM_SEND: usize = COPY_MAX + 64;
 /// One read's worth, at most: a read buffer with less than a quarter of its connection's
 /// chunk spare grows by the chunk, which doubles from the first chunk up to this each time a
 /// read fills the room (a 64 KiB message then arrives in one read, not copied across two
@@ -1087,7 +1091,9 @@ pub(crate) trait Outgoing {
     /// length. `None`: it does not fit, and nothing changed. (A message to an idle
     /// connection is written from such a buffer in one `send`, skipping the batch: a
     /// request, a reply, a lone message in a quiet stream.)
-    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize>;
+    fn encode_small(&mut self, buf: &mut [u8]) -> Option<usize>;
+    /// Its length as [`Outgoing::encode_small`] encodes it.
+    fn encoded_len(&self) -> usize;
     /// The message to queue in the pipe.
     fn take_message(&mut self) -> Message;
     /// Gives back what [`Outgoing::take_message`] took, when the message was refused after
@@ -1106,7 +1112,7 @@ impl Outgoing for Message {
         self.frames_mut().clear();
     }
 
-    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
+    fn encode_small(&mut self, buf: &mut [u8]) -> Option<usize> {
         let frames = self.frames();
         let mut at = 0;
         if frames.is_empty() {
@@ -1119,6 +1125,16 @@ impl Outgoing for Message {
         Some(at)
     }
 
+    fn encoded_len(&self) -> usize {
+        let frames = self.frames();
+        if frames.is_empty() {
+            return frame_len(0);
+        }
+        frames
+            .iter()
+            .fold(0, |n: usize, f| n.saturating_add(frame_len(f.len())))
+    }
+
     fn take_message(&mut self) -> Message {
         std::mem::take(self)
     }
@@ -1126,6 +1142,13 @@ impl Outgoing for Message {
     fn restore(&mut self, msg: Message) {
         *self = msg;
     }
+}
+
+/// A data frame's length on the wire, header and body.
+#[inline]
+fn frame_len(body: usize) -> usize {
+    let header = if body <= usize::from(u8::MAX) { 2 } else { 9 };
+    body.saturating_add(header)
 }
 
 /// Frames to go first (an envelope), then a copy of `body`.
@@ -1146,12 +1169,20 @@ impl Outgoing for Copied<'_> {
         out.push_copy(self.body);
     }
 
-    fn encode_small(&mut self, buf: &mut [u8; SMALL_SEND]) -> Option<usize> {
+    fn encode_small(&mut self, buf: &mut [u8]) -> Option<usize> {
         let mut at = 0;
         for f in self.head {
             at = put_frame(buf, at, f, true)?;
         }
         put_frame(buf, at, self.body, false)
+    }
+
+    fn encoded_len(&self) -> usize {
+        let head = self
+            .head
+            .iter()
+            .fold(0, |n: usize, f| n.saturating_add(frame_len(f.len())));
+        head.saturating_add(frame_len(self.body.len()))
     }
 
     fn take_message(&mut self) -> Message {

@@ -44,7 +44,7 @@ use smallvec::SmallVec;
 use zmtp_codec::{FrameHeader, Handshake, Heartbeat, Limits, PeerInfo, SocketType, Subscription};
 
 pub(crate) use crate::connection::CloseReason;
-use crate::connection::{Connection, Copied, Inbox, Outgoing, SMALL_SEND};
+use crate::connection::{Connection, Copied, Inbox, Outgoing, MEDIUM_SEND, SMALL_SEND};
 use crate::inproc::Look;
 
 use crate::slab::{Key, Slab};
@@ -633,6 +633,8 @@ pub struct Core {
     streak: Streak,
     /// Where a small send to an idle connection is encoded (see [`SMALL_SEND`]).
     small: [u8; SMALL_SEND],
+    /// Where a larger one is ([`MEDIUM_SEND`]): empty until the first such send.
+    medium: Vec<u8>,
     /// Connections with output to write soon (the I/O thread flushes them).
     pub(crate) dirty: Vec<Key>,
     /// Every connection in `dirty` is held back by the I/O thread, which looks again at its
@@ -697,6 +699,7 @@ impl Core {
             conflate: false,
             streak: Streak::default(),
             small: [0; SMALL_SEND],
+            medium: Vec::new(),
             dirty: Vec::new(),
             dirty_corked: false,
             marked: false,
@@ -1250,7 +1253,17 @@ impl Core {
         // (A CURVE connection seals what it writes: its output goes through its batch.)
         if through && !conn.want_write && !conn.zmtp.is_sealed() {
             // An idle connection and a small message: straight to the kernel, in one send.
-            let buf = &mut self.small;
+            let len = msg.encoded_len();
+            let buf: &mut [u8] = if len <= SMALL_SEND {
+                &mut self.small
+            } else if len <= MEDIUM_SEND {
+                if self.medium.is_empty() {
+                    self.medium = vec![0; MEDIUM_SEND];
+                }
+                &mut self.medium
+            } else {
+                &mut []
+            };
             if let Some(n) = msg.encode_small(buf) {
                 let written = match conn.write(&[&buf[..n]]) {
                     IoOutcome::Moved(w) if w == n => {

@@ -520,8 +520,59 @@ fn a_batch_partly_written_keeps_its_bytes_while_the_next_fills() {
     assert_eq!(&out.cur[..], b"\x00\x05third");
 }
 
+/// What `encoded_len` says is what `encode_small` writes, and what the batch's encoding
+/// of the same message holds: for messages of no frame, empty frames, short and long
+/// frames, and envelopes.
+#[test]
+fn encoded_len_is_what_encode_small_writes() {
+    let long = vec![7u8; 300];
+    let bodies: [&[u8]; 4] = [b"", b"x", &long[..255], &long];
+    let mut buf = vec![0u8; super::MEDIUM_SEND];
+    let mut messages: Vec<Message> = vec![Message::new()];
+    for a in bodies {
+        messages.push(Message::from(Bytes::copy_from_slice(a)));
+        for b in bodies {
+            messages.push(
+                [Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)]
+                    .into_iter()
+                    .collect(),
+            );
+        }
+    }
+    for m in messages {
+        let mut batch = OutBuf::default();
+        batch.push_message(&m);
+        let mut small = m.clone();
+        let want = super::Outgoing::encoded_len(&small);
+        assert_eq!(
+            super::Outgoing::encode_small(&mut small, &mut buf),
+            Some(want)
+        );
+        assert_eq!(&buf[..want], &batch.cur[..], "{m:?}");
+        assert_eq!(batch.len, want);
+    }
+    let head = [Bytes::new(), Bytes::copy_from_slice(&long)];
+    for body in bodies {
+        let mut copied = Copied { head: &head, body };
+        let want = super::Outgoing::encoded_len(&copied);
+        assert_eq!(
+            super::Outgoing::encode_small(&mut copied, &mut buf),
+            Some(want)
+        );
+        assert_eq!(
+            want,
+            2 + 9 + long.len() + body.len() + if body.len() > 255 { 9 } else { 2 }
+        );
+        // One byte short: it does not fit, and says so.
+        assert_eq!(
+            super::Outgoing::encode_small(&mut copied, &mut buf[..want - 1]),
+            None
+        );
+    }
+}
+
 impl Copied<'_> {
-    fn encode_small_into(mut self, buf: &mut [u8; super::SMALL_SEND]) -> usize {
+    fn encode_small_into(mut self, buf: &mut [u8]) -> usize {
         super::Outgoing::encode_small(&mut self, buf).expect("fits")
     }
 }

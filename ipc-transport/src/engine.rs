@@ -1375,11 +1375,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.take_rings();
         self.st().core.caller_waits();
         let got = self.read_lent(false);
-        let st = self.st();
-        st.yielded(got);
-        st.count_parked_wait();
-        st.core.wake_waiters = false;
-        st.settle(None);
+        self.st().yield_waited(got);
     }
 
     /// The one-CPU wait of [`Guard::wait_input`] when only `conns` can bring input: parks
@@ -1398,10 +1394,7 @@ impl<'a, H: Handler> Guard<'a, H> {
         let st = self.st();
         st.poll_waiters -= 1;
         let got = st.core.read_polled(conns);
-        st.yielded(got);
-        st.count_parked_wait();
-        st.core.wake_waiters = false;
-        st.settle(None);
+        st.yield_waited(got);
     }
 
     /// A wait in poll(2) on `notify` (the notify descriptor) and `conns`.
@@ -1893,6 +1886,16 @@ impl<H: Handler> State<H> {
         if !got {
             self.yield_skip = YIELD_BACKOFF;
         }
+    }
+
+    /// The end of a one-CPU wait that yielded and read its parked connections (`got`:
+    /// they brought input): the backoff, the wait counted for the parking rules, and what
+    /// the reads left to settle (the caller saw what it read: no waiter to wake).
+    fn yield_waited(&mut self, got: bool) {
+        self.yielded(got);
+        self.count_parked_wait();
+        self.core.wake_waiters = false;
+        self.settle(None);
     }
 
     /// Someone may be sleeping on the notify descriptor without telling (it was handed

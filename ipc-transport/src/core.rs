@@ -289,6 +289,11 @@ impl Conn {
         self.zmtp.is_active()
     }
 
+    /// Handshaken and not closing: what a waiting caller polls ([`Core::active_conns`]).
+    fn is_open(&self) -> bool {
+        self.is_active() && self.closing.is_none()
+    }
+
     pub(crate) fn has_output(&self) -> bool {
         self.zmtp.has_output()
     }
@@ -725,12 +730,6 @@ impl Core {
     /// notice, no timer or registration to update (the usual case after a send or a
     /// receive).
     #[inline]
-    /// Whether no pipe is listed as having input (an entry may be stale: `false` then
-    /// says only "maybe").
-    pub(crate) fn readable_is_empty(&self) -> bool {
-        self.readable.is_empty()
-    }
-
     pub(crate) fn at_rest(&self) -> bool {
         self.doomed.is_empty()
             && self.notices.is_empty()
@@ -1253,18 +1252,16 @@ impl Core {
         // (A CURVE connection seals what it writes: its output goes through its batch.)
         if through && !conn.want_write && !conn.zmtp.is_sealed() {
             // An idle connection and a small message: straight to the kernel, in one send.
-            let len = msg.encoded_len();
-            let buf: &mut [u8] = if len <= SMALL_SEND {
-                &mut self.small
-            } else if len <= MEDIUM_SEND {
+            let mut buf: &mut [u8] = &mut self.small;
+            let mut encoded = msg.encode_small(buf);
+            if encoded.is_none() && msg.encoded_len() <= MEDIUM_SEND {
                 if self.medium.is_empty() {
                     self.medium = vec![0; MEDIUM_SEND];
                 }
-                &mut self.medium
-            } else {
-                &mut []
-            };
-            if let Some(n) = msg.encode_small(buf) {
+                buf = &mut self.medium;
+                encoded = msg.encode_small(buf);
+            }
+            if let Some(n) = encoded {
                 let written = match conn.write(&[&buf[..n]]) {
                     IoOutcome::Moved(w) if w == n => {
                         conn.corked = false; // the next batch is a new one
@@ -1873,7 +1870,7 @@ impl Core {
     pub(crate) fn active_conns(&self, max: usize) -> Option<SmallVec<[(Key, RawFd); 8]>> {
         let mut out = SmallVec::new();
         for (k, c) in self.conns.iter() {
-            if c.is_active() && c.closing.is_none() {
+            if c.is_open() {
                 if out.len() == max {
                     return None;
                 }
@@ -1881,6 +1878,29 @@ impl Core {
             }
         }
         Some(out)
+    }
+
+    /// Whether only connections a caller's wait parked can bring the caller anything:
+    /// between one and `max` of them, all parked with no output left, no inproc flow,
+    /// nothing queued or listed, no batch to write and nothing to settle. (For
+    /// `Guard::early_yield_hint`.)
+    pub(crate) fn only_parked_input(&self, max: usize) -> bool {
+        if self.has_inproc()
+            || !self.dirty.is_empty()
+            || !self.readable.is_empty()
+            || !self.at_rest()
+            || self.conns.len() > max
+        {
+            return false;
+        }
+        let mut parked = 0;
+        for (_, c) in self.conns.iter().filter(|(_, c)| c.is_open()) {
+            if !c.parked || c.has_output() {
+                return false;
+            }
+            parked += 1;
+        }
+        parked > 0
     }
 
     /// Reads the connections a waiting caller polled (up to each pipe's RCVHWM, less what

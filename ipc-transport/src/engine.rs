@@ -1297,21 +1297,21 @@ impl<'a, H: Handler> Guard<'a, H> {
         let conns = st.core.active_conns(CALLER_POLLED_CONNS);
         let inproc = st.core.has_inproc();
         // On one CPU the first wait yields: with nothing else to watch (no inproc flow,
-        // no ring pending), there is nothing to poll before it.
-        let mut yield_first = yield_first;
-        if let Some(conns) = conns
+        // no ring pending), there is nothing to poll before it. The turn is taken here,
+        // yielding or not: the poll below then does not yield.
+        let lone = conns
             .as_deref()
-            .filter(|c| yield_first && !inproc && !c.is_empty())
-        {
-            yield_first = false; // the turn is taken here, yielding or not
+            .filter(|c| yield_first && !inproc && !c.is_empty());
+        if let Some(lone) = lone {
             if self.st().may_yield()
                 && !self.shared.bell.pending.load(Ordering::SeqCst)
                 && deadline.is_none_or(|d| Instant::now() < d)
             {
-                self.wait_yielding(conns);
+                self.wait_yielding(lone);
                 return Ok(true);
             }
         }
+        let yield_first = yield_first && lone.is_none();
         if conns.is_some() || inproc {
             match self.shared.notify_fd() {
                 Ok(fd) => {
@@ -1344,27 +1344,10 @@ impl<'a, H: Handler> Guard<'a, H> {
             return false;
         }
         let st = self.st();
-        let core = &st.core;
-        if st.yield_skip != 0
-            || st.unpark_at.is_none()
-            || core.has_inproc()
-            || !core.dirty.is_empty()
-            || !core.readable_is_empty()
-            || !core.at_rest()
-            || core.conns.len() > CALLER_POLLED_CONNS
-        {
-            return false;
-        }
-        let mut parked = 0;
-        for (_, c) in core.conns.iter() {
-            if c.is_active() && c.closing.is_none() {
-                if !c.parked || c.has_output() {
-                    return false;
-                }
-                parked += 1;
-            }
-        }
-        parked > 0
+        // (`unpark_at` is set while anything is parked: the usual no at once.)
+        st.yield_skip == 0
+            && st.unpark_at.is_some()
+            && st.core.only_parked_input(CALLER_POLLED_CONNS)
     }
 
     /// After a yield made before taking the lock on [`Guard::early_yield_hint`]'s word:

@@ -84,16 +84,22 @@ pub(crate) fn poll(
     Ok(n as usize) // n >= 0 checked above
 }
 
-/// Reads once into the spare capacity of `buf` (which must have some). `Ok(0)`: end of file.
+/// Receives once from a stream socket into the spare capacity of `buf` (which must have
+/// some). `Ok(0)`: end of stream. `recv` rather than `read`: the kernel takes the socket
+/// call without the file layer's checks and position lookup.
 pub(crate) fn read_into(fd: &impl AsRawFd, buf: &mut BytesMut) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
-    // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by `buf`.
+    // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by `buf`; no source
+    // address is asked for.
     let n = unsafe {
         libc::syscall(
-            libc::SYS_read,
+            libc::SYS_recvfrom,
             fd.as_raw_fd(),
             spare.as_mut_ptr(),
             spare.len(),
+            0,
+            std::ptr::null_mut::<libc::sockaddr>(),
+            std::ptr::null_mut::<libc::socklen_t>(),
         )
     };
     if n < 0 {

@@ -55,7 +55,12 @@ const USAGE: &str = "usage: zcat TYPE [--bind EP]... [--connect EP]... [options]
   --OPTION VALUE      any socket option by its libzmq name, e.g. --sndhwm 10, --linger 0,
                       --routing-id me, --reconnect-ivl 50, --heartbeat-ivl 1000,
                       --maxmsgsize 65536, --mode 600, --filter-uid 1000, --exclusive-bind
-Messages: one per line, frames separated by TAB, `0x<hex>` for binary frames.";
+Messages: one per line, frames separated by TAB, `0x<hex>` for binary frames.
+At the end of input zcat exits once what it queued is sent: --linger MS bounds that wait
+(0: none), SIGINT or SIGTERM ends it at once. A failed handshake (refused credentials or
+keys, a peer of the wrong type) is told on stderr, once per endpoint and reason; zcat
+exits 1, without waiting for its queued lines, if a peer it connected to refused its
+credentials or key.";
 
 /// Boolean options that may be given without a value.
 const FLAG_OPTIONS: &[&str] = &[
@@ -592,6 +597,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         _ => {}
     }
+    let mut failures = Failures::watch(&sock, &args.connects)?;
     attach(&sock, &args.binds, &args.connects)?;
 
     let (wake_r, wake_w) = wake_pipe().map_err(|e| format!("pipe: {e}"))?;
@@ -648,6 +654,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
         if let Step::Done = st.on_lines()? {
             break;
         }
+        // Lines waiting for room at the end of input wait no longer once a peer refused us:
+        // it will take none of them.
+        if st.stdin_done && failures.refused {
+            break;
+        }
         // `events` clears the descriptor, so everything it reports must be acted on
         // before sleeping: a message to read, or room for a line that is waiting.
         let ev = st.sock.events();
@@ -685,9 +696,14 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: failures.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: `fds` is a live array of four pollfd structs.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 4, -1) };
+        // SAFETY: `fds` is a live array of five pollfd structs.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 5, -1) };
         if rc < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
@@ -705,6 +721,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
         if fds[3].revents != 0 {
             st.printer.drain();
         }
+        if fds[4].revents != 0 {
+            failures.report();
+        }
     }
     // What was received is printed before a normal exit; a signal still ends it at once.
     if !interrupted {
@@ -713,13 +732,119 @@ fn run(args: Args) -> Result<ExitCode, String> {
             .finish(&sig)
             .map_err(|e| format!("stdout: {e}"))?;
     }
-    if interrupted {
-        // Signals close at once: nothing lingers, socket files are removed.
+    failures.report();
+    // Signals close at once: nothing lingers, socket files are removed. So does a refusal:
+    // the peer that refused us takes none of the lines queued for it.
+    let at_once = interrupted || failures.refused;
+    if at_once {
         let _ = st.sock.set(SocketOption::Linger(0));
     }
-    drop(st);
-    drop(ctx); // waits for lingering sends
-    Ok(ExitCode::SUCCESS)
+    drop(st); // closed: its listeners and socket files are gone now
+    if at_once {
+        drop(ctx);
+    } else {
+        wait_lingering(ctx, &sig, &mut failures)?;
+    }
+    failures.report();
+    Ok(if failures.refused {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Handshake failures from the socket's monitor, told on stderr: a peer that refuses us
+/// (or that we refuse) is otherwise silent, a connecting client trying again and again
+/// while its lines wait. Each endpoint's reason is told once, not at every attempt.
+struct Failures {
+    monitor: zsock::Monitor,
+    /// The monitor's descriptor, readable while events wait.
+    fd: libc::c_int,
+    told: std::collections::HashSet<(String, String)>,
+    /// The endpoints given to --connect: a refusal there is the peer refusing us.
+    connects: Vec<String>,
+    /// A peer we connected to refused our credentials or key (zcat then exits 1).
+    refused: bool,
+}
+
+impl Failures {
+    fn watch(sock: &Socket, connects: &[String]) -> Result<Failures, String> {
+        let monitor = sock.monitor();
+        let fd = monitor
+            .fd()
+            .map_err(|e| format!("monitor descriptor: {e}"))?
+            .as_raw_fd();
+        Ok(Failures {
+            monitor,
+            fd,
+            told: Default::default(),
+            connects: connects.to_vec(),
+            refused: false,
+        })
+    }
+
+    /// Takes every waiting event, telling the handshake failures not told yet.
+    fn report(&mut self) {
+        while let Some(ev) = self.monitor.try_next() {
+            if let zsock::Event::HandshakeFailed {
+                endpoint,
+                reason,
+                auth,
+                ..
+            } = &ev
+            {
+                if auth.is_some() && self.connects.contains(endpoint) {
+                    self.refused = true;
+                }
+                if self.told.insert((endpoint.clone(), reason.clone())) {
+                    eprintln!("zcat: {ev}");
+                }
+            }
+        }
+    }
+}
+
+/// Waits while the closed socket sends what it queued (within LINGER, forever by
+/// default), telling handshake failures meanwhile. The context's wait runs in a thread
+/// so that a signal, or a peer refusing us, still ends zcat at once: the socket and its
+/// files are gone already, and what is unsent is dropped, as with LINGER 0.
+fn wait_lingering(ctx: Context, sig: &OwnedFd, failures: &mut Failures) -> Result<(), String> {
+    let (done_r, done_w) = wake_pipe().map_err(|e| format!("pipe: {e}"))?;
+    std::thread::spawn(move || {
+        ctx.term();
+        drop(done_w); // end of file: `done_r` becomes readable
+    });
+    loop {
+        // (Once the socket's last event is taken, its descriptor stays readable.)
+        let monitor = if failures.monitor.is_finished() {
+            -1
+        } else {
+            failures.fd
+        };
+        let mut fds = [done_r.as_raw_fd(), sig.as_raw_fd(), monitor].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // SAFETY: `fds` is a live array of three pollfd structs.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("poll: {e}"));
+        }
+        if fds[0].revents != 0 || fds[1].revents != 0 {
+            return Ok(());
+        }
+        if fds[2].revents != 0 {
+            failures.report();
+            if failures.refused {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// A parsed command line, or how to exit: `--help` (an empty error) prints `usage` and

@@ -699,16 +699,55 @@ fn plain_client_and_server_with_credentials() {
         "1",
     ]);
     pull.bound();
-    // A wrong password is refused: nothing arrives from it.
+    // A wrong password is refused: nothing arrives from it, the client says why on
+    // stderr and exits 1.
     let mut wrong = zcat(&["push", "--connect", &e, "--plain", "bob:guess"]);
     wrong.write("from the wrong password\n");
+    let told = wrong.err.recv_timeout(WAIT).expect("the refusal on stderr");
+    assert!(
+        told.starts_with("zcat: handshake failed on ") && told.contains("refused our credentials"),
+        "{told}"
+    );
     let mut push = zcat(&["push", "--connect", &e, "--plain", "alice:wonder:land"]);
     push.write("through\n");
     assert_eq!(pull.line(), "through");
     assert_eq!(pull.wait(), 0);
     wrong.close_stdin();
+    assert_eq!(wrong.wait(), 1);
     push.close_stdin();
     assert_eq!(push.wait(), 0);
+    // The server told the refusal too.
+    let err: Vec<String> = pull.err.try_iter().collect();
+    assert!(
+        err.iter()
+            .any(|l| l.contains("authentication refused the peer")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_signal_ends_the_wait_for_unsent_lines_at_exit() {
+    let d = dir();
+    let e = ep(&d, "unsent");
+    let nobody = ep(&d, "nobody");
+    // The connection to `nobody` never comes up: its queue keeps the line, which LINGER's
+    // default waits for without end once input ends.
+    let mut z = zcat(&["push", "--bind", &e, "--connect", &nobody]);
+    let bound = z.bound();
+    let path = std::path::PathBuf::from(bound.strip_prefix("ipc://").unwrap());
+    z.write("nobody takes this\n");
+    z.close_stdin();
+    // At the end of input the socket closes (its file goes) and the wait begins.
+    let deadline = std::time::Instant::now() + WAIT;
+    while path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the socket did not close"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    z.signal(libc::SIGTERM);
+    assert_eq!(z.wait(), 0);
 }
 
 #[test]
@@ -756,9 +795,15 @@ fn curve_server_and_clients_with_an_allow_list() {
         "1",
     ]);
     pull.bound();
-    // A client with a fresh key pair is not on the list: nothing arrives from it.
+    // A client with a fresh key pair is not on the list: nothing arrives from it, it says
+    // why on stderr and exits 1.
     let mut stranger = zcat(&["push", "--connect", &e, "--curve-serverkey", &server_public]);
     stranger.write("from a stranger\n");
+    let told = stranger
+        .err
+        .recv_timeout(WAIT)
+        .expect("the refusal on stderr");
+    assert!(told.starts_with("zcat: handshake failed on "), "{told}");
     let mut push = zcat(&[
         "push",
         "--connect",
@@ -772,6 +817,7 @@ fn curve_server_and_clients_with_an_allow_list() {
     assert_eq!(pull.line(), "sealed");
     assert_eq!(pull.wait(), 0);
     stranger.close_stdin();
+    assert_eq!(stranger.wait(), 1);
     push.close_stdin();
     assert_eq!(push.wait(), 0);
 }

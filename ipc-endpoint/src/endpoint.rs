@@ -12,7 +12,7 @@ use crate::{AbstractName, EndpointError, SocketPath, Wildcard};
 /// The scheme this crate parses.
 const IPC_SCHEME: &str = "ipc";
 
-/// ZeroMQ transports zsock recognises but does not carry yet.
+/// The other ZeroMQ transports zsock carries, which this crate does not parse.
 const NOT_CARRIED: [&str; 2] = ["tcp", "inproc"];
 
 /// Which call an endpoint string is for: `*` is a wildcard only for bind.

@@ -26,9 +26,9 @@ pub enum EndpointError {
         /// The text before `://`, as given.
         scheme: String,
     },
-    /// A ZeroMQ transport (`inproc://`, `pgm://`, ...) that zsock does not carry yet.
-    /// EPROTONOSUPPORT.
-    #[error("`{scheme}://` is a ZeroMQ transport that zsock does not carry yet; zsock speaks `ipc://` and `tcp://`")]
+    /// Another ZeroMQ transport (`tcp://`, `inproc://`): this crate parses `ipc://` only
+    /// (zsock reads those endpoints with their own parsers). EPROTONOSUPPORT.
+    #[error("`{scheme}://` is not an ipc endpoint: this parser reads `ipc://` only")]
     TransportNotCarried {
         /// The transport's name, e.g. `"tcp"`.
         scheme: &'static str,
@@ -108,7 +108,9 @@ fn unknown_transport_message(scheme: &str) -> String {
             );
         }
     }
-    format!("transport `{scheme}` is not supported; zsock speaks `ipc://` and `tcp://`")
+    format!(
+        "transport `{scheme}` is not supported; zsock speaks `ipc://`, `tcp://` and `inproc://`"
+    )
 }
 
 #[cfg(test)]

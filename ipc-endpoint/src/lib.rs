@@ -17,7 +17,7 @@
 //! whether a path exists or creates the wildcard's directory; that is the transport's job),
 //! and no other IO apart from reading `TMPDIR`, `TEMPDIR` and `TMP` in [`wildcard_base_dir`].
 //! Only `ipc://` is parsed: `tcp://` and `inproc://` are recognised and refused with an error
-//! that says zsock does not carry them yet.
+//! that says this parser reads `ipc://` only (zsock parses them elsewhere).
 //!
 //! No function here panics on any input, whatever its length or bytes ([`fuzzing`] checks it).
 //!

@@ -34,7 +34,7 @@ pub enum ErrorKind {
     NotFound,
     /// EACCES: permission denied.
     PermissionDenied,
-    /// EPROTONOSUPPORT: a transport zsock does not carry (neither ipc:// nor tcp://).
+    /// EPROTONOSUPPORT: a transport zsock does not carry (not ipc://, tcp:// or inproc://).
     ProtocolNotSupported,
     /// ENOTSUP: the socket type does not support the operation (e.g. recv on PUB).
     NotSupported,

@@ -499,10 +499,20 @@ impl Run {
 /// endpoint before them, so that the endpoint is named once.
 fn endpoint_error(verb: &str, ep: &str, e: &zsock::Error) -> String {
     let words = e.to_string();
-    if words.contains(ep) {
-        words
-    } else {
-        format!("cannot {verb} {ep}: {words}")
+    // Every such error reads `cannot VERB EP: WHY`, naming the endpoint once, whether the
+    // library's words begin `EP: WHY`, `VERB EP: WHY` or `EP is ...`.
+    let done = format!("{verb} {ep}");
+    let rest = words
+        .strip_prefix(&done)
+        .or_else(|| words.strip_prefix(ep))
+        .filter(|r| r.starts_with(": ") || r.starts_with(' '));
+    match rest {
+        Some(r) => match r.strip_prefix(": ") {
+            Some(why) => format!("cannot {done}: {why}"),
+            None => format!("cannot {done}: it{r}"),
+        },
+        None if words.contains(ep) => words,
+        None => format!("cannot {done}: {words}"),
     }
 }
 

@@ -335,13 +335,20 @@ fn bind_and_connect_errors_name_the_endpoint_once() {
         ("--bind", in_use.as_str()),
         ("--bind", too_long.as_str()),
         ("--bind", "tcp://192.0.2.1:5555"),
+        ("--bind", "tcp://nosuchif0:5555"),
+        ("--bind", "tcp://127.0.0.1:70000"),
         ("--connect", "tcp://[::1%no-such-interface]:5555"),
+        ("--connect", "tcp://no-such-host.invalid:5555"),
         ("--connect", "inproc://x"),
     ] {
         let mut z = zcat(&["pull", op, endpoint]);
         assert_eq!(z.wait(), 2, "{op} {endpoint}");
         let first = z.err.recv_timeout(WAIT).unwrap();
-        assert!(first.starts_with("zcat: "), "{first}");
+        let verb = op.trim_start_matches("--");
+        assert!(
+            first.starts_with(&format!("zcat: cannot {verb} {endpoint}: ")),
+            "{first}"
+        );
         assert_eq!(first.matches(endpoint).count(), 1, "{first}");
     }
 }

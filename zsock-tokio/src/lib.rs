@@ -1,5 +1,5 @@
-//! Async [`zsock`] sockets for tokio: ZeroMQ over `ipc://` and `tcp://` in pure Rust,
-//! wire-compatible with libzmq 4.3.
+//! Async [`zsock`] sockets for tokio: ZeroMQ over `ipc://`, `tcp://` and `inproc://` in
+//! pure Rust, wire-compatible with libzmq 4.3.
 //!
 //! An [`AsyncSocket`] owns a [`zsock::Socket`] and gives it `async` sends and receives, a
 //! [`Stream`] of received messages and a [`Sink`] of messages to send. It works on the
@@ -41,6 +41,20 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Timeouts
+//!
+//! RCVTIMEO and SNDTIMEO ([`zsock::SocketOption::RcvTimeo`], `SndTimeo`) bound the async
+//! receives and sends as they bound blocking ones (and as pyzmq's asyncio sockets apply
+//! them): after that many milliseconds the operation ends with EAGAIN
+//! ([`zsock::ErrorKind::Again`]) and the socket is as it was; 0 tries once; -1, the
+//! default, waits without end. A bound uses tokio's timer, so the runtime needs its time
+//! driver (`#[tokio::main]` and `Builder::enable_all` turn it on). The [`Stream`] and the
+//! [`Sink`] are not bounded: wrap them in `tokio::time::timeout` where needed.
+//!
+//! An application's own `Cargo.toml` needs tokio with a runtime and, for
+//! `#[tokio::main]`, its macros: `tokio = { version = "1", features = ["rt-multi-thread",
+//! "macros"] }` (`rt` for the current-thread runtime alone).
 //!
 //! # Cancellation
 //!
@@ -105,6 +119,29 @@ fn register<T: AsRawFd>(inner: T) -> Result<AsyncFd<T>> {
     // SAFETY: see above: the descriptor is owned by `inner`, which the `AsyncFd` owns.
     let io = unsafe { AsyncFd::register_with_interest(inner, Interest::READABLE) };
     Ok(io.map_err(std::io::Error::from)?)
+}
+
+/// `op` bounded by its socket's RCVTIMEO or SNDTIMEO (`timeo_ms`, -1: no bound), as a
+/// blocking call is: once that much time has passed it ends with EAGAIN, the operation
+/// dropped (they are cancel safe, so nothing was taken or half sent). 0 tries once.
+async fn within<T>(
+    timeo_ms: i32,
+    kind: Op,
+    op: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let Ok(ms) = u64::try_from(timeo_ms) else {
+        return op.await;
+    };
+    match tokio::time::timeout(std::time::Duration::from_millis(ms), op).await {
+        Ok(done) => done,
+        Err(_) => Err(zsock::Error::new(
+            ErrorKind::Again,
+            match kind {
+                Op::Recv => "no message came within RCVTIMEO",
+                Op::Send => "the socket could not take the message within SNDTIMEO",
+            },
+        )),
+    }
 }
 
 /// A [`zsock::Socket`] for tokio: `async` send and receive, a [`Stream`] of received
@@ -224,7 +261,13 @@ impl AsyncSocket {
                 if let Some(done) = self.send_now(|s| s.send_copy_deferring(b)) {
                     return done;
                 }
-                poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_copy_deferring(b))).await
+                let timeo = self.get_ref().sndtimeo();
+                within(
+                    timeo,
+                    Op::Send,
+                    poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_copy_deferring(b))),
+                )
+                .await
             }
             Payload::Owned(b) => self.send_msg(b).await,
         }
@@ -248,8 +291,13 @@ impl AsyncSocket {
         if let Some(done) = self.send_now(|s| s.send_msg_ref(&mut msg, Flags::DONTWAIT)) {
             return done;
         }
-        poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT)))
-            .await
+        let timeo = self.get_ref().sndtimeo();
+        within(
+            timeo,
+            Op::Send,
+            poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT))),
+        )
+        .await
     }
 
     /// A send's common case, before any poll: nothing of the `Sink` waits to go first and
@@ -287,23 +335,42 @@ impl AsyncSocket {
             self.sent = false;
             return Ok(f);
         }
-        poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv(Flags::DONTWAIT))).await
+        let timeo = self.get_ref().rcvtimeo();
+        within(
+            timeo,
+            Op::Recv,
+            poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv(Flags::DONTWAIT))),
+        )
+        .await
     }
 
     /// Receives a whole message as its frames. Cancel safe.
     pub async fn recv_multipart(&mut self) -> Result<Vec<Bytes>> {
-        poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_multipart(Flags::DONTWAIT))).await
+        let timeo = self.get_ref().rcvtimeo();
+        within(
+            timeo,
+            Op::Recv,
+            poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_multipart(Flags::DONTWAIT))),
+        )
+        .await
     }
 
     /// Receives a whole message. Cancel safe.
     pub async fn recv_msg(&mut self) -> Result<Message> {
-        poll_fn(|cx| self.poll_recv_msg(cx)).await
+        let timeo = self.get_ref().rcvtimeo();
+        within(timeo, Op::Recv, poll_fn(|cx| self.poll_recv_msg(cx))).await
     }
 
     /// Receives one frame as UTF-8 text (a frame that is not is EINVAL, and
     /// [`zsock::Error::into_frame`] gives it back). Cancel safe.
     pub async fn recv_string(&mut self) -> Result<String> {
-        poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_string(Flags::DONTWAIT))).await
+        let timeo = self.get_ref().rcvtimeo();
+        within(
+            timeo,
+            Op::Recv,
+            poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_string(Flags::DONTWAIT))),
+        )
+        .await
     }
 
     /// Polls for a whole message: what [`AsyncSocket::recv_msg`] and the [`Stream`] use.

@@ -766,3 +766,81 @@ async fn curve_on_the_current_thread_runtime() {
 async fn curve_on_the_multi_thread_runtime() {
     curve_round_trips().await;
 }
+
+/// RCVTIMEO bounds an async receive as it bounds a blocking one: EAGAIN once it has passed,
+/// and the socket receives what comes afterwards; 0 takes what is there or says EAGAIN.
+#[tokio::test(flavor = "current_thread")]
+async fn rcvtimeo_bounds_async_receives() {
+    let ctx = Context::new();
+    let (mut pull, mut push) = pull_and_push(&ctx);
+    pull.get_mut().set(SocketOption::RcvTimeo(50)).unwrap();
+    for e in [
+        within("recv under RCVTIMEO", pull.recv())
+            .await
+            .unwrap_err(),
+        within("recv_msg under RCVTIMEO", pull.recv_msg())
+            .await
+            .unwrap_err(),
+        within("recv_multipart under RCVTIMEO", pull.recv_multipart())
+            .await
+            .unwrap_err(),
+        within("recv_string under RCVTIMEO", pull.recv_string())
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), zsock::ErrorKind::Again, "{e}");
+    }
+    push.send("after", Flags::NONE).unwrap();
+    assert_eq!(
+        within("recv after a timeout", pull.recv()).await.unwrap(),
+        "after"
+    );
+    pull.get_mut().set(SocketOption::RcvTimeo(0)).unwrap();
+    let e = within("recv with RCVTIMEO 0", pull.recv())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), zsock::ErrorKind::Again, "{e}");
+    push.send("there", Flags::NONE).unwrap();
+    // (Taken by the socket before the try, as a blocking DONTWAIT receive would need.)
+    let mut got = None;
+    for _ in 0..10_000 {
+        match pull.recv().await {
+            Ok(m) => {
+                got = Some(m);
+                break;
+            }
+            Err(e) => assert_eq!(e.kind(), zsock::ErrorKind::Again, "{e}"),
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(got.as_deref(), Some(&b"there"[..]));
+}
+
+/// SNDTIMEO bounds an async send: a REQ with no peer says EAGAIN once it has passed,
+/// keeps nothing of the message, and sends once a peer is there.
+#[tokio::test(flavor = "current_thread")]
+async fn sndtimeo_bounds_async_sends() {
+    let ctx = Context::new();
+    let mut req = asock(&ctx, SocketType::Req);
+    req.get_mut().set(SocketOption::SndTimeo(50)).unwrap();
+    let e = within("send under SNDTIMEO", req.send("nobody"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), zsock::ErrorKind::Again, "{e}");
+    let e = within(
+        "send_msg under SNDTIMEO",
+        req.send_msg(Bytes::from("nobody")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), zsock::ErrorKind::Again, "{e}");
+    let rep = ctx.socket(SocketType::Rep).unwrap();
+    let ep = rep.bind("ipc://*").unwrap();
+    req.get_ref().connect(&ep).unwrap();
+    within("send once a peer is there", req.send("hello"))
+        .await
+        .unwrap();
+    let mut rep = AsyncSocket::new(rep).unwrap();
+    // The first request the REP sees is the one sent after the timeouts.
+    assert_eq!(within("the request", rep.recv()).await.unwrap(), "hello");
+}

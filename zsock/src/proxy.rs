@@ -420,7 +420,9 @@ fn steer(control: &mut Socket, state: &mut State, stats: &Statistics) -> Result<
 }
 
 /// `zmq_proxy`: forwards between `frontend` and `backend` (and copies every message to
-/// `capture`) until a socket fails. See [`Proxy`] for a proxy that can be stopped.
+/// `capture`) until a socket fails, as when another thread shuts the context down
+/// ([`crate::Context::shutdown`]: the proxy then returns ETERM, as libzmq's does). See
+/// [`Proxy`] for a proxy that stops on a descriptor and returns its statistics.
 pub fn proxy(
     frontend: &mut Socket,
     backend: &mut Socket,

@@ -261,13 +261,7 @@ impl AsyncSocket {
                 if let Some(done) = self.send_now(|s| s.send_copy_deferring(b)) {
                     return done;
                 }
-                let timeo = self.get_ref().sndtimeo();
-                within(
-                    timeo,
-                    Op::Send,
-                    poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_copy_deferring(b))),
-                )
-                .await
+                self.op_within(Op::Send, |s| s.send_copy_deferring(b)).await
             }
             Payload::Owned(b) => self.send_msg(b).await,
         }
@@ -291,13 +285,21 @@ impl AsyncSocket {
         if let Some(done) = self.send_now(|s| s.send_msg_ref(&mut msg, Flags::DONTWAIT)) {
             return done;
         }
-        let timeo = self.get_ref().sndtimeo();
-        within(
-            timeo,
-            Op::Send,
-            poll_fn(|cx| self.poll_op(cx, Op::Send, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT))),
-        )
-        .await
+        self.op_within(Op::Send, |s| s.send_msg_ref(&mut msg, Flags::DONTWAIT))
+            .await
+    }
+
+    /// [`AsyncSocket::poll_op`] until done, within RCVTIMEO or SNDTIMEO (see [`within`]).
+    async fn op_within<T>(
+        &mut self,
+        kind: Op,
+        mut op: impl FnMut(&mut Socket) -> Result<T>,
+    ) -> Result<T> {
+        let timeo = match kind {
+            Op::Recv => self.get_ref().rcvtimeo(),
+            Op::Send => self.get_ref().sndtimeo(),
+        };
+        within(timeo, kind, poll_fn(|cx| self.poll_op(cx, kind, &mut op))).await
     }
 
     /// A send's common case, before any poll: nothing of the `Sink` waits to go first and
@@ -335,24 +337,13 @@ impl AsyncSocket {
             self.sent = false;
             return Ok(f);
         }
-        let timeo = self.get_ref().rcvtimeo();
-        within(
-            timeo,
-            Op::Recv,
-            poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv(Flags::DONTWAIT))),
-        )
-        .await
+        self.op_within(Op::Recv, |s| s.recv(Flags::DONTWAIT)).await
     }
 
     /// Receives a whole message as its frames. Cancel safe.
     pub async fn recv_multipart(&mut self) -> Result<Vec<Bytes>> {
-        let timeo = self.get_ref().rcvtimeo();
-        within(
-            timeo,
-            Op::Recv,
-            poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_multipart(Flags::DONTWAIT))),
-        )
-        .await
+        self.op_within(Op::Recv, |s| s.recv_multipart(Flags::DONTWAIT))
+            .await
     }
 
     /// Receives a whole message. Cancel safe.
@@ -364,13 +355,8 @@ impl AsyncSocket {
     /// Receives one frame as UTF-8 text (a frame that is not is EINVAL, and
     /// [`zsock::Error::into_frame`] gives it back). Cancel safe.
     pub async fn recv_string(&mut self) -> Result<String> {
-        let timeo = self.get_ref().rcvtimeo();
-        within(
-            timeo,
-            Op::Recv,
-            poll_fn(|cx| self.poll_op(cx, Op::Recv, |s| s.recv_string(Flags::DONTWAIT))),
-        )
-        .await
+        self.op_within(Op::Recv, |s| s.recv_string(Flags::DONTWAIT))
+            .await
     }
 
     /// Polls for a whole message: what [`AsyncSocket::recv_msg`] and the [`Stream`] use.

@@ -401,6 +401,16 @@ pub struct PollWaker {
     state: AtomicU8,
 }
 
+/// poll(2) on plain descriptors for at most `timeout` (`None`: no limit), for a poll of
+/// sockets and descriptors together (see [`PollWaker::wait_polling`]); a signal ends it
+/// early, with nothing ready.
+pub fn poll_descriptors(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    match sys::poll(fds, timeout) {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        r => r,
+    }
+}
+
 /// [`PollWaker::state`]s.
 const AWAKE: u8 = 0;
 const WOKEN: u8 = 1;
@@ -432,6 +442,25 @@ impl PollWaker {
         also: Option<BorrowedFd<'_>>,
         timeout: Option<Duration>,
     ) -> io::Result<bool> {
+        // (poll(2) skips an entry whose descriptor is negative: no `also`.)
+        let mut also = [libc::pollfd {
+            fd: also.map_or(-1, |f| f.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        self.wait_polling(&mut also, timeout)
+    }
+
+    /// [`PollWaker::wait`] beside the descriptors of `others` (their `events`, as poll(2)
+    /// takes them), whose `revents` it sets: a poll of sockets and plain descriptors.
+    pub fn wait_polling(
+        &self,
+        others: &mut [libc::pollfd],
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        for o in others.iter_mut() {
+            o.revents = 0;
+        }
         if self
             .state
             .compare_exchange(AWAKE, ASLEEP, Ordering::SeqCst, Ordering::SeqCst)
@@ -439,14 +468,17 @@ impl PollWaker {
         {
             return Ok(true); // woken meanwhile
         }
-        // (poll(2) skips an entry whose descriptor is negative: no `also`.)
-        let mut fds =
-            [self.fd.as_raw_fd(), also.map_or(-1, |f| f.as_raw_fd())].map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
+        let mut fds: SmallVec<[libc::pollfd; 8]> = SmallVec::with_capacity(others.len() + 1);
+        fds.push(libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        fds.extend_from_slice(others);
         let slept = sys::poll(&mut fds, timeout);
+        for (o, f) in others.iter_mut().zip(&fds[1..]) {
+            o.revents = f.revents;
+        }
         // Awake again: wakes from now on cost no system call. One that found the poll
         // asleep wrote the descriptor; empty it when that write is seen (a write seen
         // only by the next wait ends that wait early, once).

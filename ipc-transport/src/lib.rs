@@ -95,7 +95,8 @@ pub use core::{
 };
 pub use creds::{AccessFilter, PeerCred};
 pub use engine::{
-    Closing, Engine, Guard, Monitor, PollClaim, PollWaker, State, Terminator, Watcher,
+    poll_descriptors, Closing, Engine, Guard, Monitor, PollClaim, PollWaker, State, Terminator,
+    Watcher,
 };
 pub use error::{TransportError, ETERM};
 pub use message::{Message, FRAME_COST};

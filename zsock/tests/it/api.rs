@@ -134,6 +134,52 @@ fn poll_items_built_once_serve_a_loop_that_sends_and_receives() {
 }
 
 #[test]
+fn poll_items_of_plain_descriptors_wait_beside_sockets() {
+    use std::io::{Read, Write};
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (pull, mut push) = bound_pair(&ctx, &d, "f", SocketType::Pull, SocketType::Push);
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut items = [
+        PollItem::new(&pull, Events::POLLIN),
+        PollItem::from_fd(&a, Events::POLLIN),
+    ];
+    // Nothing yet: the poll times out.
+    assert_eq!(poll(&mut items, Some(Duration::from_millis(1))).unwrap(), 0);
+    // A byte written from another thread while the poll sleeps wakes it.
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        b.write_all(b"x").unwrap();
+        b
+    });
+    assert_eq!(poll(&mut items, Some(Duration::from_secs(10))).unwrap(), 1);
+    assert!(!items[0].is_readable() && items[1].is_readable());
+    let mut byte = [0u8];
+    a.read_exact(&mut byte).unwrap();
+    let b = writer.join().unwrap();
+    // A message and the descriptor's room to write, together (once the message is there:
+    // a poll returns as soon as any item is ready).
+    push.send("m", Flags::NONE).unwrap();
+    let mut only_pull = [PollItem::new(&pull, Events::POLLIN)];
+    assert_eq!(
+        poll(&mut only_pull, Some(Duration::from_secs(10))).unwrap(),
+        1
+    );
+    let mut items = [
+        PollItem::new(&pull, Events::POLLIN),
+        PollItem::from_fd(&a, Events::POLLIN | Events::POLLOUT),
+    ];
+    assert_eq!(poll(&mut items, Some(Duration::from_secs(10))).unwrap(), 2);
+    assert!(items[0].is_readable());
+    assert!(items[1].is_writable() && !items[1].is_readable());
+    // The peer's end closed: the descriptor reports readable (the read sees end of file).
+    drop(b);
+    let mut items = [PollItem::from_fd(&a, Events::POLLIN)];
+    assert_eq!(poll(&mut items, Some(Duration::from_secs(10))).unwrap(), 1);
+    assert_eq!(a.read(&mut byte).unwrap(), 0);
+}
+
+#[test]
 fn poll_items_see_a_message_partly_received_and_a_closed_socket() {
     let ctx = Context::new();
     let d = Dir::new();

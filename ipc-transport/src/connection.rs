@@ -1130,9 +1130,7 @@ impl Outgoing for Message {
         if frames.is_empty() {
             return frame_len(0);
         }
-        frames
-            .iter()
-            .fold(0, |n: usize, f| n.saturating_add(frame_len(f.len())))
+        frames_len(frames)
     }
 
     fn take_message(&mut self) -> Message {
@@ -1149,6 +1147,13 @@ impl Outgoing for Message {
 fn frame_len(body: usize) -> usize {
     let header = if body <= usize::from(u8::MAX) { 2 } else { 9 };
     body.saturating_add(header)
+}
+
+/// The wire length of `frames`, each a data frame.
+fn frames_len(frames: &[Bytes]) -> usize {
+    frames
+        .iter()
+        .fold(0, |n: usize, f| n.saturating_add(frame_len(f.len())))
 }
 
 /// Frames to go first (an envelope), then a copy of `body`.
@@ -1178,11 +1183,7 @@ impl Outgoing for Copied<'_> {
     }
 
     fn encoded_len(&self) -> usize {
-        let head = self
-            .head
-            .iter()
-            .fold(0, |n: usize, f| n.saturating_add(frame_len(f.len())));
-        head.saturating_add(frame_len(self.body.len()))
+        frames_len(self.head).saturating_add(frame_len(self.body.len()))
     }
 
     fn take_message(&mut self) -> Message {

@@ -402,9 +402,12 @@ pub struct PollWaker {
 }
 
 /// poll(2) on plain descriptors for at most `timeout` (`None`: no limit), for a poll of
-/// sockets and descriptors together (see [`PollWaker::wait_polling`]); a signal ends it
-/// early, with nothing ready.
+/// sockets and descriptors together (see [`PollWaker::wait_polling`]), setting their
+/// `revents`; a signal ends it early, with nothing ready.
 pub fn poll_descriptors(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    for f in fds.iter_mut() {
+        f.revents = 0; // (what an interrupted poll(2) leaves as it was)
+    }
     match sys::poll(fds, timeout) {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
         r => r,

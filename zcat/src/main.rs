@@ -712,7 +712,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 revents: 0,
             },
         ];
-        poll_readable(&mut fds)?;
+        printer::poll_ready(&mut fds).map_err(|e| format!("poll: {e}"))?;
         if fds[2].revents != 0 {
             interrupted = true;
             break;
@@ -753,21 +753,6 @@ fn run(args: Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// poll(2) on `fds` until one is ready, without a timeout; again after EINTR.
-fn poll_readable(fds: &mut [libc::pollfd]) -> Result<(), String> {
-    loop {
-        // SAFETY: `fds` is a live slice of pollfd structs, its length passed with it.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if rc >= 0 {
-            return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("poll: {e}"));
-        }
-    }
 }
 
 /// Handshake failures from the socket's monitor, told on stderr: a peer that refuses us
@@ -843,7 +828,7 @@ fn wait_lingering(ctx: Context, sig: &OwnedFd, failures: &mut Failures) -> Resul
             events: libc::POLLIN,
             revents: 0,
         });
-        poll_readable(&mut fds)?;
+        printer::poll_ready(&mut fds).map_err(|e| format!("poll: {e}"))?;
         if fds[0].revents != 0 || fds[1].revents != 0 {
             return Ok(());
         }

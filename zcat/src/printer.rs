@@ -146,33 +146,26 @@ impl Printer {
 
 /// Waits until `a` or `b` is readable: `true` for `a`, `false` for `b`.
 fn wait_either(a: &OwnedFd, b: &OwnedFd) -> io::Result<bool> {
+    let mut fds = [a.as_raw_fd(), b.as_raw_fd()].map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    poll_ready(&mut fds)?;
+    Ok(fds[1].revents == 0)
+}
+
+/// poll(2) on `fds` until one is ready, without a timeout; again after EINTR.
+pub(crate) fn poll_ready(fds: &mut [libc::pollfd]) -> io::Result<()> {
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: a.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: b.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: `fds` is a live array of two pollfd structs.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
+        // SAFETY: `fds` is a live slice of pollfd structs, its length passed with it.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
-        }
-        if fds[1].revents != 0 {
-            return Ok(false);
-        }
-        if fds[0].revents != 0 {
-            return Ok(true);
         }
     }
 }

@@ -124,7 +124,7 @@ impl PollItem {
     /// until the returned claim is dropped (see [`poll`]), under the same lock as the look.
     fn look(&self, claim: Option<&Arc<PollWaker>>) -> Result<(Events, Option<PollClaim>)> {
         let Source::Socket { watcher, partial } = &self.source else {
-            return Ok((Events::NONE, None)); // (descriptors: see `look_fds`)
+            return Ok((Events::NONE, None)); // (descriptors: see `set_fd_revents`)
         };
         let mut g = watcher
             .lock()
@@ -215,6 +215,8 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
     // burst to many); otherwise they signal nothing (a poller that keeps finding input
     // costs its sockets no system call per message).
     let mut claims: Vec<PollClaim> = Vec::new();
+    // The descriptor items' poll(2) entries, the same for every look below.
+    let mut fds = descriptors(items);
     loop {
         // A look at every item without claims: enough whenever something is ready.
         let mut ready = 0;
@@ -223,7 +225,6 @@ pub fn poll(items: &mut [PollItem], timeout: Option<Duration>) -> Result<usize> 
             ready += usize::from(!it.revents.is_empty());
         }
         // The descriptors, without waiting (one system call for all of them).
-        let mut fds = descriptors(items);
         if !fds.is_empty() {
             poll_descriptors(&mut fds, Some(Duration::ZERO))?;
             ready += set_fd_revents(items, &fds);

@@ -1,12 +1,13 @@
 //! A sans-IO codec for ZMTP 3.1, the ZeroMQ wire protocol (RFC 37/ZMTP, with 23/ZMTP's
-//! NULL mechanism and 24/ZMTP-PLAIN), byte-compatible with libzmq 4.3.
+//! NULL mechanism, 24/ZMTP-PLAIN and 26/CurveZMQ), byte-compatible with libzmq 4.3.
 //!
 //! What it does: encode our 64-byte greeting and decode a peer's from any split of its bytes;
 //! decode frames as zero-copy slices of the read buffer; encode frame headers for vectored
 //! writes; parse and encode commands (READY and its metadata, ERROR, PING, PONG, SUBSCRIBE,
 //! CANCEL, unknown names passed through) and ZMTP 3.0-style subscription frames; run the
-//! handshake ([`Handshake`]: NULL and PLAIN, with authentication requests and replies as in
-//! 27/ZAP) and heartbeats ([`Heartbeat`]) as state machines.
+//! handshake ([`Handshake`]: NULL, PLAIN and CURVE, with authentication requests and replies
+//! as in 27/ZAP) and heartbeats ([`Heartbeat`]) as state machines; seal and open CURVE's
+//! MESSAGE boxes and read and write Z85 keys ([`curve`]).
 //!
 //! What it deliberately does not do: no IO, no sockets, no threads, and no clock reads.
 //! Callers pass bytes in, take bytes out, and pass `Instant`s in; deadlines come back out.

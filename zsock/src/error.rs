@@ -30,6 +30,11 @@ pub enum ErrorKind {
     NameTooLong,
     /// EADDRINUSE: the address is taken.
     AddrInUse,
+    /// EADDRNOTAVAIL: a `tcp://` bind to an address no interface of this host has.
+    AddrNotAvailable,
+    /// ENODEV: a `tcp://` interface or host name this machine cannot find or look up
+    /// (libzmq's errno for both).
+    NoDevice,
     /// ENOENT: no such directory, or unbind/disconnect of an unknown endpoint.
     NotFound,
     /// EACCES: permission denied.
@@ -56,6 +61,8 @@ impl ErrorKind {
             ErrorKind::Invalid => libc::EINVAL,
             ErrorKind::NameTooLong => libc::ENAMETOOLONG,
             ErrorKind::AddrInUse => libc::EADDRINUSE,
+            ErrorKind::AddrNotAvailable => libc::EADDRNOTAVAIL,
+            ErrorKind::NoDevice => libc::ENODEV,
             ErrorKind::NotFound => libc::ENOENT,
             ErrorKind::PermissionDenied => libc::EACCES,
             ErrorKind::ProtocolNotSupported => libc::EPROTONOSUPPORT,
@@ -73,6 +80,8 @@ impl ErrorKind {
             libc::EINVAL => ErrorKind::Invalid,
             libc::ENAMETOOLONG => ErrorKind::NameTooLong,
             libc::EADDRINUSE => ErrorKind::AddrInUse,
+            libc::EADDRNOTAVAIL => ErrorKind::AddrNotAvailable,
+            libc::ENODEV => ErrorKind::NoDevice,
             libc::ENOENT => ErrorKind::NotFound,
             libc::EACCES => ErrorKind::PermissionDenied,
             libc::EPROTONOSUPPORT => ErrorKind::ProtocolNotSupported,

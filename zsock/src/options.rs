@@ -80,7 +80,8 @@ pub enum SocketOption {
     /// ZMQ_IPC_FILTER_PID: accept peers with this pid.
     IpcFilterPid(i32),
     /// zsock: the mode of socket files this socket binds (e.g. 0o600), applied before the
-    /// path becomes visible. `None`: the umask decides.
+    /// path becomes visible. `None`: the umask decides. Binds that make no file (abstract
+    /// names, `tcp://`, `inproc://`) ignore it, as they ignore the other ipc options.
     IpcFileMode(Option<u32>),
     /// zsock: refuse to bind over a socket file that a live process answers on (the error
     /// names its pid and uid) instead of taking it over.

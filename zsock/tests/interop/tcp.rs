@@ -2,7 +2,7 @@
 //! both bind directions; LAST_ENDPOINT for a wildcard port; endpoint errors beside
 //! libzmq's. (zsock-only tcp behaviour, options and hostile peers: the `it` tests.)
 
-use zsock::{Context, Flags, SocketType};
+use zsock::{Context, ErrorKind, Flags, SocketType};
 
 use crate::support::*;
 
@@ -119,6 +119,7 @@ fn tcp_endpoint_errors_say_what_is_wrong() {
     // A bind takes an interface's name, not a host name.
     let e = s.bind("tcp://localhost:5555").unwrap_err();
     assert_eq!(e.errno(), libc::ENODEV, "{e}");
+    assert_eq!(e.kind(), ErrorKind::NoDevice, "{e}");
     assert!(e.to_string().contains("no interface"), "{e}");
     let e = s.bind("tcp://*:65536").unwrap_err();
     assert_eq!(e.errno(), libc::EINVAL);
@@ -129,6 +130,7 @@ fn tcp_endpoint_errors_say_what_is_wrong() {
     // An address no interface has (TEST-NET-1, never local).
     let e = s.bind("tcp://192.0.2.1:*").unwrap_err();
     assert_eq!(e.errno(), libc::EADDRNOTAVAIL, "{e}");
+    assert_eq!(e.kind(), ErrorKind::AddrNotAvailable, "{e}");
     assert!(e.to_string().contains("no interface of this host"), "{e}");
     // A port taken, by libzmq here.
     let zctx = zmq::Context::new();

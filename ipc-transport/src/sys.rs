@@ -105,8 +105,9 @@ pub(crate) fn read_into(fd: &impl AsRawFd, buf: &mut BytesMut) -> io::Result<usi
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let n = n as usize; // n >= 0 checked above
-                        // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+    let n = n as usize; // (n >= 0, checked above)
+
+    // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
 }

@@ -462,6 +462,7 @@ impl Routing {
                 };
                 let Some(&pipe) = r.by_id.get(&id) else {
                     return if opts.router_mandatory {
+                        msg.push_front(id); // the caller's again, as it gave it
                         Err(SendError::HostUnreachable)
                     } else {
                         Ok(()) // unroutable: dropped silently

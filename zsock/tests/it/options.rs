@@ -1136,6 +1136,39 @@ fn connect_routing_id_names_the_routers_next_outgoing_connection_only() {
     assert_eq!(e.kind(), ErrorKind::HostUnreachable);
 }
 
+/// `send_msg_ref` keeps the message on every error: a ROUTER_MANDATORY ROUTER refusing an
+/// unknown routing id (EHOSTUNREACH) hands back every frame, the id first, so that a
+/// broker can put another id in front and send again.
+#[test]
+fn a_refused_routing_id_leaves_send_msg_ref_the_whole_message() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut router = sock(&ctx, SocketType::Router);
+    router.set(SocketOption::RouterMandatory(true)).unwrap();
+    router.bind(&d.ep("r")).unwrap();
+    let mut dealer = sock(&ctx, SocketType::Dealer);
+    dealer.set(SocketOption::RoutingId("w2".into())).unwrap();
+    dealer.connect(&d.ep("r")).unwrap();
+    dealer.send("ready", Flags::NONE).unwrap();
+    assert_eq!(
+        router.recv_msg(Flags::NONE).unwrap(),
+        msg([b"w2", b"ready"])
+    );
+
+    let mut m = msg([b"w1", b"client", b"", b"request"]);
+    let e = router.send_msg_ref(&mut m, Flags::DONTWAIT).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HostUnreachable);
+    assert_eq!(m, msg([b"w1", b"client", b"", b"request"]));
+    m.pop_front();
+    m.push_front(Bytes::from("w2"));
+    router.send_msg_ref(&mut m, Flags::NONE).unwrap();
+    assert!(m.is_empty());
+    assert_eq!(
+        dealer.recv_msg(Flags::NONE).unwrap(),
+        msg([b"client", b"", b"request"])
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // SUBSCRIBE, UNSUBSCRIBE, XPUB_VERBOSE, XPUB_NODROP
 // ---------------------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ pub enum SocketOption {
     /// ZMQ_ROUTER_MANDATORY: unroutable messages fail with EHOSTUNREACH, full peers with
     /// EAGAIN, instead of being dropped.
     RouterMandatory(bool),
-    /// ZMQ_ROUTER_HANDOVER: a new peer with a taken routing id takes it over.
+    /// ZMQ_ROUTER_HANDOVER: a new peer with a taken routing id takes it over. The old peer
+    /// stays connected but muted, as in libzmq: nothing is routed to it and what it sends
+    /// is dropped (it is not disconnected, so it does not reconnect to take the id back).
     RouterHandover(bool),
     /// ZMQ_REQ_RELAXED: REQ may send a new request before the reply came.
     ReqRelaxed(bool),

@@ -925,10 +925,13 @@ impl Routing {
                     Some(id) => {
                         if let Some(&other) = r.by_id.get(&id) {
                             if handover {
-                                // The new peer takes the name; the old connection goes, as
-                                // in libzmq.
+                                // The new peer takes the name. The old connection stays
+                                // open but is muted, as in libzmq: nothing is routed to it
+                                // and what it sends is dropped. (Closing it would make the
+                                // old peer reconnect and take the name back, and the two
+                                // would trade it for as long as both live.)
                                 r.forget(other);
-                                core.terminate(other);
+                                core.discard_input(other);
                             } else {
                                 // A taken routing id without handover: libzmq leaves the
                                 // newcomer connected but never routes to or from it

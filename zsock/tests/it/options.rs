@@ -1418,6 +1418,10 @@ fn router_mandatory_fails_with_eagain_when_the_peer_is_full() {
     }
 }
 
+/// The new peer takes the routing id over; the old one stays connected but muted, as in
+/// libzmq: it is not disconnected (else it would reconnect and take the id back, and the
+/// two would trade it for as long as both live), nothing goes to it, and what it sends is
+/// dropped.
 #[test]
 fn router_handover_lets_a_new_peer_take_over_a_routing_id() {
     let d = Dir::new();
@@ -1428,6 +1432,7 @@ fn router_handover_lets_a_new_peer_take_over_a_routing_id() {
     router.bind(&d.ep("ho")).unwrap();
     let mut first = sock(&ctx, SocketType::Dealer);
     first.set(SocketOption::RoutingId("x".into())).unwrap();
+    let first_mon = first.monitor();
     first.connect(&d.ep("ho")).unwrap();
     first.send("one", Flags::NONE).unwrap();
     assert_eq!(router.recv_msg(Flags::NONE).unwrap(), msg([b"x", b"one"]));
@@ -1438,9 +1443,19 @@ fn router_handover_lets_a_new_peer_take_over_a_routing_id() {
     wait_handshake(&mon);
     router.send_msg(msg([b"x", b"to x"]), Flags::NONE).unwrap();
     assert_eq!(recv_str(&mut second), "to x");
+    first.send("from the old peer", Flags::NONE).unwrap();
     second.send("two", Flags::NONE).unwrap();
     assert_eq!(router.recv_msg(Flags::NONE).unwrap(), msg([b"x", b"two"]));
     assert_nothing_arrives(&mut first, 200);
+    assert_nothing_arrives(&mut router, 200);
+    // Still connected, both ways: no disconnect on either side.
+    let gone = |e: &Event| matches!(e, Event::Disconnected { .. } | Event::Closed { .. });
+    assert!(!drain_events(&first_mon).iter().any(gone));
+    assert!(!drain_events(&mon).iter().any(gone));
+    router
+        .send_msg(msg([b"x", b"still to x"]), Flags::NONE)
+        .unwrap();
+    assert_eq!(recv_str(&mut second), "still to x");
 }
 
 #[test]

@@ -5,9 +5,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use crate::SocketType;
 
 /// One socket option and its value, as `zmq_setsockopt` takes them. Integer values use
 /// libzmq's conventions (milliseconds; -1 for "infinite" or "off" where libzmq has it).
+/// An option of some socket types only (SUBSCRIBE, ROUTER_*, REQ_*, XPUB_*,
+/// CONNECT_ROUTING_ID) fails with EINVAL on any other type, as in libzmq; REP takes
+/// ROUTER's and PUB XPUB's, as libzmq's do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SocketOption {
@@ -281,6 +285,27 @@ fn boolean(name: &str, v: &str) -> Result<bool> {
 }
 
 impl SocketOption {
+    /// For an option of some socket types only: its libzmq name and those types. libzmq
+    /// refuses it on any other type with EINVAL; so does [`Socket::set`]. (REP takes
+    /// ROUTER's options and PUB XPUB's, as in libzmq, where they are built on them.)
+    ///
+    /// [`Socket::set`]: crate::Socket::set
+    pub(crate) fn socket_types(&self) -> Option<(&'static str, &'static [SocketType])> {
+        use SocketType::{Pub, Rep, Req, Router, Sub, XPub};
+        Some(match self {
+            SocketOption::Subscribe(_) => ("SUBSCRIBE", &[Sub]),
+            SocketOption::Unsubscribe(_) => ("UNSUBSCRIBE", &[Sub]),
+            SocketOption::RouterMandatory(_) => ("ROUTER_MANDATORY", &[Router, Rep]),
+            SocketOption::RouterHandover(_) => ("ROUTER_HANDOVER", &[Router, Rep]),
+            SocketOption::ConnectRoutingId(_) => ("CONNECT_ROUTING_ID", &[Router, Rep]),
+            SocketOption::ReqRelaxed(_) => ("REQ_RELAXED", &[Req]),
+            SocketOption::ReqCorrelate(_) => ("REQ_CORRELATE", &[Req]),
+            SocketOption::XpubVerbose(_) => ("XPUB_VERBOSE", &[XPub, Pub]),
+            SocketOption::XpubNodrop(_) => ("XPUB_NODROP", &[XPub, Pub]),
+            _ => return None,
+        })
+    }
+
     /// Parses `name` and a textual `value` (numbers in decimal, file modes in octal,
     /// booleans as 1/0/true/false, byte strings as given) — what zcat's flags take.
     pub fn parse(name: &str, value: &str) -> Result<SocketOption> {

@@ -1276,6 +1276,13 @@ impl Socket {
     /// call (as in libzmq); HWMs and MAXMSGSIZE apply at once.
     pub fn set(&mut self, opt: SocketOption) -> Result<()> {
         let t = self.socket_type;
+        if let Some((name, types)) = opt.socket_types() {
+            if !types.contains(&t) {
+                return Err(Error::invalid(format!(
+                    "{name} is not an option of {t} sockets (as in libzmq: EINVAL)"
+                )));
+            }
+        }
         let mechanism = matches!(
             opt,
             SocketOption::PlainServer(_)
@@ -1310,9 +1317,6 @@ impl Socket {
                 g.config().routing_id = id;
             }
             SocketOption::ConnectRoutingId(id) => {
-                if t != SocketType::Router {
-                    return Err(Error::invalid("CONNECT_ROUTING_ID applies to ROUTER only"));
-                }
                 if id.is_empty() || id.len() > 255 {
                     return Err(Error::invalid(format!(
                         "CONNECT_ROUTING_ID must be 1 to 255 bytes, not {}",
@@ -1320,14 +1324,6 @@ impl Socket {
                     )));
                 }
                 g.handler().opts.connect_routing_id = Some(id);
-            }
-            SocketOption::Subscribe(topic) | SocketOption::Unsubscribe(topic)
-                if t != SocketType::Sub =>
-            {
-                let _ = topic;
-                return Err(Error::invalid(format!(
-                    "SUBSCRIBE/UNSUBSCRIBE apply to SUB, not {t}"
-                )));
             }
             SocketOption::Subscribe(topic) => {
                 let (routing, core) = g.parts();

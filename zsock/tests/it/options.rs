@@ -504,6 +504,97 @@ fn out_of_range_values_are_einval_where_libzmq_says_einval() {
     );
 }
 
+/// `zmq_setsockopt` on a libzmq socket, for options the `zmq` crate has no setter for.
+fn zmq_set_raw(z: &mut zmq::Socket, option: i32, value: &[u8]) -> zmq::Result<()> {
+    extern "C" {
+        fn zmq_setsockopt(s: *mut std::ffi::c_void, option: i32, v: *const u8, n: usize) -> i32;
+    }
+    // SAFETY: a live libzmq socket, and `value` readable for `value.len()` bytes.
+    let rc = unsafe { zmq_setsockopt(z.as_mut_ptr(), option, value.as_ptr(), value.len()) };
+    match rc {
+        0 => Ok(()),
+        _ => Err(zmq::Error::from_raw(
+            io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        )),
+    }
+}
+
+/// The options of some socket types only (SUBSCRIBE, ROUTER_*, REQ_*, XPUB_*,
+/// CONNECT_ROUTING_ID) are taken or refused with EINVAL on each of the eleven types
+/// exactly as libzmq takes or refuses them.
+#[test]
+fn type_specific_options_are_refused_on_other_types_as_libzmq_refuses_them() {
+    const XPUB_NODROP: i32 = 69;
+    const CONNECT_ROUTING_ID: i32 = 61;
+    let one = 1i32.to_ne_bytes();
+    let zctx = zmq::Context::new();
+    let ctx = Context::new();
+    let mut diffs = Vec::new();
+    for (t, zt) in TYPES {
+        let rows: [(
+            &str,
+            SocketOption,
+            &dyn Fn(&mut zmq::Socket) -> zmq::Result<()>,
+        ); 9] = [
+            ("SUBSCRIBE", SocketOption::Subscribe("t".into()), &|z| {
+                z.set_subscribe(b"t")
+            }),
+            ("UNSUBSCRIBE", SocketOption::Unsubscribe("t".into()), &|z| {
+                z.set_unsubscribe(b"t")
+            }),
+            (
+                "ROUTER_MANDATORY",
+                SocketOption::RouterMandatory(true),
+                &|z| z.set_router_mandatory(true),
+            ),
+            (
+                "ROUTER_HANDOVER",
+                SocketOption::RouterHandover(true),
+                &|z| z.set_router_handover(true),
+            ),
+            ("REQ_RELAXED", SocketOption::ReqRelaxed(true), &|z| {
+                z.set_req_relaxed(true)
+            }),
+            ("REQ_CORRELATE", SocketOption::ReqCorrelate(true), &|z| {
+                z.set_req_correlate(true)
+            }),
+            ("XPUB_VERBOSE", SocketOption::XpubVerbose(true), &|z| {
+                z.set_xpub_verbose(true)
+            }),
+            ("XPUB_NODROP", SocketOption::XpubNodrop(true), &|z| {
+                zmq_set_raw(z, XPUB_NODROP, &one)
+            }),
+            (
+                "CONNECT_ROUTING_ID",
+                SocketOption::ConnectRoutingId("peer".into()),
+                &|z| zmq_set_raw(z, CONNECT_ROUTING_ID, b"peer"),
+            ),
+        ];
+        for (name, opt, zset) in rows {
+            let mut s = ctx.socket(t).unwrap();
+            let mut z = zctx.socket(zt).unwrap();
+            let libzmq = zset(&mut z);
+            assert!(
+                matches!(libzmq, Ok(()) | Err(zmq::Error::EINVAL)),
+                "{t} {name}: libzmq {libzmq:?}"
+            );
+            let ours = s.set(opt);
+            if let Err(e) = &ours {
+                assert_eq!(e.kind(), ErrorKind::Invalid, "{t} {name}: {e}");
+                assert!(e.to_string().contains(name), "{t} {name}: {e}");
+            }
+            if ours.is_ok() != libzmq.is_ok() {
+                diffs.push(format!("{t} {name}: zsock {ours:?}, libzmq {libzmq:?}"));
+            }
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "differ from libzmq:\n{}",
+        diffs.join("\n")
+    );
+}
+
 type ZmqGet = fn(&zmq::Socket) -> zmq::Result<i64>;
 type OurGet = fn(&Socket) -> i64;
 

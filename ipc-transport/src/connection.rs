@@ -27,10 +27,9 @@ use zmtp_codec::{
 
 use crate::Message;
 
-/// Bodies up to this size are copied into the batch buffer; larger ones are written from
-/// their own buffer with a vectored write. (A caller copying a larger body for
-/// [`crate::Core::send_copy`] does better to copy it into a message before it takes the
-/// lock.)
+/// Bodies up to this size (2 KiB) are copied into a connection's batch of output; larger
+/// ones are written from their own buffer with a vectored write. (Engine callers: a larger
+/// body for `Core::send_copy` is better copied into a message before the lock is taken.)
 pub const COPY_MAX: usize = 2048;
 /// Most buffers in one vectored write.
 const MAX_IOV: usize = 64;

@@ -14,9 +14,9 @@ const INLINE_FRAMES: usize = 2;
 /// from a `Vec<u8>` or `Bytes` moves the buffer without copying it, and received frames are
 /// slices of the connection's read buffer.
 ///
-/// A message is its frames only (72 bytes with two inline): which peer it came from is the
-/// socket's to know (see [`crate::Core::peer_meta`]), since a larger message costs every
-/// message on the way through the queues.
+/// A message is its frames only (72 bytes with two inline): which peer it came from is
+/// kept by the socket, not in each message, since a larger message costs every message on
+/// its way through the queues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Message {
     frames: SmallVec<[Bytes; INLINE_FRAMES]>,
@@ -74,9 +74,9 @@ impl Message {
     }
 
     /// What the message counts for in a receive queue's read-ahead bound
-    /// ([`crate::READ_AHEAD_MAX`]): its bytes, and [`FRAME_COST`] for each place for a
-    /// frame's handle it has (two inline, more in an array of its own beyond), so that a
-    /// message of many empty frames costs what it holds too.
+    /// (`READ_AHEAD_MAX`): its bytes, and the size of a frame's handle (`FRAME_COST`, 32
+    /// bytes) for each place for one it has (two inline, more in an array of its own
+    /// beyond), so that a message of many empty frames costs what it holds too.
     #[inline]
     pub fn queued_cost(&self) -> usize {
         self.byte_len() + self.frames.capacity() * FRAME_COST

@@ -32,8 +32,10 @@ pub enum ErrorKind {
     AddrInUse,
     /// EADDRNOTAVAIL: a `tcp://` bind to an address no interface of this host has.
     AddrNotAvailable,
-    /// ENODEV: a `tcp://` interface or host name this machine cannot find or look up
-    /// (libzmq's errno for both).
+    /// ENODEV: a `tcp://` bind's interface name this machine does not have, or a connect's
+    /// host name that does not resolve. (libzmq gives ENODEV for the first; it takes the
+    /// second and looks the name up in the background, again at each retry, where zsock
+    /// says at once that it does not resolve: see docs/migration.md.)
     NoDevice,
     /// ENOENT: no such directory, or unbind/disconnect of an unknown endpoint.
     NotFound,
@@ -43,7 +45,10 @@ pub enum ErrorKind {
     ProtocolNotSupported,
     /// ENOTSUP: the socket type does not support the operation (e.g. recv on PUB).
     NotSupported,
-    /// ETERM: the socket is closed.
+    /// ETERM: the context was shut down ([`Context::shutdown`] or its termination), so
+    /// the socket takes no more calls but close.
+    ///
+    /// [`Context::shutdown`]: crate::Context::shutdown
     Terminated,
     /// ENOTSOCK: the socket is gone (a poll item whose socket was closed).
     NotSocket,

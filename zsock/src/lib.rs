@@ -76,7 +76,9 @@ mod subs;
 pub use auth::Auth;
 pub use bytes::Bytes;
 pub use error::{errno, Error, ErrorKind, Result};
-pub use ipc_transport::{Authenticator, Errno, Message, PeerCred, TcpOptions, READ_AHEAD_MAX};
+pub use ipc_transport::{
+    Authenticator, Errno, Message, PeerCred, TcpOptions, COPY_MAX, READ_AHEAD_MAX,
+};
 pub use metadata::Metadata;
 pub use monitor::{Event, Monitor};
 pub use options::{Secret, SocketOption, OPTION_NAMES};

@@ -691,7 +691,7 @@ impl Socket {
     }
 
     /// Sends a copy of `data` as a one-frame message, like zmq_send: for PAIR, PUSH,
-    /// DEALER, REQ and REP, up to [`ipc_transport::COPY_MAX`] bytes, the bytes are copied
+    /// DEALER, REQ and REP, up to [`COPY_MAX`](crate::COPY_MAX) bytes, the bytes are copied
     /// straight into the connection's batch when it can take them, so no message is
     /// allocated; for PUB and XPUB, into each matching subscriber's batch (a message no
     /// subscriber wants costs no allocation). A larger body goes straight from `data` to
@@ -739,7 +739,7 @@ impl Socket {
     }
 
     /// For event loops (`zsock-tokio`'s send of borrowed bytes): [`Socket::send_copy`] with
-    /// [`Flags::DONTWAIT`], except for a body over [`ipc_transport::COPY_MAX`] to the one
+    /// [`Flags::DONTWAIT`], except for a body over [`COPY_MAX`](crate::COPY_MAX) to the one
     /// peer of a PAIR, PUSH or DEALER whose connection is still writing earlier output:
     /// instead of copying it into the queue, EAGAIN, and [`Socket::prepare_wait`] for
     /// POLLOUT then waits until that connection has written its output. The body then goes
@@ -754,7 +754,7 @@ impl Socket {
         self.send_copy(data, Flags::DONTWAIT)
     }
 
-    /// [`Socket::send_copy_deferring`] of a body over [`ipc_transport::COPY_MAX`].
+    /// [`Socket::send_copy_deferring`] of a body over [`COPY_MAX`](crate::COPY_MAX).
     fn send_large_deferring(&mut self, data: &[u8]) -> Result<()> {
         if self.sending.is_none() && sends_to_one_peer(self.socket_type) {
             let mut g = self.lock();

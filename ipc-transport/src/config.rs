@@ -291,7 +291,9 @@ pub enum TransportEvent {
         /// Why (end of file, protocol error, heartbeat timeout...).
         reason: String,
     },
-    /// A listener or connector was closed (unbind, disconnect, socket close).
+    /// A listener or connector was closed (unbind, disconnect, socket close), or a
+    /// connector with RECONNECT_IVL off gave up after its attempt failed (once: no second
+    /// `Closed` when it is disconnected later).
     Closed {
         /// The endpoint.
         endpoint: String,

@@ -115,6 +115,8 @@ struct Connector {
     conn: Option<Key>,
     pipe: Option<PipeId>,
     retry_at: Option<Instant>,
+    /// With reconnection off, an attempt failed: no more come, and `Closed` said so.
+    gave_up: bool,
     /// The security of every connection it makes, reconnects too, as set at connect.
     security: Arc<SecurityConfig>,
 }
@@ -2084,6 +2086,7 @@ impl<H: Handler> State<H> {
             conn: None,
             pipe: None,
             retry_at: None,
+            gave_up: false,
             security: SecurityConfig::of(&self.config),
         });
         if !self.config.immediate {
@@ -2139,6 +2142,12 @@ impl<H: Handler> State<H> {
                 errno,
                 delay,
             });
+        } else if errno.is_some() && !c.gave_up {
+            // A failed attempt that none follows: `Closed` tells the monitor the connector
+            // is done trying (libzmq's CLOSED after a failed connect), once.
+            c.gave_up = true;
+            let endpoint = c.text.clone();
+            self.event(TransportEvent::Closed { endpoint });
         }
     }
 
@@ -2418,7 +2427,9 @@ impl<H: Handler> State<H> {
         if let Some(p) = c.pipe {
             self.core.remove_pipe(p);
         }
-        self.event(TransportEvent::Closed { endpoint: c.text });
+        if !c.gave_up {
+            self.event(TransportEvent::Closed { endpoint: c.text });
+        }
     }
 
     /// Handles readiness of a connection.

@@ -605,6 +605,40 @@ fn reconnect_ivl_minus_one_never_reconnects_but_a_fresh_connect_works() {
     bounce(&mut sb, &mut sc);
 }
 
+/// With RECONNECT_IVL off, a refused connect is the connector's last: the monitor says so
+/// with `Closed` (libzmq's CLOSED), once, over ipc and tcp, and no retry is announced; a
+/// later disconnect adds no second `Closed`.
+#[test]
+fn a_failed_connect_with_reconnection_off_ends_in_closed() {
+    let d = Dir::new();
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // (the listener is gone at the end of the statement: refused)
+    for (ivl, endpoint) in [
+        (-1, d.ep("nobody-here")),
+        (0, format!("tcp://127.0.0.1:{free_port}")),
+    ] {
+        let ctx = Context::new();
+        let mut s = sock(&ctx, SocketType::Dealer);
+        s.set(SocketOption::ReconnectIvl(ivl)).unwrap();
+        let mon = s.monitor();
+        s.connect(&endpoint).unwrap();
+        let closed = await_event(&mon, "Closed");
+        assert_eq!(endpoint_of(&closed), Some(endpoint.as_str()));
+        s.disconnect(&endpoint).unwrap();
+        drop(s);
+        let rest: Vec<Event> = std::iter::from_fn(|| mon.next(Some(PATIENCE))).collect();
+        assert!(
+            !rest
+                .iter()
+                .any(|e| matches!(e, Event::Closed { .. } | Event::ConnectRetried { .. })),
+            "{endpoint}: {rest:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // test_hwm_pubsub (the ipc cases, and test_reset_hwm over ipc instead of tcp)
 

@@ -504,6 +504,9 @@ fn out_of_range_values_are_einval_where_libzmq_says_einval() {
     );
 }
 
+/// Sets an option on a libzmq socket.
+type ZmqSetMut<'a> = dyn Fn(&mut zmq::Socket) -> zmq::Result<()> + 'a;
+
 /// `zmq_setsockopt` on a libzmq socket, for options the `zmq` crate has no setter for.
 fn zmq_set_raw(z: &mut zmq::Socket, option: i32, value: &[u8]) -> zmq::Result<()> {
     extern "C" {
@@ -531,11 +534,7 @@ fn type_specific_options_are_refused_on_other_types_as_libzmq_refuses_them() {
     let ctx = Context::new();
     let mut diffs = Vec::new();
     for (t, zt) in TYPES {
-        let rows: [(
-            &str,
-            SocketOption,
-            &dyn Fn(&mut zmq::Socket) -> zmq::Result<()>,
-        ); 9] = [
+        let rows: [(&str, SocketOption, &ZmqSetMut<'_>); 9] = [
             ("SUBSCRIBE", SocketOption::Subscribe("t".into()), &|z| {
                 z.set_subscribe(b"t")
             }),

@@ -636,7 +636,10 @@ impl Routing {
                             continue;
                         }
                     }
-                    if m.pop_front().is_none_or(|d| !d.is_empty()) {
+                    // The delimiter, and a reply after it: a delimiter that ends the message
+                    // (a hostile or broken peer) is dropped, as libzmq drops it; a message
+                    // of no frames is never handed out.
+                    if m.pop_front().is_none_or(|d| !d.is_empty()) || m.is_empty() {
                         continue;
                     }
                     r.expect_reply = false;
@@ -663,6 +666,12 @@ impl Routing {
                         };
                         Envelope::Frames(m.frames_mut().drain(..=delimiter).collect())
                     };
+                    if m.is_empty() {
+                        // A delimiter that ends the message (a hostile or broken peer):
+                        // no request follows it. Dropped, as libzmq drops it; a message of
+                        // no frames is never handed out.
+                        continue;
+                    }
                     r.replying = Some((pipe, envelope));
                     return Ok((Some(pipe), m));
                 }

@@ -294,6 +294,64 @@ fn raw_sending(ep: &str, ty: &str, frames: &[&[u8]]) -> UnixStream {
     raw
 }
 
+/// A data frame with MORE set: more frames of its message follow.
+fn more_frame(body: &[u8]) -> Vec<u8> {
+    let mut f = data_frame(body);
+    f[0] |= 0x01;
+    f
+}
+
+/// A requester that sends a lone empty frame (a delimiter with no request after it), or an
+/// envelope ending at its delimiter: the REP drops each, as libzmq does, instead of handing
+/// out a message of no frames that no reply could answer. The REP then serves the next
+/// request, from the same peer and from a good one.
+#[test]
+fn a_rep_drops_an_envelope_with_no_request_after_it() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut rep = sock(&ctx, SocketType::Rep);
+    rep.set(SocketOption::RcvTimeo(10_000)).unwrap();
+    rep.bind(&d.ep("rep")).unwrap();
+    let mut bytes = greeting_and_ready("REQ");
+    bytes.extend_from_slice(&data_frame(b""));
+    bytes.extend_from_slice(&more_frame(b"hop"));
+    bytes.extend_from_slice(&data_frame(b""));
+    bytes.extend_from_slice(&more_frame(b""));
+    bytes.extend_from_slice(&data_frame(b"real"));
+    let mut raw = UnixStream::connect(d.0.path().join("rep")).unwrap();
+    raw.write_all(&bytes).unwrap();
+    let request = rep.recv_msg(Flags::NONE).unwrap();
+    assert_eq!(request.frames(), ["real"]);
+    rep.send("answer", Flags::NONE).unwrap();
+    let mut good = sock(&ctx, SocketType::Req);
+    good.connect(&d.ep("rep")).unwrap();
+    good.send("next", Flags::NONE).unwrap();
+    assert_eq!(rep.recv_msg(Flags::NONE).unwrap().frames(), ["next"]);
+    rep.send("done", Flags::NONE).unwrap();
+    assert_eq!(good.recv(Flags::NONE).unwrap(), "done");
+}
+
+/// A replier that answers with a lone empty frame (a delimiter with no reply after it):
+/// the REQ drops it, as libzmq does, and takes the reply that follows.
+#[test]
+fn a_req_drops_a_reply_with_nothing_after_its_delimiter() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let listener = std::os::unix::net::UnixListener::bind(d.0.path().join("req")).unwrap();
+    let mut req = sock(&ctx, SocketType::Req);
+    req.set(SocketOption::RcvTimeo(10_000)).unwrap();
+    req.connect(&d.ep("req")).unwrap();
+    let (mut raw, _) = listener.accept().unwrap();
+    raw.write_all(&greeting_and_ready("REP")).unwrap();
+    req.send("question", Flags::NONE).unwrap();
+    // (What the REQ wrote is not read: the replies need no request to go back.)
+    let mut bytes = data_frame(b"");
+    bytes.extend_from_slice(&more_frame(b""));
+    bytes.extend_from_slice(&data_frame(b"the reply"));
+    raw.write_all(&bytes).unwrap();
+    assert_eq!(req.recv_msg(Flags::NONE).unwrap().frames(), ["the reply"]);
+}
+
 /// A SUB that floods its PUB with messages (which a PUB drops) as fast as it can write,
 /// and with subscriptions: the PUB reads it a bounded amount at a time (other sockets and
 /// the PUB's own calls get their turns between), so the PUB goes on sending to a

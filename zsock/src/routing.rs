@@ -1,7 +1,7 @@
 //! The socket types' routing rules (RFC 28/REQREP, 29/PUBSUB, 30/PIPELINE, 31/EXPAIR),
 //! run under the engine's lock with the transport's pipes.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 use ipc_transport::{Core, Handler, Message, Notice, PipeId, RecvRead, SendWait};
@@ -339,7 +339,9 @@ impl Router {
 struct Pub {
     /// The attached pipes, oldest first.
     order: Vec<PipeId>,
-    attached: HashSet<PipeId>,
+    /// The attached pipes, each with the number of topics it is subscribed to: a pipe
+    /// that goes with none costs no walk of the topics.
+    attached: HashMap<PipeId, usize>,
     /// Each topic's subscribed pipes: a message is matched once for all of them.
     subs: Subscribers,
     /// Subscription messages waiting for XPUB's recv.
@@ -896,7 +898,7 @@ impl Routing {
             Kind::Router(_) => {}
             Kind::Pub(pb) | Kind::XPub(pb) => {
                 pb.order.push(p);
-                pb.attached.insert(p);
+                pb.attached.insert(p, 0);
             }
             Kind::Sub(s) | Kind::XSub(s) => {
                 s.fq.add(p);
@@ -999,8 +1001,13 @@ impl Routing {
             Kind::Router(r) => r.forget(p),
             Kind::Pub(pb) | Kind::XPub(pb) => {
                 pb.order.retain(|q| *q != p);
-                pb.attached.remove(&p);
-                for t in pb.subs.topics_of(p) {
+                // (Subscribed to nothing: no walk of every subscriber's topics.)
+                let subscribed = pb.attached.remove(&p).unwrap_or(0);
+                let topics = match subscribed {
+                    0 => Vec::new(),
+                    _ => pb.subs.topics_of(p),
+                };
+                for t in topics {
                     let (_, last) = pb.subs.unsubscribe(&t, p);
                     if xpub && last {
                         // Topics nobody wants any more go up as unsubscriptions, as in
@@ -1024,19 +1031,22 @@ impl Routing {
         let (Kind::Pub(pb) | Kind::XPub(pb)) = &mut self.kind else {
             return;
         };
-        if !pb.attached.contains(&p) {
+        let Some(subscribed) = pb.attached.get_mut(&p) else {
             return;
-        }
+        };
         // Per pipe, a topic is subscribed or not (libzmq's publisher keeps a set of pipes
         // per topic): a second SUBSCRIBE changes nothing, one CANCEL removes it. The
         // subscriber counts repeated subscriptions itself and cancels on the last.
         let changed = if sub.subscribe {
-            pb.subs.subscribe(&sub.topic, p).1
+            let (new, first) = pb.subs.subscribe(&sub.topic, p);
+            *subscribed += usize::from(new);
+            first
         } else {
             let (was, last) = pb.subs.unsubscribe(&sub.topic, p);
             if !was {
                 return; // CANCEL of a topic the pipe never subscribed to is ignored
             }
+            *subscribed = subscribed.saturating_sub(1);
             last
         };
         if xpub && (changed || (verbose && sub.subscribe)) {

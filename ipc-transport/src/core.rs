@@ -566,6 +566,27 @@ const INPROC_BATCH_GAP: std::time::Duration = std::time::Duration::from_micros(1
 /// still read whole.
 pub const READ_AHEAD_MAX: usize = 4 << 20;
 
+/// A frame up to this long (32 KiB) that waits in a pipe's queue while sharing its
+/// allocation is copied into its own first ([`Core::send`]): a slice of a read buffer that
+/// long keeps at most [`PIN_FACTOR`](crate::PIN_FACTOR) times its size alive (a read
+/// buffer's chunk is [`READ_CHUNK`](crate::READ_CHUNK)); a shorter one, more.
+pub const UNPIN_MAX: usize = crate::READ_CHUNK / crate::PIN_FACTOR;
+
+/// A message about to wait in a pipe: with `unpin`, its frames of up to [`UNPIN_MAX`] bytes
+/// that share their allocation (slices of a read buffer, mostly) are copied into their
+/// own, so that what waits keeps nothing else alive. Empty frames hold nothing.
+#[inline]
+fn waiting(mut msg: Message, unpin: bool) -> Message {
+    if unpin {
+        for f in msg.frames_mut() {
+            if !f.is_empty() && f.len() <= UNPIN_MAX && !f.is_unique() {
+                *f = Bytes::copy_from_slice(f);
+            }
+        }
+    }
+    msg
+}
+
 /// Whether a send may wait for the kernel to take its bytes: the caller's intent, passed
 /// with each send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1072,9 +1093,22 @@ impl Core {
     /// whoever sees room first: the caller's next wait or the I/O thread). Otherwise the message
     /// waits in the pipe, counted against SNDHWM, and is moved when the connection can
     /// take it.
+    ///
+    /// A message that waits in the pipe has its frames of up to [`UNPIN_MAX`] bytes that
+    /// share their allocation with other data copied into their own first: frames received
+    /// and sent on (an echo, a proxy, a broker) are slices of a read buffer, and would
+    /// keep all of it alive for as long as they wait behind a peer that does not read.
     #[must_use]
     pub fn send(&mut self, id: PipeId, msg: &mut Message, wait: SendWait) -> bool {
-        self.send_outgoing(id, msg, wait)
+        self.send_outgoing(id, msg, wait, true)
+    }
+
+    /// [`Core::send`] of one of the clones a publisher sends to each subscriber: frames
+    /// shared between the clones are not copied when they wait (each waiting clone would
+    /// hold a copy of its own).
+    #[must_use]
+    pub fn send_shared(&mut self, id: PipeId, msg: &mut Message, wait: SendWait) -> bool {
+        self.send_outgoing(id, msg, wait, false)
     }
 
     /// [`Core::send`] of the frames `head` (an envelope, usually empty) followed by a copy
@@ -1082,7 +1116,7 @@ impl Core {
     /// batch, and no message is allocated. `false`: the pipe is full or gone.
     #[must_use]
     pub fn send_copy(&mut self, id: PipeId, head: &[Bytes], body: &[u8], wait: SendWait) -> bool {
-        self.send_outgoing(id, &mut Copied { head, body }, wait)
+        self.send_outgoing(id, &mut Copied { head, body }, wait, false)
     }
 
     /// Whether the pipe's connection is up and still writing earlier output (its batch,
@@ -1198,7 +1232,13 @@ impl Core {
         wait == SendWait::ForRoom && self.pipes.len() == 1
     }
 
-    fn send_outgoing(&mut self, id: PipeId, msg: &mut impl Outgoing, wait: SendWait) -> bool {
+    fn send_outgoing(
+        &mut self,
+        id: PipeId,
+        msg: &mut impl Outgoing,
+        wait: SendWait,
+        unpin: bool,
+    ) -> bool {
         let patient = self.patient(wait);
         // One look-up per message: the checks of `can_send`, on the pipe in hand.
         let (hwm, conflate) = (self.sndhwm, self.conflate);
@@ -1217,7 +1257,7 @@ impl Core {
             if conflate {
                 pipe.out.clear();
             }
-            pipe.out.push_back(msg.take_message());
+            pipe.out.push_back(waiting(msg.take_message(), unpin));
             return true;
         };
         let direct = if conflate || !pipe.out.is_empty() {
@@ -1233,7 +1273,7 @@ impl Core {
             if conflate {
                 pipe.out.clear();
             }
-            pipe.out.push_back(msg.take_message());
+            pipe.out.push_back(waiting(msg.take_message(), unpin));
             let lone = pipe.out.len() == 1;
             let conn = self.conns.get(c);
             // Room again (the I/O thread saw WRITABLE and left the backlog to this sender,

@@ -485,9 +485,9 @@ impl Routing {
                 // PUB never blocks: a full subscriber misses the message.
                 if let Some((last, rest)) = matching.split_last() {
                     for pipe in rest {
-                        let _ = core.send(*pipe, &mut msg.clone(), SendWait::Never);
+                        let _ = core.send_shared(*pipe, &mut msg.clone(), SendWait::Never);
                     }
-                    let _ = core.send(*last, msg, SendWait::Never);
+                    let _ = core.send_shared(*last, msg, SendWait::Never);
                 }
                 Ok(())
             }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use ipc_transport::{FRAME_COST, PIN_FACTOR, READ_AHEAD_MAX, READ_CHUNK, RETIRED_PEERS};
+use ipc_transport::{FRAME_COST, PIN_FACTOR, READ_AHEAD_MAX, READ_CHUNK, RETIRED_PEERS, UNPIN_MAX};
 use raw::{command, command_frame, data_frame, greeting_and_ready};
 use zsock::{Context, Flags, Socket, SocketOption, SocketType};
 
@@ -228,6 +228,57 @@ fn queued_messages_between_large_commands_keep_at_most_pin_factor_alive() {
         assert_eq!(m.len(), SIZE);
         assert_eq!(&m[..6], format!("{i:06}").as_bytes());
     }
+}
+
+/// An echoing ROUTER whose peer never reads its replies: small requests, each followed by
+/// a 250 KB unknown command. Each reply waits in the pipe (SNDHWM of them; the ROUTER drops
+/// the rest), and a reply that is a slice of a read buffer would keep the whole buffer
+/// alive while it waits (about 100 MB for 200 here): the frames are copied out when they
+/// start waiting ([`UNPIN_MAX`]), so what waits holds its own bytes only.
+#[test]
+fn echoed_replies_waiting_for_a_peer_that_does_not_read_keep_no_read_buffers_alive() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("echo");
+    let ctx = Context::new();
+    const HWM: usize = 200;
+    const SIZE: usize = 1000;
+    // Enough replies to fill the kernel's buffer and the connection's batch, then the pipe.
+    const REQUESTS: usize = 4 * HWM;
+    let mut router = sock(&ctx, SocketType::Router);
+    router.set(SocketOption::SndHwm(HWM as i32)).unwrap();
+    router.bind(&format!("ipc://{}", path.display())).unwrap();
+    let mut raw = raw_peer(path.to_str().unwrap(), "DEALER");
+    raw.write_all(&data_frame(b"first")).unwrap();
+    let first = router.recv_msg(Flags::NONE).unwrap();
+    router.send_msg(first, Flags::NONE).unwrap();
+    let base = live();
+    let junk = command(b"JUNK", &vec![0x55; BIG]);
+    let writer = std::thread::spawn(move || {
+        for i in 0..REQUESTS {
+            let mut body = format!("{i:06}").into_bytes();
+            body.resize(SIZE, b'.');
+            raw.write_all(&data_frame(&body)).unwrap();
+            raw.write_all(&junk).unwrap();
+        }
+        raw // (kept open, never read)
+    });
+    for i in 0..REQUESTS {
+        let request = router.recv_msg(Flags::NONE).unwrap();
+        assert_eq!(&request.frames()[1][..6], format!("{i:06}").as_bytes());
+        router.send_msg(request, Flags::NONE).unwrap(); // (dropped past SNDHWM)
+    }
+    let _raw = writer.join().unwrap();
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes");
+    // The waiting replies (body, routing id, queue slot and frame handles each) and the
+    // connection's read buffers.
+    let waiting = HWM * (SIZE + 256);
+    let bound = read_buffers_bound(BIG) + waiting + SLACK;
+    assert!(
+        grown <= bound,
+        "{grown} bytes held for {HWM} waiting replies (bound {bound}; UNPIN_MAX {UNPIN_MAX})"
+    );
 }
 
 /// A PUSH that sends messages of thousands of empty frames: each costs the PULL a frame

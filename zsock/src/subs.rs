@@ -17,6 +17,8 @@ use smallvec::SmallVec;
 
 /// Index of the root node, whose label is empty.
 const ROOT: usize = 0;
+/// Free slots an arena holds before it may be compacted ([`PrefixTree::compact_if_sparse`]).
+const COMPACT_MIN: usize = 1024;
 
 /// What a prefix holds; an empty value is no subscription.
 pub(crate) trait Value: Default {
@@ -203,6 +205,37 @@ impl<V: Value> PrefixTree<V> {
         self.free.push(i);
     }
 
+    /// Once more than half the arena is free slots (and they are many), the tree is copied
+    /// into an arena of its live nodes only, and the old one given back: a peer that
+    /// subscribed a million topics and left does not leave its arena behind. Each node is
+    /// copied once per halving, so removals pay for it.
+    fn compact_if_sparse(&mut self) {
+        if self.free.len() < COMPACT_MIN || self.free.len() * 2 < self.nodes.len() {
+            return;
+        }
+        // Breadth first from the root: `order` lists the live nodes, `map` their new slots.
+        let mut map = vec![0u32; self.nodes.len()];
+        let mut order = vec![ROOT];
+        let mut i = 0;
+        while let Some(&n) = order.get(i) {
+            for &(_, c) in &self.nodes[n].children {
+                map[c as usize] = slot(order.len());
+                order.push(c as usize);
+            }
+            i += 1;
+        }
+        let mut nodes = Vec::with_capacity(order.len());
+        for n in order {
+            let mut node = std::mem::take(&mut self.nodes[n]);
+            for (_, c) in &mut node.children {
+                *c = map[*c as usize];
+            }
+            nodes.push(node);
+        }
+        self.nodes = nodes;
+        self.free = Vec::new();
+    }
+
     fn set_child(&mut self, parent: usize, b: u8, child: usize) {
         let child = slot(child);
         let children = &mut self.nodes[parent].children;
@@ -293,6 +326,7 @@ impl<V: Value> PrefixTree<V> {
                 let grandparent = path[path.len() - 3];
                 self.tidy(grandparent, parent);
             }
+            self.compact_if_sparse();
         }
         r
     }
@@ -689,6 +723,38 @@ mod tests {
         }
         assert_eq!(s.tree.nodes_in_use(), 1);
         assert!(s.topics().is_empty());
+    }
+
+    /// A publisher whose subscribers took most of 20,000 topics away again: the arena is
+    /// copied into one of the live nodes (its old slots given back), and every topic left
+    /// still matches its own subscribers only.
+    #[test]
+    fn a_tree_mostly_emptied_gives_its_arena_back() {
+        let mut t = PrefixTree::<PipeSet<u32>>::default();
+        let topic = |i: u32| format!("t{:05}/{}", i * 7919 % 20_000, i % 3).into_bytes();
+        for i in 0..20_000u32 {
+            t.subscribe(&topic(i), i % 5);
+        }
+        let full = t.nodes.len();
+        for i in 100..20_000u32 {
+            t.unsubscribe(&topic(i), i % 5);
+        }
+        assert!(
+            t.nodes.len() < full / 10,
+            "{} slots of {full}",
+            t.nodes.len()
+        );
+        assert!(t.nodes.capacity() < full / 4);
+        assert_eq!(t.free.len(), t.nodes.len() - t.nodes_in_use());
+        assert!(t.nodes_in_use() <= 2 * 100 + 1);
+        for i in 0..100u32 {
+            let mut out = SmallVec::new();
+            t.matching(&topic(i), &mut out);
+            assert_eq!(&out[..], &[i % 5], "topic {i}");
+        }
+        let mut out = SmallVec::new();
+        t.matching(&topic(5000), &mut out);
+        assert!(out.is_empty());
     }
 
     /// A short topic that splits a long edge, and its removal that merges the edge back,

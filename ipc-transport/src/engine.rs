@@ -1238,6 +1238,24 @@ impl<'a, H: Handler> Guard<'a, H> {
         self.inproc_watch();
     }
 
+    /// For a caller about to hear EAGAIN from a send or receive that does not wait: the
+    /// notify descriptor is emptied, as by [`Guard::drain_notify_fd`], and parked
+    /// connections go back to the I/O thread, so that the next change signals the
+    /// descriptor again. A loop that receives until EAGAIN and then waits on the
+    /// descriptor (libzmq's ZMQ_FD idiom) then misses nothing, edge-triggered or not.
+    /// `true` when an inproc peer rang meanwhile: look at the state again first.
+    pub fn rearm_notify_fd(&mut self) -> bool {
+        self.shared.drain_fd();
+        self.unpark();
+        self.inproc_watch()
+    }
+
+    /// Signals the notify descriptor (for a caller that emptied it with
+    /// [`Guard::rearm_notify_fd`] while something it was not asked about is ready).
+    pub fn signal_notify_fd(&mut self) {
+        self.shared.signal_fd();
+    }
+
     /// For a caller about to say "nothing" (EAGAIN) or to wait: the inproc pipes found
     /// empty since are marked idle, so that their next message rings; `true` when one got
     /// a message meanwhile (try again).

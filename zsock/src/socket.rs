@@ -309,6 +309,20 @@ pub(crate) fn readiness(g: &mut Guard<'_, Routing>, holds_input: bool) -> Events
     ev
 }
 
+/// A send that may not wait found no room: [`Socket::fd`] is emptied, as a receive's EAGAIN
+/// empties it, so that room signals it again; input that waits meanwhile signals it at
+/// once. `true`: an inproc peer rang meanwhile, look again before saying EAGAIN.
+fn rearm_for_send(g: &mut Guard<'_, Routing>, holds_input: bool) -> bool {
+    if g.rearm_notify_fd() {
+        return true;
+    }
+    let (routing, core) = g.parts();
+    if holds_input || routing.can_recv(core) {
+        g.signal_notify_fd();
+    }
+    false
+}
+
 /// `Socket::engine` is `None` only inside `drop`.
 const ENGINE: &str = "socket engine present until drop";
 
@@ -800,6 +814,7 @@ impl Socket {
         let dontwait = flags.contains(Flags::DONTWAIT);
         let socket_type = self.socket_type;
         let wait = self.send_wait(flags);
+        let holds_input = self.holds_input();
         let mut g = self.lock();
         if matches!(socket_type, SocketType::Pub | SocketType::XPub) {
             // Subscriptions from inproc subscribers come as rings: matched against from
@@ -819,6 +834,9 @@ impl Socket {
                     return Ok(());
                 }
                 Err(SendError::Again) => {
+                    if dontwait && rearm_for_send(&mut g, holds_input) {
+                        continue;
+                    }
                     if dontwait || !g.wait(deadline)? && deadline_passed(deadline) {
                         return Err(fixed_error!(
                             Again,
@@ -859,6 +877,8 @@ impl Socket {
             return Ok(());
         }
         let deadline = deadline_of(self.local.sndtimeo);
+        let dontwait = flags.contains(Flags::DONTWAIT);
+        let holds_input = self.holds_input();
         let mut g = self.lock();
         loop {
             if g.is_terminated() {
@@ -868,8 +888,10 @@ impl Socket {
             if routing.can_send(core) {
                 return Ok(());
             }
-            if flags.contains(Flags::DONTWAIT) || (!g.wait(deadline)? && deadline_passed(deadline))
-            {
+            if dontwait && rearm_for_send(&mut g, holds_input) {
+                continue;
+            }
+            if dontwait || (!g.wait(deadline)? && deadline_passed(deadline)) {
                 return Err(fixed_error!(
                     Again,
                     "send would block: no peer can take the message now"
@@ -1037,9 +1059,10 @@ impl Socket {
                 }
                 Err(RecvError::Again) => {
                     if flags.contains(Flags::DONTWAIT) {
-                        // (Inproc flows found empty are marked idle before the caller
-                        // hears "nothing": it may wait on the descriptor next.)
-                        if g.inproc_watch() {
+                        // The caller may wait on `Socket::fd` next: it is emptied (and
+                        // inproc flows found empty are marked idle) before the caller
+                        // hears "nothing", so the next message signals it again.
+                        if g.rearm_notify_fd() {
                             continue;
                         }
                         return Err(fixed_error!(Again, "no message available"));
@@ -1152,10 +1175,13 @@ impl Socket {
     }
 
     /// ZMQ_FD: a descriptor that becomes readable when the socket's readiness may have
-    /// changed, for mio, tokio or any event loop. After it fires, call
-    /// [`Socket::events`] and handle what it reports until it reports nothing. Made on the
-    /// first call (a socket nobody polls costs no descriptor for it); the error: it could
-    /// not be made (EMFILE).
+    /// changed, for mio, tokio or any event loop, edge-triggered or not. After it fires,
+    /// either call [`Socket::events`] and handle what it reports until it reports nothing,
+    /// or (libzmq's other idiom) receive with [`Flags::DONTWAIT`] until EAGAIN: `events`,
+    /// and a receive or send with DONTWAIT that says EAGAIN, empty the descriptor, and the
+    /// next change makes it readable again. (A send's EAGAIN leaves it readable when input
+    /// waits.) Made on the first call (a socket nobody polls costs no descriptor for it);
+    /// the error: it could not be made (EMFILE).
     pub fn fd(&self) -> Result<BorrowedFd<'_>> {
         Ok(self.engine().notify_fd()?)
     }

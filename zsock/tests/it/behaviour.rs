@@ -338,6 +338,72 @@ fn await_pollin_through_fd(sock: &zsock::Socket) {
     assert!(fired >= 1);
 }
 
+/// Whether `fd` is readable now (poll(2) with no timeout).
+fn readable_now(fd: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd, count 1.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(rc >= 0, "{}", std::io::Error::last_os_error());
+    rc == 1
+}
+
+/// libzmq's ZMQ_FD idiom without EVENTS: wait on the descriptor, then receive until
+/// EAGAIN. A receive's EAGAIN empties the descriptor, so each message signals it afresh:
+/// an edge-triggered epoll wakes for every one (none is left stuck), and a level-triggered
+/// poll finds the descriptor quiet once the socket is drained (no spin).
+#[test]
+fn receiving_until_eagain_rearms_the_descriptor() {
+    let d = Dir::new();
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&d.ep("fd-loop")).unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect(&d.ep("fd-loop")).unwrap();
+    let fd = pull.fd().unwrap().as_raw_fd();
+    // SAFETY: epoll_create1 takes no pointer.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(ep >= 0);
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+        u64: 0,
+    };
+    // SAFETY: a live epoll descriptor, the socket's descriptor, and a live event.
+    assert_eq!(
+        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) },
+        0
+    );
+    let mut got = Vec::new();
+    for i in 0..20 {
+        push.send(format!("m{i}"), Flags::NONE).unwrap();
+        // Woken (edge-triggered) for each message; the messages of a wake-up all drained.
+        while got.len() <= i {
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }];
+            // SAFETY: a live epoll descriptor and room for one event.
+            let n = unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, LONG.as_millis() as i32) };
+            assert_eq!(n, 1, "message {i} never signalled the descriptor");
+            loop {
+                match pull.recv(Flags::DONTWAIT) {
+                    Ok(m) => got.push(m),
+                    Err(e) if e.kind() == ErrorKind::Again => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert!(
+            !readable_now(fd),
+            "the descriptor stays readable after EAGAIN"
+        );
+    }
+    // SAFETY: closing our own epoll descriptor once.
+    unsafe { libc::close(ep) };
+    let want: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn poll_reports_which_of_two_sockets_is_readable() {
     let d = Dir::new();

@@ -447,6 +447,10 @@ pub struct Socket {
     last_from: Option<PipeId>,
     /// What the engine counts of `prefetched` ([`ipc_transport::Engine::lock_holding`]).
     lent: std::cell::Cell<usize>,
+    /// [`Socket::fd`] was asked for: an application may wait on the notify descriptor
+    /// itself, so a receive's or send's EAGAIN empties it (zsock's poll and event-loop
+    /// waits empty it themselves).
+    fd_handed: std::cell::Cell<bool>,
     rcvmore: bool,
     /// The last send's word that a blocking receive right after it yields the CPU before
     /// it locks the socket ([`Guard::early_yield_hint`]); taken by the next receive.
@@ -483,6 +487,7 @@ impl Socket {
             prefetched: Ahead::default(),
             last_from: None,
             lent: std::cell::Cell::new(0),
+            fd_handed: std::cell::Cell::new(false),
             rcvmore: false,
             yield_before_recv: false,
             last_endpoint: std::cell::RefCell::new(String::new()),
@@ -834,7 +839,7 @@ impl Socket {
                     return Ok(());
                 }
                 Err(SendError::Again) => {
-                    if dontwait && rearm_for_send(&mut g, holds_input) {
+                    if dontwait && self.fd_handed.get() && rearm_for_send(&mut g, holds_input) {
                         continue;
                     }
                     if dontwait || !g.wait(deadline)? && deadline_passed(deadline) {
@@ -888,7 +893,7 @@ impl Socket {
             if routing.can_send(core) {
                 return Ok(());
             }
-            if dontwait && rearm_for_send(&mut g, holds_input) {
+            if dontwait && self.fd_handed.get() && rearm_for_send(&mut g, holds_input) {
                 continue;
             }
             if dontwait || (!g.wait(deadline)? && deadline_passed(deadline)) {
@@ -1062,7 +1067,11 @@ impl Socket {
                         // The caller may wait on `Socket::fd` next: it is emptied (and
                         // inproc flows found empty are marked idle) before the caller
                         // hears "nothing", so the next message signals it again.
-                        if g.rearm_notify_fd() {
+                        let rung = match self.fd_handed.get() {
+                            true => g.rearm_notify_fd(),
+                            false => g.inproc_watch(),
+                        };
+                        if rung {
                             continue;
                         }
                         return Err(fixed_error!(Again, "no message available"));
@@ -1183,6 +1192,7 @@ impl Socket {
     /// waits.) Made on the first call (a socket nobody polls costs no descriptor for it);
     /// the error: it could not be made (EMFILE).
     pub fn fd(&self) -> Result<BorrowedFd<'_>> {
+        self.fd_handed.set(true);
         Ok(self.engine().notify_fd()?)
     }
 

@@ -10,10 +10,9 @@ use zsock::{Context, ErrorKind, Events, Flags, SocketType};
 
 fn main() -> std::io::Result<()> {
     let ctx = Context::new();
-    let mut pull = ctx
-        .socket(SocketType::Pull)
-        .map_err(std::io::Error::other)?;
-    let endpoint = pull.bind("ipc://*").map_err(std::io::Error::other)?;
+    // (`?` turns a zsock::Error into an io::Error: EAGAIN is WouldBlock, and so on.)
+    let mut pull = ctx.socket(SocketType::Pull)?;
+    let endpoint = pull.bind("ipc://*")?;
     let sender = std::thread::spawn(move || -> zsock::Result<()> {
         let mut push = ctx.socket(SocketType::Push)?;
         push.connect(&endpoint)?;
@@ -25,7 +24,7 @@ fn main() -> std::io::Result<()> {
     });
 
     let mut poll = Poll::new()?;
-    let fd = pull.fd().map_err(std::io::Error::other)?.as_raw_fd();
+    let fd = pull.fd()?.as_raw_fd();
     poll.registry()
         .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)?;
     let mut events = MioEvents::with_capacity(8);
@@ -33,6 +32,7 @@ fn main() -> std::io::Result<()> {
     while received < 20 {
         poll.poll(&mut events, Some(Duration::from_secs(10)))?;
         // The descriptor says "something may have changed": drain while EVENTS says POLLIN.
+        // (Receiving with DONTWAIT until EAGAIN, without EVENTS, works as well.)
         while pull.events().contains(Events::POLLIN) {
             match pull.recv(Flags::DONTWAIT) {
                 Ok(m) => {
@@ -40,14 +40,11 @@ fn main() -> std::io::Result<()> {
                     received += 1;
                 }
                 Err(e) if e.kind() == ErrorKind::Again => break,
-                Err(e) => return Err(std::io::Error::other(e)),
+                Err(e) => return Err(e.into()),
             }
         }
     }
-    sender
-        .join()
-        .expect("sender thread")
-        .map_err(std::io::Error::other)?;
+    sender.join().expect("sender thread")?;
     println!("received {received} messages through the event loop");
     Ok(())
 }

@@ -251,6 +251,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// For `?` in functions that return `io::Result` (an event loop on mio, say): a system
+/// errno keeps its `io::ErrorKind` (EAGAIN is `WouldBlock`), ZeroMQ's own (EFSM, ETERM) are
+/// `Other`; the zsock error, with its words, is the source either way.
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        let kind = match e.kind() {
+            ErrorKind::Fsm | ErrorKind::Terminated => std::io::ErrorKind::Other,
+            k => std::io::Error::from_raw_os_error(k.errno()).kind(),
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Error {
         Error::new(ErrorKind::from_errno(e.errno()), e.to_string())
@@ -278,6 +291,19 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_keep_the_kind_and_the_words() {
+        let again: std::io::Error = fixed_error!(Again, "no message available").into();
+        assert_eq!(again.kind(), std::io::ErrorKind::WouldBlock);
+        assert_eq!(again.to_string(), "no message available");
+        let fsm: std::io::Error = fixed_error!(Fsm, "REQ must receive first").into();
+        assert_eq!(fsm.kind(), std::io::ErrorKind::Other);
+        let inner = fsm.get_ref().and_then(|e| e.downcast_ref::<Error>());
+        assert_eq!(inner.map(Error::kind), Some(ErrorKind::Fsm));
+        let taken: std::io::Error = Error::new(ErrorKind::AddrInUse, "in use").into();
+        assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    }
 
     #[test]
     fn errors_compare_by_kind_words_and_frame_however_made() {

@@ -49,9 +49,24 @@ impl std::ops::BitOr for Flags {
     }
 }
 
-/// Readiness bits (libzmq's ZMQ_POLLIN and ZMQ_POLLOUT).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Readiness bits (libzmq's ZMQ_POLLIN and ZMQ_POLLOUT). Printed as their names:
+/// `POLLIN | POLLOUT`, `NONE`.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Events(u8);
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = [(Events::POLLIN, "POLLIN"), (Events::POLLOUT, "POLLOUT")]
+            .into_iter()
+            .filter(|(bit, _)| self.contains(*bit))
+            .map(|(_, name)| name)
+            .collect();
+        match names.is_empty() {
+            true => f.write_str("NONE"),
+            false => f.write_str(&names.join(" | ")),
+        }
+    }
+}
 
 impl Events {
     /// Nothing.
@@ -1306,6 +1321,21 @@ impl Socket {
     /// results, disconnects...) from any thread.
     pub fn monitor(&self) -> Monitor {
         Monitor::new(self.engine().monitor())
+    }
+
+    /// SUBSCRIBE (pyzmq's `socket.subscribe`): a SUB receives messages that start with
+    /// `topic` (`""` for all). Topics of any byte type: `sub.subscribe(b"prices.")?`,
+    /// `sub.subscribe(&name)?`. EINVAL on other socket types.
+    pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
+        let topic = Bytes::copy_from_slice(topic.as_ref());
+        self.set(SocketOption::Subscribe(topic))
+    }
+
+    /// UNSUBSCRIBE (pyzmq's `socket.unsubscribe`): takes one [`Socket::subscribe`] of the
+    /// same topic back.
+    pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
+        let topic = Bytes::copy_from_slice(topic.as_ref());
+        self.set(SocketOption::Unsubscribe(topic))
     }
 
     /// Sets an option. Options that shape connections apply to connections made after the

@@ -365,3 +365,37 @@ fn a_receive_spins_only_with_more_than_one_cpu() {
     assert_eq!(spin.is_some(), cpus > 1, "{cpus} CPUs");
     assert!(spin.is_none_or(|d| !d.is_zero() && d < Duration::from_millis(1)));
 }
+
+/// pyzmq's `sub.subscribe(topic)` and `sub.unsubscribe(topic)`, with topics of any byte
+/// type; refused on other socket types as SUBSCRIBE is. Events print as their names.
+#[test]
+fn subscribe_takes_topics_of_any_byte_type() {
+    let ctx = Context::new();
+    let d = Dir::new();
+    let (mut publisher, mut sub) = bound_pair(&ctx, &d, "t", SocketType::Pub, SocketType::Sub);
+    let name = String::from("b.");
+    sub.subscribe("a.").unwrap();
+    sub.subscribe(&name).unwrap();
+    sub.subscribe(b"c.").unwrap();
+    sub.subscribe(vec![b'd', b'.']).unwrap();
+    sub.unsubscribe(&name).unwrap();
+    sub.set(SocketOption::RcvTimeo(10_000)).unwrap();
+    // Subscribed once a message gets through.
+    while sub.recv(Flags::DONTWAIT).is_err() {
+        publisher.send("a.hello?", Flags::NONE).unwrap();
+        std::thread::yield_now();
+    }
+    while sub.recv(Flags::DONTWAIT).is_ok() {}
+    for topic in ["b.no", "c.yes", "x.no", "d.yes"] {
+        publisher.send(topic, Flags::NONE).unwrap();
+    }
+    assert_eq!(sub.recv(Flags::NONE).unwrap(), "c.yes");
+    assert_eq!(sub.recv(Flags::NONE).unwrap(), "d.yes");
+    let e = publisher.subscribe("a.").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert_eq!(
+        format!("{:?}", Events::POLLIN | Events::POLLOUT),
+        "POLLIN | POLLOUT"
+    );
+    assert_eq!(format!("{:?}", Events::NONE), "NONE");
+}

@@ -572,17 +572,24 @@ pub const READ_AHEAD_MAX: usize = 4 << 20;
 /// buffer's chunk is [`READ_CHUNK`](crate::READ_CHUNK)); a shorter one, more.
 pub const UNPIN_MAX: usize = crate::READ_CHUNK / crate::PIN_FACTOR;
 
-/// A message about to wait in a pipe: with `unpin`, its frames of up to [`UNPIN_MAX`] bytes
-/// that share their allocation (slices of a read buffer, mostly) are copied into their
-/// own, so that what waits keeps nothing else alive. Empty frames hold nothing.
-#[inline]
-fn waiting(mut msg: Message, unpin: bool) -> Message {
-    if unpin {
-        for f in msg.frames_mut() {
-            if !f.is_empty() && f.len() <= UNPIN_MAX && !f.is_unique() {
-                *f = Bytes::copy_from_slice(f);
-            }
+/// Copies the frames of `msg` of up to [`UNPIN_MAX`] bytes that share their allocation
+/// (slices of a read buffer, mostly) into their own, so that the message keeps nothing
+/// else alive while it waits. Empty frames hold nothing; a frame the application built
+/// is its buffer's only handle and stays as it is. A publisher calls it once before it
+/// sends a message to its subscribers ([`Core::send_shared`]).
+pub fn unpin(msg: &mut Message) {
+    for f in msg.frames_mut() {
+        if !f.is_empty() && f.len() <= UNPIN_MAX && !f.is_unique() {
+            *f = Bytes::copy_from_slice(f);
         }
+    }
+}
+
+/// A message about to wait in a pipe: with `unpin`, [`unpin`]ned.
+#[inline]
+fn waiting(mut msg: Message, unpin_it: bool) -> Message {
+    if unpin_it {
+        unpin(&mut msg);
     }
     msg
 }
@@ -1105,7 +1112,8 @@ impl Core {
 
     /// [`Core::send`] of one of the clones a publisher sends to each subscriber: frames
     /// shared between the clones are not copied when they wait (each waiting clone would
-    /// hold a copy of its own).
+    /// hold a copy of its own); the publisher [`unpin`]s the message once before it makes
+    /// the clones.
     #[must_use]
     pub fn send_shared(&mut self, id: PipeId, msg: &mut Message, wait: SendWait) -> bool {
         self.send_outgoing(id, msg, wait, false)

@@ -42,7 +42,8 @@
 //! - **Output**: SNDHWM messages in the pipe (frames of up to [`UNPIN_MAX`] bytes sliced
 //!   from a read buffer, as received frames sent on are, are copied into their own when
 //!   they start waiting there, so a waiting message keeps no read buffer alive; a
-//!   publisher's clones are left shared), plus the batch being written (a batch of
+//!   publisher copies them once, before it sends to its subscribers: [`unpin`]), plus
+//!   the batch being written (a batch of
 //!   headers and small bodies, and the large bodies it refers to), plus at most one PING
 //!   and one PONG: heartbeat commands wait, one of each, while other output waits, so a
 //!   peer that pings without reading makes nothing pile up.
@@ -93,7 +94,7 @@ pub use bind::{BindOptions, BoundSocket};
 pub use config::{Config, Errno, TcpOptions, TransportEvent};
 pub use connection::{COPY_MAX, PIN_FACTOR, READ_CHUNK};
 pub use core::{
-    Core, Handler, Notice, PeerMeta, Pipe, PipeId, RecvRead, SendWait, JUNK_PER_TURN,
+    unpin, Core, Handler, Notice, PeerMeta, Pipe, PipeId, RecvRead, SendWait, JUNK_PER_TURN,
     MAX_MESSAGE_FRAMES, READ_AHEAD_MAX, RETIRED_PEERS, UNPIN_MAX,
 };
 pub use creds::{AccessFilter, PeerCred};

@@ -484,6 +484,9 @@ impl Routing {
                 let matching = p.matching(opts, core, topic)?;
                 // PUB never blocks: a full subscriber misses the message.
                 if let Some((last, rest)) = matching.split_last() {
+                    // Received frames sent on (a proxy) are copied once, not kept as
+                    // slices of their read buffer by every subscriber queue they wait in.
+                    ipc_transport::unpin(msg);
                     for pipe in rest {
                         let _ = core.send_shared(*pipe, &mut msg.clone(), SendWait::Never);
                     }

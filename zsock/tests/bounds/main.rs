@@ -281,6 +281,60 @@ fn echoed_replies_waiting_for_a_peer_that_does_not_read_keep_no_read_buffers_ali
     );
 }
 
+/// A proxy's other half: messages received on a PULL (each followed by a 250 KB unknown
+/// command) and sent on through a PUB to a subscriber that never reads. The PUB copies a
+/// received message's small frames once before it sends to its subscribers
+/// (`ipc_transport::unpin`), so the SNDHWM messages waiting for the subscriber keep no
+/// read buffer alive.
+#[test]
+fn messages_forwarded_to_a_subscriber_that_does_not_read_keep_no_read_buffers_alive() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Context::new();
+    const HWM: usize = 200;
+    const SIZE: usize = 1000;
+    const MESSAGES: usize = 4 * HWM;
+    let (mut pull, raw_push) = pull_and_raw_push(&ctx, dir.path(), None);
+    let path = dir.path().join("pub");
+    let mut publisher = sock(&ctx, SocketType::Pub);
+    publisher.set(SocketOption::SndHwm(HWM as i32)).unwrap();
+    publisher
+        .bind(&format!("ipc://{}", path.display()))
+        .unwrap();
+    let mut raw_sub = raw_peer(path.to_str().unwrap(), "SUB");
+    raw_sub.write_all(&command(b"SUBSCRIBE", b"")).unwrap();
+    read_until(&mut raw_sub, b"ready!", || {
+        publisher.send_copy(b"ready!", Flags::NONE).unwrap();
+    });
+    let base = live();
+    let junk = command(b"JUNK", &vec![0x55; BIG]);
+    let mut raw_push = raw_push;
+    let writer = std::thread::spawn(move || {
+        for i in 0..MESSAGES {
+            let mut body = format!("{i:06}").into_bytes();
+            body.resize(SIZE, b'.');
+            raw_push.write_all(&data_frame(&body)).unwrap();
+            raw_push.write_all(&junk).unwrap();
+        }
+        raw_push
+    });
+    for i in 0..MESSAGES {
+        let m = pull.recv_msg(Flags::NONE).unwrap();
+        assert_eq!(&m.frames()[0][..6], format!("{i:06}").as_bytes());
+        publisher.send_msg(m, Flags::NONE).unwrap(); // (dropped past SNDHWM)
+    }
+    let _raw_push = writer.join().unwrap();
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes");
+    let waiting = HWM * (SIZE + 256);
+    let bound = read_buffers_bound(BIG) + waiting + SLACK;
+    assert!(
+        grown <= bound,
+        "{grown} bytes held for {HWM} waiting messages (bound {bound})"
+    );
+    drop(raw_sub);
+}
+
 /// A PUSH that sends messages of thousands of empty frames: each costs the PULL a frame
 /// handle per frame and no bytes. The handles count towards the read-ahead bound as the
 /// bytes do ([`FRAME_COST`] each), so the PULL stops reading after a few megabytes of

@@ -292,8 +292,9 @@ pub enum TransportEvent {
         reason: String,
     },
     /// A listener or connector was closed (unbind, disconnect, socket close), or a
-    /// connector with RECONNECT_IVL off gave up after its attempt failed (once: no second
-    /// `Closed` when it is disconnected later).
+    /// connector with RECONNECT_IVL off gave up: its attempt failed, or its connection was
+    /// lost or failed its handshake (once: no second `Closed` when it is disconnected
+    /// later).
     Closed {
         /// The endpoint.
         endpoint: String,

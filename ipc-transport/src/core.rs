@@ -1124,7 +1124,8 @@ impl Core {
     /// batch, and no message is allocated. `false`: the pipe is full or gone.
     #[must_use]
     pub fn send_copy(&mut self, id: PipeId, head: &[Bytes], body: &[u8], wait: SendWait) -> bool {
-        self.send_outgoing(id, &mut Copied { head, body }, wait, false)
+        // (The body is copied anyway; `head` may be an envelope of received frames.)
+        self.send_outgoing(id, &mut Copied { head, body }, wait, true)
     }
 
     /// Whether the pipe's connection is up and still writing earlier output (its batch,
@@ -1254,7 +1255,7 @@ impl Core {
             return false;
         };
         if pipe.inproc.is_some() {
-            return self.send_inproc(id, msg);
+            return self.send_inproc(id, msg, unpin);
         }
         if pipe.draining || (!conflate && hwm != 0 && pipe.out.len() >= hwm) {
             return false;
@@ -1350,7 +1351,7 @@ impl Core {
     /// [`Core::send`] to an inproc pipe: appended to its link's flow (apart from the
     /// connections' path, which it would only slow down).
     #[inline(never)]
-    fn send_inproc(&mut self, id: PipeId, msg: &mut impl Outgoing) -> bool {
+    fn send_inproc(&mut self, id: PipeId, msg: &mut impl Outgoing, unpin_it: bool) -> bool {
         let Some(pipe) = self.pipes.get_mut(id) else {
             return false;
         };
@@ -1359,7 +1360,12 @@ impl Core {
         };
         let taken = match msg.copied_body() {
             Some(body) => end.link.write_copy(end.side, body),
-            None => match end.link.write(end.side, msg.take_message()) {
+            // (It waits in the link until the peer takes it: received frames sent on are
+            // copied out of their read buffer, as for a pipe's queue.)
+            None => match end
+                .link
+                .write(end.side, waiting(msg.take_message(), unpin_it))
+            {
                 Ok(()) => true,
                 Err(m) => {
                     msg.restore(m);

@@ -115,7 +115,8 @@ struct Connector {
     conn: Option<Key>,
     pipe: Option<PipeId>,
     retry_at: Option<Instant>,
-    /// With reconnection off, an attempt failed: no more come, and `Closed` said so.
+    /// With reconnection off, an attempt failed or the connection went: no more attempts
+    /// come, and `Closed` said so.
     gave_up: bool,
     /// The security of every connection it makes, reconnects too, as set at connect.
     security: Arc<SecurityConfig>,
@@ -2160,9 +2161,9 @@ impl<H: Handler> State<H> {
                 errno,
                 delay,
             });
-        } else if errno.is_some() && !c.gave_up {
-            // A failed attempt that none follows: `Closed` tells the monitor the connector
-            // is done trying (libzmq's CLOSED after a failed connect), once.
+        } else if !c.gave_up {
+            // A failed attempt or a lost connection that no attempt follows: `Closed` tells
+            // the monitor the connector is done trying (libzmq's CLOSED), once.
             c.gave_up = true;
             let endpoint = c.text.clone();
             self.event(TransportEvent::Closed { endpoint });

@@ -652,6 +652,8 @@ impl Socket {
     /// (EHOSTUNREACH), and a full peer blocks or fails there (EAGAIN), as in libzmq.
     fn check_route(&mut self, id: &[u8], flags: Flags) -> Result<()> {
         let deadline = deadline_of(self.local.sndtimeo);
+        let dontwait = flags.contains(Flags::DONTWAIT);
+        let holds_input = self.holds_input();
         let mut g = self.lock();
         loop {
             if g.is_terminated() {
@@ -664,9 +666,10 @@ impl Socket {
             match routing.router_check(core, id) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
-                    if flags.contains(Flags::DONTWAIT)
-                        || (!g.wait(deadline)? && deadline_passed(deadline))
-                    {
+                    if dontwait && self.fd_handed.get() && rearm_for_send(&mut g, holds_input) {
+                        continue;
+                    }
+                    if dontwait || (!g.wait(deadline)? && deadline_passed(deadline)) {
                         return Err(fixed_error!(
                             Again,
                             "the peer's queue is full (ROUTER_MANDATORY)"
@@ -1204,7 +1207,9 @@ impl Socket {
     /// or (libzmq's other idiom) receive with [`Flags::DONTWAIT`] until EAGAIN: `events`,
     /// and a receive or send with DONTWAIT that says EAGAIN, empty the descriptor, and the
     /// next change makes it readable again. (A send's EAGAIN leaves it readable when input
-    /// waits.) Made on the first call (a socket nobody polls costs no descriptor for it);
+    /// waits; a loop that also waits for room to send looks at `events` after its
+    /// receives, as with libzmq, since a receive's EAGAIN empties it of room that came.)
+    /// Made on the first call (a socket nobody polls costs no descriptor for it);
     /// the error: it could not be made (EMFILE).
     pub fn fd(&self) -> Result<BorrowedFd<'_>> {
         self.fd_handed.set(true);

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use ipc_transport::{FRAME_COST, PIN_FACTOR, READ_AHEAD_MAX, READ_CHUNK, RETIRED_PEERS, UNPIN_MAX};
 use raw::{command, command_frame, data_frame, greeting_and_ready};
-use zsock::{Context, Flags, Socket, SocketOption, SocketType};
+use zsock::{Bytes, Context, Flags, Socket, SocketOption, SocketType};
 
 #[path = "../common/raw.rs"]
 mod raw;
@@ -107,11 +107,14 @@ fn read_until(s: &mut UnixStream, needle: &[u8], mut poke: impl FnMut()) {
 
 /// Sends `frames` from a thread until a write makes no progress for a second (the socket
 /// stopped reading), or all are sent. Returns how many went whole, and whether it stalled.
-fn write_until_stalled(mut s: UnixStream, frames: Vec<Vec<u8>>) -> (usize, bool, UnixStream) {
+fn write_until_stalled<F: AsRef<[u8]> + Send + 'static>(
+    mut s: UnixStream,
+    frames: Vec<F>,
+) -> (usize, bool, UnixStream) {
     std::thread::spawn(move || {
         s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
         for (i, f) in frames.iter().enumerate() {
-            if s.write_all(f).is_err() {
+            if s.write_all(f.as_ref()).is_err() {
                 return (i, true, s);
             }
         }
@@ -119,6 +122,43 @@ fn write_until_stalled(mut s: UnixStream, frames: Vec<Vec<u8>>) -> (usize, bool,
     })
     .join()
     .unwrap()
+}
+
+/// Asserts that the process holds at most `bound` bytes more than at `base`.
+#[track_caller]
+fn assert_held_within(base: usize, bound: usize, what: &str) {
+    let grown = live().saturating_sub(base);
+    eprintln!("held: {grown} bytes");
+    assert!(
+        grown <= bound,
+        "{grown} bytes held for {what} (bound {bound})"
+    );
+}
+
+/// `count` messages of `size` bytes (each starts with its number in six digits), each
+/// followed by a [`BIG`] unknown command (one buffer, shared): what makes each message's
+/// read buffer a new one.
+fn numbered_between_junk(count: usize, size: usize) -> Vec<Bytes> {
+    let junk = Bytes::from(command(b"JUNK", &vec![0x55; BIG]));
+    let mut frames = Vec::with_capacity(2 * count);
+    for i in 0..count {
+        let mut body = format!("{i:06}").into_bytes();
+        body.resize(size, b'.');
+        frames.push(Bytes::from(data_frame(&body)));
+        frames.push(junk.clone());
+    }
+    frames
+}
+
+/// Writes `frames` to `s` from a thread (the socket reads as the application receives);
+/// the stream comes back, open, when all are written.
+fn write_from_thread(mut s: UnixStream, frames: Vec<Bytes>) -> std::thread::JoinHandle<UnixStream> {
+    std::thread::spawn(move || {
+        for f in &frames {
+            s.write_all(f).unwrap();
+        }
+        s
+    })
 }
 
 /// A PULL bound in `dir` (with `hwm` as its RCVHWM, if given) and a raw PUSH peer
@@ -201,14 +241,7 @@ fn queued_messages_between_large_commands_keep_at_most_pin_factor_alive() {
     const SIZE: usize = 400;
     let (mut pull, raw) = pull_and_raw_push(&ctx, dir.path(), Some(HWM as i32));
     let base = live();
-    let junk = command(b"JUNK", &vec![0x55; BIG]);
-    let mut frames = Vec::new();
-    for i in 0..2 * HWM {
-        let mut body = format!("{i:06}").into_bytes();
-        body.resize(SIZE, b'.');
-        frames.push(data_frame(&body));
-        frames.push(junk.clone());
-    }
+    let frames = numbered_between_junk(2 * HWM, SIZE);
     let (sent, stalled, _raw) = write_until_stalled(raw, frames);
     assert!(
         stalled,
@@ -253,31 +286,22 @@ fn echoed_replies_waiting_for_a_peer_that_does_not_read_keep_no_read_buffers_ali
     let first = router.recv_msg(Flags::NONE).unwrap();
     router.send_msg(first, Flags::NONE).unwrap();
     let base = live();
-    let junk = command(b"JUNK", &vec![0x55; BIG]);
-    let writer = std::thread::spawn(move || {
-        for i in 0..REQUESTS {
-            let mut body = format!("{i:06}").into_bytes();
-            body.resize(SIZE, b'.');
-            raw.write_all(&data_frame(&body)).unwrap();
-            raw.write_all(&junk).unwrap();
-        }
-        raw // (kept open, never read)
-    });
+    // (The stream stays open, never read.)
+    let writer = write_from_thread(raw, numbered_between_junk(REQUESTS, SIZE));
     for i in 0..REQUESTS {
         let request = router.recv_msg(Flags::NONE).unwrap();
         assert_eq!(&request.frames()[1][..6], format!("{i:06}").as_bytes());
         router.send_msg(request, Flags::NONE).unwrap(); // (dropped past SNDHWM)
     }
     let _raw = writer.join().unwrap();
-    let grown = live().saturating_sub(base);
-    eprintln!("held: {grown} bytes");
     // The waiting replies (body, routing id, queue slot and frame handles each) and the
     // connection's read buffers.
     let waiting = HWM * (SIZE + 256);
     let bound = read_buffers_bound(BIG) + waiting + SLACK;
-    assert!(
-        grown <= bound,
-        "{grown} bytes held for {HWM} waiting replies (bound {bound}; UNPIN_MAX {UNPIN_MAX})"
+    assert_held_within(
+        base,
+        bound,
+        &format!("{HWM} waiting replies (UNPIN_MAX {UNPIN_MAX})"),
     );
 }
 
@@ -307,31 +331,16 @@ fn messages_forwarded_to_a_subscriber_that_does_not_read_keep_no_read_buffers_al
         publisher.send_copy(b"ready!", Flags::NONE).unwrap();
     });
     let base = live();
-    let junk = command(b"JUNK", &vec![0x55; BIG]);
-    let mut raw_push = raw_push;
-    let writer = std::thread::spawn(move || {
-        for i in 0..MESSAGES {
-            let mut body = format!("{i:06}").into_bytes();
-            body.resize(SIZE, b'.');
-            raw_push.write_all(&data_frame(&body)).unwrap();
-            raw_push.write_all(&junk).unwrap();
-        }
-        raw_push
-    });
+    let writer = write_from_thread(raw_push, numbered_between_junk(MESSAGES, SIZE));
     for i in 0..MESSAGES {
         let m = pull.recv_msg(Flags::NONE).unwrap();
         assert_eq!(&m.frames()[0][..6], format!("{i:06}").as_bytes());
         publisher.send_msg(m, Flags::NONE).unwrap(); // (dropped past SNDHWM)
     }
     let _raw_push = writer.join().unwrap();
-    let grown = live().saturating_sub(base);
-    eprintln!("held: {grown} bytes");
     let waiting = HWM * (SIZE + 256);
     let bound = read_buffers_bound(BIG) + waiting + SLACK;
-    assert!(
-        grown <= bound,
-        "{grown} bytes held for {HWM} waiting messages (bound {bound})"
-    );
+    assert_held_within(base, bound, &format!("{HWM} waiting messages"));
     drop(raw_sub);
 }
 

@@ -56,15 +56,17 @@ pub struct Events(u8);
 
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = [(Events::POLLIN, "POLLIN"), (Events::POLLOUT, "POLLOUT")]
-            .into_iter()
-            .filter(|(bit, _)| self.contains(*bit))
-            .map(|(_, name)| name)
-            .collect();
-        match names.is_empty() {
-            true => f.write_str("NONE"),
-            false => f.write_str(&names.join(" | ")),
-        }
+        f.write_str(
+            match (
+                self.contains(Events::POLLIN),
+                self.contains(Events::POLLOUT),
+            ) {
+                (true, true) => "POLLIN | POLLOUT",
+                (true, false) => "POLLIN",
+                (false, true) => "POLLOUT",
+                (false, false) => "NONE",
+            },
+        )
     }
 }
 
@@ -653,7 +655,6 @@ impl Socket {
     fn check_route(&mut self, id: &[u8], flags: Flags) -> Result<()> {
         let deadline = deadline_of(self.local.sndtimeo);
         let dontwait = flags.contains(Flags::DONTWAIT);
-        let holds_input = self.holds_input();
         let mut g = self.lock();
         loop {
             if g.is_terminated() {
@@ -666,7 +667,7 @@ impl Socket {
             match routing.router_check(core, id) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
-                    if dontwait && self.fd_handed.get() && rearm_for_send(&mut g, holds_input) {
+                    if dontwait && self.rearm_after_send_again(&mut g) {
                         continue;
                     }
                     if dontwait || (!g.wait(deadline)? && deadline_passed(deadline)) {
@@ -837,7 +838,6 @@ impl Socket {
         let dontwait = flags.contains(Flags::DONTWAIT);
         let socket_type = self.socket_type;
         let wait = self.send_wait(flags);
-        let holds_input = self.holds_input();
         let mut g = self.lock();
         if matches!(socket_type, SocketType::Pub | SocketType::XPub) {
             // Subscriptions from inproc subscribers come as rings: matched against from
@@ -857,7 +857,7 @@ impl Socket {
                     return Ok(());
                 }
                 Err(SendError::Again) => {
-                    if dontwait && self.fd_handed.get() && rearm_for_send(&mut g, holds_input) {
+                    if dontwait && self.rearm_after_send_again(&mut g) {
                         continue;
                     }
                     if dontwait || !g.wait(deadline)? && deadline_passed(deadline) {
@@ -901,7 +901,6 @@ impl Socket {
         }
         let deadline = deadline_of(self.local.sndtimeo);
         let dontwait = flags.contains(Flags::DONTWAIT);
-        let holds_input = self.holds_input();
         let mut g = self.lock();
         loop {
             if g.is_terminated() {
@@ -911,7 +910,7 @@ impl Socket {
             if routing.can_send(core) {
                 return Ok(());
             }
-            if dontwait && self.fd_handed.get() && rearm_for_send(&mut g, holds_input) {
+            if dontwait && self.rearm_after_send_again(&mut g) {
                 continue;
             }
             if dontwait || (!g.wait(deadline)? && deadline_passed(deadline)) {
@@ -1012,6 +1011,12 @@ impl Socket {
             ))
             .with_frame(frame)),
         }
+    }
+
+    /// For a send with DONTWAIT that found no room, on a socket whose [`Socket::fd`] was
+    /// handed out: [`rearm_for_send`]. `true`: look again before saying EAGAIN.
+    fn rearm_after_send_again(&self, g: &mut Guard<'_, Routing>) -> bool {
+        self.fd_handed.get() && rearm_for_send(g, self.holds_input())
     }
 
     /// ZMQ_RCVMORE: whether the last frame from [`Socket::recv`] has more after it.

@@ -357,9 +357,25 @@ fn readable_now(fd: i32) -> bool {
 /// poll finds the descriptor quiet once the socket is drained (no spin).
 #[test]
 fn receiving_until_eagain_rearms_the_descriptor() {
+    drain_until_eagain_under_edge_triggered_epoll(Flags::DONTWAIT, None);
+}
+
+/// RCVTIMEO 0 is DONTWAIT for every receive (libzmq's "return at once"): its EAGAIN
+/// empties the descriptor the same way.
+#[test]
+fn a_zero_rcvtimeo_rearms_the_descriptor_as_dontwait_does() {
+    drain_until_eagain_under_edge_triggered_epoll(Flags::NONE, Some(0));
+}
+
+/// libzmq's idiom: wait on `Socket::fd` edge-triggered, then receive (with `flags`, under
+/// RCVTIMEO `rcvtimeo`) until EAGAIN; every message must signal the descriptor again.
+fn drain_until_eagain_under_edge_triggered_epoll(flags: Flags, rcvtimeo: Option<i32>) {
     let d = Dir::new();
     let ctx = Context::new();
     let mut pull = sock(&ctx, SocketType::Pull);
+    if let Some(ms) = rcvtimeo {
+        pull.set(SocketOption::RcvTimeo(ms)).unwrap();
+    }
     pull.bind(&d.ep("fd-loop")).unwrap();
     let mut push = sock(&ctx, SocketType::Push);
     push.connect(&d.ep("fd-loop")).unwrap();
@@ -386,7 +402,7 @@ fn receiving_until_eagain_rearms_the_descriptor() {
             let n = unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, LONG.as_millis() as i32) };
             assert_eq!(n, 1, "message {i} never signalled the descriptor");
             loop {
-                match pull.recv(Flags::DONTWAIT) {
+                match pull.recv(flags) {
                     Ok(m) => got.push(m),
                     Err(e) if e.kind() == ErrorKind::Again => break,
                     Err(e) => panic!("{e}"),

@@ -349,6 +349,9 @@ struct Local {
     linger: Option<Duration>,
     /// RECONNECT_IVL as set (0 and -1 both mean "never", but read back as set).
     reconnect_ivl: i32,
+    /// HEARTBEAT_TIMEOUT as set (-1, the default, and 0 both mean "the interval", but
+    /// read back as set, as libzmq's do).
+    heartbeat_timeout: i32,
     rcvtimeo: Option<Duration>,
     sndtimeo: Option<Duration>,
     conflate: bool,
@@ -493,6 +496,7 @@ impl Socket {
                 // worth waiting for); every other type to -1.
                 linger: matches!(t, SocketType::Sub | SocketType::XSub).then_some(Duration::ZERO),
                 reconnect_ivl: 100,
+                heartbeat_timeout: -1,
                 rcvtimeo: None,
                 sndtimeo: None,
                 conflate: false,
@@ -1464,6 +1468,7 @@ impl Socket {
                     )));
                 }
                 g.config().heartbeat.timeout = (v > 0).then(|| Duration::from_millis(v as u64));
+                self.local.heartbeat_timeout = v;
             }
             SocketOption::MaxMsgSize(v) => {
                 if v < -1 {
@@ -1703,13 +1708,31 @@ impl Socket {
         self.local.reconnect_ivl
     }
 
+    /// ZMQ_RECONNECT_IVL_MAX in ms (0: the interval stays RECONNECT_IVL, no backoff).
+    pub fn reconnect_ivl_max(&self) -> i32 {
+        to_millis_or_zero(self.engine().lock().config().reconnect_ivl_max)
+    }
+
+    /// ZMQ_HEARTBEAT_IVL in ms (0: no heartbeats).
+    pub fn heartbeat_ivl(&self) -> i32 {
+        to_millis_or_zero(self.engine().lock().config().heartbeat.interval)
+    }
+
+    /// ZMQ_HEARTBEAT_TIMEOUT in ms, as set; -1 (the default) and 0: HEARTBEAT_IVL applies.
+    pub fn heartbeat_timeout(&self) -> i32 {
+        self.local.heartbeat_timeout
+    }
+
+    /// ZMQ_HEARTBEAT_TTL in ms (0: none asked of the peer). The wire carries it in tenths
+    /// of a second: read back rounded down to those, as libzmq reads it back.
+    pub fn heartbeat_ttl(&self) -> i32 {
+        let ttl = to_millis_or_zero(self.engine().lock().config().heartbeat.ttl);
+        ttl - ttl % 100
+    }
+
     /// ZMQ_HANDSHAKE_IVL in ms (0: no limit).
     pub fn handshake_ivl(&self) -> i32 {
-        self.engine()
-            .lock()
-            .config()
-            .handshake_ivl
-            .map_or(0, |d| d.as_millis().min(i32::MAX as u128) as i32)
+        to_millis_or_zero(self.engine().lock().config().handshake_ivl)
     }
 
     /// ZMQ_BACKLOG.
@@ -1731,6 +1754,11 @@ impl Socket {
 
 fn to_millis(d: Option<Duration>) -> i32 {
     d.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32)
+}
+
+/// An interval option that reads back 0 when unset.
+fn to_millis_or_zero(d: Option<Duration>) -> i32 {
+    d.map_or(0, |d| d.as_millis().min(i32::MAX as u128) as i32)
 }
 
 /// The types that send each message whole to one peer and wait when it cannot take it

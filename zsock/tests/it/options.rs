@@ -358,7 +358,7 @@ fn defaults_match_a_real_libzmq_socket_of_every_type() {
     for (t, zt) in TYPES {
         let s = ctx.socket(t).unwrap();
         let z = zctx.socket(zt).unwrap();
-        let rows: [(&str, i64, i64); 10] = [
+        let rows: [(&str, i64, i64); 14] = [
             ("SNDHWM", s.sndhwm().into(), z.get_sndhwm().unwrap().into()),
             ("RCVHWM", s.rcvhwm().into(), z.get_rcvhwm().unwrap().into()),
             ("LINGER", s.linger().into(), z.get_linger().unwrap().into()),
@@ -392,6 +392,26 @@ fn defaults_match_a_real_libzmq_socket_of_every_type() {
                 "IMMEDIATE",
                 i64::from(s.immediate()),
                 i64::from(z.is_immediate().unwrap()),
+            ),
+            (
+                "RECONNECT_IVL_MAX",
+                s.reconnect_ivl_max().into(),
+                z.get_reconnect_ivl_max().unwrap().into(),
+            ),
+            (
+                "HEARTBEAT_IVL",
+                s.heartbeat_ivl().into(),
+                z.get_heartbeat_ivl().unwrap().into(),
+            ),
+            (
+                "HEARTBEAT_TIMEOUT",
+                s.heartbeat_timeout().into(),
+                z.get_heartbeat_timeout().unwrap().into(),
+            ),
+            (
+                "HEARTBEAT_TTL",
+                s.heartbeat_ttl().into(),
+                z.get_heartbeat_ttl().unwrap().into(),
             ),
         ];
         for (name, ours, libzmq) in rows {
@@ -755,6 +775,76 @@ fn getters_return_what_was_set_as_libzmq_does() {
             |s| s.immediate().into(),
             |z| z.set_immediate(true),
             |z| z.is_immediate().map(Into::into),
+        ),
+        (
+            "RECONNECT_IVL_MAX 0",
+            SocketOption::ReconnectIvlMax(0),
+            |s| s.reconnect_ivl_max().into(),
+            |z| z.set_reconnect_ivl_max(0),
+            |z| z.get_reconnect_ivl_max().map(Into::into),
+        ),
+        (
+            "RECONNECT_IVL_MAX 5000",
+            SocketOption::ReconnectIvlMax(5000),
+            |s| s.reconnect_ivl_max().into(),
+            |z| z.set_reconnect_ivl_max(5000),
+            |z| z.get_reconnect_ivl_max().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_IVL 0",
+            SocketOption::HeartbeatIvl(0),
+            |s| s.heartbeat_ivl().into(),
+            |z| z.set_heartbeat_ivl(0),
+            |z| z.get_heartbeat_ivl().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_IVL 250",
+            SocketOption::HeartbeatIvl(250),
+            |s| s.heartbeat_ivl().into(),
+            |z| z.set_heartbeat_ivl(250),
+            |z| z.get_heartbeat_ivl().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_TIMEOUT 0",
+            SocketOption::HeartbeatTimeout(0),
+            |s| s.heartbeat_timeout().into(),
+            |z| z.set_heartbeat_timeout(0),
+            |z| z.get_heartbeat_timeout().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_TIMEOUT 750",
+            SocketOption::HeartbeatTimeout(750),
+            |s| s.heartbeat_timeout().into(),
+            |z| z.set_heartbeat_timeout(750),
+            |z| z.get_heartbeat_timeout().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_TTL 0",
+            SocketOption::HeartbeatTtl(0),
+            |s| s.heartbeat_ttl().into(),
+            |z| z.set_heartbeat_ttl(0),
+            |z| z.get_heartbeat_ttl().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_TTL 1500",
+            SocketOption::HeartbeatTtl(1500),
+            |s| s.heartbeat_ttl().into(),
+            |z| z.set_heartbeat_ttl(1500),
+            |z| z.get_heartbeat_ttl().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_TTL 1550",
+            SocketOption::HeartbeatTtl(1550),
+            |s| s.heartbeat_ttl().into(),
+            |z| z.set_heartbeat_ttl(1550),
+            |z| z.get_heartbeat_ttl().map(Into::into),
+        ),
+        (
+            "HEARTBEAT_TTL 99",
+            SocketOption::HeartbeatTtl(99),
+            |s| s.heartbeat_ttl().into(),
+            |z| z.set_heartbeat_ttl(99),
+            |z| z.get_heartbeat_ttl().map(Into::into),
         ),
     ];
     let mut diffs = Vec::new();

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use ipc_transport::{Core, Handler, Message, Notice, PipeId, RecvRead, SendWait};
 use zmtp_codec::{SocketType, Subscription};
 
-use crate::subs::{Subscribers, Subscriptions};
+use crate::subs::{Subscribers, Subscriptions, TopicLog};
 
 /// The frames in front of a request's body, up to and including the empty delimiter: what
 /// REQ puts there, what REP keeps for the reply. The usual one, the delimiter alone,
@@ -339,9 +339,9 @@ impl Router {
 struct Pub {
     /// The attached pipes, oldest first.
     order: Vec<PipeId>,
-    /// The attached pipes, each with the number of topics it is subscribed to: a pipe
-    /// that goes with none costs no walk of the topics.
-    attached: HashMap<PipeId, usize>,
+    /// The attached pipes, each with the topics it subscribed to: a pipe that goes is
+    /// unsubscribed from its own topics, without a walk of everyone's.
+    attached: HashMap<PipeId, TopicLog>,
     /// Each topic's subscribed pipes: a message is matched once for all of them.
     subs: Subscribers,
     /// Subscription messages waiting for XPUB's recv.
@@ -901,7 +901,7 @@ impl Routing {
             Kind::Router(_) => {}
             Kind::Pub(pb) | Kind::XPub(pb) => {
                 pb.order.push(p);
-                pb.attached.insert(p, 0);
+                pb.attached.insert(p, TopicLog::default());
             }
             Kind::Sub(s) | Kind::XSub(s) => {
                 s.fq.add(p);
@@ -1004,19 +1004,17 @@ impl Routing {
             Kind::Router(r) => r.forget(p),
             Kind::Pub(pb) | Kind::XPub(pb) => {
                 pb.order.retain(|q| *q != p);
-                // (Subscribed to nothing: no walk of every subscriber's topics.)
-                let subscribed = pb.attached.remove(&p).unwrap_or(0);
-                let topics = match subscribed {
-                    0 => Vec::new(),
-                    _ => pb.subs.topics_of(p),
+                let Some(log) = pb.attached.remove(&p).filter(|l| l.live() > 0) else {
+                    return; // subscribed to nothing now: not even a look at its log
                 };
-                for t in topics {
-                    let (_, last) = pb.subs.unsubscribe(&t, p);
-                    if xpub && last {
+                for t in log.entries() {
+                    // (A cancelled or repeated entry finds nothing.)
+                    let (was, last) = pb.subs.unsubscribe(t, p);
+                    if xpub && was && last {
                         // Topics nobody wants any more go up as unsubscriptions, as in
                         // libzmq.
                         let mut frame = vec![0u8];
-                        frame.extend_from_slice(&t);
+                        frame.extend_from_slice(t);
                         pb.pending.push_back(Message::from(frame));
                     }
                 }
@@ -1034,7 +1032,7 @@ impl Routing {
         let (Kind::Pub(pb) | Kind::XPub(pb)) = &mut self.kind else {
             return;
         };
-        let Some(subscribed) = pb.attached.get_mut(&p) else {
+        let Some(log) = pb.attached.get_mut(&p) else {
             return;
         };
         // Per pipe, a topic is subscribed or not (libzmq's publisher keeps a set of pipes
@@ -1042,14 +1040,16 @@ impl Routing {
         // subscriber counts repeated subscriptions itself and cancels on the last.
         let changed = if sub.subscribe {
             let (new, first) = pb.subs.subscribe(&sub.topic, p);
-            *subscribed += usize::from(new);
+            if new {
+                log.subscribed(&sub.topic, p, &pb.subs);
+            }
             first
         } else {
             let (was, last) = pb.subs.unsubscribe(&sub.topic, p);
             if !was {
                 return; // CANCEL of a topic the pipe never subscribed to is ignored
             }
-            *subscribed = subscribed.saturating_sub(1);
+            log.cancelled(p, &pb.subs);
             last
         };
         if xpub && (changed || (verbose && sub.subscribe)) {

@@ -10,6 +10,8 @@
 //! Each edge holds a run of bytes, so a topic costs its own bytes plus one node at most
 //! (two when it splits an edge): a peer's topics take memory in proportion to what it sent.
 //! Every walk is a loop over nodes in one arena (no recursion), however deep the tree.
+//! A publisher also keeps each pipe's own topics ([`TopicLog`]), so that a subscriber's
+//! departure costs what that subscriber sent, never a walk of everyone's topics.
 
 use bytes::Bytes;
 use ipc_transport::PipeId;
@@ -19,6 +21,8 @@ use smallvec::SmallVec;
 const ROOT: usize = 0;
 /// Free slots an arena holds before it may be compacted ([`PrefixTree::compact_if_sparse`]).
 const COMPACT_MIN: usize = 1024;
+/// Entries a [`TopicLog`] may hold beyond twice its live topics before it is compacted.
+const LOG_SLACK: usize = 64;
 
 /// What a prefix holds; an empty value is no subscription.
 pub(crate) trait Value: Default {
@@ -633,8 +637,26 @@ impl<P: Copy + Ord> PrefixTree<PipeSet<P>> {
     }
 
     /// The topics `pipe` is subscribed to (one walk of the tree; only these are copied).
+    #[cfg(test)]
     pub(crate) fn topics_of(&self, pipe: P) -> Vec<Bytes> {
         self.topics_where(|set| set.contains(&pipe))
+    }
+
+    /// Whether `pipe` is subscribed to `topic` exactly. One descent, no allocation.
+    pub(crate) fn has(&self, topic: &[u8], pipe: P) -> bool {
+        let mut n = ROOT;
+        let mut rest = topic;
+        while let Some(&b) = rest.first() {
+            let Some(c) = self.nodes[n].child(b) else {
+                return false;
+            };
+            let Some(after) = rest.strip_prefix(&self.nodes[c].label[..]) else {
+                return false;
+            };
+            rest = after;
+            n = c;
+        }
+        self.nodes[n].value.contains(&pipe)
     }
 
     /// Appends to `out` every pipe subscribed to a prefix of `data`, each once.
@@ -650,6 +672,71 @@ impl<P: Copy + Ord> PrefixTree<PipeSet<P>> {
             out.sort_unstable();
             out.dedup();
         }
+    }
+}
+
+/// The topics one pipe of a publisher subscribed to, kept for its departure: each new
+/// subscription is appended; a cancelled one stays until the log is compacted. Departure
+/// unsubscribes the pipe from each entry (a cancelled or repeated one finds nothing to
+/// do), which costs what the pipe sent rather than a walk of every pipe's topics. A log
+/// holds at most twice its live topics plus [`LOG_SLACK`] entries: past that it keeps only
+/// the topics the tree still has for its pipe, once each (a copy of what it holds, paid
+/// for by the changes that made it grow).
+#[derive(Debug, Default)]
+pub(crate) struct TopicLog {
+    /// The entries' bytes, one after another.
+    bytes: Vec<u8>,
+    /// Where each entry ends in `bytes`.
+    ends: Vec<usize>,
+    /// Topics the pipe is subscribed to now.
+    live: usize,
+}
+
+impl TopicLog {
+    /// A new subscription of the log's pipe to `topic` (the tree said it is new).
+    pub(crate) fn subscribed<P: Copy + Ord>(
+        &mut self,
+        topic: &[u8],
+        pipe: P,
+        tree: &PrefixTree<PipeSet<P>>,
+    ) {
+        self.bytes.extend_from_slice(topic);
+        self.ends.push(self.bytes.len());
+        self.live += 1;
+        self.compact_if_stale(pipe, tree);
+    }
+
+    /// A subscription of the log's pipe was cancelled (the tree said it was there).
+    pub(crate) fn cancelled<P: Copy + Ord>(&mut self, pipe: P, tree: &PrefixTree<PipeSet<P>>) {
+        self.live = self.live.saturating_sub(1);
+        self.compact_if_stale(pipe, tree);
+    }
+
+    /// Topics the pipe is subscribed to now.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Every entry, in the order subscribed; cancelled and repeated ones included.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.bytes[a..b])
+    }
+
+    fn compact_if_stale<P: Copy + Ord>(&mut self, pipe: P, tree: &PrefixTree<PipeSet<P>>) {
+        if self.ends.len() <= 2 * self.live + LOG_SLACK {
+            return;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut kept = TopicLog::default();
+        for t in self.entries() {
+            if tree.has(t, pipe) && seen.insert(t) {
+                kept.bytes.extend_from_slice(t);
+                kept.ends.push(kept.bytes.len());
+            }
+        }
+        kept.live = kept.ends.len();
+        *self = kept;
     }
 }
 
@@ -675,6 +762,40 @@ mod tests {
         assert!(!s.remove(b"unknown"));
         assert!(s.add(b""));
         assert!(s.matches(b"") && s.matches(b"anything"));
+    }
+
+    /// A pipe's log stays within twice its live topics (plus the slack) whatever it
+    /// subscribes and cancels, and still finds every topic it holds.
+    #[test]
+    fn a_topic_log_stays_near_what_its_pipe_holds() {
+        let mut tree = PrefixTree::<PipeSet<u32>>::default();
+        let mut log = TopicLog::default();
+        // The same topic subscribed and cancelled over and over.
+        for _ in 0..10_000 {
+            assert_eq!(tree.subscribe(b"again", 7), (true, true));
+            log.subscribed(b"again", 7, &tree);
+            assert_eq!(tree.unsubscribe(b"again", 7), (true, true));
+            log.cancelled(7, &tree);
+        }
+        assert_eq!(log.live(), 0);
+        assert!(log.entries().count() <= LOG_SLACK + 1);
+        // Many topics, most of them cancelled again.
+        for i in 0..10_000u32 {
+            let t = i.to_be_bytes();
+            assert!(tree.subscribe(&t, 7).0);
+            log.subscribed(&t, 7, &tree);
+        }
+        for i in 100..10_000u32 {
+            assert!(tree.unsubscribe(&i.to_be_bytes(), 7).0);
+            log.cancelled(7, &tree);
+        }
+        assert_eq!(log.live(), 100);
+        assert!(log.entries().count() <= 2 * 100 + LOG_SLACK);
+        let mut held: Vec<&[u8]> = log.entries().filter(|t| tree.has(t, 7)).collect();
+        held.sort();
+        held.dedup();
+        assert_eq!(held.len(), 100);
+        assert!(!tree.has(b"agai", 7) && !tree.has(b"again!", 7) && !tree.has(b"again", 8));
     }
 
     /// Issue 17's case 5: one peer subscribes 4,096 topics of lengths 1 to 4,096 that no
@@ -822,18 +943,27 @@ mod tests {
             probes in proptest::collection::vec(proptest::collection::vec(0u8..3, 0..8), 0..20),
         ) {
             let mut tree = PrefixTree::<PipeSet<u32>>::default();
+            let mut logs: HashMap<u32, TopicLog> = HashMap::new();
             let mut model: std::collections::HashSet<(u32, Vec<u8>)> = Default::default();
             for (sub, pipe, topic) in &ops {
                 let p = *pipe;
                 let had_any = model.iter().any(|(_, t)| t == topic);
+                let log = logs.entry(p).or_default();
                 if *sub {
                     let new = model.insert((*pipe, topic.clone()));
                     prop_assert_eq!(tree.subscribe(topic, p), (new, new && !had_any));
+                    if new {
+                        log.subscribed(topic, p, &tree);
+                    }
                 } else {
                     let was = model.remove(&(*pipe, topic.clone()));
                     let left = model.iter().any(|(_, t)| t == topic);
                     prop_assert_eq!(tree.unsubscribe(topic, p), (was, was && !left));
+                    if was {
+                        log.cancelled(p, &tree);
+                    }
                 }
+                prop_assert!(log.entries().count() <= 2 * log.live() + LOG_SLACK);
             }
             for data in &probes {
                 let mut got = SmallVec::<[u32; 8]>::new();
@@ -848,18 +978,36 @@ mod tests {
                 want.dedup();
                 prop_assert_eq!(got.to_vec(), want);
             }
-            // What a detaching pipe is unsubscribed from: exactly its own topics.
+            // What a detaching pipe is unsubscribed from: exactly its own topics, as the
+            // tree has them, and as its log finds them.
             for pipe in 0u32..4 {
-                let mut got: Vec<Vec<u8>> =
-                    tree.topics_of(pipe).iter().map(|t| t.to_vec()).collect();
-                got.sort();
                 let mut want: Vec<Vec<u8>> = model
                     .iter()
                     .filter(|(p, _)| *p == pipe)
                     .map(|(_, t)| t.clone())
                     .collect();
                 want.sort();
-                prop_assert_eq!(got, want);
+                let mut got: Vec<Vec<u8>> =
+                    tree.topics_of(pipe).iter().map(|t| t.to_vec()).collect();
+                got.sort();
+                prop_assert_eq!(&got, &want);
+                let log = logs.remove(&pipe).unwrap_or_default();
+                prop_assert_eq!(log.live(), want.len());
+                let mut left = want.clone();
+                for t in log.entries() {
+                    let (was, _) = tree.unsubscribe(t, pipe);
+                    if was {
+                        left.retain(|w| w != t);
+                    }
+                }
+                prop_assert!(left.is_empty(), "the log missed {:?}", left);
+                prop_assert!(tree.topics_of(pipe).is_empty());
+            }
+            // Every pipe gone: nothing matches any more.
+            for data in &probes {
+                let mut got = SmallVec::<[u32; 8]>::new();
+                tree.matching(data, &mut got);
+                prop_assert!(got.is_empty());
             }
         }
 

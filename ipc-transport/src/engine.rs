@@ -1832,17 +1832,24 @@ impl<'a, H: Handler> Guard<'a, H> {
         Ok(())
     }
 
+    /// Closes every connector of `endpoint` (connected to more than once, as libzmq
+    /// closes all its connections of one endpoint string).
     fn disconnect(&mut self, endpoint: &str) -> Result<(), TransportError> {
         let st = self.st();
-        let k = st
+        let ks: SmallVec<[Key; 2]> = st
             .connectors
             .iter()
-            .find(|(_, c)| c.text == endpoint)
+            .filter(|(_, c)| c.text == endpoint)
             .map(|(k, _)| k)
-            .ok_or_else(|| TransportError::UnknownEndpoint {
+            .collect();
+        if ks.is_empty() {
+            return Err(TransportError::UnknownEndpoint {
                 endpoint: endpoint.to_string(),
-            })?;
-        st.close_connector(k);
+            });
+        }
+        for k in ks {
+            st.close_connector(k);
+        }
         Ok(())
     }
 }
@@ -2703,6 +2710,9 @@ impl<H: Handler> State<H> {
         let (endpoint, peer, peer_addr) = (conn.endpoint.clone(), conn.creds, conn.addr);
         if conn.connecting {
             // A connect that failed: the connector's ConnectRetried says so.
+        } else if !was_active && matches!(reason, CloseReason::Local) {
+            // Closed by us mid-handshake (disconnect, unbind, close): no handshake failed,
+            // and libzmq reports nothing either.
         } else if was_active {
             self.event(TransportEvent::Disconnected {
                 endpoint,

@@ -536,7 +536,8 @@ impl Socket {
     /// Binds to an `ipc://`, `tcp://` or `inproc://` endpoint and returns the resolved
     /// endpoint (for `ipc://*`, the generated path; for a `tcp://` wildcard port, the real
     /// port). Many endpoints per socket are fine. A `tcp://` bind takes an IPv4 or IPv6
-    /// address, `*` or an interface's name (its IPv4 address). An `inproc://NAME` is the
+    /// address, `*` or an interface's name (its IPv4 address; with `SocketOption::Ipv6`
+    /// on, its IPv6 one if it has one). An `inproc://NAME` is the
     /// context's: another socket of the same context holding it is EADDRINUSE, and the
     /// connects that waited for it are joined now.
     pub fn bind(&self, endpoint: &str) -> Result<String> {
@@ -575,7 +576,9 @@ impl Socket {
         Ok(())
     }
 
-    /// Stops connecting to an endpoint and closes its connection.
+    /// Stops connecting to an endpoint and closes its connection: `endpoint` is the string
+    /// given to [`Socket::connect`], compared exactly, and every connect made with it goes
+    /// (as in libzmq). ENOENT when none was made.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
         self.engine().disconnect(endpoint)?;
         self.engine().lock().handler().forget_connection(endpoint);

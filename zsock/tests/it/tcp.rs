@@ -221,6 +221,60 @@ fn monitor_events_carry_the_peer_address() {
     assert_eq!(peer_addr, Some(client));
 }
 
+/// Closing a connection ourselves while its handshake is still going (here: the peer is a
+/// plain listener that never speaks ZMTP) is no failed handshake: the monitor says
+/// nothing of it but the connector's `Closed`, as libzmq says nothing.
+#[test]
+fn a_disconnect_during_the_handshake_is_no_failed_handshake() {
+    let ctx = Context::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let dealer = sock(&ctx, SocketType::Dealer);
+    let mon = dealer.monitor();
+    dealer.connect(&ep).unwrap();
+    wait_event(&mon, "Connected", |e| matches!(e, Event::Connected { .. }));
+    // The connection is accepted by the kernel and stays silent.
+    let (_silent, _) = listener.accept().unwrap();
+    dealer.disconnect(&ep).unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let e = mon.next(Some(LONG)).expect("an event");
+        if matches!(e, Event::Closed { .. }) {
+            break;
+        }
+        seen.push(e);
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::HandshakeFailed { .. })),
+        "{seen:?}"
+    );
+}
+
+/// `disconnect` of an endpoint connected to twice closes both connections, as libzmq's
+/// does: a second `disconnect` finds nothing, and nothing is sent any more.
+#[test]
+fn disconnect_closes_every_connection_to_the_endpoint() {
+    let ctx = Context::new();
+    let (mut pull, ep) = bound_pull(&ctx);
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.connect(&ep).unwrap();
+    // Both connections carry messages (PUSH deals them round robin).
+    for i in 0..4 {
+        push.send(format!("m{i}"), Flags::NONE).unwrap();
+    }
+    for _ in 0..4 {
+        pull.recv(Flags::NONE).unwrap();
+    }
+    push.disconnect(&ep).unwrap();
+    let again = push.disconnect(&ep).unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::NotFound, "{again}");
+    let none = push.send("after", Flags::DONTWAIT).unwrap_err();
+    assert_eq!(none.kind(), ErrorKind::Again, "{none}");
+}
+
 /// A refused connect is a connect that failed, with its errno, and is tried again: no
 /// Connected, no handshake failure, no disconnect before it.
 #[test]

@@ -1,9 +1,12 @@
 //! Authentication of peers (27/ZAP's role, in process): the authenticator a context's
 //! sockets ask when a handshake must decide whether to admit a peer.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use bytes::Bytes;
 use zmtp_codec::{ZapReply, ZapRequest, ZapStatus};
@@ -17,9 +20,12 @@ use crate::zap::{Submitted, ZapClient, ZapWaiter};
 /// gets 27/ZAP's request (domain, the peer's address, the server socket's routing id,
 /// mechanism, credentials) and answers with a status, a user id and properties.
 ///
-/// It runs in the thread driving the handshake (a socket's I/O thread, or a caller's
-/// thread inside a send, receive or poll) while that socket is locked: keep it quick and do
-/// not use the socket from inside it. A panic in it refuses the peer with status 500.
+/// It runs on the context's authentication thread, one request at a time, as a ZAP
+/// handler would: a slow one (a lookup in a database or a directory) delays the context's
+/// other handshakes that need it, each still bounded by its socket's HANDSHAKE_IVL, and
+/// never the traffic of established connections or the handshakes that need no
+/// authentication. A panic in it refuses the peer with status 500. At most 10,000
+/// requests wait for it; past that a handshake is refused (500).
 pub trait Authenticator: Send + Sync + 'static {
     /// The verdict on one peer.
     fn authenticate(&self, request: &ZapRequest) -> ZapReply;
@@ -34,12 +40,67 @@ where
     }
 }
 
+/// Most requests that wait for a context's in-process [`Authenticator`] at once.
+const AUTH_QUEUE_MAX: usize = 10_000;
+
+/// Request ids of the in-process authenticator have this bit; the ZAP handler's do not
+/// (they count up from 1), so a cancel knows whose it is.
+const IN_PROCESS: u64 = 1 << 63;
+
 /// A context's authentication: its in-process authenticator if one is installed, else
 /// its ZAP handler socket if one is bound (libzmq's way), looked up at each handshake (so
 /// either, installed or bound after a socket was made, still applies to it).
 pub(crate) struct AuthSlot {
     current: RwLock<Option<Arc<dyn Authenticator>>>,
     zap: Arc<ZapClient>,
+    /// The authentication thread, started by the first request for it.
+    worker: Mutex<Option<Worker>>,
+    next_id: AtomicU64,
+}
+
+/// The thread that runs the in-process authenticator, and what waits for it.
+struct Worker {
+    jobs: SyncSender<Job>,
+    /// Requests asked and neither answered nor cancelled.
+    pending: Arc<Mutex<HashSet<u64>>>,
+}
+
+/// One request for the authentication thread.
+struct Job {
+    id: u64,
+    /// The authenticator installed when the handshake asked.
+    auth: Arc<dyn Authenticator>,
+    request: ZapRequest,
+    waiter: Weak<dyn ZapWaiter>,
+    conn: Key,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The verdict of `auth` on `request`; a panic is a refusal (500).
+fn verdict(auth: &dyn Authenticator, request: &ZapRequest) -> ZapReply {
+    catch_unwind(AssertUnwindSafe(|| auth.authenticate(request))).unwrap_or_else(|_| {
+        ZapReply::refuse(ZapStatus::InternalError, "the authenticator panicked")
+    })
+}
+
+/// The authentication thread: each request still wanted is answered, in order; the
+/// thread ends with its context (the sender's end dropped).
+fn serve(jobs: Receiver<Job>, pending: Arc<Mutex<HashSet<u64>>>) {
+    while let Ok(job) = jobs.recv() {
+        // (A connection that went meanwhile costs its authenticator no call.)
+        if !lock(&pending).contains(&job.id) {
+            continue;
+        }
+        let reply = verdict(job.auth.as_ref(), &job.request);
+        if lock(&pending).remove(&job.id) {
+            if let Some(waiter) = job.waiter.upgrade() {
+                waiter.zap_reply(job.conn, Ok(reply));
+            }
+        }
+    }
 }
 
 /// What a handshake's question got.
@@ -57,6 +118,8 @@ impl AuthSlot {
         AuthSlot {
             current: RwLock::default(),
             zap: ZapClient::new(names),
+            worker: Mutex::new(None),
+            next_id: AtomicU64::new(0),
         }
     }
 
@@ -65,7 +128,8 @@ impl AuthSlot {
     }
 
     /// Asks about the peer of connection `conn` of `waiter`: the in-process authenticator
-    /// at once, or the ZAP handler, whose reply reaches `waiter` later.
+    /// on the authentication thread, or the ZAP handler; either reply reaches `waiter`
+    /// later.
     pub(crate) fn ask(
         &self,
         request: &ZapRequest,
@@ -79,11 +143,7 @@ impl AuthSlot {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         if let Some(auth) = auth {
-            return Answer::Now(
-                catch_unwind(AssertUnwindSafe(|| auth.authenticate(request))).unwrap_or_else(
-                    |_| ZapReply::refuse(ZapStatus::InternalError, "the authenticator panicked"),
-                ),
-            );
+            return self.ask_in_process(auth, request, waiter, conn);
         }
         match self.zap.submit(request, waiter.clone(), conn) {
             Submitted::Sent(id) => Answer::Later(id),
@@ -95,9 +155,59 @@ impl AuthSlot {
         }
     }
 
-    /// Forgets a request to the ZAP handler whose connection went.
+    /// Queues `request` for the authentication thread (started now if it is not yet).
+    fn ask_in_process(
+        &self,
+        auth: Arc<dyn Authenticator>,
+        request: &ZapRequest,
+        waiter: &Weak<dyn ZapWaiter>,
+        conn: Key,
+    ) -> Answer {
+        let mut worker = lock(&self.worker);
+        let w = match &mut *worker {
+            Some(w) => w,
+            slot @ None => {
+                let (jobs, rx) = sync_channel(AUTH_QUEUE_MAX);
+                let pending = Arc::new(Mutex::new(HashSet::new()));
+                let theirs = pending.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("zsock-auth".into())
+                    .spawn(move || serve(rx, theirs));
+                if spawned.is_err() {
+                    // (No thread to be had: answered here, as a last resort.)
+                    return Answer::Now(verdict(auth.as_ref(), request));
+                }
+                slot.insert(Worker { jobs, pending })
+            }
+        };
+        let id = IN_PROCESS | self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&w.pending).insert(id);
+        let job = Job {
+            id,
+            auth,
+            request: request.clone(),
+            waiter: waiter.clone(),
+            conn,
+        };
+        match w.jobs.try_send(job) {
+            Ok(()) => Answer::Later(id),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                lock(&w.pending).remove(&id);
+                Answer::Now(ZapReply::refuse(
+                    ZapStatus::InternalError,
+                    "too many requests wait for the authenticator",
+                ))
+            }
+        }
+    }
+
+    /// Forgets a request whose connection went.
     pub(crate) fn cancel(&self, id: u64) {
-        self.zap.cancel(id);
+        if id & IN_PROCESS == 0 {
+            self.zap.cancel(id);
+        } else if let Some(w) = lock(&self.worker).as_ref() {
+            lock(&w.pending).remove(&id);
+        }
     }
 }
 

@@ -278,8 +278,14 @@ impl ZapReply {
         }
     }
 
-    /// A refusal (`status` should not be [`ZapStatus::Success`]) saying why.
+    /// A refusal with `status` (300 temporary, 400 denied, 500 internal error) saying why.
+    /// A refusal never admits the peer: [`ZapStatus::Success`] given here is taken as
+    /// [`ZapStatus::Denied`].
     pub fn refuse(status: ZapStatus, text: impl Into<Bytes>) -> ZapReply {
+        let status = match status {
+            ZapStatus::Success => ZapStatus::Denied,
+            other => other,
+        };
         ZapReply {
             status,
             text: text.into(),
@@ -343,6 +349,21 @@ pub enum ZapError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_never_admits() {
+        assert_eq!(
+            ZapReply::refuse(ZapStatus::Success, "no").status,
+            ZapStatus::Denied
+        );
+        for st in [
+            ZapStatus::TemporaryFailure,
+            ZapStatus::Denied,
+            ZapStatus::InternalError,
+        ] {
+            assert_eq!(ZapReply::refuse(st, "no").status, st);
+        }
+    }
 
     #[test]
     fn plain_hello_round_trips_and_rejects_every_malformed_length() {

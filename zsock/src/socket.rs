@@ -186,9 +186,11 @@ impl Context {
     /// IP, an ipc peer's `localhost:UID:GID:PID`), the server's routing id, the mechanism and the
     /// credentials.
     ///
-    /// It applies to handshakes from now on, in sockets made before or after. It runs in a
-    /// thread driving the handshake while that socket is locked: keep it quick and do not
-    /// use that socket inside it. A panic in it refuses the peer with status 500.
+    /// It applies to handshakes from now on, in sockets made before or after. It runs on
+    /// the context's authentication thread, one request at a time, as a ZAP handler does:
+    /// it may take its time (a database or directory lookup) without holding up any
+    /// socket's traffic; the handshakes that wait for it stay bounded by their
+    /// HANDSHAKE_IVL. A panic in it refuses the peer with status 500.
     ///
     /// ```
     /// use zsock::{Context, ZapReply, ZapRequest, ZapStatus};

@@ -636,3 +636,62 @@ fn a_peer_cannot_pass_off_the_authenticators_properties() {
     );
     assert_eq!(peer.property("x-role").map(|v| &v[..]), Some(&b"user"[..]));
 }
+
+/// An authenticator that takes its time (here: until the test lets it go) holds only the
+/// handshakes waiting for it: another socket of the same context, on the same I/O thread,
+/// still accepts a new peer and takes its messages meanwhile. Then the held handshake
+/// completes with the verdict.
+#[test]
+fn a_slow_authenticator_holds_no_other_socket_of_the_context() {
+    let ctx = Context::new();
+    ctx.set_io_threads(1).unwrap();
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let entered_tx = Mutex::new(entered_tx);
+    ctx.set_authenticator(move |_: &ZapRequest| {
+        entered_tx.lock().unwrap().send(()).unwrap();
+        gate.lock().unwrap().recv().unwrap();
+        ZapReply::allow("late")
+    });
+    let mut server = plain_server(&ctx, SocketType::Pull);
+    let ep = server.bind("tcp://127.0.0.1:*").unwrap();
+    let mut client = plain_client(&ctx, SocketType::Push, "u", "p");
+    client.connect(&ep).unwrap();
+    entered
+        .recv_timeout(crate::options::LONG)
+        .expect("the authenticator is asked");
+    // Meanwhile: a plain NULL pair of the same context, made and used from scratch.
+    let mut pull = sock(&ctx, SocketType::Pull);
+    let other = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let outside = Context::new();
+    let mut push = sock(&outside, SocketType::Push);
+    push.set(SocketOption::Linger(0)).unwrap();
+    push.connect(&other).unwrap();
+    pull.set(SocketOption::RcvTimeo(
+        crate::options::LONG.as_millis() as i32
+    ))
+    .unwrap();
+    let mut got = Vec::new();
+    for i in 0..10 {
+        push.send(format!("m{i}"), Flags::NONE).unwrap();
+        let m = pull.recv(Flags::NONE);
+        let failed = m.is_err();
+        got.push(m);
+        if failed {
+            break;
+        }
+    }
+    // (Let go before any assertion: a failure must not leave the authenticator waiting.)
+    release.send(()).unwrap();
+    for (i, m) in got.into_iter().enumerate() {
+        let m = m.unwrap_or_else(|e| panic!("message {i} while the authenticator waits: {e}"));
+        assert_eq!(m, format!("m{i}"));
+    }
+    client.send("admitted", Flags::NONE).unwrap();
+    assert_eq!(server.recv(Flags::NONE).unwrap(), "admitted");
+    assert_eq!(
+        server.peer().unwrap().user_id().map(|u| u.to_vec()),
+        Some(b"late".to_vec())
+    );
+}

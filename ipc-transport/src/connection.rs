@@ -500,6 +500,12 @@ impl Connection {
         self.sealed.is_some()
     }
 
+    /// Whether our CURVE HELLO is still unanswered (see
+    /// [`zmtp_codec::Handshake::awaits_curve_welcome`]).
+    pub(crate) fn curve_hello_unanswered(&self) -> bool {
+        matches!(&self.phase, Phase::Handshake(h) if h.awaits_curve_welcome())
+    }
+
     /// Decodes buffered traffic into `inbox` until it is full or the buffer holds no whole
     /// item. A command the protocol forbids here, or bytes that cannot be decoded, end
     /// the connection (`Err`); a malformed command that the protocol lets us ignore is

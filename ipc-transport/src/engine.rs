@@ -2706,7 +2706,14 @@ impl<H: Handler> State<H> {
         let reason = conn.closing.clone().unwrap_or(CloseReason::Local);
         let was_active = conn.is_active();
         let was_connecting = conn.connecting;
-        let text = reason.describe();
+        let text = if matches!(reason, CloseReason::Eof) && conn.zmtp.curve_hello_unanswered() {
+            // (The one clue a client gets of a wrong server key.)
+            "peer closed the connection without answering our CURVE HELLO (a server does \
+             so when it cannot open the HELLO: is CURVE_SERVERKEY its public key?)"
+                .to_string()
+        } else {
+            reason.describe()
+        };
         let (endpoint, peer, peer_addr) = (conn.endpoint.clone(), conn.creds, conn.addr);
         if conn.connecting {
             // A connect that failed: the connector's ConnectRetried says so.

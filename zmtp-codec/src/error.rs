@@ -162,6 +162,15 @@ pub enum HandshakeError {
         /// The mechanism.
         mechanism: String,
     },
+    /// Both sides are clients of a mechanism with a client and a server role: the peer
+    /// sent the HELLO that only a client sends.
+    #[error(
+        "both sides are {mechanism} clients (the peer sent HELLO; one side must be the server)"
+    )]
+    BothClients {
+        /// The mechanism.
+        mechanism: String,
+    },
     /// A mechanism command whose body is malformed (a HELLO's lengths, a WELCOME with a
     /// body).
     #[error("malformed {name} command")]

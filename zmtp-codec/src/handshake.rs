@@ -203,6 +203,14 @@ impl Handshake {
         self.state == State::Done
     }
 
+    /// Whether this is a CURVE client whose HELLO has had no WELCOME yet: the point where
+    /// a server that cannot open the HELLO (it was sealed for another server key) closes
+    /// without a word, as 26/CurveZMQ has it.
+    pub fn awaits_curve_welcome(&self) -> bool {
+        self.state == State::AwaitWelcome
+            && matches!(self.curve.as_deref(), Some(CurveSide::Client(_)))
+    }
+
     /// Whether the handshake failed; the connection should close once
     /// [`Handshake::poll_transmit`] has nothing left.
     pub fn is_failed(&self) -> bool {
@@ -298,6 +306,11 @@ impl Handshake {
                     self.send_ready = true;
                     self.state = State::Done;
                     self.complete();
+                }
+                // Only a client sends HELLO: a client that gets one talks to a client.
+                (State::AwaitWelcome, c) if c.name() == security::CMD_HELLO => {
+                    let mechanism = self.config.security.mechanism().to_string_lossy();
+                    return self.fail(HandshakeError::BothClients { mechanism });
                 }
                 (_, c) => {
                     let name = String::from_utf8_lossy(c.name()).into_owned();

@@ -371,14 +371,16 @@ fn plain_refuses_null_peers_and_same_role_peers() {
         Err(HandshakeError::MechanismMismatch { .. })
     ));
     // Two clients: libzmq leaves as-server zero, so the greeting cannot tell; each sees
-    // the other's HELLO where it waits for WELCOME.
-    let ([a, _], _) = run_configured([client.clone(), client], 64, &admin_only);
-    assert_eq!(
-        a.result.clone().unwrap(),
-        Err(HandshakeError::UnexpectedCommand {
-            name: "HELLO".into()
-        })
-    );
+    // the other's HELLO where it waits for WELCOME, and says what that means.
+    let ([a, b], _) = run_configured([client.clone(), client], 64, &admin_only);
+    for side in [a, b] {
+        assert_eq!(
+            side.result.clone().unwrap(),
+            Err(HandshakeError::BothClients {
+                mechanism: "PLAIN".into()
+            })
+        );
+    }
     let ([a, _], _) = run_configured([server.clone(), server], 64, &admin_only);
     assert_eq!(
         a.result.clone().unwrap(),
@@ -665,6 +667,20 @@ fn curve_refusals_and_a_missing_authenticator_go_as_libzmq_does() {
         server.result,
         Some(Err(HandshakeError::NoAuthenticator { .. }))
     ));
+}
+
+#[test]
+fn two_curve_clients_are_told_so() {
+    let ([client, _], _) = curve(None);
+    let ([a, b], _) = run_configured([client.clone(), client], 64, &admin_only);
+    for side in [a, b] {
+        assert_eq!(
+            side.result.clone().unwrap(),
+            Err(HandshakeError::BothClients {
+                mechanism: "CURVE".into()
+            })
+        );
+    }
 }
 
 #[test]

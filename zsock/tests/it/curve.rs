@@ -141,9 +141,17 @@ fn a_wrong_server_key_never_completes() {
     a.bind(&d.ep("s")).unwrap();
     let wrong = curve_keypair();
     let b = client(&ctx, SocketType::Push, &k, &wrong.public);
+    let client_mon = b.monitor();
     b.connect(&d.ep("s")).unwrap();
     match handshake_result(&server_mon) {
         Event::HandshakeFailed { reason, .. } => assert!(reason.contains("HELLO"), "{reason}"),
+        e => panic!("{e}"),
+    }
+    // The client hears nothing but the close; its event points at the key.
+    match handshake_result(&client_mon) {
+        Event::HandshakeFailed { reason, .. } => {
+            assert!(reason.contains("CURVE_SERVERKEY"), "{reason}")
+        }
         e => panic!("{e}"),
     }
 }

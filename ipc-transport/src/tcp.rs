@@ -85,14 +85,17 @@ fn endpoint_of(addr: SocketAddr) -> String {
 }
 
 /// A new non-blocking TCP socket for `addr`'s family, with what must be set before a
-/// bind or connect: the kernel's buffer sizes, TOS, the device, dual stack for IPv6.
-fn open(addr: &SocketAddr, opts: &TcpOptions) -> io::Result<Socket> {
+/// bind or connect: the kernel's buffer sizes, TOS, the device, dual stack for IPv6. An
+/// error comes with the step that failed (`socket`, `IP_TOS`, `BINDTODEVICE`).
+fn open(addr: &SocketAddr, opts: &TcpOptions) -> Result<Socket, (&'static str, io::Error)> {
+    let step = |op: &'static str| move |e: io::Error| (op, e);
     let sock = Socket::new(
         Domain::for_address(*addr),
         Type::STREAM,
         Some(Protocol::TCP),
-    )?;
-    sock.set_nonblocking(true)?;
+    )
+    .map_err(step("socket"))?;
+    sock.set_nonblocking(true).map_err(step("socket"))?;
     if addr.is_ipv6() {
         // IPv4 peers reach an IPv6 socket too, as in libzmq (a failure leaves IPv6 only).
         let _ = sock.set_only_v6(false);
@@ -104,9 +107,10 @@ fn open(addr: &SocketAddr, opts: &TcpOptions) -> io::Result<Socket> {
     if let Some(n) = opts.rcvbuf {
         let _ = sock.set_recv_buffer_size(n);
     }
-    set_tos(&SockRef::from(&sock), addr.is_ipv6(), opts.tos)?;
+    set_tos(&SockRef::from(&sock), addr.is_ipv6(), opts.tos).map_err(step("IP_TOS"))?;
     if let Some(dev) = &opts.bind_to_device {
-        sock.bind_device(Some(dev.as_bytes()))?;
+        sock.bind_device(Some(dev.as_bytes()))
+            .map_err(step("BINDTODEVICE"))?;
     }
     Ok(sock)
 }
@@ -174,7 +178,7 @@ impl TcpListen {
                 source,
             }
         };
-        let sock = open(&addr, &opts).map_err(io_err("socket"))?;
+        let sock = open(&addr, &opts).map_err(|(op, e)| io_err(op)(e))?;
         sock.set_reuse_address(true)
             .map_err(io_err("SO_REUSEADDR"))?;
         sock.bind(&addr.into())
@@ -345,7 +349,7 @@ impl Dial for TcpDial {
             ),
             (a, s) => (a, s),
         };
-        let sock = open(&addr, &self.opts)?;
+        let sock = open(&addr, &self.opts).map_err(|(_, e)| e)?;
         if let Some(src) = source {
             sock.set_reuse_address(true)?;
             sock.bind(&src.into())?;

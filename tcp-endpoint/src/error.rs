@@ -73,6 +73,17 @@ pub enum TcpEndpointError {
     /// `SOURCE;` on a bind (it applies to connects). EINVAL.
     #[error("a source address (`SOURCE;HOST:PORT`) applies to connect, not bind")]
     SourceOnBind,
+    /// More than one `;`. EINVAL.
+    #[error("more than one `;`: a connect takes at most one source address (`SOURCE;HOST:PORT`)")]
+    TwoSources,
+    /// The source part of `SOURCE;HOST:PORT` is wrong, and why. EINVAL.
+    #[error("the source address `{part}` is wrong: {reason} (write e.g. `127.0.0.1:0;HOST:PORT`)")]
+    BadSource {
+        /// The source part as given.
+        part: String,
+        /// What is wrong with it.
+        reason: Box<TcpEndpointError>,
+    },
 }
 
 impl TcpEndpointError {

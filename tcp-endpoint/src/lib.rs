@@ -137,8 +137,15 @@ impl ConnectEndpoint {
     /// Parses `tcp://[SOURCE;]HOST:PORT` for a connect.
     pub fn parse(input: &str) -> Result<ConnectEndpoint, TcpEndpointError> {
         let rest = strip_scheme(input)?;
-        let (source, dest) = match rest.rsplit_once(';') {
-            Some((src, dst)) => (Some(parse_bind_part(src)?), dst),
+        let (source, dest) = match rest.split_once(';') {
+            Some((_, dst)) if dst.contains(';') => return Err(TcpEndpointError::TwoSources),
+            Some((src, dst)) => {
+                let source = parse_bind_part(src).map_err(|e| TcpEndpointError::BadSource {
+                    part: src.to_string(),
+                    reason: Box::new(e),
+                })?;
+                (Some(source), dst)
+            }
             None => (None, rest),
         };
         let (host, port) = split_port(dest)?;
@@ -166,10 +173,11 @@ fn parse_bind_part(s: &str) -> Result<BindEndpoint, TcpEndpointError> {
     })
 }
 
-/// Splits `HOST:PORT` at the last colon (a bare IPv6 address has colons of its own).
+/// Splits `HOST:PORT` at the last colon (a bare IPv6 address has colons of its own; a
+/// bracketed one with nothing after it has no port).
 fn split_port(s: &str) -> Result<(&str, &str), TcpEndpointError> {
     match s.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() => Ok((host, port)),
+        Some((host, port)) if !port.is_empty() && !s.ends_with(']') => Ok((host, port)),
         _ => Err(TcpEndpointError::MissingPort {
             endpoint: s.to_string(),
         }),

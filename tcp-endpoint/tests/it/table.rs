@@ -256,6 +256,24 @@ fn mistakes_say_what_is_wrong_with_libzmqs_errno() {
         (
             "tcp://a;host:80",
             false,
+            |e| matches!(e, E::BadSource { part, reason } if part == "a" && matches!(**reason, E::MissingPort { .. })),
+            einval,
+        ),
+        (
+            "tcp://[::1];[::1]:80",
+            false,
+            |e| matches!(e, E::BadSource { part, reason } if part == "[::1]" && matches!(**reason, E::MissingPort { .. })),
+            einval,
+        ),
+        (
+            "tcp://127.0.0.1:0;127.0.0.1:0;127.0.0.1:80",
+            false,
+            |e| *e == E::TwoSources,
+            einval,
+        ),
+        (
+            "tcp://[::1]",
+            true,
             |e| matches!(e, E::MissingPort { .. }),
             einval,
         ),
@@ -270,6 +288,13 @@ fn mistakes_say_what_is_wrong_with_libzmqs_errno() {
         assert_eq!(err.errno(), *errno, "{input}");
         assert!(!err.to_string().is_empty());
     }
+    // A source's error says it is the source's, and what is wrong with it.
+    let e = ConnectEndpoint::parse("tcp://[::1];[::1]:80").unwrap_err();
+    let words = e.to_string();
+    assert!(
+        words.contains("source address `[::1]`") && words.contains("no port"),
+        "{words}"
+    );
     // The out-of-range message names the limit.
     let e = BindEndpoint::parse("tcp://*:65536").unwrap_err();
     assert!(e.to_string().contains("65535"), "{e}");

@@ -176,6 +176,8 @@ fn bind_to_device_binds_listeners_and_connections_to_it() {
         e.errno()
     );
     assert!(e.to_string().contains("tcp://127.0.0.1:*"), "{e}");
+    // The error names the option that failed.
+    assert!(e.to_string().contains("BINDTODEVICE"), "{e}");
 }
 
 /// The monitor of a TCP connection: the connect in progress, then done (with the peer's

@@ -21,7 +21,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
-use zmtp_codec::{Handshake, HandshakeConfig, Heartbeat, PeerInfo, ZapError, ZapReply};
+use zmtp_codec::{
+    Handshake, HandshakeConfig, HandshakeError, Heartbeat, PeerInfo, ZapError, ZapReply,
+};
 
 use crate::zap::ZapWaiter;
 
@@ -2710,6 +2712,12 @@ impl<H: Handler> State<H> {
             // (The one clue a client gets of a wrong server key.)
             "peer closed the connection without answering our CURVE HELLO (a server does \
              so when it cannot open the HELLO: is CURVE_SERVERKEY its public key?)"
+                .to_string()
+        } else if conn.zap_request.is_some()
+            && matches!(reason, CloseReason::Handshake(HandshakeError::Timeout))
+        {
+            "handshake did not complete in time: the authenticator (or ZAP handler) had not \
+             answered"
                 .to_string()
         } else {
             reason.describe()

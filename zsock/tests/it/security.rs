@@ -526,7 +526,13 @@ fn a_silent_or_malformed_handler_fails_the_handshake() {
     quiet.connect(&d.ep("s")).unwrap();
     let req = zap.recv_multipart(Flags::NONE).unwrap();
     match handshake_result(&mon) {
-        Event::HandshakeFailed { reason, .. } => assert!(reason.contains("in time"), "{reason}"),
+        Event::HandshakeFailed { reason, .. } => {
+            // (It says what it was waiting for.)
+            assert!(
+                reason.contains("in time") && reason.contains("ZAP handler"),
+                "{reason}"
+            )
+        }
         e => panic!("{e}"),
     }
     // A late reply to it is ignored; then a malformed one (a bad status code).

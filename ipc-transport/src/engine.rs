@@ -1234,7 +1234,7 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// Empties the notify descriptor under this lock, before
     /// the caller looks at the state: a change after that look signals it again.
     pub fn drain_notify_fd(&mut self) {
-        self.shared.drain_fd();
+        self.drain_unless_slept_on();
         // A ring that came before the drain may have been what made it readable.
         self.take_rings();
         // The caller is about to be told what is ready, and may wait on the descriptor.
@@ -1248,9 +1248,20 @@ impl<'a, H: Handler> Guard<'a, H> {
     /// descriptor (libzmq's ZMQ_FD idiom) then misses nothing, edge-triggered or not.
     /// `true` when an inproc peer rang meanwhile: look at the state again first.
     pub fn rearm_notify_fd(&mut self) -> bool {
-        self.shared.drain_fd();
+        self.drain_unless_slept_on();
         self.unpark();
         self.inproc_watch()
+    }
+
+    /// Empties the notify descriptor, unless a blocking call of another thread sleeps on it
+    /// (a poll item of this socket, which is `Send`, polled from another thread than the
+    /// one in a blocking receive or send): its signal is that call's wake-up, and it
+    /// empties the descriptor itself when it wakes. Left signalled, the descriptor may
+    /// say "readable" once too often, which every reader of it tolerates.
+    fn drain_unless_slept_on(&mut self) {
+        if self.st().poll_waiters == 0 {
+            self.shared.drain_fd();
+        }
     }
 
     /// Signals the notify descriptor (for a caller that emptied it with
@@ -1290,6 +1301,12 @@ impl<'a, H: Handler> Guard<'a, H> {
             st.inproc_look(p);
         }
         st.settle(None);
+        if st.poll_waiters > 0 {
+            // A blocking call of another thread sleeps on the notify descriptor (this
+            // look is a poll item's, from another thread): what the rings brought may be
+            // what it waits for, and their signal may have been emptied.
+            self.shared.signal_fd();
+        }
         true
     }
 
@@ -1431,9 +1448,10 @@ impl<'a, H: Handler> Guard<'a, H> {
         drop(self.st.take());
         std::thread::yield_now();
         self.st = Some(lock_live(&self.shared.state));
+        // (No longer asleep before the look: a look wakes the sleepers it finds.)
+        self.st().poll_waiters -= 1;
         self.take_rings();
         let st = self.st();
-        st.poll_waiters -= 1;
         let got = st.core.read_polled(conns);
         st.yield_waited(got);
     }
@@ -1539,9 +1557,10 @@ impl<'a, H: Handler> Guard<'a, H> {
         if fds[0].revents != 0 {
             self.shared.drain_fd();
         }
+        // (No longer asleep before the look: a look wakes the sleepers it finds.)
+        self.st().poll_waiters -= 1;
         self.take_rings();
         let st = self.st();
-        st.poll_waiters -= 1;
         // Read what arrived on the connections polled (parked: nobody else reads them; a
         // connection that became active meanwhile is the I/O thread's, which signals what it
         // reads). They stay parked for PARK_GRACE: the I/O thread's poll ends by then (a

@@ -2,6 +2,8 @@
 //! libzmq counts it over inproc, every pattern, monitor events, and what a closed or
 //! disconnected peer leaves.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use zsock::{Context, ErrorKind, Flags, SocketOption, SocketType};
 
@@ -899,4 +901,87 @@ fn bind_unbind_and_connect_race_from_many_threads() {
             "{m:?}"
         );
     }
+}
+
+/// Polls `item` from a thread of its own, over and over without waiting, until the
+/// returned flag is set: a poll item is `Send`, so another thread may poll a socket while
+/// the thread that uses it blocks on it.
+fn poll_in_a_loop(
+    mut item: zsock::PollItem,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let poller = std::thread::spawn(move || {
+        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = zsock::poll(std::slice::from_mut(&mut item), Some(Duration::ZERO));
+        }
+    });
+    (stop, poller)
+}
+
+/// A blocking receive whose socket another thread keeps polling gets every message: the
+/// poll's look at the socket never takes the receive's wake-up (it did: one receive in
+/// twenty slept out its RCVTIMEO with the message there).
+#[test]
+fn a_poll_from_another_thread_leaves_a_blocked_receive_its_wake_up() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://polled-recv").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://polled-recv").unwrap();
+    pull.set(SocketOption::RcvTimeo(3000)).unwrap();
+    let (stop, poller) = poll_in_a_loop(pull.as_poll_item(zsock::Events::POLLIN));
+    let receiver = std::thread::spawn(move || {
+        (0..20)
+            .map(|_| pull.recv(Flags::NONE).map_err(|e| e.kind()))
+            .collect::<Vec<_>>()
+    });
+    for i in 0..20 {
+        // (A pause so that the receive is asleep when the message comes.)
+        std::thread::sleep(Duration::from_millis(10));
+        push.send(format!("m{i}"), Flags::NONE).unwrap();
+    }
+    let got = receiver.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    poller.join().unwrap();
+    let want: Vec<_> = (0..20).map(|i| Ok(Bytes::from(format!("m{i}")))).collect();
+    assert_eq!(got, want);
+}
+
+/// The same for a blocking send waiting for room while another thread polls its socket
+/// for POLLOUT.
+#[test]
+fn a_poll_from_another_thread_leaves_a_blocked_send_its_wake_up() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvHwm(1)).unwrap();
+    pull.bind("inproc://polled-send").unwrap();
+    let mut push = sock(&ctx, SocketType::Push);
+    push.set(SocketOption::SndHwm(1)).unwrap();
+    push.set(SocketOption::SndTimeo(3000)).unwrap();
+    push.connect("inproc://polled-send").unwrap();
+    let (stop, poller) = poll_in_a_loop(push.as_poll_item(zsock::Events::POLLOUT));
+    let sender = std::thread::spawn(move || {
+        (0..40)
+            .map(|i| {
+                push.send(format!("m{i}"), Flags::NONE)
+                    .map_err(|e| e.kind())
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut got = Vec::new();
+    for _ in 0..40 {
+        // (A pause so that the send is asleep, the queue full, when room comes.)
+        std::thread::sleep(Duration::from_millis(10));
+        got.push(pull.recv(Flags::NONE).unwrap());
+    }
+    let sent = sender.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    poller.join().unwrap();
+    assert!(sent.iter().all(Result::is_ok), "{sent:?}");
+    let want: Vec<Bytes> = (0..40).map(|i| Bytes::from(format!("m{i}"))).collect();
+    assert_eq!(got, want);
 }

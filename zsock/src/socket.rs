@@ -125,8 +125,10 @@ struct IoState {
     authenticator: Option<Arc<dyn Authenticator>>,
 }
 
-/// A ZeroMQ context: the I/O threads its sockets share, and, when dropped, a wait for closed
-/// sockets to finish sending within their LINGER (as `zmq_ctx_term` does).
+/// A ZeroMQ context: the I/O threads its sockets share, and, when its last handle goes, a
+/// wait for closed sockets to finish sending within their LINGER (as `zmq_ctx_term` does).
+/// Each socket holds a handle: a socket that outlives every `Context` clone makes that
+/// wait when it is dropped, so its queued messages still go out.
 ///
 /// Like libzmq's, a context runs IO_THREADS background threads (one unless set with
 /// [`Context::set_io_threads`]), started with its first socket and shared by all its
@@ -190,7 +192,8 @@ impl Context {
     /// the context's authentication thread, one request at a time, as a ZAP handler does:
     /// it may take its time (a database or directory lookup) without holding up any
     /// socket's traffic; the handshakes that wait for it stay bounded by their
-    /// HANDSHAKE_IVL. A panic in it refuses the peer with status 500.
+    /// HANDSHAKE_IVL. A panic in it refuses the peer with status 500. The context holds it:
+    /// one that holds a clone of the context keeps the context alive for good.
     ///
     /// ```
     /// use zsock::{Context, ZapReply, ZapRequest, ZapStatus};
@@ -292,11 +295,15 @@ impl Context {
     }
 }
 
-impl Drop for Context {
+impl Drop for ContextShared {
+    /// The context's last handle went: its last `Context` clone, or a socket that outlived
+    /// every clone (each socket holds a handle). Closed sockets finish sending within their
+    /// LINGER first, as `zmq_ctx_term` does (and as the `zmq` crate's last socket does);
+    /// then the I/O threads stop. Clones handed to threads do not block each other.
     fn drop(&mut self) {
-        // Only the last handle waits: clones handed to threads do not block each other.
-        if Arc::strong_count(&self.shared) == 1 {
-            self.term();
+        let closing = std::mem::take(self.lingering.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for c in closing {
+            c.wait();
         }
     }
 }
@@ -313,8 +320,12 @@ const PREFETCH: usize = 32;
 /// ZMQ_EVENTS from the socket's state, `holds_input` saying whether the socket holds
 /// received frames or messages of its own. Empties the notify descriptor first, and hands
 /// parked connections back to the I/O thread (the caller may wait on the descriptor next:
-/// their input must reach the I/O thread).
+/// their input must reach the I/O thread). After the context's shutdown: both, so that
+/// the caller's next call says ETERM (libzmq's ZMQ_EVENTS fails with it).
 pub(crate) fn readiness(g: &mut Guard<'_, Routing>, holds_input: bool) -> Events {
+    if g.is_terminated() {
+        return Events::POLLIN | Events::POLLOUT;
+    }
     g.drain_notify_fd();
     g.unpark();
     let (routing, core) = g.parts();
@@ -1179,6 +1190,8 @@ impl Socket {
 
     /// ZMQ_EVENTS: whether a receive and a send would succeed now. Also clears
     /// [`Socket::fd`]'s readiness, so wait on the descriptor again after this says nothing.
+    /// Once the context is shut down it says both, so that a loop on [`Socket::fd`] makes
+    /// its next call and hears ETERM (libzmq's ZMQ_EVENTS fails with ETERM there).
     pub fn events(&self) -> Events {
         let mut g = self.lock();
         readiness(&mut g, self.holds_input())
@@ -1190,11 +1203,7 @@ impl Socket {
     pub(crate) fn events_claiming(&self, waker: &Arc<PollWaker>) -> (Events, PollClaim) {
         let mut g = self.lock();
         let claim = g.claim(waker);
-        if g.is_terminated() {
-            // The shutdown may have come before the claim, waking nobody: ready, so
-            // that the caller's next call says ETERM.
-            return (Events::POLLIN | Events::POLLOUT, claim);
-        }
+        // (A shutdown that came before the claim woke nobody: `readiness` says ready.)
         (readiness(&mut g, self.holds_input()), claim)
     }
 

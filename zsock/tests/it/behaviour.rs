@@ -360,6 +360,34 @@ fn receiving_until_eagain_rearms_the_descriptor() {
     drain_until_eagain_under_edge_triggered_epoll(Flags::DONTWAIT, None);
 }
 
+/// libzmq's ZMQ_FD loop (wait on the descriptor, ask EVENTS, then receive) learns of the
+/// context's shutdown: the descriptor fires, EVENTS says ready, the receive says ETERM.
+/// (EVENTS said nothing, and the loop waited for ever.)
+#[test]
+fn a_descriptor_loop_hears_of_the_shutdown() {
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://fd-shutdown").unwrap();
+    let fd = pull.fd().unwrap().as_raw_fd();
+    assert!(pull.events().is_empty());
+    let shutter = {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || ctx.shutdown())
+    };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let rc = unsafe { libc::poll(&mut pfd, 1, LONG.as_millis() as i32) };
+    assert_eq!(rc, 1, "the shutdown never signalled the descriptor");
+    shutter.join().unwrap();
+    assert!(pull.events().contains(Events::POLLIN));
+    let e = pull.recv(Flags::DONTWAIT).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Terminated, "{e}");
+}
+
 /// RCVTIMEO 0 is DONTWAIT for every receive (libzmq's "return at once"): its EAGAIN
 /// empties the descriptor the same way.
 #[test]

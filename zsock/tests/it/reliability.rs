@@ -1518,3 +1518,47 @@ fn pub_with_a_paused_sub_never_blocks_and_the_sub_later_gets_whole_messages_only
         drop((publ, good, paused));
     });
 }
+
+/// A process whose socket outlives its `Context` (a struct that drops its context field
+/// first) and then exits: everything it queued reaches the peer, because the socket's drop
+/// is the context's last handle and waits within LINGER, as libzmq's last close does.
+/// (The drop returned at once, and the exit cut off what the I/O thread had not written
+/// yet.)
+#[test]
+fn a_process_whose_socket_outlives_its_context_delivers_everything_before_it_exits() {
+    const TEST: &str = "reliability::a_process_whose_socket_outlives_its_context_delivers_everything_before_it_exits";
+    const N: usize = 20_000;
+    if let Some((_, ep)) = role_of(TEST).filter(|(r, _)| r == "sender") {
+        struct App {
+            _ctx: Context,
+            push: zsock::Socket,
+        }
+        let ctx = Context::new();
+        let mut push = ctx.socket(SocketType::Push).unwrap();
+        push.set(SocketOption::SndHwm(0)).unwrap();
+        push.set(SocketOption::Linger(10_000)).unwrap();
+        push.connect(&ep).unwrap();
+        let mut app = App { _ctx: ctx, push };
+        let body = vec![1u8; 1024];
+        for _ in 0..N {
+            app.push.send(body.as_slice(), Flags::NONE).unwrap();
+        }
+        drop(app); // the context field first, then the socket
+        std::process::exit(0);
+    }
+    let ctx = Context::new();
+    let mut pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::RcvTimeo(5000)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let mut child = child_command(TEST, "sender", &ep)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn the sender");
+    let mut got = 0;
+    while got < N && pull.recv(Flags::NONE).is_ok() {
+        got += 1;
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(got, N, "messages the exiting sender delivered");
+}

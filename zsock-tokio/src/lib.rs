@@ -13,14 +13,20 @@
 //! to the runtime between tries (its other tasks run meanwhile), as the blocking API
 //! polls before it sleeps: an answer that comes that soon costs no wake-up.
 //!
-//! One task owns an `AsyncSocket` (its methods take `&mut self`): to send and receive on
-//! one socket at the same time, wait on both in one task with `tokio::select!` (the
-//! futures are cancel safe), as `examples/router_broker.rs` does.
+//! One task owns an `AsyncSocket` (its methods take `&mut self`). To send and receive on
+//! one socket at the same time from two tasks, split it (`futures::StreamExt::split`, as
+//! it is both a [`Stream`] and a [`Sink`]): a send waiting for room and a receive waiting
+//! for a message are each woken by what they wait for. Several sockets in one task:
+//! `tokio::select!` over their futures (they are cancel safe), as
+//! `examples/router_broker.rs` does. A `SinkExt` call that takes no message (`close`,
+//! `flush`) needs the item type named, `SinkExt::<Message>::close(&mut sink)`, as the
+//! socket is a `Sink` of anything that converts into a message.
 //!
-//! Dropping the last [`zsock::Context`] waits, as in libzmq, until every socket's queued
-//! messages are sent (LINGER, infinite by default): in async code that blocks the runtime's
-//! thread while a peer is away. Set [`zsock::SocketOption::Linger`] on sockets that may
-//! hold messages for absent peers, or drop the context in `spawn_blocking`.
+//! The last handle of a [`zsock::Context`] (its last clone, or a socket that outlived
+//! them all) waits, as in libzmq, until every closed socket's queued messages are sent
+//! (LINGER, infinite by default): in async code that blocks the runtime's thread while a
+//! peer is away. Set [`zsock::SocketOption::Linger`] on sockets that may hold messages for
+//! absent peers, or drop the context in `spawn_blocking`.
 //!
 //! ```
 //! use zsock::{Context, SocketType};
@@ -84,7 +90,8 @@
 use std::future::poll_fn;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -155,10 +162,16 @@ pub struct AsyncSocket {
     io: AsyncFd<Watched>,
     /// The [`Sink`]'s message not yet taken by the socket.
     pending: Option<Message>,
-    /// A wait for this kind of operation began (`Socket::prepare_wait` said the socket is
-    /// not ready for it) and no readiness has ended it yet: any change that makes the
-    /// operation possible makes the wait descriptor readable.
-    waiting: Option<Op>,
+    /// The kinds of operation whose wait began (`Socket::prepare_wait` said the socket is
+    /// not ready for them) and that no readiness has ended yet: any change that makes one
+    /// possible makes the wait descriptor readable. A send and a receive may wait at once
+    /// (the two halves of a `split`).
+    waiting: Waits,
+    /// The tasks of the operations that wait, woken together when the descriptor is
+    /// readable (tokio keeps one waker per descriptor: a send's and a receive's must not
+    /// replace each other), and `fan`, the one waker tokio keeps, which wakes them.
+    wakers: Arc<Wakers>,
+    fan: Waker,
     /// A send completed since the last receive.
     sent: bool,
     /// A receive that found nothing polls again until then before it waits; `None` when
@@ -191,6 +204,64 @@ enum Op {
     Recv,
 }
 
+/// Which kinds of operation wait for the descriptor (see [`AsyncSocket::waiting`]).
+#[derive(Clone, Copy, Default)]
+struct Waits {
+    send: bool,
+    recv: bool,
+}
+
+impl Waits {
+    fn of(&mut self, kind: Op) -> &mut bool {
+        match kind {
+            Op::Send => &mut self.send,
+            Op::Recv => &mut self.recv,
+        }
+    }
+}
+
+/// The wakers of a waiting send and a waiting receive (see [`AsyncSocket::wakers`]).
+#[derive(Default)]
+struct Wakers {
+    slots: Mutex<[Option<Waker>; 2]>,
+}
+
+impl Wakers {
+    fn slots(&self) -> std::sync::MutexGuard<'_, [Option<Waker>; 2]> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `kind`'s task is `waker` from now on.
+    fn set(&self, kind: Op, waker: &Waker) {
+        let mut slots = self.slots();
+        let slot = &mut slots[kind as usize];
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Wakes `kind`'s task, if one waits.
+    fn wake_one(&self, kind: Op) {
+        let waker = self.slots()[kind as usize].take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl Wake for Wakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let taken = std::mem::take(&mut *self.slots());
+        for w in taken.into_iter().flatten() {
+            w.wake();
+        }
+    }
+}
+
 impl Op {
     /// The readiness it waits for.
     fn events(self) -> Events {
@@ -213,10 +284,13 @@ impl AsyncSocket {
         let fd = socket.wait_fd()?.try_clone_to_owned()?;
         let spin = socket.reply_spin();
         let io = register(Watched { socket, fd })?;
+        let wakers = Arc::new(Wakers::default());
         Ok(AsyncSocket {
             io,
             pending: None,
-            waiting: None,
+            waiting: Waits::default(),
+            fan: Waker::from(wakers.clone()),
+            wakers,
             sent: false,
             spin_until: None,
             spin,
@@ -234,7 +308,7 @@ impl AsyncSocket {
     pub fn get_mut(&mut self) -> &mut Socket {
         // (What is done with it may change the socket's readiness without a wake-up:
         // the next operation tries first.)
-        self.waiting = None;
+        self.waiting = Waits::default();
         &mut self.io.get_mut().socket
     }
 
@@ -309,7 +383,7 @@ impl AsyncSocket {
     /// before waiting.
     #[inline(always)]
     fn send_now(&mut self, send: impl FnOnce(&mut Socket) -> Result<()>) -> Option<Result<()>> {
-        if self.pending.is_some() || self.waiting.is_some() {
+        if self.pending.is_some() || self.waiting.send {
             return None;
         }
         let socket = &mut self.io.get_mut().socket;
@@ -320,7 +394,7 @@ impl AsyncSocket {
             }
             Err(e) if e.kind() == ErrorKind::Again => {
                 if !socket.prepare_wait(Op::Send.events()) {
-                    self.waiting = Some(Op::Send);
+                    self.waiting.send = true;
                 }
                 None
             }
@@ -391,13 +465,9 @@ impl AsyncSocket {
             // The Sink's message goes first: sends leave in the order they were made.
             ready!(self.poll_pending(cx))?;
         }
-        if self.waiting.is_some_and(|w| w != kind) {
-            // A wait for something else was given up: try this operation first.
-            self.waiting = None;
-        }
         if kind == Op::Recv
             && std::mem::take(&mut self.sent)
-            && self.waiting.is_none()
+            && !self.waiting.recv
             && self.spin_now().is_none()
         {
             // A receive right after a send waits for an answer, as a blocking receive
@@ -415,11 +485,21 @@ impl AsyncSocket {
         }
         let mut retries = 0;
         loop {
-            if self.waiting.is_some() {
-                let mut guard = ready!(self.io.poll_read_ready_mut(cx))?;
+            if *self.waiting.of(kind) {
+                self.wakers.set(kind, cx.waker());
+                let mut fan = Context::from_waker(&self.fan);
+                let mut guard = ready!(self.io.poll_read_ready_mut(&mut fan))?;
                 guard.clear_ready();
                 guard.get_inner().socket.finish_wait();
-                self.waiting = None;
+                // The other kind's wait ended with this one: its task tries again.
+                let other = match kind {
+                    Op::Send => Op::Recv,
+                    Op::Recv => Op::Send,
+                };
+                if std::mem::take(self.waiting.of(other)) {
+                    self.wakers.wake_one(other);
+                }
+                *self.waiting.of(kind) = false;
             }
             let spin_now = self.spin_now().filter(|_| kind == Op::Recv);
             let socket = &mut self.io.get_mut().socket;
@@ -489,7 +569,7 @@ impl AsyncSocket {
     /// The operation's wait was prepared: it waits for the wait descriptor from now on (a
     /// receive notes when, for [`SPIN_MISSES`]).
     fn sleep(&mut self, kind: Op) {
-        self.waiting = Some(kind);
+        *self.waiting.of(kind) = true;
         if kind == Op::Recv && self.spin.is_some() && self.slept_at.is_none() {
             self.slept_at = Some(Instant::now());
         }

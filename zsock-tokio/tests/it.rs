@@ -844,3 +844,47 @@ async fn sndtimeo_bounds_async_sends() {
     // The first request the REP sees is the one sent after the timeouts.
     assert_eq!(within("the request", rep.recv()).await.unwrap(), "hello");
 }
+
+/// The two halves of `StreamExt::split` wait at once, the `Sink` for room and the `Stream`
+/// for a message: each is woken by what it waits for. (tokio keeps one waker per
+/// descriptor, and the half that began to wait second took the other's: the send never
+/// completed.)
+async fn split_halves_wait_at_once(ctx: &Context) {
+    let mut dealer = ctx.socket(SocketType::Dealer).unwrap();
+    dealer.set(SocketOption::SndHwm(1)).unwrap();
+    dealer.set(SocketOption::Linger(0)).unwrap();
+    dealer.connect("inproc://split-halves").unwrap();
+    let (mut sink, mut stream) = AsyncSocket::new(dealer).unwrap().split();
+    let send = tokio::spawn(async move {
+        sink.send(Message::from("one")).await.unwrap();
+        // No peer yet: the queue is full, this waits for room.
+        sink.send(Message::from("two")).await.unwrap();
+        sink
+    });
+    let recv = tokio::spawn(async move { stream.next().await.map(|m| m.unwrap()) });
+    // Both halves wait now (each task ran until it waited).
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let mut peer = asock(ctx, SocketType::Dealer);
+    peer.get_ref().bind("inproc://split-halves").unwrap();
+    assert_eq!(within("one", peer.recv()).await.unwrap(), "one");
+    assert_eq!(within("two", peer.recv()).await.unwrap(), "two");
+    let _sink = within("the send half", send).await.unwrap();
+    peer.send("back").await.unwrap();
+    let got = within("the receive half", recv).await.unwrap();
+    assert_eq!(
+        got.map(|m| m.frames()[0].clone()),
+        Some(Bytes::from("back"))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn split_halves_wait_at_once_on_the_current_thread_runtime() {
+    split_halves_wait_at_once(&Context::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_halves_wait_at_once_on_the_multi_thread_runtime() {
+    split_halves_wait_at_once(&Context::new()).await;
+}

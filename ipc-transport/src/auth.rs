@@ -87,18 +87,27 @@ fn verdict(auth: &dyn Authenticator, request: &ZapRequest) -> ZapReply {
 }
 
 /// The authentication thread: each request still wanted is answered, in order; the
-/// thread ends with its context (the sender's end dropped).
+/// thread ends once its `AuthSlot` is gone (the sender's end dropped), which every socket
+/// of the context holds: when the context and its sockets are.
 fn serve(jobs: Receiver<Job>, pending: Arc<Mutex<HashSet<u64>>>) {
+    crate::mark_internal_thread();
     while let Ok(job) = jobs.recv() {
-        // (A connection that went meanwhile costs its authenticator no call.)
-        if !lock(&pending).contains(&job.id) {
-            continue;
-        }
-        let reply = verdict(job.auth.as_ref(), &job.request);
-        if lock(&pending).remove(&job.id) {
-            if let Some(waiter) = job.waiter.upgrade() {
-                waiter.zap_reply(job.conn, Ok(reply));
-            }
+        // (A panic anywhere in a job, the drop of what it holds included, is that job's
+        // alone: the thread goes on.)
+        let _ = catch_unwind(AssertUnwindSafe(|| answer(job, &pending)));
+    }
+}
+
+/// One request of [`serve`]: asked and delivered unless its connection went meanwhile
+/// (which then costs its authenticator no call).
+fn answer(job: Job, pending: &Mutex<HashSet<u64>>) {
+    if !lock(pending).contains(&job.id) {
+        return;
+    }
+    let reply = verdict(job.auth.as_ref(), &job.request);
+    if lock(pending).remove(&job.id) {
+        if let Some(waiter) = job.waiter.upgrade() {
+            waiter.zap_reply(job.conn, Ok(reply));
         }
     }
 }
@@ -189,16 +198,22 @@ impl AuthSlot {
             waiter: waiter.clone(),
             conn,
         };
-        match w.jobs.try_send(job) {
-            Ok(()) => Answer::Later(id),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                lock(&w.pending).remove(&id);
-                Answer::Now(ZapReply::refuse(
-                    ZapStatus::InternalError,
-                    "too many requests wait for the authenticator",
-                ))
+        let (job, why) = match w.jobs.try_send(job) {
+            Ok(()) => return Answer::Later(id),
+            Err(TrySendError::Full(job)) => (job, "too many requests wait for the authenticator"),
+            Err(TrySendError::Disconnected(job)) => {
+                // (The thread is gone: the next request starts another.)
+                *worker = None;
+                (job, "the authentication thread is gone")
             }
+        };
+        if let Some(w) = worker.as_ref() {
+            lock(&w.pending).remove(&id);
         }
+        drop(worker);
+        // (What the refused request holds goes outside the locks.)
+        drop(job);
+        Answer::Now(ZapReply::refuse(ZapStatus::InternalError, why))
     }
 
     /// Forgets a request whose connection went.

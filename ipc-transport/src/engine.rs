@@ -897,7 +897,8 @@ impl<H: Handler> Engine<H> {
         self.lock().unbind(endpoint)
     }
 
-    /// Stops a connector and closes its connection and pipe.
+    /// Stops every connector of `endpoint` (the string connected to, compared exactly) and
+    /// closes their connections and pipes.
     pub fn disconnect(&self, endpoint: &str) -> Result<(), TransportError> {
         if let Some(name) = inproc::name(endpoint)? {
             let mut g = self.lock();
@@ -2221,12 +2222,13 @@ impl<H: Handler> State<H> {
             .insert(Conn::new(link, origin, endpoint, hs, now));
         let conn = self.core.conns.get_mut(k).expect("just inserted");
         let interest = interest_of(conn);
-        if self
+        if let Err(e) = self
             .reactor
             .register(&mut conn.stream, self.slot, conn_token(k), interest)
-            .is_err()
         {
-            self.core.doom(k, CloseReason::Local);
+            // (An I/O failure, reported as one: `Local` is for closes the user asked for.)
+            self.core
+                .doom(k, CloseReason::Io(e.raw_os_error().unwrap_or(libc::EIO)));
             return;
         }
         conn.registered = true;

@@ -127,3 +127,20 @@ pub fn wait_readable<'a>(
         r => r,
     }
 }
+
+std::thread_local! {
+    static INTERNAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread as one of the stack's own (an I/O thread, the authentication
+/// thread).
+pub(crate) fn mark_internal_thread() {
+    INTERNAL.with(|i| i.set(true));
+}
+
+/// Whether the calling thread is one of the stack's own threads (an I/O thread, the
+/// authentication thread): there a context's last handle must not wait for its sockets to
+/// finish lingering, as that work needs these very threads.
+pub fn is_internal_thread() -> bool {
+    INTERNAL.with(|i| i.get())
+}

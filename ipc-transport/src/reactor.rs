@@ -222,7 +222,9 @@ impl Drop for IoInner {
         for (r, t) in self.reactors.iter().zip(self.threads.drain(..)) {
             r.stop.store(true, Ordering::SeqCst);
             let _ = r.waker.wake();
-            if r.all_finished() {
+            // (Never this thread itself: the last handle of a context may go on one of
+            // its own threads, which then finishes by itself.)
+            if r.all_finished() && t.thread().id() != std::thread::current().id() {
                 let _ = t.join();
             }
         }
@@ -265,7 +267,10 @@ impl IoThreads {
             threads.push(
                 std::thread::Builder::new()
                     .name("zsock-io".into())
-                    .spawn(move || run(&r, poll, &fine_timer))?,
+                    .spawn(move || {
+                        crate::mark_internal_thread();
+                        run(&r, poll, &fine_timer)
+                    })?,
             );
             reactors.push(reactor);
         }

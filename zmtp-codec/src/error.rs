@@ -141,8 +141,9 @@ impl DecodeError {
     }
 }
 
-/// Why a handshake failed.
+/// Why a handshake failed. More reasons may come: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The byte stream could not be decoded.
     #[error(transparent)]

@@ -240,6 +240,11 @@ impl Wakers {
         }
     }
 
+    /// `kind`'s task waits no more.
+    fn forget(&self, kind: Op) {
+        self.slots()[kind as usize] = None;
+    }
+
     /// Wakes `kind`'s task, if one waits.
     fn wake_one(&self, kind: Op) {
         let waker = self.slots()[kind as usize].take();
@@ -489,6 +494,8 @@ impl AsyncSocket {
                 self.wakers.set(kind, cx.waker());
                 let mut fan = Context::from_waker(&self.fan);
                 let mut guard = ready!(self.io.poll_read_ready_mut(&mut fan))?;
+                // (Not waiting any more: a later readiness need not wake this task.)
+                self.wakers.forget(kind);
                 guard.clear_ready();
                 guard.get_inner().socket.finish_wait();
                 // The other kind's wait ended with this one: its task tries again.

@@ -279,8 +279,9 @@ impl Context {
         }
     }
 
-    /// Waits for every socket closed so far to finish lingering. Also done on drop of the
-    /// last `Context` clone.
+    /// Waits for every socket closed so far to finish lingering. Also done when the
+    /// context's last handle goes: its last `Context` clone, or a socket that outlived them
+    /// all.
     pub fn term(&self) {
         let closing = std::mem::take(
             &mut *self
@@ -301,6 +302,12 @@ impl Drop for ContextShared {
     /// LINGER first, as `zmq_ctx_term` does (and as the `zmq` crate's last socket does);
     /// then the I/O threads stop. Clones handed to threads do not block each other.
     fn drop(&mut self) {
+        // (Not on the stack's own threads, where the last handle can go when an
+        // authenticator held it: the lingering needs those threads, so it finishes in the
+        // background there.)
+        if ipc_transport::is_internal_thread() {
+            return;
+        }
         let closing = std::mem::take(self.lingering.get_mut().unwrap_or_else(|e| e.into_inner()));
         for c in closing {
             c.wait();

@@ -727,7 +727,7 @@ impl<H: Handler> Engine<H> {
     /// The socket's pollable descriptor: readable when something may have changed (a
     /// message arrived, room to send appeared, a peer came or went). Like libzmq's ZMQ_FD
     /// it is a hint: after it fires, check readiness until there is none, then drain it
-    /// with [`Guard::drain_notify_fd`] and wait on it again. Made on the first call (the
+    /// with [`Guard::rearm_notify_fd`] and wait on it again. Made on the first call (the
     /// error: no descriptor could be made, EMFILE).
     pub fn notify_fd(&self) -> io::Result<BorrowedFd<'_>> {
         self.shared.arm_notify_fd()
@@ -1232,22 +1232,15 @@ impl<'a, H: Handler> Guard<'a, H> {
         }
     }
 
-    /// Empties the notify descriptor under this lock, before
-    /// the caller looks at the state: a change after that look signals it again.
-    pub fn drain_notify_fd(&mut self) {
-        self.drain_unless_slept_on();
-        // A ring that came before the drain may have been what made it readable.
-        self.take_rings();
-        // The caller is about to be told what is ready, and may wait on the descriptor.
-        self.inproc_watch();
-    }
-
-    /// For a caller about to hear EAGAIN from a send or receive that does not wait: the
-    /// notify descriptor is emptied, as by [`Guard::drain_notify_fd`], and parked
-    /// connections go back to the I/O thread, so that the next change signals the
-    /// descriptor again. A loop that receives until EAGAIN and then waits on the
-    /// descriptor (libzmq's ZMQ_FD idiom) then misses nothing, edge-triggered or not.
-    /// `true` when an inproc peer rang meanwhile: look at the state again first.
+    /// For a caller about to look at the state and then, maybe, wait on the notify
+    /// descriptor (EVENTS, or a send or receive that does not wait and found nothing):
+    /// the descriptor is emptied under this lock, parked connections go back to the I/O
+    /// thread, and the rings that came before are looked at (one may be what made the
+    /// descriptor readable) with inproc flows found empty marked idle, so that any change
+    /// after the look signals the descriptor again. A loop that receives until EAGAIN and
+    /// then waits on the descriptor (libzmq's ZMQ_FD idiom) then misses nothing,
+    /// edge-triggered or not. `true` when an inproc peer rang meanwhile: a caller about to
+    /// say EAGAIN looks at the state again first.
     pub fn rearm_notify_fd(&mut self) -> bool {
         self.drain_unless_slept_on();
         self.unpark();

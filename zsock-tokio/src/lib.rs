@@ -166,7 +166,7 @@ pub struct AsyncSocket {
     /// not ready for them) and that no readiness has ended yet: any change that makes one
     /// possible makes the wait descriptor readable. A send and a receive may wait at once
     /// (the two halves of a `split`).
-    waiting: Waits,
+    waiting: [bool; 2],
     /// The tasks of the operations that wait, woken together when the descriptor is
     /// readable (tokio keeps one waker per descriptor: a send's and a receive's must not
     /// replace each other), and `fan`, the one waker tokio keeps, which wakes them.
@@ -204,22 +204,6 @@ enum Op {
     Recv,
 }
 
-/// Which kinds of operation wait for the descriptor (see [`AsyncSocket::waiting`]).
-#[derive(Clone, Copy, Default)]
-struct Waits {
-    send: bool,
-    recv: bool,
-}
-
-impl Waits {
-    fn of(&mut self, kind: Op) -> &mut bool {
-        match kind {
-            Op::Send => &mut self.send,
-            Op::Recv => &mut self.recv,
-        }
-    }
-}
-
 /// The wakers of a waiting send and a waiting receive (see [`AsyncSocket::wakers`]).
 #[derive(Default)]
 struct Wakers {
@@ -234,7 +218,7 @@ impl Wakers {
     /// `kind`'s task is `waker` from now on.
     fn set(&self, kind: Op, waker: &Waker) {
         let mut slots = self.slots();
-        let slot = &mut slots[kind as usize];
+        let slot = &mut slots[kind.at()];
         if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
             *slot = Some(waker.clone());
         }
@@ -242,12 +226,12 @@ impl Wakers {
 
     /// `kind`'s task waits no more.
     fn forget(&self, kind: Op) {
-        self.slots()[kind as usize] = None;
+        self.slots()[kind.at()] = None;
     }
 
     /// Wakes `kind`'s task, if one waits.
     fn wake_one(&self, kind: Op) {
-        let waker = self.slots()[kind as usize].take();
+        let waker = self.slots()[kind.at()].take();
         if let Some(w) = waker {
             w.wake();
         }
@@ -268,6 +252,19 @@ impl Wake for Wakers {
 }
 
 impl Op {
+    /// Its index in [`AsyncSocket::waiting`] and [`Wakers`]' slots.
+    fn at(self) -> usize {
+        self as usize
+    }
+
+    /// The other kind.
+    fn other(self) -> Op {
+        match self {
+            Op::Send => Op::Recv,
+            Op::Recv => Op::Send,
+        }
+    }
+
     /// The readiness it waits for.
     fn events(self) -> Events {
         match self {
@@ -293,7 +290,7 @@ impl AsyncSocket {
         Ok(AsyncSocket {
             io,
             pending: None,
-            waiting: Waits::default(),
+            waiting: [false; 2],
             fan: Waker::from(wakers.clone()),
             wakers,
             sent: false,
@@ -313,7 +310,7 @@ impl AsyncSocket {
     pub fn get_mut(&mut self) -> &mut Socket {
         // (What is done with it may change the socket's readiness without a wake-up:
         // the next operation tries first.)
-        self.waiting = Waits::default();
+        self.waiting = [false; 2];
         &mut self.io.get_mut().socket
     }
 
@@ -388,7 +385,7 @@ impl AsyncSocket {
     /// before waiting.
     #[inline(always)]
     fn send_now(&mut self, send: impl FnOnce(&mut Socket) -> Result<()>) -> Option<Result<()>> {
-        if self.pending.is_some() || self.waiting.send {
+        if self.pending.is_some() || self.waiting[Op::Send.at()] {
             return None;
         }
         let socket = &mut self.io.get_mut().socket;
@@ -399,7 +396,7 @@ impl AsyncSocket {
             }
             Err(e) if e.kind() == ErrorKind::Again => {
                 if !socket.prepare_wait(Op::Send.events()) {
-                    self.waiting.send = true;
+                    self.waiting[Op::Send.at()] = true;
                 }
                 None
             }
@@ -472,7 +469,7 @@ impl AsyncSocket {
         }
         if kind == Op::Recv
             && std::mem::take(&mut self.sent)
-            && !self.waiting.recv
+            && !self.waiting[Op::Recv.at()]
             && self.spin_now().is_none()
         {
             // A receive right after a send waits for an answer, as a blocking receive
@@ -490,7 +487,7 @@ impl AsyncSocket {
         }
         let mut retries = 0;
         loop {
-            if *self.waiting.of(kind) {
+            if self.waiting[kind.at()] {
                 self.wakers.set(kind, cx.waker());
                 let mut fan = Context::from_waker(&self.fan);
                 let mut guard = ready!(self.io.poll_read_ready_mut(&mut fan))?;
@@ -499,14 +496,10 @@ impl AsyncSocket {
                 guard.clear_ready();
                 guard.get_inner().socket.finish_wait();
                 // The other kind's wait ended with this one: its task tries again.
-                let other = match kind {
-                    Op::Send => Op::Recv,
-                    Op::Recv => Op::Send,
-                };
-                if std::mem::take(self.waiting.of(other)) {
-                    self.wakers.wake_one(other);
+                if std::mem::take(&mut self.waiting[kind.other().at()]) {
+                    self.wakers.wake_one(kind.other());
                 }
-                *self.waiting.of(kind) = false;
+                self.waiting[kind.at()] = false;
             }
             let spin_now = self.spin_now().filter(|_| kind == Op::Recv);
             let socket = &mut self.io.get_mut().socket;
@@ -576,7 +569,7 @@ impl AsyncSocket {
     /// The operation's wait was prepared: it waits for the wait descriptor from now on (a
     /// receive notes when, for [`SPIN_MISSES`]).
     fn sleep(&mut self, kind: Op) {
-        *self.waiting.of(kind) = true;
+        self.waiting[kind.at()] = true;
         if kind == Op::Recv && self.spin.is_some() && self.slept_at.is_none() {
             self.slept_at = Some(Instant::now());
         }

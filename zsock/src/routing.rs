@@ -1013,9 +1013,7 @@ impl Routing {
                     if xpub && was && last {
                         // Topics nobody wants any more go up as unsubscriptions, as in
                         // libzmq.
-                        let mut frame = vec![0u8];
-                        frame.extend_from_slice(t);
-                        pb.pending.push_back(Message::from(frame));
+                        pb.pending.push_back(subscription_message(false, t));
                     }
                 }
             }
@@ -1053,12 +1051,18 @@ impl Routing {
             last
         };
         if xpub && (changed || (verbose && sub.subscribe)) {
-            let mut frame = Vec::with_capacity(sub.topic.len() + 1);
-            frame.push(u8::from(sub.subscribe));
-            frame.extend_from_slice(&sub.topic);
-            pb.pending.push_back(Message::from(frame));
+            pb.pending
+                .push_back(subscription_message(sub.subscribe, &sub.topic));
         }
     }
+}
+
+/// What XPUB's recv hands out for a (un)subscription: the flag byte, then the topic.
+fn subscription_message(subscribe: bool, topic: &[u8]) -> Message {
+    let mut frame = Vec::with_capacity(topic.len() + 1);
+    frame.push(u8::from(subscribe));
+    frame.extend_from_slice(topic);
+    Message::from(frame)
 }
 
 impl Pub {

@@ -333,8 +333,8 @@ pub(crate) fn readiness(g: &mut Guard<'_, Routing>, holds_input: bool) -> Events
     if g.is_terminated() {
         return Events::POLLIN | Events::POLLOUT;
     }
-    g.drain_notify_fd();
-    g.unpark();
+    // (Whether a ring came meanwhile does not matter: the state is looked at next.)
+    let _ = g.rearm_notify_fd();
     let (routing, core) = g.parts();
     let mut ev = Events::NONE;
     if holds_input || routing.can_recv(core) {
@@ -1779,7 +1779,7 @@ fn to_millis(d: Option<Duration>) -> i32 {
 
 /// An interval option that reads back 0 when unset.
 fn to_millis_or_zero(d: Option<Duration>) -> i32 {
-    d.map_or(0, |d| d.as_millis().min(i32::MAX as u128) as i32)
+    to_millis(d).max(0)
 }
 
 /// The types that send each message whole to one peer and wait when it cannot take it

@@ -303,12 +303,22 @@ impl<V: Value> PrefixTree<V> {
         Some(path)
     }
 
+    /// `topic`'s node, if it has one: [`PrefixTree::path`]'s end, without the path.
+    fn node_of(&self, topic: &[u8]) -> Option<usize> {
+        let mut n = ROOT;
+        let mut rest = topic;
+        while let Some(&b) = rest.first() {
+            let c = self.nodes[n].child(b)?;
+            rest = rest.strip_prefix(&self.nodes[c].label[..])?;
+            n = c;
+        }
+        Some(n)
+    }
+
     /// `topic`'s value, if it has a node.
     #[cfg(test)]
     fn get(&self, topic: &[u8]) -> Option<&V> {
-        self.path(topic)
-            .and_then(|p| p.last().copied())
-            .map(|n| &self.nodes[n].value)
+        self.node_of(topic).map(|n| &self.nodes[n].value)
     }
 
     /// Applies `change` to `topic`'s value if it has a node; returns what `change`
@@ -644,19 +654,8 @@ impl<P: Copy + Ord> PrefixTree<PipeSet<P>> {
 
     /// Whether `pipe` is subscribed to `topic` exactly. One descent, no allocation.
     pub(crate) fn has(&self, topic: &[u8], pipe: P) -> bool {
-        let mut n = ROOT;
-        let mut rest = topic;
-        while let Some(&b) = rest.first() {
-            let Some(c) = self.nodes[n].child(b) else {
-                return false;
-            };
-            let Some(after) = rest.strip_prefix(&self.nodes[c].label[..]) else {
-                return false;
-            };
-            rest = after;
-            n = c;
-        }
-        self.nodes[n].value.contains(&pipe)
+        self.node_of(topic)
+            .is_some_and(|n| self.nodes[n].value.contains(&pipe))
     }
 
     /// Appends to `out` every pipe subscribed to a prefix of `data`, each once.
